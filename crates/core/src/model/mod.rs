@@ -1,0 +1,3 @@
+//! The domain model, in the users' words.
+
+pub mod codes;
