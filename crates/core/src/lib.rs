@@ -1,4 +1,18 @@
 //! Harbour's core: the domain model, sealed events and their merge, keys and the encrypted
 //! local store. It knows nothing of HTTP, Tauri or the terminal.
 
+pub mod audit;
+pub mod crypto;
+pub mod error;
+pub mod event;
+pub mod fold;
+pub mod ids;
+pub mod keyfile;
 pub mod model;
+pub mod store;
+
+pub use error::{Error, Result};
+pub use event::{Change, Event, Hlc, SealedEvent};
+pub use fold::CaseState;
+pub use ids::{CaseCode, CaseId, CodePrefix, DeviceId, EntryId, EventId};
+pub use store::{CaseQuery, CaseSummary, ConsentInput, CreateOptions, ReferralInput, Workspace};

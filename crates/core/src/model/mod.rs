@@ -1,3 +1,13 @@
 //! The domain model, in the users' words.
 
+pub mod case;
 pub mod codes;
+pub mod entries;
+pub mod values;
+
+pub use case::{CaseFields, Field, FieldValue};
+pub use codes::*;
+pub use entries::{
+    Consent, ConsentMethod, ConsentScope, Note, Referral, ReferralStatus, Screening,
+};
+pub use values::{AgeEstimate, Country, Language, Phone};

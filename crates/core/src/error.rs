@@ -1,0 +1,93 @@
+//! The errors core returns. Every message is a sentence a clinic worker can act on; none
+//! contains a name, note, answer or key.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A value given by a person was refused; `field` names it, `problem` says what is allowed.
+    #[error("{field}: {problem}")]
+    Invalid { field: String, problem: String },
+
+    /// The passphrase did not unlock the key file. The attempt is audited.
+    #[error(
+        "The passphrase is not correct. Check the keyboard layout and Caps Lock, and try again."
+    )]
+    WrongPassphrase,
+
+    /// There is no workspace in the data directory.
+    #[error(
+        "There is no Harbour workspace in {0}. Create one with `harbour init`, or give the right --data-dir."
+    )]
+    NoWorkspace(PathBuf),
+
+    /// `create` was asked to make a workspace where one already exists.
+    #[error(
+        "A Harbour workspace already exists in {0}. Nothing was changed; unlock it instead, or choose another --data-dir."
+    )]
+    WorkspaceExists(PathBuf),
+
+    /// The database was written by a newer Harbour; it is left untouched.
+    #[error(
+        "This workspace was written by a newer version of Harbour (data format {found}; this version knows up to {known}). Nothing was changed: install the newer Harbour to open it."
+    )]
+    NewerSchema { found: i64, known: i64 },
+
+    /// No case has this id or code.
+    #[error(
+        "No case has the id or code \"{0}\". Check the code, or find the case with `harbour case list --search`."
+    )]
+    CaseNotFound(String),
+
+    /// A sealed event failed authentication: it was altered, its metadata swapped, or the key is wrong.
+    #[error(
+        "A sealed event could not be opened: it was altered, or it was sealed with another key. It was not used."
+    )]
+    Tampered,
+
+    /// The key for a case is not on this device.
+    #[error("This device does not hold the key for case {0}; it cannot be read here.")]
+    MissingCaseKey(String),
+
+    /// The key file is unreadable or damaged.
+    #[error(
+        "The key file {path} is damaged ({why}). Restore it from a backup; the data cannot be opened without it."
+    )]
+    KeyFile { path: PathBuf, why: String },
+
+    /// The audit chain does not verify.
+    #[error("The audit log has been altered: {0}")]
+    AuditBroken(String),
+
+    #[error("Could not read or write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("The encrypted database reported a problem: {0}")]
+    Database(#[from] rusqlite::Error),
+
+    /// A stored record could not be decoded; it indicates a bug or a damaged store.
+    #[error("A stored record could not be read ({0}). Please report this to your administrator.")]
+    Corrupt(String),
+}
+
+impl Error {
+    pub fn invalid(field: impl Into<String>, problem: impl Into<String>) -> Error {
+        Error::Invalid {
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! The current state of a case: a deterministic fold of its events.
+//!
+//! Events are deduplicated by id and applied in [`EventOrder`]. Each field is a multi-value
+//! register shown as last-writer-wins: an edit removes the versions it `replaces` and adds
+//! itself; when more than one version remains, the edits were concurrent, the latest is shown,
+//! and the case carries a [`Conflict`] for a person to review. Entries are append-only.
+//! Folding the same set of events in any order, with duplicates, gives the same state.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::{Change, Event, EventOrder, Hlc};
+use crate::ids::{CaseCode, CaseId, DeviceId, EntryId, EventId};
+use crate::model::{
+    CaseFields, Consent, Field, FieldValue, Note, Referral, ReferralStatus, Screening,
+};
+
+/// A case as it stands after all its known events.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CaseState {
+    pub id: CaseId,
+    pub code: CaseCode,
+    pub fields: CaseFields,
+    pub created: Stamp,
+    pub updated: Stamp,
+    pub notes: Vec<Dated<Note>>,
+    pub consents: Vec<Dated<Consent>>,
+    pub referrals: Vec<ReferralState>,
+    pub screenings: Vec<Dated<Screening>>,
+    /// Every event, in fold order, described without its values for entries.
+    pub history: Vec<HistoryEntry>,
+    /// Fields edited concurrently on different devices, waiting for a person to choose.
+    pub conflicts: Vec<Conflict>,
+    /// The current versions of each field (more than one means a conflict).
+    pub heads: BTreeMap<Field, Vec<Version>>,
+    /// The greatest event order folded so far; a later event can be applied incrementally.
+    pub last: EventOrder,
+}
+
+/// Who did something, and when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    pub event_id: EventId,
+    pub hlc: Hlc,
+    pub device_id: DeviceId,
+    pub author: String,
+}
+
+impl Stamp {
+    fn of(event: &Event) -> Stamp {
+        Stamp {
+            event_id: event.id,
+            hlc: event.hlc,
+            device_id: event.device_id,
+            author: event.author.clone(),
+        }
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub fn at_ms(&self) -> u64 {
+        self.hlc.wall_ms
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Dated<T> {
+    #[serde(flatten)]
+    pub entry: T,
+    pub recorded: Stamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferralState {
+    #[serde(flatten)]
+    pub referral: Referral,
+    pub status: ReferralStatus,
+    pub recorded: Stamp,
+    pub status_history: Vec<StatusChange>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusChange {
+    pub status: ReferralStatus,
+    pub note: Option<String>,
+    pub recorded: Stamp,
+}
+
+/// One version of a field: the value an edit set, and the edit.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Version {
+    pub value: FieldValue,
+    pub stamp: Stamp,
+}
+
+/// Concurrent edits of one field: every version that no later edit replaced.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conflict {
+    pub field: Field,
+    pub versions: Vec<Version>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub stamp: Stamp,
+    pub kind: String,
+    /// For field edits: the values set. Entries are in their own lists.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub set: Vec<FieldValue>,
+    pub reason: Option<String>,
+    /// True when this edit was concurrent with another edit of the same field.
+    #[serde(default)]
+    pub concurrent: bool,
+}
+
+impl CaseState {
+    /// Folds a set of events of one case. Returns `None` when the set has no creation event
+    /// (the case's beginning has not arrived yet).
+    pub fn fold<'a>(events: impl IntoIterator<Item = &'a Event>) -> Option<CaseState> {
+        let mut sorted: Vec<&Event> = events.into_iter().collect();
+        sorted.sort_by_key(|event| event.order());
+        sorted.dedup_by_key(|event| event.id);
+        let create_at = sorted
+            .iter()
+            .position(|event| matches!(event.change, Change::CaseCreated { .. }))?;
+        let mut state = CaseState::created(sorted[create_at])?;
+        for event in &sorted[create_at + 1..] {
+            state.apply(event);
+        }
+        Some(state)
+    }
+
+    fn created(event: &Event) -> Option<CaseState> {
+        let Change::CaseCreated { code, fields } = &event.change else {
+            return None;
+        };
+        let stamp = Stamp::of(event);
+        let heads = fields
+            .as_values()
+            .into_iter()
+            .map(|value| {
+                (
+                    value.field(),
+                    vec![Version {
+                        value,
+                        stamp: stamp.clone(),
+                    }],
+                )
+            })
+            .collect();
+        Some(CaseState {
+            id: event.case_id,
+            code: code.clone(),
+            fields: fields.clone(),
+            created: stamp.clone(),
+            updated: stamp.clone(),
+            notes: Vec::new(),
+            consents: Vec::new(),
+            referrals: Vec::new(),
+            screenings: Vec::new(),
+            history: vec![HistoryEntry {
+                stamp,
+                kind: event.change.kind().to_owned(),
+                set: Vec::new(),
+                reason: None,
+                concurrent: false,
+            }],
+            conflicts: Vec::new(),
+            heads,
+            last: event.order(),
+        })
+    }
+
+    /// Applies an event that comes after every event folded so far. The caller guarantees the
+    /// order (`event.order() > self.last`); otherwise it must fold again from all events.
+    pub fn apply(&mut self, event: &Event) {
+        debug_assert!(event.order() > self.last);
+        let stamp = Stamp::of(event);
+        let mut entry = HistoryEntry {
+            stamp: stamp.clone(),
+            kind: event.change.kind().to_owned(),
+            set: Vec::new(),
+            reason: None,
+            concurrent: false,
+        };
+        match &event.change {
+            // A second creation of the same case id cannot happen with random ids; keep it in
+            // history only.
+            Change::CaseCreated { .. } => {}
+            Change::CaseUpdated { edits, reason } => {
+                entry.reason = reason.clone();
+                for edit in edits {
+                    let field = edit.set.field();
+                    let versions = self.heads.entry(field).or_default();
+                    versions.retain(|version| !edit.replaces.contains(&version.stamp.event_id));
+                    versions.push(Version {
+                        value: edit.set.clone(),
+                        stamp: stamp.clone(),
+                    });
+                    entry.concurrent |= versions.len() > 1;
+                    entry.set.push(edit.set.clone());
+                    self.fields.set(edit.set.clone());
+                }
+                self.refresh_conflicts();
+            }
+            Change::NoteAdded { note } => self.notes.push(Dated {
+                entry: note.clone(),
+                recorded: stamp.clone(),
+            }),
+            Change::ConsentRecorded { consent } => self.consents.push(Dated {
+                entry: consent.clone(),
+                recorded: stamp.clone(),
+            }),
+            Change::ReferralMade { referral } => self.referrals.push(ReferralState {
+                referral: referral.clone(),
+                status: ReferralStatus::Sent,
+                recorded: stamp.clone(),
+                status_history: Vec::new(),
+            }),
+            Change::ReferralStatusChanged {
+                referral_id,
+                status,
+                note,
+            } => {
+                if let Some(referral) = self
+                    .referrals
+                    .iter_mut()
+                    .find(|r| r.referral.id == *referral_id)
+                {
+                    referral.status = *status;
+                    referral.status_history.push(StatusChange {
+                        status: *status,
+                        note: note.clone(),
+                        recorded: stamp.clone(),
+                    });
+                }
+            }
+            Change::ScreeningRecorded { screening } => self.screenings.push(Dated {
+                entry: screening.clone(),
+                recorded: stamp.clone(),
+            }),
+        }
+        self.history.push(entry);
+        self.updated = stamp;
+        self.last = event.order();
+    }
+
+    fn refresh_conflicts(&mut self) {
+        self.conflicts = self
+            .heads
+            .iter()
+            .filter(|(_, versions)| versions.len() > 1)
+            .map(|(field, versions)| Conflict {
+                field: *field,
+                versions: versions.clone(),
+            })
+            .collect();
+    }
+
+    /// The versions an edit of `field` made now must replace: all current ones.
+    pub fn current_versions(&self, field: Field) -> Vec<EventId> {
+        self.heads
+            .get(&field)
+            .map(|versions| versions.iter().map(|v| v.stamp.event_id).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn needs_review(&self) -> bool {
+        !self.conflicts.is_empty()
+    }
+
+    pub fn referral(&self, id: EntryId) -> Option<&ReferralState> {
+        self.referrals
+            .iter()
+            .find(|referral| referral.referral.id == id)
+    }
+
+    pub fn consent(&self, id: EntryId) -> Option<&Consent> {
+        self.consents
+            .iter()
+            .map(|dated| &dated.entry)
+            .find(|consent| consent.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::FieldEdit;
+    use crate::ids::CodePrefix;
+    use crate::model::RiskLevel;
+
+    fn event(device: DeviceId, seq: u64, wall: u64, change: Change, case_id: CaseId) -> Event {
+        Event {
+            id: EventId::new(),
+            case_id,
+            device_id: device,
+            device_seq: seq,
+            hlc: Hlc {
+                wall_ms: wall,
+                counter: 0,
+            },
+            author: "worker".into(),
+            change,
+        }
+    }
+
+    #[test]
+    fn concurrent_edits_are_flagged_and_a_later_edit_resolves_them() {
+        let case_id = CaseId::new();
+        let (a, b) = (DeviceId::new(), DeviceId::new());
+        let create = event(
+            a,
+            1,
+            10,
+            Change::CaseCreated {
+                code: CaseCode::generate(&CodePrefix::default()),
+                fields: CaseFields::named("P").unwrap(),
+            },
+            case_id,
+        );
+        let edit = |device, wall, risk, replaces: Vec<EventId>| {
+            event(
+                device,
+                2,
+                wall,
+                Change::CaseUpdated {
+                    edits: vec![FieldEdit {
+                        set: FieldValue::RiskLevel(Some(risk)),
+                        replaces,
+                    }],
+                    reason: None,
+                },
+                case_id,
+            )
+        };
+        let on_a = edit(a, 20, RiskLevel::High, vec![create.id]);
+        let on_b = edit(b, 21, RiskLevel::Low, vec![create.id]);
+        let state = CaseState::fold([&on_b, &create, &on_a, &on_a]).unwrap();
+        assert_eq!(state.fields.risk_level, Some(RiskLevel::Low));
+        assert_eq!(state.conflicts.len(), 1);
+        assert_eq!(state.conflicts[0].versions.len(), 2);
+        assert_eq!(state.history.len(), 3);
+
+        let keep_high = edit(
+            a,
+            30,
+            RiskLevel::High,
+            state.current_versions(Field::RiskLevel),
+        );
+        let resolved = CaseState::fold([&create, &on_a, &on_b, &keep_high]).unwrap();
+        assert!(resolved.conflicts.is_empty());
+        assert_eq!(resolved.fields.risk_level, Some(RiskLevel::High));
+    }
+
+    #[test]
+    fn no_creation_no_state() {
+        let case_id = CaseId::new();
+        let note = event(
+            DeviceId::new(),
+            1,
+            5,
+            Change::NoteAdded {
+                note: Note {
+                    id: EntryId::new(),
+                    text: "x".into(),
+                },
+            },
+            case_id,
+        );
+        assert!(CaseState::fold([&note]).is_none());
+    }
+}

@@ -1,0 +1,332 @@
+//! Validated values. Each constructor checks what a person typed and, when it refuses, names
+//! the field and says what is allowed; inside core the types are then trusted.
+
+use chrono::{Datelike, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// ISO 3166-1 alpha-2 codes, officially assigned.
+const COUNTRIES: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR \
+BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ \
+FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE \
+JM JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR \
+MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU \
+RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG \
+UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW";
+
+/// ISO 639-1 two-letter language codes.
+const LANGUAGES: &str = "aa ab ae af ak am an ar as av ay az ba be bg bh bi bm bn bo br bs ca ce ch co cr cs cu cv cy \
+da de dv dz ee el en eo es et eu fa ff fi fj fo fr fy ga gd gl gn gu gv ha he hi ho hr ht hu hy hz ia id ie ig ii ik io is \
+it iu ja jv ka kg ki kj kk kl km kn ko kr ks ku kv kw ky la lb lg li ln lo lt lu lv mg mh mi mk ml mn mr ms mt my na nb nd \
+ne ng nl nn no nr nv ny oc oj om or os pa pi pl ps pt qu rm rn ro ru rw sa sc sd se sg si sk sl sm sn so sq sr ss st su sv \
+sw ta te tg th ti tk tl tn to tr ts tt tw ty ug uk ur uz ve vi vo wa wo xh yi yo za zh zu";
+
+/// Longest free text accepted in a short field (names, places); long text (notes) has its own limit.
+pub const SHORT_TEXT_MAX: usize = 200;
+pub const LONG_TEXT_MAX: usize = 20_000;
+
+/// A country as ISO 3166-1 alpha-2 (`LC`, `GY`, `VE`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Country(String);
+
+impl Country {
+    pub fn parse(text: &str) -> Result<Country> {
+        let code = text.trim().to_ascii_uppercase();
+        if code.len() == 2 && COUNTRIES.split(' ').any(|known| known == code) {
+            Ok(Country(code))
+        } else {
+            Err(Error::invalid(
+                "nationality",
+                format!(
+                    "\"{}\" is not an ISO 3166-1 country code; use two letters such as LC, GY or VE",
+                    text.trim()
+                ),
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn all() -> impl Iterator<Item = &'static str> {
+        COUNTRIES.split(' ')
+    }
+}
+
+impl TryFrom<String> for Country {
+    type Error = Error;
+    fn try_from(text: String) -> Result<Country> {
+        Country::parse(&text)
+    }
+}
+
+impl From<Country> for String {
+    fn from(country: Country) -> String {
+        country.0
+    }
+}
+
+/// A language as ISO 639-1 (`en`, `es`, `fr`), or ISO 639-3 for languages without a
+/// two-letter code (`acf` is Saint Lucian Kwéyòl).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Language(String);
+
+impl Language {
+    pub fn parse(text: &str) -> Result<Language> {
+        let code = text.trim().to_ascii_lowercase();
+        let two_letter = code.len() == 2 && LANGUAGES.split(' ').any(|known| known == code);
+        let three_letter = code.len() == 3 && code.bytes().all(|b| b.is_ascii_lowercase());
+        if two_letter || three_letter {
+            Ok(Language(code))
+        } else {
+            Err(Error::invalid(
+                "languages",
+                format!(
+                    "\"{}\" is not a language code; use ISO 639-1 such as en, es, fr, or ISO 639-3 such as acf (Kwéyòl)",
+                    text.trim()
+                ),
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Language {
+    type Error = Error;
+    fn try_from(text: String) -> Result<Language> {
+        Language::parse(&text)
+    }
+}
+
+impl From<Language> for String {
+    fn from(language: Language) -> String {
+        language.0
+    }
+}
+
+/// A phone number in E.164 form (`+17584520000`); spaces, dashes and brackets are forgiven.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Phone(String);
+
+impl Phone {
+    pub fn parse(text: &str) -> Result<Phone> {
+        let compact: String = text
+            .trim()
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
+            .collect();
+        let digits = compact.strip_prefix('+').unwrap_or("");
+        let ok = digits.len() >= 7
+            && digits.len() <= 15
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && !digits.starts_with('0');
+        if ok {
+            Ok(Phone(compact))
+        } else {
+            Err(Error::invalid(
+                "phone",
+                "use the international E.164 form: + then country code and number, 7 to 15 digits (such as +1 758 452 0000)",
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Phone {
+    type Error = Error;
+    fn try_from(text: String) -> Result<Phone> {
+        Phone::parse(&text)
+    }
+}
+
+impl From<Phone> for String {
+    fn from(phone: Phone) -> String {
+        phone.0
+    }
+}
+
+/// A birth date: a real calendar date, not in the future, not before 1900.
+pub fn parse_birth_date(text: &str) -> Result<NaiveDate> {
+    let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+        Error::invalid(
+            "birth_date",
+            format!("\"{}\" is not a date; use YYYY-MM-DD", text.trim()),
+        )
+    })?;
+    let today = Utc::now().date_naive();
+    if date > today {
+        return Err(Error::invalid("birth_date", "the date is in the future"));
+    }
+    if date.year() < 1900 {
+        return Err(Error::invalid("birth_date", "the date is before 1900"));
+    }
+    Ok(date)
+}
+
+/// A date such as a consent date: YYYY-MM-DD, not in the future.
+pub fn parse_past_date(field: &str, text: &str) -> Result<NaiveDate> {
+    let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+        Error::invalid(
+            field,
+            format!("\"{}\" is not a date; use YYYY-MM-DD", text.trim()),
+        )
+    })?;
+    if date > Utc::now().date_naive() {
+        return Err(Error::invalid(field, "the date is in the future"));
+    }
+    Ok(date)
+}
+
+/// An age estimated by the worker when the birth date is unknown, and the day it was estimated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgeEstimate {
+    pub years: u8,
+    pub as_of: NaiveDate,
+}
+
+impl AgeEstimate {
+    pub fn parse(text: &str) -> Result<AgeEstimate> {
+        let years: u8 = text
+            .trim()
+            .parse()
+            .ok()
+            .filter(|years| *years <= 120)
+            .ok_or_else(|| {
+                Error::invalid(
+                    "age",
+                    format!(
+                        "\"{}\" is not an age; use whole years from 0 to 120",
+                        text.trim()
+                    ),
+                )
+            })?;
+        Ok(AgeEstimate {
+            years,
+            as_of: Utc::now().date_naive(),
+        })
+    }
+}
+
+/// A short free-text value (a name, an alias, a place): trimmed, not empty, at most
+/// [`SHORT_TEXT_MAX`] characters, no control characters.
+pub fn short_text(field: &str, text: &str) -> Result<String> {
+    checked_text(field, text, SHORT_TEXT_MAX)
+}
+
+/// A long free-text value (a note, a reason): at most [`LONG_TEXT_MAX`] characters.
+pub fn long_text(field: &str, text: &str) -> Result<String> {
+    checked_text(field, text, LONG_TEXT_MAX)
+}
+
+fn checked_text(field: &str, text: &str, max: usize) -> Result<String> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    if trimmed.chars().count() > max {
+        return Err(Error::invalid(
+            field,
+            format!("is too long; at most {max} characters"),
+        ));
+    }
+    if trimmed
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(Error::invalid(field, "contains control characters"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn countries_are_iso_alpha_2() {
+        assert_eq!(Country::all().count(), 249);
+        assert_eq!(Country::parse(" lc ").unwrap().as_str(), "LC");
+        for bad in ["XX", "LCA", "", "U5"] {
+            let error = Country::parse(bad).unwrap_err().to_string();
+            assert!(error.starts_with("nationality:"), "{error}");
+        }
+    }
+
+    #[test]
+    fn languages_take_639_1_or_three_letters() {
+        assert_eq!(Language::parse("ES").unwrap().as_str(), "es");
+        assert_eq!(Language::parse("acf").unwrap().as_str(), "acf");
+        assert!(Language::parse("qq").is_err());
+        assert!(Language::parse("english").is_err());
+    }
+
+    #[test]
+    fn phones_are_e164() {
+        assert_eq!(
+            Phone::parse("+1 (758) 452-0000").unwrap().as_str(),
+            "+17584520000"
+        );
+        for bad in [
+            "4520000",
+            "+0123456789",
+            "+12",
+            "+1758abc0000",
+            "+1234567890123456",
+        ] {
+            assert!(
+                Phone::parse(bad)
+                    .unwrap_err()
+                    .to_string()
+                    .starts_with("phone:"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn dates_and_ages() {
+        assert!(parse_birth_date("1990-02-28").is_ok());
+        assert!(parse_birth_date("1990-02-30").is_err());
+        assert!(parse_birth_date("1899-12-31").is_err());
+        assert!(
+            parse_birth_date("2999-01-01")
+                .unwrap_err()
+                .to_string()
+                .contains("future")
+        );
+        assert!(
+            parse_birth_date("28/02/1990")
+                .unwrap_err()
+                .to_string()
+                .contains("YYYY-MM-DD")
+        );
+        assert_eq!(AgeEstimate::parse("34").unwrap().years, 34);
+        assert!(AgeEstimate::parse("121").is_err());
+        assert!(AgeEstimate::parse("-1").is_err());
+    }
+
+    #[test]
+    fn text_is_trimmed_and_bounded() {
+        assert_eq!(short_text("name", "  Ana  ").unwrap(), "Ana");
+        assert!(
+            short_text("name", "   ")
+                .unwrap_err()
+                .to_string()
+                .contains("empty")
+        );
+        assert!(short_text("name", &"a".repeat(201)).is_err());
+        assert!(short_text("name", "a\u{0007}b").is_err());
+        assert!(long_text("text", "line one\nline two").is_ok());
+    }
+}

@@ -1,0 +1,1132 @@
+//! The encrypted local store: a [`Workspace`] is one unlocked data directory.
+//!
+//! `harbour.db` is a SQLCipher database (every page, the WAL and the full-text index are
+//! ciphertext) keyed with a random key from the key file. It holds the sealed events (what
+//! syncs), the case keys wrapped under the device's master key, a projection of each case's
+//! current state for listing and search, and the audit log. Every command that returns success
+//! has committed its event, projection and audit entry in one transaction.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, TimeZone, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::audit::{self, AuditEntry};
+use crate::crypto::{self, CaseKey, KdfParams, Secret};
+use crate::error::{Error, Result};
+use crate::event::{Change, Clock, Event, FieldEdit, Hlc, SealedEvent};
+use crate::fold::CaseState;
+use crate::ids::{CaseCode, CaseId, CodePrefix, DeviceId, EntryId, EventId};
+use crate::keyfile::{self, LocalSecrets};
+use crate::model::{
+    CaseFields, CaseStatus, Consent, ConsentMethod, ConsentScope, Field, FieldValue, Note,
+    ReferralReason, ReferralStatus, RiskLevel, Screening, ServiceType, Urgency, values,
+};
+
+pub const DB_FILE: &str = "harbour.db";
+const FAILED_UNLOCKS_FILE: &str = "failed-unlocks.log";
+/// The newest database layout this version understands.
+pub const SCHEMA_VERSION: i64 = 1;
+/// The shortest passphrase accepted for a new workspace.
+pub const MIN_PASSPHRASE_CHARS: usize = 8;
+
+/// How a new workspace is set up.
+#[derive(Clone, Debug)]
+pub struct CreateOptions {
+    pub kdf: KdfParams,
+    pub code_prefix: CodePrefix,
+    /// The worker's name on this laptop, recorded as the author of changes and in the audit log.
+    pub worker: String,
+}
+
+impl Default for CreateOptions {
+    fn default() -> CreateOptions {
+        CreateOptions {
+            kdf: KdfParams::STANDARD,
+            code_prefix: CodePrefix::default(),
+            worker: "worker".into(),
+        }
+    }
+}
+
+/// One line of the case list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CaseSummary {
+    pub id: CaseId,
+    pub code: CaseCode,
+    pub name: String,
+    pub status: CaseStatus,
+    pub risk_level: Option<RiskLevel>,
+    pub team: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub needs_review: bool,
+}
+
+/// What to list: a search text (name, alias or code fragment; accents and case ignored) and filters.
+#[derive(Clone, Debug, Default)]
+pub struct CaseQuery {
+    pub search: Option<String>,
+    pub status: Option<CaseStatus>,
+    pub team: Option<String>,
+    /// Cases last changed on or after this day (UTC).
+    pub updated_from: Option<NaiveDate>,
+    /// Cases last changed on or before this day (UTC).
+    pub updated_to: Option<NaiveDate>,
+    pub needs_review: bool,
+    /// At most this many, newest first; 0 means no limit.
+    pub limit: usize,
+}
+
+/// A consent as typed by a worker.
+#[derive(Clone, Debug)]
+pub struct ConsentInput {
+    pub scope: Vec<ConsentScope>,
+    pub shared_with: String,
+    pub given_on: NaiveDate,
+    pub method: ConsentMethod,
+    pub note: Option<String>,
+}
+
+/// A referral as typed by a worker.
+#[derive(Clone, Debug)]
+pub struct ReferralInput {
+    pub service: String,
+    pub service_type: ServiceType,
+    pub reason: ReferralReason,
+    pub details: Option<String>,
+    pub urgency: Urgency,
+    pub consent_id: EntryId,
+}
+
+/// An unlocked workspace. Dropping it locks: the connection closes and every key is zeroized.
+pub struct Workspace {
+    dir: PathBuf,
+    conn: Connection,
+    secrets: LocalSecrets,
+    clock: Clock,
+    worker: String,
+    code_prefix: CodePrefix,
+    case_keys: HashMap<CaseId, CaseKey>,
+}
+
+impl std::fmt::Debug for Workspace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Workspace")
+            .field("dir", &self.dir)
+            .field("device", &self.secrets.device_id)
+            .finish()
+    }
+}
+
+impl Workspace {
+    /// Whether `dir` holds a workspace.
+    pub fn exists(dir: &Path) -> bool {
+        keyfile::path(dir).exists() || dir.join(DB_FILE).exists()
+    }
+
+    /// Creates a new workspace in `dir`; refuses when one is already there.
+    pub fn create(dir: &Path, passphrase: &str, options: &CreateOptions) -> Result<Workspace> {
+        check_new_passphrase(passphrase)?;
+        let worker = values::short_text("worker", &options.worker)?;
+        if Workspace::exists(dir) {
+            return Err(Error::WorkspaceExists(dir.to_owned()));
+        }
+        create_private_dir(dir)?;
+        let secrets = LocalSecrets {
+            device_id: DeviceId::new(),
+            db_key: Secret::random(),
+            master_key: Secret::random(),
+        };
+        let conn = open_database(dir, &secrets.db_key)?;
+        conn.execute_batch("BEGIN")?;
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('worker', ?1)",
+            [&worker],
+        )?;
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('code_prefix', ?1)",
+            [serde_json::to_string(&options.code_prefix).expect("a prefix serializes")],
+        )?;
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('device_id', ?1)",
+            [secrets.device_id.to_string()],
+        )?;
+        audit::append(&conn, Utc::now(), &worker, "workspace.create", None, "")?;
+        conn.execute_batch("COMMIT")?;
+        // The key file is written last: a workspace without it is unusable, never half-open.
+        keyfile::write(dir, passphrase, options.kdf, &secrets)?;
+        Ok(Workspace {
+            dir: dir.to_owned(),
+            conn,
+            secrets,
+            clock: Clock::default(),
+            worker,
+            code_prefix: options.code_prefix.clone(),
+            case_keys: HashMap::new(),
+        })
+    }
+
+    /// Unlocks the workspace in `dir`. A wrong passphrase is recorded and reported to the audit
+    /// log at the next successful unlock.
+    pub fn unlock(dir: &Path, passphrase: &str) -> Result<Workspace> {
+        let secrets = match keyfile::unlock(dir, passphrase) {
+            Ok(secrets) => secrets,
+            Err(Error::WrongPassphrase) => {
+                record_failed_unlock(dir)?;
+                return Err(Error::WrongPassphrase);
+            }
+            Err(other) => return Err(other),
+        };
+        let conn = open_database(dir, &secrets.db_key)?;
+        let meta = |key: &str| -> Result<Option<String>> {
+            Ok(conn
+                .query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
+                    row.get(0)
+                })
+                .optional()?)
+        };
+        let worker = meta("worker")?.unwrap_or_else(|| "worker".into());
+        let code_prefix = meta("code_prefix")?
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default();
+        let last = match (meta("hlc")?, meta("device_seq")?) {
+            (Some(hlc), _) => {
+                Hlc::from_sortable(&hlc).ok_or_else(|| Error::Corrupt("clock".into()))?
+            }
+            _ => Hlc::default(),
+        };
+        let mut workspace = Workspace {
+            dir: dir.to_owned(),
+            conn,
+            secrets,
+            clock: Clock { last },
+            worker,
+            code_prefix,
+            case_keys: HashMap::new(),
+        };
+        workspace.import_failed_unlocks()?;
+        Ok(workspace)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn device_id(&self) -> DeviceId {
+        self.secrets.device_id
+    }
+
+    pub fn worker(&self) -> &str {
+        &self.worker
+    }
+
+    /// Re-seals the key file under a new passphrase. The data is not touched.
+    pub fn change_passphrase(&mut self, new_passphrase: &str) -> Result<()> {
+        check_new_passphrase(new_passphrase)?;
+        let params = keyfile::params(&self.dir).unwrap_or(KdfParams::STANDARD);
+        keyfile::write(&self.dir, new_passphrase, params, &self.secrets)?;
+        self.audit_now("passphrase.change", None, "")
+    }
+
+    // ----- cases -----
+
+    /// Records a new case. Its key is made here, and granted to no one else yet.
+    pub fn create_case(&mut self, fields: CaseFields) -> Result<CaseState> {
+        let case_id = CaseId::new();
+        let key = CaseKey::generate();
+        let code = self.unused_code()?;
+        let key_id = key.id;
+        let wrapped = crypto::wrap(
+            &self.secrets.master_key,
+            &case_key_context(case_id, key_id),
+            key.secret.expose(),
+        );
+        self.case_keys.insert(case_id, key);
+        let change = Change::CaseCreated { code, fields };
+        self.record(case_id, change, "case.create", "", |tx| {
+            tx.execute(
+                "INSERT INTO case_keys (key_id, case_id, wrapped) VALUES (?1, ?2, ?3)",
+                params![
+                    key_id.to_string(),
+                    case_id.to_string(),
+                    serde_json::to_string(&wrapped).expect("wrapped keys serialize")
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Sets fields of a case. Each edit replaces the versions this device currently sees.
+    pub fn update_case(
+        &mut self,
+        case_id: CaseId,
+        values: Vec<FieldValue>,
+        reason: Option<String>,
+    ) -> Result<CaseState> {
+        if values.is_empty() {
+            return Err(Error::invalid(
+                "fields",
+                "nothing to change; give at least one FIELD=VALUE",
+            ));
+        }
+        let state = self.state(case_id)?;
+        let detail = values
+            .iter()
+            .map(|value| value.field().as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        let edits = values
+            .into_iter()
+            .map(|value| FieldEdit {
+                replaces: state.current_versions(value.field()),
+                set: value,
+            })
+            .collect();
+        self.record(
+            case_id,
+            Change::CaseUpdated { edits, reason },
+            "case.update",
+            &detail,
+            |_| Ok(()),
+        )
+    }
+
+    /// Closes a case (HTCDS Closed, or ClosedReferred when the person was referred on).
+    pub fn close_case(
+        &mut self,
+        case_id: CaseId,
+        reason: &str,
+        referred: bool,
+    ) -> Result<CaseState> {
+        let reason = values::long_text("reason", reason)?;
+        let state = self.state(case_id)?;
+        if matches!(
+            state.fields.status,
+            CaseStatus::Closed | CaseStatus::ClosedReferred
+        ) {
+            return Err(Error::invalid(
+                "status",
+                "the case is already closed; reopen it first to change how it was closed",
+            ));
+        }
+        let status = if referred {
+            CaseStatus::ClosedReferred
+        } else {
+            CaseStatus::Closed
+        };
+        self.update_case(case_id, vec![FieldValue::Status(status)], Some(reason))
+    }
+
+    /// Reopens a closed case as active.
+    pub fn reopen_case(&mut self, case_id: CaseId, reason: &str) -> Result<CaseState> {
+        let reason = values::long_text("reason", reason)?;
+        let state = self.state(case_id)?;
+        if !matches!(
+            state.fields.status,
+            CaseStatus::Closed | CaseStatus::ClosedReferred
+        ) {
+            return Err(Error::invalid(
+                "status",
+                "the case is not closed, so it cannot be reopened",
+            ));
+        }
+        self.update_case(
+            case_id,
+            vec![FieldValue::Status(CaseStatus::Active)],
+            Some(reason),
+        )
+    }
+
+    /// Settles a conflict by keeping one of the concurrent versions of a field.
+    pub fn resolve_conflict(
+        &mut self,
+        case_id: CaseId,
+        field: Field,
+        keep: EventId,
+    ) -> Result<CaseState> {
+        let state = self.state(case_id)?;
+        let conflict = state
+            .conflicts
+            .iter()
+            .find(|conflict| conflict.field == field)
+            .ok_or_else(|| {
+                Error::invalid(
+                    field.as_str(),
+                    "has no conflicting versions to choose between",
+                )
+            })?;
+        let version = conflict
+            .versions
+            .iter()
+            .find(|version| version.stamp.event_id == keep)
+            .ok_or_else(|| {
+                Error::invalid(
+                    field.as_str(),
+                    "that version is not one of the conflicting ones",
+                )
+            })?;
+        self.update_case(
+            case_id,
+            vec![version.value.clone()],
+            Some("conflict resolved".into()),
+        )
+    }
+
+    pub fn add_note(&mut self, case_id: CaseId, text: &str) -> Result<CaseState> {
+        let note = Note {
+            id: EntryId::new(),
+            text: values::long_text("text", text)?,
+        };
+        self.record(case_id, Change::NoteAdded { note }, "note.add", "", |_| {
+            Ok(())
+        })
+    }
+
+    pub fn add_consent(
+        &mut self,
+        case_id: CaseId,
+        input: ConsentInput,
+    ) -> Result<(EntryId, CaseState)> {
+        if input.scope.is_empty() {
+            return Err(Error::invalid(
+                "share",
+                "say what the person agreed to share, such as identity,case_summary",
+            ));
+        }
+        let consent = Consent {
+            id: EntryId::new(),
+            scope: input.scope,
+            shared_with: values::short_text("with", &input.shared_with)?,
+            given_on: input.given_on,
+            method: input.method,
+            note: input
+                .note
+                .as_deref()
+                .map(|note| values::long_text("note", note))
+                .transpose()?,
+        };
+        let id = consent.id;
+        let state = self.record(
+            case_id,
+            Change::ConsentRecorded { consent },
+            "consent.add",
+            "",
+            |_| Ok(()),
+        )?;
+        Ok((id, state))
+    }
+
+    /// Records a referral. It must rely on a consent already recorded on the case.
+    pub fn add_referral(
+        &mut self,
+        case_id: CaseId,
+        input: ReferralInput,
+    ) -> Result<(EntryId, CaseState)> {
+        let state = self.state(case_id)?;
+        if state.consent(input.consent_id).is_none() {
+            return Err(Error::invalid(
+                "consent",
+                "no consent with that id on this case; record the person's consent first (harbour consent add)",
+            ));
+        }
+        let referral = crate::model::Referral {
+            id: EntryId::new(),
+            service: values::short_text("service", &input.service)?,
+            service_type: input.service_type,
+            reason: input.reason,
+            details: input
+                .details
+                .as_deref()
+                .map(|text| values::long_text("details", text))
+                .transpose()?,
+            urgency: input.urgency,
+            consent_id: input.consent_id,
+        };
+        let id = referral.id;
+        let detail = input.service_type.as_str();
+        let state = self.record(
+            case_id,
+            Change::ReferralMade { referral },
+            "referral.add",
+            detail,
+            |_| Ok(()),
+        )?;
+        Ok((id, state))
+    }
+
+    /// Moves a referral along sent → accepted/declined → completed.
+    pub fn set_referral_status(
+        &mut self,
+        case_id: CaseId,
+        referral_id: EntryId,
+        status: ReferralStatus,
+        note: Option<&str>,
+    ) -> Result<CaseState> {
+        let state = self.state(case_id)?;
+        let current = state
+            .referral(referral_id)
+            .ok_or_else(|| Error::invalid("referral", "no referral with that id on this case"))?
+            .status;
+        if !current.may_become(status) {
+            return Err(Error::invalid(
+                "status",
+                format!(
+                    "a referral that is {} cannot become {}; the order is sent, then accepted or declined, then completed",
+                    current.as_str(),
+                    status.as_str()
+                ),
+            ));
+        }
+        let note = note
+            .map(|text| values::long_text("note", text))
+            .transpose()?;
+        let change = Change::ReferralStatusChanged {
+            referral_id,
+            status,
+            note,
+        };
+        self.record(case_id, change, "referral.status", status.as_str(), |_| {
+            Ok(())
+        })
+    }
+
+    /// Records a filled screening (validated and scored by the form engine before it gets here).
+    pub fn add_screening(&mut self, case_id: CaseId, screening: Screening) -> Result<CaseState> {
+        let detail = format!("{} v{}", screening.form_id, screening.form_version);
+        self.record(
+            case_id,
+            Change::ScreeningRecorded { screening },
+            "screening.add",
+            &detail,
+            |_| Ok(()),
+        )
+    }
+
+    /// Finds a case by id or code (as typed: case and dashes forgiven).
+    pub fn resolve(&self, id_or_code: &str) -> Result<CaseId> {
+        let found: Option<String> = if let Ok(id) = id_or_code.parse::<CaseId>() {
+            self.conn
+                .query_row(
+                    "SELECT id FROM cases WHERE id = ?1",
+                    [id.to_string()],
+                    |row| row.get(0),
+                )
+                .optional()?
+        } else if let Some(code) = CaseCode::parse(id_or_code) {
+            self.conn
+                .query_row(
+                    "SELECT id FROM cases WHERE code = ?1",
+                    [code.as_str()],
+                    |row| row.get(0),
+                )
+                .optional()?
+        } else {
+            None
+        };
+        match found {
+            Some(id) => id.parse(),
+            None => Err(Error::CaseNotFound(id_or_code.trim().to_owned())),
+        }
+    }
+
+    /// The whole case, for a person to read. Recorded in the audit log as a view.
+    pub fn view_case(&mut self, case_id: CaseId) -> Result<CaseState> {
+        let state = self.state(case_id)?;
+        self.audit_now("case.view", Some(case_id), "")?;
+        Ok(state)
+    }
+
+    /// The whole case, to leave this laptop in clear (a file, a printout). Audited as an export.
+    pub fn export_case(&mut self, case_id: CaseId) -> Result<CaseState> {
+        let state = self.state(case_id)?;
+        self.audit_now("case.export", Some(case_id), "")?;
+        Ok(state)
+    }
+
+    /// Lists cases, newest change first.
+    pub fn list_cases(&self, query: &CaseQuery) -> Result<Vec<CaseSummary>> {
+        let search = query
+            .search
+            .as_deref()
+            .map(fts_query)
+            .filter(|text| !text.is_empty());
+        let from_ms = query.updated_from.map(|day| day_start_ms(day));
+        let to_ms = query
+            .updated_to
+            .map(|day| day_start_ms(day) + 86_400_000 - 1);
+        let limit = if query.limit == 0 {
+            -1
+        } else {
+            query.limit as i64
+        };
+        let source = if search.is_some() {
+            "FROM case_search s JOIN cases c ON c.rowid = s.rowid WHERE case_search MATCH ?1"
+        } else {
+            "FROM cases c WHERE ?1 IS NULL"
+        };
+        let sql = format!(
+            "SELECT c.id, c.code, c.name, c.status, c.risk, c.team, c.created_ms, c.updated_ms, c.needs_review {source}
+               AND (?2 IS NULL OR c.status = ?2) AND (?3 IS NULL OR c.team = ?3)
+               AND (?4 IS NULL OR c.updated_ms >= ?4) AND (?5 IS NULL OR c.updated_ms <= ?5)
+               AND (?6 = 0 OR c.needs_review = 1)
+             ORDER BY c.updated_ms DESC LIMIT ?7"
+        );
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let rows = statement.query_map(
+            params![
+                search,
+                query.status.map(|status| status.as_str()),
+                query.team,
+                from_ms,
+                to_ms,
+                query.needs_review,
+                limit
+            ],
+            |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, String>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, Option<String>>(4)?,
+                    row.get::<_, Option<String>>(5)?,
+                    row.get::<_, i64>(6)?,
+                    row.get::<_, i64>(7)?,
+                    row.get::<_, bool>(8)?,
+                ))
+            },
+        )?;
+        let mut summaries = Vec::new();
+        for row in rows {
+            let (id, code, name, status, risk, team, created, updated, needs_review) = row?;
+            summaries.push(CaseSummary {
+                id: id.parse()?,
+                code: CaseCode::parse(&code).ok_or_else(|| Error::Corrupt("case code".into()))?,
+                name,
+                status: CaseStatus::parse(&status)
+                    .ok_or_else(|| Error::Corrupt("case status".into()))?,
+                risk_level: risk.as_deref().and_then(RiskLevel::parse),
+                team,
+                created_at: format_ms(created),
+                updated_at: format_ms(updated),
+                needs_review,
+            });
+        }
+        Ok(summaries)
+    }
+
+    pub fn case_count(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM cases", [], |row| row.get(0))?)
+    }
+
+    // ----- audit -----
+
+    pub fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>> {
+        audit::recent(&self.conn, limit)
+    }
+
+    /// Checks the whole audit chain; returns how many entries it holds.
+    pub fn verify_audit(&self) -> Result<i64> {
+        audit::verify(&self.conn)
+    }
+
+    // ----- events (what sync exchanges) -----
+
+    /// Sealed events of this device not yet acknowledged by the server, oldest first.
+    pub fn pending_events(&self, limit: usize) -> Result<Vec<SealedEvent>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT id, case_id, kind, device_id, device_seq, hlc, key_id, nonce, ciphertext
+             FROM events WHERE sent = 0 ORDER BY device_seq LIMIT ?1",
+        )?;
+        let rows = statement.query_map([limit as i64], sealed_from_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Every sealed event of a case, in fold order.
+    pub fn case_events(&self, case_id: CaseId) -> Result<Vec<SealedEvent>> {
+        let mut statement = self.conn.prepare_cached(
+            "SELECT id, case_id, kind, device_id, device_seq, hlc, key_id, nonce, ciphertext
+             FROM events WHERE case_id = ?1 ORDER BY hlc, device_id, id",
+        )?;
+        let rows = statement.query_map([case_id.to_string()], sealed_from_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Integrity check of the database file (SQLite's own).
+    pub fn integrity_check(&self) -> Result<String> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |row| row.get(0))?)
+    }
+
+    // ----- internals -----
+
+    /// The current state of a case from its projection.
+    fn state(&self, case_id: CaseId) -> Result<CaseState> {
+        load_state(&self.conn, case_id)?.ok_or_else(|| Error::CaseNotFound(case_id.to_string()))
+    }
+
+    fn case_key(&mut self, case_id: CaseId) -> Result<CaseKey> {
+        if let Some(key) = self.case_keys.get(&case_id) {
+            return Ok(key.clone());
+        }
+        let row: Option<(String, String)> = self
+            .conn
+            .query_row(
+                "SELECT key_id, wrapped FROM case_keys WHERE case_id = ?1 ORDER BY rowid DESC LIMIT 1",
+                [case_id.to_string()],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        let (key_id, wrapped) = row.ok_or_else(|| Error::MissingCaseKey(case_id.to_string()))?;
+        let key_id = Uuid::parse_str(&key_id).map_err(|_| Error::Corrupt("case key id".into()))?;
+        let wrapped = serde_json::from_str(&wrapped)
+            .map_err(|_| Error::Corrupt("wrapped case key".into()))?;
+        let bytes = crypto::unwrap(
+            &self.secrets.master_key,
+            &case_key_context(case_id, key_id),
+            &wrapped,
+        )
+        .ok_or(Error::Tampered)?;
+        let secret =
+            Secret::from_slice(&bytes).ok_or_else(|| Error::Corrupt("case key length".into()))?;
+        let key = CaseKey { id: key_id, secret };
+        self.case_keys.insert(case_id, key.clone());
+        Ok(key)
+    }
+
+    fn unused_code(&self) -> Result<CaseCode> {
+        loop {
+            let code = CaseCode::generate(&self.code_prefix);
+            let taken: bool = self.conn.query_row(
+                "SELECT EXISTS(SELECT 1 FROM cases WHERE code = ?1)",
+                [code.as_str()],
+                |row| row.get(0),
+            )?;
+            if !taken {
+                return Ok(code);
+            }
+        }
+    }
+
+    /// Makes one local change durable: seals the event, stores it, updates the case's
+    /// projection and search index, and appends the audit entry, in one transaction.
+    fn record(
+        &mut self,
+        case_id: CaseId,
+        change: Change,
+        action: &str,
+        detail: &str,
+        extra: impl FnOnce(&Transaction<'_>) -> Result<()>,
+    ) -> Result<CaseState> {
+        let key = self.case_key(case_id)?;
+        let now = Utc::now();
+        let hlc = self.clock.tick(now.timestamp_millis().max(0) as u64);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let device_seq: i64 =
+            tx.query_row(
+                "SELECT value FROM meta WHERE key = 'device_seq'",
+                [],
+                |row| row.get::<_, String>(0),
+            )
+            .optional()?
+            .map_or(Ok(0), |text| {
+                text.parse::<i64>()
+                    .map_err(|_| Error::Corrupt("device sequence".into()))
+            })? + 1;
+        let event = Event {
+            id: EventId::new(),
+            case_id,
+            device_id: self.secrets.device_id,
+            device_seq: device_seq as u64,
+            hlc,
+            author: self.worker.clone(),
+            change,
+        };
+        let state = match &event.change {
+            Change::CaseCreated { .. } => {
+                CaseState::fold([&event]).expect("a creation event folds")
+            }
+            _ => {
+                let mut state = load_state(&tx, case_id)?
+                    .ok_or_else(|| Error::CaseNotFound(case_id.to_string()))?;
+                state.apply(&event);
+                state
+            }
+        };
+        let sealed = crypto::seal(&event, &key);
+        insert_sealed(&tx, &sealed, false)?;
+        set_meta(&tx, "device_seq", &device_seq.to_string())?;
+        set_meta(&tx, "hlc", &hlc.to_sortable())?;
+        extra(&tx)?;
+        save_state(&tx, &state, &event)?;
+        audit::append(&tx, now, &self.worker, action, Some(case_id), detail)?;
+        tx.commit()?;
+        Ok(state)
+    }
+
+    fn audit_now(&mut self, action: &str, case_id: Option<CaseId>, detail: &str) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        audit::append(&tx, Utc::now(), &self.worker, action, case_id, detail)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Moves failed-unlock records (timestamps only) into the audit chain.
+    fn import_failed_unlocks(&mut self) -> Result<()> {
+        let path = self.dir.join(FAILED_UNLOCKS_FILE);
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(error) => return Err(Error::io(&path, error)),
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for line in text.lines().filter(|line| !line.trim().is_empty()) {
+            let at = DateTime::parse_from_rfc3339(line.trim())
+                .map(|at| at.with_timezone(&Utc))
+                .unwrap_or_else(|_| Utc::now());
+            audit::append(
+                &tx,
+                at,
+                "unknown",
+                "unlock.failed",
+                None,
+                "wrong passphrase",
+            )?;
+        }
+        tx.commit()?;
+        fs::remove_file(&path).map_err(|error| Error::io(&path, error))
+    }
+}
+
+fn case_key_context(case_id: CaseId, key_id: Uuid) -> Vec<u8> {
+    format!("harbour-case-key:{case_id}:{key_id}").into_bytes()
+}
+
+fn check_new_passphrase(passphrase: &str) -> Result<()> {
+    if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
+        return Err(Error::invalid(
+            "passphrase",
+            format!(
+                "use at least {MIN_PASSPHRASE_CHARS} characters; a few unrelated words are easy to remember"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn create_private_dir(dir: &Path) -> Result<()> {
+    fs::create_dir_all(dir).map_err(|error| Error::io(dir, error))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+            .map_err(|error| Error::io(dir, error))?;
+    }
+    Ok(())
+}
+
+fn record_failed_unlock(dir: &Path) -> Result<()> {
+    let path = dir.join(FAILED_UNLOCKS_FILE);
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|error| Error::io(&path, error))?;
+    writeln!(
+        file,
+        "{}",
+        Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+    )
+    .and_then(|()| file.sync_all())
+    .map_err(|error| Error::io(&path, error))
+}
+
+/// Opens (creating if needed) the SQLCipher database with its raw key, refusing a newer layout
+/// without writing to it, then migrates an older one.
+fn open_database(dir: &Path, key: &Secret) -> Result<Connection> {
+    let path = dir.join(DB_FILE);
+    let conn = Connection::open(&path)?;
+    let pragma = zeroize::Zeroizing::new(format!("PRAGMA key = \"x'{}'\";", key.to_hex().as_str()));
+    conn.execute_batch(&pragma)?;
+    // Temporary tables and sorts stay in memory: nothing in clear in temp files.
+    conn.execute_batch("PRAGMA temp_store = MEMORY;")?;
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(|error| match error {
+            rusqlite::Error::SqliteFailure(failure, _)
+                if failure.code == rusqlite::ErrorCode::NotADatabase =>
+            {
+                Error::KeyFile {
+                    path: keyfile::path(dir),
+                    why: "its database key does not open harbour.db".into(),
+                }
+            }
+            other => Error::Database(other),
+        })?;
+    if version > SCHEMA_VERSION {
+        return Err(Error::NewerSchema {
+            found: version,
+            known: SCHEMA_VERSION,
+        });
+    }
+    conn.query_row("PRAGMA journal_mode = WAL", [], |row| {
+        row.get::<_, String>(0)
+    })?;
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+    )?;
+    migrate(&conn, version)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &Connection, from: i64) -> Result<()> {
+    if from < 1 {
+        conn.execute_batch(
+            "BEGIN;
+             CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+             CREATE TABLE events (
+                 id TEXT PRIMARY KEY,
+                 case_id TEXT NOT NULL,
+                 kind TEXT NOT NULL,
+                 device_id TEXT NOT NULL,
+                 device_seq INTEGER NOT NULL,
+                 hlc TEXT NOT NULL,
+                 key_id TEXT NOT NULL,
+                 nonce BLOB NOT NULL,
+                 ciphertext BLOB NOT NULL,
+                 sent INTEGER NOT NULL DEFAULT 0,
+                 UNIQUE (device_id, device_seq)
+             );
+             CREATE INDEX events_by_case ON events (case_id, hlc);
+             CREATE INDEX events_unsent ON events (device_seq) WHERE sent = 0;
+             CREATE TABLE case_keys (key_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, wrapped TEXT NOT NULL);
+             CREATE INDEX case_keys_by_case ON case_keys (case_id);
+             CREATE TABLE cases (
+                 id TEXT NOT NULL UNIQUE,
+                 code TEXT NOT NULL UNIQUE,
+                 name TEXT NOT NULL,
+                 status TEXT NOT NULL,
+                 risk TEXT,
+                 team TEXT,
+                 created_ms INTEGER NOT NULL,
+                 updated_ms INTEGER NOT NULL,
+                 needs_review INTEGER NOT NULL DEFAULT 0,
+                 search_text TEXT NOT NULL,
+                 state TEXT NOT NULL
+             );
+             CREATE INDEX cases_by_update ON cases (updated_ms);
+             CREATE INDEX cases_by_status ON cases (status, updated_ms);
+             CREATE VIRTUAL TABLE case_search USING fts5 (text, tokenize = 'unicode61 remove_diacritics 2', prefix = '2 3');
+             CREATE TABLE audit (
+                 seq INTEGER PRIMARY KEY,
+                 at TEXT NOT NULL,
+                 actor TEXT NOT NULL,
+                 action TEXT NOT NULL,
+                 case_id TEXT,
+                 detail TEXT NOT NULL,
+                 hash TEXT NOT NULL
+             );
+             PRAGMA user_version = 1;
+             COMMIT;",
+        )?;
+    }
+    Ok(())
+}
+
+fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [key, value],
+    )?;
+    Ok(())
+}
+
+fn insert_sealed(conn: &Connection, sealed: &SealedEvent, sent: bool) -> Result<bool> {
+    let inserted = conn.execute(
+        "INSERT OR IGNORE INTO events (id, case_id, kind, device_id, device_seq, hlc, key_id, nonce, ciphertext, sent)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            sealed.id.to_string(),
+            sealed.case_id.to_string(),
+            sealed.kind,
+            sealed.device_id.to_string(),
+            sealed.device_seq as i64,
+            sealed.hlc.to_sortable(),
+            sealed.key_id.to_string(),
+            sealed.nonce,
+            sealed.ciphertext,
+            sent
+        ],
+    )?;
+    Ok(inserted == 1)
+}
+
+fn sealed_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SealedEvent> {
+    let uuid = |index: usize| -> rusqlite::Result<Uuid> {
+        let text: String = row.get(index)?;
+        Uuid::parse_str(&text).map_err(|error| {
+            rusqlite::Error::FromSqlConversionFailure(
+                index,
+                rusqlite::types::Type::Text,
+                Box::new(error),
+            )
+        })
+    };
+    let hlc_text: String = row.get(5)?;
+    Ok(SealedEvent {
+        format: crypto::SEALED_FORMAT,
+        id: uuid(0)?,
+        case_id: uuid(1)?,
+        kind: row.get(2)?,
+        device_id: uuid(3)?,
+        device_seq: row.get::<_, i64>(4)? as u64,
+        hlc: Hlc::from_sortable(&hlc_text).unwrap_or_default(),
+        key_id: uuid(6)?,
+        nonce: row.get(7)?,
+        ciphertext: row.get(8)?,
+    })
+}
+
+fn load_state(conn: &Connection, case_id: CaseId) -> Result<Option<CaseState>> {
+    let text: Option<String> = conn
+        .query_row(
+            "SELECT state FROM cases WHERE id = ?1",
+            [case_id.to_string()],
+            |row| row.get(0),
+        )
+        .optional()?;
+    text.map(|text| serde_json::from_str(&text).map_err(|_| Error::Corrupt("case state".into())))
+        .transpose()
+}
+
+/// Writes the projection of a case and, when its names changed, its search entry.
+fn save_state(conn: &Connection, state: &CaseState, event: &Event) -> Result<()> {
+    let search_text = search_text(state);
+    let json = serde_json::to_string(state).expect("a case state always serializes");
+    let previous: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT rowid, search_text FROM cases WHERE id = ?1",
+            [state.id.to_string()],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    let status = state.fields.status.as_str();
+    let risk = state.fields.risk_level.map(|risk| risk.as_str());
+    let created = state.created.at_ms() as i64;
+    let updated = event.hlc.wall_ms as i64;
+    match previous {
+        None => {
+            conn.execute(
+                "INSERT INTO cases (id, code, name, status, risk, team, created_ms, updated_ms, needs_review, search_text, state)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    state.id.to_string(),
+                    state.code.as_str(),
+                    state.fields.name,
+                    status,
+                    risk,
+                    state.fields.assigned_team,
+                    created,
+                    updated,
+                    state.needs_review(),
+                    search_text,
+                    json
+                ],
+            )?;
+            let rowid = conn.last_insert_rowid();
+            conn.execute(
+                "INSERT INTO case_search (rowid, text) VALUES (?1, ?2)",
+                params![rowid, search_text],
+            )?;
+        }
+        Some((rowid, old_search)) => {
+            conn.execute(
+                "UPDATE cases SET name = ?2, status = ?3, risk = ?4, team = ?5, updated_ms = max(updated_ms, ?6),
+                     needs_review = ?7, search_text = ?8, state = ?9 WHERE rowid = ?1",
+                params![
+                    rowid,
+                    state.fields.name,
+                    status,
+                    risk,
+                    state.fields.assigned_team,
+                    updated,
+                    state.needs_review(),
+                    search_text,
+                    json
+                ],
+            )?;
+            if old_search != search_text {
+                conn.execute("DELETE FROM case_search WHERE rowid = ?1", [rowid])?;
+                conn.execute(
+                    "INSERT INTO case_search (rowid, text) VALUES (?1, ?2)",
+                    params![rowid, search_text],
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Folds accents, transliterates other scripts to Latin and lower-cases, keeping only letters
+/// and digits separated by single spaces: "José-María" → "jose maria".
+pub fn normalize_text(text: &str) -> String {
+    let folded = deunicode::deunicode(text).to_lowercase();
+    folded
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn search_text(state: &CaseState) -> String {
+    let mut text = normalize_text(&state.fields.name);
+    for alias in &state.fields.aliases {
+        text.push(' ');
+        text.push_str(&normalize_text(alias));
+    }
+    let code = state.code.as_str();
+    text.push(' ');
+    text.push_str(&normalize_text(code));
+    text.push(' ');
+    text.push_str(&code.replace('-', "").to_lowercase());
+    text
+}
+
+/// A full-text query matching every word of `text` as a prefix.
+fn fts_query(text: &str) -> String {
+    normalize_text(text)
+        .split(' ')
+        .filter(|word| !word.is_empty())
+        .map(|word| format!("\"{word}\"*"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn day_start_ms(day: NaiveDate) -> i64 {
+    day.and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc()
+        .timestamp_millis()
+}
+
+fn format_ms(ms: i64) -> String {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Millis, true)
+}
