@@ -1,0 +1,243 @@
+//! The command-line grammar. Names are fixed: scripts and checks outside the repository use them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "harbour",
+    version,
+    about = "Harbour: case records for people who protect victims of trafficking."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args)]
+pub struct Global {
+    /// Where the workspace lives (default: the system's data directory, then harbour).
+    #[arg(long, global = true, env = "HARBOUR_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Read the passphrase from the first line of this file (else HARBOUR_PASSPHRASE, else a prompt).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Create a new workspace on this laptop (refuses to overwrite an existing one).
+    Init {
+        /// Your name, recorded as the author of changes and in the audit log.
+        #[arg(long)]
+        worker: Option<String>,
+        /// The letters that start every case code.
+        #[arg(long, default_value = "LC")]
+        code_prefix: String,
+    },
+    /// Cases: create, list, show, change, close, reopen.
+    #[command(subcommand)]
+    Case(CaseCommand),
+    /// Notes on a case.
+    #[command(subcommand)]
+    Note(NoteCommand),
+    /// What a person agreed to share, and with whom.
+    #[command(subcommand)]
+    Consent(ConsentCommand),
+    /// Referrals to services, and their status.
+    #[command(subcommand)]
+    Referral(ReferralCommand),
+    /// The passphrase that unlocks this workspace.
+    #[command(subcommand)]
+    Passphrase(PassphraseCommand),
+    /// The audit log: who did what, and whether it is intact.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+pub enum CaseCommand {
+    /// Record a new case.
+    New {
+        #[arg(long)]
+        name: String,
+        /// Another name the person is known by (repeat for several).
+        #[arg(long)]
+        alias: Vec<String>,
+        /// female, male, transgender_non_conforming or unknown.
+        #[arg(long)]
+        sex: Option<String>,
+        /// YYYY-MM-DD.
+        #[arg(long, conflicts_with = "age")]
+        birth_date: Option<String>,
+        /// Estimated age in years, when the birth date is not known.
+        #[arg(long)]
+        age: Option<String>,
+        /// ISO 3166-1 two-letter code (repeat for several).
+        #[arg(long)]
+        nationality: Vec<String>,
+        /// ISO 639 code (repeat for several).
+        #[arg(long)]
+        language: Vec<String>,
+        /// E.164, such as +17584520000.
+        #[arg(long)]
+        phone: Option<String>,
+        #[arg(long)]
+        location: Option<String>,
+        /// low, medium or high.
+        #[arg(long)]
+        risk_level: Option<String>,
+    },
+    /// List cases, newest change first.
+    List {
+        /// A fragment of a name, alias or case code; accents and case are ignored.
+        #[arg(long)]
+        search: Option<String>,
+        /// active, follow_up, closed or closed_referred.
+        #[arg(long)]
+        status: Option<String>,
+        /// The assigned team.
+        #[arg(long)]
+        team: Option<String>,
+        /// Changed on or after this day (YYYY-MM-DD).
+        #[arg(long)]
+        from: Option<String>,
+        /// Changed on or before this day (YYYY-MM-DD).
+        #[arg(long)]
+        to: Option<String>,
+        /// Only cases with concurrent edits waiting for review.
+        #[arg(long)]
+        needs_review: bool,
+        /// At most this many (0 for all).
+        #[arg(long, default_value_t = 200)]
+        limit: usize,
+    },
+    /// Show a whole case with its entries, history and conflicts (recorded in the audit log).
+    Show { case: String },
+    /// Print a whole case as JSON to leave this laptop (recorded in the audit log as an export).
+    Export { case: String },
+    /// Change fields: FIELD=VALUE with snake_case names (risk_level=high, nationalities=LC,GY).
+    Set {
+        case: String,
+        #[arg(required = true, value_name = "FIELD=VALUE")]
+        assignments: Vec<String>,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Close a case.
+    Close {
+        case: String,
+        #[arg(long)]
+        reason: String,
+        /// The person was referred on (HTCDS ClosedReferred).
+        #[arg(long)]
+        referred: bool,
+    },
+    /// Reopen a closed case.
+    Reopen {
+        case: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Settle a conflict: keep one of the concurrent versions of a field.
+    Resolve {
+        case: String,
+        #[arg(long)]
+        field: String,
+        /// The event id of the version to keep, as shown by `harbour case show`.
+        #[arg(long)]
+        keep: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum NoteCommand {
+    /// Add a note to a case.
+    Add {
+        case: String,
+        #[arg(long)]
+        text: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ConsentCommand {
+    /// Record what the person agreed to share.
+    Add {
+        case: String,
+        /// Comma-separated: identity, contact, case_summary, screenings, health, notes.
+        #[arg(long)]
+        share: String,
+        /// With whom (a team or service).
+        #[arg(long)]
+        with: String,
+        /// The day consent was given (YYYY-MM-DD, default today).
+        #[arg(long)]
+        given_on: Option<String>,
+        /// verbal or written.
+        #[arg(long, default_value = "verbal")]
+        method: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ReferralCommand {
+    /// Refer the person to a service, relying on a recorded consent.
+    Add {
+        case: String,
+        /// The service's name.
+        #[arg(long)]
+        service: String,
+        /// shelter, medical, psychosocial, legal_aid, police, labour_inspection, immigration,
+        /// consular, return_assistance, ngo or other.
+        #[arg(long = "type")]
+        service_type: String,
+        /// The consent id this referral relies on.
+        #[arg(long)]
+        consent: String,
+        /// additional_services_required, migration_or_change_of_location or other.
+        #[arg(long, default_value = "additional_services_required")]
+        reason: String,
+        /// routine, urgent or emergency.
+        #[arg(long, default_value = "routine")]
+        urgency: String,
+        #[arg(long)]
+        details: Option<String>,
+    },
+    /// Update a referral: accepted, declined or completed.
+    Status {
+        case: String,
+        referral: String,
+        status: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PassphraseCommand {
+    /// Change the passphrase (the new one from HARBOUR_NEW_PASSPHRASE, a file, or a prompt).
+    Change {
+        #[arg(long, value_name = "FILE")]
+        new_passphrase_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AuditCommand {
+    /// The newest entries of the audit log.
+    Show {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Check that no entry was changed or removed.
+    Verify,
+}
