@@ -156,6 +156,14 @@ impl From<Phone> for String {
     }
 }
 
+/// A calendar day.
+pub type Date = NaiveDate;
+
+/// Today, in UTC.
+pub fn today() -> Date {
+    Utc::now().date_naive()
+}
+
 /// A birth date: a real calendar date, not in the future, not before 1900.
 pub fn parse_birth_date(text: &str) -> Result<NaiveDate> {
     let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {

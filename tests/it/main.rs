@@ -1,0 +1,5 @@
+//! Cross-crate tests: the real `harbour` binary and real processes on real files.
+
+mod cli;
+mod crash_safety;
+mod no_plaintext;
