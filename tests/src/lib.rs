@@ -68,7 +68,7 @@ pub fn files_below(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Which of `needles` occur in any file below `dir`, in UTF-8 or UTF-16 (either byte order),
-/// case-insensitively for ASCII. Returns (needle index, file) pairs — never the needle itself,
+/// case-insensitively (fully for UTF-8, ASCII letters for UTF-16). Returns (needle index, file) pairs — never the needle itself,
 /// so a failing test does not print sensitive text.
 pub fn plaintext_found(dir: &Path, needles: &[&str]) -> Vec<(usize, PathBuf)> {
     let mut found = Vec::new();
