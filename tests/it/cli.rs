@@ -10,11 +10,7 @@ fn stderr_of(output: &std::process::Output) -> String {
 fn a_case_from_creation_to_closing() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("ws");
-    assert!(
-        harbour(&data, &["init", "--worker", "Nurse Joseph"])
-            .status
-            .success()
-    );
+    assert!(harbour(&data, &["init", "--worker", "Nurse Joseph"]).status.success());
 
     let created = harbour_json(
         &data,
@@ -33,10 +29,7 @@ fn a_case_from_creation_to_closing() {
             "VE",
         ],
     );
-    let (id, code) = (
-        created["id"].as_str().unwrap(),
-        created["code"].as_str().unwrap(),
-    );
+    let (id, code) = (created["id"].as_str().unwrap(), created["code"].as_str().unwrap());
     assert_eq!(created["name"], "Rosalía Núñez");
     assert!(code.starts_with("LC-") && code.len() == 10);
 
@@ -46,41 +39,15 @@ fn a_case_from_creation_to_closing() {
         assert!(found[0].get(key).is_some(), "case list --json has {key}");
     }
     assert_eq!(found[0]["status"], "active");
-    let by_code_fragment = harbour_json(
-        &data,
-        &["case", "list", "--search", &code[3..7].to_lowercase()],
-    );
+    let by_code_fragment = harbour_json(&data, &["case", "list", "--search", &code[3..7].to_lowercase()]);
     assert_eq!(by_code_fragment[0]["id"], id);
 
     let lower_code = code.to_lowercase().replace('-', "");
-    assert!(
-        harbour(
-            &data,
-            &[
-                "case",
-                "set",
-                &lower_code,
-                "risk_level=high",
-                "location=Castries"
-            ]
-        )
-        .status
-        .success()
-    );
+    assert!(harbour(&data, &["case", "set", &lower_code, "risk_level=high", "location=Castries"]).status.success());
     let note = harbour_json(&data, &["note", "add", code, "--text", "First visit"]);
     assert_eq!(note["case_id"], id);
-    let consent = harbour_json(
-        &data,
-        &[
-            "consent",
-            "add",
-            code,
-            "--share",
-            "identity,case_summary",
-            "--with",
-            "Shelter",
-        ],
-    );
+    let consent =
+        harbour_json(&data, &["consent", "add", code, "--share", "identity,case_summary", "--with", "Shelter"]);
     let referral = harbour_json(
         &data,
         &[
@@ -98,37 +65,9 @@ fn a_case_from_creation_to_closing() {
         ],
     );
     let referral_id = referral["id"].as_str().unwrap();
-    assert!(
-        harbour(
-            &data,
-            &["referral", "status", code, referral_id, "accepted"]
-        )
-        .status
-        .success()
-    );
-    assert!(
-        harbour(
-            &data,
-            &["referral", "status", code, referral_id, "completed"]
-        )
-        .status
-        .success()
-    );
-    assert!(
-        harbour(
-            &data,
-            &[
-                "case",
-                "close",
-                code,
-                "--reason",
-                "Safe and settled",
-                "--referred"
-            ]
-        )
-        .status
-        .success()
-    );
+    assert!(harbour(&data, &["referral", "status", code, referral_id, "accepted"]).status.success());
+    assert!(harbour(&data, &["referral", "status", code, referral_id, "completed"]).status.success());
+    assert!(harbour(&data, &["case", "close", code, "--reason", "Safe and settled", "--referred"]).status.success());
 
     let shown = harbour_json(&data, &["case", "show", id]);
     assert_eq!(shown["fields"]["status"], "closed_referred");
@@ -140,36 +79,15 @@ fn a_case_from_creation_to_closing() {
 
     let closed = harbour_json(&data, &["case", "list", "--status", "closed_referred"]);
     assert_eq!(closed.as_array().unwrap().len(), 1);
-    assert!(
-        harbour(&data, &["case", "reopen", code, "--reason", "Came back"])
-            .status
-            .success()
-    );
-    assert_eq!(
-        harbour_json(&data, &["case", "list", "--status", "closed_referred"])
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    assert!(harbour(&data, &["case", "reopen", code, "--reason", "Came back"]).status.success());
+    assert_eq!(harbour_json(&data, &["case", "list", "--status", "closed_referred"]).as_array().unwrap().len(), 0);
 
     let audit = harbour_json(&data, &["audit", "verify"]);
     assert_eq!(audit["ok"], true);
     let entries = harbour_json(&data, &["audit", "show", "--limit", "100"]);
-    let actions: Vec<&str> = entries
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|entry| entry["action"].as_str().unwrap())
-        .collect();
-    for action in [
-        "case.create",
-        "case.update",
-        "case.view",
-        "note.add",
-        "consent.add",
-        "referral.add",
-    ] {
+    let actions: Vec<&str> =
+        entries.as_array().unwrap().iter().map(|entry| entry["action"].as_str().unwrap()).collect();
+    for action in ["case.create", "case.update", "case.view", "note.add", "consent.add", "referral.add"] {
         assert!(actions.contains(&action), "audit has {action}");
     }
 }
@@ -196,76 +114,33 @@ fn bad_input_gets_one_clear_line_and_changes_nothing() {
             vec!["case", "new", "--name", "X", "--nationality", "XX"],
             "nationality: \"XX\" is not an ISO 3166-1 country code",
         ),
-        (
-            vec!["case", "new", "--name", "X", "--phone", "12345"],
-            "phone: use the international E.164 form",
-        ),
-        (
-            vec!["case", "new", "--name", "   "],
-            "name: must not be empty",
-        ),
+        (vec!["case", "new", "--name", "X", "--phone", "12345"], "phone: use the international E.164 form"),
+        (vec!["case", "new", "--name", "   "], "name: must not be empty"),
         (
             vec!["case", "set", code, "risk_level=extreme"],
             "risk_level: \"extreme\" is not allowed; use one of: low, medium, high",
         ),
+        (vec!["case", "set", code, "risk_level"], "write each change as FIELD=VALUE"),
+        (vec!["case", "set", code, "colour=red"], "colour: is not a case field"),
+        (vec!["case", "show", "LC-2222-22"], "No case has the id or code \"LC-2222-22\""),
+        (vec!["case", "reopen", code, "--reason", "x"], "the case is not closed"),
         (
-            vec!["case", "set", code, "risk_level"],
-            "write each change as FIELD=VALUE",
-        ),
-        (
-            vec!["case", "set", code, "colour=red"],
-            "colour: is not a case field",
-        ),
-        (
-            vec!["case", "show", "LC-2222-22"],
-            "No case has the id or code \"LC-2222-22\"",
-        ),
-        (
-            vec!["case", "reopen", code, "--reason", "x"],
-            "the case is not closed",
-        ),
-        (
-            vec![
-                "referral",
-                "add",
-                code,
-                "--service",
-                "S",
-                "--type",
-                "shelter",
-                "--consent",
-                "nope",
-            ],
+            vec!["referral", "add", code, "--service", "S", "--type", "shelter", "--consent", "nope"],
             "give the consent's id",
         ),
-        (
-            vec!["case", "list", "--status", "open"],
-            "status: \"open\" is not allowed",
-        ),
+        (vec!["case", "list", "--status", "open"], "status: \"open\" is not allowed"),
     ];
     for (args, expected) in refused {
         let output = harbour(&data, &args);
         let stderr = stderr_of(&output);
         assert!(!output.status.success(), "{args:?} should fail");
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
-        assert_eq!(
-            stderr.trim_end().lines().count(),
-            1,
-            "{args:?}: one line: {stderr}"
-        );
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: one line: {stderr}");
     }
     let list = harbour_json(&data, &["case", "list"]);
-    assert_eq!(
-        list.as_array().unwrap().len(),
-        1,
-        "no refused command created anything"
-    );
+    assert_eq!(list.as_array().unwrap().len(), 1, "no refused command created anything");
     let shown = harbour_json(&data, &["case", "show", code]);
-    assert_eq!(
-        shown["history"].as_array().unwrap().len(),
-        1,
-        "no refused command changed the case"
-    );
+    assert_eq!(shown["history"].as_array().unwrap().len(), 1, "no refused command changed the case");
 }
 
 #[test]
@@ -283,13 +158,7 @@ fn a_wrong_passphrase_is_refused_and_audited() {
     assert!(!output.status.success());
     assert!(stderr_of(&output).contains("The passphrase is not correct"));
     let audit = harbour_json(&data, &["audit", "show"]);
-    assert!(
-        audit
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|entry| entry["action"] == "unlock.failed")
-    );
+    assert!(audit.as_array().unwrap().iter().any(|entry| entry["action"] == "unlock.failed"));
     assert_eq!(harbour_json(&data, &["audit", "verify"])["ok"], true);
 
     let missing = harbour(&dir.path().join("nothing-here"), &["case", "list"]);
@@ -311,10 +180,7 @@ fn passphrase_change_rewraps_the_key_file_only() {
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", stderr_of(&output));
-    assert!(
-        !harbour(&data, &["case", "list"]).status.success(),
-        "the old passphrase no longer works"
-    );
+    assert!(!harbour(&data, &["case", "list"]).status.success(), "the old passphrase no longer works");
     let listed = std::process::Command::new(harbour_tests::binary("harbour"))
         .arg("--data-dir")
         .arg(&data)

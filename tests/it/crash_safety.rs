@@ -18,16 +18,10 @@ const KILLS: usize = 50;
 fn acknowledged_changes_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("ws");
-    let options = CreateOptions {
-        kdf: KdfParams::INSECURE_FAST_FOR_TESTS,
-        ..CreateOptions::default()
-    };
+    let options = CreateOptions { kdf: KdfParams::INSECURE_FAST_FOR_TESTS, ..CreateOptions::default() };
     let case_id = {
         let mut workspace = Workspace::create(&data, PASSPHRASE, &options).unwrap();
-        workspace
-            .create_case(CaseFields::named("Crash Test").unwrap())
-            .unwrap()
-            .id
+        workspace.create_case(CaseFields::named("Crash Test").unwrap()).unwrap().id
     };
     let mut rng = TestRng::from_time();
     let seed = rng.next_u64();
@@ -71,48 +65,22 @@ fn acknowledged_changes_survive_sigkill() {
 
         let mut workspace = Workspace::unlock(&data, PASSPHRASE)
             .unwrap_or_else(|error| panic!("seed {seed}, kill {kill}: reopening failed: {error}"));
-        assert_eq!(
-            workspace.integrity_check().unwrap(),
-            "ok",
-            "seed {seed}, kill {kill}"
-        );
-        workspace
-            .verify_audit()
-            .unwrap_or_else(|error| panic!("seed {seed}, kill {kill}: {error}"));
+        assert_eq!(workspace.integrity_check().unwrap(), "ok", "seed {seed}, kill {kill}");
+        workspace.verify_audit().unwrap_or_else(|error| panic!("seed {seed}, kill {kill}: {error}"));
         let state = workspace.view_case(case_id).unwrap();
-        let stored: std::collections::HashSet<String> = state
-            .notes
-            .iter()
-            .map(|note| note.entry.id.to_string())
-            .collect();
+        let stored: std::collections::HashSet<String> =
+            state.notes.iter().map(|note| note.entry.id.to_string()).collect();
         let lost = notes.iter().filter(|id| !stored.contains(*id)).count();
         assert_eq!(lost, 0, "seed {seed}, kill {kill}: acknowledged notes lost");
-        let updates_stored = state
-            .history
-            .iter()
-            .filter(|entry| entry.kind == "case.updated")
-            .count();
-        assert!(
-            updates_stored >= updates,
-            "seed {seed}, kill {kill}: acknowledged updates lost"
-        );
+        let updates_stored = state.history.iter().filter(|entry| entry.kind == "case.updated").count();
+        assert!(updates_stored >= updates, "seed {seed}, kill {kill}: acknowledged updates lost");
         let listed = workspace.list_cases(&CaseQuery::default()).unwrap();
         for id in &cases {
-            assert!(
-                listed.iter().any(|summary| summary.id == *id),
-                "seed {seed}, kill {kill}: a case was lost"
-            );
+            assert!(listed.iter().any(|summary| summary.id == *id), "seed {seed}, kill {kill}: a case was lost");
         }
         // Every event on disk opens and folds to the same state as the projection.
         let events = workspace.case_events(case_id).unwrap();
-        assert_eq!(
-            events.len(),
-            state.history.len(),
-            "seed {seed}, kill {kill}"
-        );
+        assert_eq!(events.len(), state.history.len(), "seed {seed}, kill {kill}");
     }
-    assert!(
-        notes.len() + updates > KILLS,
-        "the writer made progress between kills (seed {seed})"
-    );
+    assert!(notes.len() + updates > KILLS, "the writer made progress between kills (seed {seed})");
 }

@@ -13,27 +13,13 @@ const BIRTH_DATE: &str = "1937-11-23";
 const LOCATION: &str = "Quillfeather Lane";
 
 fn needles() -> Vec<&'static str> {
-    vec![
-        NAME,
-        "Zéphyrine",
-        "zephyrine",
-        "Quarterbridge",
-        ALIAS,
-        "Moonwhistle",
-        NOTE,
-        "Ouvrard",
-        BIRTH_DATE,
-        LOCATION,
-    ]
+    vec![NAME, "Zéphyrine", "zephyrine", "Quarterbridge", ALIAS, "Moonwhistle", NOTE, "Ouvrard", BIRTH_DATE, LOCATION]
 }
 
 fn assert_clean(dir: &std::path::Path, when: &str) {
     let found = plaintext_found(dir, &needles());
     // Report which needle (by index) and which file, never the text itself.
-    assert!(
-        found.is_empty(),
-        "{when}: plaintext needles found (index, file): {found:?}"
-    );
+    assert!(found.is_empty(), "{when}: plaintext needles found (index, file): {found:?}");
 }
 
 #[test]
@@ -44,36 +30,11 @@ fn the_cli_leaves_no_plaintext_on_disk() {
     for round in 0..3 {
         let case = harbour_json(
             &data,
-            &[
-                "case",
-                "new",
-                "--name",
-                NAME,
-                "--alias",
-                ALIAS,
-                "--birth-date",
-                BIRTH_DATE,
-                "--location",
-                LOCATION,
-            ],
+            &["case", "new", "--name", NAME, "--alias", ALIAS, "--birth-date", BIRTH_DATE, "--location", LOCATION],
         );
         let code = case["code"].as_str().unwrap();
-        assert!(
-            harbour(
-                &data,
-                &["note", "add", code, "--text", &format!("{NOTE} {round}")]
-            )
-            .status
-            .success()
-        );
-        assert!(
-            harbour(
-                &data,
-                &["case", "set", code, &format!("aliases={ALIAS},Other")]
-            )
-            .status
-            .success()
-        );
+        assert!(harbour(&data, &["note", "add", code, "--text", &format!("{NOTE} {round}")]).status.success());
+        assert!(harbour(&data, &["case", "set", code, &format!("aliases={ALIAS},Other")]).status.success());
         assert!(harbour(&data, &["case", "show", code]).status.success());
     }
     // A wrong passphrase leaves a record on disk too: it must hold no case data either.
@@ -90,10 +51,7 @@ fn the_cli_leaves_no_plaintext_on_disk() {
 fn an_open_workspace_leaves_no_plaintext_in_database_wal_or_key_file() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("ws");
-    let options = CreateOptions {
-        kdf: KdfParams::INSECURE_FAST_FOR_TESTS,
-        ..CreateOptions::default()
-    };
+    let options = CreateOptions { kdf: KdfParams::INSECURE_FAST_FOR_TESTS, ..CreateOptions::default() };
     let mut workspace = Workspace::create(&data, PASSPHRASE, &options).unwrap();
     for round in 0..50 {
         let mut fields = CaseFields::named(&format!("{NAME} {round}")).unwrap();
@@ -114,12 +72,7 @@ fn an_open_workspace_leaves_no_plaintext_in_database_wal_or_key_file() {
             )
             .unwrap();
     }
-    assert!(
-        !workspace
-            .list_cases(&Default::default())
-            .unwrap()
-            .is_empty()
-    );
+    assert!(!workspace.list_cases(&Default::default()).unwrap().is_empty());
     // The WAL and shared-memory files exist now: scan them while open.
     assert_clean(&data, "while the workspace is open");
     drop(workspace);
@@ -133,24 +86,11 @@ fn chrono_today() -> harbour_core::model::values::Date {
 #[test]
 fn the_scanner_finds_utf8_and_utf16_text() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("plain.txt"),
-        format!("xx{}yy", NAME.to_uppercase()),
-    )
-    .unwrap();
-    let utf16: Vec<u8> = NOTE
-        .encode_utf16()
-        .flat_map(|unit| unit.to_le_bytes())
-        .collect();
+    std::fs::write(dir.path().join("plain.txt"), format!("xx{}yy", NAME.to_uppercase())).unwrap();
+    let utf16: Vec<u8> = NOTE.encode_utf16().flat_map(|unit| unit.to_le_bytes()).collect();
     std::fs::create_dir(dir.path().join("sub")).unwrap();
     std::fs::write(dir.path().join("sub").join("wide.bin"), utf16).unwrap();
     let found = plaintext_found(dir.path(), &needles());
-    assert!(
-        found.iter().any(|(index, _)| *index == 0),
-        "upper-case UTF-8 is found"
-    );
-    assert!(
-        found.iter().any(|(index, _)| *index == 6),
-        "UTF-16 is found"
-    );
+    assert!(found.iter().any(|(index, _)| *index == 0), "upper-case UTF-8 is found");
+    assert!(found.iter().any(|(index, _)| *index == 6), "UTF-16 is found");
 }

@@ -11,10 +11,7 @@ pub const PASSPHRASE: &str = "test passphrase for harbour";
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test knows its own path");
     // target/<profile>/deps/it-… → target/<profile>/<name>
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("tests run from target/<profile>/deps");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("tests run from target/<profile>/deps");
     let path = profile_dir.join(name);
     assert!(
         path.exists(),
@@ -41,12 +38,7 @@ pub fn harbour_json(data_dir: &Path, args: &[&str]) -> serde_json::Value {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
     let output = harbour(data_dir, &all);
-    assert!(
-        output.status.success(),
-        "harbour {:?} failed: {}",
-        args.first(),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "harbour {:?} failed: {}", args.first(), String::from_utf8_lossy(&output.stderr));
     serde_json::from_slice(&output.stdout).expect("harbour --json prints JSON")
 }
 
@@ -57,39 +49,26 @@ pub fn files_below(dir: &Path) -> Vec<PathBuf> {
     while let Some(next) = pending.pop() {
         for entry in std::fs::read_dir(&next).expect("the directory is readable") {
             let path = entry.expect("a directory entry").path();
-            if path.is_dir() {
-                pending.push(path)
-            } else {
-                files.push(path)
-            }
+            if path.is_dir() { pending.push(path) } else { files.push(path) }
         }
     }
     files
 }
 
 /// Which of `needles` occur in any file below `dir`, in UTF-8 or UTF-16 (either byte order),
-/// case-insensitively (fully for UTF-8, ASCII letters for UTF-16). Returns (needle index, file) pairs — never the needle itself,
-/// so a failing test does not print sensitive text.
+/// case-insensitively (fully for UTF-8, ASCII letters for UTF-16). Returns (needle index, file)
+/// pairs — never the needle itself, so a failing test does not print sensitive text.
 pub fn plaintext_found(dir: &Path, needles: &[&str]) -> Vec<(usize, PathBuf)> {
     let mut found = Vec::new();
     for file in files_below(dir) {
-        let bytes = std::fs::read(&file)
-            .expect("the file is readable")
-            .to_ascii_lowercase();
+        let raw = std::fs::read(&file).expect("the file is readable");
+        let text = String::from_utf8_lossy(&raw).to_lowercase();
+        let bytes = raw.to_ascii_lowercase();
         for (index, needle) in needles.iter().enumerate() {
             let lower = needle.to_lowercase();
-            let utf16le: Vec<u8> = lower
-                .encode_utf16()
-                .flat_map(|unit| unit.to_le_bytes())
-                .collect();
-            let utf16be: Vec<u8> = lower
-                .encode_utf16()
-                .flat_map(|unit| unit.to_be_bytes())
-                .collect();
-            if [lower.as_bytes(), &utf16le, &utf16be]
-                .iter()
-                .any(|pattern| contains(&bytes, pattern))
-            {
+            let utf16le: Vec<u8> = lower.encode_utf16().flat_map(|unit| unit.to_le_bytes()).collect();
+            let utf16be: Vec<u8> = lower.encode_utf16().flat_map(|unit| unit.to_be_bytes()).collect();
+            if text.contains(&lower) || [&utf16le, &utf16be].iter().any(|pattern| contains(&bytes, pattern)) {
                 found.push((index, file.clone()));
             }
         }
@@ -98,10 +77,7 @@ pub fn plaintext_found(dir: &Path, needles: &[&str]) -> Vec<(usize, PathBuf)> {
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty()
-        && haystack
-            .windows(needle.len())
-            .any(|window| window == needle)
+    !needle.is_empty() && haystack.windows(needle.len()).any(|window| window == needle)
 }
 
 /// A small deterministic random source for tests (xorshift64*), seeded and printable.
@@ -109,9 +85,8 @@ pub struct TestRng(u64);
 
 impl TestRng {
     pub fn from_time() -> TestRng {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_nanos() as u64);
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64);
         TestRng::seeded(nanos)
     }
 

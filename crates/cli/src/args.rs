@@ -5,11 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(
-    name = "harbour",
-    version,
-    about = "Harbour: case records for people who protect victims of trafficking."
-)]
+#[command(name = "harbour", version, about = "Harbour: case records for people who protect victims of trafficking.")]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,

@@ -14,16 +14,13 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::Parser;
 use harbour_core::model::{
-    CaseFields, ConsentMethod, ConsentScope, Field, FieldValue, ReferralReason, ReferralStatus,
-    ServiceType, Urgency, case::coded, values,
+    CaseFields, ConsentMethod, ConsentScope, Field, FieldValue, ReferralReason, ReferralStatus, ServiceType, Urgency,
+    case::coded, values,
 };
-use harbour_core::{
-    CaseQuery, ConsentInput, CreateOptions, EntryId, EventId, ReferralInput, Workspace,
-};
+use harbour_core::{CaseQuery, ConsentInput, CreateOptions, EntryId, EventId, ReferralInput, Workspace};
 
 use crate::args::{
-    AuditCommand, CaseCommand, Cli, Command, ConsentCommand, NoteCommand, PassphraseCommand,
-    ReferralCommand,
+    AuditCommand, CaseCommand, Cli, Command, ConsentCommand, NoteCommand, PassphraseCommand, ReferralCommand,
 };
 use crate::output::Output;
 
@@ -40,23 +37,17 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<()> {
     let dir = data_dir(cli.global.data_dir.clone())?;
-    let out = Output {
-        json: cli.global.json,
-    };
+    let out = Output { json: cli.global.json };
     let unlock = || -> Result<Workspace> {
         let passphrase = passphrase::current(cli.global.passphrase_file.as_deref())?;
         Ok(Workspace::unlock(&dir, &passphrase)?)
     };
     match cli.command {
-        Command::Init {
-            worker,
-            code_prefix,
-        } => {
+        Command::Init { worker, code_prefix } => {
             if Workspace::exists(&dir) {
                 return Err(harbour_core::Error::WorkspaceExists(dir).into());
             }
-            let passphrase =
-                passphrase::new(cli.global.passphrase_file.as_deref(), "HARBOUR_PASSPHRASE")?;
+            let passphrase = passphrase::new(cli.global.passphrase_file.as_deref(), "HARBOUR_PASSPHRASE")?;
             let options = CreateOptions {
                 code_prefix: harbour_core::CodePrefix::parse(&code_prefix)?,
                 worker: worker.unwrap_or_else(default_worker),
@@ -73,14 +64,7 @@ fn run(cli: Cli) -> Result<()> {
             let note = state.notes.last().expect("the note was just added");
             out.entry_added("note", &note.entry.id.to_string(), &state);
         }
-        Command::Consent(ConsentCommand::Add {
-            case,
-            share,
-            with,
-            given_on,
-            method,
-            note,
-        }) => {
+        Command::Consent(ConsentCommand::Add { case, share, with, given_on, method, note }) => {
             let mut workspace = unlock()?;
             let id = workspace.resolve(&case)?;
             let scope = share
@@ -92,25 +76,12 @@ fn run(cli: Cli) -> Result<()> {
                 Some(text) => values::parse_past_date("given_on", &text)?,
                 None => chrono::Utc::now().date_naive(),
             };
-            let input = ConsentInput {
-                scope,
-                shared_with: with,
-                given_on,
-                method: ConsentMethod::parse(&method)?,
-                note,
-            };
+            let input =
+                ConsentInput { scope, shared_with: with, given_on, method: ConsentMethod::parse(&method)?, note };
             let (consent_id, state) = workspace.add_consent(id, input)?;
             out.entry_added("consent", &consent_id.to_string(), &state);
         }
-        Command::Referral(ReferralCommand::Add {
-            case,
-            service,
-            service_type,
-            consent,
-            reason,
-            urgency,
-            details,
-        }) => {
+        Command::Referral(ReferralCommand::Add { case, service, service_type, consent, reason, urgency, details }) => {
             let mut workspace = unlock()?;
             let id = workspace.resolve(&case)?;
             let input = ReferralInput {
@@ -120,40 +91,23 @@ fn run(cli: Cli) -> Result<()> {
                 details,
                 urgency: coded::<Urgency>("urgency", &urgency)?,
                 consent_id: consent.parse::<EntryId>().map_err(|_| {
-                    harbour_core::Error::invalid(
-                        "consent",
-                        "give the consent's id as printed by `harbour consent add`",
-                    )
+                    harbour_core::Error::invalid("consent", "give the consent's id as printed by `harbour consent add`")
                 })?,
             };
             let (referral_id, state) = workspace.add_referral(id, input)?;
             out.entry_added("referral", &referral_id.to_string(), &state);
         }
-        Command::Referral(ReferralCommand::Status {
-            case,
-            referral,
-            status,
-            note,
-        }) => {
+        Command::Referral(ReferralCommand::Status { case, referral, status, note }) => {
             let mut workspace = unlock()?;
             let id = workspace.resolve(&case)?;
             let referral_id = referral.parse::<EntryId>().map_err(|_| {
-                harbour_core::Error::invalid(
-                    "referral",
-                    "give the referral's id as printed by `harbour referral add`",
-                )
+                harbour_core::Error::invalid("referral", "give the referral's id as printed by `harbour referral add`")
             })?;
-            let state = workspace.set_referral_status(
-                id,
-                referral_id,
-                ReferralStatus::parse(&status)?,
-                note.as_deref(),
-            )?;
+            let state =
+                workspace.set_referral_status(id, referral_id, ReferralStatus::parse(&status)?, note.as_deref())?;
             out.entry_added("referral status", &referral_id.to_string(), &state);
         }
-        Command::Passphrase(PassphraseCommand::Change {
-            new_passphrase_file,
-        }) => {
+        Command::Passphrase(PassphraseCommand::Change { new_passphrase_file }) => {
             let mut workspace = unlock()?;
             let new = passphrase::new(new_passphrase_file.as_deref(), "HARBOUR_NEW_PASSPHRASE")?;
             workspace.change_passphrase(&new)?;
@@ -170,18 +124,7 @@ fn run(cli: Cli) -> Result<()> {
 
 fn case(command: CaseCommand, mut workspace: Workspace, out: &Output) -> Result<()> {
     match command {
-        CaseCommand::New {
-            name,
-            alias,
-            sex,
-            birth_date,
-            age,
-            nationality,
-            language,
-            phone,
-            location,
-            risk_level,
-        } => {
+        CaseCommand::New { name, alias, sex, birth_date, age, nationality, language, phone, location, risk_level } => {
             let mut fields = CaseFields::named(&name)?;
             let mut set = |field: Field, text: Option<String>| -> Result<()> {
                 if let Some(text) = text {
@@ -193,36 +136,20 @@ fn case(command: CaseCommand, mut workspace: Workspace, out: &Output) -> Result<
             set(Field::Sex, sex)?;
             set(Field::BirthDate, birth_date)?;
             set(Field::EstimatedAge, age)?;
-            set(
-                Field::Nationalities,
-                (!nationality.is_empty()).then(|| nationality.join(",")),
-            )?;
-            set(
-                Field::Languages,
-                (!language.is_empty()).then(|| language.join(",")),
-            )?;
+            set(Field::Nationalities, (!nationality.is_empty()).then(|| nationality.join(",")))?;
+            set(Field::Languages, (!language.is_empty()).then(|| language.join(",")))?;
             set(Field::Phone, phone)?;
             set(Field::Location, location)?;
             set(Field::RiskLevel, risk_level)?;
             let state = workspace.create_case(fields)?;
             out.case_created(&state);
         }
-        CaseCommand::List {
-            search,
-            status,
-            team,
-            from,
-            to,
-            needs_review,
-            limit,
-        } => {
+        CaseCommand::List { search, status, team, from, to, needs_review, limit } => {
             let query = CaseQuery {
                 search,
                 status: status.map(|text| coded("status", &text)).transpose()?,
                 team,
-                updated_from: from
-                    .map(|text| values::parse_past_date("from", &text))
-                    .transpose()?,
+                updated_from: from.map(|text| values::parse_past_date("from", &text)).transpose()?,
                 updated_to: to.map(|text| parse_date("to", &text)).transpose()?,
                 needs_review,
                 limit,
@@ -238,11 +165,7 @@ fn case(command: CaseCommand, mut workspace: Workspace, out: &Output) -> Result<
             let state = workspace.export_case(id)?;
             println!("{}", serde_json::to_string_pretty(&state)?);
         }
-        CaseCommand::Set {
-            case,
-            assignments,
-            reason,
-        } => {
+        CaseCommand::Set { case, assignments, reason } => {
             let id = workspace.resolve(&case)?;
             let values = assignments
                 .iter()
@@ -259,11 +182,7 @@ fn case(command: CaseCommand, mut workspace: Workspace, out: &Output) -> Result<
             let state = workspace.update_case(id, values, reason)?;
             out.case_updated(&state);
         }
-        CaseCommand::Close {
-            case,
-            reason,
-            referred,
-        } => {
+        CaseCommand::Close { case, reason, referred } => {
             let id = workspace.resolve(&case)?;
             out.case_updated(&workspace.close_case(id, &reason, referred)?);
         }
@@ -282,11 +201,7 @@ fn case(command: CaseCommand, mut workspace: Workspace, out: &Output) -> Result<
 
 fn parse_date(field: &str, text: &str) -> Result<chrono::NaiveDate> {
     chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
-        harbour_core::Error::invalid(
-            field,
-            format!("\"{}\" is not a date; use YYYY-MM-DD", text.trim()),
-        )
-        .into()
+        harbour_core::Error::invalid(field, format!("\"{}\" is not a date; use YYYY-MM-DD", text.trim())).into()
     })
 }
 
@@ -301,7 +216,5 @@ fn data_dir(given: Option<PathBuf>) -> Result<PathBuf> {
 }
 
 fn default_worker() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("USERNAME"))
-        .unwrap_or_else(|_| "worker".into())
+    std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_else(|_| "worker".into())
 }

@@ -13,10 +13,7 @@ pub struct Output {
 
 impl Output {
     fn print_json(&self, value: &serde_json::Value) {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(value).expect("JSON values always serialize")
-        );
+        println!("{}", serde_json::to_string_pretty(value).expect("JSON values always serialize"));
     }
 
     pub fn message(&self, text: &str) {
@@ -35,10 +32,7 @@ impl Output {
                 "worker": workspace.worker(),
             }));
         } else {
-            println!(
-                "Created a new Harbour workspace in {}.",
-                workspace.dir().display()
-            );
+            println!("Created a new Harbour workspace in {}.", workspace.dir().display());
             println!("Keep the passphrase safe: without it the data cannot be opened.");
         }
     }
@@ -56,24 +50,16 @@ impl Output {
         if self.json {
             self.print_json(&summary_json(state));
         } else {
-            println!(
-                "Case {} is {}.",
-                state.code,
-                state.fields.status.label().to_lowercase()
-            );
+            println!("Case {} is {}.", state.code, state.fields.status.label().to_lowercase());
             if state.needs_review() {
-                println!(
-                    "Needs review: fields were changed on two devices at once (see `harbour case show`)."
-                );
+                println!("Needs review: fields were changed on two devices at once (see `harbour case show`).");
             }
         }
     }
 
     pub fn entry_added(&self, kind: &str, id: &str, state: &CaseState) {
         if self.json {
-            self.print_json(
-                &json!({ "kind": kind, "id": id, "case_id": state.id, "code": state.code }),
-            );
+            self.print_json(&json!({ "kind": kind, "id": id, "case_id": state.id, "code": state.code }));
         } else {
             println!("Recorded the {kind} on case {}.", state.code);
             println!("id: {id}");
@@ -90,11 +76,7 @@ impl Output {
             return;
         }
         for case in cases {
-            let review = if case.needs_review {
-                "  needs review"
-            } else {
-                ""
-            };
+            let review = if case.needs_review { "  needs review" } else { "" };
             println!(
                 "{:<12} {:<16} {:<30} {}{review}",
                 case.code,
@@ -116,11 +98,7 @@ impl Output {
         println!("Case {}  —  {}", state.code, fields.name);
         println!("id: {}", state.id);
         print_fields(fields);
-        println!(
-            "Created {} · last change {}",
-            when(&state.created),
-            when(&state.updated)
-        );
+        println!("Created {} · last change {}", when(&state.created), when(&state.updated));
         if state.needs_review() {
             println!("\nNEEDS REVIEW — fields changed on two devices at once:");
             for conflict in &state.conflicts {
@@ -139,23 +117,13 @@ impl Output {
         if !state.notes.is_empty() {
             println!("\nNotes:");
             for note in &state.notes {
-                println!(
-                    "  {} · {}: {}",
-                    when(&note.recorded),
-                    note.recorded.author,
-                    note.entry.text
-                );
+                println!("  {} · {}: {}", when(&note.recorded), note.recorded.author, note.entry.text);
             }
         }
         if !state.consents.is_empty() {
             println!("\nConsents:");
             for consent in &state.consents {
-                let scope: Vec<&str> = consent
-                    .entry
-                    .scope
-                    .iter()
-                    .map(|scope| scope.as_str())
-                    .collect();
+                let scope: Vec<&str> = consent.entry.scope.iter().map(|scope| scope.as_str()).collect();
                 println!(
                     "  {} · shares {} with {} (given {}, {:?})  id {}",
                     when(&consent.recorded),
@@ -184,12 +152,7 @@ impl Output {
         if !state.screenings.is_empty() {
             println!("\nScreenings:");
             for screening in &state.screenings {
-                let level = screening
-                    .entry
-                    .result
-                    .get("level")
-                    .and_then(|level| level.as_str())
-                    .unwrap_or("-");
+                let level = screening.entry.result.get("level").and_then(|level| level.as_str()).unwrap_or("-");
                 println!(
                     "  {} · {} v{}: {level}",
                     when(&screening.recorded),
@@ -200,32 +163,11 @@ impl Output {
         }
         println!("\nHistory:");
         for entry in &state.history {
-            let set: Vec<&str> = entry
-                .set
-                .iter()
-                .map(|value| value.field().as_str())
-                .collect();
-            let set = if set.is_empty() {
-                String::new()
-            } else {
-                format!(" [{}]", set.join(", "))
-            };
-            let reason = entry
-                .reason
-                .as_deref()
-                .map(|reason| format!(" — {reason}"))
-                .unwrap_or_default();
-            let concurrent = if entry.concurrent {
-                " (concurrent)"
-            } else {
-                ""
-            };
-            println!(
-                "  {} · {} · {}{set}{reason}{concurrent}",
-                when(&entry.stamp),
-                entry.stamp.author,
-                entry.kind
-            );
+            let set: Vec<&str> = entry.set.iter().map(|value| value.field().as_str()).collect();
+            let set = if set.is_empty() { String::new() } else { format!(" [{}]", set.join(", ")) };
+            let reason = entry.reason.as_deref().map(|reason| format!(" — {reason}")).unwrap_or_default();
+            let concurrent = if entry.concurrent { " (concurrent)" } else { "" };
+            println!("  {} · {} · {}{set}{reason}{concurrent}", when(&entry.stamp), entry.stamp.author, entry.kind);
         }
     }
 
@@ -271,70 +213,25 @@ fn summary_json(state: &CaseState) -> serde_json::Value {
 
 fn print_fields(fields: &CaseFields) {
     let list = |items: Vec<&str>| {
-        if items.is_empty() {
-            "-".to_owned()
-        } else {
-            items.join(", ")
-        }
+        if items.is_empty() { "-".to_owned() } else { items.join(", ") }
     };
     let or_dash = |value: Option<String>| value.unwrap_or_else(|| "-".into());
     println!("status: {}", fields.status.label());
-    println!(
-        "risk level: {}",
-        or_dash(fields.risk_level.map(|risk| risk.label().to_owned()))
-    );
-    println!(
-        "aliases: {}",
-        list(fields.aliases.iter().map(String::as_str).collect())
-    );
-    println!(
-        "sex: {}",
-        or_dash(fields.sex.map(|sex| sex.label().to_owned()))
-    );
-    println!(
-        "birth date: {}",
-        or_dash(fields.birth_date.map(|date| date.to_string()))
-    );
+    println!("risk level: {}", or_dash(fields.risk_level.map(|risk| risk.label().to_owned())));
+    println!("aliases: {}", list(fields.aliases.iter().map(String::as_str).collect()));
+    println!("sex: {}", or_dash(fields.sex.map(|sex| sex.label().to_owned())));
+    println!("birth date: {}", or_dash(fields.birth_date.map(|date| date.to_string())));
     println!(
         "estimated age: {}",
-        or_dash(
-            fields
-                .estimated_age
-                .map(|age| format!("{} (estimated {})", age.years, age.as_of))
-        )
+        or_dash(fields.estimated_age.map(|age| format!("{} (estimated {})", age.years, age.as_of)))
     );
-    println!(
-        "nationalities: {}",
-        list(fields.nationalities.iter().map(|c| c.as_str()).collect())
-    );
-    println!(
-        "languages: {}",
-        list(fields.languages.iter().map(|l| l.as_str()).collect())
-    );
-    println!(
-        "phone: {}",
-        or_dash(fields.phone.as_ref().map(|p| p.as_str().to_owned()))
-    );
+    println!("nationalities: {}", list(fields.nationalities.iter().map(|c| c.as_str()).collect()));
+    println!("languages: {}", list(fields.languages.iter().map(|l| l.as_str()).collect()));
+    println!("phone: {}", or_dash(fields.phone.as_ref().map(|p| p.as_str().to_owned())));
     println!("location: {}", or_dash(fields.location.clone()));
-    println!(
-        "exploitation types: {}",
-        list(
-            fields
-                .exploitation_types
-                .iter()
-                .map(|t| t.label())
-                .collect()
-        )
-    );
-    println!(
-        "means of control: {}",
-        list(fields.means_of_control.iter().map(|m| m.label()).collect())
-    );
-    println!(
-        "team: {} · worker: {}",
-        or_dash(fields.assigned_team.clone()),
-        or_dash(fields.assigned_worker.clone())
-    );
+    println!("exploitation types: {}", list(fields.exploitation_types.iter().map(|t| t.label()).collect()));
+    println!("means of control: {}", list(fields.means_of_control.iter().map(|m| m.label()).collect()));
+    println!("team: {} · worker: {}", or_dash(fields.assigned_team.clone()), or_dash(fields.assigned_worker.clone()));
 }
 
 fn iso(ms: u64) -> String {
@@ -345,11 +242,7 @@ fn iso(ms: u64) -> String {
 }
 
 fn when(stamp: &Stamp) -> String {
-    Utc.timestamp_millis_opt(stamp.at_ms() as i64)
-        .single()
-        .unwrap_or_default()
-        .format("%Y-%m-%d %H:%M")
-        .to_string()
+    Utc.timestamp_millis_opt(stamp.at_ms() as i64).single().unwrap_or_default().format("%Y-%m-%d %H:%M").to_string()
 }
 
 /// The one line printed for an error: core's sentence, with any context in front.

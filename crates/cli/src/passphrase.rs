@@ -25,9 +25,7 @@ pub fn new(file: Option<&Path>, env_var: &str) -> Result<Zeroizing<String>> {
     if let Ok(value) = std::env::var(env_var) {
         return Ok(Zeroizing::new(value));
     }
-    eprintln!(
-        "Choose a passphrase of at least 8 characters. There is no way to recover the data without it."
-    );
+    eprintln!("Choose a passphrase of at least 8 characters. There is no way to recover the data without it.");
     let first = prompt("New passphrase: ")?;
     let second = prompt("Type it again: ")?;
     if first != second {

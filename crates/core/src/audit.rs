@@ -37,15 +37,7 @@ pub fn append(
     let seq = prev_seq + 1;
     let at = at.to_rfc3339_opts(SecondsFormat::Millis, true);
     let case_id = case_id.map(|id| id.to_string());
-    let hash = entry_hash(
-        &prev_hash,
-        seq,
-        &at,
-        actor,
-        action,
-        case_id.as_deref(),
-        detail,
-    );
+    let hash = entry_hash(&prev_hash, seq, &at, actor, action, case_id.as_deref(), detail);
     conn.execute(
         "INSERT INTO audit (seq, at, actor, action, case_id, detail, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![seq, at, actor, action, case_id, detail, hash],
@@ -60,9 +52,8 @@ pub fn append(
 
 /// The newest entries first, at most `limit`.
 pub fn recent(conn: &Connection, limit: usize) -> Result<Vec<AuditEntry>> {
-    let mut statement = conn.prepare(
-        "SELECT seq, at, actor, action, case_id, detail, hash FROM audit ORDER BY seq DESC LIMIT ?1",
-    )?;
+    let mut statement =
+        conn.prepare("SELECT seq, at, actor, action, case_id, detail, hash FROM audit ORDER BY seq DESC LIMIT ?1")?;
     let rows = statement.query_map([limit as i64], |row| {
         Ok(AuditEntry {
             seq: row.get(0)?,
@@ -79,17 +70,14 @@ pub fn recent(conn: &Connection, limit: usize) -> Result<Vec<AuditEntry>> {
 
 /// Walks the whole chain. Returns the number of entries, or says where it breaks.
 pub fn verify(conn: &Connection) -> Result<i64> {
-    let mut statement = conn
-        .prepare("SELECT seq, at, actor, action, case_id, detail, hash FROM audit ORDER BY seq")?;
+    let mut statement = conn.prepare("SELECT seq, at, actor, action, case_id, detail, hash FROM audit ORDER BY seq")?;
     let mut rows = statement.query([])?;
     let mut prev_hash = GENESIS.to_owned();
     let mut expected_seq = 1;
     while let Some(row) = rows.next()? {
         let seq: i64 = row.get(0)?;
         if seq != expected_seq {
-            return Err(Error::AuditBroken(format!(
-                "entry {expected_seq} is missing"
-            )));
+            return Err(Error::AuditBroken(format!("entry {expected_seq} is missing")));
         }
         let case_id: Option<String> = row.get(4)?;
         let hash: String = row.get(6)?;
@@ -119,24 +107,13 @@ pub fn verify(conn: &Connection) -> Result<i64> {
 }
 
 fn head(conn: &Connection) -> Result<(i64, String)> {
-    let value: Option<String> = conn
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'audit_head'",
-            [],
-            |row| row.get(0),
-        )
-        .optional()?;
+    let value: Option<String> =
+        conn.query_row("SELECT value FROM meta WHERE key = 'audit_head'", [], |row| row.get(0)).optional()?;
     let Some(value) = value else {
         return Ok((0, GENESIS.to_owned()));
     };
-    let (seq, hash) = value
-        .split_once(':')
-        .ok_or_else(|| Error::Corrupt("audit head".into()))?;
-    Ok((
-        seq.parse()
-            .map_err(|_| Error::Corrupt("audit head".into()))?,
-        hash.to_owned(),
-    ))
+    let (seq, hash) = value.split_once(':').ok_or_else(|| Error::Corrupt("audit head".into()))?;
+    Ok((seq.parse().map_err(|_| Error::Corrupt("audit head".into()))?, hash.to_owned()))
 }
 
 fn entry_hash(

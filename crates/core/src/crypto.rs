@@ -72,10 +72,7 @@ pub struct CaseKey {
 
 impl CaseKey {
     pub fn generate() -> CaseKey {
-        CaseKey {
-            id: Uuid::new_v4(),
-            secret: Secret::random(),
-        }
+        CaseKey { id: Uuid::new_v4(), secret: Secret::random() }
     }
 }
 
@@ -102,26 +99,15 @@ pub fn seal(event: &Event, key: &CaseKey) -> SealedEvent {
         ciphertext: Vec::new(),
     };
     let body = Zeroizing::new(
-        serde_json::to_vec(&PayloadRef {
-            author: &event.author,
-            change: &event.change,
-        })
-        .expect("an event always serializes"),
+        serde_json::to_vec(&PayloadRef { author: &event.author, change: &event.change })
+            .expect("an event always serializes"),
     );
-    let compressed = Zeroizing::new(
-        zstd::bulk::compress(&body, 3).expect("compression of a buffer cannot fail"),
-    );
+    let compressed = Zeroizing::new(zstd::bulk::compress(&body, 3).expect("compression of a buffer cannot fail"));
     let mut nonce = [0u8; NONCE_LEN];
     fill_random(&mut nonce);
     let aad = sealed.associated_data();
     sealed.ciphertext = cipher(&key.secret)
-        .encrypt(
-            Nonce::from_slice(&nonce),
-            Payload {
-                msg: &compressed,
-                aad: &aad,
-            },
-        )
+        .encrypt(Nonce::from_slice(&nonce), Payload { msg: &compressed, aad: &aad })
         .expect("AES-GCM sealing cannot fail for in-memory buffers");
     sealed.nonce = nonce.to_vec();
     sealed
@@ -136,25 +122,16 @@ struct PayloadRef<'a> {
 /// Opens a sealed event. Refuses (with [`Error::Tampered`]) a changed ciphertext, changed or
 /// swapped metadata, or the wrong key.
 pub fn open(sealed: &SealedEvent, key: &CaseKey) -> Result<Event> {
-    if sealed.format != SEALED_FORMAT || sealed.key_id != key.id || sealed.nonce.len() != NONCE_LEN
-    {
+    if sealed.format != SEALED_FORMAT || sealed.key_id != key.id || sealed.nonce.len() != NONCE_LEN {
         return Err(Error::Tampered);
     }
     let aad = sealed.associated_data();
     let compressed = Zeroizing::new(
         cipher(&key.secret)
-            .decrypt(
-                Nonce::from_slice(&sealed.nonce),
-                Payload {
-                    msg: &sealed.ciphertext,
-                    aad: &aad,
-                },
-            )
+            .decrypt(Nonce::from_slice(&sealed.nonce), Payload { msg: &sealed.ciphertext, aad: &aad })
             .map_err(|_| Error::Tampered)?,
     );
-    let body = Zeroizing::new(
-        zstd::bulk::decompress(&compressed, MAX_PAYLOAD).map_err(|_| Error::Tampered)?,
-    );
+    let body = Zeroizing::new(zstd::bulk::decompress(&compressed, MAX_PAYLOAD).map_err(|_| Error::Tampered)?);
     let payload: Payload_ = serde_json::from_slice(&body).map_err(|_| Error::Tampered)?;
     if payload.change.kind() != sealed.kind {
         return Err(Error::Tampered);
@@ -187,18 +164,9 @@ pub fn wrap(key: &Secret, context: &[u8], secret: &[u8]) -> Wrapped {
     let mut nonce = [0u8; NONCE_LEN];
     fill_random(&mut nonce);
     let ciphertext = cipher(key)
-        .encrypt(
-            Nonce::from_slice(&nonce),
-            Payload {
-                msg: secret,
-                aad: context,
-            },
-        )
+        .encrypt(Nonce::from_slice(&nonce), Payload { msg: secret, aad: context })
         .expect("AES-GCM sealing cannot fail for in-memory buffers");
-    Wrapped {
-        nonce: nonce.to_vec(),
-        ciphertext,
-    }
+    Wrapped { nonce: nonce.to_vec(), ciphertext }
 }
 
 /// Opens a [`Wrapped`] secret; `None` when the key or the context is wrong, or it was altered.
@@ -207,13 +175,7 @@ pub fn unwrap(key: &Secret, context: &[u8], wrapped: &Wrapped) -> Option<Zeroizi
         return None;
     }
     cipher(key)
-        .decrypt(
-            Nonce::from_slice(&wrapped.nonce),
-            Payload {
-                msg: &wrapped.ciphertext,
-                aad: context,
-            },
-        )
+        .decrypt(Nonce::from_slice(&wrapped.nonce), Payload { msg: &wrapped.ciphertext, aad: context })
         .ok()
         .map(Zeroizing::new)
 }
@@ -228,33 +190,16 @@ pub struct KdfParams {
 
 impl KdfParams {
     /// The default for new workspaces: 64 MiB, 3 passes, 4 lanes (DESIGN.md's floor).
-    pub const STANDARD: KdfParams = KdfParams {
-        memory_kib: 64 * 1024,
-        iterations: 3,
-        parallelism: 4,
-    };
+    pub const STANDARD: KdfParams = KdfParams { memory_kib: 64 * 1024, iterations: 3, parallelism: 4 };
     /// Cheap parameters for tests and benchmarks of other things than the KDF. Never the default.
-    pub const INSECURE_FAST_FOR_TESTS: KdfParams = KdfParams {
-        memory_kib: 256,
-        iterations: 1,
-        parallelism: 1,
-    };
+    pub const INSECURE_FAST_FOR_TESTS: KdfParams = KdfParams { memory_kib: 256, iterations: 1, parallelism: 1 };
 }
 
 /// Derives the key-encryption key from a passphrase.
 pub fn derive_kek(passphrase: &str, salt: &[u8], params: KdfParams) -> Result<Secret> {
-    let argon_params = argon2::Params::new(
-        params.memory_kib,
-        params.iterations,
-        params.parallelism,
-        Some(32),
-    )
-    .map_err(|error| Error::invalid("key file", format!("unusable Argon2 parameters: {error}")))?;
-    let argon = argon2::Argon2::new(
-        argon2::Algorithm::Argon2id,
-        argon2::Version::V0x13,
-        argon_params,
-    );
+    let argon_params = argon2::Params::new(params.memory_kib, params.iterations, params.parallelism, Some(32))
+        .map_err(|error| Error::invalid("key file", format!("unusable Argon2 parameters: {error}")))?;
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, argon_params);
     let mut out = [0u8; 32];
     argon
         .hash_password_into(passphrase.as_bytes(), salt, &mut out)
@@ -289,17 +234,9 @@ mod tests {
             case_id: CaseId::new(),
             device_id: DeviceId::new(),
             device_seq: 7,
-            hlc: Hlc {
-                wall_ms: 1_700_000_000_000,
-                counter: 1,
-            },
+            hlc: Hlc { wall_ms: 1_700_000_000_000, counter: 1 },
             author: "nurse".into(),
-            change: Change::NoteAdded {
-                note: Note {
-                    id: EntryId::new(),
-                    text: text.into(),
-                },
-            },
+            change: Change::NoteAdded { note: Note { id: EntryId::new(), text: text.into() } },
         }
     }
 
@@ -355,15 +292,9 @@ mod tests {
         swapped.nonce = other.nonce.clone();
         assert!(matches!(open(&swapped, &key), Err(Error::Tampered)));
 
-        let wrong_key = CaseKey {
-            id: key.id,
-            secret: Secret::random(),
-        };
+        let wrong_key = CaseKey { id: key.id, secret: Secret::random() };
         assert!(matches!(open(&sealed, &wrong_key), Err(Error::Tampered)));
-        assert!(matches!(
-            open(&sealed, &CaseKey::generate()),
-            Err(Error::Tampered)
-        ));
+        assert!(matches!(open(&sealed, &CaseKey::generate()), Err(Error::Tampered)));
         assert_eq!(open(&sealed, &key).unwrap(), event);
     }
 
@@ -371,10 +302,7 @@ mod tests {
     fn wrapped_secrets_need_the_key_and_the_context() {
         let kek = Secret::random();
         let wrapped = wrap(&kek, b"case-key:1", b"secret bytes");
-        assert_eq!(
-            unwrap(&kek, b"case-key:1", &wrapped).unwrap().as_slice(),
-            b"secret bytes"
-        );
+        assert_eq!(unwrap(&kek, b"case-key:1", &wrapped).unwrap().as_slice(), b"secret bytes");
         assert!(unwrap(&kek, b"case-key:2", &wrapped).is_none());
         assert!(unwrap(&Secret::random(), b"case-key:1", &wrapped).is_none());
     }

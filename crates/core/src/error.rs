@@ -12,15 +12,11 @@ pub enum Error {
     Invalid { field: String, problem: String },
 
     /// The passphrase did not unlock the key file. The attempt is audited.
-    #[error(
-        "The passphrase is not correct. Check the keyboard layout and Caps Lock, and try again."
-    )]
+    #[error("The passphrase is not correct. Check the keyboard layout and Caps Lock, and try again.")]
     WrongPassphrase,
 
     /// There is no workspace in the data directory.
-    #[error(
-        "There is no Harbour workspace in {0}. Create one with `harbour init`, or give the right --data-dir."
-    )]
+    #[error("There is no Harbour workspace in {0}. Create one with `harbour init`, or give the right --data-dir.")]
     NoWorkspace(PathBuf),
 
     /// `create` was asked to make a workspace where one already exists.
@@ -36,15 +32,11 @@ pub enum Error {
     NewerSchema { found: i64, known: i64 },
 
     /// No case has this id or code.
-    #[error(
-        "No case has the id or code \"{0}\". Check the code, or find the case with `harbour case list --search`."
-    )]
+    #[error("No case has the id or code \"{0}\". Check the code, or find the case with `harbour case list --search`.")]
     CaseNotFound(String),
 
     /// A sealed event failed authentication: it was altered, its metadata swapped, or the key is wrong.
-    #[error(
-        "A sealed event could not be opened: it was altered, or it was sealed with another key. It was not used."
-    )]
+    #[error("A sealed event could not be opened: it was altered, or it was sealed with another key. It was not used.")]
     Tampered,
 
     /// The key for a case is not on this device.
@@ -52,9 +44,7 @@ pub enum Error {
     MissingCaseKey(String),
 
     /// The key file is unreadable or damaged.
-    #[error(
-        "The key file {path} is damaged ({why}). Restore it from a backup; the data cannot be opened without it."
-    )]
+    #[error("The key file {path} is damaged ({why}). Restore it from a backup; the data cannot be opened without it.")]
     KeyFile { path: PathBuf, why: String },
 
     /// The audit chain does not verify.
@@ -78,16 +68,10 @@ pub enum Error {
 
 impl Error {
     pub fn invalid(field: impl Into<String>, problem: impl Into<String>) -> Error {
-        Error::Invalid {
-            field: field.into(),
-            problem: problem.into(),
-        }
+        Error::Invalid { field: field.into(), problem: problem.into() }
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
+        Error::Io { path: path.into(), source }
     }
 }

@@ -25,31 +25,13 @@ pub struct Event {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Change {
-    CaseCreated {
-        code: CaseCode,
-        fields: CaseFields,
-    },
-    CaseUpdated {
-        edits: Vec<FieldEdit>,
-        reason: Option<String>,
-    },
-    NoteAdded {
-        note: Note,
-    },
-    ConsentRecorded {
-        consent: Consent,
-    },
-    ReferralMade {
-        referral: Referral,
-    },
-    ReferralStatusChanged {
-        referral_id: EntryId,
-        status: ReferralStatus,
-        note: Option<String>,
-    },
-    ScreeningRecorded {
-        screening: Screening,
-    },
+    CaseCreated { code: CaseCode, fields: CaseFields },
+    CaseUpdated { edits: Vec<FieldEdit>, reason: Option<String> },
+    NoteAdded { note: Note },
+    ConsentRecorded { consent: Consent },
+    ReferralMade { referral: Referral },
+    ReferralStatusChanged { referral_id: EntryId, status: ReferralStatus, note: Option<String> },
+    ScreeningRecorded { screening: Screening },
 }
 
 impl Change {
@@ -99,15 +81,9 @@ pub const MAX_SKEW_MS: u64 = 5 * 60 * 1000;
 impl Clock {
     pub fn tick(&mut self, now_ms: u64) -> Hlc {
         self.last = if now_ms > self.last.wall_ms {
-            Hlc {
-                wall_ms: now_ms,
-                counter: 0,
-            }
+            Hlc { wall_ms: now_ms, counter: 0 }
         } else {
-            Hlc {
-                wall_ms: self.last.wall_ms,
-                counter: self.last.counter + 1,
-            }
+            Hlc { wall_ms: self.last.wall_ms, counter: self.last.counter + 1 }
         };
         self.last
     }
@@ -117,14 +93,7 @@ impl Clock {
     pub fn observe(&mut self, remote: Hlc, now_ms: u64) -> bool {
         let limit = now_ms + MAX_SKEW_MS;
         let clamped = remote.wall_ms > limit;
-        let remote = if clamped {
-            Hlc {
-                wall_ms: limit,
-                counter: 0,
-            }
-        } else {
-            remote
-        };
+        let remote = if clamped { Hlc { wall_ms: limit, counter: 0 } } else { remote };
         if remote > self.last {
             self.last = remote;
         }
@@ -143,24 +112,9 @@ mod tests {
         let b = clock.tick(1_000);
         let c = clock.tick(900);
         assert!(a < b && b < c);
-        assert!(!clock.observe(
-            Hlc {
-                wall_ms: 2_000,
-                counter: 3
-            },
-            1_000
-        ));
-        assert!(
-            clock.tick(1_000)
-                > Hlc {
-                    wall_ms: 2_000,
-                    counter: 3
-                }
-        );
-        let hours_ahead = Hlc {
-            wall_ms: 1_000 + 3 * 3_600_000,
-            counter: 0,
-        };
+        assert!(!clock.observe(Hlc { wall_ms: 2_000, counter: 3 }, 1_000));
+        assert!(clock.tick(1_000) > Hlc { wall_ms: 2_000, counter: 3 });
+        let hours_ahead = Hlc { wall_ms: 1_000 + 3 * 3_600_000, counter: 0 };
         assert!(clock.observe(hours_ahead, 1_000));
         assert!(clock.last.wall_ms <= 1_000 + MAX_SKEW_MS);
     }

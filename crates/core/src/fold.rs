@@ -1,12 +1,19 @@
 //! The current state of a case: a deterministic fold of its events.
 //!
-//! Events are deduplicated by id and applied in [`EventOrder`]. Each field is a multi-value
-//! register shown as last-writer-wins: an edit removes the versions it `replaces` and adds
-//! itself; when more than one version remains, the edits were concurrent, the latest is shown,
-//! and the case carries a [`Conflict`] for a person to review. Entries are append-only.
-//! Folding the same set of events in any order, with duplicates, gives the same state.
+//! Events are deduplicated by id and applied in [`EventOrder`], the creation first. Each field
+//! is a multi-value register shown as last-writer-wins: an edit removes the versions it
+//! `replaces` and adds itself; when more than one version remains, the edits were concurrent,
+//! the latest is shown, and the case carries a [`Conflict`] for a person to review. Entries are
+//! append-only. Folding the same set of events in any order, with duplicates, gives the same
+//! state.
+//!
+//! The fold does not rely on the clock to follow causality: `Clock::observe` clamps a reading
+//! far in the future, so an event may be ordered before one its author had already seen. Hence
+//! the creation is applied first whatever its clock, an edit's `replaces` is remembered so that
+//! a version arriving after its replacement is not revived, a status change may precede its
+//! referral, and a referral's status is the furthest one reached in its lifecycle.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -34,6 +41,13 @@ pub struct CaseState {
     pub conflicts: Vec<Conflict>,
     /// The current versions of each field (more than one means a conflict).
     pub heads: BTreeMap<Field, Vec<Version>>,
+    /// Every version of each field that an edit has replaced, so that a replaced version
+    /// ordered after its replacement (a clock clamped by `Clock::observe`) stays replaced.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub replaced: BTreeMap<Field, BTreeSet<EventId>>,
+    /// Status changes of referrals not folded yet (ordered before the referral itself).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub early_status_changes: Vec<(EntryId, StatusChange)>,
     /// The greatest event order folded so far; a later event can be applied incrementally.
     pub last: EventOrder,
 }
@@ -61,6 +75,26 @@ impl Stamp {
     pub fn at_ms(&self) -> u64 {
         self.hlc.wall_ms
     }
+
+    pub fn order(&self) -> EventOrder {
+        (self.hlc, self.device_id, self.event_id)
+    }
+}
+
+/// A referral's status: the furthest step of sent → accepted/declined → completed that any
+/// change reached (a later step can be ordered before an earlier one when a clock was
+/// clamped); between equals, the latest. `changes` are in fold order.
+fn furthest_status(changes: &[StatusChange]) -> ReferralStatus {
+    let step = |status: ReferralStatus| match status {
+        ReferralStatus::Sent => 0,
+        ReferralStatus::Accepted | ReferralStatus::Declined => 1,
+        ReferralStatus::Completed => 2,
+    };
+    changes
+        .iter()
+        .enumerate()
+        .max_by_key(|(index, change)| (step(change.status), *index))
+        .map_or(ReferralStatus::Sent, |(_, change)| change.status)
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -124,8 +158,10 @@ impl CaseState {
             .iter()
             .position(|event| matches!(event.change, Change::CaseCreated { .. }))?;
         let mut state = CaseState::created(sorted[create_at])?;
-        for event in &sorted[create_at + 1..] {
-            state.apply(event);
+        for (index, event) in sorted.iter().enumerate() {
+            if index != create_at {
+                state.fold_in(event);
+            }
         }
         Some(state)
     }
@@ -167,6 +203,8 @@ impl CaseState {
             }],
             conflicts: Vec::new(),
             heads,
+            replaced: BTreeMap::new(),
+            early_status_changes: Vec::new(),
             last: event.order(),
         })
     }
@@ -175,6 +213,11 @@ impl CaseState {
     /// order (`event.order() > self.last`); otherwise it must fold again from all events.
     pub fn apply(&mut self, event: &Event) {
         debug_assert!(event.order() > self.last);
+        self.fold_in(event);
+    }
+
+    /// Applies one event; `fold` calls it in order, except that the creation comes first.
+    fn fold_in(&mut self, event: &Event) {
         let stamp = Stamp::of(event);
         let mut entry = HistoryEntry {
             stamp: stamp.clone(),
@@ -191,15 +234,24 @@ impl CaseState {
                 entry.reason = reason.clone();
                 for edit in edits {
                     let field = edit.set.field();
+                    let replaced = self.replaced.entry(field).or_default();
+                    replaced.extend(edit.replaces.iter().copied());
                     let versions = self.heads.entry(field).or_default();
-                    versions.retain(|version| !edit.replaces.contains(&version.stamp.event_id));
-                    versions.push(Version {
-                        value: edit.set.clone(),
-                        stamp: stamp.clone(),
-                    });
+                    versions.retain(|version| !replaced.contains(&version.stamp.event_id));
+                    if !replaced.contains(&event.id) {
+                        versions.push(Version {
+                            value: edit.set.clone(),
+                            stamp: stamp.clone(),
+                        });
+                    }
                     entry.concurrent |= versions.len() > 1;
                     entry.set.push(edit.set.clone());
-                    self.fields.set(edit.set.clone());
+                    // The latest version still standing is shown.
+                    if let Some(latest) =
+                        versions.iter().max_by_key(|version| version.stamp.order())
+                    {
+                        self.fields.set(latest.value.clone());
+                    }
                 }
                 self.refresh_conflicts();
             }
@@ -211,28 +263,41 @@ impl CaseState {
                 entry: consent.clone(),
                 recorded: stamp.clone(),
             }),
-            Change::ReferralMade { referral } => self.referrals.push(ReferralState {
-                referral: referral.clone(),
-                status: ReferralStatus::Sent,
-                recorded: stamp.clone(),
-                status_history: Vec::new(),
-            }),
+            Change::ReferralMade { referral } => {
+                let (early, later): (Vec<_>, Vec<_>) =
+                    std::mem::take(&mut self.early_status_changes)
+                        .into_iter()
+                        .partition(|(id, _)| *id == referral.id);
+                self.early_status_changes = later;
+                let mut state = ReferralState {
+                    referral: referral.clone(),
+                    status: ReferralStatus::Sent,
+                    recorded: stamp.clone(),
+                    status_history: early.into_iter().map(|(_, change)| change).collect(),
+                };
+                state.status = furthest_status(&state.status_history);
+                self.referrals.push(state);
+            }
             Change::ReferralStatusChanged {
                 referral_id,
                 status,
                 note,
             } => {
-                if let Some(referral) = self
+                let change = StatusChange {
+                    status: *status,
+                    note: note.clone(),
+                    recorded: stamp.clone(),
+                };
+                match self
                     .referrals
                     .iter_mut()
                     .find(|r| r.referral.id == *referral_id)
                 {
-                    referral.status = *status;
-                    referral.status_history.push(StatusChange {
-                        status: *status,
-                        note: note.clone(),
-                        recorded: stamp.clone(),
-                    });
+                    Some(referral) => {
+                        referral.status_history.push(change);
+                        referral.status = furthest_status(&referral.status_history);
+                    }
+                    None => self.early_status_changes.push((*referral_id, change)),
                 }
             }
             Change::ScreeningRecorded { screening } => self.screenings.push(Dated {
@@ -241,8 +306,10 @@ impl CaseState {
             }),
         }
         self.history.push(entry);
-        self.updated = stamp;
-        self.last = event.order();
+        if event.order() > self.last {
+            self.updated = stamp;
+            self.last = event.order();
+        }
     }
 
     fn refresh_conflicts(&mut self) {

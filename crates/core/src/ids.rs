@@ -97,19 +97,13 @@ impl CaseCode {
 
     /// Reads a code typed by a person: case and the dashes are forgiven.
     pub fn parse(text: &str) -> Option<CaseCode> {
-        let compact: String = text
-            .trim()
-            .chars()
-            .filter(|c| *c != '-' && *c != ' ')
-            .collect::<String>()
-            .to_ascii_uppercase();
+        let compact: String =
+            text.trim().chars().filter(|c| *c != '-' && *c != ' ').collect::<String>().to_ascii_uppercase();
         if compact.len() < 8 || compact.len() > 10 {
             return None;
         }
         let (prefix, body) = compact.split_at(compact.len() - 6);
-        if !prefix.chars().all(|c| c.is_ascii_uppercase())
-            || !body.bytes().all(|b| CODE_ALPHABET.contains(&b))
-        {
+        if !prefix.chars().all(|c| c.is_ascii_uppercase()) || !body.bytes().all(|b| CODE_ALPHABET.contains(&b)) {
             return None;
         }
         Some(CaseCode(format!("{prefix}-{}-{}", &body[..4], &body[4..])))
@@ -137,10 +131,7 @@ impl CodePrefix {
         if (2..=4).contains(&upper.len()) && upper.chars().all(|c| c.is_ascii_uppercase()) {
             Ok(CodePrefix(upper))
         } else {
-            Err(Error::invalid(
-                "code_prefix",
-                "use two to four letters, such as LC",
-            ))
+            Err(Error::invalid("code_prefix", "use two to four letters, such as LC"))
         }
     }
 }
@@ -169,10 +160,7 @@ mod tests {
 
     #[test]
     fn ambiguous_characters_are_refused() {
-        assert_eq!(
-            CaseCode::parse("LC-7K3P-Q9"),
-            Some(CaseCode("LC-7K3P-Q9".into()))
-        );
+        assert_eq!(CaseCode::parse("LC-7K3P-Q9"), Some(CaseCode("LC-7K3P-Q9".into())));
         assert_eq!(CaseCode::parse("LC-0K3P-Q9"), None);
         assert_eq!(CaseCode::parse("LC-7K3P"), None);
         assert!(CodePrefix::parse("L1").is_err());

@@ -60,12 +60,7 @@ pub fn path(dir: &Path) -> PathBuf {
 }
 
 /// Writes a new key file sealing `secrets` under `passphrase` (atomically: temp file, fsync, rename).
-pub fn write(
-    dir: &Path,
-    passphrase: &str,
-    params: KdfParams,
-    secrets: &LocalSecrets,
-) -> Result<()> {
+pub fn write(dir: &Path, passphrase: &str, params: KdfParams, secrets: &LocalSecrets) -> Result<()> {
     let mut salt = [0u8; 16];
     crypto::fill_random(&mut salt);
     let kek = crypto::derive_kek(passphrase, &salt, params)?;
@@ -79,12 +74,7 @@ pub fn write(
     );
     let file = KeyFileJson {
         format: 1,
-        kdf: KdfJson {
-            algorithm: "argon2id".into(),
-            version: 0x13,
-            params,
-            salt: STANDARD.encode(salt),
-        },
+        kdf: KdfJson { algorithm: "argon2id".into(), version: 0x13, params, salt: STANDARD.encode(salt) },
         sealed: crypto::wrap(&kek, CONTEXT, &body),
     };
     let text = serde_json::to_vec_pretty(&file).expect("the key file always serializes");
@@ -99,27 +89,17 @@ pub fn params(dir: &Path) -> Result<KdfParams> {
 /// Opens the key file with a passphrase.
 pub fn unlock(dir: &Path, passphrase: &str) -> Result<LocalSecrets> {
     let file = read_file(dir)?;
-    let damaged = |why: &str| Error::KeyFile {
-        path: path(dir),
-        why: why.to_owned(),
-    };
-    let salt = STANDARD
-        .decode(&file.kdf.salt)
-        .map_err(|_| damaged("its salt is not base64"))?;
+    let damaged = |why: &str| Error::KeyFile { path: path(dir), why: why.to_owned() };
+    let salt = STANDARD.decode(&file.kdf.salt).map_err(|_| damaged("its salt is not base64"))?;
     let kek = crypto::derive_kek(passphrase, &salt, file.kdf.params)?;
     let body = crypto::unwrap(&kek, CONTEXT, &file.sealed).ok_or(Error::WrongPassphrase)?;
-    let json: SecretsJson =
-        serde_json::from_slice(&body).map_err(|_| damaged("its content is unreadable"))?;
+    let json: SecretsJson = serde_json::from_slice(&body).map_err(|_| damaged("its content is unreadable"))?;
     let (db_hex, master_hex) = (Zeroizing::new(json.db_key), Zeroizing::new(json.master_key));
     let secret = |hex_text: &str| {
         let bytes = Zeroizing::new(hex::decode(hex_text).map_err(|_| damaged("a key is not hex"))?);
         Secret::from_slice(&bytes).ok_or_else(|| damaged("a key has the wrong length"))
     };
-    Ok(LocalSecrets {
-        device_id: json.device_id,
-        db_key: secret(&db_hex)?,
-        master_key: secret(&master_hex)?,
-    })
+    Ok(LocalSecrets { device_id: json.device_id, db_key: secret(&db_hex)?, master_key: secret(&master_hex)? })
 }
 
 fn read_file(dir: &Path) -> Result<KeyFileJson> {
@@ -131,15 +111,10 @@ fn read_file(dir: &Path) -> Result<KeyFileJson> {
         }
         Err(error) => return Err(Error::io(&file_path, error)),
     };
-    let file: KeyFileJson = serde_json::from_slice(&text).map_err(|error| Error::KeyFile {
-        path: file_path.clone(),
-        why: format!("it is not valid: {error}"),
-    })?;
+    let file: KeyFileJson = serde_json::from_slice(&text)
+        .map_err(|error| Error::KeyFile { path: file_path.clone(), why: format!("it is not valid: {error}") })?;
     if file.format != 1 || file.kdf.algorithm != "argon2id" {
-        return Err(Error::KeyFile {
-            path: file_path,
-            why: "it was written by an unknown version".into(),
-        });
+        return Err(Error::KeyFile { path: file_path, why: "it was written by an unknown version".into() });
     }
     Ok(file)
 }
@@ -149,9 +124,7 @@ pub(crate) fn write_atomically(target: &Path, bytes: &[u8]) -> Result<()> {
     let dir = target.parent().unwrap_or(Path::new("."));
     let temp = target.with_extension("tmp");
     let mut file = fs::File::create(&temp).map_err(|error| Error::io(&temp, error))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|error| Error::io(&temp, error))?;
+    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(|error| Error::io(&temp, error))?;
     fs::rename(&temp, target).map_err(|error| Error::io(target, error))?;
     // Make the rename itself durable.
     if let Ok(dir_handle) = fs::File::open(dir) {

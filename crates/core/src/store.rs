@@ -24,8 +24,8 @@ use crate::fold::CaseState;
 use crate::ids::{CaseCode, CaseId, CodePrefix, DeviceId, EntryId, EventId};
 use crate::keyfile::{self, LocalSecrets};
 use crate::model::{
-    CaseFields, CaseStatus, Consent, ConsentMethod, ConsentScope, Field, FieldValue, Note,
-    ReferralReason, ReferralStatus, RiskLevel, Screening, ServiceType, Urgency, values,
+    CaseFields, CaseStatus, Consent, ConsentMethod, ConsentScope, Field, FieldValue, Note, ReferralReason,
+    ReferralStatus, RiskLevel, Screening, ServiceType, Urgency, values,
 };
 
 pub const DB_FILE: &str = "harbour.db";
@@ -46,11 +46,7 @@ pub struct CreateOptions {
 
 impl Default for CreateOptions {
     fn default() -> CreateOptions {
-        CreateOptions {
-            kdf: KdfParams::STANDARD,
-            code_prefix: CodePrefix::default(),
-            worker: "worker".into(),
-        }
+        CreateOptions { kdf: KdfParams::STANDARD, code_prefix: CodePrefix::default(), worker: "worker".into() }
     }
 }
 
@@ -117,10 +113,7 @@ pub struct Workspace {
 
 impl std::fmt::Debug for Workspace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Workspace")
-            .field("dir", &self.dir)
-            .field("device", &self.secrets.device_id)
-            .finish()
+        f.debug_struct("Workspace").field("dir", &self.dir).field("device", &self.secrets.device_id).finish()
     }
 }
 
@@ -138,25 +131,16 @@ impl Workspace {
             return Err(Error::WorkspaceExists(dir.to_owned()));
         }
         create_private_dir(dir)?;
-        let secrets = LocalSecrets {
-            device_id: DeviceId::new(),
-            db_key: Secret::random(),
-            master_key: Secret::random(),
-        };
+        let secrets =
+            LocalSecrets { device_id: DeviceId::new(), db_key: Secret::random(), master_key: Secret::random() };
         let conn = open_database(dir, &secrets.db_key)?;
         conn.execute_batch("BEGIN")?;
-        conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('worker', ?1)",
-            [&worker],
-        )?;
+        conn.execute("INSERT INTO meta (key, value) VALUES ('worker', ?1)", [&worker])?;
         conn.execute(
             "INSERT INTO meta (key, value) VALUES ('code_prefix', ?1)",
             [serde_json::to_string(&options.code_prefix).expect("a prefix serializes")],
         )?;
-        conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('device_id', ?1)",
-            [secrets.device_id.to_string()],
-        )?;
+        conn.execute("INSERT INTO meta (key, value) VALUES ('device_id', ?1)", [secrets.device_id.to_string()])?;
         audit::append(&conn, Utc::now(), &worker, "workspace.create", None, "")?;
         conn.execute_batch("COMMIT")?;
         // The key file is written last: a workspace without it is unusable, never half-open.
@@ -185,20 +169,12 @@ impl Workspace {
         };
         let conn = open_database(dir, &secrets.db_key)?;
         let meta = |key: &str| -> Result<Option<String>> {
-            Ok(conn
-                .query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
-                    row.get(0)
-                })
-                .optional()?)
+            Ok(conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| row.get(0)).optional()?)
         };
         let worker = meta("worker")?.unwrap_or_else(|| "worker".into());
-        let code_prefix = meta("code_prefix")?
-            .and_then(|text| serde_json::from_str(&text).ok())
-            .unwrap_or_default();
+        let code_prefix = meta("code_prefix")?.and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default();
         let last = match (meta("hlc")?, meta("device_seq")?) {
-            (Some(hlc), _) => {
-                Hlc::from_sortable(&hlc).ok_or_else(|| Error::Corrupt("clock".into()))?
-            }
+            (Some(hlc), _) => Hlc::from_sortable(&hlc).ok_or_else(|| Error::Corrupt("clock".into()))?,
             _ => Hlc::default(),
         };
         let mut workspace = Workspace {
@@ -242,11 +218,7 @@ impl Workspace {
         let key = CaseKey::generate();
         let code = self.unused_code()?;
         let key_id = key.id;
-        let wrapped = crypto::wrap(
-            &self.secrets.master_key,
-            &case_key_context(case_id, key_id),
-            key.secret.expose(),
-        );
+        let wrapped = crypto::wrap(&self.secrets.master_key, &case_key_context(case_id, key_id), key.secret.expose());
         self.case_keys.insert(case_id, key);
         let change = Change::CaseCreated { code, fields };
         self.record(case_id, change, "case.create", "", |tx| {
@@ -270,56 +242,28 @@ impl Workspace {
         reason: Option<String>,
     ) -> Result<CaseState> {
         if values.is_empty() {
-            return Err(Error::invalid(
-                "fields",
-                "nothing to change; give at least one FIELD=VALUE",
-            ));
+            return Err(Error::invalid("fields", "nothing to change; give at least one FIELD=VALUE"));
         }
         let state = self.state(case_id)?;
-        let detail = values
-            .iter()
-            .map(|value| value.field().as_str())
-            .collect::<Vec<_>>()
-            .join(",");
+        let detail = values.iter().map(|value| value.field().as_str()).collect::<Vec<_>>().join(",");
         let edits = values
             .into_iter()
-            .map(|value| FieldEdit {
-                replaces: state.current_versions(value.field()),
-                set: value,
-            })
+            .map(|value| FieldEdit { replaces: state.current_versions(value.field()), set: value })
             .collect();
-        self.record(
-            case_id,
-            Change::CaseUpdated { edits, reason },
-            "case.update",
-            &detail,
-            |_| Ok(()),
-        )
+        self.record(case_id, Change::CaseUpdated { edits, reason }, "case.update", &detail, |_| Ok(()))
     }
 
     /// Closes a case (HTCDS Closed, or ClosedReferred when the person was referred on).
-    pub fn close_case(
-        &mut self,
-        case_id: CaseId,
-        reason: &str,
-        referred: bool,
-    ) -> Result<CaseState> {
+    pub fn close_case(&mut self, case_id: CaseId, reason: &str, referred: bool) -> Result<CaseState> {
         let reason = values::long_text("reason", reason)?;
         let state = self.state(case_id)?;
-        if matches!(
-            state.fields.status,
-            CaseStatus::Closed | CaseStatus::ClosedReferred
-        ) {
+        if matches!(state.fields.status, CaseStatus::Closed | CaseStatus::ClosedReferred) {
             return Err(Error::invalid(
                 "status",
                 "the case is already closed; reopen it first to change how it was closed",
             ));
         }
-        let status = if referred {
-            CaseStatus::ClosedReferred
-        } else {
-            CaseStatus::Closed
-        };
+        let status = if referred { CaseStatus::ClosedReferred } else { CaseStatus::Closed };
         self.update_case(case_id, vec![FieldValue::Status(status)], Some(reason))
     }
 
@@ -327,77 +271,36 @@ impl Workspace {
     pub fn reopen_case(&mut self, case_id: CaseId, reason: &str) -> Result<CaseState> {
         let reason = values::long_text("reason", reason)?;
         let state = self.state(case_id)?;
-        if !matches!(
-            state.fields.status,
-            CaseStatus::Closed | CaseStatus::ClosedReferred
-        ) {
-            return Err(Error::invalid(
-                "status",
-                "the case is not closed, so it cannot be reopened",
-            ));
+        if !matches!(state.fields.status, CaseStatus::Closed | CaseStatus::ClosedReferred) {
+            return Err(Error::invalid("status", "the case is not closed, so it cannot be reopened"));
         }
-        self.update_case(
-            case_id,
-            vec![FieldValue::Status(CaseStatus::Active)],
-            Some(reason),
-        )
+        self.update_case(case_id, vec![FieldValue::Status(CaseStatus::Active)], Some(reason))
     }
 
     /// Settles a conflict by keeping one of the concurrent versions of a field.
-    pub fn resolve_conflict(
-        &mut self,
-        case_id: CaseId,
-        field: Field,
-        keep: EventId,
-    ) -> Result<CaseState> {
+    pub fn resolve_conflict(&mut self, case_id: CaseId, field: Field, keep: EventId) -> Result<CaseState> {
         let state = self.state(case_id)?;
         let conflict = state
             .conflicts
             .iter()
             .find(|conflict| conflict.field == field)
-            .ok_or_else(|| {
-                Error::invalid(
-                    field.as_str(),
-                    "has no conflicting versions to choose between",
-                )
-            })?;
+            .ok_or_else(|| Error::invalid(field.as_str(), "has no conflicting versions to choose between"))?;
         let version = conflict
             .versions
             .iter()
             .find(|version| version.stamp.event_id == keep)
-            .ok_or_else(|| {
-                Error::invalid(
-                    field.as_str(),
-                    "that version is not one of the conflicting ones",
-                )
-            })?;
-        self.update_case(
-            case_id,
-            vec![version.value.clone()],
-            Some("conflict resolved".into()),
-        )
+            .ok_or_else(|| Error::invalid(field.as_str(), "that version is not one of the conflicting ones"))?;
+        self.update_case(case_id, vec![version.value.clone()], Some("conflict resolved".into()))
     }
 
     pub fn add_note(&mut self, case_id: CaseId, text: &str) -> Result<CaseState> {
-        let note = Note {
-            id: EntryId::new(),
-            text: values::long_text("text", text)?,
-        };
-        self.record(case_id, Change::NoteAdded { note }, "note.add", "", |_| {
-            Ok(())
-        })
+        let note = Note { id: EntryId::new(), text: values::long_text("text", text)? };
+        self.record(case_id, Change::NoteAdded { note }, "note.add", "", |_| Ok(()))
     }
 
-    pub fn add_consent(
-        &mut self,
-        case_id: CaseId,
-        input: ConsentInput,
-    ) -> Result<(EntryId, CaseState)> {
+    pub fn add_consent(&mut self, case_id: CaseId, input: ConsentInput) -> Result<(EntryId, CaseState)> {
         if input.scope.is_empty() {
-            return Err(Error::invalid(
-                "share",
-                "say what the person agreed to share, such as identity,case_summary",
-            ));
+            return Err(Error::invalid("share", "say what the person agreed to share, such as identity,case_summary"));
         }
         let consent = Consent {
             id: EntryId::new(),
@@ -405,29 +308,15 @@ impl Workspace {
             shared_with: values::short_text("with", &input.shared_with)?,
             given_on: input.given_on,
             method: input.method,
-            note: input
-                .note
-                .as_deref()
-                .map(|note| values::long_text("note", note))
-                .transpose()?,
+            note: input.note.as_deref().map(|note| values::long_text("note", note)).transpose()?,
         };
         let id = consent.id;
-        let state = self.record(
-            case_id,
-            Change::ConsentRecorded { consent },
-            "consent.add",
-            "",
-            |_| Ok(()),
-        )?;
+        let state = self.record(case_id, Change::ConsentRecorded { consent }, "consent.add", "", |_| Ok(()))?;
         Ok((id, state))
     }
 
     /// Records a referral. It must rely on a consent already recorded on the case.
-    pub fn add_referral(
-        &mut self,
-        case_id: CaseId,
-        input: ReferralInput,
-    ) -> Result<(EntryId, CaseState)> {
+    pub fn add_referral(&mut self, case_id: CaseId, input: ReferralInput) -> Result<(EntryId, CaseState)> {
         let state = self.state(case_id)?;
         if state.consent(input.consent_id).is_none() {
             return Err(Error::invalid(
@@ -440,23 +329,13 @@ impl Workspace {
             service: values::short_text("service", &input.service)?,
             service_type: input.service_type,
             reason: input.reason,
-            details: input
-                .details
-                .as_deref()
-                .map(|text| values::long_text("details", text))
-                .transpose()?,
+            details: input.details.as_deref().map(|text| values::long_text("details", text)).transpose()?,
             urgency: input.urgency,
             consent_id: input.consent_id,
         };
         let id = referral.id;
         let detail = input.service_type.as_str();
-        let state = self.record(
-            case_id,
-            Change::ReferralMade { referral },
-            "referral.add",
-            detail,
-            |_| Ok(()),
-        )?;
+        let state = self.record(case_id, Change::ReferralMade { referral }, "referral.add", detail, |_| Ok(()))?;
         Ok((id, state))
     }
 
@@ -483,49 +362,23 @@ impl Workspace {
                 ),
             ));
         }
-        let note = note
-            .map(|text| values::long_text("note", text))
-            .transpose()?;
-        let change = Change::ReferralStatusChanged {
-            referral_id,
-            status,
-            note,
-        };
-        self.record(case_id, change, "referral.status", status.as_str(), |_| {
-            Ok(())
-        })
+        let note = note.map(|text| values::long_text("note", text)).transpose()?;
+        let change = Change::ReferralStatusChanged { referral_id, status, note };
+        self.record(case_id, change, "referral.status", status.as_str(), |_| Ok(()))
     }
 
     /// Records a filled screening (validated and scored by the form engine before it gets here).
     pub fn add_screening(&mut self, case_id: CaseId, screening: Screening) -> Result<CaseState> {
         let detail = format!("{} v{}", screening.form_id, screening.form_version);
-        self.record(
-            case_id,
-            Change::ScreeningRecorded { screening },
-            "screening.add",
-            &detail,
-            |_| Ok(()),
-        )
+        self.record(case_id, Change::ScreeningRecorded { screening }, "screening.add", &detail, |_| Ok(()))
     }
 
     /// Finds a case by id or code (as typed: case and dashes forgiven).
     pub fn resolve(&self, id_or_code: &str) -> Result<CaseId> {
         let found: Option<String> = if let Ok(id) = id_or_code.parse::<CaseId>() {
-            self.conn
-                .query_row(
-                    "SELECT id FROM cases WHERE id = ?1",
-                    [id.to_string()],
-                    |row| row.get(0),
-                )
-                .optional()?
+            self.conn.query_row("SELECT id FROM cases WHERE id = ?1", [id.to_string()], |row| row.get(0)).optional()?
         } else if let Some(code) = CaseCode::parse(id_or_code) {
-            self.conn
-                .query_row(
-                    "SELECT id FROM cases WHERE code = ?1",
-                    [code.as_str()],
-                    |row| row.get(0),
-                )
-                .optional()?
+            self.conn.query_row("SELECT id FROM cases WHERE code = ?1", [code.as_str()], |row| row.get(0)).optional()?
         } else {
             None
         };
@@ -551,20 +404,10 @@ impl Workspace {
 
     /// Lists cases, newest change first.
     pub fn list_cases(&self, query: &CaseQuery) -> Result<Vec<CaseSummary>> {
-        let search = query
-            .search
-            .as_deref()
-            .map(fts_query)
-            .filter(|text| !text.is_empty());
+        let search = query.search.as_deref().map(fts_query).filter(|text| !text.is_empty());
         let from_ms = query.updated_from.map(|day| day_start_ms(day));
-        let to_ms = query
-            .updated_to
-            .map(|day| day_start_ms(day) + 86_400_000 - 1);
-        let limit = if query.limit == 0 {
-            -1
-        } else {
-            query.limit as i64
-        };
+        let to_ms = query.updated_to.map(|day| day_start_ms(day) + 86_400_000 - 1);
+        let limit = if query.limit == 0 { -1 } else { query.limit as i64 };
         let source = if search.is_some() {
             "FROM case_search s JOIN cases c ON c.rowid = s.rowid WHERE case_search MATCH ?1"
         } else {
@@ -609,8 +452,7 @@ impl Workspace {
                 id: id.parse()?,
                 code: CaseCode::parse(&code).ok_or_else(|| Error::Corrupt("case code".into()))?,
                 name,
-                status: CaseStatus::parse(&status)
-                    .ok_or_else(|| Error::Corrupt("case status".into()))?,
+                status: CaseStatus::parse(&status).ok_or_else(|| Error::Corrupt("case status".into()))?,
                 risk_level: risk.as_deref().and_then(RiskLevel::parse),
                 team,
                 created_at: format_ms(created),
@@ -622,9 +464,7 @@ impl Workspace {
     }
 
     pub fn case_count(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .query_row("SELECT count(*) FROM cases", [], |row| row.get(0))?)
+        Ok(self.conn.query_row("SELECT count(*) FROM cases", [], |row| row.get(0))?)
     }
 
     // ----- audit -----
@@ -662,9 +502,7 @@ impl Workspace {
 
     /// Integrity check of the database file (SQLite's own).
     pub fn integrity_check(&self) -> Result<String> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA integrity_check", [], |row| row.get(0))?)
+        Ok(self.conn.query_row("PRAGMA integrity_check", [], |row| row.get(0))?)
     }
 
     // ----- internals -----
@@ -688,16 +526,10 @@ impl Workspace {
             .optional()?;
         let (key_id, wrapped) = row.ok_or_else(|| Error::MissingCaseKey(case_id.to_string()))?;
         let key_id = Uuid::parse_str(&key_id).map_err(|_| Error::Corrupt("case key id".into()))?;
-        let wrapped = serde_json::from_str(&wrapped)
-            .map_err(|_| Error::Corrupt("wrapped case key".into()))?;
-        let bytes = crypto::unwrap(
-            &self.secrets.master_key,
-            &case_key_context(case_id, key_id),
-            &wrapped,
-        )
-        .ok_or(Error::Tampered)?;
-        let secret =
-            Secret::from_slice(&bytes).ok_or_else(|| Error::Corrupt("case key length".into()))?;
+        let wrapped = serde_json::from_str(&wrapped).map_err(|_| Error::Corrupt("wrapped case key".into()))?;
+        let bytes = crypto::unwrap(&self.secrets.master_key, &case_key_context(case_id, key_id), &wrapped)
+            .ok_or(Error::Tampered)?;
+        let secret = Secret::from_slice(&bytes).ok_or_else(|| Error::Corrupt("case key length".into()))?;
         let key = CaseKey { id: key_id, secret };
         self.case_keys.insert(case_id, key.clone());
         Ok(key)
@@ -706,11 +538,10 @@ impl Workspace {
     fn unused_code(&self) -> Result<CaseCode> {
         loop {
             let code = CaseCode::generate(&self.code_prefix);
-            let taken: bool = self.conn.query_row(
-                "SELECT EXISTS(SELECT 1 FROM cases WHERE code = ?1)",
-                [code.as_str()],
-                |row| row.get(0),
-            )?;
+            let taken: bool =
+                self.conn.query_row("SELECT EXISTS(SELECT 1 FROM cases WHERE code = ?1)", [code.as_str()], |row| {
+                    row.get(0)
+                })?;
             if !taken {
                 return Ok(code);
             }
@@ -730,20 +561,12 @@ impl Workspace {
         let key = self.case_key(case_id)?;
         let now = Utc::now();
         let hlc = self.clock.tick(now.timestamp_millis().max(0) as u64);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let device_seq: i64 =
-            tx.query_row(
-                "SELECT value FROM meta WHERE key = 'device_seq'",
-                [],
-                |row| row.get::<_, String>(0),
-            )
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let device_seq: i64 = tx
+            .query_row("SELECT value FROM meta WHERE key = 'device_seq'", [], |row| row.get::<_, String>(0))
             .optional()?
-            .map_or(Ok(0), |text| {
-                text.parse::<i64>()
-                    .map_err(|_| Error::Corrupt("device sequence".into()))
-            })? + 1;
+            .map_or(Ok(0), |text| text.parse::<i64>().map_err(|_| Error::Corrupt("device sequence".into())))?
+            + 1;
         let event = Event {
             id: EventId::new(),
             case_id,
@@ -754,12 +577,9 @@ impl Workspace {
             change,
         };
         let state = match &event.change {
-            Change::CaseCreated { .. } => {
-                CaseState::fold([&event]).expect("a creation event folds")
-            }
+            Change::CaseCreated { .. } => CaseState::fold([&event]).expect("a creation event folds"),
             _ => {
-                let mut state = load_state(&tx, case_id)?
-                    .ok_or_else(|| Error::CaseNotFound(case_id.to_string()))?;
+                let mut state = load_state(&tx, case_id)?.ok_or_else(|| Error::CaseNotFound(case_id.to_string()))?;
                 state.apply(&event);
                 state
             }
@@ -776,9 +596,7 @@ impl Workspace {
     }
 
     fn audit_now(&mut self, action: &str, case_id: Option<CaseId>, detail: &str) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         audit::append(&tx, Utc::now(), &self.worker, action, case_id, detail)?;
         tx.commit()?;
         Ok(())
@@ -792,21 +610,12 @@ impl Workspace {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(error) => return Err(Error::io(&path, error)),
         };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for line in text.lines().filter(|line| !line.trim().is_empty()) {
             let at = DateTime::parse_from_rfc3339(line.trim())
                 .map(|at| at.with_timezone(&Utc))
                 .unwrap_or_else(|_| Utc::now());
-            audit::append(
-                &tx,
-                at,
-                "unknown",
-                "unlock.failed",
-                None,
-                "wrong passphrase",
-            )?;
+            audit::append(&tx, at, "unknown", "unlock.failed", None, "wrong passphrase")?;
         }
         tx.commit()?;
         fs::remove_file(&path).map_err(|error| Error::io(&path, error))
@@ -821,9 +630,7 @@ fn check_new_passphrase(passphrase: &str) -> Result<()> {
     if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
         return Err(Error::invalid(
             "passphrase",
-            format!(
-                "use at least {MIN_PASSPHRASE_CHARS} characters; a few unrelated words are easy to remember"
-            ),
+            format!("use at least {MIN_PASSPHRASE_CHARS} characters; a few unrelated words are easy to remember"),
         ));
     }
     Ok(())
@@ -834,26 +641,18 @@ fn create_private_dir(dir: &Path) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-            .map_err(|error| Error::io(dir, error))?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|error| Error::io(dir, error))?;
     }
     Ok(())
 }
 
 fn record_failed_unlock(dir: &Path) -> Result<()> {
     let path = dir.join(FAILED_UNLOCKS_FILE);
-    let mut file = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(|error| Error::io(&path, error))?;
-    writeln!(
-        file,
-        "{}",
-        Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
-    )
-    .and_then(|()| file.sync_all())
-    .map_err(|error| Error::io(&path, error))
+    let mut file =
+        fs::OpenOptions::new().create(true).append(true).open(&path).map_err(|error| Error::io(&path, error))?;
+    writeln!(file, "{}", Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true))
+        .and_then(|()| file.sync_all())
+        .map_err(|error| Error::io(&path, error))
 }
 
 /// Opens (creating if needed) the SQLCipher database with its raw key, refusing a newer layout
@@ -865,31 +664,17 @@ fn open_database(dir: &Path, key: &Secret) -> Result<Connection> {
     conn.execute_batch(&pragma)?;
     // Temporary tables and sorts stay in memory: nothing in clear in temp files.
     conn.execute_batch("PRAGMA temp_store = MEMORY;")?;
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |row| row.get(0))
-        .map_err(|error| match error {
-            rusqlite::Error::SqliteFailure(failure, _)
-                if failure.code == rusqlite::ErrorCode::NotADatabase =>
-            {
-                Error::KeyFile {
-                    path: keyfile::path(dir),
-                    why: "its database key does not open harbour.db".into(),
-                }
-            }
-            other => Error::Database(other),
-        })?;
-    if version > SCHEMA_VERSION {
-        return Err(Error::NewerSchema {
-            found: version,
-            known: SCHEMA_VERSION,
-        });
-    }
-    conn.query_row("PRAGMA journal_mode = WAL", [], |row| {
-        row.get::<_, String>(0)
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(|error| match error {
+        rusqlite::Error::SqliteFailure(failure, _) if failure.code == rusqlite::ErrorCode::NotADatabase => {
+            Error::KeyFile { path: keyfile::path(dir), why: "its database key does not open harbour.db".into() }
+        }
+        other => Error::Database(other),
     })?;
-    conn.execute_batch(
-        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
-    )?;
+    if version > SCHEMA_VERSION {
+        return Err(Error::NewerSchema { found: version, known: SCHEMA_VERSION });
+    }
+    conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get::<_, String>(0))?;
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")?;
     migrate(&conn, version)?;
     Ok(conn)
 }
@@ -980,11 +765,7 @@ fn sealed_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SealedEvent> {
     let uuid = |index: usize| -> rusqlite::Result<Uuid> {
         let text: String = row.get(index)?;
         Uuid::parse_str(&text).map_err(|error| {
-            rusqlite::Error::FromSqlConversionFailure(
-                index,
-                rusqlite::types::Type::Text,
-                Box::new(error),
-            )
+            rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(error))
         })
     };
     let hlc_text: String = row.get(5)?;
@@ -1003,15 +784,9 @@ fn sealed_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SealedEvent> {
 }
 
 fn load_state(conn: &Connection, case_id: CaseId) -> Result<Option<CaseState>> {
-    let text: Option<String> = conn
-        .query_row(
-            "SELECT state FROM cases WHERE id = ?1",
-            [case_id.to_string()],
-            |row| row.get(0),
-        )
-        .optional()?;
-    text.map(|text| serde_json::from_str(&text).map_err(|_| Error::Corrupt("case state".into())))
-        .transpose()
+    let text: Option<String> =
+        conn.query_row("SELECT state FROM cases WHERE id = ?1", [case_id.to_string()], |row| row.get(0)).optional()?;
+    text.map(|text| serde_json::from_str(&text).map_err(|_| Error::Corrupt("case state".into()))).transpose()
 }
 
 /// Writes the projection of a case and, when its names changed, its search entry.
@@ -1019,11 +794,9 @@ fn save_state(conn: &Connection, state: &CaseState, event: &Event) -> Result<()>
     let search_text = search_text(state);
     let json = serde_json::to_string(state).expect("a case state always serializes");
     let previous: Option<(i64, String)> = conn
-        .query_row(
-            "SELECT rowid, search_text FROM cases WHERE id = ?1",
-            [state.id.to_string()],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )
+        .query_row("SELECT rowid, search_text FROM cases WHERE id = ?1", [state.id.to_string()], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
         .optional()?;
     let status = state.fields.status.as_str();
     let risk = state.fields.risk_level.map(|risk| risk.as_str());
@@ -1049,10 +822,7 @@ fn save_state(conn: &Connection, state: &CaseState, event: &Event) -> Result<()>
                 ],
             )?;
             let rowid = conn.last_insert_rowid();
-            conn.execute(
-                "INSERT INTO case_search (rowid, text) VALUES (?1, ?2)",
-                params![rowid, search_text],
-            )?;
+            conn.execute("INSERT INTO case_search (rowid, text) VALUES (?1, ?2)", params![rowid, search_text])?;
         }
         Some((rowid, old_search)) => {
             conn.execute(
@@ -1072,10 +842,7 @@ fn save_state(conn: &Connection, state: &CaseState, event: &Event) -> Result<()>
             )?;
             if old_search != search_text {
                 conn.execute("DELETE FROM case_search WHERE rowid = ?1", [rowid])?;
-                conn.execute(
-                    "INSERT INTO case_search (rowid, text) VALUES (?1, ?2)",
-                    params![rowid, search_text],
-                )?;
+                conn.execute("INSERT INTO case_search (rowid, text) VALUES (?1, ?2)", params![rowid, search_text])?;
             }
         }
     }
@@ -1086,11 +853,7 @@ fn save_state(conn: &Connection, state: &CaseState, event: &Event) -> Result<()>
 /// and digits separated by single spaces: "José-María" → "jose maria".
 pub fn normalize_text(text: &str) -> String {
     let folded = deunicode::deunicode(text).to_lowercase();
-    folded
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|word| !word.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+    folded.split(|c: char| !c.is_ascii_alphanumeric()).filter(|word| !word.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
 fn search_text(state: &CaseState) -> String {
@@ -1118,15 +881,9 @@ fn fts_query(text: &str) -> String {
 }
 
 fn day_start_ms(day: NaiveDate) -> i64 {
-    day.and_hms_opt(0, 0, 0)
-        .expect("midnight exists")
-        .and_utc()
-        .timestamp_millis()
+    day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_millis()
 }
 
 fn format_ms(ms: i64) -> String {
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .unwrap_or_default()
-        .to_rfc3339_opts(SecondsFormat::Millis, true)
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default().to_rfc3339_opts(SecondsFormat::Millis, true)
 }

@@ -15,39 +15,26 @@ fn main() {
         std::process::exit(2);
     };
     let passphrase = std::env::var("HARBOUR_PASSPHRASE").expect("HARBOUR_PASSPHRASE is set");
-    let mut workspace =
-        Workspace::unlock(dir.as_ref(), &passphrase).expect("the workspace unlocks");
+    let mut workspace = Workspace::unlock(dir.as_ref(), &passphrase).expect("the workspace unlocks");
     let case_id: CaseId = case.parse().expect("a case id");
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for round in 0u64.. {
         let line = match round % 5 {
             0 => {
-                let state = workspace
-                    .create_case(CaseFields::named(&format!("Crash case {round}")).unwrap())
-                    .unwrap();
+                let state = workspace.create_case(CaseFields::named(&format!("Crash case {round}")).unwrap()).unwrap();
                 format!("case {}", state.id)
             }
             1 => {
-                let risk = if round % 2 == 0 {
-                    RiskLevel::High
-                } else {
-                    RiskLevel::Low
-                };
-                workspace
-                    .update_case(case_id, vec![FieldValue::RiskLevel(Some(risk))], None)
-                    .unwrap();
+                let risk = if round % 2 == 0 { RiskLevel::High } else { RiskLevel::Low };
+                workspace.update_case(case_id, vec![FieldValue::RiskLevel(Some(risk))], None).unwrap();
                 format!("update {round}")
             }
             _ => {
-                let state = workspace
-                    .add_note(case_id, &format!("note {round}"))
-                    .unwrap();
+                let state = workspace.add_note(case_id, &format!("note {round}")).unwrap();
                 format!("note {}", state.notes.last().unwrap().entry.id)
             }
         };
-        writeln!(out, "{line}")
-            .and_then(|()| out.flush())
-            .expect("stdout is open");
+        writeln!(out, "{line}").and_then(|()| out.flush()).expect("stdout is open");
     }
 }

@@ -170,20 +170,10 @@ impl Field {
             "worker" => Some(Field::AssignedWorker),
             _ => None,
         };
-        alias
-            .or_else(|| {
-                Field::ALL
-                    .iter()
-                    .copied()
-                    .find(|field| field.as_str() == wanted)
-            })
-            .ok_or_else(|| {
-                let names: Vec<&str> = Field::ALL.iter().map(|field| field.as_str()).collect();
-                Error::invalid(
-                    text.trim(),
-                    format!("is not a case field; the fields are {}", names.join(", ")),
-                )
-            })
+        alias.or_else(|| Field::ALL.iter().copied().find(|field| field.as_str() == wanted)).ok_or_else(|| {
+            let names: Vec<&str> = Field::ALL.iter().map(|field| field.as_str()).collect();
+            Error::invalid(text.trim(), format!("is not a case field; the fields are {}", names.join(", ")))
+        })
     }
 }
 
@@ -243,38 +233,24 @@ impl FieldValue {
         let name = field.as_str();
         Ok(match field {
             Field::Name => FieldValue::Name(values::short_text(name, text)?),
-            Field::Aliases => {
-                FieldValue::Aliases(list(text, |item| values::short_text(name, item))?)
-            }
+            Field::Aliases => FieldValue::Aliases(list(text, |item| values::short_text(name, item))?),
             Field::Sex => FieldValue::Sex(optional(empty, || coded::<Sex>(name, text))?),
-            Field::BirthDate => {
-                FieldValue::BirthDate(optional(empty, || values::parse_birth_date(text))?)
-            }
-            Field::EstimatedAge => {
-                FieldValue::EstimatedAge(optional(empty, || AgeEstimate::parse(text))?)
-            }
+            Field::BirthDate => FieldValue::BirthDate(optional(empty, || values::parse_birth_date(text))?),
+            Field::EstimatedAge => FieldValue::EstimatedAge(optional(empty, || AgeEstimate::parse(text))?),
             Field::Nationalities => FieldValue::Nationalities(list(text, Country::parse)?),
             Field::Languages => FieldValue::Languages(list(text, Language::parse)?),
             Field::Phone => FieldValue::Phone(optional(empty, || Phone::parse(text))?),
-            Field::Location => {
-                FieldValue::Location(optional(empty, || values::short_text(name, text))?)
-            }
+            Field::Location => FieldValue::Location(optional(empty, || values::short_text(name, text))?),
             Field::Status => FieldValue::Status(coded::<CaseStatus>(name, text)?),
-            Field::RiskLevel => {
-                FieldValue::RiskLevel(optional(empty, || coded::<RiskLevel>(name, text))?)
+            Field::RiskLevel => FieldValue::RiskLevel(optional(empty, || coded::<RiskLevel>(name, text))?),
+            Field::ExploitationTypes => {
+                FieldValue::ExploitationTypes(list(text, |item| coded::<ExploitationType>(name, item))?)
             }
-            Field::ExploitationTypes => FieldValue::ExploitationTypes(list(text, |item| {
-                coded::<ExploitationType>(name, item)
-            })?),
             Field::MeansOfControl => {
                 FieldValue::MeansOfControl(list(text, |item| coded::<MeansOfControl>(name, item))?)
             }
-            Field::AssignedTeam => {
-                FieldValue::AssignedTeam(optional(empty, || values::short_text(name, text))?)
-            }
-            Field::AssignedWorker => {
-                FieldValue::AssignedWorker(optional(empty, || values::short_text(name, text))?)
-            }
+            Field::AssignedTeam => FieldValue::AssignedTeam(optional(empty, || values::short_text(name, text))?),
+            Field::AssignedWorker => FieldValue::AssignedWorker(optional(empty, || values::short_text(name, text))?),
         })
     }
 }
@@ -308,14 +284,7 @@ impl_coded!(
 /// Parses one value of a coded list, or says which values are allowed.
 pub fn coded<T: Coded>(field: &str, text: &str) -> Result<T> {
     T::parse_code(text).ok_or_else(|| {
-        Error::invalid(
-            field,
-            format!(
-                "\"{}\" is not allowed; use one of: {}",
-                text.trim(),
-                T::allowed_values()
-            ),
-        )
+        Error::invalid(field, format!("\"{}\" is not allowed; use one of: {}", text.trim(), T::allowed_values()))
     })
 }
 
@@ -325,11 +294,7 @@ fn optional<T>(empty: bool, parse: impl FnOnce() -> Result<T>) -> Result<Option<
 
 fn list<T: PartialEq>(text: &str, parse: impl Fn(&str) -> Result<T>) -> Result<Vec<T>> {
     let mut items = Vec::new();
-    for part in text
-        .split(',')
-        .map(str::trim)
-        .filter(|part| !part.is_empty())
-    {
+    for part in text.split(',').map(str::trim).filter(|part| !part.is_empty()) {
         let item = parse(part)?;
         if !items.contains(&item) {
             items.push(item);
@@ -353,89 +318,37 @@ mod tests {
 
     #[test]
     fn every_field_validates_at_the_edge() {
-        check(
-            "name",
-            " Ana Lucía ",
-            r#"{"field":"name","value":"Ana Lucía"}"#,
-        );
+        check("name", " Ana Lucía ", r#"{"field":"name","value":"Ana Lucía"}"#);
         check("name", "", "error: name: must not be empty");
-        check(
-            "aliases",
-            "Ani, Lu ,Ani",
-            r#"{"field":"aliases","value":["Ani","Lu"]}"#,
-        );
+        check("aliases", "Ani, Lu ,Ani", r#"{"field":"aliases","value":["Ani","Lu"]}"#);
         check("sex", "female", r#"{"field":"sex","value":"female"}"#);
-        check(
-            "sex",
-            "Transgender/NonConforming",
-            r#"{"field":"sex","value":"transgender_non_conforming"}"#,
-        );
+        check("sex", "Transgender/NonConforming", r#"{"field":"sex","value":"transgender_non_conforming"}"#);
         check(
             "sex",
             "woman",
             "error: sex: \"woman\" is not allowed; use one of: female, male, transgender_non_conforming, unknown",
         );
         check("sex", "", r#"{"field":"sex","value":null}"#);
-        check(
-            "birth_date",
-            "1999-12-31",
-            r#"{"field":"birth_date","value":"1999-12-31"}"#,
-        );
-        check(
-            "birth_date",
-            "31/12/1999",
-            "error: birth_date: \"31/12/1999\" is not a date; use YYYY-MM-DD",
-        );
-        check(
-            "age",
-            "130",
-            "error: age: \"130\" is not an age; use whole years from 0 to 120",
-        );
-        check(
-            "nationality",
-            "lc,GY",
-            r#"{"field":"nationalities","value":["LC","GY"]}"#,
-        );
+        check("birth_date", "1999-12-31", r#"{"field":"birth_date","value":"1999-12-31"}"#);
+        check("birth_date", "31/12/1999", "error: birth_date: \"31/12/1999\" is not a date; use YYYY-MM-DD");
+        check("age", "130", "error: age: \"130\" is not an age; use whole years from 0 to 120");
+        check("nationality", "lc,GY", r#"{"field":"nationalities","value":["LC","GY"]}"#);
         check(
             "nationalities",
             "ZZ",
             "error: nationality: \"ZZ\" is not an ISO 3166-1 country code; use two letters such as LC, GY or VE",
         );
-        check(
-            "languages",
-            "en, acf",
-            r#"{"field":"languages","value":["en","acf"]}"#,
-        );
-        check(
-            "phone",
-            "+1 758 452 0000",
-            r#"{"field":"phone","value":"+17584520000"}"#,
-        );
-        check(
-            "location",
-            "Vieux Fort",
-            r#"{"field":"location","value":"Vieux Fort"}"#,
-        );
-        check(
-            "status",
-            "follow-up",
-            r#"{"field":"status","value":"follow_up"}"#,
-        );
+        check("languages", "en, acf", r#"{"field":"languages","value":["en","acf"]}"#);
+        check("phone", "+1 758 452 0000", r#"{"field":"phone","value":"+17584520000"}"#);
+        check("location", "Vieux Fort", r#"{"field":"location","value":"Vieux Fort"}"#);
+        check("status", "follow-up", r#"{"field":"status","value":"follow_up"}"#);
         check(
             "status",
             "",
             "error: status: \"\" is not allowed; use one of: active, follow_up, closed, closed_referred",
         );
-        check(
-            "risk_level",
-            "high",
-            r#"{"field":"risk_level","value":"high"}"#,
-        );
-        check(
-            "risk_level",
-            "extreme",
-            "error: risk_level: \"extreme\" is not allowed; use one of: low, medium, high",
-        );
+        check("risk_level", "high", r#"{"field":"risk_level","value":"high"}"#);
+        check("risk_level", "extreme", "error: risk_level: \"extreme\" is not allowed; use one of: low, medium, high");
         check(
             "exploitation_types",
             "forced_labour,sexual_exploitation",
@@ -446,16 +359,8 @@ mod tests {
             "debt_bondage, withholds-documents",
             r#"{"field":"means_of_control","value":["debt_bondage","withholds_documents"]}"#,
         );
-        check(
-            "assigned_team",
-            "Shelter",
-            r#"{"field":"assigned_team","value":"Shelter"}"#,
-        );
-        check(
-            "assigned_worker",
-            "",
-            r#"{"field":"assigned_worker","value":null}"#,
-        );
+        check("assigned_team", "Shelter", r#"{"field":"assigned_team","value":"Shelter"}"#);
+        check("assigned_worker", "", r#"{"field":"assigned_worker","value":null}"#);
         check(
             "colour",
             "red",

@@ -202,23 +202,11 @@ mod tests {
     #[test]
     fn parse_accepts_names_codes_and_forgives_punctuation() {
         assert_eq!(Sex::parse("Female"), Some(Sex::Female));
-        assert_eq!(
-            Sex::parse("transgender-non-conforming"),
-            Some(Sex::TransgenderNonConforming)
-        );
-        assert_eq!(
-            Sex::parse("Transgender/NonConforming"),
-            Some(Sex::TransgenderNonConforming)
-        );
+        assert_eq!(Sex::parse("transgender-non-conforming"), Some(Sex::TransgenderNonConforming));
+        assert_eq!(Sex::parse("Transgender/NonConforming"), Some(Sex::TransgenderNonConforming));
         assert_eq!(CaseStatus::parse("follow-up"), Some(CaseStatus::FollowUp));
-        assert_eq!(
-            CaseStatus::parse("ClosedReferred"),
-            Some(CaseStatus::ClosedReferred)
-        );
-        assert_eq!(
-            MeansOfControl::parse("meansOfControlDebtBondage"),
-            Some(MeansOfControl::DebtBondage)
-        );
+        assert_eq!(CaseStatus::parse("ClosedReferred"), Some(CaseStatus::ClosedReferred));
+        assert_eq!(MeansOfControl::parse("meansOfControlDebtBondage"), Some(MeansOfControl::DebtBondage));
         assert_eq!(RiskLevel::parse("severe"), None);
         assert_eq!(MeansOfControl::ALL.len(), 17);
     }

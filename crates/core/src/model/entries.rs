@@ -70,24 +70,10 @@ impl ConsentScope {
 
     pub fn parse(text: &str) -> Result<ConsentScope> {
         let wanted = text.trim().to_ascii_lowercase().replace('-', "_");
-        ConsentScope::ALL
-            .iter()
-            .copied()
-            .find(|scope| scope.as_str() == wanted)
-            .ok_or_else(|| {
-                let names: Vec<&str> = ConsentScope::ALL
-                    .iter()
-                    .map(|scope| scope.as_str())
-                    .collect();
-                Error::invalid(
-                    "share",
-                    format!(
-                        "\"{}\" is not allowed; use one of: {}",
-                        text.trim(),
-                        names.join(", ")
-                    ),
-                )
-            })
+        ConsentScope::ALL.iter().copied().find(|scope| scope.as_str() == wanted).ok_or_else(|| {
+            let names: Vec<&str> = ConsentScope::ALL.iter().map(|scope| scope.as_str()).collect();
+            Error::invalid("share", format!("\"{}\" is not allowed; use one of: {}", text.trim(), names.join(", ")))
+        })
     }
 }
 
@@ -103,10 +89,7 @@ impl ConsentMethod {
         match text.trim().to_ascii_lowercase().as_str() {
             "verbal" => Ok(ConsentMethod::Verbal),
             "written" => Ok(ConsentMethod::Written),
-            other => Err(Error::invalid(
-                "method",
-                format!("\"{other}\" is not allowed; use verbal or written"),
-            )),
+            other => Err(Error::invalid("method", format!("\"{other}\" is not allowed; use verbal or written"))),
         }
     }
 }
@@ -151,9 +134,7 @@ impl ReferralStatus {
             "completed" => Ok(ReferralStatus::Completed),
             other => Err(Error::invalid(
                 "status",
-                format!(
-                    "\"{other}\" is not a referral status; use accepted, declined or completed"
-                ),
+                format!("\"{other}\" is not a referral status; use accepted, declined or completed"),
             )),
         }
     }
@@ -197,25 +178,12 @@ mod tests {
         assert!(!Declined.may_become(Completed));
         assert!(!Completed.may_become(Sent));
         assert!(!Sent.may_become(Completed));
-        assert!(
-            ReferralStatus::parse("pending")
-                .unwrap_err()
-                .to_string()
-                .starts_with("status:")
-        );
+        assert!(ReferralStatus::parse("pending").unwrap_err().to_string().starts_with("status:"));
     }
 
     #[test]
     fn consent_scope_names() {
-        assert_eq!(
-            ConsentScope::parse("case-summary").unwrap(),
-            ConsentScope::CaseSummary
-        );
-        assert!(
-            ConsentScope::parse("everything")
-                .unwrap_err()
-                .to_string()
-                .contains("identity, contact")
-        );
+        assert_eq!(ConsentScope::parse("case-summary").unwrap(), ConsentScope::CaseSummary);
+        assert!(ConsentScope::parse("everything").unwrap_err().to_string().contains("identity, contact"));
     }
 }

@@ -7,7 +7,5 @@ pub mod values;
 
 pub use case::{CaseFields, Field, FieldValue};
 pub use codes::*;
-pub use entries::{
-    Consent, ConsentMethod, ConsentScope, Note, Referral, ReferralStatus, Screening,
-};
+pub use entries::{Consent, ConsentMethod, ConsentScope, Note, Referral, ReferralStatus, Screening};
 pub use values::{AgeEstimate, Country, Language, Phone};

@@ -39,10 +39,7 @@ impl Country {
         } else {
             Err(Error::invalid(
                 "nationality",
-                format!(
-                    "\"{}\" is not an ISO 3166-1 country code; use two letters such as LC, GY or VE",
-                    text.trim()
-                ),
+                format!("\"{}\" is not an ISO 3166-1 country code; use two letters such as LC, GY or VE", text.trim()),
             ))
         }
     }
@@ -118,11 +115,7 @@ pub struct Phone(String);
 
 impl Phone {
     pub fn parse(text: &str) -> Result<Phone> {
-        let compact: String = text
-            .trim()
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.'))
-            .collect();
+        let compact: String = text.trim().chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '.')).collect();
         let digits = compact.strip_prefix('+').unwrap_or("");
         let ok = digits.len() >= 7
             && digits.len() <= 15
@@ -166,12 +159,8 @@ pub fn today() -> Date {
 
 /// A birth date: a real calendar date, not in the future, not before 1900.
 pub fn parse_birth_date(text: &str) -> Result<NaiveDate> {
-    let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
-        Error::invalid(
-            "birth_date",
-            format!("\"{}\" is not a date; use YYYY-MM-DD", text.trim()),
-        )
-    })?;
+    let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| Error::invalid("birth_date", format!("\"{}\" is not a date; use YYYY-MM-DD", text.trim())))?;
     let today = Utc::now().date_naive();
     if date > today {
         return Err(Error::invalid("birth_date", "the date is in the future"));
@@ -184,12 +173,8 @@ pub fn parse_birth_date(text: &str) -> Result<NaiveDate> {
 
 /// A date such as a consent date: YYYY-MM-DD, not in the future.
 pub fn parse_past_date(field: &str, text: &str) -> Result<NaiveDate> {
-    let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
-        Error::invalid(
-            field,
-            format!("\"{}\" is not a date; use YYYY-MM-DD", text.trim()),
-        )
-    })?;
+    let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| Error::invalid(field, format!("\"{}\" is not a date; use YYYY-MM-DD", text.trim())))?;
     if date > Utc::now().date_naive() {
         return Err(Error::invalid(field, "the date is in the future"));
     }
@@ -205,24 +190,10 @@ pub struct AgeEstimate {
 
 impl AgeEstimate {
     pub fn parse(text: &str) -> Result<AgeEstimate> {
-        let years: u8 = text
-            .trim()
-            .parse()
-            .ok()
-            .filter(|years| *years <= 120)
-            .ok_or_else(|| {
-                Error::invalid(
-                    "age",
-                    format!(
-                        "\"{}\" is not an age; use whole years from 0 to 120",
-                        text.trim()
-                    ),
-                )
-            })?;
-        Ok(AgeEstimate {
-            years,
-            as_of: Utc::now().date_naive(),
-        })
+        let years: u8 = text.trim().parse().ok().filter(|years| *years <= 120).ok_or_else(|| {
+            Error::invalid("age", format!("\"{}\" is not an age; use whole years from 0 to 120", text.trim()))
+        })?;
+        Ok(AgeEstimate { years, as_of: Utc::now().date_naive() })
     }
 }
 
@@ -243,15 +214,9 @@ fn checked_text(field: &str, text: &str, max: usize) -> Result<String> {
         return Err(Error::invalid(field, "must not be empty"));
     }
     if trimmed.chars().count() > max {
-        return Err(Error::invalid(
-            field,
-            format!("is too long; at most {max} characters"),
-        ));
+        return Err(Error::invalid(field, format!("is too long; at most {max} characters")));
     }
-    if trimmed
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
+    if trimmed.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
         return Err(Error::invalid(field, "contains control characters"));
     }
     Ok(trimmed.to_owned())
@@ -281,24 +246,9 @@ mod tests {
 
     #[test]
     fn phones_are_e164() {
-        assert_eq!(
-            Phone::parse("+1 (758) 452-0000").unwrap().as_str(),
-            "+17584520000"
-        );
-        for bad in [
-            "4520000",
-            "+0123456789",
-            "+12",
-            "+1758abc0000",
-            "+1234567890123456",
-        ] {
-            assert!(
-                Phone::parse(bad)
-                    .unwrap_err()
-                    .to_string()
-                    .starts_with("phone:"),
-                "{bad}"
-            );
+        assert_eq!(Phone::parse("+1 (758) 452-0000").unwrap().as_str(), "+17584520000");
+        for bad in ["4520000", "+0123456789", "+12", "+1758abc0000", "+1234567890123456"] {
+            assert!(Phone::parse(bad).unwrap_err().to_string().starts_with("phone:"), "{bad}");
         }
     }
 
@@ -307,18 +257,8 @@ mod tests {
         assert!(parse_birth_date("1990-02-28").is_ok());
         assert!(parse_birth_date("1990-02-30").is_err());
         assert!(parse_birth_date("1899-12-31").is_err());
-        assert!(
-            parse_birth_date("2999-01-01")
-                .unwrap_err()
-                .to_string()
-                .contains("future")
-        );
-        assert!(
-            parse_birth_date("28/02/1990")
-                .unwrap_err()
-                .to_string()
-                .contains("YYYY-MM-DD")
-        );
+        assert!(parse_birth_date("2999-01-01").unwrap_err().to_string().contains("future"));
+        assert!(parse_birth_date("28/02/1990").unwrap_err().to_string().contains("YYYY-MM-DD"));
         assert_eq!(AgeEstimate::parse("34").unwrap().years, 34);
         assert!(AgeEstimate::parse("121").is_err());
         assert!(AgeEstimate::parse("-1").is_err());
@@ -327,12 +267,7 @@ mod tests {
     #[test]
     fn text_is_trimmed_and_bounded() {
         assert_eq!(short_text("name", "  Ana  ").unwrap(), "Ana");
-        assert!(
-            short_text("name", "   ")
-                .unwrap_err()
-                .to_string()
-                .contains("empty")
-        );
+        assert!(short_text("name", "   ").unwrap_err().to_string().contains("empty"));
         assert!(short_text("name", &"a".repeat(201)).is_err());
         assert!(short_text("name", "a\u{0007}b").is_err());
         assert!(long_text("text", "line one\nline two").is_ok());
