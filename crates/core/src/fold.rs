@@ -19,9 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::{Change, Event, EventOrder, Hlc};
 use crate::ids::{CaseCode, CaseId, DeviceId, EntryId, EventId};
-use crate::model::{
-    CaseFields, Consent, Field, FieldValue, Note, Referral, ReferralStatus, Screening,
-};
+use crate::model::{CaseFields, Consent, Field, FieldValue, Note, Referral, ReferralStatus, Screening};
 
 /// A case as it stands after all its known events.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -63,12 +61,7 @@ pub struct Stamp {
 
 impl Stamp {
     fn of(event: &Event) -> Stamp {
-        Stamp {
-            event_id: event.id,
-            hlc: event.hlc,
-            device_id: event.device_id,
-            author: event.author.clone(),
-        }
+        Stamp { event_id: event.id, hlc: event.hlc, device_id: event.device_id, author: event.author.clone() }
     }
 
     /// Milliseconds since the Unix epoch.
@@ -154,9 +147,7 @@ impl CaseState {
         let mut sorted: Vec<&Event> = events.into_iter().collect();
         sorted.sort_by_key(|event| event.order());
         sorted.dedup_by_key(|event| event.id);
-        let create_at = sorted
-            .iter()
-            .position(|event| matches!(event.change, Change::CaseCreated { .. }))?;
+        let create_at = sorted.iter().position(|event| matches!(event.change, Change::CaseCreated { .. }))?;
         let mut state = CaseState::created(sorted[create_at])?;
         for (index, event) in sorted.iter().enumerate() {
             if index != create_at {
@@ -174,15 +165,7 @@ impl CaseState {
         let heads = fields
             .as_values()
             .into_iter()
-            .map(|value| {
-                (
-                    value.field(),
-                    vec![Version {
-                        value,
-                        stamp: stamp.clone(),
-                    }],
-                )
-            })
+            .map(|value| (value.field(), vec![Version { value, stamp: stamp.clone() }]))
             .collect();
         Some(CaseState {
             id: event.case_id,
@@ -239,35 +222,24 @@ impl CaseState {
                     let versions = self.heads.entry(field).or_default();
                     versions.retain(|version| !replaced.contains(&version.stamp.event_id));
                     if !replaced.contains(&event.id) {
-                        versions.push(Version {
-                            value: edit.set.clone(),
-                            stamp: stamp.clone(),
-                        });
+                        versions.push(Version { value: edit.set.clone(), stamp: stamp.clone() });
                     }
                     entry.concurrent |= versions.len() > 1;
                     entry.set.push(edit.set.clone());
                     // The latest version still standing is shown.
-                    if let Some(latest) =
-                        versions.iter().max_by_key(|version| version.stamp.order())
-                    {
+                    if let Some(latest) = versions.iter().max_by_key(|version| version.stamp.order()) {
                         self.fields.set(latest.value.clone());
                     }
                 }
                 self.refresh_conflicts();
             }
-            Change::NoteAdded { note } => self.notes.push(Dated {
-                entry: note.clone(),
-                recorded: stamp.clone(),
-            }),
-            Change::ConsentRecorded { consent } => self.consents.push(Dated {
-                entry: consent.clone(),
-                recorded: stamp.clone(),
-            }),
+            Change::NoteAdded { note } => self.notes.push(Dated { entry: note.clone(), recorded: stamp.clone() }),
+            Change::ConsentRecorded { consent } => {
+                self.consents.push(Dated { entry: consent.clone(), recorded: stamp.clone() })
+            }
             Change::ReferralMade { referral } => {
                 let (early, later): (Vec<_>, Vec<_>) =
-                    std::mem::take(&mut self.early_status_changes)
-                        .into_iter()
-                        .partition(|(id, _)| *id == referral.id);
+                    std::mem::take(&mut self.early_status_changes).into_iter().partition(|(id, _)| *id == referral.id);
                 self.early_status_changes = later;
                 let mut state = ReferralState {
                     referral: referral.clone(),
@@ -278,21 +250,9 @@ impl CaseState {
                 state.status = furthest_status(&state.status_history);
                 self.referrals.push(state);
             }
-            Change::ReferralStatusChanged {
-                referral_id,
-                status,
-                note,
-            } => {
-                let change = StatusChange {
-                    status: *status,
-                    note: note.clone(),
-                    recorded: stamp.clone(),
-                };
-                match self
-                    .referrals
-                    .iter_mut()
-                    .find(|r| r.referral.id == *referral_id)
-                {
+            Change::ReferralStatusChanged { referral_id, status, note } => {
+                let change = StatusChange { status: *status, note: note.clone(), recorded: stamp.clone() };
+                match self.referrals.iter_mut().find(|r| r.referral.id == *referral_id) {
                     Some(referral) => {
                         referral.status_history.push(change);
                         referral.status = furthest_status(&referral.status_history);
@@ -300,10 +260,9 @@ impl CaseState {
                     None => self.early_status_changes.push((*referral_id, change)),
                 }
             }
-            Change::ScreeningRecorded { screening } => self.screenings.push(Dated {
-                entry: screening.clone(),
-                recorded: stamp.clone(),
-            }),
+            Change::ScreeningRecorded { screening } => {
+                self.screenings.push(Dated { entry: screening.clone(), recorded: stamp.clone() })
+            }
         }
         self.history.push(entry);
         if event.order() > self.last {
@@ -317,19 +276,13 @@ impl CaseState {
             .heads
             .iter()
             .filter(|(_, versions)| versions.len() > 1)
-            .map(|(field, versions)| Conflict {
-                field: *field,
-                versions: versions.clone(),
-            })
+            .map(|(field, versions)| Conflict { field: *field, versions: versions.clone() })
             .collect();
     }
 
     /// The versions an edit of `field` made now must replace: all current ones.
     pub fn current_versions(&self, field: Field) -> Vec<EventId> {
-        self.heads
-            .get(&field)
-            .map(|versions| versions.iter().map(|v| v.stamp.event_id).collect())
-            .unwrap_or_default()
+        self.heads.get(&field).map(|versions| versions.iter().map(|v| v.stamp.event_id).collect()).unwrap_or_default()
     }
 
     pub fn needs_review(&self) -> bool {
@@ -337,16 +290,11 @@ impl CaseState {
     }
 
     pub fn referral(&self, id: EntryId) -> Option<&ReferralState> {
-        self.referrals
-            .iter()
-            .find(|referral| referral.referral.id == id)
+        self.referrals.iter().find(|referral| referral.referral.id == id)
     }
 
     pub fn consent(&self, id: EntryId) -> Option<&Consent> {
-        self.consents
-            .iter()
-            .map(|dated| &dated.entry)
-            .find(|consent| consent.id == id)
+        self.consents.iter().map(|dated| &dated.entry).find(|consent| consent.id == id)
     }
 }
 
@@ -363,10 +311,7 @@ mod tests {
             case_id,
             device_id: device,
             device_seq: seq,
-            hlc: Hlc {
-                wall_ms: wall,
-                counter: 0,
-            },
+            hlc: Hlc { wall_ms: wall, counter: 0 },
             author: "worker".into(),
             change,
         }
@@ -392,10 +337,7 @@ mod tests {
                 2,
                 wall,
                 Change::CaseUpdated {
-                    edits: vec![FieldEdit {
-                        set: FieldValue::RiskLevel(Some(risk)),
-                        replaces,
-                    }],
+                    edits: vec![FieldEdit { set: FieldValue::RiskLevel(Some(risk)), replaces }],
                     reason: None,
                 },
                 case_id,
@@ -409,12 +351,7 @@ mod tests {
         assert_eq!(state.conflicts[0].versions.len(), 2);
         assert_eq!(state.history.len(), 3);
 
-        let keep_high = edit(
-            a,
-            30,
-            RiskLevel::High,
-            state.current_versions(Field::RiskLevel),
-        );
+        let keep_high = edit(a, 30, RiskLevel::High, state.current_versions(Field::RiskLevel));
         let resolved = CaseState::fold([&create, &on_a, &on_b, &keep_high]).unwrap();
         assert!(resolved.conflicts.is_empty());
         assert_eq!(resolved.fields.risk_level, Some(RiskLevel::High));
@@ -427,12 +364,7 @@ mod tests {
             DeviceId::new(),
             1,
             5,
-            Change::NoteAdded {
-                note: Note {
-                    id: EntryId::new(),
-                    text: "x".into(),
-                },
-            },
+            Change::NoteAdded { note: Note { id: EntryId::new(), text: "x".into() } },
             case_id,
         );
         assert!(CaseState::fold([&note]).is_none());

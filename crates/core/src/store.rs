@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, SecondsFormat, TimeZone, Utc};
-use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -214,24 +214,38 @@ impl Workspace {
 
     /// Records a new case. Its key is made here, and granted to no one else yet.
     pub fn create_case(&mut self, fields: CaseFields) -> Result<CaseState> {
-        let case_id = CaseId::new();
-        let key = CaseKey::generate();
-        let code = self.unused_code()?;
-        let key_id = key.id;
-        let wrapped = crypto::wrap(&self.secrets.master_key, &case_key_context(case_id, key_id), key.secret.expose());
-        self.case_keys.insert(case_id, key);
-        let change = Change::CaseCreated { code, fields };
-        self.record(case_id, change, "case.create", "", |tx| {
-            tx.execute(
-                "INSERT INTO case_keys (key_id, case_id, wrapped) VALUES (?1, ?2, ?3)",
-                params![
-                    key_id.to_string(),
-                    case_id.to_string(),
-                    serde_json::to_string(&wrapped).expect("wrapped keys serialize")
-                ],
-            )?;
-            Ok(())
-        })
+        let mut states = self.create_cases(vec![fields])?;
+        Ok(states.pop().expect("one case in, one case out"))
+    }
+
+    /// Records many new cases in one transaction (an import from paper or another system):
+    /// all are stored, or none.
+    pub fn create_cases(&mut self, cases: Vec<CaseFields>) -> Result<Vec<CaseState>> {
+        let mut pending = Vec::with_capacity(cases.len());
+        let mut codes = std::collections::HashSet::new();
+        for fields in cases {
+            let case_id = CaseId::new();
+            let key = CaseKey::generate();
+            let wrapped =
+                crypto::wrap(&self.secrets.master_key, &case_key_context(case_id, key.id), key.secret.expose());
+            let new_key = (key.id, wrapped);
+            self.case_keys.insert(case_id, key);
+            let code = loop {
+                let code = self.unused_code()?;
+                if codes.insert(code.clone()) {
+                    break code;
+                }
+            };
+            let change = Change::CaseCreated { code, fields };
+            pending.push(Pending {
+                case_id,
+                change,
+                action: "case.create",
+                detail: String::new(),
+                new_key: Some(new_key),
+            });
+        }
+        self.record_all(pending)
     }
 
     /// Sets fields of a case. Each edit replaces the versions this device currently sees.
@@ -250,7 +264,7 @@ impl Workspace {
             .into_iter()
             .map(|value| FieldEdit { replaces: state.current_versions(value.field()), set: value })
             .collect();
-        self.record(case_id, Change::CaseUpdated { edits, reason }, "case.update", &detail, |_| Ok(()))
+        self.record(case_id, Change::CaseUpdated { edits, reason }, "case.update", &detail)
     }
 
     /// Closes a case (HTCDS Closed, or ClosedReferred when the person was referred on).
@@ -295,7 +309,7 @@ impl Workspace {
 
     pub fn add_note(&mut self, case_id: CaseId, text: &str) -> Result<CaseState> {
         let note = Note { id: EntryId::new(), text: values::long_text("text", text)? };
-        self.record(case_id, Change::NoteAdded { note }, "note.add", "", |_| Ok(()))
+        self.record(case_id, Change::NoteAdded { note }, "note.add", "")
     }
 
     pub fn add_consent(&mut self, case_id: CaseId, input: ConsentInput) -> Result<(EntryId, CaseState)> {
@@ -311,7 +325,7 @@ impl Workspace {
             note: input.note.as_deref().map(|note| values::long_text("note", note)).transpose()?,
         };
         let id = consent.id;
-        let state = self.record(case_id, Change::ConsentRecorded { consent }, "consent.add", "", |_| Ok(()))?;
+        let state = self.record(case_id, Change::ConsentRecorded { consent }, "consent.add", "")?;
         Ok((id, state))
     }
 
@@ -335,7 +349,7 @@ impl Workspace {
         };
         let id = referral.id;
         let detail = input.service_type.as_str();
-        let state = self.record(case_id, Change::ReferralMade { referral }, "referral.add", detail, |_| Ok(()))?;
+        let state = self.record(case_id, Change::ReferralMade { referral }, "referral.add", detail)?;
         Ok((id, state))
     }
 
@@ -364,13 +378,13 @@ impl Workspace {
         }
         let note = note.map(|text| values::long_text("note", text)).transpose()?;
         let change = Change::ReferralStatusChanged { referral_id, status, note };
-        self.record(case_id, change, "referral.status", status.as_str(), |_| Ok(()))
+        self.record(case_id, change, "referral.status", status.as_str())
     }
 
     /// Records a filled screening (validated and scored by the form engine before it gets here).
     pub fn add_screening(&mut self, case_id: CaseId, screening: Screening) -> Result<CaseState> {
         let detail = format!("{} v{}", screening.form_id, screening.form_version);
-        self.record(case_id, Change::ScreeningRecorded { screening }, "screening.add", &detail, |_| Ok(()))
+        self.record(case_id, Change::ScreeningRecorded { screening }, "screening.add", &detail)
     }
 
     /// Finds a case by id or code (as typed: case and dashes forgiven).
@@ -548,51 +562,61 @@ impl Workspace {
         }
     }
 
-    /// Makes one local change durable: seals the event, stores it, updates the case's
-    /// projection and search index, and appends the audit entry, in one transaction.
-    fn record(
-        &mut self,
-        case_id: CaseId,
-        change: Change,
-        action: &str,
-        detail: &str,
-        extra: impl FnOnce(&Transaction<'_>) -> Result<()>,
-    ) -> Result<CaseState> {
-        let key = self.case_key(case_id)?;
+    fn record(&mut self, case_id: CaseId, change: Change, action: &'static str, detail: &str) -> Result<CaseState> {
+        let pending = Pending { case_id, change, action, detail: detail.to_owned(), new_key: None };
+        Ok(self.record_all(vec![pending])?.pop().expect("one change in, one state out"))
+    }
+
+    /// Makes local changes durable: seals each event, stores it, updates the case's projection
+    /// and search index, and appends the audit entry — all in one transaction.
+    fn record_all(&mut self, pending: Vec<Pending>) -> Result<Vec<CaseState>> {
+        let keys = pending.iter().map(|item| self.case_key(item.case_id)).collect::<Result<Vec<_>>>()?;
         let now = Utc::now();
-        let hlc = self.clock.tick(now.timestamp_millis().max(0) as u64);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let device_seq: i64 = tx
+        let mut device_seq: i64 = tx
             .query_row("SELECT value FROM meta WHERE key = 'device_seq'", [], |row| row.get::<_, String>(0))
             .optional()?
-            .map_or(Ok(0), |text| text.parse::<i64>().map_err(|_| Error::Corrupt("device sequence".into())))?
-            + 1;
-        let event = Event {
-            id: EventId::new(),
-            case_id,
-            device_id: self.secrets.device_id,
-            device_seq: device_seq as u64,
-            hlc,
-            author: self.worker.clone(),
-            change,
-        };
-        let state = match &event.change {
-            Change::CaseCreated { .. } => CaseState::fold([&event]).expect("a creation event folds"),
-            _ => {
-                let mut state = load_state(&tx, case_id)?.ok_or_else(|| Error::CaseNotFound(case_id.to_string()))?;
-                state.apply(&event);
-                state
+            .map_or(Ok(0), |text| text.parse::<i64>().map_err(|_| Error::Corrupt("device sequence".into())))?;
+        let mut states = Vec::with_capacity(pending.len());
+        for (item, key) in pending.into_iter().zip(keys) {
+            device_seq += 1;
+            let event = Event {
+                id: EventId::new(),
+                case_id: item.case_id,
+                device_id: self.secrets.device_id,
+                device_seq: device_seq as u64,
+                hlc: self.clock.tick(now.timestamp_millis().max(0) as u64),
+                author: self.worker.clone(),
+                change: item.change,
+            };
+            let state = match &event.change {
+                Change::CaseCreated { .. } => CaseState::fold([&event]).expect("a creation event folds"),
+                _ => {
+                    let mut state =
+                        load_state(&tx, item.case_id)?.ok_or_else(|| Error::CaseNotFound(item.case_id.to_string()))?;
+                    state.apply(&event);
+                    state
+                }
+            };
+            insert_sealed(&tx, &crypto::seal(&event, &key), false)?;
+            if let Some((key_id, wrapped)) = &item.new_key {
+                tx.execute(
+                    "INSERT INTO case_keys (key_id, case_id, wrapped) VALUES (?1, ?2, ?3)",
+                    params![
+                        key_id.to_string(),
+                        item.case_id.to_string(),
+                        serde_json::to_string(wrapped).expect("wrapped keys serialize")
+                    ],
+                )?;
             }
-        };
-        let sealed = crypto::seal(&event, &key);
-        insert_sealed(&tx, &sealed, false)?;
+            save_state(&tx, &state, &event)?;
+            audit::append(&tx, now, &self.worker, item.action, Some(item.case_id), &item.detail)?;
+            states.push(state);
+        }
         set_meta(&tx, "device_seq", &device_seq.to_string())?;
-        set_meta(&tx, "hlc", &hlc.to_sortable())?;
-        extra(&tx)?;
-        save_state(&tx, &state, &event)?;
-        audit::append(&tx, now, &self.worker, action, Some(case_id), detail)?;
+        set_meta(&tx, "hlc", &self.clock.last.to_sortable())?;
         tx.commit()?;
-        Ok(state)
+        Ok(states)
     }
 
     fn audit_now(&mut self, action: &str, case_id: Option<CaseId>, detail: &str) -> Result<()> {
@@ -620,6 +644,16 @@ impl Workspace {
         tx.commit()?;
         fs::remove_file(&path).map_err(|error| Error::io(&path, error))
     }
+}
+
+/// One change waiting to be recorded.
+struct Pending {
+    case_id: CaseId,
+    change: Change,
+    action: &'static str,
+    detail: String,
+    /// For a new case: its key, wrapped under the master key, to store beside the event.
+    new_key: Option<(Uuid, crypto::Wrapped)>,
 }
 
 fn case_key_context(case_id: CaseId, key_id: Uuid) -> Vec<u8> {
