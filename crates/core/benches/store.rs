@@ -1,0 +1,221 @@
+//! Figures for docs/PERFORMANCE.md: durable write latency (against plain SQLite doing the same
+//! statements), search among 100,000 cases, and unlock time.
+//!
+//!     cargo bench -p harbour-core --bench store
+//!     HARBOUR_BENCH_CASES=20000 cargo bench -p harbour-core --bench store   (a quicker run)
+//!
+//! Runs on the disk that holds the target directory, with synchronous=FULL like the app.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use harbour_core::crypto::{self, KdfParams};
+use harbour_core::model::{CaseFields, Field, FieldValue};
+use harbour_core::{CaseQuery, CreateOptions, Workspace};
+use rusqlite::{Connection, params};
+
+const PASSPHRASE: &str = "benchmark passphrase";
+const WRITES: usize = 2_000;
+const SEARCHES: usize = 1_000;
+
+fn main() {
+    // `cargo bench` passes --bench; this is not a criterion harness.
+    let cases: usize = std::env::var("HARBOUR_BENCH_CASES").ok().and_then(|text| text.parse().ok()).unwrap_or(100_000);
+    let root = tempfile::Builder::new().prefix("harbour-bench").tempdir_in(target_dir()).unwrap();
+    println!("Harbour core benchmark ({cases} cases, {WRITES} writes, {SEARCHES} searches)\n");
+    writes(root.path());
+    search_and_unlock(root.path(), cases);
+}
+
+fn target_dir() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.ancestors().nth(3).unwrap().to_owned()
+}
+
+fn writes(root: &Path) {
+    let dir = root.join("writes");
+    let options = CreateOptions { kdf: KdfParams::INSECURE_FAST_FOR_TESTS, ..CreateOptions::default() };
+    let mut workspace = Workspace::create(&dir, PASSPHRASE, &options).unwrap();
+    let case = workspace.create_case(CaseFields::named("Benchmark Person").unwrap()).unwrap().id;
+    let note = "Seen at the clinic; follow-up booked for next week with an interpreter.";
+    // Warm up, then alternate a note and a field edit: the two most common writes.
+    for _ in 0..50 {
+        workspace.add_note(case, note).unwrap();
+    }
+    let mut harbour = Vec::with_capacity(WRITES);
+    for round in 0..WRITES {
+        let start = Instant::now();
+        if round % 2 == 0 {
+            workspace.add_note(case, note).unwrap();
+        } else {
+            let risk = if round % 4 == 1 { "high" } else { "low" };
+            workspace.update_case(case, vec![FieldValue::parse(Field::RiskLevel, risk).unwrap()], None).unwrap();
+        }
+        harbour.push(start.elapsed());
+    }
+    let sealed_size = workspace.case_events(case).unwrap().last().unwrap().ciphertext.len();
+    let state_size = serde_json::to_string(&workspace.export_case(case).unwrap()).unwrap().len();
+    drop(workspace);
+
+    let plain = plain_sqlite_writes(&root.join("plain.db"), sealed_size, state_size);
+    let (h50, h95) = (percentile(&mut harbour, 50), percentile(&mut harbour, 95));
+    let (p50, p95) = (percentile(&mut plain.clone(), 50), percentile(&mut plain.clone(), 95));
+    println!("Durable write of one case event (note or field edit), synchronous=FULL, WAL:");
+    println!("  Harbour (SQLCipher + AES-GCM seal + projection + audit): median {h50:?}  p95 {h95:?}");
+    println!("  plain rusqlite, same statements and sizes, no encryption: median {p50:?}  p95 {p95:?}");
+    println!("  ratio of medians: {:.2}x\n", h50.as_secs_f64() / p50.as_secs_f64());
+}
+
+/// The same statements as one Harbour write, with rows of the same sizes, on plain SQLite.
+fn plain_sqlite_writes(path: &Path, sealed_size: usize, state_size: usize) -> Vec<Duration> {
+    let conn = Connection::open(path).unwrap();
+    conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get::<_, String>(0)).unwrap();
+    conn.execute_batch(
+        "PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY;
+         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+         CREATE TABLE events (id TEXT PRIMARY KEY, case_id TEXT, kind TEXT, device_id TEXT, device_seq INTEGER,
+             hlc TEXT, key_id TEXT, nonce BLOB, ciphertext BLOB, sent INTEGER, UNIQUE (device_id, device_seq));
+         CREATE INDEX events_by_case ON events (case_id, hlc);
+         CREATE INDEX events_unsent ON events (device_seq) WHERE sent = 0;
+         CREATE TABLE cases (id TEXT UNIQUE, code TEXT UNIQUE, name TEXT, status TEXT, risk TEXT, team TEXT,
+             created_ms INTEGER, updated_ms INTEGER, needs_review INTEGER, search_text TEXT, state TEXT);
+         CREATE INDEX cases_by_update ON cases (updated_ms);
+         CREATE INDEX cases_by_status ON cases (status, updated_ms);
+         CREATE TABLE audit (seq INTEGER PRIMARY KEY, at TEXT, actor TEXT, action TEXT, case_id TEXT, detail TEXT, hash TEXT);
+         INSERT INTO meta VALUES ('device_seq', '0'), ('hlc', '0'), ('audit_head', '0');",
+    )
+    .unwrap();
+    let state = "x".repeat(state_size);
+    conn.execute(
+        "INSERT INTO cases VALUES ('case', 'LC-0000-00', 'name', 'active', NULL, NULL, 0, 0, 0, 'name', ?1)",
+        [&state],
+    )
+    .unwrap();
+    let ciphertext = vec![7u8; sealed_size];
+    let mut times = Vec::with_capacity(WRITES);
+    for round in 0..(WRITES + 50) {
+        let start = Instant::now();
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let _: String = conn.query_row("SELECT value FROM meta WHERE key = 'device_seq'", [], |row| row.get(0)).unwrap();
+        let id = uuid::Uuid::now_v7().to_string();
+        conn.execute(
+            "INSERT INTO events VALUES (?1, 'case', 'note.added', 'device', ?2, ?3, 'key', ?4, ?5, 0)",
+            params![id, round as i64, format!("{round:016}"), vec![1u8; 12], ciphertext],
+        )
+        .unwrap();
+        let loaded: String = conn.query_row("SELECT state FROM cases WHERE id = 'case'", [], |row| row.get(0)).unwrap();
+        conn.execute("UPDATE cases SET state = ?1, updated_ms = ?2 WHERE id = 'case'", params![loaded, round as i64])
+            .unwrap();
+        let _: String = conn.query_row("SELECT value FROM meta WHERE key = 'audit_head'", [], |row| row.get(0)).unwrap();
+        conn.execute(
+            "INSERT INTO audit (at, actor, action, case_id, detail, hash) VALUES ('now', 'worker', 'note.add', 'case', '', ?1)",
+            [crypto::sha256_hex(&[id.as_bytes()])],
+        )
+        .unwrap();
+        conn.execute("UPDATE meta SET value = ?1 WHERE key = 'audit_head'", [round.to_string()]).unwrap();
+        conn.execute("UPDATE meta SET value = ?1 WHERE key = 'device_seq'", [round.to_string()]).unwrap();
+        conn.execute("UPDATE meta SET value = ?1 WHERE key = 'hlc'", [round.to_string()]).unwrap();
+        conn.execute_batch("COMMIT").unwrap();
+        if round >= 50 {
+            times.push(start.elapsed());
+        }
+    }
+    times
+}
+
+fn search_and_unlock(root: &Path, cases: usize) {
+    let dir = root.join("search");
+    let options = CreateOptions { kdf: KdfParams::STANDARD, ..CreateOptions::default() };
+    let mut workspace = Workspace::create(&dir, PASSPHRASE, &options).unwrap();
+    let start = Instant::now();
+    let mut names = Vec::with_capacity(cases);
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    for chunk in 0..cases.div_ceil(1000) {
+        let batch: Vec<CaseFields> = (0..1000.min(cases - chunk * 1000))
+            .map(|_| {
+                let name = person_name(&mut seed);
+                names.push(name.clone());
+                CaseFields::named(&name).unwrap()
+            })
+            .collect();
+        workspace.create_cases(batch).unwrap();
+    }
+    println!("Set-up: {cases} cases recorded in {:?} (batches of 1,000)\n", start.elapsed());
+
+    let mut times = Vec::with_capacity(SEARCHES);
+    let mut hits = 0;
+    for round in 0..SEARCHES {
+        let name = &names[(next(&mut seed) as usize) % names.len()];
+        let word = name.split(' ').nth(round % 2).unwrap();
+        let fragment: String = deunicode_lower(word).chars().take(3 + round % 3).collect();
+        let query = CaseQuery { search: Some(fragment), limit: 50, ..CaseQuery::default() };
+        let start = Instant::now();
+        let found = workspace.list_cases(&query).unwrap();
+        times.push(start.elapsed());
+        hits += found.len();
+    }
+    println!("Search by a name fragment (3–5 letters, accents folded, 50 results max) among {cases} cases:");
+    println!(
+        "  median {:?}  p95 {:?}  (mean {} results)\n",
+        percentile(&mut times, 50),
+        percentile(&mut times, 95),
+        hits / SEARCHES
+    );
+    let start = Instant::now();
+    let first_page = workspace.list_cases(&CaseQuery { limit: 200, ..CaseQuery::default() }).unwrap();
+    println!("First page of the case list (200 newest): {:?}\n", start.elapsed());
+    assert_eq!(first_page.len(), 200.min(cases));
+    drop(workspace);
+
+    let params = harbour_core::keyfile::params(&dir).unwrap();
+    let mut argon = Vec::new();
+    let mut unlock = Vec::new();
+    for _ in 0..5 {
+        let start = Instant::now();
+        crypto::derive_kek(PASSPHRASE, &[0u8; 16], params).unwrap();
+        argon.push(start.elapsed());
+        let start = Instant::now();
+        let workspace = Workspace::unlock(&dir, PASSPHRASE).unwrap();
+        unlock.push(start.elapsed());
+        assert_eq!(workspace.case_count().unwrap() as usize, cases);
+    }
+    let (argon, unlock) = (percentile(&mut argon, 50), percentile(&mut unlock, 50));
+    println!(
+        "Unlock with {cases} cases (Argon2id m={} MiB t={} p={}), median of 5:",
+        params.memory_kib / 1024,
+        params.iterations,
+        params.parallelism
+    );
+    println!("  total {unlock:?} = Argon2id {argon:?} + opening the store {:?}", unlock.saturating_sub(argon));
+}
+
+fn percentile(times: &mut [Duration], pct: usize) -> Duration {
+    times.sort();
+    times[((times.len() - 1) * pct) / 100]
+}
+
+fn next(seed: &mut u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    *seed
+}
+
+const GIVEN: &[&str] = &[
+    "José", "María", "Ana", "Luz", "Marisol", "Jean", "Chantal", "Kervin", "Aaliyah", "Rosalía", "Nadège", "Tatiana",
+    "Olena", "Priya", "Keisha", "Dwayne", "Joël", "Inés", "Yésica", "Darnell", "Fatoumata", "Mei", "Svetlana", "Guadalupe",
+];
+const SYLLABLES: &[&str] =
+    &["mar", "ti", "nez", "jo", "seph", "lu", "ci", "an", "fran", "çois", "pé", "rez", "ca", "lix", "do", "min", "gue", "ro"];
+
+fn person_name(seed: &mut u64) -> String {
+    let given = GIVEN[(next(seed) as usize) % GIVEN.len()];
+    let parts = 2 + (next(seed) as usize) % 3;
+    let mut family: String = (0..parts).map(|_| SYLLABLES[(next(seed) as usize) % SYLLABLES.len()]).collect();
+    family.replace_range(..1, &family[..1].to_uppercase());
+    format!("{given} {family}")
+}
+
+fn deunicode_lower(text: &str) -> String {
+    harbour_core::store::normalize_text(text)
+}
