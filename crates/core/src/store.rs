@@ -419,7 +419,7 @@ impl Workspace {
     /// Lists cases, newest change first.
     pub fn list_cases(&self, query: &CaseQuery) -> Result<Vec<CaseSummary>> {
         let search = query.search.as_deref().map(fts_query).filter(|text| !text.is_empty());
-        let from_ms = query.updated_from.map(|day| day_start_ms(day));
+        let from_ms = query.updated_from.map(day_start_ms);
         let to_ms = query.updated_to.map(|day| day_start_ms(day) + 86_400_000 - 1);
         let limit = if query.limit == 0 { -1 } else { query.limit as i64 };
         let source = if search.is_some() {
