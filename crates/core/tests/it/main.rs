@@ -1,0 +1,14 @@
+//! Integration tests of harbour-core: one test binary, one module per area (STYLE.md §13).
+//!
+//! Every name, birth date, note or answer written here is an invented string, and no assertion
+//! prints one when it fails: comparisons of whole cases report only which parts differ.
+
+mod audit;
+mod disk;
+mod merge;
+mod schema;
+mod search;
+mod support;
+mod tamper;
+mod unlock;
+mod workspace;
