@@ -358,6 +358,41 @@ mod tests {
     }
 
     #[test]
+    fn an_edit_made_after_seeing_a_fast_clock_still_supersedes_it() {
+        let case_id = CaseId::new();
+        let (fast, slow) = (DeviceId::new(), DeviceId::new());
+        let hours = 5 * 3_600_000;
+        let create = event(
+            fast,
+            1,
+            10 + hours,
+            Change::CaseCreated { code: CaseCode::generate(&CodePrefix::default()), fields: CaseFields::named("P").unwrap() },
+            case_id,
+        );
+        let set = |device, wall, risk, replaces: Vec<EventId>| {
+            event(
+                device,
+                2,
+                wall,
+                Change::CaseUpdated {
+                    edits: vec![FieldEdit { set: FieldValue::RiskLevel(Some(risk)), replaces }],
+                    reason: None,
+                },
+                case_id,
+            )
+        };
+        let fast_edit = set(fast, 20 + hours, RiskLevel::High, vec![create.id]);
+        // The slow device saw the fast edit and changed it, with a clock hours behind.
+        let slow_edit = set(slow, 30, RiskLevel::Low, vec![fast_edit.id]);
+        for order in [[&create, &fast_edit, &slow_edit], [&slow_edit, &fast_edit, &create], [&fast_edit, &slow_edit, &create]] {
+            let state = CaseState::fold(order).unwrap();
+            assert_eq!(state.fields.risk_level, Some(RiskLevel::Low));
+            assert!(state.conflicts.is_empty());
+            assert_eq!(state.history.len(), 3);
+        }
+    }
+
+    #[test]
     fn no_creation_no_state() {
         let case_id = CaseId::new();
         let note = event(
