@@ -96,7 +96,8 @@ fn plain_sqlite_writes(path: &Path, sealed_size: usize, state_size: usize) -> Ve
     for round in 0..(WRITES + 50) {
         let start = Instant::now();
         conn.execute_batch("BEGIN IMMEDIATE").unwrap();
-        let _: String = conn.query_row("SELECT value FROM meta WHERE key = 'device_seq'", [], |row| row.get(0)).unwrap();
+        let _: String =
+            conn.query_row("SELECT value FROM meta WHERE key = 'device_seq'", [], |row| row.get(0)).unwrap();
         let id = uuid::Uuid::now_v7().to_string();
         conn.execute(
             "INSERT INTO events VALUES (?1, 'case', 'note.added', 'device', ?2, ?3, 'key', ?4, ?5, 0)",
@@ -106,7 +107,8 @@ fn plain_sqlite_writes(path: &Path, sealed_size: usize, state_size: usize) -> Ve
         let loaded: String = conn.query_row("SELECT state FROM cases WHERE id = 'case'", [], |row| row.get(0)).unwrap();
         conn.execute("UPDATE cases SET state = ?1, updated_ms = ?2 WHERE id = 'case'", params![loaded, round as i64])
             .unwrap();
-        let _: String = conn.query_row("SELECT value FROM meta WHERE key = 'audit_head'", [], |row| row.get(0)).unwrap();
+        let _: String =
+            conn.query_row("SELECT value FROM meta WHERE key = 'audit_head'", [], |row| row.get(0)).unwrap();
         conn.execute(
             "INSERT INTO audit (at, actor, action, case_id, detail, hash) VALUES ('now', 'worker', 'note.add', 'case', '', ?1)",
             [crypto::sha256_hex(&[id.as_bytes()])],
@@ -202,11 +204,35 @@ fn next(seed: &mut u64) -> u64 {
 }
 
 const GIVEN: &[&str] = &[
-    "José", "María", "Ana", "Luz", "Marisol", "Jean", "Chantal", "Kervin", "Aaliyah", "Rosalía", "Nadège", "Tatiana",
-    "Olena", "Priya", "Keisha", "Dwayne", "Joël", "Inés", "Yésica", "Darnell", "Fatoumata", "Mei", "Svetlana", "Guadalupe",
+    "José",
+    "María",
+    "Ana",
+    "Luz",
+    "Marisol",
+    "Jean",
+    "Chantal",
+    "Kervin",
+    "Aaliyah",
+    "Rosalía",
+    "Nadège",
+    "Tatiana",
+    "Olena",
+    "Priya",
+    "Keisha",
+    "Dwayne",
+    "Joël",
+    "Inés",
+    "Yésica",
+    "Darnell",
+    "Fatoumata",
+    "Mei",
+    "Svetlana",
+    "Guadalupe",
 ];
-const SYLLABLES: &[&str] =
-    &["mar", "ti", "nez", "jo", "seph", "lu", "ci", "an", "fran", "çois", "pé", "rez", "ca", "lix", "do", "min", "gue", "ro"];
+const SYLLABLES: &[&str] = &[
+    "mar", "ti", "nez", "jo", "seph", "lu", "ci", "an", "fran", "çois", "pé", "rez", "ca", "lix", "do", "min", "gue",
+    "ro",
+];
 
 fn person_name(seed: &mut u64) -> String {
     let given = GIVEN[(next(seed) as usize) % GIVEN.len()];

@@ -366,7 +366,10 @@ mod tests {
             fast,
             1,
             10 + hours,
-            Change::CaseCreated { code: CaseCode::generate(&CodePrefix::default()), fields: CaseFields::named("P").unwrap() },
+            Change::CaseCreated {
+                code: CaseCode::generate(&CodePrefix::default()),
+                fields: CaseFields::named("P").unwrap(),
+            },
             case_id,
         );
         let set = |device, wall, risk, replaces: Vec<EventId>| {
@@ -384,7 +387,9 @@ mod tests {
         let fast_edit = set(fast, 20 + hours, RiskLevel::High, vec![create.id]);
         // The slow device saw the fast edit and changed it, with a clock hours behind.
         let slow_edit = set(slow, 30, RiskLevel::Low, vec![fast_edit.id]);
-        for order in [[&create, &fast_edit, &slow_edit], [&slow_edit, &fast_edit, &create], [&fast_edit, &slow_edit, &create]] {
+        for order in
+            [[&create, &fast_edit, &slow_edit], [&slow_edit, &fast_edit, &create], [&fast_edit, &slow_edit, &create]]
+        {
             let state = CaseState::fold(order).unwrap();
             assert_eq!(state.fields.risk_level, Some(RiskLevel::Low));
             assert!(state.conflicts.is_empty());

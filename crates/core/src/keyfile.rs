@@ -1,9 +1,10 @@
 //! The local key file: the only place the passphrase matters.
 //!
-//! `keyfile.json` holds the Argon2id parameters and salt, and the device's secrets (database
-//! key, master key that wraps case keys, device id) sealed with AES-256-GCM under the
-//! key-encryption key derived from the passphrase. Changing the passphrase re-seals this one
-//! small file; the data is never touched.
+//! `keyfile.json` holds the Argon2id parameters and salt, and the device's secrets — database
+//! key, master key that wraps case keys, device id and, once the laptop belongs to a deployment,
+//! its membership (server, device token, team private keys, the pinned root public key, and for
+//! administrators the root signing key) — sealed with AES-256-GCM under the key-encryption key
+//! derived from the passphrase. Changing the passphrase re-seals this one small file.
 
 use std::fs;
 use std::io::Write;
@@ -12,9 +13,11 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use crate::crypto::{self, KdfParams, Secret, Wrapped};
+use crate::deployment::{RootKey, TeamSecret};
 use crate::error::{Error, Result};
 use crate::ids::DeviceId;
 
@@ -29,6 +32,55 @@ pub struct LocalSecrets {
     pub db_key: Secret,
     /// Wraps case keys stored in the database.
     pub master_key: Secret,
+    pub membership: Option<Membership>,
+}
+
+/// What makes this laptop a device of a deployment.
+pub struct Membership {
+    pub deployment_id: Uuid,
+    pub server_url: String,
+    pub device_token: Zeroizing<String>,
+    /// Pinned at enrolment: every directory must verify against it.
+    pub root_public_key: Vec<u8>,
+    pub ministry_team_id: Uuid,
+    /// This device's own team.
+    pub team_id: Uuid,
+    pub admin: bool,
+    /// The private keys of the teams this device reads for: its own; for administrators, every team.
+    pub team_secrets: Vec<TeamSecret>,
+    /// The deployment's root signing key, on administrators' devices only.
+    pub root_key: Option<RootKey>,
+}
+
+impl std::fmt::Debug for Membership {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Membership")
+            .field("deployment_id", &self.deployment_id)
+            .field("team_id", &self.team_id)
+            .field("admin", &self.admin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The key-encryption key of an unlocked key file, kept while unlocked so that the file can be
+/// re-sealed (after enrolment or a new team) without asking for the passphrase again.
+pub struct Sealer {
+    kek: Secret,
+    salt: Vec<u8>,
+    params: KdfParams,
+}
+
+impl Sealer {
+    /// Derives a new sealing key from a passphrase, with a fresh salt.
+    pub fn new(passphrase: &str, params: KdfParams) -> Result<Sealer> {
+        let mut salt = [0u8; 16];
+        crypto::fill_random(&mut salt);
+        Ok(Sealer { kek: crypto::derive_kek(passphrase, &salt, params)?, salt: salt.to_vec(), params })
+    }
+
+    pub fn params(&self) -> KdfParams {
+        self.params
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -53,29 +105,58 @@ struct SecretsJson {
     device_id: DeviceId,
     db_key: String,
     master_key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    membership: Option<MembershipJson>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct MembershipJson {
+    deployment_id: Uuid,
+    server_url: String,
+    device_token: String,
+    root_public_key: String,
+    ministry_team_id: Uuid,
+    team_id: Uuid,
+    admin: bool,
+    team_secrets: Vec<(Uuid, String)>,
+    root_key: Option<String>,
 }
 
 pub fn path(dir: &Path) -> PathBuf {
     dir.join(KEY_FILE)
 }
 
-/// Writes a new key file sealing `secrets` under `passphrase` (atomically: temp file, fsync, rename).
-pub fn write(dir: &Path, passphrase: &str, params: KdfParams, secrets: &LocalSecrets) -> Result<()> {
-    let mut salt = [0u8; 16];
-    crypto::fill_random(&mut salt);
-    let kek = crypto::derive_kek(passphrase, &salt, params)?;
+/// Writes the key file sealing `secrets` (atomically: temp file, fsync, rename).
+pub fn write(dir: &Path, sealer: &Sealer, secrets: &LocalSecrets) -> Result<()> {
+    let membership = secrets.membership.as_ref().map(|m| MembershipJson {
+        deployment_id: m.deployment_id,
+        server_url: m.server_url.clone(),
+        device_token: m.device_token.to_string(),
+        root_public_key: hex::encode(&m.root_public_key),
+        ministry_team_id: m.ministry_team_id,
+        team_id: m.team_id,
+        admin: m.admin,
+        team_secrets: m.team_secrets.iter().map(|t| (t.team_id, t.secret.to_hex().to_string())).collect(),
+        root_key: m.root_key.as_ref().map(|key| key.secret().to_hex().to_string()),
+    });
     let body = Zeroizing::new(
         serde_json::to_vec(&SecretsJson {
             device_id: secrets.device_id,
             db_key: secrets.db_key.to_hex().to_string(),
             master_key: secrets.master_key.to_hex().to_string(),
+            membership,
         })
         .expect("secrets always serialize"),
     );
     let file = KeyFileJson {
         format: 1,
-        kdf: KdfJson { algorithm: "argon2id".into(), version: 0x13, params, salt: STANDARD.encode(salt) },
-        sealed: crypto::wrap(&kek, CONTEXT, &body),
+        kdf: KdfJson {
+            algorithm: "argon2id".into(),
+            version: 0x13,
+            params: sealer.params,
+            salt: STANDARD.encode(&sealer.salt),
+        },
+        sealed: crypto::wrap(&sealer.kek, CONTEXT, &body),
     };
     let text = serde_json::to_vec_pretty(&file).expect("the key file always serializes");
     write_atomically(&path(dir), &text)
@@ -87,28 +168,50 @@ pub fn params(dir: &Path) -> Result<KdfParams> {
 }
 
 /// Opens the key file with a passphrase.
-pub fn unlock(dir: &Path, passphrase: &str) -> Result<LocalSecrets> {
+pub fn unlock(dir: &Path, passphrase: &str) -> Result<(LocalSecrets, Sealer)> {
     let file = read_file(dir)?;
     let damaged = |why: &str| Error::KeyFile { path: path(dir), why: why.to_owned() };
     let salt = STANDARD.decode(&file.kdf.salt).map_err(|_| damaged("its salt is not base64"))?;
     let kek = crypto::derive_kek(passphrase, &salt, file.kdf.params)?;
     let body = crypto::unwrap(&kek, CONTEXT, &file.sealed).ok_or(Error::WrongPassphrase)?;
     let json: SecretsJson = serde_json::from_slice(&body).map_err(|_| damaged("its content is unreadable"))?;
-    let (db_hex, master_hex) = (Zeroizing::new(json.db_key), Zeroizing::new(json.master_key));
-    let secret = |hex_text: &str| {
-        let bytes = Zeroizing::new(hex::decode(hex_text).map_err(|_| damaged("a key is not hex"))?);
+    let secret = |hex_text: String| {
+        let hex_text = Zeroizing::new(hex_text);
+        let bytes = Zeroizing::new(hex::decode(hex_text.as_str()).map_err(|_| damaged("a key is not hex"))?);
         Secret::from_slice(&bytes).ok_or_else(|| damaged("a key has the wrong length"))
     };
-    Ok(LocalSecrets { device_id: json.device_id, db_key: secret(&db_hex)?, master_key: secret(&master_hex)? })
+    let membership = match json.membership {
+        None => None,
+        Some(m) => Some(Membership {
+            deployment_id: m.deployment_id,
+            server_url: m.server_url,
+            device_token: Zeroizing::new(m.device_token),
+            root_public_key: hex::decode(&m.root_public_key).map_err(|_| damaged("the root key is not hex"))?,
+            ministry_team_id: m.ministry_team_id,
+            team_id: m.team_id,
+            admin: m.admin,
+            team_secrets: m
+                .team_secrets
+                .into_iter()
+                .map(|(team_id, hex_text)| Ok(TeamSecret { team_id, secret: secret(hex_text)? }))
+                .collect::<Result<Vec<_>>>()?,
+            root_key: m.root_key.map(secret).transpose()?.map(RootKey::from_secret),
+        }),
+    };
+    let secrets = LocalSecrets {
+        device_id: json.device_id,
+        db_key: secret(json.db_key)?,
+        master_key: secret(json.master_key)?,
+        membership,
+    };
+    Ok((secrets, Sealer { kek, salt, params: file.kdf.params }))
 }
 
 fn read_file(dir: &Path) -> Result<KeyFileJson> {
     let file_path = path(dir);
     let text = match fs::read(&file_path) {
         Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            return Err(Error::NoWorkspace(dir.to_owned()));
-        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Err(Error::NoWorkspace(dir.to_owned())),
         Err(error) => return Err(Error::io(&file_path, error)),
     };
     let file: KeyFileJson = serde_json::from_slice(&text)

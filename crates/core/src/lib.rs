@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod crypto;
+pub mod deployment;
 pub mod error;
 pub mod event;
 pub mod fold;

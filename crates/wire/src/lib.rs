@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub mod protocol;
+
 /// Version of the sealed-event format; bound into the associated data of every event.
 pub const SEALED_FORMAT: u8 = 1;
 

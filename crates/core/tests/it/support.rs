@@ -123,7 +123,7 @@ pub fn outcome<T>(result: &harbour_core::Result<T>) -> String {
 /// A raw SQLCipher connection to the workspace's database, as an attacker holding the
 /// database key would have (to tamper, or to set up states the API cannot reach).
 pub fn raw_db(dir: &Path) -> rusqlite::Connection {
-    let key = keyfile::unlock(dir, PASSPHRASE).unwrap().db_key.to_hex();
+    let key = keyfile::unlock(dir, PASSPHRASE).unwrap().0.db_key.to_hex();
     let conn = rusqlite::Connection::open(dir.join("harbour.db")).unwrap();
     conn.execute_batch(&format!("PRAGMA key = \"x'{}'\";", key.as_str())).unwrap();
     conn

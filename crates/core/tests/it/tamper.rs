@@ -16,7 +16,7 @@ use uuid::Uuid;
 use crate::support::*;
 
 fn case_key(dir: &Path, case: CaseId) -> CaseKey {
-    let master = keyfile::unlock(dir, PASSPHRASE).unwrap().master_key;
+    let master = keyfile::unlock(dir, PASSPHRASE).unwrap().0.master_key;
     let (key_id, wrapped): (String, String) = raw_db(dir)
         .query_row("SELECT key_id, wrapped FROM case_keys WHERE case_id = ?1", [case.to_string()], |row| {
             Ok((row.get(0)?, row.get(1)?))

@@ -16,6 +16,12 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use uuid::Uuid;
 
+mod exchange;
+mod membership;
+
+pub use exchange::{ApplyReport, ClockWarning};
+pub use membership::DeploymentPlan;
+
 use crate::audit::{self, AuditEntry};
 use crate::crypto::{self, CaseKey, KdfParams, Secret};
 use crate::error::{Error, Result};
@@ -31,7 +37,7 @@ use crate::model::{
 pub const DB_FILE: &str = "harbour.db";
 const FAILED_UNLOCKS_FILE: &str = "failed-unlocks.log";
 /// The newest database layout this version understands.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 /// The shortest passphrase accepted for a new workspace.
 pub const MIN_PASSPHRASE_CHARS: usize = 8;
 
@@ -109,6 +115,7 @@ pub struct Workspace {
     worker: String,
     code_prefix: CodePrefix,
     case_keys: HashMap<CaseId, CaseKey>,
+    sealer: keyfile::Sealer,
 }
 
 impl std::fmt::Debug for Workspace {
@@ -125,14 +132,35 @@ impl Workspace {
 
     /// Creates a new workspace in `dir`; refuses when one is already there.
     pub fn create(dir: &Path, passphrase: &str, options: &CreateOptions) -> Result<Workspace> {
+        Workspace::create_with(dir, passphrase, options, DeviceId::new(), None)
+    }
+
+    /// Creates a workspace that is a device of a deployment from the start (enrolment).
+    pub fn create_member(
+        dir: &Path,
+        passphrase: &str,
+        options: &CreateOptions,
+        device_id: DeviceId,
+        membership: keyfile::Membership,
+    ) -> Result<Workspace> {
+        Workspace::create_with(dir, passphrase, options, device_id, Some(membership))
+    }
+
+    fn create_with(
+        dir: &Path,
+        passphrase: &str,
+        options: &CreateOptions,
+        device_id: DeviceId,
+        membership: Option<keyfile::Membership>,
+    ) -> Result<Workspace> {
         check_new_passphrase(passphrase)?;
         let worker = values::short_text("worker", &options.worker)?;
         if Workspace::exists(dir) {
             return Err(Error::WorkspaceExists(dir.to_owned()));
         }
         create_private_dir(dir)?;
-        let secrets =
-            LocalSecrets { device_id: DeviceId::new(), db_key: Secret::random(), master_key: Secret::random() };
+        let secrets = LocalSecrets { device_id, db_key: Secret::random(), master_key: Secret::random(), membership };
+        let sealer = keyfile::Sealer::new(passphrase, options.kdf)?;
         let conn = open_database(dir, &secrets.db_key)?;
         conn.execute_batch("BEGIN")?;
         conn.execute("INSERT INTO meta (key, value) VALUES ('worker', ?1)", [&worker])?;
@@ -144,7 +172,7 @@ impl Workspace {
         audit::append(&conn, Utc::now(), &worker, "workspace.create", None, "")?;
         conn.execute_batch("COMMIT")?;
         // The key file is written last: a workspace without it is unusable, never half-open.
-        keyfile::write(dir, passphrase, options.kdf, &secrets)?;
+        keyfile::write(dir, &sealer, &secrets)?;
         Ok(Workspace {
             dir: dir.to_owned(),
             conn,
@@ -153,14 +181,15 @@ impl Workspace {
             worker,
             code_prefix: options.code_prefix.clone(),
             case_keys: HashMap::new(),
+            sealer,
         })
     }
 
     /// Unlocks the workspace in `dir`. A wrong passphrase is recorded and reported to the audit
     /// log at the next successful unlock.
     pub fn unlock(dir: &Path, passphrase: &str) -> Result<Workspace> {
-        let secrets = match keyfile::unlock(dir, passphrase) {
-            Ok(secrets) => secrets,
+        let (secrets, sealer) = match keyfile::unlock(dir, passphrase) {
+            Ok(unlocked) => unlocked,
             Err(Error::WrongPassphrase) => {
                 record_failed_unlock(dir)?;
                 return Err(Error::WrongPassphrase);
@@ -185,6 +214,7 @@ impl Workspace {
             worker,
             code_prefix,
             case_keys: HashMap::new(),
+            sealer,
         };
         workspace.import_failed_unlocks()?;
         Ok(workspace)
@@ -205,8 +235,8 @@ impl Workspace {
     /// Re-seals the key file under a new passphrase. The data is not touched.
     pub fn change_passphrase(&mut self, new_passphrase: &str) -> Result<()> {
         check_new_passphrase(new_passphrase)?;
-        let params = keyfile::params(&self.dir).unwrap_or(KdfParams::STANDARD);
-        keyfile::write(&self.dir, new_passphrase, params, &self.secrets)?;
+        self.sealer = keyfile::Sealer::new(new_passphrase, self.sealer.params())?;
+        keyfile::write(&self.dir, &self.sealer, &self.secrets)?;
         self.audit_now("passphrase.change", None, "")
     }
 
@@ -530,21 +560,8 @@ impl Workspace {
         if let Some(key) = self.case_keys.get(&case_id) {
             return Ok(key.clone());
         }
-        let row: Option<(String, String)> = self
-            .conn
-            .query_row(
-                "SELECT key_id, wrapped FROM case_keys WHERE case_id = ?1 ORDER BY rowid DESC LIMIT 1",
-                [case_id.to_string()],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()?;
-        let (key_id, wrapped) = row.ok_or_else(|| Error::MissingCaseKey(case_id.to_string()))?;
-        let key_id = Uuid::parse_str(&key_id).map_err(|_| Error::Corrupt("case key id".into()))?;
-        let wrapped = serde_json::from_str(&wrapped).map_err(|_| Error::Corrupt("wrapped case key".into()))?;
-        let bytes = crypto::unwrap(&self.secrets.master_key, &case_key_context(case_id, key_id), &wrapped)
-            .ok_or(Error::Tampered)?;
-        let secret = Secret::from_slice(&bytes).ok_or_else(|| Error::Corrupt("case key length".into()))?;
-        let key = CaseKey { id: key_id, secret };
+        let key = load_case_key(&self.conn, &self.secrets.master_key, case_id)?
+            .ok_or_else(|| Error::MissingCaseKey(case_id.to_string()))?;
         self.case_keys.insert(case_id, key.clone());
         Ok(key)
     }
@@ -571,6 +588,8 @@ impl Workspace {
     /// and search index, and appends the audit entry — all in one transaction.
     fn record_all(&mut self, pending: Vec<Pending>) -> Result<Vec<CaseState>> {
         let keys = pending.iter().map(|item| self.case_key(item.case_id)).collect::<Result<Vec<_>>>()?;
+        // A new case of a deployment's device is granted to its team and to the ministry.
+        let grant_to = if pending.iter().any(|item| item.new_key.is_some()) { self.home_teams()? } else { Vec::new() };
         let now = Utc::now();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut device_seq: i64 = tx
@@ -594,11 +613,33 @@ impl Workspace {
                 _ => {
                     let mut state =
                         load_state(&tx, item.case_id)?.ok_or_else(|| Error::CaseNotFound(item.case_id.to_string()))?;
-                    state.apply(&event);
-                    state
+                    if event.order() > state.last {
+                        state.apply(&event);
+                        state
+                    } else {
+                        // A received event carries a later clock than ours (clamped skew): fold again.
+                        let mut events = open_case_events(&tx, &key, item.case_id)?;
+                        events.push(event.clone());
+                        CaseState::fold(&events).ok_or_else(|| Error::CaseNotFound(item.case_id.to_string()))?
+                    }
                 }
             };
             insert_sealed(&tx, &crypto::seal(&event, &key), false)?;
+            if item.new_key.is_some() {
+                for team in &grant_to {
+                    device_seq += 1;
+                    let hlc = self.clock.tick(now.timestamp_millis().max(0) as u64);
+                    let grant = crate::deployment::seal_grant(
+                        item.case_id,
+                        &key,
+                        team,
+                        self.secrets.device_id,
+                        device_seq as u64,
+                        hlc,
+                    )?;
+                    insert_sealed(&tx, &grant, false)?;
+                }
+            }
             if let Some((key_id, wrapped)) = &item.new_key {
                 tx.execute(
                     "INSERT INTO case_keys (key_id, case_id, wrapped) VALUES (?1, ?2, ?3)",
@@ -609,7 +650,7 @@ impl Workspace {
                     ],
                 )?;
             }
-            save_state(&tx, &state, &event)?;
+            save_state(&tx, &state, false)?;
             audit::append(&tx, now, &self.worker, item.action, Some(item.case_id), &item.detail)?;
             states.push(state);
         }
@@ -644,6 +685,54 @@ impl Workspace {
         tx.commit()?;
         fs::remove_file(&path).map_err(|error| Error::io(&path, error))
     }
+}
+
+/// A case's key from the database, unwrapped with the device's master key.
+fn load_case_key(conn: &Connection, master: &Secret, case_id: CaseId) -> Result<Option<CaseKey>> {
+    let row: Option<(String, String)> = conn
+        .query_row(
+            "SELECT key_id, wrapped FROM case_keys WHERE case_id = ?1 ORDER BY rowid DESC LIMIT 1",
+            [case_id.to_string()],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .optional()?;
+    let Some((key_id, wrapped)) = row else { return Ok(None) };
+    let key_id = Uuid::parse_str(&key_id).map_err(|_| Error::Corrupt("case key id".into()))?;
+    let wrapped = serde_json::from_str(&wrapped).map_err(|_| Error::Corrupt("wrapped case key".into()))?;
+    let bytes = crypto::unwrap(master, &case_key_context(case_id, key_id), &wrapped).ok_or(Error::Tampered)?;
+    let secret = Secret::from_slice(&bytes).ok_or_else(|| Error::Corrupt("case key length".into()))?;
+    Ok(Some(CaseKey { id: key_id, secret }))
+}
+
+/// Stores a case key wrapped under the master key; a key already held is left as it is.
+fn store_case_key(conn: &Connection, master: &Secret, case_id: CaseId, key: &CaseKey) -> Result<bool> {
+    let wrapped = crypto::wrap(master, &case_key_context(case_id, key.id), key.secret.expose());
+    let inserted = conn.execute(
+        "INSERT OR IGNORE INTO case_keys (key_id, case_id, wrapped) VALUES (?1, ?2, ?3)",
+        params![
+            key.id.to_string(),
+            case_id.to_string(),
+            serde_json::to_string(&wrapped).expect("wrapped keys serialize")
+        ],
+    )?;
+    Ok(inserted == 1)
+}
+
+/// Every event of a case that opens with `key`, in clear (grants and events that fail to open
+/// are left out: they are not the case's changes).
+fn open_case_events(conn: &Connection, key: &CaseKey, case_id: CaseId) -> Result<Vec<Event>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT id, case_id, kind, device_id, device_seq, hlc, key_id, nonce, ciphertext
+         FROM events WHERE case_id = ?1 AND kind <> ?2",
+    )?;
+    let rows = statement.query_map(params![case_id.to_string(), crate::deployment::GRANT_KIND], sealed_from_row)?;
+    let mut events = Vec::new();
+    for sealed in rows {
+        if let Ok(event) = crypto::open(&sealed?, key) {
+            events.push(event);
+        }
+    }
+    Ok(events)
 }
 
 /// One change waiting to be recorded.
@@ -764,6 +853,27 @@ fn migrate(conn: &Connection, from: i64) -> Result<()> {
              COMMIT;",
         )?;
     }
+    if from < 2 {
+        // Sync: shares waiting for the server's access grant, and clock-skew warnings.
+        conn.execute_batch(
+            "BEGIN;
+             CREATE TABLE shares (
+                 case_id TEXT NOT NULL,
+                 team_id TEXT NOT NULL,
+                 granted INTEGER NOT NULL DEFAULT 0,
+                 PRIMARY KEY (case_id, team_id)
+             );
+             CREATE TABLE clock_warnings (
+                 event_id TEXT PRIMARY KEY,
+                 case_id TEXT NOT NULL,
+                 device_id TEXT NOT NULL,
+                 ahead_ms INTEGER NOT NULL
+             );
+             CREATE INDEX clock_warnings_by_case ON clock_warnings (case_id);
+             PRAGMA user_version = 2;
+             COMMIT;",
+        )?;
+    }
     Ok(())
 }
 
@@ -824,7 +934,7 @@ fn load_state(conn: &Connection, case_id: CaseId) -> Result<Option<CaseState>> {
 }
 
 /// Writes the projection of a case and, when its names changed, its search entry.
-fn save_state(conn: &Connection, state: &CaseState, event: &Event) -> Result<()> {
+fn save_state(conn: &Connection, state: &CaseState, clock_warning: bool) -> Result<()> {
     let search_text = search_text(state);
     let json = serde_json::to_string(state).expect("a case state always serializes");
     let previous: Option<(i64, String)> = conn
@@ -835,7 +945,8 @@ fn save_state(conn: &Connection, state: &CaseState, event: &Event) -> Result<()>
     let status = state.fields.status.as_str();
     let risk = state.fields.risk_level.map(|risk| risk.as_str());
     let created = state.created.at_ms() as i64;
-    let updated = event.hlc.wall_ms as i64;
+    let updated = state.updated.at_ms() as i64;
+    let needs_review = state.needs_review() || clock_warning;
     match previous {
         None => {
             conn.execute(
@@ -850,7 +961,7 @@ fn save_state(conn: &Connection, state: &CaseState, event: &Event) -> Result<()>
                     state.fields.assigned_team,
                     created,
                     updated,
-                    state.needs_review(),
+                    needs_review,
                     search_text,
                     json
                 ],
@@ -869,7 +980,7 @@ fn save_state(conn: &Connection, state: &CaseState, event: &Event) -> Result<()>
                     risk,
                     state.fields.assigned_team,
                     updated,
-                    state.needs_review(),
+                    needs_review,
                     search_text,
                     json
                 ],

@@ -1,0 +1,306 @@
+//! A deployment's keys and what they protect: the root signing key (Ed25519) that signs the
+//! team directory, each team's X25519 key pair, case keys granted to teams, and invitations
+//! sealed under a one-time code. Ed25519, X25519, HKDF-SHA256 and AES-256-GCM come from their
+//! crates; this module only composes them.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
+use harbour_wire::protocol::{SignedDirectory, Team, TeamDirectory, directory_signing_message};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+use x25519_dalek::{PublicKey, StaticSecret};
+use zeroize::Zeroizing;
+
+use crate::crypto::{self, CaseKey, KdfParams, Secret, Wrapped};
+use crate::error::{Error, Result};
+use crate::event::{Hlc, SealedEvent};
+use crate::ids::{CaseId, DeviceId, EventId};
+
+/// The kind of the event that grants a case key to a team. Its ciphertext is the case key
+/// sealed to the team's public key, not to the case key, so a team can read it before it has
+/// the case key.
+pub const GRANT_KIND: &str = "case.key_granted";
+const GRANT_INFO: &[u8] = b"harbour-case-key-grant-v1";
+const INVITATION_PREFIX: &str = "HARBOUR-INVITATION-1.";
+const INVITATION_CONTEXT: &[u8] = b"harbour-invitation-v1";
+
+/// The deployment's root signing key, held by administrators' devices only.
+pub struct RootKey(Secret);
+
+impl RootKey {
+    pub fn generate() -> RootKey {
+        RootKey(Secret::random())
+    }
+
+    pub fn from_secret(secret: Secret) -> RootKey {
+        RootKey(secret)
+    }
+
+    pub fn secret(&self) -> &Secret {
+        &self.0
+    }
+
+    pub fn public_key(&self) -> [u8; 32] {
+        SigningKey::from_bytes(self.0.expose()).verifying_key().to_bytes()
+    }
+
+    /// Signs a directory: the exact JSON text is what is signed and carried.
+    pub fn sign(&self, directory: &TeamDirectory) -> SignedDirectory {
+        let document = serde_json::to_string(directory).expect("a directory serializes");
+        let signature = SigningKey::from_bytes(self.0.expose()).sign(&directory_signing_message(&document));
+        SignedDirectory { document, signature: signature.to_bytes().to_vec() }
+    }
+}
+
+/// Checks a directory's signature against the pinned root public key, and that it belongs to
+/// this deployment.
+pub fn verify_directory(
+    signed: &SignedDirectory,
+    root_public_key: &[u8],
+    deployment_id: Uuid,
+) -> Result<TeamDirectory> {
+    let refused = || {
+        Error::invalid(
+            "directory",
+            "the team directory is not signed by this deployment's root key; it was not used (tell your administrator)",
+        )
+    };
+    let key = <[u8; 32]>::try_from(root_public_key).ok().and_then(|bytes| VerifyingKey::from_bytes(&bytes).ok());
+    let signature = <[u8; 64]>::try_from(signed.signature.as_slice())
+        .ok()
+        .map(|bytes| ed25519_dalek::Signature::from_bytes(&bytes));
+    let (Some(key), Some(signature)) = (key, signature) else { return Err(refused()) };
+    key.verify(&directory_signing_message(&signed.document), &signature).map_err(|_| refused())?;
+    let directory = signed.unverified_directory().map_err(|_| refused())?;
+    if directory.deployment_id != deployment_id {
+        return Err(refused());
+    }
+    Ok(directory)
+}
+
+/// A team's private key, held by the devices of that team (and by administrators).
+#[derive(Clone)]
+pub struct TeamSecret {
+    pub team_id: Uuid,
+    pub secret: Secret,
+}
+
+impl std::fmt::Debug for TeamSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TeamSecret").field("team_id", &self.team_id).finish_non_exhaustive()
+    }
+}
+
+impl TeamSecret {
+    pub fn generate() -> TeamSecret {
+        TeamSecret { team_id: Uuid::now_v7(), secret: Secret::random() }
+    }
+
+    pub fn public_key(&self) -> [u8; 32] {
+        PublicKey::from(&StaticSecret::from(*self.secret.expose())).to_bytes()
+    }
+
+    pub fn team(&self, name: &str) -> Team {
+        Team { id: self.team_id, name: name.to_owned(), public_key: self.public_key().to_vec() }
+    }
+}
+
+/// Seals a case key to a team's public key, as an event of the case authored by this device:
+/// X25519 with a fresh ephemeral key → HKDF-SHA256 → AES-256-GCM, the event's routing metadata
+/// as associated data. `ciphertext` is the ephemeral public key followed by the sealed key.
+pub fn seal_grant(
+    case_id: CaseId,
+    case_key: &CaseKey,
+    team: &Team,
+    device_id: DeviceId,
+    device_seq: u64,
+    hlc: Hlc,
+) -> Result<SealedEvent> {
+    let team_public = <[u8; 32]>::try_from(team.public_key.as_slice())
+        .map_err(|_| Error::invalid("team", format!("the directory's key for {} is not valid", team.name)))?;
+    let mut sealed = SealedEvent {
+        format: crypto::SEALED_FORMAT,
+        id: EventId::new().0,
+        case_id: case_id.0,
+        kind: GRANT_KIND.to_owned(),
+        device_id: device_id.0,
+        device_seq,
+        hlc,
+        key_id: case_key.id,
+        nonce: Vec::new(),
+        ciphertext: Vec::new(),
+    };
+    let ephemeral = StaticSecret::random_from_rng(rand_core::OsRng);
+    let ephemeral_public = PublicKey::from(&ephemeral).to_bytes();
+    let wrapping = grant_key(&ephemeral, &PublicKey::from(team_public), &ephemeral_public);
+    let wrapped = crypto::wrap(&wrapping, &sealed.associated_data(), case_key.secret.expose());
+    sealed.nonce = wrapped.nonce;
+    sealed.ciphertext = [ephemeral_public.as_slice(), &wrapped.ciphertext].concat();
+    Ok(sealed)
+}
+
+/// Opens a grant with one of the team secrets this device holds; `None` if none opens it.
+pub fn open_grant(sealed: &SealedEvent, teams: &[TeamSecret]) -> Option<CaseKey> {
+    if sealed.kind != GRANT_KIND || sealed.ciphertext.len() < 32 {
+        return None;
+    }
+    let (ephemeral_public, body) = sealed.ciphertext.split_at(32);
+    let ephemeral_public = <[u8; 32]>::try_from(ephemeral_public).ok()?;
+    let wrapped = Wrapped { nonce: sealed.nonce.clone(), ciphertext: body.to_vec() };
+    teams.iter().find_map(|team| {
+        let secret = StaticSecret::from(*team.secret.expose());
+        let wrapping = grant_key(&secret, &PublicKey::from(ephemeral_public), &ephemeral_public);
+        let bytes = crypto::unwrap(&wrapping, &sealed.associated_data(), &wrapped)?;
+        Some(CaseKey { id: sealed.key_id, secret: Secret::from_slice(&bytes)? })
+    })
+}
+
+fn grant_key(own: &StaticSecret, other: &PublicKey, ephemeral_public: &[u8; 32]) -> Secret {
+    let shared = Zeroizing::new(own.diffie_hellman(other).to_bytes());
+    let hkdf = hkdf::Hkdf::<sha2::Sha256>::new(Some(ephemeral_public), shared.as_slice());
+    let mut okm = [0u8; 32];
+    hkdf.expand(GRANT_INFO, &mut okm).expect("32 bytes is a valid HKDF-SHA256 output length");
+    Secret::from_bytes(okm)
+}
+
+/// What an invitation carries to a new device: where the server is, its one-time device token,
+/// its team and that team's private key, and the signed directory with the root key to check it.
+#[derive(Serialize, Deserialize)]
+pub struct Invitation {
+    pub server_url: String,
+    pub deployment_id: Uuid,
+    pub ministry_team_id: Uuid,
+    #[serde(with = "harbour_wire::b64")]
+    pub root_public_key: Vec<u8>,
+    pub team_id: Uuid,
+    pub team_name: String,
+    /// The team's X25519 private key, hex.
+    pub team_secret: String,
+    pub device_token: String,
+    pub admin: bool,
+    pub directory: SignedDirectory,
+}
+
+impl std::fmt::Debug for Invitation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Invitation").field("team", &self.team_name).finish_non_exhaustive()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct SealedInvitation {
+    kdf: KdfParams,
+    #[serde(with = "harbour_wire::b64")]
+    salt: Vec<u8>,
+    sealed: Wrapped,
+}
+
+/// A new one-time code to read an invitation: twelve characters from the unambiguous case-code
+/// alphabet, in three groups (about 59 bits, behind Argon2id).
+pub fn new_invitation_code() -> String {
+    let code = crate::ids::CaseCode::generate(&crate::ids::CodePrefix::default());
+    let more = crate::ids::CaseCode::generate(&crate::ids::CodePrefix::default());
+    let chars: String =
+        code.as_str()[3..].replace('-', "").chars().chain(more.as_str()[3..].replace('-', "").chars()).collect();
+    format!("{}-{}-{}", &chars[..4], &chars[4..8], &chars[8..12])
+}
+
+/// Seals an invitation under its one-time code. The result is one line of text to paste.
+pub fn seal_invitation(invitation: &Invitation, code: &str, kdf: KdfParams) -> Result<String> {
+    let mut salt = [0u8; 16];
+    crypto::fill_random(&mut salt);
+    let key = crypto::derive_kek(&normalize_code(code), &salt, kdf)?;
+    let body = Zeroizing::new(serde_json::to_vec(invitation).expect("an invitation serializes"));
+    let sealed = SealedInvitation { kdf, salt: salt.to_vec(), sealed: crypto::wrap(&key, INVITATION_CONTEXT, &body) };
+    let json = serde_json::to_vec(&sealed).expect("a sealed invitation serializes");
+    Ok(format!("{INVITATION_PREFIX}{}", URL_SAFE_NO_PAD.encode(json)))
+}
+
+/// Opens an invitation with the code that came by another channel.
+pub fn open_invitation(text: &str, code: &str) -> Result<Invitation> {
+    let malformed = || {
+        Error::invalid("invitation", "this is not a Harbour invitation, or it was cut off; copy the whole text again")
+    };
+    let body = text.trim().strip_prefix(INVITATION_PREFIX).ok_or_else(malformed)?;
+    let json = URL_SAFE_NO_PAD.decode(body.trim()).map_err(|_| malformed())?;
+    let sealed: SealedInvitation = serde_json::from_slice(&json).map_err(|_| malformed())?;
+    let key = crypto::derive_kek(&normalize_code(code), &sealed.salt, sealed.kdf)?;
+    let opened = crypto::unwrap(&key, INVITATION_CONTEXT, &sealed.sealed).ok_or_else(|| {
+        Error::invalid("code", "the code does not open this invitation; check it with the person who sent it")
+    })?;
+    serde_json::from_slice(&opened).map_err(|_| malformed())
+}
+
+fn normalize_code(code: &str) -> String {
+    code.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_uppercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn directory(teams: Vec<Team>) -> TeamDirectory {
+        TeamDirectory { deployment_id: Uuid::from_u128(7), version: 1, teams }
+    }
+
+    #[test]
+    fn directories_verify_only_with_the_root_key() {
+        let root = RootKey::generate();
+        let team = TeamSecret::generate().team("Clinic");
+        let signed = root.sign(&directory(vec![team.clone()]));
+        let verified = verify_directory(&signed, &root.public_key(), Uuid::from_u128(7)).unwrap();
+        assert_eq!(verified.teams, vec![team]);
+
+        let other = RootKey::generate();
+        assert!(verify_directory(&signed, &other.public_key(), Uuid::from_u128(7)).is_err());
+        assert!(verify_directory(&signed, &root.public_key(), Uuid::from_u128(8)).is_err());
+        let mut altered = signed.clone();
+        altered.document = altered.document.replace("Clinic", "Clinik");
+        assert!(verify_directory(&altered, &root.public_key(), Uuid::from_u128(7)).is_err());
+    }
+
+    #[test]
+    fn a_grant_opens_only_for_its_team_and_binds_its_metadata() {
+        let (shelter, consulate) = (TeamSecret::generate(), TeamSecret::generate());
+        let key = CaseKey::generate();
+        let case_id = CaseId::new();
+        let sealed =
+            seal_grant(case_id, &key, &shelter.team("Shelter"), DeviceId::new(), 4, Hlc { wall_ms: 9, counter: 0 })
+                .unwrap();
+        let opened = open_grant(&sealed, &[consulate.clone(), shelter.clone()]).unwrap();
+        assert_eq!((opened.id, opened.secret.expose()), (key.id, key.secret.expose()));
+        assert!(open_grant(&sealed, &[consulate]).is_none());
+        let mut moved = sealed.clone();
+        moved.case_id = CaseId::new().0;
+        assert!(open_grant(&moved, &[shelter]).is_none());
+    }
+
+    #[test]
+    fn invitations_open_only_with_their_code() {
+        let root = RootKey::generate();
+        let team = TeamSecret::generate();
+        let invitation = Invitation {
+            server_url: "http://127.0.0.1:1".into(),
+            deployment_id: Uuid::from_u128(7),
+            ministry_team_id: Uuid::from_u128(1),
+            root_public_key: root.public_key().to_vec(),
+            team_id: team.team_id,
+            team_name: "Clinic".into(),
+            team_secret: hex::encode(team.secret.expose()),
+            device_token: "token".into(),
+            admin: false,
+            directory: root.sign(&directory(vec![team.team("Clinic")])),
+        };
+        let code = new_invitation_code();
+        assert_eq!(code.len(), 14);
+        let text = seal_invitation(&invitation, &code, KdfParams::INSECURE_FAST_FOR_TESTS).unwrap();
+        assert!(!text.contains("token") && !text.contains("Clinic"));
+        let opened = open_invitation(&text, &code.to_lowercase().replace('-', " ")).unwrap();
+        assert_eq!(opened.device_token, "token");
+        let wrong = open_invitation(&text, "2222-3333-4444").unwrap_err().to_string();
+        assert!(wrong.starts_with("code: the code does not open this invitation"), "{wrong}");
+        let cut = open_invitation(&text[..text.len() / 2], &code).unwrap_err().to_string();
+        assert!(cut.starts_with("invitation:"), "{cut}");
+    }
+}

@@ -1,0 +1,214 @@
+//! The local half of sync: which sealed events wait to be sent, applying a pulled page (in one
+//! transaction with the cursor), and the shares waiting for the server's access grant.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::Utc;
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::{
+    Workspace, insert_sealed, load_case_key, load_state, open_case_events, save_state, set_meta, store_case_key,
+};
+use crate::crypto::{self, SEALED_FORMAT};
+use crate::deployment::{self, GRANT_KIND};
+use crate::error::{Error, Result};
+use crate::event::SealedEvent;
+use crate::fold::CaseState;
+use crate::ids::{CaseId, DeviceId, EventId};
+
+/// What applying a pulled page did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ApplyReport {
+    /// Events in the page.
+    pub received: usize,
+    /// Events new to this laptop (the rest were already here).
+    pub stored: usize,
+    /// Case keys received through grants.
+    pub keys_received: usize,
+    /// Cases whose state changed.
+    pub cases_updated: usize,
+    /// Cases whose events arrived but whose key has not (they wait, sealed).
+    pub waiting_for_key: usize,
+    /// Events refused because they failed to open (altered, or sealed with another key).
+    pub refused: usize,
+    /// Events whose clock was far ahead of this laptop's (clamped and flagged).
+    pub clock_clamped: usize,
+}
+
+/// An event recorded by a device whose clock was far ahead.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ClockWarning {
+    pub event_id: EventId,
+    pub device_id: DeviceId,
+    pub ahead_ms: i64,
+}
+
+impl Workspace {
+    /// How many of this laptop's events wait to be sent.
+    pub fn pending_count(&self) -> Result<u64> {
+        Ok(self.conn.query_row("SELECT count(*) FROM events WHERE sent = 0", [], |row| row.get::<_, i64>(0))? as u64)
+    }
+
+    /// Marks events as acknowledged by the server.
+    pub fn mark_sent(&mut self, ids: &[Uuid]) -> Result<()> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        {
+            let mut statement = tx.prepare_cached("UPDATE events SET sent = 1 WHERE id = ?1")?;
+            for id in ids {
+                statement.execute([id.to_string()])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Shares whose server-side access grant has not been confirmed yet.
+    pub fn pending_shares(&self) -> Result<Vec<(CaseId, Uuid)>> {
+        let mut statement = self.conn.prepare("SELECT case_id, team_id FROM shares WHERE granted = 0")?;
+        let rows = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
+        let mut shares = Vec::new();
+        for row in rows {
+            let (case_id, team_id) = row?;
+            let team_id = Uuid::parse_str(&team_id).map_err(|_| Error::Corrupt("share team".into()))?;
+            shares.push((case_id.parse()?, team_id));
+        }
+        Ok(shares)
+    }
+
+    pub fn mark_share_granted(&mut self, case_id: CaseId, team_id: Uuid) -> Result<()> {
+        self.conn.execute(
+            "UPDATE shares SET granted = 1 WHERE case_id = ?1 AND team_id = ?2",
+            params![case_id.to_string(), team_id.to_string()],
+        )?;
+        Ok(())
+    }
+
+    /// Where the next pull starts.
+    pub fn sync_cursor(&self) -> Result<u64> {
+        let text: Option<String> =
+            self.conn.query_row("SELECT value FROM meta WHERE key = 'sync_cursor'", [], |row| row.get(0)).optional()?;
+        Ok(text.and_then(|text| text.parse().ok()).unwrap_or(0))
+    }
+
+    /// When the last complete sync ended (milliseconds since the epoch), if ever.
+    pub fn last_sync_ms(&self) -> Result<Option<u64>> {
+        let text: Option<String> =
+            self.conn.query_row("SELECT value FROM meta WHERE key = 'last_sync'", [], |row| row.get(0)).optional()?;
+        Ok(text.and_then(|text| text.parse().ok()))
+    }
+
+    pub fn set_last_sync_ms(&mut self, at_ms: u64) -> Result<()> {
+        set_meta(&self.conn, "last_sync", &at_ms.to_string())
+    }
+
+    /// Events recorded on a device whose clock was far ahead of this laptop's.
+    pub fn clock_warnings(&self, case_id: CaseId) -> Result<Vec<ClockWarning>> {
+        let mut statement =
+            self.conn.prepare("SELECT event_id, device_id, ahead_ms FROM clock_warnings WHERE case_id = ?1")?;
+        let rows = statement.query_map([case_id.to_string()], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, i64>(2)?))
+        })?;
+        let mut warnings = Vec::new();
+        for row in rows {
+            let (event_id, device_id, ahead_ms) = row?;
+            warnings.push(ClockWarning { event_id: event_id.parse()?, device_id: device_id.parse()?, ahead_ms });
+        }
+        Ok(warnings)
+    }
+
+    /// Applies a page pulled from the server and saves the cursor after it, in one transaction:
+    /// a page is applied whole or not at all, so an interrupted pull resumes from the last page.
+    pub fn apply_pulled(&mut self, events: &[SealedEvent], next_cursor: u64) -> Result<ApplyReport> {
+        let mut report = ApplyReport { received: events.len(), ..ApplyReport::default() };
+        let now_ms = Utc::now().timestamp_millis().max(0) as u64;
+        let team_secrets = self.secrets.membership.as_ref().map(|m| m.team_secrets.clone()).unwrap_or_default();
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut new_by_case: BTreeMap<CaseId, Vec<&SealedEvent>> = BTreeMap::new();
+        let mut rekeyed: BTreeSet<CaseId> = BTreeSet::new();
+        for sealed in events {
+            if sealed.format != SEALED_FORMAT || !insert_sealed(&tx, sealed, true)? {
+                continue;
+            }
+            report.stored += 1;
+            let case_id = CaseId(sealed.case_id);
+            if self.clock.observe(sealed.hlc, now_ms) {
+                report.clock_clamped += 1;
+                tx.execute(
+                    "INSERT OR IGNORE INTO clock_warnings (event_id, case_id, device_id, ahead_ms) VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        sealed.id.to_string(),
+                        case_id.to_string(),
+                        sealed.device_id.to_string(),
+                        sealed.hlc.wall_ms as i64 - now_ms as i64
+                    ],
+                )?;
+            }
+            if sealed.kind == GRANT_KIND {
+                if let Some(key) = deployment::open_grant(sealed, &team_secrets)
+                    && store_case_key(&tx, &self.secrets.master_key, case_id, &key)?
+                {
+                    report.keys_received += 1;
+                    rekeyed.insert(case_id);
+                }
+                continue;
+            }
+            new_by_case.entry(case_id).or_default().push(sealed);
+        }
+        let touched: BTreeSet<CaseId> = new_by_case.keys().copied().chain(rekeyed.iter().copied()).collect();
+        for case_id in touched {
+            let Some(key) = load_case_key(&tx, &self.secrets.master_key, case_id)? else {
+                report.waiting_for_key += 1;
+                continue;
+            };
+            let warned: bool = tx.query_row(
+                "SELECT EXISTS(SELECT 1 FROM clock_warnings WHERE case_id = ?1)",
+                [case_id.to_string()],
+                |row| row.get(0),
+            )?;
+            let new_events = new_by_case.remove(&case_id).unwrap_or_default();
+            let mut opened = Vec::with_capacity(new_events.len());
+            for sealed in &new_events {
+                match crypto::open(sealed, &key) {
+                    Ok(event) => opened.push(event),
+                    Err(_) => {
+                        // Never apply what does not open; keep it out of the store too.
+                        report.refused += 1;
+                        tx.execute("DELETE FROM events WHERE id = ?1", [sealed.id.to_string()])?;
+                    }
+                }
+            }
+            opened.sort_by_key(|event| event.order());
+            let previous = load_state(&tx, case_id)?;
+            let state = match previous {
+                // The common case: new events come after everything folded; apply them in order.
+                Some(mut state)
+                    if !rekeyed.contains(&case_id)
+                        && opened.first().is_some_and(|first| first.order() > state.last) =>
+                {
+                    for event in &opened {
+                        state.apply(event);
+                    }
+                    Some(state)
+                }
+                _ => CaseState::fold(&open_case_events(&tx, &key, case_id)?),
+            };
+            match state {
+                Some(state) => {
+                    save_state(&tx, &state, warned)?;
+                    report.cases_updated += 1;
+                }
+                None => report.waiting_for_key += 1,
+            }
+        }
+        set_meta(&tx, "sync_cursor", &next_cursor.to_string())?;
+        set_meta(&tx, "hlc", &self.clock.last.to_sortable())?;
+        tx.commit()?;
+        // Keys received in this page may now be cached on use.
+        for case_id in rekeyed {
+            self.case_keys.remove(&case_id);
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,301 @@
+//! A workspace as a device of a deployment: creating the deployment (administrator), teams,
+//! invitations and enrolment, the signed team directory, and sharing cases with teams.
+//! The network calls that go with each step live in the sync crate; this is the local half.
+
+use std::path::Path;
+
+use chrono::Utc;
+use harbour_wire::protocol::{
+    CreateInvitationResponse, RegisterDeploymentRequest, SignedDirectory, Team, TeamDirectory,
+};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use super::{Workspace, insert_sealed, set_meta};
+use crate::crypto::{KdfParams, Secret};
+use crate::deployment::{self, Invitation, RootKey, TeamSecret};
+use crate::error::{Error, Result};
+use crate::ids::{CaseId, DeviceId};
+use crate::keyfile::{self, Membership};
+use crate::model::values;
+use crate::store::CreateOptions;
+
+/// A deployment being created on the administrator's laptop, before the server accepted it.
+/// Nothing is stored until [`Workspace::complete_deployment`].
+pub struct DeploymentPlan {
+    pub deployment_id: Uuid,
+    pub server_url: String,
+    root: RootKey,
+    ministry: TeamSecret,
+    ministry_name: String,
+}
+
+impl std::fmt::Debug for DeploymentPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeploymentPlan").field("deployment_id", &self.deployment_id).finish_non_exhaustive()
+    }
+}
+
+impl DeploymentPlan {
+    pub fn ministry_team(&self) -> Team {
+        self.ministry.team(&self.ministry_name)
+    }
+
+    /// What the server needs to register the deployment.
+    pub fn registration(&self, bootstrap_token: &str, admin_device: DeviceId) -> RegisterDeploymentRequest {
+        RegisterDeploymentRequest {
+            bootstrap_token: bootstrap_token.trim().to_owned(),
+            deployment_id: self.deployment_id,
+            root_public_key: self.root.public_key().to_vec(),
+            ministry_team: self.ministry_team(),
+            admin_device_id: admin_device.0,
+        }
+    }
+}
+
+impl Workspace {
+    pub fn membership(&self) -> Option<&Membership> {
+        self.secrets.membership.as_ref()
+    }
+
+    fn admin_membership(&self) -> Result<&Membership> {
+        match self.membership() {
+            Some(membership) if membership.root_key.is_some() => Ok(membership),
+            Some(_) => Err(Error::invalid("deployment", "only an administrator's laptop can do this")),
+            None => Err(not_enrolled()),
+        }
+    }
+
+    /// Starts a deployment with this laptop as its first administrator.
+    pub fn plan_deployment(&self, server_url: &str, ministry_name: &str) -> Result<DeploymentPlan> {
+        if self.membership().is_some() {
+            return Err(Error::invalid("deployment", "this laptop already belongs to a deployment"));
+        }
+        Ok(DeploymentPlan {
+            deployment_id: Uuid::now_v7(),
+            server_url: server_url_checked(server_url)?,
+            root: RootKey::generate(),
+            ministry: TeamSecret::generate(),
+            ministry_name: values::short_text("team", ministry_name)?,
+        })
+    }
+
+    /// Keeps the deployment's keys once the server has registered it, and grants every case
+    /// already on this laptop to the ministry team. Returns the first signed directory, to publish.
+    pub fn complete_deployment(&mut self, plan: DeploymentPlan, device_token: &str) -> Result<SignedDirectory> {
+        let directory =
+            TeamDirectory { deployment_id: plan.deployment_id, version: 1, teams: vec![plan.ministry_team()] };
+        let signed = plan.root.sign(&directory);
+        self.secrets.membership = Some(Membership {
+            deployment_id: plan.deployment_id,
+            server_url: plan.server_url,
+            device_token: Zeroizing::new(device_token.to_owned()),
+            root_public_key: plan.root.public_key().to_vec(),
+            ministry_team_id: plan.ministry.team_id,
+            team_id: plan.ministry.team_id,
+            admin: true,
+            team_secrets: vec![plan.ministry],
+            root_key: Some(plan.root),
+        });
+        keyfile::write(&self.dir, &self.sealer, &self.secrets)?;
+        self.store_directory(&signed)?;
+        let existing: Vec<CaseId> = self.list_cases(&Default::default())?.into_iter().map(|case| case.id).collect();
+        for case_id in existing {
+            let ministry = self.home_teams()?;
+            self.record_grants(case_id, &ministry, false)?;
+        }
+        self.audit_now("deployment.create", None, &plan.deployment_id.to_string())?;
+        Ok(signed)
+    }
+
+    /// The verified team directory this laptop holds, if it belongs to a deployment.
+    pub fn directory(&self) -> Result<Option<TeamDirectory>> {
+        let Some(membership) = self.membership() else { return Ok(None) };
+        let text: Option<String> =
+            self.conn.query_row("SELECT value FROM meta WHERE key = 'directory'", [], |row| row.get(0)).optional()?;
+        let Some(text) = text else { return Ok(None) };
+        let signed: SignedDirectory = serde_json::from_str(&text).map_err(|_| Error::Corrupt("directory".into()))?;
+        deployment::verify_directory(&signed, &membership.root_public_key, membership.deployment_id).map(Some)
+    }
+
+    /// The signed directory as stored, to publish or to put into an invitation.
+    pub fn signed_directory(&self) -> Result<SignedDirectory> {
+        let text: String = self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = 'directory'", [], |row| row.get(0))
+            .optional()?
+            .ok_or_else(not_enrolled)?;
+        serde_json::from_str(&text).map_err(|_| Error::Corrupt("directory".into()))
+    }
+
+    /// Takes a directory from the server if it verifies against the pinned root key and is newer
+    /// than the one held. Returns whether it was taken.
+    pub fn accept_directory(&mut self, signed: &SignedDirectory) -> Result<bool> {
+        let membership = self.membership().ok_or_else(not_enrolled)?;
+        let incoming = deployment::verify_directory(signed, &membership.root_public_key, membership.deployment_id)?;
+        let newer = self.directory()?.is_none_or(|held| incoming.version > held.version);
+        if newer {
+            self.store_directory(signed)?;
+        }
+        Ok(newer)
+    }
+
+    fn store_directory(&mut self, signed: &SignedDirectory) -> Result<()> {
+        set_meta(&self.conn, "directory", &serde_json::to_string(signed).expect("a directory serializes"))
+    }
+
+    /// Adds a team to the deployment (administrators): a new key pair, and a new signed
+    /// directory version to publish.
+    pub fn create_team(&mut self, name: &str) -> Result<(Team, SignedDirectory)> {
+        let name = values::short_text("team", name)?;
+        self.admin_membership()?;
+        let mut directory = self.directory()?.ok_or_else(not_enrolled)?;
+        if directory.teams.iter().any(|team| team.name.eq_ignore_ascii_case(&name)) {
+            return Err(Error::invalid("team", format!("a team named \"{name}\" already exists")));
+        }
+        let secret = TeamSecret::generate();
+        let team = secret.team(&name);
+        directory.teams.push(team.clone());
+        directory.version += 1;
+        let membership = self.secrets.membership.as_mut().expect("checked above");
+        let signed = membership.root_key.as_ref().expect("checked above").sign(&directory);
+        membership.team_secrets.push(secret);
+        keyfile::write(&self.dir, &self.sealer, &self.secrets)?;
+        self.store_directory(&signed)?;
+        self.audit_now("team.create", None, &team.id.to_string())?;
+        Ok((team, signed))
+    }
+
+    /// A team of the directory, by name (case-insensitive) or id.
+    pub fn team(&self, name_or_id: &str) -> Result<Team> {
+        let directory = self.directory()?.ok_or_else(not_enrolled)?;
+        let wanted = name_or_id.trim();
+        directory
+            .teams
+            .into_iter()
+            .find(|team| team.name.eq_ignore_ascii_case(wanted) || team.id.to_string() == wanted)
+            .ok_or_else(|| {
+                Error::invalid("team", format!("no team \"{wanted}\" in the directory; `harbour team list` shows them"))
+            })
+    }
+
+    /// Seals an invitation into `team` for a device the server has just created, under `code`.
+    pub fn seal_invitation(&self, team: &Team, created: &CreateInvitationResponse, code: &str) -> Result<String> {
+        let membership = self.admin_membership()?;
+        let secret = membership
+            .team_secrets
+            .iter()
+            .find(|secret| secret.team_id == team.id)
+            .ok_or_else(|| Error::invalid("team", "this laptop does not hold that team's key"))?;
+        let invitation = Invitation {
+            server_url: membership.server_url.clone(),
+            deployment_id: membership.deployment_id,
+            ministry_team_id: membership.ministry_team_id,
+            root_public_key: membership.root_public_key.clone(),
+            team_id: team.id,
+            team_name: team.name.clone(),
+            team_secret: secret.secret.to_hex().to_string(),
+            device_token: created.device_token.clone(),
+            admin: created.admin,
+            directory: self.signed_directory()?,
+        };
+        deployment::seal_invitation(&invitation, code, KdfParams::STANDARD)
+    }
+
+    /// Creates a workspace that is a device of the deployment an invitation names. The caller
+    /// redeems the invitation on the server with `device_id` first.
+    pub fn join(
+        dir: &Path,
+        passphrase: &str,
+        options: &CreateOptions,
+        invitation: &Invitation,
+        device_id: DeviceId,
+    ) -> Result<Workspace> {
+        deployment::verify_directory(&invitation.directory, &invitation.root_public_key, invitation.deployment_id)?;
+        let secret_bytes = Zeroizing::new(
+            hex::decode(&invitation.team_secret)
+                .map_err(|_| Error::invalid("invitation", "the team key inside the invitation is damaged"))?,
+        );
+        let secret = Secret::from_slice(&secret_bytes)
+            .ok_or_else(|| Error::invalid("invitation", "the team key inside the invitation is damaged"))?;
+        let membership = Membership {
+            deployment_id: invitation.deployment_id,
+            server_url: invitation.server_url.clone(),
+            device_token: Zeroizing::new(invitation.device_token.clone()),
+            root_public_key: invitation.root_public_key.clone(),
+            ministry_team_id: invitation.ministry_team_id,
+            team_id: invitation.team_id,
+            admin: invitation.admin,
+            team_secrets: vec![TeamSecret { team_id: invitation.team_id, secret }],
+            root_key: None,
+        };
+        let mut workspace = Workspace::create_member(dir, passphrase, options, device_id, membership)?;
+        workspace.store_directory(&invitation.directory)?;
+        workspace.audit_now("device.enrol", None, &invitation.team_id.to_string())?;
+        Ok(workspace)
+    }
+
+    /// Shares a case with a team: grants it the case key (an event sealed to the team's public
+    /// key) and queues the server-side grant so that the team may pull the case.
+    pub fn share_case(&mut self, case_id: CaseId, team: &Team) -> Result<()> {
+        self.membership().ok_or_else(not_enrolled)?;
+        self.record_grants(case_id, std::slice::from_ref(team), true)
+    }
+
+    /// The teams a new case is granted to: this device's team and the ministry.
+    pub(super) fn home_teams(&self) -> Result<Vec<Team>> {
+        let Some(membership) = self.membership() else { return Ok(Vec::new()) };
+        let Some(directory) = self.directory()? else { return Ok(Vec::new()) };
+        let mut teams: Vec<Team> = directory
+            .teams
+            .into_iter()
+            .filter(|team| team.id == membership.team_id || team.id == membership.ministry_team_id)
+            .collect();
+        teams.sort_by_key(|team| team.id);
+        Ok(teams)
+    }
+
+    fn record_grants(&mut self, case_id: CaseId, teams: &[Team], server_grant: bool) -> Result<()> {
+        let key = self.case_key(case_id)?;
+        let now = Utc::now();
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut device_seq: i64 = tx
+            .query_row("SELECT value FROM meta WHERE key = 'device_seq'", [], |row| row.get::<_, String>(0))
+            .optional()?
+            .map_or(Ok(0), |text| text.parse::<i64>().map_err(|_| Error::Corrupt("device sequence".into())))?;
+        for team in teams {
+            device_seq += 1;
+            let hlc = self.clock.tick(now.timestamp_millis().max(0) as u64);
+            let grant = deployment::seal_grant(case_id, &key, team, self.secrets.device_id, device_seq as u64, hlc)?;
+            insert_sealed(&tx, &grant, false)?;
+            if server_grant {
+                tx.execute(
+                    "INSERT OR IGNORE INTO shares (case_id, team_id, granted) VALUES (?1, ?2, 0)",
+                    params![case_id.to_string(), team.id.to_string()],
+                )?;
+            }
+            crate::audit::append(&tx, now, &self.worker, "case.share", Some(case_id), &team.id.to_string())?;
+        }
+        set_meta(&tx, "device_seq", &device_seq.to_string())?;
+        set_meta(&tx, "hlc", &self.clock.last.to_sortable())?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+fn not_enrolled() -> Error {
+    Error::invalid(
+        "deployment",
+        "this laptop does not belong to a deployment yet; join one with `harbour enroll` (or create it with `harbour deployment create`)",
+    )
+}
+
+fn server_url_checked(url: &str) -> Result<String> {
+    let url = url.trim().trim_end_matches('/');
+    if url.starts_with("https://") || url.starts_with("http://") {
+        Ok(url.to_owned())
+    } else {
+        Err(Error::invalid("server", "give the server's address starting with https:// (or http:// on a test network)"))
+    }
+}
