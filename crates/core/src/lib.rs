@@ -1,4 +1,5 @@
 //! Harbour's core: the domain model, sealed events and their merge, keys and the encrypted
 //! local store. It knows nothing of HTTP, Tauri or the terminal.
 
+pub mod matching;
 pub mod model;
