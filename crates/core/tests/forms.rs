@@ -241,6 +241,13 @@ fn case_assessment_scoring() {
     );
     check(
         c,
+        "q_danger_now=no q_still_controlled=yes q_means_of_control=[physical_abuse]",
+        expect![
+            "refer_now 5 | violence(q_means_of_control) still_controlled(q_still_controlled) | declined:  | medical,psychosocial,police,shelter,ngo"
+        ],
+    );
+    check(
+        c,
         "q_danger_now=no q_vulnerabilities=[poverty] q_means_of_control=[excessive_working_hours]",
         expect![
             "follow_up 2 | excessive_hours(q_means_of_control) abuse_of_vulnerability(q_vulnerabilities) | declined:  | labour_inspection,ngo"
@@ -613,6 +620,23 @@ fn malformed_definitions_are_refused_with_the_path_of_the_fault() {
     let error = Form::from_json("broken.json", "{\"id\": \"x\",").unwrap_err();
     expect!["broken.json: line 1, column 11: this is not valid JSON (EOF while parsing a value at line 1 column 11); check commas, quotes and brackets"]
         .assert_eq(&error.to_string());
+}
+
+#[test]
+fn a_form_can_bring_its_own_reason_translations() {
+    let mut form = clinic_json();
+    form["scoring"]["rules"][0]["reason"] = json!("reason.new_indicator");
+    form["strings"] =
+        json!({"reason.new_indicator": {"en": "New", "es": "Nuevo", "fr": "Nouveau"}});
+    let form = Form::from_json("new.json", &form.to_string()).unwrap();
+    let result = form.score(&answers(
+        "q_safe_to_talk=yes q_danger_now=yes q_wants_help=yes",
+    ));
+    assert_eq!(
+        form.describe_result(&result, Lang::Es, Strings::builtin())
+            .reasons,
+        ["Nuevo"]
+    );
 }
 
 #[test]
