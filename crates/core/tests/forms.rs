@@ -87,37 +87,37 @@ fn clinic_screening_scoring() {
     check(
         c,
         "q_safe_to_talk=yes q_danger_now=yes q_safety_needs=[safe_place,medical] q_wants_help=yes",
-        expect![
+        expect![[
             "immediate_danger 3 | danger_now(q_danger_now) needs_shelter(q_safety_needs) needs_medical(q_safety_needs) | declined:  | police,shelter,medical,ngo,psychosocial"
-        ],
+        ]],
     );
     check(
         c,
         "q_safe_to_talk=yes q_danger_now=unsure q_wants_help=unsure",
-        expect![
+        expect![[
             "refer_now 2 | danger_unsure(q_danger_now) | declined:  | shelter,psychosocial,ngo"
-        ],
+        ]],
     );
     check(
         c,
         "q_safe_to_talk=yes q_danger_now=no q_documents=yes q_wants_help=yes",
-        expect![
+        expect![[
             "follow_up 3 | documents_withheld(q_documents) | declined:  | legal_aid,police,ngo"
-        ],
+        ]],
     );
     check(
         c,
         "q_safe_to_talk=yes q_danger_now=no q_documents=yes q_debt=yes q_wants_help=yes",
-        expect![
+        expect![[
             "refer_now 6 | documents_withheld(q_documents) debt_bondage(q_debt) | declined:  | legal_aid,police,labour_inspection,ngo,psychosocial"
-        ],
+        ]],
     );
     check(
         c,
         "q_safe_to_talk=yes q_danger_now=no q_deceived=yes q_pay_withheld=yes q_movement=yes q_wants_help=yes",
-        expect![
+        expect![[
             "refer_now 7 | movement_restricted(q_movement) deception(q_deceived) wages_withheld(q_pay_withheld) | declined:  | shelter,police,labour_inspection,legal_aid,ngo,psychosocial"
-        ],
+        ]],
     );
     // Violence and sexual exploitation are red flags on their own.
     check(
@@ -128,9 +128,9 @@ fn clinic_screening_scoring() {
     check(
         c,
         "q_safe_to_talk=yes q_danger_now=no q_minor=yes q_sexual=yes q_wants_help=yes",
-        expect![
+        expect![[
             "refer_now 4 | sexual_exploitation(q_sexual) minor_exploited(q_minor,q_sexual,q_harmed,q_movement,q_debt,q_documents) minor(q_minor) | declined:  | medical,psychosocial,shelter,police,ngo"
-        ],
+        ]],
     );
     // Declined is never a yes: one strong indicator declined adds nothing…
     check(
@@ -142,9 +142,9 @@ fn clinic_screening_scoring() {
     check(
         c,
         "q_safe_to_talk=declined q_danger_now=declined q_documents=declined q_debt=declined q_wants_help=declined",
-        expect![
+        expect![[
             "follow_up 0 | many_declined(q_safe_to_talk,q_danger_now,q_debt,q_documents,q_wants_help) | declined: q_safe_to_talk,q_danger_now,q_debt,q_documents,q_wants_help | ngo"
-        ],
+        ]],
     );
     // Unsure answers are weak indicators, merged into one reason.
     check(
@@ -176,37 +176,37 @@ fn consular_intake_scoring() {
     check(
         c,
         "q_safe_to_talk=yes q_danger_now=yes q_return=undecided q_wants_help=yes",
-        expect![
+        expect![[
             "immediate_danger 3 | danger_now(q_danger_now) | declined:  | police,shelter,medical,ngo,legal_aid"
-        ],
+        ]],
     );
     check(
         c,
         "q_safe_to_talk=yes q_danger_now=no q_no_documents=yes q_documents=yes q_fee=yes q_debt=yes q_sector=domestic q_return=return_home q_needs=[document] q_wants_help=yes",
-        expect![
+        expect![[
             "refer_now 7 | documents_withheld(q_documents) debt_bondage(q_debt) recruitment_fee(q_fee) no_documents(q_no_documents,q_needs) wants_return(q_return) | declined:  | legal_aid,police,labour_inspection,consular,return_assistance,ngo"
-        ],
+        ]],
     );
     check(
         c,
         "q_safe_to_talk=yes q_danger_now=no q_recruitment=taken q_return=return_home q_wants_help=yes",
-        expect![
+        expect![[
             "refer_now 3 | coerced_recruitment(q_recruitment) wants_return(q_return) | declined:  | police,shelter,return_assistance,consular,ngo,legal_aid"
-        ],
+        ]],
     );
     check(
         c,
         "q_safe_to_talk=yes q_danger_now=no q_threat_authorities=yes q_isolation=yes q_hours=yes q_return=stay q_wants_help=yes",
-        expect![
+        expect![[
             "refer_now 5 | threat_of_authorities(q_threat_authorities) isolation(q_isolation) excessive_hours(q_hours) | declined:  | legal_aid,psychosocial,labour_inspection,ngo"
-        ],
+        ]],
     );
     check(
         c,
         "q_safe_to_talk=declined q_danger_now=no q_documents=declined q_debt=declined q_movement=declined q_threats=declined q_return=declined q_wants_help=no",
-        expect![
+        expect![[
             "follow_up 0 | many_declined(q_safe_to_talk,q_documents,q_debt,q_movement,q_threats,q_return) | declined: q_safe_to_talk,q_documents,q_debt,q_movement,q_threats,q_return | ngo"
-        ],
+        ]],
     );
 }
 
@@ -221,37 +221,37 @@ fn case_assessment_scoring() {
     check(
         c,
         "q_danger_now=yes q_exploitation_types=[forced_labour]",
-        expect![
+        expect![[
             "immediate_danger 6 | danger_now(q_danger_now) exploitation_reported(q_exploitation_types) | declined:  | police,shelter,ngo,psychosocial"
-        ],
+        ]],
     );
     check(
         c,
         "q_age=16 q_danger_now=no q_exploitation_types=[sexual_exploitation] q_sexual_types=[prostitution]",
-        expect![
+        expect![[
             "refer_now 4 | exploitation_reported(q_exploitation_types) minor_exploited(q_minor_at_exploitation,q_age,q_exploitation_types) minor(q_age) | declined:  | police,psychosocial,ngo"
-        ],
+        ]],
     );
     check(
         c,
         "q_danger_now=no q_means_of_control=[withholds_documents,debt_bondage,false_promises] q_needs=[legal,wages]",
-        expect![
+        expect![[
             "refer_now 8 | documents_withheld(q_means_of_control) debt_bondage(q_means_of_control) deception(q_means_of_control) needs_legal(q_needs) wages_withheld(q_needs) | declined:  | legal_aid,immigration,labour_inspection,ngo,psychosocial"
-        ],
+        ]],
     );
     check(
         c,
         "q_danger_now=no q_still_controlled=yes q_means_of_control=[physical_abuse]",
-        expect![
+        expect![[
             "refer_now 5 | violence(q_means_of_control) still_controlled(q_still_controlled) | declined:  | medical,psychosocial,police,shelter,ngo"
-        ],
+        ]],
     );
     check(
         c,
         "q_danger_now=no q_vulnerabilities=[poverty] q_means_of_control=[excessive_working_hours]",
-        expect![
+        expect![[
             "follow_up 2 | excessive_hours(q_means_of_control) abuse_of_vulnerability(q_vulnerabilities) | declined:  | labour_inspection,ngo"
-        ],
+        ]],
     );
 }
 
@@ -331,7 +331,14 @@ fn check_answers(form: &str, text: &str, expect: Expect) {
     let form = library.latest(form).unwrap();
     let outcome = match form.validate_answers(&answers(text)) {
         Ok(()) => "ok".to_owned(),
-        Err(error) => error.to_string(),
+        Err(error) => {
+            assert!(
+                Strings::builtin().contains(error.translation_key()),
+                "{}",
+                error.translation_key()
+            );
+            format!("{error} [{}]", error.translation_key())
+        }
     };
     expect.assert_eq(&outcome);
 }
@@ -344,13 +351,15 @@ fn answers_are_checked_and_errors_name_the_question() {
     check_answers(
         c,
         &format!("{base} q_documents=maybe"),
-        expect!["q_documents: answer must be one of yes, no, unsure, declined"],
+        expect![
+            "q_documents: answer must be one of yes, no, unsure, declined [error.answer_does_not_fit]"
+        ],
     );
     check_answers(
         c,
         "q_danger_now=no q_wants_help=no",
         expect![[
-            r#"q_safe_to_talk: this question needs an answer; "prefers not to answer" (declined) is one"#
+            r#"q_safe_to_talk: this question needs an answer; "prefers not to answer" (declined) is one [error.answer_missing]"#
         ]],
     );
     check_answers(
@@ -361,43 +370,49 @@ fn answers_are_checked_and_errors_name_the_question() {
     check_answers(
         c,
         &format!("{base} q_favourite_colour=blue"),
-        expect!["q_favourite_colour: clinic-screening v1 has no such question; remove this answer"],
+        expect![
+            "q_favourite_colour: clinic-screening v1 has no such question; remove this answer [error.answer_unknown_question]"
+        ],
     );
     check_answers(
         c,
         &format!("{base} q_safety_needs=[safe_place,teleport]"),
         expect![
-            "q_safety_needs: every option chosen must be one of safe_place, police, medical, trusted_person, nothing_now"
+            "q_safety_needs: every option chosen must be one of safe_place, police, medical, trusted_person, nothing_now [error.answer_does_not_fit]"
         ],
     );
     check_answers(
         c,
         &format!("{base} q_safety_needs=[police,police]"),
-        expect!["q_safety_needs: an option is chosen twice; keep it once"],
+        expect![
+            "q_safety_needs: an option is chosen twice; keep it once [error.answer_does_not_fit]"
+        ],
     );
     let a = "case-assessment";
     check_answers(
         a,
         "q_danger_now=no q_age=16.5",
-        expect!["q_age: answer must be a whole number"],
+        expect!["q_age: answer must be a whole number [error.answer_does_not_fit]"],
     );
     check_answers(
         a,
         "q_danger_now=no q_age=140",
-        expect!["q_age: answer must be between 0 and 120"],
+        expect!["q_age: answer must be between 0 and 120 [error.answer_does_not_fit]"],
     );
     check_answers(a, "q_danger_now=no q_age=declined", expect!["ok"]);
     check_answers(
         a,
         "q_danger_now=no q_citizenship=[Saint-Lucia]",
         expect![[
-            r#"q_citizenship: answer must be a list of ISO 3166-1 two-letter country codes in capitals (e.g. ["LC", "VE"]), or declined"#
+            r#"q_citizenship: answer must be a list of ISO 3166-1 two-letter country codes in capitals (e.g. ["LC", "VE"]), or declined [error.answer_does_not_fit]"#
         ]],
     );
     check_answers(
         a,
         "q_danger_now=no q_recruitment_date=12/03/2024",
-        expect!["q_recruitment_date: answer must be a date written YYYY-MM-DD, or declined"],
+        expect![
+            "q_recruitment_date: answer must be a date written YYYY-MM-DD, or declined [error.answer_does_not_fit]"
+        ],
     );
     check_answers(
         a,
@@ -407,7 +422,7 @@ fn answers_are_checked_and_errors_name_the_question() {
     check_answers(
         a,
         "q_danger_now=no q_notes=42",
-        expect!["q_notes: answer must be text"],
+        expect!["q_notes: answer must be text [error.answer_does_not_fit]"],
     );
 }
 
@@ -470,16 +485,16 @@ fn malformed_definitions_are_refused_with_the_path_of_the_fault() {
     check_bad(
         "/sections/1/questions/0/code",
         Some(json!("feelings.sad")),
-        expect![
+        expect![[
             "clinic-screening v1: sections[1].questions[0].code: `feelings` is not a code list; use one of exploitation_type, means_of_control, labour_sector, sexual_exploitation_type, recruiter_relation, recruitment_method, vulnerability"
-        ],
+        ]],
     );
     check_bad(
         "/sections/0/questions/1/colour",
         Some(json!("red")),
-        expect![
+        expect![[
             "clinic-screening v1: sections[0].questions[1].colour: unknown field `colour`, expected one of `id`, `type`, `text`, `help`, `why`, `required`, `show_if`, `options`, `code`, `min`, `max`, `integer`, `multiple`"
-        ],
+        ]],
     );
     check_bad(
         "/sections/1/questions/3/text/fr",
@@ -491,44 +506,44 @@ fn malformed_definitions_are_refused_with_the_path_of_the_fault() {
     check_bad(
         "/title/de",
         Some(json!("Klinik")),
-        expect![
+        expect![[
             "clinic-screening v1: title: `de` is not a language Harbour ships; give the text in en, es and fr"
-        ],
+        ]],
     );
     check_bad(
         "/sections/0/questions/2/options/1/label/es",
         Some(json!(" ")),
-        expect![
+        expect![[
             "clinic-screening v1: sections[0].questions[2].options[1].label: the Spanish (es) text is empty; write the translation"
-        ],
+        ]],
     );
     check_bad(
         "/sections/1/questions/1/id",
         Some(json!("q_deceived")),
-        expect![
+        expect![[
             "clinic-screening v1: sections[1].questions[1].id: question id `q_deceived` is used twice; every question needs its own id"
-        ],
+        ]],
     );
     check_bad(
         "/sections/1/questions/1/type",
         Some(json!("essay")),
-        expect![
+        expect![[
             "clinic-screening v1: sections[1].questions[1].type: unknown variant `essay`, expected one of `yes_no_unsure_declined`, `single_choice`, `multiple_choice`, `short_text`, `long_text`, `date`, `number`, `country`"
-        ],
+        ]],
     );
     check_bad(
         "/sections/0/questions/2/show_if",
         Some(json!({"question": "q_danger_now", "is": ["maybe"]})),
-        expect![
+        expect![[
             "clinic-screening v1: sections[0].questions[2].show_if.is[0]: `maybe` is not an answer to `q_danger_now`; it can be yes, no, unsure"
-        ],
+        ]],
     );
     check_bad(
         "/sections/0/questions/2/show_if",
         Some(json!({"question": "q_sexual", "is": "yes"})),
-        expect![
+        expect![[
             "clinic-screening v1: sections[0].questions[2].show_if.question: `q_sexual` is not a question that comes before this one; show_if can only depend on earlier questions"
-        ],
+        ]],
     );
     check_bad(
         "/sections/0/questions/2/show_if",
@@ -540,44 +555,44 @@ fn malformed_definitions_are_refused_with_the_path_of_the_fault() {
     check_bad(
         "/scoring/rules/0/when",
         Some(json!({"question": "q_nope", "is": "yes"})),
-        expect![
+        expect![[
             "clinic-screening v1: scoring.rules[0].when.question: `q_nope` is not a question in this form"
-        ],
+        ]],
     );
     check_bad(
         "/scoring/rules/0/when",
         Some(json!({"question": "q_danger_now", "is": ["declined"]})),
-        expect![
+        expect![[
             "clinic-screening v1: scoring.rules[0].when.is[0]: a scoring rule cannot match `declined`: not answering is never counted as an indicator"
-        ],
+        ]],
     );
     check_bad(
         "/scoring/rules/0/when",
         Some(json!({"question": "q_danger_now", "at_least": 3})),
-        expect![
+        expect![[
             "clinic-screening v1: scoring.rules[0].when.question: `at_least` and `less_than` compare numbers; `q_danger_now` is yes_no_unsure_declined"
-        ],
+        ]],
     );
     check_bad(
         "/scoring/rules/0/reason",
         Some(json!("reason.made_up")),
-        expect![
+        expect![[
             "clinic-screening v1: scoring.rules[0].reason: translation key `reason.made_up` is in neither assets/i18n/strings.json nor this form's `strings`; add it with en, es and fr"
-        ],
+        ]],
     );
     check_bad(
         "/scoring/rules/0/services/0",
         Some(json!("astrologer")),
-        expect![
+        expect![[
             "clinic-screening v1: scoring.rules[0].services[0]: unknown variant `astrologer`, expected one of `shelter`, `medical`, `psychosocial`, `legal_aid`, `police`, `labour_inspection`, `immigration`, `consular`, `return_assistance`, `ngo`, `other`"
-        ],
+        ]],
     );
     check_bad(
         "/scoring/thresholds/refer_now",
         Some(json!(1)),
-        expect![
+        expect![[
             "clinic-screening v1: scoring.thresholds: thresholds must satisfy 1 ≤ follow_up ≤ refer_now (a total of 0 always means no indicators)"
-        ],
+        ]],
     );
     check_bad(
         "/scoring/rules/1/id",
@@ -594,23 +609,23 @@ fn malformed_definitions_are_refused_with_the_path_of_the_fault() {
     check_bad(
         "/sections/0/questions/0/code",
         Some(json!("citizenship")),
-        expect![
+        expect![[
             "clinic-screening v1: sections[0].questions[0].code: a yes/no question codes a list value (`list.value`), not a country role"
-        ],
+        ]],
     );
     check_bad(
         "/sections/0/questions/0/min",
         Some(json!(3)),
-        expect![
+        expect![[
             "clinic-screening v1: sections[0].questions[0]: `min`, `max` and `integer` belong on number questions only"
-        ],
+        ]],
     );
     check_bad(
         "/id",
         Some(json!("Clinic Screening")),
-        expect![
+        expect![[
             "Clinic Screening v1: id: a form id is lowercase letters and digits joined by `-`, e.g. `clinic-screening`"
-        ],
+        ]],
     );
     check_bad(
         "/opening_script",
@@ -999,9 +1014,9 @@ fn directory_template_loads_and_bad_directories_are_refused() {
     );
     check_directory(
         &format!(r#"{{"deployment": "lc", "version": 1, "services": [{service}, {service}]}}"#),
-        expect![
+        expect![[
             "service directory: services[1].id: service id `s1` is used twice; give each service its own id"
-        ],
+        ]],
     );
     check_directory(
         r#"{"deployment": "lc", "version": 1, "services": [{"id": "s1", "name": "Shelter", "types": [], "languages": ["en"], "hours": "24/7", "contact": "x"}]}"#,
@@ -1009,27 +1024,27 @@ fn directory_template_loads_and_bad_directories_are_refused() {
     );
     check_directory(
         r#"{"deployment": "lc", "version": 1, "services": [{"id": "s1", "name": "Shelter", "types": ["spa"], "languages": ["en"], "hours": "24/7", "contact": "x"}]}"#,
-        expect![
+        expect![[
             "service directory: services[0].types[0]: unknown variant `spa`, expected one of `shelter`, `medical`, `psychosocial`, `legal_aid`, `police`, `labour_inspection`, `immigration`, `consular`, `return_assistance`, `ngo`, `other`"
-        ],
+        ]],
     );
     check_directory(
         r#"{"deployment": "lc", "version": 1, "services": [{"id": "s1", "name": "Shelter", "types": ["shelter"], "languages": ["English"], "hours": "24/7", "contact": "x"}]}"#,
-        expect![
+        expect![[
             "service directory: services[0].languages[0]: `English` is not a language code; use ISO 639 codes such as en, es, fr or acf (Kwéyòl)"
-        ],
+        ]],
     );
     check_directory(
         r#"{"deployment": "lc", "version": 1, "services": [{"id": "s1", "name": "Shelter", "types": ["shelter"], "languages": ["en"], "hours": "24/7", "contact": "x", "phone": "758 555"}]}"#,
-        expect![
+        expect![[
             "service directory: services[0].phone: a phone number is written in E.164 form: + then country code and number, up to 15 digits (e.g. +1758…)"
-        ],
+        ]],
     );
     check_directory(
         r#"{"deployment": "lc", "version": 1, "services": [], "extra": 1}"#,
-        expect![
+        expect![[
             "service directory: extra: unknown field `extra`, expected one of `$schema`, `deployment`, `version`, `services`"
-        ],
+        ]],
     );
 }
 

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::countries::is_country_code;
 use super::definition::{Condition, Form, Question, QuestionType};
 use super::validate::YES_NO;
-use super::{Answers, DECLINED, FormError};
+use super::{AnswerProblem, Answers, DECLINED, FormError};
 
 impl Form {
     /// Checks every answer against its question, and that every required question that is
@@ -16,6 +16,7 @@ impl Form {
     pub fn validate_answers(&self, answers: &Answers) -> Result<(), FormError> {
         if let Some(unknown) = answers.keys().find(|id| self.question(id).is_none()) {
             return Err(FormError::Answer {
+                problem: AnswerProblem::UnknownQuestion,
                 question: unknown.clone(),
                 message: format!("{} has no such question; remove this answer", self.label()),
             });
@@ -23,6 +24,7 @@ impl Form {
         for question in self.questions() {
             if let Some(value) = answers.get(&question.id) {
                 check_answer(question, value).map_err(|message| FormError::Answer {
+                    problem: AnswerProblem::DoesNotFit,
                     question: question.id.clone(),
                     message,
                 })?;
@@ -32,6 +34,7 @@ impl Form {
         for question in self.visible_questions(answers) {
             if question.required && !shown.contains_key(&question.id) {
                 return Err(FormError::Answer {
+                    problem: AnswerProblem::Missing,
                     question: question.id.clone(),
                     message:
                         "this question needs an answer; \"prefers not to answer\" (declined) is one"

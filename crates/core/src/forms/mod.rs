@@ -71,7 +71,49 @@ pub enum FormError {
     Strings { at: String, message: String },
     /// An answer does not fit its question (named by id). The message never repeats the answer.
     #[error("{question}: {message}")]
-    Answer { question: String, message: String },
+    Answer {
+        problem: AnswerProblem,
+        question: String,
+        message: String,
+    },
+}
+
+/// What is wrong with an answer, for a screen to say it in the worker's language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerProblem {
+    /// The form has no question with this id.
+    UnknownQuestion,
+    /// The answer is not one the question accepts.
+    DoesNotFit,
+    /// A required question that is shown has no answer.
+    Missing,
+}
+
+impl FormError {
+    /// Key of a sentence in `assets/i18n/strings.json` that tells a worker what to do, in
+    /// their language; the English message keeps the details (path, question) for the
+    /// person who maintains the form.
+    pub fn translation_key(&self) -> &'static str {
+        match self {
+            FormError::Read { .. } => "error.form_unreadable",
+            FormError::Definition { .. }
+            | FormError::DuplicateVersion { .. }
+            | FormError::Strings { .. } => "error.form_invalid",
+            FormError::Answer {
+                problem: AnswerProblem::Missing,
+                ..
+            } => "error.answer_missing",
+            FormError::Answer {
+                problem: AnswerProblem::DoesNotFit,
+                ..
+            } => "error.answer_does_not_fit",
+            FormError::Answer {
+                problem: AnswerProblem::UnknownQuestion,
+                ..
+            } => "error.answer_unknown_question",
+        }
+    }
 }
 
 /// Every version of every form Harbour knows.
