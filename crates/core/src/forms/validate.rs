@@ -215,9 +215,8 @@ fn check_question(question: &Question, at: &str) -> Result<(), Fault> {
             "`min`, `max` and `integer` belong on number questions only",
         );
     }
-    if let (Some(min), Some(max)) = (question.min, question.max)
-        && min > max
-    {
+    // No let-chain: the workspace promises Rust 1.85.
+    if matches!((question.min, question.max), (Some(min), Some(max)) if min > max) {
         return fault(format!("{at}.min"), "`min` is greater than `max`");
     }
     if kind != QuestionType::Country && question.multiple {
