@@ -4,11 +4,14 @@
 pub mod audit;
 pub mod crypto;
 pub mod deployment;
+pub mod directory;
 pub mod error;
 pub mod event;
 pub mod fold;
+pub mod forms;
 pub mod ids;
 pub mod keyfile;
+pub mod matching;
 pub mod model;
 pub mod store;
 

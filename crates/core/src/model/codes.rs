@@ -195,6 +195,44 @@ coded! {
     }
 }
 
+coded! {
+    /// HTCDS `vic_MethodOfRecruitment` (draft field; codes are the standard's value names,
+    /// CTDC's `isAbduction` flag is the `abduction` value).
+    RecruitmentMethod, "recruitment method" {
+        Abduction = "abduction", "Abduction", "Abduction";
+        EducationalFacility = "educational_facility", "EducationalFacility", "Through a school or college";
+        Familial = "familial", "Familial", "Through family";
+        Internet = "internet", "Internet", "Internet (social media, online advertisement)";
+        MarriageBroker = "marriage_broker", "InternationalMarriageBroker", "International marriage broker";
+        IntimatePartner = "intimate_partner", "IntimatePartnerOrMarriageProposition", "Intimate partner or marriage proposal";
+        JobOffer = "job_offer", "JobOfferOrAdvertisement", "Job offer or advertisement";
+        PosingAsBenefactor = "posing_as_benefactor", "PosingAsBenefactor", "Someone posing as a benefactor";
+        PublicArea = "public_area", "PublicArea", "Approached in a public place";
+        OfferOfAccommodation = "offer_of_accommodation", "OfferOfAccommodation", "Offer of accommodation";
+        Work = "work", "Work", "At work";
+        Other = "other", "Other", "Other";
+        Unknown = "unknown", "Unknown", "Unknown";
+    }
+}
+
+coded! {
+    /// HTCDS `vic_Vulnerabilities` (draft field).
+    Vulnerability, "vulnerability" {
+        Addiction = "addiction", "Addiction", "Addiction";
+        Caste = "caste", "Caste", "Caste";
+        Discrimination = "discrimination", "Discrimination", "Discrimination";
+        Poverty = "poverty", "Poverty", "Poverty";
+        DisabilityAndPhysicalHealth = "disability_and_physical_health", "DisabilityAndPhysicalHealth", "Disability and physical health";
+        MentalHealth = "mental_health", "MentalHealth", "Mental health";
+        Migration = "migration", "Migration", "Migration";
+        Homelessness = "homelessness", "Homelessness", "Homelessness";
+        AbuseSocialMedia = "abuse_social_media", "AbuseSocialMedia", "Abuse through social media";
+        AbusePhysical = "abuse_physical", "AbusePhysical", "Physical abuse";
+        Education = "education", "Education", "Education";
+        WorkEnvironment = "work_environment", "WorkEnvironment", "Work environment";
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 
 mod audit;
 mod disk;
+mod forms;
 mod merge;
 mod schema;
 mod search;
