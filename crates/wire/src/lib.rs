@@ -6,12 +6,16 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub mod protocol;
+
 /// Version of the sealed-event format; bound into the associated data of every event.
 pub const SEALED_FORMAT: u8 = 1;
 
 /// A hybrid logical clock reading: wall-clock milliseconds since the Unix epoch, then a
 /// counter that orders events made within the same millisecond (or after a clock jump back).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 pub struct Hlc {
     pub wall_ms: u64,
     pub counter: u32,
@@ -25,7 +29,10 @@ impl Hlc {
 
     pub fn from_sortable(text: &str) -> Option<Hlc> {
         let (wall, counter) = text.split_once('-')?;
-        Some(Hlc { wall_ms: wall.parse().ok()?, counter: counter.parse().ok()? })
+        Some(Hlc {
+            wall_ms: wall.parse().ok()?,
+            counter: counter.parse().ok()?,
+        })
     }
 }
 
@@ -94,8 +101,14 @@ mod tests {
 
     #[test]
     fn hlc_sortable_round_trip_and_order() {
-        let a = Hlc { wall_ms: 1_764_279_012_345, counter: 2 };
-        let b = Hlc { wall_ms: 1_764_279_012_346, counter: 0 };
+        let a = Hlc {
+            wall_ms: 1_764_279_012_345,
+            counter: 2,
+        };
+        let b = Hlc {
+            wall_ms: 1_764_279_012_346,
+            counter: 0,
+        };
         assert_eq!(Hlc::from_sortable(&a.to_sortable()), Some(a));
         assert!(a.to_sortable() < b.to_sortable());
         assert!(a < b);
