@@ -261,7 +261,7 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_request",
             format!(
-                "The request body does not have the expected fields: {}",
+                "The request body does not have the expected fields ({}).",
                 error.body_text()
             ),
         ),
@@ -272,7 +272,10 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         ),
         other => ApiError::bad_request(
             "unreadable_body",
-            format!("The request body could not be read: {}", other.body_text()),
+            format!(
+                "The request body could not be read ({}).",
+                other.body_text()
+            ),
         ),
     }
 }

@@ -182,6 +182,19 @@ impl Client {
         }
     }
 
+    /// The same settings and token, for a server at another address.
+    pub fn with_base_url(&self, base_url: &str) -> Result<Client, ClientError> {
+        let base_url = base_url.trim_end_matches('/').to_owned();
+        reqwest::Url::parse(&base_url).map_err(|_| ClientError::InvalidUrl {
+            url: base_url.clone(),
+        })?;
+        Ok(Client {
+            http: self.http.clone(),
+            base_url,
+            token: self.token.clone(),
+        })
+    }
+
     pub fn base_url(&self) -> &str {
         &self.base_url
     }
