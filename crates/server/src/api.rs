@@ -17,11 +17,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use ed25519_dalek::{Signature, VerifyingKey};
 use harbour_wire::protocol::{
-    CreateInvitationRequest, CreateInvitationResponse, DEFAULT_PULL_LIMIT, DeploymentInfo,
-    DeviceInfo, DeviceList, ErrorBody, GrantRequest, GrantResponse, Health, MAX_PULL_LIMIT,
-    MAX_PUSH_EVENTS, PublishDirectoryResponse, PullQuery, PullResponse, PushRequest, PushResponse,
-    RedeemInvitationRequest, RegisterDeploymentRequest, RegisterDeploymentResponse,
-    SignedDirectory, Team, directory_signing_message,
+    CreateInvitationRequest, CreateInvitationResponse, DEFAULT_PULL_LIMIT, DeploymentInfo, DeviceInfo, DeviceList,
+    ErrorBody, GrantRequest, GrantResponse, Health, MAX_PULL_LIMIT, MAX_PUSH_EVENTS, PublishDirectoryResponse,
+    PullQuery, PullResponse, PushRequest, PushResponse, RedeemInvitationRequest, RegisterDeploymentRequest,
+    RegisterDeploymentResponse, SignedDirectory, Team, directory_signing_message,
 };
 use harbour_wire::{SEALED_FORMAT, SealedEvent};
 use serde::de::DeserializeOwned;
@@ -65,10 +64,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits {
-            max_body_bytes: 16 * 1024 * 1024,
-            request_timeout: Duration::from_secs(30),
-        }
+        Limits { max_body_bytes: 16 * 1024 * 1024, request_timeout: Duration::from_secs(30) }
     }
 }
 
@@ -97,10 +93,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .with_state(state)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
         .layer(RequestDecompressionLayer::new())
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            limits.request_timeout,
-        ))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
         .layer(middleware::from_fn(json_errors))
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn_with_state(metrics, observe))
@@ -119,11 +112,7 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-        }
+        ApiError { status, code, message: message.into() }
     }
 
     fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
@@ -149,10 +138,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error: self.code.to_string(),
-            message: self.message,
-        };
+        let body = ErrorBody { error: self.code.to_string(), message: self.message };
         (self.status, Json(body)).into_response()
     }
 }
@@ -166,31 +152,23 @@ impl From<StoreError> for ApiError {
                 "not_registered",
                 "The deployment is not registered yet: register it with the bootstrap token first.",
             ),
-            StoreError::NotFound(Missing::Directory) => ApiError::new(
-                StatusCode::NOT_FOUND,
-                "no_directory",
-                "No team directory has been published yet.",
-            ),
+            StoreError::NotFound(Missing::Directory) => {
+                ApiError::new(StatusCode::NOT_FOUND, "no_directory", "No team directory has been published yet.")
+            }
             StoreError::NotFound(Missing::Team) => ApiError::new(
                 StatusCode::NOT_FOUND,
                 "unknown_team",
                 "That team is not in the published team directory.",
             ),
-            StoreError::NotFound(Missing::Case) => ApiError::new(
-                StatusCode::NOT_FOUND,
-                "unknown_case",
-                "The server holds no events of that case.",
-            ),
-            StoreError::NotFound(Missing::Device) => ApiError::new(
-                StatusCode::NOT_FOUND,
-                "unknown_device",
-                "No device has that id.",
-            ),
-            StoreError::AlreadyInitialized => ApiError::new(
-                StatusCode::CONFLICT,
-                "already_initialized",
-                "The server is already initialized.",
-            ),
+            StoreError::NotFound(Missing::Case) => {
+                ApiError::new(StatusCode::NOT_FOUND, "unknown_case", "The server holds no events of that case.")
+            }
+            StoreError::NotFound(Missing::Device) => {
+                ApiError::new(StatusCode::NOT_FOUND, "unknown_device", "No device has that id.")
+            }
+            StoreError::AlreadyInitialized => {
+                ApiError::new(StatusCode::CONFLICT, "already_initialized", "The server is already initialized.")
+            }
             StoreError::BootstrapRefused => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "bootstrap_refused",
@@ -199,9 +177,7 @@ impl From<StoreError> for ApiError {
             StoreError::StaleDirectory { offered, current } => ApiError::new(
                 StatusCode::CONFLICT,
                 "stale_directory",
-                format!(
-                    "The team directory version {offered} is not newer than the published version {current}."
-                ),
+                format!("The team directory version {offered} is not newer than the published version {current}."),
             ),
             StoreError::InvitationUsed => ApiError::new(
                 StatusCode::CONFLICT,
@@ -260,10 +236,7 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         JsonRejection::JsonDataError(error) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_request",
-            format!(
-                "The request body does not have the expected fields ({}).",
-                error.body_text()
-            ),
+            format!("The request body does not have the expected fields ({}).", error.body_text()),
         ),
         other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -272,10 +245,7 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         ),
         other => ApiError::bad_request(
             "unreadable_body",
-            format!(
-                "The request body could not be read ({}).",
-                other.body_text()
-            ),
+            format!("The request body could not be read ({}).", other.body_text()),
         ),
     }
 }
@@ -351,18 +321,13 @@ async fn register_deployment(
         admin_device_id: request.admin_device_id,
         admin_token: token.hash(),
     };
-    state
-        .store
-        .register_deployment(&TokenHash::of(&request.bootstrap_token), &deployment)
-        .await?;
+    state.store.register_deployment(&TokenHash::of(&request.bootstrap_token), &deployment).await?;
     tracing::info!(
         deployment_id = %deployment.deployment_id,
         device_id = %deployment.admin_device_id,
         "deployment registered"
     );
-    Ok(Json(RegisterDeploymentResponse {
-        device_token: token.into_string(),
-    }))
+    Ok(Json(RegisterDeploymentResponse { device_token: token.into_string() }))
 }
 
 async fn deployment(
@@ -398,53 +363,31 @@ async fn publish_directory(
         )
     };
     let signature = Signature::from_slice(&signed.signature).map_err(|_| bad_signature())?;
-    root.verify_strict(&directory_signing_message(&signed.document), &signature)
-        .map_err(|_| bad_signature())?;
-    let directory = signed.unverified_directory().map_err(|_| {
-        ApiError::bad_request(
-            "invalid_directory",
-            "The signed team directory is not valid JSON.",
-        )
-    })?;
+    root.verify_strict(&directory_signing_message(&signed.document), &signature).map_err(|_| bad_signature())?;
+    let directory = signed
+        .unverified_directory()
+        .map_err(|_| ApiError::bad_request("invalid_directory", "The signed team directory is not valid JSON."))?;
     if directory.deployment_id != deployment.deployment_id {
-        return Err(ApiError::bad_request(
-            "wrong_deployment",
-            "The team directory belongs to another deployment.",
-        ));
+        return Err(ApiError::bad_request("wrong_deployment", "The team directory belongs to another deployment."));
     }
-    if !directory
-        .teams
-        .iter()
-        .any(|team| team.id == deployment.ministry_team_id)
-    {
-        return Err(ApiError::bad_request(
-            "invalid_directory",
-            "The team directory must list the ministry team.",
-        ));
+    if !directory.teams.iter().any(|team| team.id == deployment.ministry_team_id) {
+        return Err(ApiError::bad_request("invalid_directory", "The team directory must list the ministry team."));
     }
     let mut ids = std::collections::HashSet::new();
     for team in &directory.teams {
         check_team(team)?;
         if !ids.insert(team.id) {
-            return Err(ApiError::bad_request(
-                "invalid_directory",
-                "The team directory lists the same team twice.",
-            ));
+            return Err(ApiError::bad_request("invalid_directory", "The team directory lists the same team twice."));
         }
     }
-    state
-        .store
-        .publish_directory(directory.version, &signed, &directory.teams)
-        .await?;
+    state.store.publish_directory(directory.version, &signed, &directory.teams).await?;
     tracing::info!(
         version = directory.version,
         teams = directory.teams.len(),
         device_id = %device.id,
         "team directory published"
     );
-    Ok(Json(PublishDirectoryResponse {
-        version: directory.version,
-    }))
+    Ok(Json(PublishDirectoryResponse { version: directory.version }))
 }
 
 async fn create_invitation(
@@ -488,10 +431,7 @@ async fn redeem_invitation(
     InvitationToken(token): InvitationToken,
     ApiJson(request): ApiJson<RedeemInvitationRequest>,
 ) -> Result<Json<DeviceInfo>, ApiError> {
-    let device = state
-        .store
-        .redeem_invitation(&token, request.device_id)
-        .await?;
+    let device = state.store.redeem_invitation(&token, request.device_id).await?;
     tracing::info!(device_id = %device.id, team_id = %device.team_id, "invitation redeemed");
     Ok(Json(DeviceInfo {
         device_id: device.id,
@@ -534,21 +474,11 @@ async fn pull(
     AuthDevice(device): AuthDevice,
     Query(query): Query<PullQuery>,
 ) -> Result<Json<PullResponse>, ApiError> {
-    let limit = query
-        .limit
-        .unwrap_or(DEFAULT_PULL_LIMIT)
-        .clamp(1, MAX_PULL_LIMIT);
-    let page = state
-        .store
-        .pull_events(device.team_id, query.after, limit)
-        .await?;
+    let limit = query.limit.unwrap_or(DEFAULT_PULL_LIMIT).clamp(1, MAX_PULL_LIMIT);
+    let page = state.store.pull_events(device.team_id, query.after, limit).await?;
     state.metrics.record_pull(page.events.len());
     tracing::debug!(device_id = %device.id, events = page.events.len(), more = page.more, "events pulled");
-    Ok(Json(PullResponse {
-        events: page.events,
-        next_cursor: page.next_cursor,
-        more: page.more,
-    }))
+    Ok(Json(PullResponse { events: page.events, next_cursor: page.next_cursor, more: page.more }))
 }
 
 async fn grant(
@@ -557,10 +487,7 @@ async fn grant(
     Path(case_id): Path<Uuid>,
     ApiJson(request): ApiJson<GrantRequest>,
 ) -> Result<Json<GrantResponse>, ApiError> {
-    let backfilled = state
-        .store
-        .grant_case(device.team_id, case_id, request.team_id)
-        .await?;
+    let backfilled = state.store.grant_case(device.team_id, case_id, request.team_id).await?;
     tracing::info!(
         case_id = %case_id,
         team_id = %request.team_id,
@@ -568,20 +495,14 @@ async fn grant(
         backfilled,
         "case granted"
     );
-    Ok(Json(GrantResponse {
-        case_id,
-        team_id: request.team_id,
-        backfilled,
-    }))
+    Ok(Json(GrantResponse { case_id, team_id: request.team_id, backfilled }))
 }
 
 async fn list_devices(
     State(state): State<AppState>,
     AdminDevice(_device): AdminDevice,
 ) -> Result<Json<DeviceList>, ApiError> {
-    Ok(Json(DeviceList {
-        devices: state.store.list_devices().await?,
-    }))
+    Ok(Json(DeviceList { devices: state.store.list_devices().await? }))
 }
 
 async fn revoke_device(
@@ -602,10 +523,7 @@ async fn revoke_device(
 
 async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     state.store.ping().await?;
-    Ok(Json(Health {
-        status: "ok".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-    }))
+    Ok(Json(Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into() }))
 }
 
 async fn openapi() -> impl IntoResponse {
@@ -614,53 +532,30 @@ async fn openapi() -> impl IntoResponse {
 
 async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
     let stored = state.store.event_count().await.ok();
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        state.metrics.render(stored),
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render(stored))
 }
 
 async fn not_found() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "not_found",
-        "There is no such endpoint on this server.",
-    )
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "There is no such endpoint on this server.")
 }
 
 // ---------------------------------------------------------------------------------------------
 // Validation at the edge
 
 fn verifying_key(bytes: &[u8]) -> Result<VerifyingKey, ApiError> {
-    let bytes: &[u8; 32] = bytes.try_into().map_err(|_| {
-        ApiError::bad_request(
-            "invalid_key",
-            "The root public key must be 32 bytes (Ed25519).",
-        )
-    })?;
-    VerifyingKey::from_bytes(bytes).map_err(|_| {
-        ApiError::bad_request(
-            "invalid_key",
-            "The root public key is not a valid Ed25519 key.",
-        )
-    })
+    let bytes: &[u8; 32] = bytes
+        .try_into()
+        .map_err(|_| ApiError::bad_request("invalid_key", "The root public key must be 32 bytes (Ed25519)."))?;
+    VerifyingKey::from_bytes(bytes)
+        .map_err(|_| ApiError::bad_request("invalid_key", "The root public key is not a valid Ed25519 key."))
 }
 
 fn check_team(team: &Team) -> Result<(), ApiError> {
     if team.public_key.len() != 32 {
-        return Err(ApiError::bad_request(
-            "invalid_team",
-            "A team's public key must be 32 bytes (X25519).",
-        ));
+        return Err(ApiError::bad_request("invalid_team", "A team's public key must be 32 bytes (X25519)."));
     }
     if team.name.trim().is_empty() || team.name.len() > 200 {
-        return Err(ApiError::bad_request(
-            "invalid_team",
-            "A team's name must be between 1 and 200 characters.",
-        ));
+        return Err(ApiError::bad_request("invalid_team", "A team's name must be between 1 and 200 characters."));
     }
     Ok(())
 }
@@ -677,10 +572,7 @@ fn check_event(device: &Device, event: &SealedEvent) -> Result<(), ApiError> {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid_event",
-            format!(
-                "Event {} is not valid ({what}); nothing was stored.",
-                event.id
-            ),
+            format!("Event {} is not valid ({what}); nothing was stored.", event.id),
         )
     };
     if event.format != SEALED_FORMAT {
@@ -694,14 +586,9 @@ fn check_event(device: &Device, event: &SealedEvent) -> Result<(), ApiError> {
     }
     if event.kind.is_empty()
         || event.kind.len() > 64
-        || !event
-            .kind
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_')
+        || !event.kind.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_')
     {
-        return Err(invalid(
-            "kind must be 1 to 64 letters, digits, dots or underscores",
-        ));
+        return Err(invalid("kind must be 1 to 64 letters, digits, dots or underscores"));
     }
     if event.nonce.len() != 12 {
         return Err(invalid("nonce must be 12 bytes"));
@@ -725,23 +612,15 @@ async fn json_errors(request: Request, next: Next) -> Response {
     let (code, message) = match status {
         StatusCode::BAD_REQUEST => ("bad_request", "The request was not understood."),
         StatusCode::NOT_FOUND => ("not_found", "There is no such endpoint on this server."),
-        StatusCode::METHOD_NOT_ALLOWED => (
-            "method_not_allowed",
-            "This endpoint does not accept that method.",
-        ),
-        StatusCode::REQUEST_TIMEOUT => (
-            "timeout",
-            "The request took too long and was abandoned; it is safe to send it again.",
-        ),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "This endpoint does not accept that method."),
+        StatusCode::REQUEST_TIMEOUT => {
+            ("timeout", "The request took too long and was abandoned; it is safe to send it again.")
+        }
         StatusCode::PAYLOAD_TOO_LARGE => ("body_too_large", "The request body is too large."),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
-            "unsupported_media_type",
-            "The request body must be JSON, uncompressed or compressed with gzip or zstd.",
-        ),
-        _ if status.is_server_error() => (
-            "server_error",
-            "The server failed; nothing was changed. Try again later.",
-        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("unsupported_media_type", "The request body must be JSON, uncompressed or compressed with gzip or zstd.")
+        }
+        _ if status.is_server_error() => ("server_error", "The server failed; nothing was changed. Try again later."),
         _ => ("bad_request", "The request was refused."),
     };
     let mut fresh = ApiError::new(status, code, message).into_response();
@@ -757,11 +636,7 @@ async fn json_errors(request: Request, next: Next) -> Response {
 fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
-        .is_some_and(|value: &HeaderValue| {
-            value
-                .to_str()
-                .is_ok_and(|value| value.starts_with("application/json"))
-        })
+        .is_some_and(|value: &HeaderValue| value.to_str().is_ok_and(|value| value.starts_with("application/json")))
 }
 
 /// One structured log line and one metric per request: method, path, status, duration.
@@ -791,21 +666,10 @@ mod tests {
     fn openapi_lists_every_route() {
         let document: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
         for (method, path) in ROUTES {
-            assert!(
-                document["paths"][path][method].is_object(),
-                "openapi.json does not describe {method} {path}"
-            );
+            assert!(document["paths"][path][method].is_object(), "openapi.json does not describe {method} {path}");
         }
-        let described: usize = document["paths"]
-            .as_object()
-            .unwrap()
-            .values()
-            .map(|item| item.as_object().unwrap().len())
-            .sum();
-        assert_eq!(
-            described,
-            ROUTES.len(),
-            "openapi.json describes a route the server lacks"
-        );
+        let described: usize =
+            document["paths"].as_object().unwrap().values().map(|item| item.as_object().unwrap().len()).sum();
+        assert_eq!(described, ROUTES.len(), "openapi.json describes a route the server lacks");
     }
 }

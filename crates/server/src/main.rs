@@ -12,20 +12,10 @@ use harbour_server::store::{self, StoreError};
 use harbour_server::token::Token;
 
 #[derive(Parser)]
-#[command(
-    name = "harbour-server",
-    version,
-    about = "The ministry's Harbour sync server"
-)]
+#[command(name = "harbour-server", version, about = "The ministry's Harbour sync server")]
 struct Cli {
     /// Log line format on stderr.
-    #[arg(
-        long,
-        global = true,
-        value_enum,
-        default_value = "text",
-        env = "HARBOUR_LOG_FORMAT"
-    )]
+    #[arg(long, global = true, value_enum, default_value = "text", env = "HARBOUR_LOG_FORMAT")]
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
@@ -87,47 +77,30 @@ fn main() -> anyhow::Result<()> {
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Init { db, json } => {
-            let store = store::open(&db)
-                .await
-                .context("could not open the database")?;
+            let store = store::open(&db).await.context("could not open the database")?;
             let token = Token::generate();
             match store.initialize(&token.hash()).await {
                 Ok(()) => {}
-                Err(StoreError::AlreadyInitialized) => bail!(
-                    "This database is already initialized; its bootstrap token was shown when it was created."
-                ),
+                Err(StoreError::AlreadyInitialized) => {
+                    bail!("This database is already initialized; its bootstrap token was shown when it was created.")
+                }
                 Err(error) => return Err(error).context("could not initialize the database"),
             }
             if json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "bootstrap_token": token.as_str() })
-                );
+                println!("{}", serde_json::json!({ "bootstrap_token": token.as_str() }));
             } else {
                 println!("Bootstrap token (shown once; give it to the first administrator):");
                 println!("{}", token.as_str());
             }
             Ok(())
         }
-        Command::Serve {
-            db,
-            listen,
-            tls_cert,
-            tls_key,
-            max_body_bytes,
-            request_timeout_secs,
-        } => {
-            let store = store::open(&db)
-                .await
-                .context("could not open the database")?;
+        Command::Serve { db, listen, tls_cert, tls_key, max_body_bytes, request_timeout_secs } => {
+            let store = store::open(&db).await.context("could not open the database")?;
             let tls = match (tls_cert, tls_key) {
                 (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
                 _ => None,
             };
-            let limits = Limits {
-                max_body_bytes,
-                request_timeout: Duration::from_secs(request_timeout_secs),
-            };
+            let limits = Limits { max_body_bytes, request_timeout: Duration::from_secs(request_timeout_secs) };
             serve(store, listen, tls, limits).await
         }
         Command::Backup { db, to } => {
@@ -147,9 +120,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HARBOUR_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

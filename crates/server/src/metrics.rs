@@ -22,25 +22,19 @@ impl Metrics {
 
     pub fn record_push(&self, stored: usize, already_stored: usize) {
         self.pushes.fetch_add(1, Ordering::Relaxed);
-        self.events_stored
-            .fetch_add(stored as u64, Ordering::Relaxed);
-        self.events_already_stored
-            .fetch_add(already_stored as u64, Ordering::Relaxed);
+        self.events_stored.fetch_add(stored as u64, Ordering::Relaxed);
+        self.events_already_stored.fetch_add(already_stored as u64, Ordering::Relaxed);
     }
 
     pub fn record_pull(&self, events: usize) {
         self.pulls.fetch_add(1, Ordering::Relaxed);
-        self.events_pulled
-            .fetch_add(events as u64, Ordering::Relaxed);
+        self.events_pulled.fetch_add(events as u64, Ordering::Relaxed);
     }
 
     /// The exposition text; `events_in_store` is the store's total, when it answered.
     pub fn render(&self, events_in_store: Option<u64>) -> String {
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP harbour_http_requests_total HTTP requests answered, by status class."
-        );
+        let _ = writeln!(out, "# HELP harbour_http_requests_total HTTP requests answered, by status class.");
         let _ = writeln!(out, "# TYPE harbour_http_requests_total counter");
         for (index, counter) in self.requests.iter().enumerate() {
             let _ = writeln!(
@@ -51,31 +45,15 @@ impl Metrics {
             );
         }
         let counters = [
-            (
-                "harbour_pushes_total",
-                "Acknowledged push batches.",
-                &self.pushes,
-            ),
-            (
-                "harbour_events_stored_total",
-                "Events newly stored by pushes.",
-                &self.events_stored,
-            ),
+            ("harbour_pushes_total", "Acknowledged push batches.", &self.pushes),
+            ("harbour_events_stored_total", "Events newly stored by pushes.", &self.events_stored),
             (
                 "harbour_events_already_stored_total",
                 "Pushed events that were already stored (harmless replays).",
                 &self.events_already_stored,
             ),
-            (
-                "harbour_pulls_total",
-                "Pull requests answered.",
-                &self.pulls,
-            ),
-            (
-                "harbour_events_pulled_total",
-                "Events served by pulls.",
-                &self.events_pulled,
-            ),
+            ("harbour_pulls_total", "Pull requests answered.", &self.pulls),
+            ("harbour_events_pulled_total", "Events served by pulls.", &self.events_pulled),
         ];
         for (name, help, counter) in counters {
             let _ = writeln!(out, "# HELP {name} {help}");

@@ -14,8 +14,8 @@ use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
 use crate::store::{
-    Credential, Deployment, Device, EventPage, Missing, NewDeployment, NewInvitation,
-    PendingInvitation, Store, StoreError, now_ms,
+    Credential, Deployment, Device, EventPage, Missing, NewDeployment, NewInvitation, PendingInvitation, Store,
+    StoreError, now_ms,
 };
 use crate::token::TokenHash;
 
@@ -111,52 +111,31 @@ pub struct PostgresStore {
 impl PostgresStore {
     /// Connect to `url` and run pending migrations.
     pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
-        let config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e: tokio_postgres::Error| StoreError::Backend(e.to_string()))?;
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(16)
-            .build()
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let config: tokio_postgres::Config =
+            url.parse().map_err(|e: tokio_postgres::Error| StoreError::Backend(e.to_string()))?;
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager).max_size(16).build().map_err(|e| StoreError::Backend(e.to_string()))?;
         let store = PostgresStore { pool };
         store.migrate().await?;
         Ok(store)
     }
 
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        self.pool
-            .get()
-            .await
-            .map_err(|e| StoreError::Backend(e.to_string()))
+        self.pool.get().await.map_err(|e| StoreError::Backend(e.to_string()))
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-            .await
-            .map_err(backend)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(backend)?;
         tx.batch_execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (
                  version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)",
         )
         .await
         .map_err(backend)?;
-        let applied: i64 = tx
-            .query_one(
-                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-                &[],
-            )
-            .await
-            .map_err(backend)?
-            .get(0);
+        let applied: i64 =
+            tx.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[]).await.map_err(backend)?.get(0);
         for (index, sql) in MIGRATIONS.iter().enumerate() {
             let version = index as i64 + 1;
             if version <= applied {
@@ -187,10 +166,7 @@ fn event_from_row(row: &Row, first: usize) -> SealedEvent {
         kind: row.get(first + 3),
         device_id: row.get(first + 4),
         device_seq: row.get::<_, i64>(first + 5) as u64,
-        hlc: Hlc {
-            wall_ms: row.get::<_, i64>(first + 6) as u64,
-            counter: row.get::<_, i64>(first + 7) as u32,
-        },
+        hlc: Hlc { wall_ms: row.get::<_, i64>(first + 6) as u64, counter: row.get::<_, i64>(first + 7) as u32 },
         key_id: row.get(first + 8),
         nonce: row.get(first + 9),
         ciphertext: row.get(first + 10),
@@ -215,10 +191,7 @@ async fn can_see(
         return Ok(true);
     }
     let granted = tx
-        .query_opt(
-            "SELECT 1 FROM case_grants WHERE case_id = $1 AND team_id = $2",
-            &[&case_id, &team],
-        )
+        .query_opt("SELECT 1 FROM case_grants WHERE case_id = $1 AND team_id = $2", &[&case_id, &team])
         .await
         .map_err(backend)?;
     Ok(granted.is_some())
@@ -229,42 +202,27 @@ impl Store for PostgresStore {
     async fn initialize(&self, bootstrap: &TokenHash) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
-            .await
-            .map_err(backend)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(backend)?;
         let initialized = tx
-            .query_opt(
-                "SELECT 1 FROM settings WHERE key IN ('bootstrap_hash', 'bootstrap_spent_at_ms')",
-                &[],
-            )
+            .query_opt("SELECT 1 FROM settings WHERE key IN ('bootstrap_hash', 'bootstrap_spent_at_ms')", &[])
             .await
             .map_err(backend)?;
         if initialized.is_some() {
             return Err(StoreError::AlreadyInitialized);
         }
-        tx.execute(
-            "INSERT INTO settings (key, value) VALUES ('bootstrap_hash', $1)",
-            &[&bootstrap.0.as_slice()],
-        )
-        .await
-        .map_err(backend)?;
+        tx.execute("INSERT INTO settings (key, value) VALUES ('bootstrap_hash', $1)", &[&bootstrap.0.as_slice()])
+            .await
+            .map_err(backend)?;
         tx.commit().await.map_err(backend)
     }
 
-    async fn register_deployment(
-        &self,
-        bootstrap: &TokenHash,
-        deployment: &NewDeployment,
-    ) -> Result<(), StoreError> {
+    async fn register_deployment(&self, bootstrap: &TokenHash, deployment: &NewDeployment) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
         // Deleting the hash spends it; the row lock makes a concurrent second registration wait
         // and then find nothing.
         let spent = tx
-            .execute(
-                "DELETE FROM settings WHERE key = 'bootstrap_hash' AND value = $1",
-                &[&bootstrap.0.as_slice()],
-            )
+            .execute("DELETE FROM settings WHERE key = 'bootstrap_hash' AND value = $1", &[&bootstrap.0.as_slice()])
             .await
             .map_err(backend)?;
         if spent == 0 {
@@ -288,12 +246,7 @@ impl Store for PostgresStore {
         tx.execute(
             "INSERT INTO devices (device_id, team_id, admin, token_hash, created_at_ms)
              VALUES ($1, $2, TRUE, $3, $4)",
-            &[
-                &deployment.admin_device_id,
-                &team.id,
-                &deployment.admin_token.0.as_slice(),
-                &now,
-            ],
+            &[&deployment.admin_device_id, &team.id, &deployment.admin_token.0.as_slice(), &now],
         )
         .await
         .map_err(backend)?;
@@ -309,10 +262,7 @@ impl Store for PostgresStore {
     async fn deployment(&self) -> Result<Deployment, StoreError> {
         let client = self.client().await?;
         client
-            .query_opt(
-                "SELECT deployment_id, root_public_key, ministry_team_id FROM deployment",
-                &[],
-            )
+            .query_opt("SELECT deployment_id, root_public_key, ministry_team_id FROM deployment", &[])
             .await
             .map_err(backend)?
             .map(|row| Deployment {
@@ -350,11 +300,7 @@ impl Store for PostgresStore {
             .await
             .map_err(backend)?
             .map(|row| {
-                Credential::Invitation(PendingInvitation {
-                    id: row.get(0),
-                    team_id: row.get(1),
-                    admin: row.get(2),
-                })
+                Credential::Invitation(PendingInvitation { id: row.get(0), team_id: row.get(1), admin: row.get(2) })
             })
             .ok_or(StoreError::NotFound(Missing::Token))
     }
@@ -365,10 +311,7 @@ impl Store for PostgresStore {
             .query_opt("SELECT document, signature FROM directory", &[])
             .await
             .map_err(backend)?
-            .map(|row| SignedDirectory {
-                document: row.get(0),
-                signature: row.get(1),
-            })
+            .map(|row| SignedDirectory { document: row.get(0), signature: row.get(1) })
             .ok_or(StoreError::NotFound(Missing::Directory))
     }
 
@@ -380,21 +323,13 @@ impl Store for PostgresStore {
     ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK])
-            .await
-            .map_err(backend)?;
-        let current: Option<i64> = tx
-            .query_opt("SELECT version FROM directory", &[])
-            .await
-            .map_err(backend)?
-            .map(|row| row.get(0));
-        if let Some(current) = current {
-            if current as u64 >= version {
-                return Err(StoreError::StaleDirectory {
-                    offered: version,
-                    current: current as u64,
-                });
-            }
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK]).await.map_err(backend)?;
+        let current: Option<i64> =
+            tx.query_opt("SELECT version FROM directory", &[]).await.map_err(backend)?.map(|row| row.get(0));
+        if let Some(current) = current
+            && current as u64 >= version
+        {
+            return Err(StoreError::StaleDirectory { offered: version, current: current as u64 });
         }
         tx.execute(
             "INSERT INTO directory (singleton, version, document, signature) VALUES (1, $1, $2, $3)
@@ -439,11 +374,7 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn redeem_invitation(
-        &self,
-        token: &TokenHash,
-        device_id: Uuid,
-    ) -> Result<Device, StoreError> {
+    async fn redeem_invitation(&self, token: &TokenHash, device_id: Uuid) -> Result<Device, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
         let row = tx
@@ -470,9 +401,7 @@ impl Store for PostgresStore {
             .await
             .map_err(backend)?;
         if inserted == 0 {
-            return Err(StoreError::Conflict(format!(
-                "device {device_id} is already enrolled"
-            )));
+            return Err(StoreError::Conflict(format!("device {device_id} is already enrolled")));
         }
         tx.execute(
             "UPDATE invitations SET redeemed_by = $1, redeemed_at_ms = $2 WHERE invitation_id = $3",
@@ -481,33 +410,19 @@ impl Store for PostgresStore {
         .await
         .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
-        Ok(Device {
-            id: device_id,
-            team_id,
-            admin,
-            revoked: false,
-        })
+        Ok(Device { id: device_id, team_id, admin, revoked: false })
     }
 
-    async fn push_events(
-        &self,
-        device: &Device,
-        events: &[SealedEvent],
-    ) -> Result<Vec<PushedEvent>, StoreError> {
+    async fn push_events(&self, device: &Device, events: &[SealedEvent]) -> Result<Vec<PushedEvent>, StoreError> {
         let team = device.team_id;
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK])
-            .await
-            .map_err(backend)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK]).await.map_err(backend)?;
         let ministry = ministry_team(&tx).await?;
         let mut pushed = Vec::with_capacity(events.len());
         for event in events {
             let existing = tx
-                .query_opt(
-                    &format!("SELECT e.seq, {EVENT_COLUMNS} FROM events e WHERE e.event_id = $1"),
-                    &[&event.id],
-                )
+                .query_opt(&format!("SELECT e.seq, {EVENT_COLUMNS} FROM events e WHERE e.event_id = $1"), &[&event.id])
                 .await
                 .map_err(backend)?;
             if let Some(row) = existing {
@@ -518,11 +433,7 @@ impl Store for PostgresStore {
                     )));
                 }
                 let seq: i64 = row.get(0);
-                pushed.push(PushedEvent {
-                    id: event.id,
-                    seq: seq as u64,
-                    already_stored: true,
-                });
+                pushed.push(PushedEvent { id: event.id, seq: seq as u64, already_stored: true });
                 continue;
             }
             let used = tx
@@ -539,10 +450,7 @@ impl Store for PostgresStore {
                 )));
             }
             let owner: Option<Uuid> = tx
-                .query_opt(
-                    "SELECT owner_team_id FROM cases WHERE case_id = $1",
-                    &[&event.case_id],
-                )
+                .query_opt("SELECT owner_team_id FROM cases WHERE case_id = $1", &[&event.case_id])
                 .await
                 .map_err(backend)?
                 .map(|row| row.get(0));
@@ -589,10 +497,7 @@ impl Store for PostgresStore {
             // The owner, the ministry and every granted team see the event.
             let mut teams = vec![owner, ministry];
             for row in tx
-                .query(
-                    "SELECT team_id FROM case_grants WHERE case_id = $1",
-                    &[&event.case_id],
-                )
+                .query("SELECT team_id FROM case_grants WHERE case_id = $1", &[&event.case_id])
                 .await
                 .map_err(backend)?
             {
@@ -601,29 +506,17 @@ impl Store for PostgresStore {
             teams.sort();
             teams.dedup();
             for feed_team in teams {
-                tx.execute(
-                    "INSERT INTO feed (team_id, event_seq) VALUES ($1, $2)",
-                    &[&feed_team, &seq],
-                )
-                .await
-                .map_err(backend)?;
+                tx.execute("INSERT INTO feed (team_id, event_seq) VALUES ($1, $2)", &[&feed_team, &seq])
+                    .await
+                    .map_err(backend)?;
             }
-            pushed.push(PushedEvent {
-                id: event.id,
-                seq: seq as u64,
-                already_stored: false,
-            });
+            pushed.push(PushedEvent { id: event.id, seq: seq as u64, already_stored: false });
         }
         tx.commit().await.map_err(backend)?;
         Ok(pushed)
     }
 
-    async fn pull_events(
-        &self,
-        team: Uuid,
-        after: u64,
-        limit: u32,
-    ) -> Result<EventPage, StoreError> {
+    async fn pull_events(&self, team: Uuid, after: u64, limit: u32) -> Result<EventPage, StoreError> {
         let client = self.client().await?;
         let rows = client
             .query(
@@ -635,11 +528,7 @@ impl Store for PostgresStore {
             )
             .await
             .map_err(backend)?;
-        let mut page = EventPage {
-            events: Vec::new(),
-            next_cursor: after,
-            more: false,
-        };
+        let mut page = EventPage { events: Vec::new(), next_cursor: after, more: false };
         for row in &rows {
             if page.events.len() == limit as usize {
                 page.more = true;
@@ -651,22 +540,12 @@ impl Store for PostgresStore {
         Ok(page)
     }
 
-    async fn grant_case(
-        &self,
-        by_team: Uuid,
-        case_id: Uuid,
-        to_team: Uuid,
-    ) -> Result<u64, StoreError> {
+    async fn grant_case(&self, by_team: Uuid, case_id: Uuid, to_team: Uuid) -> Result<u64, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK])
-            .await
-            .map_err(backend)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK]).await.map_err(backend)?;
         let owner: Uuid = tx
-            .query_opt(
-                "SELECT owner_team_id FROM cases WHERE case_id = $1",
-                &[&case_id],
-            )
+            .query_opt("SELECT owner_team_id FROM cases WHERE case_id = $1", &[&case_id])
             .await
             .map_err(backend)?
             .map(|row| row.get(0))
@@ -674,10 +553,7 @@ impl Store for PostgresStore {
         if !can_see(&tx, by_team, case_id, owner).await? {
             return Err(StoreError::CaseNotVisible(case_id));
         }
-        let known = tx
-            .query_opt("SELECT 1 FROM teams WHERE team_id = $1", &[&to_team])
-            .await
-            .map_err(backend)?;
+        let known = tx.query_opt("SELECT 1 FROM teams WHERE team_id = $1", &[&to_team]).await.map_err(backend)?;
         if known.is_none() {
             return Err(StoreError::NotFound(Missing::Team));
         }
@@ -741,10 +617,7 @@ impl Store for PostgresStore {
 
     async fn event_count(&self) -> Result<u64, StoreError> {
         let client = self.client().await?;
-        let row = client
-            .query_one("SELECT COUNT(*) FROM events", &[])
-            .await
-            .map_err(backend)?;
+        let row = client.query_one("SELECT COUNT(*) FROM events", &[]).await.map_err(backend)?;
         Ok(row.get::<_, i64>(0) as u64)
     }
 

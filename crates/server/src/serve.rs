@@ -33,13 +33,7 @@ pub async fn serve(
     tls: Option<TlsFiles>,
     limits: Limits,
 ) -> anyhow::Result<()> {
-    let app = api::router(
-        AppState {
-            store,
-            metrics: Arc::new(Metrics::default()),
-        },
-        limits,
-    );
+    let app = api::router(AppState { store, metrics: Arc::new(Metrics::default()) }, limits);
     let handle = Handle::new();
     tokio::spawn(shutdown_on_signal(handle.clone()));
 
@@ -59,17 +53,9 @@ pub async fn serve(
     match tls {
         Some(files) => {
             let config = RustlsConfig::from_config(Arc::new(tls_config(&files)?));
-            axum_server::bind_rustls(listen, config)
-                .handle(handle)
-                .serve(service)
-                .await
+            axum_server::bind_rustls(listen, config).handle(handle).serve(service).await
         }
-        None => {
-            axum_server::bind(listen)
-                .handle(handle)
-                .serve(service)
-                .await
-        }
+        None => axum_server::bind(listen).handle(handle).serve(service).await,
     }
     .with_context(|| format!("could not serve on {listen}"))?;
     tracing::info!("stopped");

@@ -12,8 +12,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
 use crate::store::{
-    Credential, Deployment, Device, EventPage, Missing, NewDeployment, NewInvitation,
-    PendingInvitation, Store, StoreError, now_ms,
+    Credential, Deployment, Device, EventPage, Missing, NewDeployment, NewInvitation, PendingInvitation, Store,
+    StoreError, now_ms,
 };
 use crate::token::TokenHash;
 
@@ -122,10 +122,7 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| StoreError::Backend(e.to_string()))??;
-        Ok(SqliteStore {
-            connection: Arc::new(Mutex::new(connection)),
-            path,
-        })
+        Ok(SqliteStore { connection: Arc::new(Mutex::new(connection)), path })
     }
 
     pub fn path(&self) -> &Path {
@@ -143,10 +140,7 @@ impl SqliteStore {
         }
         let destination = destination.to_string_lossy().into_owned();
         self.run(move |connection| {
-            connection
-                .execute("VACUUM INTO ?1", params![destination])
-                .map(|_| ())
-                .map_err(backend)
+            connection.execute("VACUUM INTO ?1", params![destination]).map(|_| ()).map_err(backend)
         })
         .await
     }
@@ -158,9 +152,7 @@ impl SqliteStore {
     {
         let connection = Arc::clone(&self.connection);
         tokio::task::spawn_blocking(move || {
-            let mut guard = connection
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut guard = connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             work(&mut guard)
         })
         .await
@@ -176,11 +168,7 @@ fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
         )
         .map_err(backend)?;
     let applied: i64 = connection
-        .query_row(
-            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
-            [],
-            |row| row.get(0),
-        )
+        .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |row| row.get(0))
         .map_err(backend)?;
     for (index, sql) in MIGRATIONS.iter().enumerate() {
         let version = index as i64 + 1;
@@ -204,9 +192,8 @@ fn backend(error: rusqlite::Error) -> StoreError {
 }
 
 fn uuid(bytes: Vec<u8>) -> rusqlite::Result<Uuid> {
-    Uuid::from_slice(&bytes).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, Box::new(e))
-    })
+    Uuid::from_slice(&bytes)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, Box::new(e)))
 }
 
 /// Read the `EVENT_COLUMNS` of a row, starting at column `first`.
@@ -218,22 +205,14 @@ fn event_from_row(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Sea
         kind: row.get(first + 3)?,
         device_id: uuid(row.get(first + 4)?)?,
         device_seq: row.get::<_, i64>(first + 5)? as u64,
-        hlc: Hlc {
-            wall_ms: row.get::<_, i64>(first + 6)? as u64,
-            counter: row.get(first + 7)?,
-        },
+        hlc: Hlc { wall_ms: row.get::<_, i64>(first + 6)? as u64, counter: row.get(first + 7)? },
         key_id: uuid(row.get(first + 8)?)?,
         nonce: row.get(first + 9)?,
         ciphertext: row.get(first + 10)?,
     })
 }
 
-fn can_see(
-    tx: &rusqlite::Transaction<'_>,
-    team: Uuid,
-    case_id: Uuid,
-    owner: Uuid,
-) -> Result<bool, StoreError> {
+fn can_see(tx: &rusqlite::Transaction<'_>, team: Uuid, case_id: Uuid, owner: Uuid) -> Result<bool, StoreError> {
     if team == owner || team == ministry_team(tx)? {
         return Ok(true);
     }
@@ -249,12 +228,10 @@ fn can_see(
 }
 
 fn ministry_team(tx: &rusqlite::Transaction<'_>) -> Result<Uuid, StoreError> {
-    tx.query_row("SELECT ministry_team_id FROM deployment", [], |row| {
-        uuid(row.get(0)?)
-    })
-    .optional()
-    .map_err(backend)?
-    .ok_or(StoreError::NotFound(Missing::Deployment))
+    tx.query_row("SELECT ministry_team_id FROM deployment", [], |row| uuid(row.get(0)?))
+        .optional()
+        .map_err(backend)?
+        .ok_or(StoreError::NotFound(Missing::Deployment))
 }
 
 #[async_trait]
@@ -274,29 +251,20 @@ impl Store for SqliteStore {
             if initialized.is_some() {
                 return Err(StoreError::AlreadyInitialized);
             }
-            tx.execute(
-                "INSERT INTO settings (key, value) VALUES ('bootstrap_hash', ?1)",
-                params![hash.as_slice()],
-            )
-            .map_err(backend)?;
+            tx.execute("INSERT INTO settings (key, value) VALUES ('bootstrap_hash', ?1)", params![hash.as_slice()])
+                .map_err(backend)?;
             tx.commit().map_err(backend)
         })
         .await
     }
 
-    async fn register_deployment(
-        &self,
-        bootstrap: &TokenHash,
-        deployment: &NewDeployment,
-    ) -> Result<(), StoreError> {
+    async fn register_deployment(&self, bootstrap: &TokenHash, deployment: &NewDeployment) -> Result<(), StoreError> {
         let hash = bootstrap.0;
         let deployment = deployment.clone();
         self.run(move |connection| {
             let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
             let stored: Option<Vec<u8>> = tx
-                .query_row("SELECT value FROM settings WHERE key = 'bootstrap_hash'", [], |row| {
-                    row.get(0)
-                })
+                .query_row("SELECT value FROM settings WHERE key = 'bootstrap_hash'", [], |row| row.get(0))
                 .optional()
                 .map_err(backend)?;
             // Once spent, the hash is deleted: a second registration finds nothing to match.
@@ -319,7 +287,12 @@ impl Store for SqliteStore {
             tx.execute(
                 "INSERT INTO devices (device_id, team_id, admin, token_hash, created_at_ms)
                  VALUES (?1, ?2, 1, ?3, ?4)",
-                params![deployment.admin_device_id.as_bytes(), team.id.as_bytes(), deployment.admin_token.0.as_slice(), now],
+                params![
+                    deployment.admin_device_id.as_bytes(),
+                    team.id.as_bytes(),
+                    deployment.admin_token.0.as_slice(),
+                    now
+                ],
             )
             .map_err(backend)?;
             tx.execute("DELETE FROM settings WHERE key = 'bootstrap_hash'", []).map_err(backend)?;
@@ -336,17 +309,13 @@ impl Store for SqliteStore {
     async fn deployment(&self) -> Result<Deployment, StoreError> {
         self.run(|connection| {
             connection
-                .query_row(
-                    "SELECT deployment_id, root_public_key, ministry_team_id FROM deployment",
-                    [],
-                    |row| {
-                        Ok(Deployment {
-                            deployment_id: uuid(row.get(0)?)?,
-                            root_public_key: row.get(1)?,
-                            ministry_team_id: uuid(row.get(2)?)?,
-                        })
-                    },
-                )
+                .query_row("SELECT deployment_id, root_public_key, ministry_team_id FROM deployment", [], |row| {
+                    Ok(Deployment {
+                        deployment_id: uuid(row.get(0)?)?,
+                        root_public_key: row.get(1)?,
+                        ministry_team_id: uuid(row.get(2)?)?,
+                    })
+                })
                 .optional()
                 .map_err(backend)?
                 .ok_or(StoreError::NotFound(Missing::Deployment))
@@ -399,10 +368,7 @@ impl Store for SqliteStore {
         self.run(|connection| {
             connection
                 .query_row("SELECT document, signature FROM directory", [], |row| {
-                    Ok(SignedDirectory {
-                        document: row.get(0)?,
-                        signature: row.get(1)?,
-                    })
+                    Ok(SignedDirectory { document: row.get(0)?, signature: row.get(1)? })
                 })
                 .optional()
                 .map_err(backend)?
@@ -421,14 +387,12 @@ impl Store for SqliteStore {
         let teams = teams.to_vec();
         self.run(move |connection| {
             let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
-            let current: Option<i64> = tx
-                .query_row("SELECT version FROM directory", [], |row| row.get(0))
-                .optional()
-                .map_err(backend)?;
-            if let Some(current) = current {
-                if current as u64 >= version {
-                    return Err(StoreError::StaleDirectory { offered: version, current: current as u64 });
-                }
+            let current: Option<i64> =
+                tx.query_row("SELECT version FROM directory", [], |row| row.get(0)).optional().map_err(backend)?;
+            if let Some(current) = current
+                && current as u64 >= version
+            {
+                return Err(StoreError::StaleDirectory { offered: version, current: current as u64 });
             }
             tx.execute(
                 "INSERT INTO directory (singleton, version, document, signature) VALUES (1, ?1, ?2, ?3)
@@ -479,11 +443,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn redeem_invitation(
-        &self,
-        token: &TokenHash,
-        device_id: Uuid,
-    ) -> Result<Device, StoreError> {
+    async fn redeem_invitation(&self, token: &TokenHash, device_id: Uuid) -> Result<Device, StoreError> {
         let hash = token.0;
         self.run(move |connection| {
             let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
@@ -530,11 +490,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn push_events(
-        &self,
-        device: &Device,
-        events: &[SealedEvent],
-    ) -> Result<Vec<PushedEvent>, StoreError> {
+    async fn push_events(&self, device: &Device, events: &[SealedEvent]) -> Result<Vec<PushedEvent>, StoreError> {
         let team = device.team_id;
         let events = events.to_vec();
         self.run(move |connection| {
@@ -625,9 +581,8 @@ impl Store for SqliteStore {
                 // The owner, the ministry and every granted team see the event.
                 let mut teams = vec![owner, ministry];
                 {
-                    let mut statement = tx
-                        .prepare_cached("SELECT team_id FROM case_grants WHERE case_id = ?1")
-                        .map_err(backend)?;
+                    let mut statement =
+                        tx.prepare_cached("SELECT team_id FROM case_grants WHERE case_id = ?1").map_err(backend)?;
                     let granted = statement
                         .query_map(params![event.case_id.as_bytes()], |row| uuid(row.get(0)?))
                         .map_err(backend)?;
@@ -652,12 +607,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn pull_events(
-        &self,
-        team: Uuid,
-        after: u64,
-        limit: u32,
-    ) -> Result<EventPage, StoreError> {
+    async fn pull_events(&self, team: Uuid, after: u64, limit: u32) -> Result<EventPage, StoreError> {
         self.run(move |connection| {
             let mut statement = connection
                 .prepare_cached(&format!(
@@ -666,13 +616,10 @@ impl Store for SqliteStore {
                 ))
                 .map_err(backend)?;
             let rows = statement
-                .query_map(
-                    params![team.as_bytes(), after.min(i64::MAX as u64) as i64, limit as i64 + 1],
-                    |row| {
-                        let position: i64 = row.get(0)?;
-                        Ok((position as u64, event_from_row(row, 1)?))
-                    },
-                )
+                .query_map(params![team.as_bytes(), after.min(i64::MAX as u64) as i64, limit as i64 + 1], |row| {
+                    let position: i64 = row.get(0)?;
+                    Ok((position as u64, event_from_row(row, 1)?))
+                })
                 .map_err(backend)?;
             let mut page = EventPage { events: Vec::new(), next_cursor: after, more: false };
             for row in rows {
@@ -689,12 +636,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn grant_case(
-        &self,
-        by_team: Uuid,
-        case_id: Uuid,
-        to_team: Uuid,
-    ) -> Result<u64, StoreError> {
+    async fn grant_case(&self, by_team: Uuid, case_id: Uuid, to_team: Uuid) -> Result<u64, StoreError> {
         self.run(move |connection| {
             let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
             let owner: Uuid = tx
@@ -778,9 +720,7 @@ impl Store for SqliteStore {
     async fn event_count(&self) -> Result<u64, StoreError> {
         self.run(|connection| {
             connection
-                .query_row("SELECT COUNT(*) FROM events", [], |row| {
-                    row.get::<_, i64>(0)
-                })
+                .query_row("SELECT COUNT(*) FROM events", [], |row| row.get::<_, i64>(0))
                 .map(|n| n as u64)
                 .map_err(backend)
         })
@@ -788,11 +728,6 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.run(|connection| {
-            connection
-                .query_row("SELECT 1", [], |_| Ok(()))
-                .map_err(backend)
-        })
-        .await
+        self.run(|connection| connection.query_row("SELECT 1", [], |_| Ok(())).map_err(backend)).await
     }
 }

@@ -134,11 +134,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Register the deployment, its ministry team and the first administrator device, and
     /// spend the bootstrap token.
-    async fn register_deployment(
-        &self,
-        bootstrap: &TokenHash,
-        deployment: &NewDeployment,
-    ) -> Result<(), StoreError>;
+    async fn register_deployment(&self, bootstrap: &TokenHash, deployment: &NewDeployment) -> Result<(), StoreError>;
 
     async fn deployment(&self) -> Result<Deployment, StoreError>;
 
@@ -160,36 +156,18 @@ pub trait Store: Send + Sync + 'static {
     async fn create_invitation(&self, invitation: &NewInvitation) -> Result<(), StoreError>;
 
     /// Turn a pending invitation into a device with `device_id`, once.
-    async fn redeem_invitation(
-        &self,
-        token: &TokenHash,
-        device_id: Uuid,
-    ) -> Result<Device, StoreError>;
+    async fn redeem_invitation(&self, token: &TokenHash, device_id: Uuid) -> Result<Device, StoreError>;
 
     /// Store a batch of events pushed by `device` (whose device_id the caller checked), all or
     /// nothing, idempotent by event id; fills the feed of every team that can see each case.
-    async fn push_events(
-        &self,
-        device: &Device,
-        events: &[SealedEvent],
-    ) -> Result<Vec<PushedEvent>, StoreError>;
+    async fn push_events(&self, device: &Device, events: &[SealedEvent]) -> Result<Vec<PushedEvent>, StoreError>;
 
     /// Events of `team`'s feed after position `after`, at most `limit`.
-    async fn pull_events(
-        &self,
-        team: Uuid,
-        after: u64,
-        limit: u32,
-    ) -> Result<EventPage, StoreError>;
+    async fn pull_events(&self, team: Uuid, after: u64, limit: u32) -> Result<EventPage, StoreError>;
 
     /// Let `to_team` see `case_id` (acting for `by_team`, which must see it); back-fills the
     /// case's existing events into `to_team`'s feed. Returns how many were back-filled.
-    async fn grant_case(
-        &self,
-        by_team: Uuid,
-        case_id: Uuid,
-        to_team: Uuid,
-    ) -> Result<u64, StoreError>;
+    async fn grant_case(&self, by_team: Uuid, case_id: Uuid, to_team: Uuid) -> Result<u64, StoreError>;
 
     async fn list_devices(&self) -> Result<Vec<DeviceInfo>, StoreError>;
 
@@ -205,10 +183,7 @@ pub trait Store: Send + Sync + 'static {
 
 /// Milliseconds since the Unix epoch, for bookkeeping columns.
 pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// Open the store named by `--db`: `sqlite:PATH` or `postgres://...`.
@@ -220,8 +195,6 @@ pub async fn open(spec: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
         let store = crate::postgres::PostgresStore::connect(spec).await?;
         Ok(std::sync::Arc::new(store))
     } else {
-        Err(StoreError::Backend(
-            "the database must be given as sqlite:PATH or postgres://...".into(),
-        ))
+        Err(StoreError::Backend("the database must be given as sqlite:PATH or postgres://...".into()))
     }
 }

@@ -8,10 +8,9 @@ use std::time::Duration;
 
 use harbour_wire::SealedEvent;
 use harbour_wire::protocol::{
-    CreateInvitationRequest, CreateInvitationResponse, DeploymentInfo, DeviceInfo, DeviceList,
-    ErrorBody, GrantRequest, GrantResponse, Health, PublishDirectoryResponse, PullResponse,
-    PushRequest, PushResponse, RedeemInvitationRequest, RegisterDeploymentRequest,
-    RegisterDeploymentResponse, SignedDirectory,
+    CreateInvitationRequest, CreateInvitationResponse, DeploymentInfo, DeviceInfo, DeviceList, ErrorBody, GrantRequest,
+    GrantResponse, Health, PublishDirectoryResponse, PullResponse, PushRequest, PushResponse, RedeemInvitationRequest,
+    RegisterDeploymentRequest, RegisterDeploymentResponse, SignedDirectory,
 };
 use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
@@ -43,11 +42,7 @@ pub enum ClientError {
     Forbidden { code: String, message: String },
     /// Any other refusal (4xx) with the server's own sentence; nothing was changed.
     #[error("The server refused the request: {message}")]
-    Rejected {
-        status: u16,
-        code: String,
-        message: String,
-    },
+    Rejected { status: u16, code: String, message: String },
     /// 5xx: the server failed; nothing was changed.
     #[error("The server at {url} had a problem (HTTP {status}): try again later.")]
     ServerError { url: String, status: u16 },
@@ -73,12 +68,8 @@ impl ClientError {
 
     /// Worth trying again later unchanged (network trouble, a busy or failing server).
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            ClientError::Unreachable { .. }
-                | ClientError::Timeout { .. }
-                | ClientError::ServerError { .. }
-        ) || matches!(self, ClientError::Rejected { status: 429, .. })
+        matches!(self, ClientError::Unreachable { .. } | ClientError::Timeout { .. } | ClientError::ServerError { .. })
+            || matches!(self, ClientError::Rejected { status: 429, .. })
     }
 }
 
@@ -112,9 +103,7 @@ impl ClientBuilder {
 
     pub fn build(self) -> Result<Client, ClientError> {
         let base_url = self.base_url.trim_end_matches('/').to_owned();
-        let parsed = reqwest::Url::parse(&base_url).map_err(|_| ClientError::InvalidUrl {
-            url: base_url.clone(),
-        })?;
+        let parsed = reqwest::Url::parse(&base_url).map_err(|_| ClientError::InvalidUrl { url: base_url.clone() })?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(ClientError::InvalidUrl { url: base_url });
         }
@@ -124,19 +113,11 @@ impl ClientBuilder {
             .user_agent(concat!("harbour-sync/", env!("CARGO_PKG_VERSION")));
         for pem in &self.extra_roots_pem {
             let certificate =
-                reqwest::Certificate::from_pem(pem).map_err(|e| ClientError::Setup {
-                    detail: e.to_string(),
-                })?;
+                reqwest::Certificate::from_pem(pem).map_err(|e| ClientError::Setup { detail: e.to_string() })?;
             http = http.add_root_certificate(certificate);
         }
-        let http = http.build().map_err(|e| ClientError::Setup {
-            detail: e.to_string(),
-        })?;
-        Ok(Client {
-            http,
-            base_url,
-            token: self.token,
-        })
+        let http = http.build().map_err(|e| ClientError::Setup { detail: e.to_string() })?;
+        Ok(Client { http, base_url, token: self.token })
     }
 }
 
@@ -175,24 +156,14 @@ impl Client {
 
     /// The same connection, authenticated with `token`.
     pub fn with_token(&self, token: &str) -> Client {
-        Client {
-            http: self.http.clone(),
-            base_url: self.base_url.clone(),
-            token: Some(token.to_owned()),
-        }
+        Client { http: self.http.clone(), base_url: self.base_url.clone(), token: Some(token.to_owned()) }
     }
 
     /// The same settings and token, for a server at another address.
     pub fn with_base_url(&self, base_url: &str) -> Result<Client, ClientError> {
         let base_url = base_url.trim_end_matches('/').to_owned();
-        reqwest::Url::parse(&base_url).map_err(|_| ClientError::InvalidUrl {
-            url: base_url.clone(),
-        })?;
-        Ok(Client {
-            http: self.http.clone(),
-            base_url,
-            token: self.token.clone(),
-        })
+        reqwest::Url::parse(&base_url).map_err(|_| ClientError::InvalidUrl { url: base_url.clone() })?;
+        Ok(Client { http: self.http.clone(), base_url, token: self.token.clone() })
     }
 
     pub fn base_url(&self) -> &str {
@@ -209,8 +180,7 @@ impl Client {
         &self,
         request: &RegisterDeploymentRequest,
     ) -> Result<RegisterDeploymentResponse, ClientError> {
-        self.send(Method::POST, "/v1/deployment", Some(request))
-            .await
+        self.send(Method::POST, "/v1/deployment", Some(request)).await
     }
 
     /// `GET /v1/deployment`.
@@ -228,33 +198,24 @@ impl Client {
         &self,
         directory: &SignedDirectory,
     ) -> Result<PublishDirectoryResponse, ClientError> {
-        self.send(Method::PUT, "/v1/directory", Some(directory))
-            .await
+        self.send(Method::PUT, "/v1/directory", Some(directory)).await
     }
 
     /// `POST /v1/invitations` (administrators).
-    pub async fn create_invitation(
-        &self,
-        team_id: Uuid,
-        admin: bool,
-    ) -> Result<CreateInvitationResponse, ClientError> {
+    pub async fn create_invitation(&self, team_id: Uuid, admin: bool) -> Result<CreateInvitationResponse, ClientError> {
         let request = CreateInvitationRequest { team_id, admin };
-        self.send(Method::POST, "/v1/invitations", Some(&request))
-            .await
+        self.send(Method::POST, "/v1/invitations", Some(&request)).await
     }
 
     /// `POST /v1/invitations/redeem`, with this client's token being the invitation's.
     pub async fn redeem_invitation(&self, device_id: Uuid) -> Result<DeviceInfo, ClientError> {
         let request = RedeemInvitationRequest { device_id };
-        self.send(Method::POST, "/v1/invitations/redeem", Some(&request))
-            .await
+        self.send(Method::POST, "/v1/invitations/redeem", Some(&request)).await
     }
 
     /// `POST /v1/events`: returns only after the server committed the whole batch.
     pub async fn push(&self, events: &[SealedEvent]) -> Result<PushResponse, ClientError> {
-        let request = PushRequest {
-            events: events.to_vec(),
-        };
+        let request = PushRequest { events: events.to_vec() };
         self.send(Method::POST, "/v1/events", Some(&request)).await
     }
 
@@ -270,12 +231,7 @@ impl Client {
     /// `POST /v1/cases/{case_id}/grants`.
     pub async fn grant(&self, case_id: Uuid, team_id: Uuid) -> Result<GrantResponse, ClientError> {
         let request = GrantRequest { team_id };
-        self.send(
-            Method::POST,
-            &format!("/v1/cases/{case_id}/grants"),
-            Some(&request),
-        )
-        .await
+        self.send(Method::POST, &format!("/v1/cases/{case_id}/grants"), Some(&request)).await
     }
 
     /// `GET /v1/devices` (administrators).
@@ -293,8 +249,7 @@ impl Client {
 
     /// `GET /v1/openapi.json`.
     pub async fn openapi(&self) -> Result<serde_json::Value, ClientError> {
-        self.send(Method::GET, "/v1/openapi.json", None::<&()>)
-            .await
+        self.send(Method::GET, "/v1/openapi.json", None::<&()>).await
     }
 
     /// `GET /metrics` (Prometheus text).
@@ -311,10 +266,8 @@ impl Client {
     ) -> Result<T, ClientError> {
         let response = self.request(method, path, body).await?;
         let bytes = response.bytes().await.map_err(|e| self.transport(e))?;
-        serde_json::from_slice(&bytes).map_err(|e| ClientError::InvalidResponse {
-            url: self.base_url.clone(),
-            detail: e.to_string(),
-        })
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ClientError::InvalidResponse { url: self.base_url.clone(), detail: e.to_string() })
     }
 
     /// Send one request; a non-2xx answer becomes the matching [`ClientError`].
@@ -324,22 +277,17 @@ impl Client {
         path: &str,
         body: Option<&B>,
     ) -> Result<reqwest::Response, ClientError> {
-        let mut request = self
-            .http
-            .request(method, format!("{}{}", self.base_url, path));
+        let mut request = self.http.request(method, format!("{}{}", self.base_url, path));
         if let Some(token) = &self.token {
             request = request.header(AUTHORIZATION, format!("Bearer {token}"));
         }
         if let Some(body) = body {
-            let json = serde_json::to_vec(body).map_err(|e| ClientError::Setup {
-                detail: format!("the request could not be encoded: {e}"),
-            })?;
+            let json = serde_json::to_vec(body)
+                .map_err(|e| ClientError::Setup { detail: format!("the request could not be encoded: {e}") })?;
             request = request.header(CONTENT_TYPE, "application/json");
             request = if json.len() >= COMPRESS_FROM_BYTES {
-                let compressed =
-                    zstd::bulk::compress(&json, ZSTD_LEVEL).map_err(|e| ClientError::Setup {
-                        detail: format!("the request could not be compressed: {e}"),
-                    })?;
+                let compressed = zstd::bulk::compress(&json, ZSTD_LEVEL)
+                    .map_err(|e| ClientError::Setup { detail: format!("the request could not be compressed: {e}") })?;
                 request.header(CONTENT_ENCODING, "zstd").body(compressed)
             } else {
                 request.body(json)
@@ -350,11 +298,8 @@ impl Client {
         if status.is_success() {
             return Ok(response);
         }
-        let error: Option<ErrorBody> = response
-            .bytes()
-            .await
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        let error: Option<ErrorBody> =
+            response.bytes().await.ok().and_then(|bytes| serde_json::from_slice(&bytes).ok());
         Err(self.refusal(status, error))
     }
 
@@ -368,15 +313,8 @@ impl Client {
             StatusCode::UNAUTHORIZED if code == "unauthorized" => ClientError::Unauthorized { url },
             StatusCode::FORBIDDEN => ClientError::Forbidden { code, message },
             StatusCode::REQUEST_TIMEOUT => ClientError::Timeout { url },
-            _ if status.is_server_error() => ClientError::ServerError {
-                url,
-                status: status.as_u16(),
-            },
-            _ => ClientError::Rejected {
-                status: status.as_u16(),
-                code,
-                message,
-            },
+            _ if status.is_server_error() => ClientError::ServerError { url, status: status.as_u16() },
+            _ => ClientError::Rejected { status: status.as_u16(), code, message },
         }
     }
 
@@ -385,10 +323,7 @@ impl Client {
         if error.is_timeout() {
             ClientError::Timeout { url }
         } else if error.is_decode() {
-            ClientError::InvalidResponse {
-                url,
-                detail: error.to_string(),
-            }
+            ClientError::InvalidResponse { url, detail: error.to_string() }
         } else {
             ClientError::Unreachable { url }
         }
@@ -406,18 +341,12 @@ mod tests {
             error.to_string(),
             "The server address \"not a url\" is not a valid web address: check the settings."
         );
-        assert!(matches!(
-            Client::new("ftp://example.org"),
-            Err(ClientError::InvalidUrl { .. })
-        ));
+        assert!(matches!(Client::new("ftp://example.org"), Err(ClientError::InvalidUrl { .. })));
     }
 
     #[test]
     fn debug_output_hides_the_token() {
-        let client = Client::builder("http://127.0.0.1:1")
-            .token("secret-token")
-            .build()
-            .unwrap();
+        let client = Client::builder("http://127.0.0.1:1").token("secret-token").build().unwrap();
         assert!(!format!("{client:?}").contains("secret-token"));
     }
 
@@ -426,10 +355,7 @@ mod tests {
         // Port 1 on loopback: nothing listens there, so the connection is refused at once.
         let client = Client::new("http://127.0.0.1:1").unwrap();
         let error = client.health().await.unwrap_err();
-        assert!(
-            matches!(error, ClientError::Unreachable { .. }),
-            "{error:?}"
-        );
+        assert!(matches!(error, ClientError::Unreachable { .. }), "{error:?}");
         assert_eq!(
             error.to_string(),
             "The server at http://127.0.0.1:1 could not be reached: check the connection and try again."

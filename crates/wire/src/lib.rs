@@ -13,9 +13,7 @@ pub const SEALED_FORMAT: u8 = 1;
 
 /// A hybrid logical clock reading: wall-clock milliseconds since the Unix epoch, then a
 /// counter that orders events made within the same millisecond (or after a clock jump back).
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Hlc {
     pub wall_ms: u64,
     pub counter: u32,
@@ -29,10 +27,7 @@ impl Hlc {
 
     pub fn from_sortable(text: &str) -> Option<Hlc> {
         let (wall, counter) = text.split_once('-')?;
-        Some(Hlc {
-            wall_ms: wall.parse().ok()?,
-            counter: counter.parse().ok()?,
-        })
+        Some(Hlc { wall_ms: wall.parse().ok()?, counter: counter.parse().ok()? })
     }
 }
 
@@ -101,14 +96,8 @@ mod tests {
 
     #[test]
     fn hlc_sortable_round_trip_and_order() {
-        let a = Hlc {
-            wall_ms: 1_764_279_012_345,
-            counter: 2,
-        };
-        let b = Hlc {
-            wall_ms: 1_764_279_012_346,
-            counter: 0,
-        };
+        let a = Hlc { wall_ms: 1_764_279_012_345, counter: 2 };
+        let b = Hlc { wall_ms: 1_764_279_012_346, counter: 0 };
         assert_eq!(Hlc::from_sortable(&a.to_sortable()), Some(a));
         assert!(a.to_sortable() < b.to_sortable());
         assert!(a < b);

@@ -228,12 +228,6 @@ mod tests {
     #[test]
     fn pull_query_defaults() {
         let query: PullQuery = serde_json::from_str("{}").unwrap();
-        assert_eq!(
-            query,
-            PullQuery {
-                after: 0,
-                limit: None
-            }
-        );
+        assert_eq!(query, PullQuery { after: 0, limit: None });
     }
 }

@@ -8,8 +8,7 @@ use rand_core::OsRng;
 use uuid::Uuid;
 
 use crate::support::{
-    Case, Deployment, Server, enrol, fresh_postgres_database, postgres_url, pull_all,
-    signed_directory, team,
+    Case, Deployment, Server, enrol, fresh_postgres_database, postgres_url, pull_all, signed_directory, team,
 };
 
 /// A server on a fresh SQLite file; the temp dir holds the database and the log.
@@ -61,14 +60,9 @@ async fn full_flow(server: &Server, bootstrap: &str) {
     assert_eq!(info.deployment_id, d.deployment_id);
     assert_eq!(info.ministry_team_id, d.ministry.id);
     let signed = d.clinic_device.client.directory().await.unwrap();
-    let key =
-        ed25519_dalek::VerifyingKey::from_bytes(&info.root_public_key.try_into().unwrap()).unwrap();
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&info.root_public_key.try_into().unwrap()).unwrap();
     let signature = ed25519_dalek::Signature::from_slice(&signed.signature).unwrap();
-    key.verify_strict(
-        &harbour_wire::protocol::directory_signing_message(&signed.document),
-        &signature,
-    )
-    .unwrap();
+    key.verify_strict(&harbour_wire::protocol::directory_signing_message(&signed.document), &signature).unwrap();
     assert_eq!(signed.unverified_directory().unwrap().teams.len(), 4);
 
     // A clinic records a case; the ministry sees it, the consulate does not.
@@ -95,64 +89,26 @@ async fn full_flow(server: &Server, bootstrap: &str) {
 
     // The consulate may not write to the clinic's case, nor grant it.
     let intrusion = case.seal(&d.consulate_device, "note.added", "intrusion");
-    let error = d
-        .consulate_device
-        .client
-        .push(&[intrusion])
-        .await
-        .unwrap_err();
+    let error = d.consulate_device.client.push(&[intrusion]).await.unwrap_err();
     assert!(matches!(error, ClientError::Forbidden { .. }), "{error:?}");
     assert_eq!(code(&error), "case_not_visible");
-    let error = d
-        .consulate_device
-        .client
-        .grant(case.id, d.consulate.id)
-        .await
-        .unwrap_err();
+    let error = d.consulate_device.client.grant(case.id, d.consulate.id).await.unwrap_err();
     assert_eq!(code(&error), "case_not_visible");
 
     // A referral grants the shelter, which then pulls the older events too.
-    let shelter_cursor = d
-        .shelter_device
-        .client
-        .pull(0, None)
-        .await
-        .unwrap()
-        .next_cursor;
-    let granted = d
-        .clinic_device
-        .client
-        .grant(case.id, d.shelter.id)
-        .await
-        .unwrap();
+    let shelter_cursor = d.shelter_device.client.pull(0, None).await.unwrap().next_cursor;
+    let granted = d.clinic_device.client.grant(case.id, d.shelter.id).await.unwrap();
     assert_eq!(granted.backfilled, 3);
-    let shelter_page = d
-        .shelter_device
-        .client
-        .pull(shelter_cursor, None)
-        .await
-        .unwrap();
+    let shelter_page = d.shelter_device.client.pull(shelter_cursor, None).await.unwrap();
     assert_eq!(shelter_page.events, batch);
     assert!(!shelter_page.more);
-    let error = d
-        .clinic_device
-        .client
-        .grant(case.id, Uuid::now_v7())
-        .await
-        .unwrap_err();
+    let error = d.clinic_device.client.grant(case.id, Uuid::now_v7()).await.unwrap_err();
     assert_eq!(code(&error), "unknown_team");
-    let error = d
-        .clinic_device
-        .client
-        .grant(Uuid::now_v7(), d.shelter.id)
-        .await
-        .unwrap_err();
+    let error = d.clinic_device.client.grant(Uuid::now_v7(), d.shelter.id).await.unwrap_err();
     assert_eq!(code(&error), "unknown_case");
 
     // Pages: 25 more events, pulled 10 at a time.
-    let many: Vec<_> = (0..25)
-        .map(|i| case.seal(&d.clinic_device, "note.added", &format!("note {i}")))
-        .collect();
+    let many: Vec<_> = (0..25).map(|i| case.seal(&d.clinic_device, "note.added", &format!("note {i}"))).collect();
     d.clinic_device.client.push(&many).await.unwrap();
     let mut cursor = 0;
     let mut sizes = Vec::new();
@@ -171,62 +127,29 @@ async fn full_flow(server: &Server, bootstrap: &str) {
     assert_eq!(devices.len(), 4);
     let error = d.clinic_device.client.devices().await.unwrap_err();
     assert_eq!(code(&error), "admin_only");
-    let error = d
-        .clinic_device
-        .client
-        .revoke_device(d.consulate_device.id)
-        .await
-        .unwrap_err();
+    let error = d.clinic_device.client.revoke_device(d.consulate_device.id).await.unwrap_err();
     assert_eq!(code(&error), "admin_only");
-    d.admin
-        .client
-        .revoke_device(d.consulate_device.id)
-        .await
-        .unwrap();
+    d.admin.client.revoke_device(d.consulate_device.id).await.unwrap();
     let error = d.consulate_device.client.pull(0, None).await.unwrap_err();
-    assert!(
-        matches!(error, ClientError::Unauthorized { .. }),
-        "{error:?}"
-    );
-    assert_eq!(
-        error.to_string(),
-        "The server refused this laptop: ask your administrator to re-invite it."
-    );
+    assert!(matches!(error, ClientError::Unauthorized { .. }), "{error:?}");
+    assert_eq!(error.to_string(), "The server refused this laptop: ask your administrator to re-invite it.");
     let devices = d.admin.client.devices().await.unwrap();
-    assert!(
-        devices
-            .iter()
-            .any(|dev| dev.device_id == d.consulate_device.id && dev.revoked)
-    );
+    assert!(devices.iter().any(|dev| dev.device_id == d.consulate_device.id && dev.revoked));
     let error = d.admin.client.revoke_device(d.admin.id).await.unwrap_err();
     assert_eq!(code(&error), "cannot_revoke_self");
-    let error = d
-        .admin
-        .client
-        .revoke_device(Uuid::now_v7())
-        .await
-        .unwrap_err();
+    let error = d.admin.client.revoke_device(Uuid::now_v7()).await.unwrap_err();
     assert_eq!(code(&error), "unknown_device");
 
     // Metrics and the API description.
     let metrics = d.anonymous.metrics().await.unwrap();
     assert!(metrics.contains("harbour_pushes_total "), "{metrics}");
     assert!(metrics.contains("harbour_pulls_total "), "{metrics}");
-    assert!(
-        metrics.contains("harbour_events_stored_total 28"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("harbour_http_requests_total{status=\"2xx\"}"),
-        "{metrics}"
-    );
+    assert!(metrics.contains("harbour_events_stored_total 28"), "{metrics}");
+    assert!(metrics.contains("harbour_http_requests_total{status=\"2xx\"}"), "{metrics}");
     assert_eq!(stored_events(&d.anonymous).await, 28);
     let openapi = d.anonymous.openapi().await.unwrap();
     for (method, path) in harbour_server::api::ROUTES {
-        assert!(
-            openapi["paths"][path][method].is_object(),
-            "{method} {path} is not described"
-        );
+        assert!(openapi["paths"][path][method].is_object(), "{method} {path} is not described");
     }
 }
 
@@ -253,10 +176,8 @@ async fn registration_needs_the_bootstrap_token_once() {
     let error = client.register_deployment(&request).await.unwrap_err();
     assert_eq!(code(&error), "bootstrap_refused");
     // `init` refuses to mint a second bootstrap token.
-    let output = std::process::Command::new(crate::support::BIN)
-        .args(["init", "--db", &server.db, "--json"])
-        .output()
-        .unwrap();
+    let output =
+        std::process::Command::new(crate::support::BIN).args(["init", "--db", &server.db, "--json"]).output().unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("already initialized"));
 }
@@ -269,12 +190,7 @@ async fn directories_must_be_signed_by_the_root_key_and_newer() {
 
     let mut unsigned = signed_directory(&d.root, d.deployment_id, 2, &teams);
     unsigned.signature = vec![0; 64];
-    let error = d
-        .admin
-        .client
-        .publish_directory(&unsigned)
-        .await
-        .unwrap_err();
+    let error = d.admin.client.publish_directory(&unsigned).await.unwrap_err();
     assert_eq!(code(&error), "bad_signature");
     let impostor = SigningKey::generate(&mut OsRng);
     let forged = signed_directory(&impostor, d.deployment_id, 2, &teams);
@@ -282,54 +198,21 @@ async fn directories_must_be_signed_by_the_root_key_and_newer() {
     assert_eq!(code(&error), "bad_signature");
     let mut tampered = signed_directory(&d.root, d.deployment_id, 2, &teams);
     tampered.document = tampered.document.replace("Embassy", "Impostor");
-    let error = d
-        .admin
-        .client
-        .publish_directory(&tampered)
-        .await
-        .unwrap_err();
+    let error = d.admin.client.publish_directory(&tampered).await.unwrap_err();
     assert_eq!(code(&error), "bad_signature");
     let stale = signed_directory(&d.root, d.deployment_id, 1, &teams);
     let error = d.admin.client.publish_directory(&stale).await.unwrap_err();
     assert_eq!(code(&error), "stale_directory");
     let elsewhere = signed_directory(&d.root, Uuid::now_v7(), 2, &teams);
-    let error = d
-        .admin
-        .client
-        .publish_directory(&elsewhere)
-        .await
-        .unwrap_err();
+    let error = d.admin.client.publish_directory(&elsewhere).await.unwrap_err();
     assert_eq!(code(&error), "wrong_deployment");
     let good = signed_directory(&d.root, d.deployment_id, 2, &teams);
-    let error = d
-        .clinic_device
-        .client
-        .publish_directory(&good)
-        .await
-        .unwrap_err();
+    let error = d.clinic_device.client.publish_directory(&good).await.unwrap_err();
     assert_eq!(code(&error), "admin_only");
     // None of that changed anything.
-    assert_eq!(
-        d.clinic_device
-            .client
-            .directory()
-            .await
-            .unwrap()
-            .unverified_directory()
-            .unwrap()
-            .version,
-        1
-    );
+    assert_eq!(d.clinic_device.client.directory().await.unwrap().unverified_directory().unwrap().version, 1);
 
-    assert_eq!(
-        d.admin
-            .client
-            .publish_directory(&good)
-            .await
-            .unwrap()
-            .version,
-        2
-    );
+    assert_eq!(d.admin.client.publish_directory(&good).await.unwrap().version, 2);
     assert_eq!(d.clinic_device.client.directory().await.unwrap(), good);
 }
 
@@ -337,34 +220,14 @@ async fn directories_must_be_signed_by_the_root_key_and_newer() {
 async fn invitations_are_for_administrators_and_used_once() {
     let (server, bootstrap, _dir) = sqlite_server(&[]);
     let d = Deployment::register(&server, &bootstrap).await;
-    let error = d
-        .clinic_device
-        .client
-        .create_invitation(d.clinic.id, false)
-        .await
-        .unwrap_err();
+    let error = d.clinic_device.client.create_invitation(d.clinic.id, false).await.unwrap_err();
     assert_eq!(code(&error), "admin_only");
-    let error = d
-        .admin
-        .client
-        .create_invitation(d.clinic.id, true)
-        .await
-        .unwrap_err();
+    let error = d.admin.client.create_invitation(d.clinic.id, true).await.unwrap_err();
     assert_eq!(code(&error), "admin_outside_ministry");
-    let error = d
-        .admin
-        .client
-        .create_invitation(Uuid::now_v7(), false)
-        .await
-        .unwrap_err();
+    let error = d.admin.client.create_invitation(Uuid::now_v7(), false).await.unwrap_err();
     assert_eq!(code(&error), "unknown_team");
 
-    let invitation = d
-        .admin
-        .client
-        .create_invitation(d.ministry.id, true)
-        .await
-        .unwrap();
+    let invitation = d.admin.client.create_invitation(d.ministry.id, true).await.unwrap();
     let newcomer = d.anonymous.with_token(&invitation.device_token);
     // A pending invitation is not yet a device.
     let error = newcomer.pull(0, None).await.unwrap_err();
@@ -372,28 +235,13 @@ async fn invitations_are_for_administrators_and_used_once() {
     let device_id = Uuid::now_v7();
     let device = newcomer.redeem_invitation(device_id).await.unwrap();
     assert!(device.admin && device.team_id == d.ministry.id && device.device_id == device_id);
-    let error = newcomer
-        .redeem_invitation(Uuid::now_v7())
-        .await
-        .unwrap_err();
+    let error = newcomer.redeem_invitation(Uuid::now_v7()).await.unwrap_err();
     assert_eq!(code(&error), "invitation_used");
-    assert_eq!(
-        newcomer.devices().await.unwrap().len(),
-        5,
-        "the new administrator works"
-    );
-    let error = d
-        .anonymous
-        .with_token("made-up")
-        .redeem_invitation(Uuid::now_v7())
-        .await
-        .unwrap_err();
+    assert_eq!(newcomer.devices().await.unwrap().len(), 5, "the new administrator works");
+    let error = d.anonymous.with_token("made-up").redeem_invitation(Uuid::now_v7()).await.unwrap_err();
     assert!(matches!(error, ClientError::Unauthorized { .. }));
     let (second, _) = enrol(&d.admin, &d.shelter).await;
-    assert_eq!(
-        second.client.deployment().await.unwrap().deployment_id,
-        d.deployment_id
-    );
+    assert_eq!(second.client.deployment().await.unwrap().deployment_id, d.deployment_id);
 }
 
 #[tokio::test]
@@ -401,32 +249,18 @@ async fn pushes_are_checked_and_all_or_nothing() {
     let (server, bootstrap, _dir) = sqlite_server(&[]);
     let d = Deployment::register(&server, &bootstrap).await;
     let case = Case::new();
-    d.clinic_device
-        .client
-        .push(&[case.seal(&d.clinic_device, "case.created", "x")])
-        .await
-        .unwrap();
+    d.clinic_device.client.push(&[case.seal(&d.clinic_device, "case.created", "x")]).await.unwrap();
     let before = stored_events(&d.anonymous).await;
 
     // The clinic's token pushing an event of another device.
     let other_case = Case::new();
     let impersonation = other_case.seal(&d.shelter_device, "case.created", "y");
-    let error = d
-        .clinic_device
-        .client
-        .push(&[impersonation])
-        .await
-        .unwrap_err();
+    let error = d.clinic_device.client.push(&[impersonation]).await.unwrap_err();
     assert_eq!(code(&error), "wrong_device");
     // A different event reusing a used (device, seq), behind a good one.
     let good = other_case.seal(&d.clinic_device, "case.created", "z");
     let clash = other_case.seal_with_seq(d.clinic_device.id, 1, "note.added", "w");
-    let error = d
-        .clinic_device
-        .client
-        .push(&[good.clone(), clash])
-        .await
-        .unwrap_err();
+    let error = d.clinic_device.client.push(&[good.clone(), clash]).await.unwrap_err();
     assert_eq!(code(&error), "conflict");
     assert!(matches!(error, ClientError::Rejected { status: 409, .. }));
     // Malformed events.
@@ -437,11 +271,7 @@ async fn pushes_are_checked_and_all_or_nothing() {
     let too_many: Vec<_> = (0..1001).map(|_| good.clone()).collect();
     let error = d.clinic_device.client.push(&too_many).await.unwrap_err();
     assert_eq!(code(&error), "batch_too_large");
-    assert_eq!(
-        stored_events(&d.anonymous).await,
-        before,
-        "no refused push stored anything"
-    );
+    assert_eq!(stored_events(&d.anonymous).await, before, "no refused push stored anything");
     d.clinic_device.client.push(&[good]).await.unwrap();
     assert_eq!(stored_events(&d.anonymous).await, before + 1);
 }
@@ -458,55 +288,25 @@ async fn bad_http_input_gets_json_errors() {
     let check = async |request: reqwest::RequestBuilder, status: u16, code: &str| {
         let response = request.send().await.unwrap();
         assert_eq!(response.status().as_u16(), status);
-        assert!(
-            response.headers()["content-type"]
-                .to_str()
-                .unwrap()
-                .starts_with("application/json")
-        );
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
         let body: ErrorBody = response.json().await.unwrap();
         assert_eq!(body.error, code);
-        assert!(
-            body.message.ends_with('.') || body.message.ends_with(')'),
-            "{}",
-            body.message
-        );
+        assert!(body.message.ends_with('.') || body.message.ends_with(')'), "{}", body.message);
     };
     let authed = |builder: reqwest::RequestBuilder| builder.bearer_auth(token);
 
+    check(authed(http.post(&url)).header("content-type", "application/json").body("{not json"), 400, "malformed_json")
+        .await;
+    check(authed(http.post(&url)).header("content-type", "text/plain").body("{}"), 415, "unsupported_media_type").await;
     check(
-        authed(http.post(&url))
-            .header("content-type", "application/json")
-            .body("{not json"),
-        400,
-        "malformed_json",
-    )
-    .await;
-    check(
-        authed(http.post(&url))
-            .header("content-type", "text/plain")
-            .body("{}"),
-        415,
-        "unsupported_media_type",
-    )
-    .await;
-    check(
-        authed(http.post(&url))
-            .header("content-type", "application/json")
-            .body("{\"events\": 3}"),
+        authed(http.post(&url)).header("content-type", "application/json").body("{\"events\": 3}"),
         422,
         "invalid_request",
     )
     .await;
     let huge = format!("{{\"events\": [], \"pad\": \"{}\"}}", "a".repeat(100_000));
-    check(
-        authed(http.post(&url))
-            .header("content-type", "application/json")
-            .body(huge.clone()),
-        413,
-        "body_too_large",
-    )
-    .await;
+    check(authed(http.post(&url)).header("content-type", "application/json").body(huge.clone()), 413, "body_too_large")
+        .await;
     // A small zstd body that inflates past the limit is caught after decompression.
     let bomb = zstd::bulk::compress(huge.as_bytes(), 3).unwrap();
     check(
@@ -519,33 +319,15 @@ async fn bad_http_input_gets_json_errors() {
     )
     .await;
     check(
-        authed(http.post(&url))
-            .header("content-type", "application/json")
-            .header("content-encoding", "br")
-            .body("{}"),
+        authed(http.post(&url)).header("content-type", "application/json").header("content-encoding", "br").body("{}"),
         415,
         "unsupported_media_type",
     )
     .await;
     check(http.get(&url), 401, "unauthorized").await;
-    check(
-        http.get(&url).bearer_auth("0".repeat(64)),
-        401,
-        "unauthorized",
-    )
-    .await;
-    check(
-        authed(http.get(format!("{url}?after=minus-one"))),
-        400,
-        "bad_request",
-    )
-    .await;
-    check(
-        http.get(format!("{}/v1/nothing-here", server.url)),
-        404,
-        "not_found",
-    )
-    .await;
+    check(http.get(&url).bearer_auth("0".repeat(64)), 401, "unauthorized").await;
+    check(authed(http.get(format!("{url}?after=minus-one"))), 400, "bad_request").await;
+    check(http.get(format!("{}/v1/nothing-here", server.url)), 404, "not_found").await;
     check(http.delete(&url), 405, "method_not_allowed").await;
 
     // gzip bodies are understood, and responses come compressed when asked.
@@ -564,11 +346,7 @@ async fn bad_http_input_gets_json_errors() {
         .unwrap();
     assert_eq!(response.status(), 200);
     // A raw client (no transparent decompression) sees the compressed answer as it travels.
-    let raw = reqwest::Client::builder()
-        .no_gzip()
-        .no_zstd()
-        .build()
-        .unwrap();
+    let raw = reqwest::Client::builder().no_gzip().no_zstd().build().unwrap();
     for encoding in ["zstd", "gzip"] {
         let response = raw
             .get(format!("{}/v1/openapi.json", server.url))
@@ -578,9 +356,5 @@ async fn bad_http_input_gets_json_errors() {
             .unwrap();
         assert_eq!(response.headers()["content-encoding"], encoding);
     }
-    assert_eq!(
-        stored_events(&d.anonymous).await,
-        before,
-        "no bad request changed anything"
-    );
+    assert_eq!(stored_events(&d.anonymous).await, before, "no bad request changed anything");
 }

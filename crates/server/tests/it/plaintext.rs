@@ -24,44 +24,24 @@ async fn database_files_and_logs_hold_no_plaintext() {
     let case = Case::new();
     let events: Vec<_> = SECRETS
         .iter()
-        .map(|secret| {
-            case.seal(
-                &d.clinic_device,
-                "note.added",
-                &format!("{{\"note\":\"{secret}\"}}"),
-            )
-        })
+        .map(|secret| case.seal(&d.clinic_device, "note.added", &format!("{{\"note\":\"{secret}\"}}")))
         .collect();
     d.clinic_device.client.push(&events).await.unwrap();
     d.clinic_device.client.push(&events).await.unwrap();
-    d.clinic_device
-        .client
-        .grant(case.id, d.shelter.id)
-        .await
-        .unwrap();
+    d.clinic_device.client.grant(case.id, d.shelter.id).await.unwrap();
     let pulled = pull_all(&d.shelter_device.client, None).await;
-    assert!(
-        case.open(&pulled[0]).contains(SECRETS[0]),
-        "the shelter can read what the server cannot"
-    );
+    assert!(case.open(&pulled[0]).contains(SECRETS[0]), "the shelter can read what the server cannot");
     d.admin.client.devices().await.unwrap();
     // Refusals are logged too: make some.
     let _ = d.consulate_device.client.push(&events).await;
-    let _ = d
-        .anonymous
-        .with_token(&d.tokens[2])
-        .redeem_invitation(uuid::Uuid::now_v7())
-        .await;
+    let _ = d.anonymous.with_token(&d.tokens[2]).redeem_invitation(uuid::Uuid::now_v7()).await;
     assert!(server.terminate());
 
     let mut files = vec![log.clone()];
     for entry in std::fs::read_dir(&data).unwrap() {
         files.push(entry.unwrap().path());
     }
-    assert!(
-        files.len() >= 2,
-        "expected the database and the log: {files:?}"
-    );
+    assert!(files.len() >= 2, "expected the database and the log: {files:?}");
     let mut forbidden: Vec<String> = SECRETS.iter().map(|s| s.to_string()).collect();
     forbidden.extend(d.tokens.iter().cloned());
     forbidden.push(d.bootstrap_token.clone());
@@ -69,17 +49,12 @@ async fn database_files_and_logs_hold_no_plaintext() {
         let bytes = std::fs::read(file).unwrap();
         for needle in &forbidden {
             assert!(
-                !bytes
-                    .windows(needle.len())
-                    .any(|window| window == needle.as_bytes()),
+                !bytes.windows(needle.len()).any(|window| window == needle.as_bytes()),
                 "{} contains a secret",
                 file.display()
             );
         }
     }
     let log_text = std::fs::read_to_string(&log).unwrap();
-    assert!(
-        log_text.contains("events pushed"),
-        "the log records the work: {log_text}"
-    );
+    assert!(log_text.contains("events pushed"), "the log records the work: {log_text}");
 }

@@ -47,18 +47,12 @@ pub fn postgres_url() -> Option<String> {
 
 /// A fresh, empty PostgreSQL database on the test server; returns its URL.
 pub async fn fresh_postgres_database(server_url: &str) -> String {
-    let (client, connection) = tokio_postgres::connect(server_url, tokio_postgres::NoTls)
-        .await
-        .expect("connect to PostgreSQL");
+    let (client, connection) =
+        tokio_postgres::connect(server_url, tokio_postgres::NoTls).await.expect("connect to PostgreSQL");
     tokio::spawn(connection);
     let name = format!("harbour_test_{}", Uuid::new_v4().simple());
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create database");
-    let (base, _) = server_url
-        .rsplit_once('/')
-        .expect("a PostgreSQL URL ends with /DATABASE");
+    client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create database");
+    let (base, _) = server_url.rsplit_once('/').expect("a PostgreSQL URL ends with /DATABASE");
     format!("{base}/{name}")
 }
 
@@ -72,26 +66,15 @@ pub struct Server {
 impl Server {
     /// `harbour-server init --db DB --json`; returns the bootstrap token.
     pub fn init(db: &str) -> String {
-        let output = Command::new(BIN)
-            .args(["init", "--db", db, "--json"])
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "init failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let output = Command::new(BIN).args(["init", "--db", db, "--json"]).output().unwrap();
+        assert!(output.status.success(), "init failed: {}", String::from_utf8_lossy(&output.stderr));
         let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
         printed["bootstrap_token"].as_str().unwrap().to_owned()
     }
 
     /// Start `serve` on a free port of 127.0.0.1, appending its log lines to `log`.
     pub fn start(db: &str, log: &Path, extra: &[&str]) -> Server {
-        let log_file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .unwrap();
+        let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
         let mut child = Command::new(BIN)
             .args(["serve", "--db", db, "--listen", "127.0.0.1:0"])
             .args(extra)
@@ -101,21 +84,12 @@ impl Server {
             .spawn()
             .unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let Some(url) = line.trim().strip_prefix("harbour-server listening on ") else {
             let _ = child.kill();
-            panic!(
-                "the server did not start: {}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
+            panic!("the server did not start: {}", std::fs::read_to_string(log).unwrap_or_default());
         };
-        Server {
-            url: url.to_owned(),
-            child,
-            db: db.to_owned(),
-        }
+        Server { url: url.to_owned(), child, db: db.to_owned() }
     }
 
     pub fn pid(&self) -> u32 {
@@ -130,10 +104,7 @@ impl Server {
 
     /// SIGTERM, then wait for a graceful exit; returns whether it exited successfully.
     pub fn terminate(&mut self) -> bool {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status()
-            .unwrap();
+        let status = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status().unwrap();
         assert!(status.success());
         self.child.wait().unwrap().success()
     }
@@ -172,48 +143,26 @@ pub struct Device {
 
 impl Device {
     pub fn new(id: Uuid, client: Client) -> Device {
-        Device {
-            id,
-            client,
-            next_seq: std::sync::atomic::AtomicU64::new(1),
-        }
+        Device { id, client, next_seq: std::sync::atomic::AtomicU64::new(1) }
     }
 
     /// The next device sequence number.
     pub fn seq(&self) -> u64 {
-        self.next_seq
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        self.next_seq.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 }
 
 pub fn team(name: &str) -> Team {
     let secret = x25519_dalek::StaticSecret::random_from_rng(OsRng);
     let public = x25519_dalek::PublicKey::from(&secret);
-    Team {
-        id: Uuid::now_v7(),
-        name: name.to_owned(),
-        public_key: public.as_bytes().to_vec(),
-    }
+    Team { id: Uuid::now_v7(), name: name.to_owned(), public_key: public.as_bytes().to_vec() }
 }
 
 /// A directory of `teams`, signed by `key`.
-pub fn signed_directory(
-    key: &SigningKey,
-    deployment_id: Uuid,
-    version: u64,
-    teams: &[Team],
-) -> SignedDirectory {
-    let document = serde_json::to_string(&TeamDirectory {
-        deployment_id,
-        version,
-        teams: teams.to_vec(),
-    })
-    .unwrap();
+pub fn signed_directory(key: &SigningKey, deployment_id: Uuid, version: u64, teams: &[Team]) -> SignedDirectory {
+    let document = serde_json::to_string(&TeamDirectory { deployment_id, version, teams: teams.to_vec() }).unwrap();
     let signature = key.sign(&directory_signing_message(&document));
-    SignedDirectory {
-        document,
-        signature: signature.to_bytes().to_vec(),
-    }
+    SignedDirectory { document, signature: signature.to_bytes().to_vec() }
 }
 
 impl Deployment {
@@ -240,23 +189,13 @@ impl Deployment {
             &root,
             deployment_id,
             1,
-            &[
-                ministry.clone(),
-                clinic.clone(),
-                consulate.clone(),
-                shelter.clone(),
-            ],
+            &[ministry.clone(), clinic.clone(), consulate.clone(), shelter.clone()],
         );
         admin.client.publish_directory(&directory).await.unwrap();
         let (clinic_device, clinic_token) = enrol(&admin, &clinic).await;
         let (consulate_device, consulate_token) = enrol(&admin, &consulate).await;
         let (shelter_device, shelter_token) = enrol(&admin, &shelter).await;
-        let tokens = vec![
-            registered.device_token.clone(),
-            clinic_token,
-            consulate_token,
-            shelter_token,
-        ];
+        let tokens = vec![registered.device_token.clone(), clinic_token, consulate_token, shelter_token];
         Deployment {
             deployment_id,
             root,
@@ -277,11 +216,7 @@ impl Deployment {
 
 /// Invite a device into `team` and redeem the invitation; returns the device and its token.
 pub async fn enrol(admin: &Device, team: &Team) -> (Device, String) {
-    let invitation = admin
-        .client
-        .create_invitation(team.id, false)
-        .await
-        .unwrap();
+    let invitation = admin.client.create_invitation(team.id, false).await.unwrap();
     let device_id = Uuid::now_v7();
     let client = admin.client.with_token(&invitation.device_token);
     client.redeem_invitation(device_id).await.unwrap();
@@ -299,11 +234,7 @@ impl Case {
     pub fn new() -> Case {
         let mut key = [0u8; 32];
         OsRng.fill_bytes(&mut key);
-        Case {
-            id: Uuid::now_v7(),
-            key,
-            key_id: Uuid::now_v7(),
-        }
+        Case { id: Uuid::now_v7(), key, key_id: Uuid::now_v7() }
     }
 
     /// Seal `plaintext` as the next event of `device` on this case, as core does: AES-256-GCM
@@ -313,13 +244,7 @@ impl Case {
         self.seal_with_seq(device.id, seq, kind, plaintext)
     }
 
-    pub fn seal_with_seq(
-        &self,
-        device_id: Uuid,
-        seq: u64,
-        kind: &str,
-        plaintext: &str,
-    ) -> SealedEvent {
+    pub fn seal_with_seq(&self, device_id: Uuid, seq: u64, kind: &str, plaintext: &str) -> SealedEvent {
         let mut nonce = [0u8; 12];
         OsRng.fill_bytes(&mut nonce);
         let mut event = SealedEvent {
@@ -329,25 +254,15 @@ impl Case {
             kind: kind.to_owned(),
             device_id,
             device_seq: seq,
-            hlc: Hlc {
-                wall_ms: 1_764_279_012_345 + seq,
-                counter: 0,
-            },
+            hlc: Hlc { wall_ms: 1_764_279_012_345 + seq, counter: 0 },
             key_id: self.key_id,
             nonce: nonce.to_vec(),
             ciphertext: Vec::new(),
         };
         let cipher = Aes256Gcm::new_from_slice(&self.key).unwrap();
         let aad = event.associated_data();
-        event.ciphertext = cipher
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext.as_bytes(),
-                    aad: &aad,
-                },
-            )
-            .unwrap();
+        event.ciphertext =
+            cipher.encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext.as_bytes(), aad: &aad }).unwrap();
         event
     }
 
@@ -355,15 +270,8 @@ impl Case {
     pub fn open(&self, event: &SealedEvent) -> String {
         let cipher = Aes256Gcm::new_from_slice(&self.key).unwrap();
         let aad = event.associated_data();
-        let plain = cipher
-            .decrypt(
-                Nonce::from_slice(&event.nonce),
-                Payload {
-                    msg: &event.ciphertext,
-                    aad: &aad,
-                },
-            )
-            .unwrap();
+        let plain =
+            cipher.decrypt(Nonce::from_slice(&event.nonce), Payload { msg: &event.ciphertext, aad: &aad }).unwrap();
         String::from_utf8(plain).unwrap()
     }
 }

@@ -10,8 +10,7 @@ use crate::support::{Server, team};
 #[tokio::test]
 async fn serves_https_with_the_given_certificate() {
     let dir = tempfile::tempdir().unwrap();
-    let certified =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     std::fs::write(&cert, certified.cert.pem()).unwrap();
     std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
@@ -21,12 +20,7 @@ async fn serves_https_with_the_given_certificate() {
     let server = Server::start(
         &db,
         &dir.path().join("server.log"),
-        &[
-            "--tls-cert",
-            cert.to_str().unwrap(),
-            "--tls-key",
-            key.to_str().unwrap(),
-        ],
+        &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()],
     );
     assert!(server.url.starts_with("https://"), "{}", server.url);
 
@@ -43,10 +37,7 @@ async fn serves_https_with_the_given_certificate() {
         .register_deployment(&RegisterDeploymentRequest {
             bootstrap_token: bootstrap,
             deployment_id: Uuid::now_v7(),
-            root_public_key: SigningKey::generate(&mut OsRng)
-                .verifying_key()
-                .to_bytes()
-                .to_vec(),
+            root_public_key: SigningKey::generate(&mut OsRng).verifying_key().to_bytes().to_vec(),
             ministry_team: team("Ministry"),
             admin_device_id: Uuid::now_v7(),
         })
