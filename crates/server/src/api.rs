@@ -1,0 +1,675 @@
+//! The HTTP API (`/v1`): routing, authentication, validation at the edge, and the mapping of
+//! every refusal to a JSON [`ErrorBody`].
+//!
+//! Handlers answer only after the store has committed, so an acknowledged push is durable.
+//! Nothing here logs a token, a payload or a team name.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use ed25519_dalek::{Signature, VerifyingKey};
+use harbour_wire::protocol::{
+    CreateInvitationRequest, CreateInvitationResponse, DEFAULT_PULL_LIMIT, DeploymentInfo, DeviceInfo, DeviceList,
+    ErrorBody, GrantRequest, GrantResponse, Health, MAX_PULL_LIMIT, MAX_PUSH_EVENTS, PublishDirectoryResponse,
+    PullQuery, PullResponse, PushRequest, PushResponse, RedeemInvitationRequest, RegisterDeploymentRequest,
+    RegisterDeploymentResponse, SignedDirectory, Team, directory_signing_message,
+};
+use harbour_wire::{SEALED_FORMAT, SealedEvent};
+use serde::de::DeserializeOwned;
+use tower_http::compression::CompressionLayer;
+use tower_http::decompression::RequestDecompressionLayer;
+use tower_http::timeout::TimeoutLayer;
+use uuid::Uuid;
+
+use crate::metrics::Metrics;
+use crate::store::{Credential, Device, Missing, NewDeployment, NewInvitation, Store, StoreError};
+use crate::token::{Token, TokenHash};
+
+/// Every route, as (method, path) in OpenAPI's notation; `openapi.json` must describe each.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("post", "/v1/deployment"),
+    ("get", "/v1/deployment"),
+    ("get", "/v1/directory"),
+    ("put", "/v1/directory"),
+    ("post", "/v1/invitations"),
+    ("post", "/v1/invitations/redeem"),
+    ("post", "/v1/events"),
+    ("get", "/v1/events"),
+    ("post", "/v1/cases/{case_id}/grants"),
+    ("get", "/v1/devices"),
+    ("post", "/v1/devices/{device_id}/revoke"),
+    ("get", "/v1/health"),
+    ("get", "/v1/openapi.json"),
+    ("get", "/metrics"),
+];
+
+/// The OpenAPI document, kept beside the crate's manifest.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// Limits that protect the server from a large or slow client.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest request body after decompression.
+    pub max_body_bytes: usize,
+    pub request_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { max_body_bytes: 16 * 1024 * 1024, request_timeout: Duration::from_secs(30) }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// The whole application, ready to serve.
+pub fn router(state: AppState, limits: Limits) -> Router {
+    let metrics = Arc::clone(&state.metrics);
+    Router::new()
+        .route("/v1/deployment", post(register_deployment).get(deployment))
+        .route("/v1/directory", get(directory).put(publish_directory))
+        .route("/v1/invitations", post(create_invitation))
+        .route("/v1/invitations/redeem", post(redeem_invitation))
+        .route("/v1/events", post(push).get(pull))
+        .route("/v1/cases/{case_id}/grants", post(grant))
+        .route("/v1/devices", get(list_devices))
+        .route("/v1/devices/{device_id}/revoke", post(revoke_device))
+        .route("/v1/health", get(health))
+        .route("/v1/openapi.json", get(openapi))
+        .route("/metrics", get(metrics_text))
+        .fallback(not_found)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(limits.max_body_bytes))
+        .layer(RequestDecompressionLayer::new())
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
+        .layer(middleware::from_fn(json_errors))
+        .layer(CompressionLayer::new())
+        .layer(middleware::from_fn_with_state(metrics, observe))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/// A refusal: HTTP status, stable code and a sentence for a person.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError { status, code, message: message.into() }
+    }
+
+    fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    fn unauthorized() -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "This device is not known to the server or was revoked: ask your administrator to re-invite it.",
+        )
+    }
+
+    fn admin_only() -> ApiError {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "admin_only",
+            "Only an administrator's device of the ministry team may do this.",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody { error: self.code.to_string(), message: self.message };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> ApiError {
+        match error {
+            StoreError::NotFound(Missing::Token) => ApiError::unauthorized(),
+            StoreError::NotFound(Missing::Deployment) => ApiError::new(
+                StatusCode::CONFLICT,
+                "not_registered",
+                "The deployment is not registered yet: register it with the bootstrap token first.",
+            ),
+            StoreError::NotFound(Missing::Directory) => {
+                ApiError::new(StatusCode::NOT_FOUND, "no_directory", "No team directory has been published yet.")
+            }
+            StoreError::NotFound(Missing::Team) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_team",
+                "That team is not in the published team directory.",
+            ),
+            StoreError::NotFound(Missing::Case) => {
+                ApiError::new(StatusCode::NOT_FOUND, "unknown_case", "The server holds no events of that case.")
+            }
+            StoreError::NotFound(Missing::Device) => {
+                ApiError::new(StatusCode::NOT_FOUND, "unknown_device", "No device has that id.")
+            }
+            StoreError::AlreadyInitialized => {
+                ApiError::new(StatusCode::CONFLICT, "already_initialized", "The server is already initialized.")
+            }
+            StoreError::BootstrapRefused => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "bootstrap_refused",
+                "The bootstrap token is wrong or was already used to register this deployment.",
+            ),
+            StoreError::StaleDirectory { offered, current } => ApiError::new(
+                StatusCode::CONFLICT,
+                "stale_directory",
+                format!("The team directory version {offered} is not newer than the published version {current}."),
+            ),
+            StoreError::InvitationUsed => ApiError::new(
+                StatusCode::CONFLICT,
+                "invitation_used",
+                "This invitation was already used: ask your administrator for a new one.",
+            ),
+            StoreError::CaseNotVisible(case_id) => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "case_not_visible",
+                format!("This device's team has no access to case {case_id}."),
+            ),
+            StoreError::Conflict(message) => ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!("The batch was refused and nothing was stored: {message}."),
+            ),
+            StoreError::Backend(detail) => {
+                tracing::error!(error = %detail, "database failure");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_unavailable",
+                    "The server could not reach its database; nothing was changed. Try again later.",
+                )
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Extractors
+
+/// JSON body whose every rejection is a JSON [`ErrorBody`].
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "The request body must be JSON, sent with Content-Type: application/json.",
+        ),
+        JsonRejection::JsonSyntaxError(_) => {
+            ApiError::bad_request("malformed_json", "The request body is not valid JSON.")
+        }
+        JsonRejection::JsonDataError(error) => ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            format!("The request body does not have the expected fields ({}).", error.body_text()),
+        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "The request body is too large: send fewer events per batch.",
+        ),
+        other => ApiError::bad_request(
+            "unreadable_body",
+            format!("The request body could not be read ({}).", other.body_text()),
+        ),
+    }
+}
+
+/// The bearer token of a request, hashed at once.
+fn bearer(parts: &Parts) -> Result<TokenHash, ApiError> {
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+        .ok_or_else(ApiError::unauthorized)?;
+    Ok(TokenHash::of(value))
+}
+
+/// An enrolled, not revoked device.
+pub struct AuthDevice(pub Device);
+
+impl FromRequestParts<AppState> for AuthDevice {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let hash = bearer(parts)?;
+        match state.store.authenticate(&hash).await? {
+            Credential::Device(device) if !device.revoked => Ok(AuthDevice(device)),
+            Credential::Device(_) | Credential::Invitation(_) => Err(ApiError::unauthorized()),
+        }
+    }
+}
+
+/// An administrator's device.
+pub struct AdminDevice(pub Device);
+
+impl FromRequestParts<AppState> for AdminDevice {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let AuthDevice(device) = AuthDevice::from_request_parts(parts, state).await?;
+        if !device.admin {
+            return Err(ApiError::admin_only());
+        }
+        Ok(AdminDevice(device))
+    }
+}
+
+/// The token of a request that redeems an invitation.
+pub struct InvitationToken(pub TokenHash);
+
+impl FromRequestParts<AppState> for InvitationToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, ApiError> {
+        Ok(InvitationToken(bearer(parts)?))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers
+
+async fn register_deployment(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<RegisterDeploymentRequest>,
+) -> Result<Json<RegisterDeploymentResponse>, ApiError> {
+    verifying_key(&request.root_public_key)?;
+    check_team(&request.ministry_team)?;
+    let token = Token::generate();
+    let deployment = NewDeployment {
+        deployment_id: request.deployment_id,
+        root_public_key: request.root_public_key,
+        ministry_team: request.ministry_team,
+        admin_device_id: request.admin_device_id,
+        admin_token: token.hash(),
+    };
+    state.store.register_deployment(&TokenHash::of(&request.bootstrap_token), &deployment).await?;
+    tracing::info!(
+        deployment_id = %deployment.deployment_id,
+        device_id = %deployment.admin_device_id,
+        "deployment registered"
+    );
+    Ok(Json(RegisterDeploymentResponse { device_token: token.into_string() }))
+}
+
+async fn deployment(
+    State(state): State<AppState>,
+    AuthDevice(_device): AuthDevice,
+) -> Result<Json<DeploymentInfo>, ApiError> {
+    let deployment = state.store.deployment().await?;
+    Ok(Json(DeploymentInfo {
+        deployment_id: deployment.deployment_id,
+        root_public_key: deployment.root_public_key,
+        ministry_team_id: deployment.ministry_team_id,
+    }))
+}
+
+async fn directory(
+    State(state): State<AppState>,
+    AuthDevice(_device): AuthDevice,
+) -> Result<Json<SignedDirectory>, ApiError> {
+    Ok(Json(state.store.directory().await?))
+}
+
+async fn publish_directory(
+    State(state): State<AppState>,
+    AdminDevice(device): AdminDevice,
+    ApiJson(signed): ApiJson<SignedDirectory>,
+) -> Result<Json<PublishDirectoryResponse>, ApiError> {
+    let deployment = state.store.deployment().await?;
+    let root = verifying_key(&deployment.root_public_key)?;
+    let bad_signature = || {
+        ApiError::bad_request(
+            "bad_signature",
+            "The team directory is not signed by this deployment's root key; nothing was changed.",
+        )
+    };
+    let signature = Signature::from_slice(&signed.signature).map_err(|_| bad_signature())?;
+    root.verify_strict(&directory_signing_message(&signed.document), &signature).map_err(|_| bad_signature())?;
+    let directory = signed
+        .unverified_directory()
+        .map_err(|_| ApiError::bad_request("invalid_directory", "The signed team directory is not valid JSON."))?;
+    if directory.deployment_id != deployment.deployment_id {
+        return Err(ApiError::bad_request("wrong_deployment", "The team directory belongs to another deployment."));
+    }
+    if !directory.teams.iter().any(|team| team.id == deployment.ministry_team_id) {
+        return Err(ApiError::bad_request("invalid_directory", "The team directory must list the ministry team."));
+    }
+    let mut ids = std::collections::HashSet::new();
+    for team in &directory.teams {
+        check_team(team)?;
+        if !ids.insert(team.id) {
+            return Err(ApiError::bad_request("invalid_directory", "The team directory lists the same team twice."));
+        }
+    }
+    state.store.publish_directory(directory.version, &signed, &directory.teams).await?;
+    tracing::info!(
+        version = directory.version,
+        teams = directory.teams.len(),
+        device_id = %device.id,
+        "team directory published"
+    );
+    Ok(Json(PublishDirectoryResponse { version: directory.version }))
+}
+
+async fn create_invitation(
+    State(state): State<AppState>,
+    AdminDevice(device): AdminDevice,
+    ApiJson(request): ApiJson<CreateInvitationRequest>,
+) -> Result<Json<CreateInvitationResponse>, ApiError> {
+    let deployment = state.store.deployment().await?;
+    if request.admin && request.team_id != deployment.ministry_team_id {
+        return Err(ApiError::bad_request(
+            "admin_outside_ministry",
+            "Only a device of the ministry team can be an administrator.",
+        ));
+    }
+    let token = Token::generate();
+    let invitation = NewInvitation {
+        id: Uuid::now_v7(),
+        team_id: request.team_id,
+        admin: request.admin,
+        token: token.hash(),
+        created_by: device.id,
+    };
+    state.store.create_invitation(&invitation).await?;
+    tracing::info!(
+        invitation_id = %invitation.id,
+        team_id = %invitation.team_id,
+        admin = invitation.admin,
+        device_id = %device.id,
+        "invitation created"
+    );
+    Ok(Json(CreateInvitationResponse {
+        invitation_id: invitation.id,
+        team_id: invitation.team_id,
+        admin: invitation.admin,
+        device_token: token.into_string(),
+    }))
+}
+
+async fn redeem_invitation(
+    State(state): State<AppState>,
+    InvitationToken(token): InvitationToken,
+    ApiJson(request): ApiJson<RedeemInvitationRequest>,
+) -> Result<Json<DeviceInfo>, ApiError> {
+    let device = state.store.redeem_invitation(&token, request.device_id).await?;
+    tracing::info!(device_id = %device.id, team_id = %device.team_id, "invitation redeemed");
+    Ok(Json(DeviceInfo {
+        device_id: device.id,
+        team_id: device.team_id,
+        admin: device.admin,
+        revoked: false,
+        created_at_ms: crate::store::now_ms() as u64,
+    }))
+}
+
+async fn push(
+    State(state): State<AppState>,
+    AuthDevice(device): AuthDevice,
+    ApiJson(request): ApiJson<PushRequest>,
+) -> Result<Json<PushResponse>, ApiError> {
+    if request.events.len() > MAX_PUSH_EVENTS {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "batch_too_large",
+            format!("A batch may hold at most {MAX_PUSH_EVENTS} events."),
+        ));
+    }
+    for event in &request.events {
+        check_event(&device, event)?;
+    }
+    let pushed = state.store.push_events(&device, &request.events).await?;
+    let replayed = pushed.iter().filter(|event| event.already_stored).count();
+    state.metrics.record_push(pushed.len() - replayed, replayed);
+    tracing::info!(
+        device_id = %device.id,
+        stored = pushed.len() - replayed,
+        already_stored = replayed,
+        "events pushed"
+    );
+    Ok(Json(PushResponse { events: pushed }))
+}
+
+async fn pull(
+    State(state): State<AppState>,
+    AuthDevice(device): AuthDevice,
+    Query(query): Query<PullQuery>,
+) -> Result<Json<PullResponse>, ApiError> {
+    let limit = query.limit.unwrap_or(DEFAULT_PULL_LIMIT).clamp(1, MAX_PULL_LIMIT);
+    let page = state.store.pull_events(device.team_id, query.after, limit).await?;
+    state.metrics.record_pull(page.events.len());
+    tracing::debug!(device_id = %device.id, events = page.events.len(), more = page.more, "events pulled");
+    Ok(Json(PullResponse { events: page.events, next_cursor: page.next_cursor, more: page.more }))
+}
+
+async fn grant(
+    State(state): State<AppState>,
+    AuthDevice(device): AuthDevice,
+    Path(case_id): Path<Uuid>,
+    ApiJson(request): ApiJson<GrantRequest>,
+) -> Result<Json<GrantResponse>, ApiError> {
+    let backfilled = state.store.grant_case(device.team_id, case_id, request.team_id).await?;
+    tracing::info!(
+        case_id = %case_id,
+        team_id = %request.team_id,
+        device_id = %device.id,
+        backfilled,
+        "case granted"
+    );
+    Ok(Json(GrantResponse { case_id, team_id: request.team_id, backfilled }))
+}
+
+async fn list_devices(
+    State(state): State<AppState>,
+    AdminDevice(_device): AdminDevice,
+) -> Result<Json<DeviceList>, ApiError> {
+    Ok(Json(DeviceList { devices: state.store.list_devices().await? }))
+}
+
+async fn revoke_device(
+    State(state): State<AppState>,
+    AdminDevice(device): AdminDevice,
+    Path(device_id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    if device_id == device.id {
+        return Err(ApiError::bad_request(
+            "cannot_revoke_self",
+            "A device cannot revoke itself: ask another administrator.",
+        ));
+    }
+    state.store.revoke_device(device_id).await?;
+    tracing::info!(revoked_device_id = %device_id, device_id = %device.id, "device revoked");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+    state.store.ping().await?;
+    Ok(Json(Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into() }))
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
+    let stored = state.store.event_count().await.ok();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render(stored))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "not_found", "There is no such endpoint on this server.")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation at the edge
+
+fn verifying_key(bytes: &[u8]) -> Result<VerifyingKey, ApiError> {
+    let bytes: &[u8; 32] = bytes
+        .try_into()
+        .map_err(|_| ApiError::bad_request("invalid_key", "The root public key must be 32 bytes (Ed25519)."))?;
+    VerifyingKey::from_bytes(bytes)
+        .map_err(|_| ApiError::bad_request("invalid_key", "The root public key is not a valid Ed25519 key."))
+}
+
+fn check_team(team: &Team) -> Result<(), ApiError> {
+    if team.public_key.len() != 32 {
+        return Err(ApiError::bad_request("invalid_team", "A team's public key must be 32 bytes (X25519)."));
+    }
+    if team.name.trim().is_empty() || team.name.len() > 200 {
+        return Err(ApiError::bad_request("invalid_team", "A team's name must be between 1 and 200 characters."));
+    }
+    Ok(())
+}
+
+fn check_event(device: &Device, event: &SealedEvent) -> Result<(), ApiError> {
+    if event.device_id != device.id {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "wrong_device",
+            "A device may push only its own events; nothing was stored.",
+        ));
+    }
+    let invalid = |what: &str| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_event",
+            format!("Event {} is not valid ({what}); nothing was stored.", event.id),
+        )
+    };
+    if event.format != SEALED_FORMAT {
+        return Err(invalid("unknown sealed-event format"));
+    }
+    if event.device_seq == 0 || event.device_seq > i64::MAX as u64 {
+        return Err(invalid("device sequence number out of range"));
+    }
+    if event.hlc.wall_ms > i64::MAX as u64 {
+        return Err(invalid("clock reading out of range"));
+    }
+    if event.kind.is_empty()
+        || event.kind.len() > 64
+        || !event.kind.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_')
+    {
+        return Err(invalid("kind must be 1 to 64 letters, digits, dots or underscores"));
+    }
+    if event.nonce.len() != 12 {
+        return Err(invalid("nonce must be 12 bytes"));
+    }
+    if event.ciphertext.len() < 16 {
+        return Err(invalid("ciphertext is shorter than an authentication tag"));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Middleware
+
+/// Replace any non-JSON error (from a layer or an extractor axum owns) with an [`ErrorBody`].
+async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_json(response.headers()) {
+        return response;
+    }
+    let (code, message) = match status {
+        StatusCode::BAD_REQUEST => ("bad_request", "The request was not understood."),
+        StatusCode::NOT_FOUND => ("not_found", "There is no such endpoint on this server."),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "This endpoint does not accept that method."),
+        StatusCode::REQUEST_TIMEOUT => {
+            ("timeout", "The request took too long and was abandoned; it is safe to send it again.")
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => ("body_too_large", "The request body is too large."),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("unsupported_media_type", "The request body must be JSON, uncompressed or compressed with gzip or zstd.")
+        }
+        _ if status.is_server_error() => ("server_error", "The server failed; nothing was changed. Try again later."),
+        _ => ("bad_request", "The request was refused."),
+    };
+    let mut fresh = ApiError::new(status, code, message).into_response();
+    // Keep the headers a client may rely on (e.g. `Allow` on a 405).
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            fresh.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    fresh
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value: &HeaderValue| value.to_str().is_ok_and(|value| value.starts_with("application/json")))
+}
+
+/// One structured log line and one metric per request: method, path, status, duration.
+/// The path holds ids only; headers (tokens) and bodies are never logged.
+async fn observe(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    metrics.record_request(status);
+    tracing::info!(
+        %method,
+        path = %path,
+        status,
+        duration_ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openapi_lists_every_route() {
+        let document: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
+        for (method, path) in ROUTES {
+            assert!(document["paths"][path][method].is_object(), "openapi.json does not describe {method} {path}");
+        }
+        let described: usize =
+            document["paths"].as_object().unwrap().values().map(|item| item.as_object().unwrap().len()).sum();
+        assert_eq!(described, ROUTES.len(), "openapi.json describes a route the server lacks");
+    }
+}

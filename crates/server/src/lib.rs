@@ -1,0 +1,12 @@
+//! `harbour-server`: the ministry's sync server, a blind relay with access control.
+//!
+//! It stores sealed events and their routing metadata and serves each device the events of
+//! the cases its team may see. It depends on `harbour-wire` only, so it cannot open an event.
+
+pub mod api;
+pub mod metrics;
+pub mod postgres;
+pub mod serve;
+pub mod sqlite;
+pub mod store;
+pub mod token;

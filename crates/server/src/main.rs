@@ -1,0 +1,128 @@
+//! The `harbour-server` command: `init`, `serve`, `backup`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use harbour_server::api::Limits;
+use harbour_server::serve::{TlsFiles, serve};
+use harbour_server::store::{self, StoreError};
+use harbour_server::token::Token;
+
+#[derive(Parser)]
+#[command(name = "harbour-server", version, about = "The ministry's Harbour sync server")]
+struct Cli {
+    /// Log line format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text", env = "HARBOUR_LOG_FORMAT")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the store and print the one-time bootstrap token for the first administrator.
+    Init {
+        /// `sqlite:PATH` or `postgres://USER@HOST:PORT/DB`.
+        #[arg(long, env = "HARBOUR_DB")]
+        db: String,
+        /// Print `{"bootstrap_token": ...}` instead of a sentence.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Serve the sync API until SIGTERM or SIGINT.
+    Serve {
+        #[arg(long, env = "HARBOUR_DB")]
+        db: String,
+        /// Address to listen on; port 0 picks a free port (printed on stdout).
+        #[arg(long, env = "HARBOUR_LISTEN", default_value = "127.0.0.1:8443")]
+        listen: SocketAddr,
+        /// PEM certificate chain; with --tls-key, serve HTTPS.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key of the certificate.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Largest request body accepted, after decompression.
+        #[arg(long, default_value_t = 16 * 1024 * 1024)]
+        max_body_bytes: usize,
+        /// Seconds a request may take before it is abandoned.
+        #[arg(long, default_value_t = 30)]
+        request_timeout_secs: u64,
+    },
+    /// Copy a live SQLite store to FILE (online backup; the server may keep running).
+    Backup {
+        #[arg(long, env = "HARBOUR_DB")]
+        db: String,
+        #[arg(long)]
+        to: PathBuf,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let runtime = tokio::runtime::Runtime::new().context("could not start the async runtime")?;
+    runtime.block_on(run(cli.command))
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Init { db, json } => {
+            let store = store::open(&db).await.context("could not open the database")?;
+            let token = Token::generate();
+            match store.initialize(&token.hash()).await {
+                Ok(()) => {}
+                Err(StoreError::AlreadyInitialized) => {
+                    bail!("This database is already initialized; its bootstrap token was shown when it was created.")
+                }
+                Err(error) => return Err(error).context("could not initialize the database"),
+            }
+            if json {
+                println!("{}", serde_json::json!({ "bootstrap_token": token.as_str() }));
+            } else {
+                println!("Bootstrap token (shown once; give it to the first administrator):");
+                println!("{}", token.as_str());
+            }
+            Ok(())
+        }
+        Command::Serve { db, listen, tls_cert, tls_key, max_body_bytes, request_timeout_secs } => {
+            let store = store::open(&db).await.context("could not open the database")?;
+            let tls = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+                _ => None,
+            };
+            let limits = Limits { max_body_bytes, request_timeout: Duration::from_secs(request_timeout_secs) };
+            serve(store, listen, tls, limits).await
+        }
+        Command::Backup { db, to } => {
+            let Some(path) = db.strip_prefix("sqlite:") else {
+                bail!("backup works for sqlite:PATH stores; back up PostgreSQL with pg_dump");
+            };
+            let store = harbour_server::sqlite::SqliteStore::open(std::path::Path::new(path))
+                .await
+                .context("could not open the database")?;
+            store.backup_to(&to).await.context("the backup failed")?;
+            println!("Backed up {} to {}", path, to.display());
+            Ok(())
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HARBOUR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,0 +1,629 @@
+//! PostgreSQL backend, for a deployment that outgrows one machine: a connection pool
+//! (deadpool) over tokio-postgres.
+//!
+//! Feed positions and event sequence numbers come from identity columns. Concurrent
+//! transactions could commit them out of order, and a pulling device that saw position 10
+//! before 9 committed would skip 9 for ever; so every transaction that assigns them first takes
+//! one transaction-scoped advisory lock, making assignment order equal commit order.
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use harbour_wire::protocol::{DeviceInfo, PushedEvent, SignedDirectory, Team};
+use harbour_wire::{Hlc, SealedEvent};
+use tokio_postgres::{NoTls, Row};
+use uuid::Uuid;
+
+use crate::store::{
+    Credential, Deployment, Device, EventPage, Missing, NewDeployment, NewInvitation, PendingInvitation, Store,
+    StoreError, now_ms,
+};
+use crate::token::TokenHash;
+
+/// Key of the advisory lock that serialises feed writers (any constant unique to Harbour).
+const FEED_LOCK: i64 = 0x4842_5246_4545_4400;
+const MIGRATION_LOCK: i64 = 0x4842_524d_4947_5200;
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value BYTEA NOT NULL
+);
+CREATE TABLE deployment (
+    singleton SMALLINT PRIMARY KEY CHECK (singleton = 1),
+    deployment_id UUID NOT NULL,
+    root_public_key BYTEA NOT NULL,
+    ministry_team_id UUID NOT NULL,
+    created_at_ms BIGINT NOT NULL
+);
+CREATE TABLE teams (
+    team_id UUID PRIMARY KEY,
+    name TEXT NOT NULL,
+    public_key BYTEA NOT NULL
+);
+CREATE TABLE directory (
+    singleton SMALLINT PRIMARY KEY CHECK (singleton = 1),
+    version BIGINT NOT NULL,
+    document TEXT NOT NULL,
+    signature BYTEA NOT NULL
+);
+CREATE TABLE devices (
+    device_id UUID PRIMARY KEY,
+    team_id UUID NOT NULL REFERENCES teams (team_id),
+    admin BOOLEAN NOT NULL,
+    token_hash BYTEA NOT NULL UNIQUE,
+    created_at_ms BIGINT NOT NULL,
+    revoked_at_ms BIGINT
+);
+CREATE TABLE invitations (
+    invitation_id UUID PRIMARY KEY,
+    team_id UUID NOT NULL REFERENCES teams (team_id),
+    admin BOOLEAN NOT NULL,
+    token_hash BYTEA NOT NULL UNIQUE,
+    created_by UUID NOT NULL,
+    created_at_ms BIGINT NOT NULL,
+    redeemed_by UUID,
+    redeemed_at_ms BIGINT
+);
+CREATE TABLE cases (
+    case_id UUID PRIMARY KEY,
+    owner_team_id UUID NOT NULL,
+    created_at_ms BIGINT NOT NULL
+);
+CREATE TABLE case_grants (
+    case_id UUID NOT NULL REFERENCES cases (case_id),
+    team_id UUID NOT NULL,
+    granted_at_ms BIGINT NOT NULL,
+    PRIMARY KEY (case_id, team_id)
+);
+CREATE TABLE events (
+    seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    event_id UUID NOT NULL UNIQUE,
+    format SMALLINT NOT NULL,
+    case_id UUID NOT NULL REFERENCES cases (case_id),
+    kind TEXT NOT NULL,
+    device_id UUID NOT NULL,
+    device_seq BIGINT NOT NULL,
+    hlc_wall_ms BIGINT NOT NULL,
+    hlc_counter BIGINT NOT NULL,
+    key_id UUID NOT NULL,
+    nonce BYTEA NOT NULL,
+    ciphertext BYTEA NOT NULL,
+    received_at_ms BIGINT NOT NULL,
+    UNIQUE (device_id, device_seq)
+);
+CREATE INDEX events_by_case ON events (case_id, seq);
+CREATE TABLE feed (
+    position BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    team_id UUID NOT NULL,
+    event_seq BIGINT NOT NULL REFERENCES events (seq),
+    UNIQUE (team_id, event_seq)
+);
+CREATE INDEX feed_by_team ON feed (team_id, position);
+"#];
+
+const EVENT_COLUMNS: &str = "e.format, e.event_id, e.case_id, e.kind, e.device_id, e.device_seq, \
+     e.hlc_wall_ms, e.hlc_counter, e.key_id, e.nonce, e.ciphertext";
+
+pub struct PostgresStore {
+    pool: Pool,
+}
+
+impl PostgresStore {
+    /// Connect to `url` and run pending migrations.
+    pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
+        let config: tokio_postgres::Config =
+            url.parse().map_err(|e: tokio_postgres::Error| StoreError::Backend(e.to_string()))?;
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager).max_size(16).build().map_err(|e| StoreError::Backend(e.to_string()))?;
+        let store = PostgresStore { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool.get().await.map_err(|e| StoreError::Backend(e.to_string()))
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(backend)?;
+        tx.batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version BIGINT PRIMARY KEY, applied_at_ms BIGINT NOT NULL)",
+        )
+        .await
+        .map_err(backend)?;
+        let applied: i64 =
+            tx.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[]).await.map_err(backend)?.get(0);
+        for (index, sql) in MIGRATIONS.iter().enumerate() {
+            let version = index as i64 + 1;
+            if version <= applied {
+                continue;
+            }
+            tx.batch_execute(sql).await.map_err(backend)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at_ms) VALUES ($1, $2)",
+                &[&version, &now_ms()],
+            )
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+}
+
+fn backend(error: tokio_postgres::Error) -> StoreError {
+    StoreError::Backend(error.to_string())
+}
+
+/// Read the `EVENT_COLUMNS` of a row, starting at column `first`.
+fn event_from_row(row: &Row, first: usize) -> SealedEvent {
+    SealedEvent {
+        format: row.get::<_, i16>(first) as u8,
+        id: row.get(first + 1),
+        case_id: row.get(first + 2),
+        kind: row.get(first + 3),
+        device_id: row.get(first + 4),
+        device_seq: row.get::<_, i64>(first + 5) as u64,
+        hlc: Hlc { wall_ms: row.get::<_, i64>(first + 6) as u64, counter: row.get::<_, i64>(first + 7) as u32 },
+        key_id: row.get(first + 8),
+        nonce: row.get(first + 9),
+        ciphertext: row.get(first + 10),
+    }
+}
+
+async fn ministry_team(tx: &tokio_postgres::Transaction<'_>) -> Result<Uuid, StoreError> {
+    tx.query_opt("SELECT ministry_team_id FROM deployment", &[])
+        .await
+        .map_err(backend)?
+        .map(|row| row.get(0))
+        .ok_or(StoreError::NotFound(Missing::Deployment))
+}
+
+async fn can_see(
+    tx: &tokio_postgres::Transaction<'_>,
+    team: Uuid,
+    case_id: Uuid,
+    owner: Uuid,
+) -> Result<bool, StoreError> {
+    if team == owner || team == ministry_team(tx).await? {
+        return Ok(true);
+    }
+    let granted = tx
+        .query_opt("SELECT 1 FROM case_grants WHERE case_id = $1 AND team_id = $2", &[&case_id, &team])
+        .await
+        .map_err(backend)?;
+    Ok(granted.is_some())
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn initialize(&self, bootstrap: &TokenHash) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(backend)?;
+        let initialized = tx
+            .query_opt("SELECT 1 FROM settings WHERE key IN ('bootstrap_hash', 'bootstrap_spent_at_ms')", &[])
+            .await
+            .map_err(backend)?;
+        if initialized.is_some() {
+            return Err(StoreError::AlreadyInitialized);
+        }
+        tx.execute("INSERT INTO settings (key, value) VALUES ('bootstrap_hash', $1)", &[&bootstrap.0.as_slice()])
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn register_deployment(&self, bootstrap: &TokenHash, deployment: &NewDeployment) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        // Deleting the hash spends it; the row lock makes a concurrent second registration wait
+        // and then find nothing.
+        let spent = tx
+            .execute("DELETE FROM settings WHERE key = 'bootstrap_hash' AND value = $1", &[&bootstrap.0.as_slice()])
+            .await
+            .map_err(backend)?;
+        if spent == 0 {
+            return Err(StoreError::BootstrapRefused);
+        }
+        let now = now_ms();
+        let team = &deployment.ministry_team;
+        tx.execute(
+            "INSERT INTO deployment (singleton, deployment_id, root_public_key, ministry_team_id, created_at_ms)
+             VALUES (1, $1, $2, $3, $4)",
+            &[&deployment.deployment_id, &deployment.root_public_key, &team.id, &now],
+        )
+        .await
+        .map_err(backend)?;
+        tx.execute(
+            "INSERT INTO teams (team_id, name, public_key) VALUES ($1, $2, $3)",
+            &[&team.id, &team.name, &team.public_key],
+        )
+        .await
+        .map_err(backend)?;
+        tx.execute(
+            "INSERT INTO devices (device_id, team_id, admin, token_hash, created_at_ms)
+             VALUES ($1, $2, TRUE, $3, $4)",
+            &[&deployment.admin_device_id, &team.id, &deployment.admin_token.0.as_slice(), &now],
+        )
+        .await
+        .map_err(backend)?;
+        tx.execute(
+            "INSERT INTO settings (key, value) VALUES ('bootstrap_spent_at_ms', $1)",
+            &[&now.to_string().into_bytes()],
+        )
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn deployment(&self) -> Result<Deployment, StoreError> {
+        let client = self.client().await?;
+        client
+            .query_opt("SELECT deployment_id, root_public_key, ministry_team_id FROM deployment", &[])
+            .await
+            .map_err(backend)?
+            .map(|row| Deployment {
+                deployment_id: row.get(0),
+                root_public_key: row.get(1),
+                ministry_team_id: row.get(2),
+            })
+            .ok_or(StoreError::NotFound(Missing::Deployment))
+    }
+
+    async fn authenticate(&self, token: &TokenHash) -> Result<Credential, StoreError> {
+        let client = self.client().await?;
+        let hash = token.0.as_slice();
+        if let Some(row) = client
+            .query_opt(
+                "SELECT device_id, team_id, admin, revoked_at_ms IS NOT NULL FROM devices WHERE token_hash = $1",
+                &[&hash],
+            )
+            .await
+            .map_err(backend)?
+        {
+            return Ok(Credential::Device(Device {
+                id: row.get(0),
+                team_id: row.get(1),
+                admin: row.get(2),
+                revoked: row.get(3),
+            }));
+        }
+        client
+            .query_opt(
+                "SELECT invitation_id, team_id, admin FROM invitations
+                 WHERE token_hash = $1 AND redeemed_by IS NULL",
+                &[&hash],
+            )
+            .await
+            .map_err(backend)?
+            .map(|row| {
+                Credential::Invitation(PendingInvitation { id: row.get(0), team_id: row.get(1), admin: row.get(2) })
+            })
+            .ok_or(StoreError::NotFound(Missing::Token))
+    }
+
+    async fn directory(&self) -> Result<SignedDirectory, StoreError> {
+        let client = self.client().await?;
+        client
+            .query_opt("SELECT document, signature FROM directory", &[])
+            .await
+            .map_err(backend)?
+            .map(|row| SignedDirectory { document: row.get(0), signature: row.get(1) })
+            .ok_or(StoreError::NotFound(Missing::Directory))
+    }
+
+    async fn publish_directory(
+        &self,
+        version: u64,
+        directory: &SignedDirectory,
+        teams: &[Team],
+    ) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK]).await.map_err(backend)?;
+        let current: Option<i64> =
+            tx.query_opt("SELECT version FROM directory", &[]).await.map_err(backend)?.map(|row| row.get(0));
+        if let Some(current) = current
+            && current as u64 >= version
+        {
+            return Err(StoreError::StaleDirectory { offered: version, current: current as u64 });
+        }
+        tx.execute(
+            "INSERT INTO directory (singleton, version, document, signature) VALUES (1, $1, $2, $3)
+             ON CONFLICT (singleton) DO UPDATE SET version = excluded.version,
+                 document = excluded.document, signature = excluded.signature",
+            &[&(version as i64), &directory.document, &directory.signature],
+        )
+        .await
+        .map_err(backend)?;
+        for team in teams {
+            tx.execute(
+                "INSERT INTO teams (team_id, name, public_key) VALUES ($1, $2, $3)
+                 ON CONFLICT (team_id) DO UPDATE SET name = excluded.name, public_key = excluded.public_key",
+                &[&team.id, &team.name, &team.public_key],
+            )
+            .await
+            .map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn create_invitation(&self, invitation: &NewInvitation) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let inserted = client
+            .execute(
+                "INSERT INTO invitations (invitation_id, team_id, admin, token_hash, created_by, created_at_ms)
+                 SELECT $1, team_id, $3, $4, $5, $6 FROM teams WHERE team_id = $2",
+                &[
+                    &invitation.id,
+                    &invitation.team_id,
+                    &invitation.admin,
+                    &invitation.token.0.as_slice(),
+                    &invitation.created_by,
+                    &now_ms(),
+                ],
+            )
+            .await
+            .map_err(backend)?;
+        if inserted == 0 {
+            return Err(StoreError::NotFound(Missing::Team));
+        }
+        Ok(())
+    }
+
+    async fn redeem_invitation(&self, token: &TokenHash, device_id: Uuid) -> Result<Device, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        let row = tx
+            .query_opt(
+                "SELECT invitation_id, team_id, admin, redeemed_by IS NOT NULL FROM invitations
+                 WHERE token_hash = $1 FOR UPDATE",
+                &[&token.0.as_slice()],
+            )
+            .await
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound(Missing::Token))?;
+        let (invitation_id, team_id, admin, redeemed): (Uuid, Uuid, bool, bool) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        if redeemed {
+            return Err(StoreError::InvitationUsed);
+        }
+        let now = now_ms();
+        let inserted = tx
+            .execute(
+                "INSERT INTO devices (device_id, team_id, admin, token_hash, created_at_ms)
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (device_id) DO NOTHING",
+                &[&device_id, &team_id, &admin, &token.0.as_slice(), &now],
+            )
+            .await
+            .map_err(backend)?;
+        if inserted == 0 {
+            return Err(StoreError::Conflict(format!("device {device_id} is already enrolled")));
+        }
+        tx.execute(
+            "UPDATE invitations SET redeemed_by = $1, redeemed_at_ms = $2 WHERE invitation_id = $3",
+            &[&device_id, &now, &invitation_id],
+        )
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(Device { id: device_id, team_id, admin, revoked: false })
+    }
+
+    async fn push_events(&self, device: &Device, events: &[SealedEvent]) -> Result<Vec<PushedEvent>, StoreError> {
+        let team = device.team_id;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK]).await.map_err(backend)?;
+        let ministry = ministry_team(&tx).await?;
+        let mut pushed = Vec::with_capacity(events.len());
+        for event in events {
+            let existing = tx
+                .query_opt(&format!("SELECT e.seq, {EVENT_COLUMNS} FROM events e WHERE e.event_id = $1"), &[&event.id])
+                .await
+                .map_err(backend)?;
+            if let Some(row) = existing {
+                if &event_from_row(&row, 1) != event {
+                    return Err(StoreError::Conflict(format!(
+                        "event {} is already stored with different content",
+                        event.id
+                    )));
+                }
+                let seq: i64 = row.get(0);
+                pushed.push(PushedEvent { id: event.id, seq: seq as u64, already_stored: true });
+                continue;
+            }
+            let used = tx
+                .query_opt(
+                    "SELECT 1 FROM events WHERE device_id = $1 AND device_seq = $2",
+                    &[&event.device_id, &(event.device_seq as i64)],
+                )
+                .await
+                .map_err(backend)?;
+            if used.is_some() {
+                return Err(StoreError::Conflict(format!(
+                    "device sequence number {} is already used by another event",
+                    event.device_seq
+                )));
+            }
+            let owner: Option<Uuid> = tx
+                .query_opt("SELECT owner_team_id FROM cases WHERE case_id = $1", &[&event.case_id])
+                .await
+                .map_err(backend)?
+                .map(|row| row.get(0));
+            let owner = match owner {
+                Some(owner) => {
+                    if !can_see(&tx, team, event.case_id, owner).await? {
+                        return Err(StoreError::CaseNotVisible(event.case_id));
+                    }
+                    owner
+                }
+                None => {
+                    tx.execute(
+                        "INSERT INTO cases (case_id, owner_team_id, created_at_ms) VALUES ($1, $2, $3)",
+                        &[&event.case_id, &team, &now_ms()],
+                    )
+                    .await
+                    .map_err(backend)?;
+                    team
+                }
+            };
+            let seq: i64 = tx
+                .query_one(
+                    "INSERT INTO events (event_id, format, case_id, kind, device_id, device_seq,
+                         hlc_wall_ms, hlc_counter, key_id, nonce, ciphertext, received_at_ms)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING seq",
+                    &[
+                        &event.id,
+                        &(event.format as i16),
+                        &event.case_id,
+                        &event.kind,
+                        &event.device_id,
+                        &(event.device_seq as i64),
+                        &(event.hlc.wall_ms as i64),
+                        &(event.hlc.counter as i64),
+                        &event.key_id,
+                        &event.nonce,
+                        &event.ciphertext,
+                        &now_ms(),
+                    ],
+                )
+                .await
+                .map_err(backend)?
+                .get(0);
+            // The owner, the ministry and every granted team see the event.
+            let mut teams = vec![owner, ministry];
+            for row in tx
+                .query("SELECT team_id FROM case_grants WHERE case_id = $1", &[&event.case_id])
+                .await
+                .map_err(backend)?
+            {
+                teams.push(row.get(0));
+            }
+            teams.sort();
+            teams.dedup();
+            for feed_team in teams {
+                tx.execute("INSERT INTO feed (team_id, event_seq) VALUES ($1, $2)", &[&feed_team, &seq])
+                    .await
+                    .map_err(backend)?;
+            }
+            pushed.push(PushedEvent { id: event.id, seq: seq as u64, already_stored: false });
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(pushed)
+    }
+
+    async fn pull_events(&self, team: Uuid, after: u64, limit: u32) -> Result<EventPage, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT f.position, {EVENT_COLUMNS} FROM feed f JOIN events e ON e.seq = f.event_seq
+                     WHERE f.team_id = $1 AND f.position > $2 ORDER BY f.position LIMIT $3"
+                ),
+                &[&team, &(after.min(i64::MAX as u64) as i64), &(limit as i64 + 1)],
+            )
+            .await
+            .map_err(backend)?;
+        let mut page = EventPage { events: Vec::new(), next_cursor: after, more: false };
+        for row in &rows {
+            if page.events.len() == limit as usize {
+                page.more = true;
+                break;
+            }
+            page.next_cursor = row.get::<_, i64>(0) as u64;
+            page.events.push(event_from_row(row, 1));
+        }
+        Ok(page)
+    }
+
+    async fn grant_case(&self, by_team: Uuid, case_id: Uuid, to_team: Uuid) -> Result<u64, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK]).await.map_err(backend)?;
+        let owner: Uuid = tx
+            .query_opt("SELECT owner_team_id FROM cases WHERE case_id = $1", &[&case_id])
+            .await
+            .map_err(backend)?
+            .map(|row| row.get(0))
+            .ok_or(StoreError::NotFound(Missing::Case))?;
+        if !can_see(&tx, by_team, case_id, owner).await? {
+            return Err(StoreError::CaseNotVisible(case_id));
+        }
+        let known = tx.query_opt("SELECT 1 FROM teams WHERE team_id = $1", &[&to_team]).await.map_err(backend)?;
+        if known.is_none() {
+            return Err(StoreError::NotFound(Missing::Team));
+        }
+        tx.execute(
+            "INSERT INTO case_grants (case_id, team_id, granted_at_ms) VALUES ($1, $2, $3)
+             ON CONFLICT DO NOTHING",
+            &[&case_id, &to_team, &now_ms()],
+        )
+        .await
+        .map_err(backend)?;
+        let backfilled = tx
+            .execute(
+                "INSERT INTO feed (team_id, event_seq)
+                 SELECT $1, e.seq FROM events e WHERE e.case_id = $2
+                   AND NOT EXISTS (SELECT 1 FROM feed f WHERE f.team_id = $1 AND f.event_seq = e.seq)
+                 ORDER BY e.seq",
+                &[&to_team, &case_id],
+            )
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)?;
+        Ok(backfilled)
+    }
+
+    async fn list_devices(&self) -> Result<Vec<DeviceInfo>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT device_id, team_id, admin, revoked_at_ms IS NOT NULL, created_at_ms
+                 FROM devices ORDER BY created_at_ms, device_id",
+                &[],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(rows
+            .iter()
+            .map(|row| DeviceInfo {
+                device_id: row.get(0),
+                team_id: row.get(1),
+                admin: row.get(2),
+                revoked: row.get(3),
+                created_at_ms: row.get::<_, i64>(4) as u64,
+            })
+            .collect())
+    }
+
+    async fn revoke_device(&self, device_id: Uuid) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let changed = client
+            .execute(
+                "UPDATE devices SET revoked_at_ms = COALESCE(revoked_at_ms, $1) WHERE device_id = $2",
+                &[&now_ms(), &device_id],
+            )
+            .await
+            .map_err(backend)?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(Missing::Device));
+        }
+        Ok(())
+    }
+
+    async fn event_count(&self) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        let row = client.query_one("SELECT COUNT(*) FROM events", &[]).await.map_err(backend)?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        client.simple_query("SELECT 1").await.map_err(backend)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,97 @@
+//! Serving the API over HTTP or HTTPS, with graceful shutdown on SIGTERM or SIGINT.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum_server::Handle;
+use axum_server::tls_rustls::RustlsConfig;
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+use crate::api::{self, AppState, Limits};
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// Certificate chain and private key files (PEM).
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// How long in-flight requests may take to finish once shutdown starts.
+const DRAIN: Duration = Duration::from_secs(30);
+
+/// Serve until SIGTERM/SIGINT. In-flight requests finish (so a push being committed is
+/// answered), new connections are refused. Prints the bound address on stdout once listening.
+pub async fn serve(
+    store: Arc<dyn Store>,
+    listen: SocketAddr,
+    tls: Option<TlsFiles>,
+    limits: Limits,
+) -> anyhow::Result<()> {
+    let app = api::router(AppState { store, metrics: Arc::new(Metrics::default()) }, limits);
+    let handle = Handle::new();
+    tokio::spawn(shutdown_on_signal(handle.clone()));
+
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let announce = {
+        let handle = handle.clone();
+        async move {
+            if let Some(address) = handle.listening().await {
+                println!("harbour-server listening on {scheme}://{address}");
+                tracing::info!(%address, scheme, "listening");
+            }
+        }
+    };
+    tokio::spawn(announce);
+
+    let service = app.into_make_service();
+    match tls {
+        Some(files) => {
+            let config = RustlsConfig::from_config(Arc::new(tls_config(&files)?));
+            axum_server::bind_rustls(listen, config).handle(handle).serve(service).await
+        }
+        None => axum_server::bind(listen).handle(handle).serve(service).await,
+    }
+    .with_context(|| format!("could not serve on {listen}"))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn tls_config(files: &TlsFiles) -> anyhow::Result<rustls::ServerConfig> {
+    let certs = CertificateDer::pem_file_iter(&files.cert)
+        .with_context(|| format!("could not read the certificate {}", files.cert.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("the certificate {} is not valid PEM", files.cert.display()))?;
+    let key = PrivateKeyDer::from_pem_file(&files.key)
+        .with_context(|| format!("could not read the private key {}", files.key.display()))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .context("the certificate and private key do not form a usable pair")?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+async fn shutdown_on_signal(handle: Handle) {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+    handle.graceful_shutdown(Some(DRAIN));
+}

@@ -1,0 +1,733 @@
+//! SQLite backend: one file, WAL mode, `synchronous=FULL` so an acknowledged push survives a
+//! crash or power loss. One connection behind a mutex (SQLite has one writer anyway); every
+//! call runs on tokio's blocking pool.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use harbour_wire::protocol::{DeviceInfo, PushedEvent, SignedDirectory, Team};
+use harbour_wire::{Hlc, SealedEvent};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use uuid::Uuid;
+
+use crate::store::{
+    Credential, Deployment, Device, EventPage, Missing, NewDeployment, NewInvitation, PendingInvitation, Store,
+    StoreError, now_ms,
+};
+use crate::token::TokenHash;
+
+/// Versioned migrations, applied in order; `schema_migrations` records which ran.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+CREATE TABLE deployment (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    deployment_id BLOB NOT NULL,
+    root_public_key BLOB NOT NULL,
+    ministry_team_id BLOB NOT NULL,
+    created_at_ms INTEGER NOT NULL
+);
+CREATE TABLE teams (
+    team_id BLOB PRIMARY KEY,
+    name TEXT NOT NULL,
+    public_key BLOB NOT NULL
+);
+CREATE TABLE directory (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    version INTEGER NOT NULL,
+    document TEXT NOT NULL,
+    signature BLOB NOT NULL
+);
+CREATE TABLE devices (
+    device_id BLOB PRIMARY KEY,
+    team_id BLOB NOT NULL REFERENCES teams (team_id),
+    admin INTEGER NOT NULL,
+    token_hash BLOB NOT NULL UNIQUE,
+    created_at_ms INTEGER NOT NULL,
+    revoked_at_ms INTEGER
+);
+CREATE TABLE invitations (
+    invitation_id BLOB PRIMARY KEY,
+    team_id BLOB NOT NULL REFERENCES teams (team_id),
+    admin INTEGER NOT NULL,
+    token_hash BLOB NOT NULL UNIQUE,
+    created_by BLOB NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    redeemed_by BLOB,
+    redeemed_at_ms INTEGER
+);
+CREATE TABLE cases (
+    case_id BLOB PRIMARY KEY,
+    owner_team_id BLOB NOT NULL,
+    created_at_ms INTEGER NOT NULL
+);
+CREATE TABLE case_grants (
+    case_id BLOB NOT NULL REFERENCES cases (case_id),
+    team_id BLOB NOT NULL,
+    granted_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (case_id, team_id)
+);
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id BLOB NOT NULL UNIQUE,
+    format INTEGER NOT NULL,
+    case_id BLOB NOT NULL REFERENCES cases (case_id),
+    kind TEXT NOT NULL,
+    device_id BLOB NOT NULL,
+    device_seq INTEGER NOT NULL,
+    hlc_wall_ms INTEGER NOT NULL,
+    hlc_counter INTEGER NOT NULL,
+    key_id BLOB NOT NULL,
+    nonce BLOB NOT NULL,
+    ciphertext BLOB NOT NULL,
+    received_at_ms INTEGER NOT NULL,
+    UNIQUE (device_id, device_seq)
+);
+CREATE INDEX events_by_case ON events (case_id, seq);
+CREATE TABLE feed (
+    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    team_id BLOB NOT NULL,
+    event_seq INTEGER NOT NULL REFERENCES events (seq),
+    UNIQUE (team_id, event_seq)
+);
+CREATE INDEX feed_by_team ON feed (team_id, position);
+"#];
+
+const EVENT_COLUMNS: &str = "e.format, e.event_id, e.case_id, e.kind, e.device_id, e.device_seq, \
+     e.hlc_wall_ms, e.hlc_counter, e.key_id, e.nonce, e.ciphertext";
+
+pub struct SqliteStore {
+    connection: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the database at `path` and run pending migrations.
+    pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let path = path.to_path_buf();
+        let opened = path.clone();
+        let connection = tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
+            let mut connection = Connection::open(&opened).map_err(backend)?;
+            connection
+                .execute_batch(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                )
+                .map_err(backend)?;
+            migrate(&mut connection)?;
+            Ok(connection)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))??;
+        Ok(SqliteStore { connection: Arc::new(Mutex::new(connection)), path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Copy the live database into a new file `destination`: a consistent snapshot taken in
+    /// one read transaction (`VACUUM INTO`), while the server keeps serving.
+    pub async fn backup_to(&self, destination: &Path) -> Result<(), StoreError> {
+        if destination.exists() {
+            return Err(StoreError::Backend(format!(
+                "{} already exists; a backup never overwrites a file",
+                destination.display()
+            )));
+        }
+        let destination = destination.to_string_lossy().into_owned();
+        self.run(move |connection| {
+            connection.execute("VACUUM INTO ?1", params![destination]).map(|_| ()).map_err(backend)
+        })
+        .await
+    }
+
+    async fn run<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let connection = Arc::clone(&self.connection);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            work(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+}
+
+fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+    connection
+        .execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL)",
+        )
+        .map_err(backend)?;
+    let applied: i64 = connection
+        .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |row| row.get(0))
+        .map_err(backend)?;
+    for (index, sql) in MIGRATIONS.iter().enumerate() {
+        let version = index as i64 + 1;
+        if version <= applied {
+            continue;
+        }
+        let tx = connection.transaction().map_err(backend)?;
+        tx.execute_batch(sql).map_err(backend)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at_ms) VALUES (?1, ?2)",
+            params![version, now_ms()],
+        )
+        .map_err(backend)?;
+        tx.commit().map_err(backend)?;
+    }
+    Ok(())
+}
+
+fn backend(error: rusqlite::Error) -> StoreError {
+    StoreError::Backend(error.to_string())
+}
+
+fn uuid(bytes: Vec<u8>) -> rusqlite::Result<Uuid> {
+    Uuid::from_slice(&bytes)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Blob, Box::new(e)))
+}
+
+/// Read the `EVENT_COLUMNS` of a row, starting at column `first`.
+fn event_from_row(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<SealedEvent> {
+    Ok(SealedEvent {
+        format: row.get(first)?,
+        id: uuid(row.get(first + 1)?)?,
+        case_id: uuid(row.get(first + 2)?)?,
+        kind: row.get(first + 3)?,
+        device_id: uuid(row.get(first + 4)?)?,
+        device_seq: row.get::<_, i64>(first + 5)? as u64,
+        hlc: Hlc { wall_ms: row.get::<_, i64>(first + 6)? as u64, counter: row.get(first + 7)? },
+        key_id: uuid(row.get(first + 8)?)?,
+        nonce: row.get(first + 9)?,
+        ciphertext: row.get(first + 10)?,
+    })
+}
+
+fn can_see(tx: &rusqlite::Transaction<'_>, team: Uuid, case_id: Uuid, owner: Uuid) -> Result<bool, StoreError> {
+    if team == owner || team == ministry_team(tx)? {
+        return Ok(true);
+    }
+    let granted = tx
+        .query_row(
+            "SELECT 1 FROM case_grants WHERE case_id = ?1 AND team_id = ?2",
+            params![case_id.as_bytes(), team.as_bytes()],
+            |_| Ok(()),
+        )
+        .optional()
+        .map_err(backend)?;
+    Ok(granted.is_some())
+}
+
+fn ministry_team(tx: &rusqlite::Transaction<'_>) -> Result<Uuid, StoreError> {
+    tx.query_row("SELECT ministry_team_id FROM deployment", [], |row| uuid(row.get(0)?))
+        .optional()
+        .map_err(backend)?
+        .ok_or(StoreError::NotFound(Missing::Deployment))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn initialize(&self, bootstrap: &TokenHash) -> Result<(), StoreError> {
+        let hash = bootstrap.0;
+        self.run(move |connection| {
+            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+            let initialized = tx
+                .query_row(
+                    "SELECT 1 FROM settings WHERE key IN ('bootstrap_hash', 'bootstrap_spent_at_ms')",
+                    [],
+                    |_| Ok(()),
+                )
+                .optional()
+                .map_err(backend)?;
+            if initialized.is_some() {
+                return Err(StoreError::AlreadyInitialized);
+            }
+            tx.execute("INSERT INTO settings (key, value) VALUES ('bootstrap_hash', ?1)", params![hash.as_slice()])
+                .map_err(backend)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn register_deployment(&self, bootstrap: &TokenHash, deployment: &NewDeployment) -> Result<(), StoreError> {
+        let hash = bootstrap.0;
+        let deployment = deployment.clone();
+        self.run(move |connection| {
+            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+            let stored: Option<Vec<u8>> = tx
+                .query_row("SELECT value FROM settings WHERE key = 'bootstrap_hash'", [], |row| row.get(0))
+                .optional()
+                .map_err(backend)?;
+            // Once spent, the hash is deleted: a second registration finds nothing to match.
+            if stored.as_deref() != Some(hash.as_slice()) {
+                return Err(StoreError::BootstrapRefused);
+            }
+            let now = now_ms();
+            let team = &deployment.ministry_team;
+            tx.execute(
+                "INSERT INTO deployment (singleton, deployment_id, root_public_key, ministry_team_id, created_at_ms)
+                 VALUES (1, ?1, ?2, ?3, ?4)",
+                params![deployment.deployment_id.as_bytes(), deployment.root_public_key, team.id.as_bytes(), now],
+            )
+            .map_err(backend)?;
+            tx.execute(
+                "INSERT INTO teams (team_id, name, public_key) VALUES (?1, ?2, ?3)",
+                params![team.id.as_bytes(), team.name, team.public_key],
+            )
+            .map_err(backend)?;
+            tx.execute(
+                "INSERT INTO devices (device_id, team_id, admin, token_hash, created_at_ms)
+                 VALUES (?1, ?2, 1, ?3, ?4)",
+                params![
+                    deployment.admin_device_id.as_bytes(),
+                    team.id.as_bytes(),
+                    deployment.admin_token.0.as_slice(),
+                    now
+                ],
+            )
+            .map_err(backend)?;
+            tx.execute("DELETE FROM settings WHERE key = 'bootstrap_hash'", []).map_err(backend)?;
+            tx.execute(
+                "INSERT INTO settings (key, value) VALUES ('bootstrap_spent_at_ms', ?1)",
+                params![now.to_string().into_bytes()],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn deployment(&self) -> Result<Deployment, StoreError> {
+        self.run(|connection| {
+            connection
+                .query_row("SELECT deployment_id, root_public_key, ministry_team_id FROM deployment", [], |row| {
+                    Ok(Deployment {
+                        deployment_id: uuid(row.get(0)?)?,
+                        root_public_key: row.get(1)?,
+                        ministry_team_id: uuid(row.get(2)?)?,
+                    })
+                })
+                .optional()
+                .map_err(backend)?
+                .ok_or(StoreError::NotFound(Missing::Deployment))
+        })
+        .await
+    }
+
+    async fn authenticate(&self, token: &TokenHash) -> Result<Credential, StoreError> {
+        let hash = token.0;
+        self.run(move |connection| {
+            let device = connection
+                .query_row(
+                    "SELECT device_id, team_id, admin, revoked_at_ms IS NOT NULL FROM devices WHERE token_hash = ?1",
+                    params![hash.as_slice()],
+                    |row| {
+                        Ok(Device {
+                            id: uuid(row.get(0)?)?,
+                            team_id: uuid(row.get(1)?)?,
+                            admin: row.get(2)?,
+                            revoked: row.get(3)?,
+                        })
+                    },
+                )
+                .optional()
+                .map_err(backend)?;
+            if let Some(device) = device {
+                return Ok(Credential::Device(device));
+            }
+            connection
+                .query_row(
+                    "SELECT invitation_id, team_id, admin FROM invitations
+                     WHERE token_hash = ?1 AND redeemed_by IS NULL",
+                    params![hash.as_slice()],
+                    |row| {
+                        Ok(Credential::Invitation(PendingInvitation {
+                            id: uuid(row.get(0)?)?,
+                            team_id: uuid(row.get(1)?)?,
+                            admin: row.get(2)?,
+                        }))
+                    },
+                )
+                .optional()
+                .map_err(backend)?
+                .ok_or(StoreError::NotFound(Missing::Token))
+        })
+        .await
+    }
+
+    async fn directory(&self) -> Result<SignedDirectory, StoreError> {
+        self.run(|connection| {
+            connection
+                .query_row("SELECT document, signature FROM directory", [], |row| {
+                    Ok(SignedDirectory { document: row.get(0)?, signature: row.get(1)? })
+                })
+                .optional()
+                .map_err(backend)?
+                .ok_or(StoreError::NotFound(Missing::Directory))
+        })
+        .await
+    }
+
+    async fn publish_directory(
+        &self,
+        version: u64,
+        directory: &SignedDirectory,
+        teams: &[Team],
+    ) -> Result<(), StoreError> {
+        let directory = directory.clone();
+        let teams = teams.to_vec();
+        self.run(move |connection| {
+            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+            let current: Option<i64> =
+                tx.query_row("SELECT version FROM directory", [], |row| row.get(0)).optional().map_err(backend)?;
+            if let Some(current) = current
+                && current as u64 >= version
+            {
+                return Err(StoreError::StaleDirectory { offered: version, current: current as u64 });
+            }
+            tx.execute(
+                "INSERT INTO directory (singleton, version, document, signature) VALUES (1, ?1, ?2, ?3)
+                 ON CONFLICT (singleton) DO UPDATE SET version = excluded.version,
+                     document = excluded.document, signature = excluded.signature",
+                params![version as i64, directory.document, directory.signature],
+            )
+            .map_err(backend)?;
+            for team in &teams {
+                tx.execute(
+                    "INSERT INTO teams (team_id, name, public_key) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (team_id) DO UPDATE SET name = excluded.name, public_key = excluded.public_key",
+                    params![team.id.as_bytes(), team.name, team.public_key],
+                )
+                .map_err(backend)?;
+            }
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn create_invitation(&self, invitation: &NewInvitation) -> Result<(), StoreError> {
+        let invitation = invitation.clone();
+        self.run(move |connection| {
+            let tx = connection.transaction().map_err(backend)?;
+            let team = tx
+                .query_row("SELECT 1 FROM teams WHERE team_id = ?1", params![invitation.team_id.as_bytes()], |_| Ok(()))
+                .optional()
+                .map_err(backend)?;
+            if team.is_none() {
+                return Err(StoreError::NotFound(Missing::Team));
+            }
+            tx.execute(
+                "INSERT INTO invitations (invitation_id, team_id, admin, token_hash, created_by, created_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    invitation.id.as_bytes(),
+                    invitation.team_id.as_bytes(),
+                    invitation.admin,
+                    invitation.token.0.as_slice(),
+                    invitation.created_by.as_bytes(),
+                    now_ms()
+                ],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn redeem_invitation(&self, token: &TokenHash, device_id: Uuid) -> Result<Device, StoreError> {
+        let hash = token.0;
+        self.run(move |connection| {
+            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+            let invitation: Option<(Vec<u8>, Vec<u8>, bool, Option<Vec<u8>>)> = tx
+                .query_row(
+                    "SELECT invitation_id, team_id, admin, redeemed_by FROM invitations WHERE token_hash = ?1",
+                    params![hash.as_slice()],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+                )
+                .optional()
+                .map_err(backend)?;
+            let Some((invitation_id, team_id, admin, redeemed_by)) = invitation else {
+                return Err(StoreError::NotFound(Missing::Token));
+            };
+            if redeemed_by.is_some() {
+                return Err(StoreError::InvitationUsed);
+            }
+            let taken = tx
+                .query_row("SELECT 1 FROM devices WHERE device_id = ?1", params![device_id.as_bytes()], |_| Ok(()))
+                .optional()
+                .map_err(backend)?;
+            if taken.is_some() {
+                return Err(StoreError::Conflict(format!("device {device_id} is already enrolled")));
+            }
+            let now = now_ms();
+            tx.execute(
+                "INSERT INTO devices (device_id, team_id, admin, token_hash, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![device_id.as_bytes(), team_id, admin, hash.as_slice(), now],
+            )
+            .map_err(backend)?;
+            tx.execute(
+                "UPDATE invitations SET redeemed_by = ?1, redeemed_at_ms = ?2 WHERE invitation_id = ?3",
+                params![device_id.as_bytes(), now, invitation_id],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)?;
+            Ok(Device {
+                id: device_id,
+                team_id: uuid(team_id).map_err(backend)?,
+                admin,
+                revoked: false,
+            })
+        })
+        .await
+    }
+
+    async fn push_events(&self, device: &Device, events: &[SealedEvent]) -> Result<Vec<PushedEvent>, StoreError> {
+        let team = device.team_id;
+        let events = events.to_vec();
+        self.run(move |connection| {
+            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+            let ministry = ministry_team(&tx)?;
+            let mut pushed = Vec::with_capacity(events.len());
+            for event in &events {
+                let existing = tx
+                    .query_row(
+                        &format!("SELECT e.seq, {EVENT_COLUMNS} FROM events e WHERE e.event_id = ?1"),
+                        params![event.id.as_bytes()],
+                        |row| {
+                            let seq: i64 = row.get(0)?;
+                            Ok((seq, event_from_row(row, 1)?))
+                        },
+                    )
+                    .optional()
+                    .map_err(backend)?;
+                if let Some((seq, stored)) = existing {
+                    if &stored != event {
+                        return Err(StoreError::Conflict(format!(
+                            "event {} is already stored with different content",
+                            event.id
+                        )));
+                    }
+                    pushed.push(PushedEvent { id: event.id, seq: seq as u64, already_stored: true });
+                    continue;
+                }
+                let used = tx
+                    .query_row(
+                        "SELECT 1 FROM events WHERE device_id = ?1 AND device_seq = ?2",
+                        params![event.device_id.as_bytes(), event.device_seq as i64],
+                        |_| Ok(()),
+                    )
+                    .optional()
+                    .map_err(backend)?;
+                if used.is_some() {
+                    return Err(StoreError::Conflict(format!(
+                        "device sequence number {} is already used by another event",
+                        event.device_seq
+                    )));
+                }
+                let owner: Option<Uuid> = tx
+                    .query_row(
+                        "SELECT owner_team_id FROM cases WHERE case_id = ?1",
+                        params![event.case_id.as_bytes()],
+                        |row| uuid(row.get(0)?),
+                    )
+                    .optional()
+                    .map_err(backend)?;
+                let owner = match owner {
+                    Some(owner) => {
+                        if !can_see(&tx, team, event.case_id, owner)? {
+                            return Err(StoreError::CaseNotVisible(event.case_id));
+                        }
+                        owner
+                    }
+                    None => {
+                        tx.execute(
+                            "INSERT INTO cases (case_id, owner_team_id, created_at_ms) VALUES (?1, ?2, ?3)",
+                            params![event.case_id.as_bytes(), team.as_bytes(), now_ms()],
+                        )
+                        .map_err(backend)?;
+                        team
+                    }
+                };
+                tx.execute(
+                    "INSERT INTO events (event_id, format, case_id, kind, device_id, device_seq,
+                         hlc_wall_ms, hlc_counter, key_id, nonce, ciphertext, received_at_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    params![
+                        event.id.as_bytes(),
+                        event.format,
+                        event.case_id.as_bytes(),
+                        event.kind,
+                        event.device_id.as_bytes(),
+                        event.device_seq as i64,
+                        event.hlc.wall_ms as i64,
+                        event.hlc.counter,
+                        event.key_id.as_bytes(),
+                        event.nonce,
+                        event.ciphertext,
+                        now_ms()
+                    ],
+                )
+                .map_err(backend)?;
+                let seq = tx.last_insert_rowid();
+                // The owner, the ministry and every granted team see the event.
+                let mut teams = vec![owner, ministry];
+                {
+                    let mut statement =
+                        tx.prepare_cached("SELECT team_id FROM case_grants WHERE case_id = ?1").map_err(backend)?;
+                    let granted = statement
+                        .query_map(params![event.case_id.as_bytes()], |row| uuid(row.get(0)?))
+                        .map_err(backend)?;
+                    for granted in granted {
+                        teams.push(granted.map_err(backend)?);
+                    }
+                }
+                teams.sort();
+                teams.dedup();
+                for feed_team in teams {
+                    tx.execute(
+                        "INSERT INTO feed (team_id, event_seq) VALUES (?1, ?2)",
+                        params![feed_team.as_bytes(), seq],
+                    )
+                    .map_err(backend)?;
+                }
+                pushed.push(PushedEvent { id: event.id, seq: seq as u64, already_stored: false });
+            }
+            tx.commit().map_err(backend)?;
+            Ok(pushed)
+        })
+        .await
+    }
+
+    async fn pull_events(&self, team: Uuid, after: u64, limit: u32) -> Result<EventPage, StoreError> {
+        self.run(move |connection| {
+            let mut statement = connection
+                .prepare_cached(&format!(
+                    "SELECT f.position, {EVENT_COLUMNS} FROM feed f JOIN events e ON e.seq = f.event_seq
+                     WHERE f.team_id = ?1 AND f.position > ?2 ORDER BY f.position LIMIT ?3"
+                ))
+                .map_err(backend)?;
+            let rows = statement
+                .query_map(params![team.as_bytes(), after.min(i64::MAX as u64) as i64, limit as i64 + 1], |row| {
+                    let position: i64 = row.get(0)?;
+                    Ok((position as u64, event_from_row(row, 1)?))
+                })
+                .map_err(backend)?;
+            let mut page = EventPage { events: Vec::new(), next_cursor: after, more: false };
+            for row in rows {
+                let (position, event) = row.map_err(backend)?;
+                if page.events.len() == limit as usize {
+                    page.more = true;
+                    break;
+                }
+                page.next_cursor = position;
+                page.events.push(event);
+            }
+            Ok(page)
+        })
+        .await
+    }
+
+    async fn grant_case(&self, by_team: Uuid, case_id: Uuid, to_team: Uuid) -> Result<u64, StoreError> {
+        self.run(move |connection| {
+            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+            let owner: Uuid = tx
+                .query_row("SELECT owner_team_id FROM cases WHERE case_id = ?1", params![case_id.as_bytes()], |row| {
+                    uuid(row.get(0)?)
+                })
+                .optional()
+                .map_err(backend)?
+                .ok_or(StoreError::NotFound(Missing::Case))?;
+            if !can_see(&tx, by_team, case_id, owner)? {
+                return Err(StoreError::CaseNotVisible(case_id));
+            }
+            let team_known = tx
+                .query_row("SELECT 1 FROM teams WHERE team_id = ?1", params![to_team.as_bytes()], |_| Ok(()))
+                .optional()
+                .map_err(backend)?;
+            if team_known.is_none() {
+                return Err(StoreError::NotFound(Missing::Team));
+            }
+            tx.execute(
+                "INSERT OR IGNORE INTO case_grants (case_id, team_id, granted_at_ms) VALUES (?1, ?2, ?3)",
+                params![case_id.as_bytes(), to_team.as_bytes(), now_ms()],
+            )
+            .map_err(backend)?;
+            // Back-fill in event order the case's events the team's feed does not hold yet.
+            let backfilled = tx
+                .execute(
+                    "INSERT INTO feed (team_id, event_seq)
+                     SELECT ?1, e.seq FROM events e WHERE e.case_id = ?2
+                       AND NOT EXISTS (SELECT 1 FROM feed f WHERE f.team_id = ?1 AND f.event_seq = e.seq)
+                     ORDER BY e.seq",
+                    params![to_team.as_bytes(), case_id.as_bytes()],
+                )
+                .map_err(backend)?;
+            tx.commit().map_err(backend)?;
+            Ok(backfilled as u64)
+        })
+        .await
+    }
+
+    async fn list_devices(&self) -> Result<Vec<DeviceInfo>, StoreError> {
+        self.run(|connection| {
+            let mut statement = connection
+                .prepare(
+                    "SELECT device_id, team_id, admin, revoked_at_ms IS NOT NULL, created_at_ms
+                     FROM devices ORDER BY created_at_ms, device_id",
+                )
+                .map_err(backend)?;
+            let rows = statement
+                .query_map([], |row| {
+                    Ok(DeviceInfo {
+                        device_id: uuid(row.get(0)?)?,
+                        team_id: uuid(row.get(1)?)?,
+                        admin: row.get(2)?,
+                        revoked: row.get(3)?,
+                        created_at_ms: row.get::<_, i64>(4)? as u64,
+                    })
+                })
+                .map_err(backend)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+        })
+        .await
+    }
+
+    async fn revoke_device(&self, device_id: Uuid) -> Result<(), StoreError> {
+        self.run(move |connection| {
+            let changed = connection
+                .execute(
+                    "UPDATE devices SET revoked_at_ms = COALESCE(revoked_at_ms, ?1) WHERE device_id = ?2",
+                    params![now_ms(), device_id.as_bytes()],
+                )
+                .map_err(backend)?;
+            if changed == 0 {
+                return Err(StoreError::NotFound(Missing::Device));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn event_count(&self) -> Result<u64, StoreError> {
+        self.run(|connection| {
+            connection
+                .query_row("SELECT COUNT(*) FROM events", [], |row| row.get::<_, i64>(0))
+                .map(|n| n as u64)
+                .map_err(backend)
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.run(|connection| connection.query_row("SELECT 1", [], |_| Ok(())).map_err(backend)).await
+    }
+}

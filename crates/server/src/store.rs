@@ -1,0 +1,200 @@
+//! The storage trait: one narrow method per use case of the server, and the types it speaks.
+//!
+//! Two backends implement it, [`crate::sqlite::SqliteStore`] and
+//! [`crate::postgres::PostgresStore`]; `tests/it/conformance.rs` runs one suite against both.
+//! Every write method is one transaction: when it returns `Ok`, the change is durable.
+
+use async_trait::async_trait;
+use harbour_wire::SealedEvent;
+use harbour_wire::protocol::{DeviceInfo, PushedEvent, SignedDirectory, Team};
+use uuid::Uuid;
+
+use crate::token::TokenHash;
+
+/// Everything a backend can answer besides success.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The thing asked for does not exist.
+    #[error("{0} not found")]
+    NotFound(Missing),
+    /// `initialize` on a store that already has a bootstrap token.
+    #[error("the store is already initialized")]
+    AlreadyInitialized,
+    /// The bootstrap token is wrong, or was already used to register the deployment.
+    #[error("the bootstrap token is not valid")]
+    BootstrapRefused,
+    /// A directory whose version is not newer than the stored one.
+    #[error("directory version {offered} is not newer than {current}")]
+    StaleDirectory { offered: u64, current: u64 },
+    /// An invitation token presented a second time.
+    #[error("the invitation was already used")]
+    InvitationUsed,
+    /// A push or grant touching a case the acting team cannot see.
+    #[error("case {0} is not visible to this team")]
+    CaseNotVisible(Uuid),
+    /// A write that would contradict what is stored (an event id or device sequence number
+    /// already used by a different event, a device id already enrolled).
+    #[error("{0}")]
+    Conflict(String),
+    /// The database itself failed.
+    #[error("database error: {0}")]
+    Backend(String),
+}
+
+/// What [`StoreError::NotFound`] could not find.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Missing {
+    Deployment,
+    Directory,
+    Token,
+    Team,
+    Case,
+    Device,
+}
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Missing::Deployment => "deployment",
+            Missing::Directory => "team directory",
+            Missing::Token => "token",
+            Missing::Team => "team",
+            Missing::Case => "case",
+            Missing::Device => "device",
+        })
+    }
+}
+
+/// The registered deployment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deployment {
+    pub deployment_id: Uuid,
+    pub root_public_key: Vec<u8>,
+    pub ministry_team_id: Uuid,
+}
+
+/// What `register_deployment` records.
+#[derive(Clone, Debug)]
+pub struct NewDeployment {
+    pub deployment_id: Uuid,
+    pub root_public_key: Vec<u8>,
+    pub ministry_team: Team,
+    pub admin_device_id: Uuid,
+    pub admin_token: TokenHash,
+}
+
+/// An enrolled device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Device {
+    pub id: Uuid,
+    pub team_id: Uuid,
+    pub admin: bool,
+    pub revoked: bool,
+}
+
+/// A created, not yet redeemed invitation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingInvitation {
+    pub id: Uuid,
+    pub team_id: Uuid,
+    pub admin: bool,
+}
+
+/// Whose token a bearer token is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credential {
+    Device(Device),
+    Invitation(PendingInvitation),
+}
+
+/// What `create_invitation` records.
+#[derive(Clone, Debug)]
+pub struct NewInvitation {
+    pub id: Uuid,
+    pub team_id: Uuid,
+    pub admin: bool,
+    pub token: TokenHash,
+    pub created_by: Uuid,
+}
+
+/// A page of a team's feed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventPage {
+    pub events: Vec<SealedEvent>,
+    /// Feed position of the last event in the page, or `after` when the page is empty.
+    pub next_cursor: u64,
+    pub more: bool,
+}
+
+/// The server's storage. Each method is one use case and one transaction.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Create the schema's first state with a bootstrap token. Fails on a store that has one.
+    async fn initialize(&self, bootstrap: &TokenHash) -> Result<(), StoreError>;
+
+    /// Register the deployment, its ministry team and the first administrator device, and
+    /// spend the bootstrap token.
+    async fn register_deployment(&self, bootstrap: &TokenHash, deployment: &NewDeployment) -> Result<(), StoreError>;
+
+    async fn deployment(&self) -> Result<Deployment, StoreError>;
+
+    /// Whose token this is (device, revoked or not, or a pending invitation).
+    async fn authenticate(&self, token: &TokenHash) -> Result<Credential, StoreError>;
+
+    /// The latest published (already verified) directory.
+    async fn directory(&self) -> Result<SignedDirectory, StoreError>;
+
+    /// Store a verified directory of `version` and record its teams. Refuses an older version.
+    async fn publish_directory(
+        &self,
+        version: u64,
+        directory: &SignedDirectory,
+        teams: &[Team],
+    ) -> Result<(), StoreError>;
+
+    /// Record a pending device (an invitation) in an existing team.
+    async fn create_invitation(&self, invitation: &NewInvitation) -> Result<(), StoreError>;
+
+    /// Turn a pending invitation into a device with `device_id`, once.
+    async fn redeem_invitation(&self, token: &TokenHash, device_id: Uuid) -> Result<Device, StoreError>;
+
+    /// Store a batch of events pushed by `device` (whose device_id the caller checked), all or
+    /// nothing, idempotent by event id; fills the feed of every team that can see each case.
+    async fn push_events(&self, device: &Device, events: &[SealedEvent]) -> Result<Vec<PushedEvent>, StoreError>;
+
+    /// Events of `team`'s feed after position `after`, at most `limit`.
+    async fn pull_events(&self, team: Uuid, after: u64, limit: u32) -> Result<EventPage, StoreError>;
+
+    /// Let `to_team` see `case_id` (acting for `by_team`, which must see it); back-fills the
+    /// case's existing events into `to_team`'s feed. Returns how many were back-filled.
+    async fn grant_case(&self, by_team: Uuid, case_id: Uuid, to_team: Uuid) -> Result<u64, StoreError>;
+
+    async fn list_devices(&self) -> Result<Vec<DeviceInfo>, StoreError>;
+
+    /// Revoke a device at once. Revoking a revoked device is not an error.
+    async fn revoke_device(&self, device_id: Uuid) -> Result<(), StoreError>;
+
+    /// Total events stored (for metrics).
+    async fn event_count(&self) -> Result<u64, StoreError>;
+
+    /// Is the database answering?
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Milliseconds since the Unix epoch, for bookkeeping columns.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Open the store named by `--db`: `sqlite:PATH` or `postgres://...`.
+pub async fn open(spec: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    if let Some(path) = spec.strip_prefix("sqlite:") {
+        let store = crate::sqlite::SqliteStore::open(std::path::Path::new(path)).await?;
+        Ok(std::sync::Arc::new(store))
+    } else if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
+        let store = crate::postgres::PostgresStore::connect(spec).await?;
+        Ok(std::sync::Arc::new(store))
+    } else {
+        Err(StoreError::Backend("the database must be given as sqlite:PATH or postgres://...".into()))
+    }
+}

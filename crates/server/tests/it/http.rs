@@ -1,0 +1,360 @@
+//! Every endpoint of the real `harbour-server` process, through the `harbour-sync` client,
+//! and every kind of bad input, each answered with a JSON 4xx that changes nothing.
+
+use ed25519_dalek::SigningKey;
+use harbour_sync::client::{Client, ClientError};
+use harbour_wire::protocol::{ErrorBody, RegisterDeploymentRequest};
+use rand_core::OsRng;
+use uuid::Uuid;
+
+use crate::support::{
+    Case, Deployment, Server, enrol, fresh_postgres_database, postgres_url, pull_all, signed_directory, team,
+};
+
+/// A server on a fresh SQLite file; the temp dir holds the database and the log.
+fn sqlite_server(extra: &[&str]) -> (Server, String, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("harbour.db").display());
+    let bootstrap = Server::init(&db);
+    let server = Server::start(&db, &dir.path().join("server.log"), extra);
+    (server, bootstrap, dir)
+}
+
+fn code(error: &ClientError) -> &str {
+    error.code().unwrap_or("none")
+}
+
+async fn stored_events(client: &Client) -> u64 {
+    let text = client.metrics().await.unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix("harbour_events "))
+        .expect("the metrics report the stored events")
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn full_flow_on_sqlite() {
+    let (server, bootstrap, _dir) = sqlite_server(&[]);
+    full_flow(&server, &bootstrap).await;
+}
+
+#[tokio::test]
+async fn full_flow_on_postgres() {
+    let Some(url) = postgres_url() else { return };
+    let db = fresh_postgres_database(&url).await;
+    let dir = tempfile::tempdir().unwrap();
+    let bootstrap = Server::init(&db);
+    let server = Server::start(&db, &dir.path().join("server.log"), &[]);
+    full_flow(&server, &bootstrap).await;
+}
+
+/// Registration, directory, invitations, push, pull, grant, revoke: the life of a deployment.
+async fn full_flow(server: &Server, bootstrap: &str) {
+    let d = Deployment::register(server, bootstrap).await;
+    let health = d.anonymous.health().await.unwrap();
+    assert_eq!(health.status, "ok");
+
+    // The deployment and the directory, verified as a device would.
+    let info = d.clinic_device.client.deployment().await.unwrap();
+    assert_eq!(info.deployment_id, d.deployment_id);
+    assert_eq!(info.ministry_team_id, d.ministry.id);
+    let signed = d.clinic_device.client.directory().await.unwrap();
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&info.root_public_key.try_into().unwrap()).unwrap();
+    let signature = ed25519_dalek::Signature::from_slice(&signed.signature).unwrap();
+    key.verify_strict(&harbour_wire::protocol::directory_signing_message(&signed.document), &signature).unwrap();
+    assert_eq!(signed.unverified_directory().unwrap().teams.len(), 4);
+
+    // A clinic records a case; the ministry sees it, the consulate does not.
+    let case = Case::new();
+    let batch: Vec<_> = ["case.created", "note.added", "screening.added"]
+        .iter()
+        .map(|kind| case.seal(&d.clinic_device, kind, &format!("{kind} body")))
+        .collect();
+    let pushed = d.clinic_device.client.push(&batch).await.unwrap();
+    assert_eq!(pushed.events.len(), 3);
+    assert!(pushed.events.iter().all(|e| !e.already_stored));
+    let ministry_view = pull_all(&d.admin.client, None).await;
+    assert_eq!(ministry_view, batch);
+    assert_eq!(case.open(&ministry_view[1]), "note.added body");
+    assert!(pull_all(&d.consulate_device.client, None).await.is_empty());
+
+    // Replaying the batch is harmless.
+    let replay = d.clinic_device.client.push(&batch).await.unwrap();
+    assert!(replay.events.iter().all(|e| e.already_stored));
+    assert_eq!(
+        replay.events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        pushed.events.iter().map(|e| e.seq).collect::<Vec<_>>()
+    );
+
+    // The consulate may not write to the clinic's case, nor grant it.
+    let intrusion = case.seal(&d.consulate_device, "note.added", "intrusion");
+    let error = d.consulate_device.client.push(&[intrusion]).await.unwrap_err();
+    assert!(matches!(error, ClientError::Forbidden { .. }), "{error:?}");
+    assert_eq!(code(&error), "case_not_visible");
+    let error = d.consulate_device.client.grant(case.id, d.consulate.id).await.unwrap_err();
+    assert_eq!(code(&error), "case_not_visible");
+
+    // A referral grants the shelter, which then pulls the older events too.
+    let shelter_cursor = d.shelter_device.client.pull(0, None).await.unwrap().next_cursor;
+    let granted = d.clinic_device.client.grant(case.id, d.shelter.id).await.unwrap();
+    assert_eq!(granted.backfilled, 3);
+    let shelter_page = d.shelter_device.client.pull(shelter_cursor, None).await.unwrap();
+    assert_eq!(shelter_page.events, batch);
+    assert!(!shelter_page.more);
+    let error = d.clinic_device.client.grant(case.id, Uuid::now_v7()).await.unwrap_err();
+    assert_eq!(code(&error), "unknown_team");
+    let error = d.clinic_device.client.grant(Uuid::now_v7(), d.shelter.id).await.unwrap_err();
+    assert_eq!(code(&error), "unknown_case");
+
+    // Pages: 25 more events, pulled 10 at a time.
+    let many: Vec<_> = (0..25).map(|i| case.seal(&d.clinic_device, "note.added", &format!("note {i}"))).collect();
+    d.clinic_device.client.push(&many).await.unwrap();
+    let mut cursor = 0;
+    let mut sizes = Vec::new();
+    loop {
+        let page = d.clinic_device.client.pull(cursor, Some(10)).await.unwrap();
+        sizes.push(page.events.len());
+        cursor = page.next_cursor;
+        if !page.more {
+            break;
+        }
+    }
+    assert_eq!(sizes, [10, 10, 8]);
+
+    // Devices: listed by an administrator, revoked at once.
+    let devices = d.admin.client.devices().await.unwrap();
+    assert_eq!(devices.len(), 4);
+    let error = d.clinic_device.client.devices().await.unwrap_err();
+    assert_eq!(code(&error), "admin_only");
+    let error = d.clinic_device.client.revoke_device(d.consulate_device.id).await.unwrap_err();
+    assert_eq!(code(&error), "admin_only");
+    d.admin.client.revoke_device(d.consulate_device.id).await.unwrap();
+    let error = d.consulate_device.client.pull(0, None).await.unwrap_err();
+    assert!(matches!(error, ClientError::Unauthorized { .. }), "{error:?}");
+    assert_eq!(error.to_string(), "The server refused this laptop: ask your administrator to re-invite it.");
+    let devices = d.admin.client.devices().await.unwrap();
+    assert!(devices.iter().any(|dev| dev.device_id == d.consulate_device.id && dev.revoked));
+    let error = d.admin.client.revoke_device(d.admin.id).await.unwrap_err();
+    assert_eq!(code(&error), "cannot_revoke_self");
+    let error = d.admin.client.revoke_device(Uuid::now_v7()).await.unwrap_err();
+    assert_eq!(code(&error), "unknown_device");
+
+    // Metrics and the API description.
+    let metrics = d.anonymous.metrics().await.unwrap();
+    assert!(metrics.contains("harbour_pushes_total "), "{metrics}");
+    assert!(metrics.contains("harbour_pulls_total "), "{metrics}");
+    assert!(metrics.contains("harbour_events_stored_total 28"), "{metrics}");
+    assert!(metrics.contains("harbour_http_requests_total{status=\"2xx\"}"), "{metrics}");
+    assert_eq!(stored_events(&d.anonymous).await, 28);
+    let openapi = d.anonymous.openapi().await.unwrap();
+    for (method, path) in harbour_server::api::ROUTES {
+        assert!(openapi["paths"][path][method].is_object(), "{method} {path} is not described");
+    }
+}
+
+#[tokio::test]
+async fn registration_needs_the_bootstrap_token_once() {
+    let (server, bootstrap, _dir) = sqlite_server(&[]);
+    let client = Client::new(&server.url).unwrap();
+    let root = SigningKey::generate(&mut OsRng);
+    let mut request = RegisterDeploymentRequest {
+        bootstrap_token: "not-the-token".into(),
+        deployment_id: Uuid::now_v7(),
+        root_public_key: root.verifying_key().to_bytes().to_vec(),
+        ministry_team: team("Ministry"),
+        admin_device_id: Uuid::now_v7(),
+    };
+    let error = client.register_deployment(&request).await.unwrap_err();
+    assert_eq!(code(&error), "bootstrap_refused");
+    request.root_public_key = vec![1, 2, 3];
+    request.bootstrap_token = bootstrap.clone();
+    let error = client.register_deployment(&request).await.unwrap_err();
+    assert_eq!(code(&error), "invalid_key");
+    request.root_public_key = root.verifying_key().to_bytes().to_vec();
+    client.register_deployment(&request).await.unwrap();
+    let error = client.register_deployment(&request).await.unwrap_err();
+    assert_eq!(code(&error), "bootstrap_refused");
+    // `init` refuses to mint a second bootstrap token.
+    let output =
+        std::process::Command::new(crate::support::BIN).args(["init", "--db", &server.db, "--json"]).output().unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("already initialized"));
+}
+
+#[tokio::test]
+async fn directories_must_be_signed_by_the_root_key_and_newer() {
+    let (server, bootstrap, _dir) = sqlite_server(&[]);
+    let d = Deployment::register(&server, &bootstrap).await;
+    let teams = [d.ministry.clone(), d.clinic.clone(), team("Embassy")];
+
+    let mut unsigned = signed_directory(&d.root, d.deployment_id, 2, &teams);
+    unsigned.signature = vec![0; 64];
+    let error = d.admin.client.publish_directory(&unsigned).await.unwrap_err();
+    assert_eq!(code(&error), "bad_signature");
+    let impostor = SigningKey::generate(&mut OsRng);
+    let forged = signed_directory(&impostor, d.deployment_id, 2, &teams);
+    let error = d.admin.client.publish_directory(&forged).await.unwrap_err();
+    assert_eq!(code(&error), "bad_signature");
+    let mut tampered = signed_directory(&d.root, d.deployment_id, 2, &teams);
+    tampered.document = tampered.document.replace("Embassy", "Impostor");
+    let error = d.admin.client.publish_directory(&tampered).await.unwrap_err();
+    assert_eq!(code(&error), "bad_signature");
+    let stale = signed_directory(&d.root, d.deployment_id, 1, &teams);
+    let error = d.admin.client.publish_directory(&stale).await.unwrap_err();
+    assert_eq!(code(&error), "stale_directory");
+    let elsewhere = signed_directory(&d.root, Uuid::now_v7(), 2, &teams);
+    let error = d.admin.client.publish_directory(&elsewhere).await.unwrap_err();
+    assert_eq!(code(&error), "wrong_deployment");
+    let good = signed_directory(&d.root, d.deployment_id, 2, &teams);
+    let error = d.clinic_device.client.publish_directory(&good).await.unwrap_err();
+    assert_eq!(code(&error), "admin_only");
+    // None of that changed anything.
+    assert_eq!(d.clinic_device.client.directory().await.unwrap().unverified_directory().unwrap().version, 1);
+
+    assert_eq!(d.admin.client.publish_directory(&good).await.unwrap().version, 2);
+    assert_eq!(d.clinic_device.client.directory().await.unwrap(), good);
+}
+
+#[tokio::test]
+async fn invitations_are_for_administrators_and_used_once() {
+    let (server, bootstrap, _dir) = sqlite_server(&[]);
+    let d = Deployment::register(&server, &bootstrap).await;
+    let error = d.clinic_device.client.create_invitation(d.clinic.id, false).await.unwrap_err();
+    assert_eq!(code(&error), "admin_only");
+    let error = d.admin.client.create_invitation(d.clinic.id, true).await.unwrap_err();
+    assert_eq!(code(&error), "admin_outside_ministry");
+    let error = d.admin.client.create_invitation(Uuid::now_v7(), false).await.unwrap_err();
+    assert_eq!(code(&error), "unknown_team");
+
+    let invitation = d.admin.client.create_invitation(d.ministry.id, true).await.unwrap();
+    let newcomer = d.anonymous.with_token(&invitation.device_token);
+    // A pending invitation is not yet a device.
+    let error = newcomer.pull(0, None).await.unwrap_err();
+    assert!(matches!(error, ClientError::Unauthorized { .. }));
+    let device_id = Uuid::now_v7();
+    let device = newcomer.redeem_invitation(device_id).await.unwrap();
+    assert!(device.admin && device.team_id == d.ministry.id && device.device_id == device_id);
+    let error = newcomer.redeem_invitation(Uuid::now_v7()).await.unwrap_err();
+    assert_eq!(code(&error), "invitation_used");
+    assert_eq!(newcomer.devices().await.unwrap().len(), 5, "the new administrator works");
+    let error = d.anonymous.with_token("made-up").redeem_invitation(Uuid::now_v7()).await.unwrap_err();
+    assert!(matches!(error, ClientError::Unauthorized { .. }));
+    let (second, _) = enrol(&d.admin, &d.shelter).await;
+    assert_eq!(second.client.deployment().await.unwrap().deployment_id, d.deployment_id);
+}
+
+#[tokio::test]
+async fn pushes_are_checked_and_all_or_nothing() {
+    let (server, bootstrap, _dir) = sqlite_server(&[]);
+    let d = Deployment::register(&server, &bootstrap).await;
+    let case = Case::new();
+    d.clinic_device.client.push(&[case.seal(&d.clinic_device, "case.created", "x")]).await.unwrap();
+    let before = stored_events(&d.anonymous).await;
+
+    // The clinic's token pushing an event of another device.
+    let other_case = Case::new();
+    let impersonation = other_case.seal(&d.shelter_device, "case.created", "y");
+    let error = d.clinic_device.client.push(&[impersonation]).await.unwrap_err();
+    assert_eq!(code(&error), "wrong_device");
+    // A different event reusing a used (device, seq), behind a good one.
+    let good = other_case.seal(&d.clinic_device, "case.created", "z");
+    let clash = other_case.seal_with_seq(d.clinic_device.id, 1, "note.added", "w");
+    let error = d.clinic_device.client.push(&[good.clone(), clash]).await.unwrap_err();
+    assert_eq!(code(&error), "conflict");
+    assert!(matches!(error, ClientError::Rejected { status: 409, .. }));
+    // Malformed events.
+    let mut bad_nonce = other_case.seal(&d.clinic_device, "note.added", "v");
+    bad_nonce.nonce = vec![1];
+    let error = d.clinic_device.client.push(&[bad_nonce]).await.unwrap_err();
+    assert_eq!(code(&error), "invalid_event");
+    let too_many: Vec<_> = (0..1001).map(|_| good.clone()).collect();
+    let error = d.clinic_device.client.push(&too_many).await.unwrap_err();
+    assert_eq!(code(&error), "batch_too_large");
+    assert_eq!(stored_events(&d.anonymous).await, before, "no refused push stored anything");
+    d.clinic_device.client.push(&[good]).await.unwrap();
+    assert_eq!(stored_events(&d.anonymous).await, before + 1);
+}
+
+#[tokio::test]
+async fn bad_http_input_gets_json_errors() {
+    let (server, bootstrap, _dir) = sqlite_server(&["--max-body-bytes", "65536"]);
+    let d = Deployment::register(&server, &bootstrap).await;
+    let token = &d.tokens[1];
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1/events", server.url);
+    let before = stored_events(&d.anonymous).await;
+
+    let check = async |request: reqwest::RequestBuilder, status: u16, code: &str| {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status().as_u16(), status);
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+        let body: ErrorBody = response.json().await.unwrap();
+        assert_eq!(body.error, code);
+        assert!(body.message.ends_with('.') || body.message.ends_with(')'), "{}", body.message);
+    };
+    let authed = |builder: reqwest::RequestBuilder| builder.bearer_auth(token);
+
+    check(authed(http.post(&url)).header("content-type", "application/json").body("{not json"), 400, "malformed_json")
+        .await;
+    check(authed(http.post(&url)).header("content-type", "text/plain").body("{}"), 415, "unsupported_media_type").await;
+    check(
+        authed(http.post(&url)).header("content-type", "application/json").body("{\"events\": 3}"),
+        422,
+        "invalid_request",
+    )
+    .await;
+    let huge = format!("{{\"events\": [], \"pad\": \"{}\"}}", "a".repeat(100_000));
+    check(authed(http.post(&url)).header("content-type", "application/json").body(huge.clone()), 413, "body_too_large")
+        .await;
+    // A small zstd body that inflates past the limit is caught after decompression.
+    let bomb = zstd::bulk::compress(huge.as_bytes(), 3).unwrap();
+    check(
+        authed(http.post(&url))
+            .header("content-type", "application/json")
+            .header("content-encoding", "zstd")
+            .body(bomb),
+        413,
+        "body_too_large",
+    )
+    .await;
+    check(
+        authed(http.post(&url)).header("content-type", "application/json").header("content-encoding", "br").body("{}"),
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    check(http.get(&url), 401, "unauthorized").await;
+    check(http.get(&url).bearer_auth("0".repeat(64)), 401, "unauthorized").await;
+    check(authed(http.get(format!("{url}?after=minus-one"))), 400, "bad_request").await;
+    check(http.get(format!("{}/v1/nothing-here", server.url)), 404, "not_found").await;
+    check(http.delete(&url), 405, "method_not_allowed").await;
+
+    // gzip bodies are understood, and responses come compressed when asked.
+    let gz = {
+        use std::io::Write as _;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(b"{\"events\": []}").unwrap();
+        encoder.finish().unwrap()
+    };
+    let response = authed(http.post(&url))
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(gz)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // A raw client (no transparent decompression) sees the compressed answer as it travels.
+    let raw = reqwest::Client::builder().no_gzip().no_zstd().build().unwrap();
+    for encoding in ["zstd", "gzip"] {
+        let response = raw
+            .get(format!("{}/v1/openapi.json", server.url))
+            .header("accept-encoding", encoding)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["content-encoding"], encoding);
+    }
+    assert_eq!(stored_events(&d.anonymous).await, before, "no bad request changed anything");
+}

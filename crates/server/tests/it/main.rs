@@ -1,0 +1,8 @@
+//! The integration tests of `harbour-server`: one binary, one module per concern.
+
+mod conformance;
+mod faults;
+mod http;
+mod plaintext;
+mod support;
+mod tls;

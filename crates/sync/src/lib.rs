@@ -1,0 +1,3 @@
+//! Sync between a Harbour device and the ministry's server.
+
+pub mod client;
