@@ -32,38 +32,56 @@ fn target_dir() -> std::path::PathBuf {
     exe.ancestors().nth(3).unwrap().to_owned()
 }
 
+/// Cases written to round-robin, each seeded with a realistic history first.
+const WRITE_CASES: usize = 100;
+const HISTORY: usize = 30;
+
 fn writes(root: &Path) {
     let dir = root.join("writes");
     let options = CreateOptions { kdf: KdfParams::INSECURE_FAST_FOR_TESTS, ..CreateOptions::default() };
     let mut workspace = Workspace::create(&dir, PASSPHRASE, &options).unwrap();
-    let case = workspace.create_case(CaseFields::named("Benchmark Person").unwrap()).unwrap().id;
     let note = "Seen at the clinic; follow-up booked for next week with an interpreter.";
-    // Warm up, then alternate a note and a field edit: the two most common writes.
-    for _ in 0..50 {
-        workspace.add_note(case, note).unwrap();
+    let cases: Vec<_> = (0..WRITE_CASES)
+        .map(|index| workspace.create_case(CaseFields::named(&format!("Benchmark Person {index}")).unwrap()).unwrap().id)
+        .collect();
+    for round in 0..HISTORY {
+        for case in &cases {
+            write_one(&mut workspace, *case, round, note);
+        }
     }
+    // Timed: alternate a note and a field edit, the two most common writes, across the cases.
     let mut harbour = Vec::with_capacity(WRITES);
     for round in 0..WRITES {
+        let case = cases[round % cases.len()];
         let start = Instant::now();
-        if round % 2 == 0 {
-            workspace.add_note(case, note).unwrap();
-        } else {
-            let risk = if round % 4 == 1 { "high" } else { "low" };
-            workspace.update_case(case, vec![FieldValue::parse(Field::RiskLevel, risk).unwrap()], None).unwrap();
-        }
+        write_one(&mut workspace, case, round, note);
         harbour.push(start.elapsed());
     }
-    let sealed_size = workspace.case_events(case).unwrap().last().unwrap().ciphertext.len();
-    let state_size = serde_json::to_string(&workspace.export_case(case).unwrap()).unwrap().len();
+    let events = workspace.case_events(cases[0]).unwrap();
+    let sealed_size = events.iter().map(|event| event.ciphertext.len()).sum::<usize>() / events.len();
+    let state = workspace.export_case(cases[0]).unwrap();
+    let state_size = zstd::bulk::compress(&serde_json::to_vec(&state).unwrap(), 1).unwrap().len();
     drop(workspace);
 
     let plain = plain_sqlite_writes(&root.join("plain.db"), sealed_size, state_size);
     let (h50, h95) = (percentile(&mut harbour, 50), percentile(&mut harbour, 95));
     let (p50, p95) = (percentile(&mut plain.clone(), 50), percentile(&mut plain.clone(), 95));
-    println!("Durable write of one case event (note or field edit), synchronous=FULL, WAL:");
+    println!(
+        "Durable write of one case event (note or field edit) on cases with ~{} events, synchronous=FULL, WAL:",
+        HISTORY + WRITES / WRITE_CASES
+    );
     println!("  Harbour (SQLCipher + AES-GCM seal + projection + audit): median {h50:?}  p95 {h95:?}");
-    println!("  plain rusqlite, same statements and sizes, no encryption: median {p50:?}  p95 {p95:?}");
+    println!("  plain rusqlite, same statements and row sizes, no encryption: median {p50:?}  p95 {p95:?}");
     println!("  ratio of medians: {:.2}x\n", h50.as_secs_f64() / p50.as_secs_f64());
+}
+
+fn write_one(workspace: &mut Workspace, case: harbour_core::CaseId, round: usize, note: &str) {
+    if round % 2 == 0 {
+        workspace.add_note(case, note).unwrap();
+    } else {
+        let risk = if round % 4 == 1 { "high" } else { "low" };
+        workspace.update_case(case, vec![FieldValue::parse(Field::RiskLevel, risk).unwrap()], None).unwrap();
+    }
 }
 
 /// The same statements as one Harbour write, with rows of the same sizes, on plain SQLite.
@@ -85,7 +103,8 @@ fn plain_sqlite_writes(path: &Path, sealed_size: usize, state_size: usize) -> Ve
          INSERT INTO meta VALUES ('device_seq', '0'), ('hlc', '0'), ('audit_head', '0');",
     )
     .unwrap();
-    let state = "x".repeat(state_size);
+    let mut state = vec![0u8; state_size];
+    harbour_core::crypto::fill_random(&mut state);
     conn.execute(
         "INSERT INTO cases VALUES ('case', 'LC-0000-00', 'name', 'active', NULL, NULL, 0, 0, 0, 'name', ?1)",
         [&state],
@@ -237,9 +256,10 @@ const SYLLABLES: &[&str] = &[
 fn person_name(seed: &mut u64) -> String {
     let given = GIVEN[(next(seed) as usize) % GIVEN.len()];
     let parts = 2 + (next(seed) as usize) % 3;
-    let mut family: String = (0..parts).map(|_| SYLLABLES[(next(seed) as usize) % SYLLABLES.len()]).collect();
-    family.replace_range(..1, &family[..1].to_uppercase());
-    format!("{given} {family}")
+    let family: String = (0..parts).map(|_| SYLLABLES[(next(seed) as usize) % SYLLABLES.len()]).collect();
+    let mut letters = family.chars();
+    let first = letters.next().expect("a family name has letters").to_uppercase();
+    format!("{given} {first}{}", letters.as_str())
 }
 
 fn deunicode_lower(text: &str) -> String {

@@ -1,3 +1,7 @@
-//! Sync between a Harbour device and the ministry's server.
+//! Sync between a Harbour device and the ministry's server: the HTTP client (`client`, over the
+//! wire types only) and the engine that moves a workspace's sealed events (`engine`).
 
 pub mod client;
+pub mod engine;
+
+pub use engine::{Backoff, LoopSettings, Progress, SyncError, SyncStatus, SyncSummary, background_loop, client_for, sync_once};

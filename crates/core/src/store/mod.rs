@@ -835,7 +835,7 @@ fn migrate(conn: &Connection, from: i64) -> Result<()> {
                  updated_ms INTEGER NOT NULL,
                  needs_review INTEGER NOT NULL DEFAULT 0,
                  search_text TEXT NOT NULL,
-                 state TEXT NOT NULL
+                 state BLOB NOT NULL
              );
              CREATE INDEX cases_by_update ON cases (updated_ms);
              CREATE INDEX cases_by_status ON cases (status, updated_ms);
@@ -927,16 +927,23 @@ fn sealed_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SealedEvent> {
     })
 }
 
+/// Largest case projection accepted when reading it back.
+const MAX_STATE_BYTES: usize = 256 * 1024 * 1024;
+
 fn load_state(conn: &Connection, case_id: CaseId) -> Result<Option<CaseState>> {
-    let text: Option<String> =
+    let packed: Option<Vec<u8>> =
         conn.query_row("SELECT state FROM cases WHERE id = ?1", [case_id.to_string()], |row| row.get(0)).optional()?;
-    text.map(|text| serde_json::from_str(&text).map_err(|_| Error::Corrupt("case state".into()))).transpose()
+    let Some(packed) = packed else { return Ok(None) };
+    let json = zstd::bulk::decompress(&packed, MAX_STATE_BYTES).map_err(|_| Error::Corrupt("case state".into()))?;
+    serde_json::from_slice(&json).map(Some).map_err(|_| Error::Corrupt("case state".into()))
 }
 
 /// Writes the projection of a case and, when its names changed, its search entry.
 fn save_state(conn: &Connection, state: &CaseState, clock_warning: bool) -> Result<()> {
     let search_text = search_text(state);
-    let json = serde_json::to_string(state).expect("a case state always serializes");
+    // Compressed: a case with a long history rewrites fewer (encrypted) pages on every change.
+    let json = zstd::bulk::compress(&serde_json::to_vec(state).expect("a case state always serializes"), 1)
+        .expect("compression of a buffer cannot fail");
     let previous: Option<(i64, String)> = conn
         .query_row("SELECT rowid, search_text FROM cases WHERE id = ?1", [state.id.to_string()], |row| {
             Ok((row.get(0)?, row.get(1)?))

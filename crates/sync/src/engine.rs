@@ -1,0 +1,312 @@
+//! The sync engine: push this laptop's pending events, ask the server to grant shared cases,
+//! pull the team's feed page by page, and apply each page with its cursor in one transaction.
+//!
+//! Resumable by construction: events are marked sent only after the server acknowledged them
+//! (a kill in between re-sends at most that batch, which the server recognises as already
+//! stored), and the cursor is saved in the transaction that applies its page.
+//!
+//! The workspace is locked only for the local steps, never across a network call, so the
+//! desktop app stays responsive while a sync runs.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use harbour_core::Workspace;
+use harbour_wire::SealedEvent;
+use serde::Serialize;
+
+use crate::client::{Client, ClientError};
+
+/// Events per push.
+pub const PUSH_BATCH: usize = 500;
+/// Events per pull page.
+pub const PULL_PAGE: u32 = 500;
+
+/// Where a sync is, for a progress bar or a terminal line.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    pub phase: Phase,
+    pub pushed: u64,
+    pub pulled: u64,
+    /// Bytes of event JSON sent and received (before compression on the wire).
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+    /// Events still waiting to be sent.
+    pub waiting: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    #[default]
+    Starting,
+    Pushing,
+    Sharing,
+    Pulling,
+    Done,
+}
+
+/// What one complete sync did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SyncSummary {
+    pub pushed: u64,
+    pub pulled: u64,
+    /// Pulled events that were new to this laptop.
+    pub stored: u64,
+    pub cases_updated: u64,
+    pub keys_received: u64,
+    pub waiting_for_key: u64,
+    pub refused: u64,
+    pub clock_clamped: u64,
+    pub shares_granted: u64,
+    pub directory_updated: bool,
+    pub bytes_up: u64,
+    pub bytes_down: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("{0}")]
+    Client(#[from] ClientError),
+    #[error("{0}")]
+    Core(#[from] harbour_core::Error),
+    #[error(
+        "This laptop does not belong to a deployment yet: join one with `harbour enroll`, or create it with `harbour deployment create`."
+    )]
+    NotEnrolled,
+}
+
+impl SyncError {
+    /// Worth retrying later unchanged.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SyncError::Client(error) if error.is_transient())
+    }
+}
+
+/// A client for this workspace's server, authenticated as this device.
+pub fn client_for(workspace: &Workspace) -> Result<Client, SyncError> {
+    let membership = workspace.membership().ok_or(SyncError::NotEnrolled)?;
+    Ok(Client::new(&membership.server_url)?.with_token(&membership.device_token))
+}
+
+/// One complete sync. `on_progress` is called after every batch and page.
+pub async fn sync_once(
+    workspace: &Mutex<Workspace>,
+    client: &Client,
+    on_progress: &mut (dyn FnMut(&Progress) + Send),
+) -> Result<SyncSummary, SyncError> {
+    let mut summary = SyncSummary::default();
+    let mut progress = Progress { waiting: with(workspace, |ws| ws.pending_count())?, ..Progress::default() };
+    on_progress(&progress);
+
+    // A newer directory first: new teams' keys are needed to open their grants.
+    match client.directory().await {
+        Ok(signed) => summary.directory_updated = with(workspace, |ws| ws.accept_directory(&signed))?,
+        Err(ClientError::Rejected { status: 404, .. }) => {}
+        Err(error) => return Err(error.into()),
+    }
+
+    progress.phase = Phase::Pushing;
+    loop {
+        let batch: Vec<SealedEvent> = with(workspace, |ws| ws.pending_events(PUSH_BATCH))?;
+        if batch.is_empty() {
+            break;
+        }
+        let bytes = serde_json::to_vec(&batch).map_or(0, |json| json.len() as u64);
+        let answer = client.push(&batch).await?;
+        let acknowledged: Vec<uuid::Uuid> = answer.events.iter().map(|event| event.id).collect();
+        with(workspace, |ws| ws.mark_sent(&acknowledged))?;
+        summary.pushed += acknowledged.len() as u64;
+        summary.bytes_up += bytes;
+        progress.pushed = summary.pushed;
+        progress.bytes_up = summary.bytes_up;
+        progress.waiting = with(workspace, |ws| ws.pending_count())?;
+        on_progress(&progress);
+    }
+
+    progress.phase = Phase::Sharing;
+    for (case_id, team_id) in with(workspace, |ws| ws.pending_shares())? {
+        client.grant(case_id.0, team_id).await?;
+        with(workspace, |ws| ws.mark_share_granted(case_id, team_id))?;
+        summary.shares_granted += 1;
+    }
+
+    progress.phase = Phase::Pulling;
+    loop {
+        let after = with(workspace, |ws| ws.sync_cursor())?;
+        let page = client.pull(after, Some(PULL_PAGE)).await?;
+        let bytes = serde_json::to_vec(&page.events).map_or(0, |json| json.len() as u64);
+        let report = with(workspace, |ws| ws.apply_pulled(&page.events, page.next_cursor))?;
+        summary.pulled += report.received as u64;
+        summary.stored += report.stored as u64;
+        summary.cases_updated += report.cases_updated as u64;
+        summary.keys_received += report.keys_received as u64;
+        summary.waiting_for_key = report.waiting_for_key as u64;
+        summary.refused += report.refused as u64;
+        summary.clock_clamped += report.clock_clamped as u64;
+        summary.bytes_down += bytes;
+        progress.pulled = summary.pulled;
+        progress.bytes_down = summary.bytes_down;
+        on_progress(&progress);
+        if !page.more || page.events.is_empty() {
+            break;
+        }
+    }
+
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    with(workspace, |ws| ws.set_last_sync_ms(now_ms))?;
+    progress.phase = Phase::Done;
+    on_progress(&progress);
+    Ok(summary)
+}
+
+/// Runs a local step with the workspace locked.
+fn with<T>(
+    workspace: &Mutex<Workspace>,
+    step: impl FnOnce(&mut Workspace) -> harbour_core::Result<T>,
+) -> Result<T, SyncError> {
+    // A panic while the lock was held leaves no half-written state (every step is one
+    // transaction), so a poisoned lock is safe to take over.
+    let mut guard = workspace.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    Ok(step(&mut guard)?)
+}
+
+/// Exponential backoff with full jitter: the n-th retry waits a random time up to
+/// min(max, base × 2ⁿ), so that laptops coming back online together do not all retry at once.
+#[derive(Clone, Debug)]
+pub struct Backoff {
+    base: Duration,
+    max: Duration,
+    attempt: u32,
+}
+
+impl Backoff {
+    pub fn new(base: Duration, max: Duration) -> Backoff {
+        Backoff { base, max, attempt: 0 }
+    }
+
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+
+    /// The ceiling of the next wait (before jitter).
+    pub fn ceiling(&self) -> Duration {
+        let factor = 1u32.checked_shl(self.attempt.min(20)).unwrap_or(u32::MAX);
+        self.base.saturating_mul(factor).min(self.max)
+    }
+
+    pub fn next_delay(&mut self) -> Duration {
+        let ceiling = self.ceiling();
+        self.attempt = self.attempt.saturating_add(1);
+        let mut bytes = [0u8; 8];
+        harbour_core::crypto::fill_random(&mut bytes);
+        let fraction = (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64;
+        ceiling.mul_f64(fraction).max(Duration::from_millis(100).min(ceiling))
+    }
+}
+
+/// What the background loop tells the interface.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SyncStatus {
+    /// The server cannot be reached: working offline is normal.
+    Offline { waiting: u64, retry_in_ms: u64 },
+    Syncing { progress: Progress },
+    /// Everything was sent and received.
+    Synced { at_ms: u64, waiting: u64 },
+    /// The sync failed for a reason a person must act on (a revoked laptop, a refused event).
+    Failed { message: String, retry_in_ms: u64 },
+}
+
+/// Settings of the background loop.
+#[derive(Clone, Debug)]
+pub struct LoopSettings {
+    /// Between two syncs when all is well.
+    pub interval: Duration,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for LoopSettings {
+    fn default() -> LoopSettings {
+        LoopSettings {
+            interval: Duration::from_secs(60),
+            backoff_base: Duration::from_secs(2),
+            backoff_max: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Syncs in the background until `stop` turns true: probes the server (health), syncs, waits
+/// `interval`, and on failure waits with [`Backoff`]. `wake` asks for a sync now (after a local
+/// change, or the person pressed "Sync now").
+pub async fn background_loop(
+    workspace: std::sync::Arc<Mutex<Workspace>>,
+    client: Client,
+    settings: LoopSettings,
+    wake: std::sync::Arc<tokio::sync::Notify>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    on_status: impl Fn(SyncStatus) + Send + Sync,
+) {
+    let mut backoff = Backoff::new(settings.backoff_base, settings.backoff_max);
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let wait = match client.health().await {
+            Err(_) => {
+                let delay = backoff.next_delay();
+                let waiting = with(&workspace, |ws| ws.pending_count()).unwrap_or(0);
+                on_status(SyncStatus::Offline { waiting, retry_in_ms: delay.as_millis() as u64 });
+                delay
+            }
+            Ok(_) => {
+                let mut report = |progress: &Progress| on_status(SyncStatus::Syncing { progress: progress.clone() });
+                match sync_once(&workspace, &client, &mut report).await {
+                    Ok(_) => {
+                        backoff.reset();
+                        let (at_ms, waiting) = with(&workspace, |ws| Ok((ws.last_sync_ms()?, ws.pending_count()?)))
+                            .unwrap_or((None, 0));
+                        on_status(SyncStatus::Synced { at_ms: at_ms.unwrap_or(0), waiting });
+                        settings.interval
+                    }
+                    Err(error) => {
+                        let delay = backoff.next_delay();
+                        let waiting = with(&workspace, |ws| ws.pending_count()).unwrap_or(0);
+                        on_status(if error.is_transient() {
+                            SyncStatus::Offline { waiting, retry_in_ms: delay.as_millis() as u64 }
+                        } else {
+                            SyncStatus::Failed { message: error.to_string(), retry_in_ms: delay.as_millis() as u64 }
+                        });
+                        delay
+                    }
+                }
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = wake.notified() => {}
+            _ = stop.changed() => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_its_ceiling_with_jitter_below_it() {
+        let mut backoff = Backoff::new(Duration::from_secs(2), Duration::from_secs(60));
+        let mut ceilings = Vec::new();
+        for _ in 0..10 {
+            let ceiling = backoff.ceiling();
+            let delay = backoff.next_delay();
+            assert!(delay <= ceiling);
+            ceilings.push(ceiling.as_secs());
+        }
+        assert_eq!(ceilings, vec![2, 4, 8, 16, 32, 60, 60, 60, 60, 60]);
+        backoff.reset();
+        assert_eq!(backoff.ceiling(), Duration::from_secs(2));
+    }
+}
