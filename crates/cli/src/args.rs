@@ -55,6 +55,32 @@ pub enum Command {
     /// The audit log: who did what, and whether it is intact.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The deployment this laptop administers.
+    #[command(subcommand)]
+    Deployment(crate::sync_cmd::DeploymentCommand),
+    /// Teams of the deployment.
+    #[command(subcommand)]
+    Team(crate::sync_cmd::TeamCommand),
+    /// Invitations for new laptops.
+    #[command(subcommand)]
+    Invite(crate::sync_cmd::InviteCommand),
+    /// Join a deployment with an invitation and its one-time code (creates a new workspace).
+    Enroll {
+        /// The invitation text (or @FILE to read it from a file).
+        #[arg(long)]
+        invitation: String,
+        /// The one-time code that came by another channel.
+        #[arg(long)]
+        code: String,
+        /// Your name, recorded as the author of changes.
+        #[arg(long)]
+        worker: Option<String>,
+    },
+    /// The deployment's laptops.
+    #[command(subcommand)]
+    Device(crate::sync_cmd::DeviceCommand),
+    /// Send this laptop's changes to the server and receive the team's.
+    Sync,
 }
 
 #[derive(Subcommand)]
@@ -141,6 +167,12 @@ pub enum CaseCommand {
         #[arg(long)]
         reason: String,
     },
+    /// Share a case with another team: they receive it at their next sync.
+    Share {
+        case: String,
+        #[arg(long)]
+        team: String,
+    },
     /// Settle a conflict: keep one of the concurrent versions of a field.
     Resolve {
         case: String,
@@ -207,6 +239,9 @@ pub enum ReferralCommand {
         urgency: String,
         #[arg(long)]
         details: Option<String>,
+        /// The service's team in Harbour, if it has one: the case is shared with it.
+        #[arg(long)]
+        team: Option<String>,
     },
     /// Update a referral: accepted, declined or completed.
     Status {

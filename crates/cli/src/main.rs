@@ -7,6 +7,7 @@
 mod args;
 mod output;
 mod passphrase;
+mod sync_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -81,7 +82,16 @@ fn run(cli: Cli) -> Result<()> {
             let (consent_id, state) = workspace.add_consent(id, input)?;
             out.entry_added("consent", &consent_id.to_string(), &state);
         }
-        Command::Referral(ReferralCommand::Add { case, service, service_type, consent, reason, urgency, details }) => {
+        Command::Referral(ReferralCommand::Add {
+            case,
+            service,
+            service_type,
+            consent,
+            reason,
+            urgency,
+            details,
+            team,
+        }) => {
             let mut workspace = unlock()?;
             let id = workspace.resolve(&case)?;
             let input = ReferralInput {
@@ -96,6 +106,11 @@ fn run(cli: Cli) -> Result<()> {
             };
             let (referral_id, state) = workspace.add_referral(id, input)?;
             out.entry_added("referral", &referral_id.to_string(), &state);
+            if let Some(team) = team {
+                // A referral to a team in Harbour grants it the case.
+                let team = workspace.team(&team)?;
+                workspace.share_case(id, &team)?;
+            }
         }
         Command::Referral(ReferralCommand::Status { case, referral, status, note }) => {
             let mut workspace = unlock()?;
@@ -117,6 +132,21 @@ fn run(cli: Cli) -> Result<()> {
         Command::Audit(AuditCommand::Verify) => {
             let count = unlock()?.verify_audit()?;
             out.audit_verified(count);
+        }
+        Command::Deployment(command) => sync_cmd::deployment(command, unlock()?, &out)?,
+        Command::Team(command) => sync_cmd::team(command, unlock()?, &out)?,
+        Command::Invite(command) => sync_cmd::invite(command, unlock()?, &out)?,
+        Command::Device(command) => sync_cmd::device(command, unlock()?, &out)?,
+        Command::Sync => sync_cmd::sync(unlock()?, &out)?,
+        Command::Enroll { invitation, code, worker } => {
+            let invitation = match invitation.strip_prefix('@') {
+                Some(file) => std::fs::read_to_string(file)
+                    .with_context(|| format!("could not read the invitation file {file}"))?,
+                None => invitation,
+            };
+            let passphrase = passphrase::new(cli.global.passphrase_file.as_deref(), "HARBOUR_PASSPHRASE")?;
+            let worker = worker.unwrap_or_else(default_worker);
+            sync_cmd::enroll(&dir, &invitation, &code, worker, &passphrase, &out)?;
         }
     }
     Ok(())
@@ -190,6 +220,7 @@ fn case(command: CaseCommand, mut workspace: Workspace, out: &Output) -> Result<
             let id = workspace.resolve(&case)?;
             out.case_updated(&workspace.reopen_case(id, &reason)?);
         }
+        CaseCommand::Share { case, team } => return sync_cmd::share(workspace, &case, &team, out),
         CaseCommand::Resolve { case, field, keep } => {
             let id = workspace.resolve(&case)?;
             let keep = keep.parse::<EventId>()?;

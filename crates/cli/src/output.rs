@@ -16,6 +16,10 @@ impl Output {
         println!("{}", serde_json::to_string_pretty(value).expect("JSON values always serialize"));
     }
 
+    pub fn value(&self, value: &serde_json::Value) {
+        self.print_json(value);
+    }
+
     pub fn message(&self, text: &str) {
         if self.json {
             self.print_json(&json!({ "ok": true, "message": text }));

@@ -42,7 +42,9 @@ fn writes(root: &Path) {
     let mut workspace = Workspace::create(&dir, PASSPHRASE, &options).unwrap();
     let note = "Seen at the clinic; follow-up booked for next week with an interpreter.";
     let cases: Vec<_> = (0..WRITE_CASES)
-        .map(|index| workspace.create_case(CaseFields::named(&format!("Benchmark Person {index}")).unwrap()).unwrap().id)
+        .map(|index| {
+            workspace.create_case(CaseFields::named(&format!("Benchmark Person {index}")).unwrap()).unwrap().id
+        })
         .collect();
     for round in 0..HISTORY {
         for case in &cases {
@@ -76,7 +78,7 @@ fn writes(root: &Path) {
 }
 
 fn write_one(workspace: &mut Workspace, case: harbour_core::CaseId, round: usize, note: &str) {
-    if round % 2 == 0 {
+    if round.is_multiple_of(2) {
         workspace.add_note(case, note).unwrap();
     } else {
         let risk = if round % 4 == 1 { "high" } else { "low" };

@@ -100,10 +100,22 @@ pub async fn sync_once(
     on_progress(&progress);
 
     // A newer directory first: new teams' keys are needed to open their grants.
-    match client.directory().await {
-        Ok(signed) => summary.directory_updated = with(workspace, |ws| ws.accept_directory(&signed))?,
-        Err(ClientError::Rejected { status: 404, .. }) => {}
+    let server_version = match client.directory().await {
+        Ok(signed) => {
+            summary.directory_updated = with(workspace, |ws| ws.accept_directory(&signed))?;
+            signed.unverified_directory().map_or(0, |directory| directory.version)
+        }
+        Err(ClientError::Rejected { status: 404, .. }) => 0,
         Err(error) => return Err(error.into()),
+    };
+    // An administrator's newer directory (a team made offline) is published now.
+    let (admin, local) = with(workspace, |ws| {
+        let admin = ws.membership().is_some_and(|membership| membership.root_key.is_some());
+        Ok((admin, ws.directory()?.map_or(0, |directory| directory.version)))
+    })?;
+    if admin && local > server_version {
+        let signed = with(workspace, |ws| ws.signed_directory())?;
+        client.publish_directory(&signed).await?;
     }
 
     progress.phase = Phase::Pushing;
@@ -210,12 +222,23 @@ impl Backoff {
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum SyncStatus {
     /// The server cannot be reached: working offline is normal.
-    Offline { waiting: u64, retry_in_ms: u64 },
-    Syncing { progress: Progress },
+    Offline {
+        waiting: u64,
+        retry_in_ms: u64,
+    },
+    Syncing {
+        progress: Progress,
+    },
     /// Everything was sent and received.
-    Synced { at_ms: u64, waiting: u64 },
+    Synced {
+        at_ms: u64,
+        waiting: u64,
+    },
     /// The sync failed for a reason a person must act on (a revoked laptop, a refused event).
-    Failed { message: String, retry_in_ms: u64 },
+    Failed {
+        message: String,
+        retry_in_ms: u64,
+    },
 }
 
 /// Settings of the background loop.
@@ -265,8 +288,8 @@ pub async fn background_loop(
                 match sync_once(&workspace, &client, &mut report).await {
                     Ok(_) => {
                         backoff.reset();
-                        let (at_ms, waiting) = with(&workspace, |ws| Ok((ws.last_sync_ms()?, ws.pending_count()?)))
-                            .unwrap_or((None, 0));
+                        let (at_ms, waiting) =
+                            with(&workspace, |ws| Ok((ws.last_sync_ms()?, ws.pending_count()?))).unwrap_or((None, 0));
                         on_status(SyncStatus::Synced { at_ms: at_ms.unwrap_or(0), waiting });
                         settings.interval
                     }

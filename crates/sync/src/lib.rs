@@ -4,4 +4,6 @@
 pub mod client;
 pub mod engine;
 
-pub use engine::{Backoff, LoopSettings, Progress, SyncError, SyncStatus, SyncSummary, background_loop, client_for, sync_once};
+pub use engine::{
+    Backoff, LoopSettings, Progress, SyncError, SyncStatus, SyncSummary, background_loop, client_for, sync_once,
+};
