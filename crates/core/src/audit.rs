@@ -38,15 +38,15 @@ pub fn append(
     let at = at.to_rfc3339_opts(SecondsFormat::Millis, true);
     let case_id = case_id.map(|id| id.to_string());
     let hash = entry_hash(&prev_hash, seq, &at, actor, action, case_id.as_deref(), detail);
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO audit (seq, at, actor, action, case_id, detail, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![seq, at, actor, action, case_id, detail, hash],
-    )?;
-    conn.execute(
+    )?
+    .execute(params![seq, at, actor, action, case_id, detail, hash])?;
+    conn.prepare_cached(
         "INSERT INTO meta (key, value) VALUES ('audit_head', ?1)
          ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        [format!("{seq}:{hash}")],
-    )?;
+    )?
+    .execute([format!("{seq}:{hash}")])?;
     Ok(())
 }
 
@@ -107,8 +107,10 @@ pub fn verify(conn: &Connection) -> Result<i64> {
 }
 
 fn head(conn: &Connection) -> Result<(i64, String)> {
-    let value: Option<String> =
-        conn.query_row("SELECT value FROM meta WHERE key = 'audit_head'", [], |row| row.get(0)).optional()?;
+    let value: Option<String> = conn
+        .prepare_cached("SELECT value FROM meta WHERE key = 'audit_head'")?
+        .query_row([], |row| row.get(0))
+        .optional()?;
     let Some(value) = value else {
         return Ok((0, GENESIS.to_owned()));
     };

@@ -22,6 +22,39 @@ pub use harbour_wire::SEALED_FORMAT;
 const MAX_PAYLOAD: usize = 16 * 1024 * 1024;
 const NONCE_LEN: usize = 12;
 
+/// Compresses with a zstd context kept per thread: creating one costs more than compressing a
+/// small event.
+pub fn compress(data: &[u8], level: i32) -> Vec<u8> {
+    thread_local! {
+        static COMPRESSORS: std::cell::RefCell<Vec<(i32, zstd::bulk::Compressor<'static>)>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+    }
+    COMPRESSORS.with(|cell| {
+        let mut compressors = cell.borrow_mut();
+        if !compressors.iter().any(|(known, _)| *known == level) {
+            let compressor = zstd::bulk::Compressor::new(level).expect("a zstd level from 1 to 19 is valid");
+            compressors.push((level, compressor));
+        }
+        let (_, compressor) = compressors.iter_mut().find(|(known, _)| *known == level).expect("just added");
+        compressor.compress(data).expect("compression of a buffer cannot fail")
+    })
+}
+
+/// Decompresses with a zstd context kept per thread; refuses output larger than `limit`.
+pub fn decompress(data: &[u8], limit: usize) -> Option<Vec<u8>> {
+    thread_local! {
+        static DECOMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    DECOMPRESSOR.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(zstd::bulk::Decompressor::new().ok()?);
+        }
+        slot.as_mut()?.decompress(data, limit).ok()
+    })
+}
+
 /// Fills `buf` from the operating system's random source.
 pub fn fill_random(buf: &mut [u8]) {
     // The OS random source failing is unrecoverable: no key may be made without it.
@@ -102,7 +135,7 @@ pub fn seal(event: &Event, key: &CaseKey) -> SealedEvent {
         serde_json::to_vec(&PayloadRef { author: &event.author, change: &event.change })
             .expect("an event always serializes"),
     );
-    let compressed = Zeroizing::new(zstd::bulk::compress(&body, 3).expect("compression of a buffer cannot fail"));
+    let compressed = Zeroizing::new(compress(&body, 3));
     let mut nonce = [0u8; NONCE_LEN];
     fill_random(&mut nonce);
     let aad = sealed.associated_data();
@@ -131,7 +164,7 @@ pub fn open(sealed: &SealedEvent, key: &CaseKey) -> Result<Event> {
             .decrypt(Nonce::from_slice(&sealed.nonce), Payload { msg: &sealed.ciphertext, aad: &aad })
             .map_err(|_| Error::Tampered)?,
     );
-    let body = Zeroizing::new(zstd::bulk::decompress(&compressed, MAX_PAYLOAD).map_err(|_| Error::Tampered)?);
+    let body = Zeroizing::new(decompress(&compressed, MAX_PAYLOAD).ok_or(Error::Tampered)?);
     let payload: Payload_ = serde_json::from_slice(&body).map_err(|_| Error::Tampered)?;
     if payload.change.kind() != sealed.kind {
         return Err(Error::Tampered);

@@ -48,7 +48,10 @@ pub struct ClockWarning {
 impl Workspace {
     /// How many of this laptop's events wait to be sent.
     pub fn pending_count(&self) -> Result<u64> {
-        Ok(self.conn.query_row("SELECT count(*) FROM events WHERE sent = 0", [], |row| row.get::<_, i64>(0))? as u64)
+        Ok(self
+            .conn
+            .prepare_cached("SELECT count(*) FROM events WHERE sent = 0")?
+            .query_row([], |row| row.get::<_, i64>(0))? as u64)
     }
 
     /// Marks events as acknowledged by the server.
@@ -78,24 +81,29 @@ impl Workspace {
     }
 
     pub fn mark_share_granted(&mut self, case_id: CaseId, team_id: Uuid) -> Result<()> {
-        self.conn.execute(
-            "UPDATE shares SET granted = 1 WHERE case_id = ?1 AND team_id = ?2",
-            params![case_id.to_string(), team_id.to_string()],
-        )?;
+        self.conn
+            .prepare_cached("UPDATE shares SET granted = 1 WHERE case_id = ?1 AND team_id = ?2")?
+            .execute(params![case_id.to_string(), team_id.to_string()])?;
         Ok(())
     }
 
     /// Where the next pull starts.
     pub fn sync_cursor(&self) -> Result<u64> {
-        let text: Option<String> =
-            self.conn.query_row("SELECT value FROM meta WHERE key = 'sync_cursor'", [], |row| row.get(0)).optional()?;
+        let text: Option<String> = self
+            .conn
+            .prepare_cached("SELECT value FROM meta WHERE key = 'sync_cursor'")?
+            .query_row([], |row| row.get(0))
+            .optional()?;
         Ok(text.and_then(|text| text.parse().ok()).unwrap_or(0))
     }
 
     /// When the last complete sync ended (milliseconds since the epoch), if ever.
     pub fn last_sync_ms(&self) -> Result<Option<u64>> {
-        let text: Option<String> =
-            self.conn.query_row("SELECT value FROM meta WHERE key = 'last_sync'", [], |row| row.get(0)).optional()?;
+        let text: Option<String> = self
+            .conn
+            .prepare_cached("SELECT value FROM meta WHERE key = 'last_sync'")?
+            .query_row([], |row| row.get(0))
+            .optional()?;
         Ok(text.and_then(|text| text.parse().ok()))
     }
 
@@ -135,9 +143,7 @@ impl Workspace {
             let case_id = CaseId(sealed.case_id);
             if self.clock.observe(sealed.hlc, now_ms) {
                 report.clock_clamped += 1;
-                tx.execute(
-                    "INSERT OR IGNORE INTO clock_warnings (event_id, case_id, device_id, ahead_ms) VALUES (?1, ?2, ?3, ?4)",
-                    params![
+                tx.prepare_cached("INSERT OR IGNORE INTO clock_warnings (event_id, case_id, device_id, ahead_ms) VALUES (?1, ?2, ?3, ?4)")?.execute(params![
                         sealed.id.to_string(),
                         case_id.to_string(),
                         sealed.device_id.to_string(),
@@ -162,11 +168,9 @@ impl Workspace {
                 report.waiting_for_key += 1;
                 continue;
             };
-            let warned: bool = tx.query_row(
-                "SELECT EXISTS(SELECT 1 FROM clock_warnings WHERE case_id = ?1)",
-                [case_id.to_string()],
-                |row| row.get(0),
-            )?;
+            let warned: bool = tx
+                .prepare_cached("SELECT EXISTS(SELECT 1 FROM clock_warnings WHERE case_id = ?1)")?
+                .query_row([case_id.to_string()], |row| row.get(0))?;
             let new_events = new_by_case.remove(&case_id).unwrap_or_default();
             let mut opened = Vec::with_capacity(new_events.len());
             for sealed in &new_events {
@@ -175,7 +179,7 @@ impl Workspace {
                     Err(_) => {
                         // Never apply what does not open; keep it out of the store too.
                         report.refused += 1;
-                        tx.execute("DELETE FROM events WHERE id = ?1", [sealed.id.to_string()])?;
+                        tx.prepare_cached("DELETE FROM events WHERE id = ?1")?.execute([sealed.id.to_string()])?;
                     }
                 }
             }

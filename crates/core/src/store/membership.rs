@@ -112,8 +112,11 @@ impl Workspace {
     /// The verified team directory this laptop holds, if it belongs to a deployment.
     pub fn directory(&self) -> Result<Option<TeamDirectory>> {
         let Some(membership) = self.membership() else { return Ok(None) };
-        let text: Option<String> =
-            self.conn.query_row("SELECT value FROM meta WHERE key = 'directory'", [], |row| row.get(0)).optional()?;
+        let text: Option<String> = self
+            .conn
+            .prepare_cached("SELECT value FROM meta WHERE key = 'directory'")?
+            .query_row([], |row| row.get(0))
+            .optional()?;
         let Some(text) = text else { return Ok(None) };
         let signed: SignedDirectory = serde_json::from_str(&text).map_err(|_| Error::Corrupt("directory".into()))?;
         deployment::verify_directory(&signed, &membership.root_public_key, membership.deployment_id).map(Some)
@@ -123,7 +126,8 @@ impl Workspace {
     pub fn signed_directory(&self) -> Result<SignedDirectory> {
         let text: String = self
             .conn
-            .query_row("SELECT value FROM meta WHERE key = 'directory'", [], |row| row.get(0))
+            .prepare_cached("SELECT value FROM meta WHERE key = 'directory'")?
+            .query_row([], |row| row.get(0))
             .optional()?
             .ok_or_else(not_enrolled)?;
         serde_json::from_str(&text).map_err(|_| Error::Corrupt("directory".into()))
@@ -261,7 +265,8 @@ impl Workspace {
         let now = Utc::now();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut device_seq: i64 = tx
-            .query_row("SELECT value FROM meta WHERE key = 'device_seq'", [], |row| row.get::<_, String>(0))
+            .prepare_cached("SELECT value FROM meta WHERE key = 'device_seq'")?
+            .query_row([], |row| row.get::<_, String>(0))
             .optional()?
             .map_or(Ok(0), |text| text.parse::<i64>().map_err(|_| Error::Corrupt("device sequence".into())))?;
         for team in teams {
@@ -270,10 +275,8 @@ impl Workspace {
             let grant = deployment::seal_grant(case_id, &key, team, self.secrets.device_id, device_seq as u64, hlc)?;
             insert_sealed(&tx, &grant, false)?;
             if server_grant {
-                tx.execute(
-                    "INSERT OR IGNORE INTO shares (case_id, team_id, granted) VALUES (?1, ?2, 0)",
-                    params![case_id.to_string(), team.id.to_string()],
-                )?;
+                tx.prepare_cached("INSERT OR IGNORE INTO shares (case_id, team_id, granted) VALUES (?1, ?2, 0)")?
+                    .execute(params![case_id.to_string(), team.id.to_string()])?;
             }
             crate::audit::append(&tx, now, &self.worker, "case.share", Some(case_id), &team.id.to_string())?;
         }

@@ -1,0 +1,254 @@
+//! Sync figures for docs/PERFORMANCE.md, against the real `harbour-server` (release build) on
+//! 127.0.0.1 with its SQLite store:
+//!
+//!     cargo build --release -p harbour-server && cargo bench -p harbour-tests --bench sync
+//!     HARBOUR_BENCH_SYNC_CASES=2000 cargo bench -p harbour-tests --bench sync   (a quicker run)
+//!
+//! 1. upload rate (push of sealed events), 2. download + decrypt + apply rate on another device,
+//! 3. bytes on the wire per batch against plain JSON of the same events, 4. a 50-event sync over
+//! a link throttled to 64 kbit/s with 800 ms round trip (a throttling proxy in this process).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use harbour_core::crypto::KdfParams;
+use harbour_core::deployment::{self, Invitation};
+use harbour_core::model::CaseFields;
+use harbour_core::{CreateOptions, DeviceId, Workspace};
+use harbour_sync::client::Client;
+use harbour_sync::sync_once;
+
+const PASSPHRASE: &str = "benchmark passphrase";
+
+fn main() {
+    let cases: usize =
+        std::env::var("HARBOUR_BENCH_SYNC_CASES").ok().and_then(|text| text.parse().ok()).unwrap_or(10_000);
+    let root = tempfile::Builder::new().prefix("harbour-sync-bench").tempdir_in(target_dir()).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let server = Server::start(root.path());
+    let (admin, clinic) = runtime.block_on(deployment_with_clinic(root.path(), &server.url));
+    println!("Harbour sync benchmark: real harbour-server (release, SQLite) on 127.0.0.1\n");
+
+    // 1. Upload: a clinic with many new cases (each: creation + grants to clinic and ministry).
+    let fields: Vec<CaseFields> =
+        (0..cases).map(|index| CaseFields::named(&format!("Sync Benchmark Person {index}")).unwrap()).collect();
+    for chunk in fields.chunks(1000) {
+        clinic.lock().unwrap().create_cases(chunk.to_vec()).unwrap();
+    }
+    let pending = clinic.lock().unwrap().pending_count().unwrap();
+    let client = harbour_sync::client_for(&clinic.lock().unwrap()).unwrap();
+    let start = Instant::now();
+    let pushed = runtime.block_on(push_all(&clinic, &client));
+    let upload = start.elapsed();
+    assert_eq!(pushed, pending);
+    println!("Upload (push, batches of {}): {pushed} events in {upload:.2?} = {:.0} events/s", harbour_sync::engine::PUSH_BATCH, pushed as f64 / upload.as_secs_f64());
+
+    // 2. Download, decrypt and apply on the ministry's laptop.
+    let admin_client = harbour_sync::client_for(&admin.lock().unwrap()).unwrap();
+    let start = Instant::now();
+    let summary = runtime.block_on(sync_once(&admin, &admin_client, &mut |_| {})).unwrap();
+    let download = start.elapsed();
+    assert_eq!(summary.cases_updated as usize, cases);
+    println!(
+        "Download + decrypt + apply (pages of {}): {} events ({} cases) in {download:.2?} = {:.0} events/s",
+        harbour_sync::engine::PULL_PAGE,
+        summary.pulled,
+        summary.cases_updated,
+        summary.pulled as f64 / download.as_secs_f64()
+    );
+
+    // The clinic catches up first (fast link), so that the slow sync carries only the new events.
+    runtime.block_on(sync_once(&clinic, &client, &mut |_| {})).unwrap();
+
+    // 3 and 4: 50 new events (notes, creations, grants) synced through the throttling proxy,
+    // which also counts the bytes that really cross the link.
+    let proxy = Proxy::start(&server.url, Duration::from_millis(400), 8_000);
+    {
+        let mut clinic = clinic.lock().unwrap();
+        let first = clinic.list_cases(&Default::default()).unwrap()[0].id;
+        for index in 0..50 {
+            clinic.add_note(first, &format!("Follow-up call number {index}: the person is safe and in touch.")).unwrap();
+        }
+    }
+    let batch: Vec<_> = clinic.lock().unwrap().pending_events(500).unwrap();
+    let sealed_json = serde_json::to_vec(&harbour_wire::protocol::PushRequest { events: batch.clone() }).unwrap().len();
+    let plain_json = plain_json_size(&batch);
+    let slow_client = client.with_base_url(&proxy.url).unwrap();
+    let before = proxy.bytes_up.load(Ordering::SeqCst);
+    let start = Instant::now();
+    let slow = runtime.block_on(sync_once(&clinic, &slow_client, &mut |_| {})).unwrap();
+    let slow_time = start.elapsed();
+    let wire_up = proxy.bytes_up.load(Ordering::SeqCst) - before;
+    assert_eq!(slow.pushed, 50);
+    println!(
+        "Bytes for a batch of {} events: plain JSON of the events {plain_json} B; sealed JSON {sealed_json} B; \
+         on the wire (HTTP, zstd, all requests of the sync) {wire_up} B = {:.2}x plain JSON",
+        batch.len(),
+        wire_up as f64 / plain_json as f64
+    );
+    println!("50-event sync over 64 kbit/s with 800 ms round trip: {slow_time:.2?} (pushed {}, pulled {})", slow.pushed, slow.pulled);
+}
+
+/// The size of the same events as plain JSON, as a system without encryption would send them:
+/// the notes written above, with the same metadata.
+fn plain_json_size(batch: &[harbour_wire::SealedEvent]) -> usize {
+    let events: Vec<harbour_core::Event> = batch
+        .iter()
+        .enumerate()
+        .map(|(index, sealed)| harbour_core::Event {
+            id: harbour_core::EventId(sealed.id),
+            case_id: harbour_core::CaseId(sealed.case_id),
+            device_id: DeviceId(sealed.device_id),
+            device_seq: sealed.device_seq,
+            hlc: sealed.hlc,
+            author: "worker".into(),
+            change: harbour_core::Change::NoteAdded {
+                note: harbour_core::model::Note {
+                    id: harbour_core::EntryId::new(),
+                    text: format!("Follow-up call number {index}: the person is safe and in touch."),
+                },
+            },
+        })
+        .collect();
+    serde_json::to_vec(&serde_json::json!({ "events": events })).unwrap().len()
+}
+
+async fn push_all(workspace: &Mutex<Workspace>, client: &Client) -> u64 {
+    let mut pushed = 0;
+    loop {
+        let batch = workspace.lock().unwrap().pending_events(harbour_sync::engine::PUSH_BATCH).unwrap();
+        if batch.is_empty() {
+            return pushed;
+        }
+        let answer = client.push(&batch).await.unwrap();
+        let ids: Vec<_> = answer.events.iter().map(|event| event.id).collect();
+        workspace.lock().unwrap().mark_sent(&ids).unwrap();
+        pushed += ids.len() as u64;
+    }
+}
+
+/// An administrator's laptop with a deployment, and a clinic laptop enrolled into it.
+async fn deployment_with_clinic(root: &Path, url: &str) -> (Arc<Mutex<Workspace>>, Arc<Mutex<Workspace>>) {
+    let options = CreateOptions { kdf: KdfParams::INSECURE_FAST_FOR_TESTS, ..CreateOptions::default() };
+    let mut admin = Workspace::create(&root.join("admin"), PASSPHRASE, &options).unwrap();
+    let plan = admin.plan_deployment(url, "Ministry").unwrap();
+    let client = Client::new(url).unwrap();
+    let registered = client.register_deployment(&plan.registration(&server_token(root), admin.device_id())).await.unwrap();
+    admin.complete_deployment(plan, &registered.device_token).unwrap();
+    let admin_client = client.with_token(&registered.device_token);
+    let (team, signed) = admin.create_team("Clinic").unwrap();
+    admin_client.publish_directory(&signed).await.unwrap();
+    let created = admin_client.create_invitation(team.id, false).await.unwrap();
+    let code = deployment::new_invitation_code();
+    let text = admin.seal_invitation(&team, &created, &code).unwrap();
+    let invitation: Invitation = deployment::open_invitation(&text, &code).unwrap();
+    let device = DeviceId::new();
+    client.with_token(&invitation.device_token).redeem_invitation(device.0).await.unwrap();
+    let clinic = Workspace::join(&root.join("clinic"), PASSPHRASE, &options, &invitation, device).unwrap();
+    (Arc::new(Mutex::new(admin)), Arc::new(Mutex::new(clinic)))
+}
+
+fn server_token(root: &Path) -> String {
+    std::fs::read_to_string(root.join("bootstrap")).unwrap()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::current_exe().unwrap().ancestors().nth(3).unwrap().to_owned()
+}
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(root: &Path) -> Server {
+        let binary = target_dir().join("release").join("harbour-server");
+        assert!(binary.exists(), "build the server first: cargo build --release -p harbour-server");
+        let db = format!("sqlite:{}", root.join("server.db").display());
+        let init = Command::new(&binary).args(["init", "--db", &db, "--json"]).output().unwrap();
+        let printed: serde_json::Value = serde_json::from_slice(&init.stdout).unwrap();
+        std::fs::write(root.join("bootstrap"), printed["bootstrap_token"].as_str().unwrap()).unwrap();
+        let mut child = Command::new(&binary)
+            .args(["serve", "--db", &db, "--listen", "127.0.0.1:0"])
+            .env("HARBOUR_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url = line.trim().strip_prefix("harbour-server listening on ").expect("the server started").to_owned();
+        Server { child, url }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A TCP proxy on 127.0.0.1 that delays every chunk by `one_way` and limits each direction to
+/// `bytes_per_second`, counting the bytes that go up (device → server).
+struct Proxy {
+    url: String,
+    bytes_up: Arc<AtomicU64>,
+}
+
+impl Proxy {
+    fn start(server_url: &str, one_way: Duration, bytes_per_second: u64) -> Proxy {
+        let upstream = server_url.trim_start_matches("http://").to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let bytes_up = Arc::new(AtomicU64::new(0));
+        let counter = bytes_up.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                let Ok(server) = TcpStream::connect(&upstream) else { continue };
+                let counter = counter.clone();
+                pipe(client.try_clone().unwrap(), server.try_clone().unwrap(), one_way, bytes_per_second, Some(counter));
+                pipe(server, client, one_way, bytes_per_second, None);
+            }
+        });
+        Proxy { url, bytes_up }
+    }
+}
+
+/// Copies `from` to `to` with a fixed delay per chunk and a bandwidth limit.
+fn pipe(mut from: TcpStream, mut to: TcpStream, delay: Duration, bytes_per_second: u64, counter: Option<Arc<AtomicU64>>) {
+    let (sender, receiver) = mpsc::channel::<(Instant, Vec<u8>)>();
+    std::thread::spawn(move || {
+        let mut buffer = [0u8; 1024];
+        loop {
+            match from.read(&mut buffer) {
+                Ok(0) | Err(_) => return,
+                Ok(read) => {
+                    if sender.send((Instant::now() + delay, buffer[..read].to_vec())).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    std::thread::spawn(move || {
+        for (due, chunk) in receiver {
+            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+            std::thread::sleep(Duration::from_secs_f64(chunk.len() as f64 / bytes_per_second as f64));
+            if let Some(counter) = &counter {
+                counter.fetch_add(chunk.len() as u64, Ordering::SeqCst);
+            }
+            if to.write_all(&chunk).is_err() {
+                return;
+            }
+        }
+        let _ = to.shutdown(std::net::Shutdown::Write);
+    });
+}
