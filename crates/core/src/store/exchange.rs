@@ -132,6 +132,8 @@ impl Workspace {
         let mut report = ApplyReport { received: events.len(), ..ApplyReport::default() };
         let now_ms = Utc::now().timestamp_millis().max(0) as u64;
         let team_secrets = self.secrets.membership.as_ref().map(|m| m.team_secrets.clone()).unwrap_or_default();
+        // Pulled events change cases behind the in-memory projections: forget them all.
+        self.recent.clear();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut new_by_case: BTreeMap<CaseId, Vec<&SealedEvent>> = BTreeMap::new();
         let mut rekeyed: BTreeSet<CaseId> = BTreeSet::new();

@@ -115,8 +115,14 @@ pub struct Workspace {
     worker: String,
     code_prefix: CodePrefix,
     case_keys: HashMap<CaseId, CaseKey>,
+    /// Projections of recently written cases, so that a change does not read and parse the
+    /// case back from the database first. Always equal to the stored projection.
+    recent: HashMap<CaseId, CaseState>,
     sealer: keyfile::Sealer,
 }
+
+/// How many case projections [`Workspace`] keeps in memory.
+const RECENT_CASES: usize = 256;
 
 impl std::fmt::Debug for Workspace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -180,6 +186,7 @@ impl Workspace {
             worker,
             code_prefix: options.code_prefix.clone(),
             case_keys: HashMap::new(),
+            recent: HashMap::new(),
             sealer,
         })
     }
@@ -216,6 +223,7 @@ impl Workspace {
             worker,
             code_prefix,
             case_keys: HashMap::new(),
+            recent: HashMap::new(),
             sealer,
         };
         workspace.import_failed_unlocks()?;
@@ -569,7 +577,20 @@ impl Workspace {
 
     /// The current state of a case from its projection.
     fn state(&self, case_id: CaseId) -> Result<CaseState> {
+        if let Some(state) = self.recent.get(&case_id) {
+            return Ok(state.clone());
+        }
         load_state(&self.conn, case_id)?.ok_or_else(|| Error::CaseNotFound(case_id.to_string()))
+    }
+
+    /// Remembers the projections just committed.
+    fn remember(&mut self, states: &[CaseState]) {
+        if self.recent.len() + states.len() > RECENT_CASES {
+            self.recent.clear();
+        }
+        for state in states.iter().take(RECENT_CASES) {
+            self.recent.insert(state.id, state.clone());
+        }
     }
 
     fn case_key(&mut self, case_id: CaseId) -> Result<CaseKey> {
@@ -635,7 +656,7 @@ impl Workspace {
             let state = match &event.change {
                 Change::CaseCreated { .. } => CaseState::fold([&event]).expect("a creation event folds"),
                 _ => {
-                    let mut state = match item.state {
+                    let mut state = match item.state.or_else(|| self.recent.remove(&item.case_id)) {
                         Some(state) => state,
                         None => load_state(&tx, item.case_id)?
                             .ok_or_else(|| Error::CaseNotFound(item.case_id.to_string()))?,
@@ -683,6 +704,7 @@ impl Workspace {
         set_meta(&tx, "device_seq", &device_seq.to_string())?;
         set_meta(&tx, "hlc", &self.clock.last.to_sortable())?;
         tx.commit()?;
+        self.remember(&states);
         Ok(states)
     }
 

@@ -125,7 +125,8 @@ pub fn outcome<T>(result: &harbour_core::Result<T>) -> String {
 pub fn raw_db(dir: &Path) -> rusqlite::Connection {
     let key = keyfile::unlock(dir, PASSPHRASE).unwrap().0.db_key.to_hex();
     let conn = rusqlite::Connection::open(dir.join("harbour.db")).unwrap();
-    conn.execute_batch(&format!("PRAGMA key = \"x'{}'\"; PRAGMA cipher_hmac_algorithm = HMAC_SHA256;", key.as_str())).unwrap();
+    conn.execute_batch(&format!("PRAGMA key = \"x'{}'\"; PRAGMA cipher_hmac_algorithm = HMAC_SHA256;", key.as_str()))
+        .unwrap();
     conn
 }
 
