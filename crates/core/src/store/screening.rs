@@ -393,7 +393,7 @@ fn packet(state: &CaseState, referral: Referral, status: ReferralStatus, consent
         aliases: fields.aliases.clone(),
         sex: fields.sex,
         birth_date: fields.birth_date,
-        estimated_age: fields.estimated_age.clone(),
+        estimated_age: fields.estimated_age,
     });
     let contact = covers(ConsentScope::Contact)
         .then(|| ContactShared { phone: fields.phone.clone(), location: fields.location.clone() });
