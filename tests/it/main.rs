@@ -3,3 +3,4 @@
 mod cli;
 mod crash_safety;
 mod no_plaintext;
+mod screening;

@@ -49,6 +49,15 @@ pub enum Command {
     /// Referrals to services, and their status.
     #[command(subcommand)]
     Referral(ReferralCommand),
+    /// Screening forms: list them, show one.
+    #[command(subcommand)]
+    Form(crate::screening::FormCommand),
+    /// Filled screenings: record one on a case and see its result.
+    #[command(subcommand)]
+    Screening(crate::screening::ScreeningCommand),
+    /// The services people can be referred to: show, import, export.
+    #[command(subcommand)]
+    Directory(crate::screening::DirectoryCommand),
     /// The passphrase that unlocks this workspace.
     #[command(subcommand)]
     Passphrase(PassphraseCommand),
@@ -251,6 +260,8 @@ pub enum ReferralCommand {
         #[arg(long)]
         note: Option<String>,
     },
+    #[command(flatten)]
+    Packet(crate::screening::ReferralPacketCommand),
 }
 
 #[derive(Subcommand)]

@@ -7,6 +7,7 @@
 mod args;
 mod output;
 mod passphrase;
+mod screening;
 mod sync_cmd;
 
 use std::path::PathBuf;
@@ -122,6 +123,10 @@ fn run(cli: Cli) -> Result<()> {
                 workspace.set_referral_status(id, referral_id, ReferralStatus::parse(&status)?, note.as_deref())?;
             out.entry_added("referral status", &referral_id.to_string(), &state);
         }
+        Command::Referral(ReferralCommand::Packet(command)) => screening::referral(command, unlock()?, &out)?,
+        Command::Form(command) => screening::form(command, &out)?,
+        Command::Screening(command) => screening::screening(command, unlock, &out)?,
+        Command::Directory(command) => screening::directory(command, unlock, &out)?,
         Command::Passphrase(PassphraseCommand::Change { new_passphrase_file }) => {
             let mut workspace = unlock()?;
             let new = passphrase::new(new_passphrase_file.as_deref(), "HARBOUR_NEW_PASSPHRASE")?;
@@ -171,8 +176,10 @@ fn case(command: CaseCommand, mut workspace: Workspace, out: &Output) -> Result<
             set(Field::Phone, phone)?;
             set(Field::Location, location)?;
             set(Field::RiskLevel, risk_level)?;
+            // Offered before the case is made; the case is still made (scripts rely on it).
+            let duplicates = workspace.likely_duplicates(&fields)?;
             let state = workspace.create_case(fields)?;
-            out.case_created(&state);
+            out.case_created_with_duplicates(&state, &duplicates);
         }
         CaseCommand::List { search, status, team, from, to, needs_review, limit } => {
             let query = CaseQuery {

@@ -2,8 +2,12 @@
 
 use chrono::{TimeZone, Utc};
 use harbour_core::audit::AuditEntry;
+use harbour_core::directory::Directory;
 use harbour_core::fold::{CaseState, Stamp};
+use harbour_core::forms::{Form, Lang, ScreeningResult, Strings, colon};
 use harbour_core::model::CaseFields;
+use harbour_core::model::{ConsentScope, Screening};
+use harbour_core::store::{DuplicateCandidate, ReferralPacket};
 use harbour_core::{CaseSummary, Workspace};
 use serde_json::json;
 
@@ -252,4 +256,242 @@ fn when(stamp: &Stamp) -> String {
 /// The one line printed for an error: core's sentence, with any context in front.
 pub fn sentence(error: &anyhow::Error) -> String {
     format!("{error:#}")
+}
+
+// ----- forms, screenings, the service directory, referral packets, duplicates -----
+
+impl Output {
+    /// A new case, after the duplicate check: possible duplicates go to stderr as a warning (codes,
+    /// scores and reasons only, never another person's name) and, with `--json`, into the output.
+    pub fn case_created_with_duplicates(&self, state: &CaseState, duplicates: &[DuplicateCandidate]) {
+        let strings = Strings::builtin();
+        for duplicate in duplicates {
+            let reasons: Vec<&str> =
+                duplicate.reasons.iter().map(|reason| strings.text(reason.translation_key(), Lang::En)).collect();
+            eprintln!(
+                "warning: this may be the same person as case {} (score {}: {}); compare with `harbour case show {}`",
+                duplicate.code,
+                duplicate.score,
+                reasons.join(", ").to_lowercase(),
+                duplicate.code
+            );
+        }
+        if self.json {
+            let mut value = summary_json(state);
+            value["possible_duplicates"] = serde_json::to_value(duplicates).expect("duplicates serialize");
+            self.print_json(&value);
+        } else {
+            self.case_created(state);
+        }
+    }
+
+    pub fn forms(&self, forms: &[&Form], lang: Lang) {
+        if self.json {
+            let list: Vec<serde_json::Value> = forms
+                .iter()
+                .map(|form| {
+                    json!({
+                        "id": form.id,
+                        "version": form.version,
+                        "title": form.title.get(lang),
+                        "description": form.description.get(lang),
+                        "questions": form.questions().count(),
+                    })
+                })
+                .collect();
+            self.print_json(&json!(list));
+            return;
+        }
+        for form in forms {
+            println!("{:<20} v{:<3} {}", form.id, form.version, form.title.get(lang));
+        }
+    }
+
+    pub fn form(&self, form: &Form, lang: Lang) {
+        if self.json {
+            self.print_json(&serde_json::to_value(form).expect("a form serializes"));
+            return;
+        }
+        let strings = Strings::builtin();
+        println!("{} ({})", form.title.get(lang), form.label());
+        println!("{}\n", form.description.get(lang));
+        println!("{}\n", form.opening_text(lang, strings));
+        for section in &form.sections {
+            println!("== {}", section.title.get(lang));
+            if let Some(intro) = &section.intro {
+                println!("{}", intro.get(lang));
+            }
+            for question in &section.questions {
+                let required = if question.required { " (required)" } else { "" };
+                let shown_if = if question.show_if.is_some() { " (asked only after some answers)" } else { "" };
+                println!("\n[{}]{required}{shown_if}", question.id);
+                println!("{}", form.question_text(question, lang, strings));
+            }
+            println!();
+        }
+        if let Some(closing) = &form.closing_script {
+            println!("{}", closing.get(lang));
+        }
+    }
+
+    pub fn screening_recorded(
+        &self,
+        state: &CaseState,
+        screening: &Screening,
+        form: &Form,
+        result: &ScreeningResult,
+        directory: &Directory,
+        lang: Lang,
+    ) {
+        let strings = Strings::builtin();
+        let services = directory.suggest(result);
+        if self.json {
+            let reasons: Vec<serde_json::Value> = result
+                .reasons
+                .iter()
+                .map(|reason| {
+                    let mut value = serde_json::to_value(reason).expect("a reason serializes");
+                    value["text"] = json!(form.string(strings, &reason.key, lang));
+                    value
+                })
+                .collect();
+            self.print_json(&json!({
+                "id": screening.id,
+                "case_id": state.id,
+                "code": state.code,
+                "form_id": screening.form_id,
+                "form_version": screening.form_version,
+                "level": result.level,
+                "level_text": result.level_text(strings, lang),
+                "next_step": strings.text(&result.level.next_step_key(), lang),
+                "reasons": reasons,
+                "declined": result.declined,
+                "service_types": result.suggested_services,
+                "suggested_services": services,
+                "codes": result.codes,
+            }));
+            return;
+        }
+        println!("Recorded the screening ({}) on case {}.", form.label(), state.code);
+        println!("id: {}\n", screening.id);
+        print!("{}", form.result_report(result, lang, strings));
+        if !result.suggested_services.is_empty() {
+            println!("\n{}{}", strings.text("directory.title", lang), colon(lang).trim_end());
+            for line in directory.suggest_report(result, lang, strings).lines() {
+                println!("  {line}");
+            }
+        }
+    }
+
+    pub fn directory(&self, directory: &Directory, lang: Lang) {
+        if self.json {
+            self.print_json(&serde_json::to_value(directory).expect("a directory serializes"));
+        } else {
+            print!("{}", directory.report(lang, Strings::builtin()));
+        }
+    }
+
+    pub fn directory_imported(&self, directory: &Directory, signed: Option<bool>) {
+        if self.json {
+            self.print_json(&json!({
+                "deployment": directory.deployment,
+                "version": directory.version,
+                "services": directory.services.len(),
+                "signed": signed == Some(true),
+            }));
+            return;
+        }
+        println!(
+            "Imported the service directory {} v{} ({} services).",
+            directory.deployment,
+            directory.version,
+            directory.services.len()
+        );
+        if signed == Some(true) {
+            println!("It is signed with this deployment's root key.");
+        }
+    }
+
+    pub fn referral_packet(&self, packet: &ReferralPacket) {
+        if self.json {
+            self.print_json(&serde_json::to_value(packet).expect("a referral packet serializes"));
+            return;
+        }
+        let referral = &packet.referral;
+        let scope: Vec<&str> = packet.consent.scope.iter().map(|scope| scope.as_str()).collect();
+        println!("Referral of case {} to {} ({})", packet.case_code, referral.service, referral.service_type.label());
+        println!("id: {}", referral.id);
+        println!(
+            "urgency: {} · reason: {} · status: {}",
+            referral.urgency.as_str(),
+            referral.reason.as_str(),
+            packet.status.as_str()
+        );
+        if let Some(details) = &referral.details {
+            println!("details: {details}");
+        }
+        println!(
+            "consent: {} ({:?}, given {}) to share {}",
+            packet.consent.shared_with,
+            packet.consent.method,
+            packet.consent.given_on,
+            scope.join(", ")
+        );
+        if let Some(identity) = &packet.identity {
+            println!("\nIdentity:");
+            println!("  name: {}", identity.name);
+            if !identity.aliases.is_empty() {
+                println!("  aliases: {}", identity.aliases.join(", "));
+            }
+            if let Some(sex) = identity.sex {
+                println!("  sex: {}", sex.label());
+            }
+            if let Some(date) = identity.birth_date {
+                println!("  birth date: {date}");
+            }
+            if let Some(age) = &identity.estimated_age {
+                println!("  estimated age: {} (estimated {})", age.years, age.as_of);
+            }
+        }
+        if let Some(contact) = &packet.contact {
+            println!("\nContact:");
+            println!("  phone: {}", contact.phone.as_ref().map_or("-", |phone| phone.as_str()));
+            println!("  location: {}", contact.location.as_deref().unwrap_or("-"));
+        }
+        if let Some(summary) = &packet.case_summary {
+            let list = |items: Vec<&str>| if items.is_empty() { "-".to_owned() } else { items.join(", ") };
+            println!("\nCase summary:");
+            println!("  status: {}", summary.status.label());
+            println!("  risk level: {}", summary.risk_level.map_or("-", |risk| risk.label()));
+            println!("  exploitation types: {}", list(summary.exploitation_types.iter().map(|t| t.label()).collect()));
+            println!("  means of control: {}", list(summary.means_of_control.iter().map(|m| m.label()).collect()));
+        }
+        if !packet.screenings.is_empty() {
+            println!("\nScreenings:");
+            for screening in &packet.screenings {
+                let level = screening.result.get("level").and_then(|level| level.as_str()).unwrap_or("-");
+                println!(
+                    "  {} · {} v{}: {level}",
+                    &screening.recorded_at[..10],
+                    screening.form_id,
+                    screening.form_version
+                );
+            }
+        }
+        if !packet.notes.is_empty() {
+            println!("\nNotes:");
+            for note in &packet.notes {
+                println!("  {}: {}", &note.recorded_at[..10], note.text);
+            }
+        }
+        let withheld: Vec<&str> = [ConsentScope::Identity, ConsentScope::Contact, ConsentScope::CaseSummary]
+            .into_iter()
+            .chain([ConsentScope::Screenings, ConsentScope::Notes])
+            .filter(|scope| !packet.consent.scope.contains(scope))
+            .map(|scope| scope.as_str())
+            .collect();
+        if !withheld.is_empty() {
+            println!("\nNot shared (no consent): {}", withheld.join(", "));
+        }
+    }
 }

@@ -18,9 +18,14 @@ use uuid::Uuid;
 
 mod exchange;
 mod membership;
+mod screening;
 
 pub use exchange::{ApplyReport, ClockWarning};
 pub use membership::DeploymentPlan;
+pub use screening::{
+    ConsentShared, ContactShared, DUPLICATE_PREFILTER_LIMIT, DuplicateCandidate, IdentityShared, NoteShared,
+    ReferralPacket, ScreeningShared, SummaryShared,
+};
 
 use crate::audit::{self, AuditEntry};
 use crate::crypto::{self, CaseKey, KdfParams, Secret};

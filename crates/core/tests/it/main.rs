@@ -8,6 +8,7 @@ mod disk;
 mod forms;
 mod merge;
 mod schema;
+mod screening;
 mod search;
 mod support;
 mod tamper;
