@@ -201,6 +201,23 @@ fn search_and_unlock(root: &Path, cases: usize) {
         percentile(&mut times, 95),
         hits / SEARCHES
     );
+    let mut duplicate_times = Vec::new();
+    for round in 0..200 {
+        let name = &names[(next(&mut seed) as usize) % names.len()];
+        let fields = if round % 2 == 0 {
+            CaseFields::named(name).unwrap()
+        } else {
+            CaseFields::named(&person_name(&mut seed)).unwrap()
+        };
+        let start = Instant::now();
+        workspace.likely_duplicates(&fields).unwrap();
+        duplicate_times.push(start.elapsed());
+    }
+    println!(
+        "Duplicate check before a new case (200 names) among {cases} cases: median {:?}  p95 {:?}\n",
+        percentile(&mut duplicate_times, 50),
+        percentile(&mut duplicate_times, 95)
+    );
     let start = Instant::now();
     let first_page = workspace.list_cases(&CaseQuery { limit: 200, ..CaseQuery::default() }).unwrap();
     println!("First page of the case list (200 newest): {:?}\n", start.elapsed());

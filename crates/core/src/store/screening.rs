@@ -159,17 +159,20 @@ impl Workspace {
         let person = person_details(fields);
         let Some(query) = duplicate_query(&person) else { return Ok(Vec::new()) };
         let mut statement = self.conn.prepare_cached(
-            "SELECT c.id, c.code, c.state
+            "SELECT c.id, c.code, s.state
              FROM (SELECT rowid FROM case_search WHERE case_search MATCH ?1 ORDER BY rank LIMIT ?2) m
-             JOIN cases c ON c.rowid = m.rowid",
+             JOIN cases c ON c.rowid = m.rowid JOIN case_states s ON s.case_rowid = c.rowid",
         )?;
         let rows = statement.query_map(params![query, DUPLICATE_PREFILTER_LIMIT as i64], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, String>(2)?))
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, row.get::<_, Vec<u8>>(2)?))
         })?;
         let mut candidates = Vec::new();
         for row in rows {
             let (id, code, state) = row?;
-            let stored: StoredPerson = serde_json::from_str(&state).map_err(|_| Error::Corrupt("case state".into()))?;
+            let json = crate::crypto::decompress(&state, super::MAX_STATE_BYTES)
+                .ok_or_else(|| Error::Corrupt("case state".into()))?;
+            let stored: StoredPerson =
+                serde_json::from_slice(&json).map_err(|_| Error::Corrupt("case state".into()))?;
             let code = CaseCode::parse(&code).ok_or_else(|| Error::Corrupt("case code".into()))?;
             candidates.push(Candidate { id: (id.parse::<CaseId>()?, code), person: stored_details(stored.fields) });
         }

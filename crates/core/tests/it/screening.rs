@@ -2,8 +2,6 @@
 //! directory and referral packets. Every name, answer and note is invented; assertions report
 //! labels and keys, never the text.
 
-use std::time::{Duration, Instant};
-
 use expect_test::expect;
 use harbour_core::directory::Directory;
 use harbour_core::forms::{Answers, FormLibrary, Lang, Level};
@@ -192,76 +190,26 @@ fn likely_duplicates_fold_accents_order_scripts_and_birth_year() {
     check(person("Jo", &[], None, &[]), expect!["none"]);
 }
 
+/// Among many cases with similar names the check still finds the same person first. (Its speed
+/// with 100,000 cases is measured by `cargo bench -p harbour-core --bench store`, not here.)
 #[test]
-fn the_duplicate_check_stays_fast_with_100000_cases() {
-    let (fixture, mut workspace) = new_workspace();
+fn the_duplicate_check_finds_the_person_among_many() {
+    let (_fixture, mut workspace) = new_workspace();
     let target = workspace.create_case(person("Wendeline Ostrakova", &[], Some("1985-01-01"), &["LC"])).unwrap();
-    let model = workspace.create_case(person("Model Case", &[], Some("1990-01-01"), &["LC"])).unwrap();
-    drop(workspace);
-    let total = 100_000;
-    add_projections(&fixture.dir, model.id, total);
-    let workspace = unlock(&fixture.dir);
-    assert_eq!(workspace.case_count().unwrap(), total as i64 + 2);
-
-    let mut seed = 0x2545_F491_4F6C_DD1Du64;
-    let mut times = Vec::new();
-    for round in 0..20 {
-        let new = if round % 2 == 0 {
-            person("ostrakova wendeline", &[], Some("1986-01-01"), &["LC"])
-        } else {
-            person(&generated_name(&mut seed), &[], Some("1990-01-01"), &[])
-        };
-        let start = Instant::now();
-        let found = workspace.likely_duplicates(&new).unwrap();
-        times.push(start.elapsed());
-        if round % 2 == 0 {
-            assert_eq!(found.first().map(|candidate| candidate.case_id), Some(target.id), "the same person is found");
-        }
-    }
-    times.sort();
-    let p95 = times[times.len() * 95 / 100 - 1];
-    // Generous for an unoptimised build (SQLite included) on a shared machine.
-    assert!(p95 < Duration::from_millis(300), "the duplicate check took {p95:?} (p95) among {total} cases");
-}
-
-/// Adds `count` cases to the projection and the search index directly, each a copy of the
-/// model case's stored state under a new id, code and generated name: seconds instead of the
-/// minutes that sealing 100,000 events takes in a debug build. The duplicate check only reads
-/// these tables, so what it is timed on is what it meets in use.
-fn add_projections(dir: &std::path::Path, model: CaseId, count: usize) {
-    use harbour_core::{CaseCode, CodePrefix};
-    let mut conn = raw_db(dir);
-    let (state, created): (String, i64) = conn
-        .query_row("SELECT state, created_ms FROM cases WHERE id = ?1", [model.to_string()], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })
-        .unwrap();
-    let mut state: Value = serde_json::from_str(&state).unwrap();
-    let tx = conn.transaction().unwrap();
     let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-    let mut added = 0;
-    while added < count {
-        let (id, code, name) = (CaseId::new(), CaseCode::generate(&CodePrefix::default()), generated_name(&mut seed));
-        state["id"] = json!(id);
-        state["code"] = json!(code);
-        state["fields"]["name"] = json!(name);
-        let normalize = harbour_core::store::normalize_text;
-        let compact = code.as_str().replace('-', "").to_lowercase();
-        let search = format!("{} {} {compact}", normalize(&name), normalize(code.as_str()));
-        // Random codes repeat now and then among 100,000: skip the repeat, as `create_case` does.
-        let inserted = tx
-            .execute(
-                "INSERT OR IGNORE INTO cases (id, code, name, status, created_ms, updated_ms, search_text, state)
-                 VALUES (?1, ?2, ?3, 'active', ?4, ?4, ?5, ?6)",
-                rusqlite::params![id.to_string(), code.as_str(), name, created, search, state.to_string()],
-            )
-            .unwrap();
-        if inserted == 1 {
-            tx.execute("INSERT INTO case_search (rowid, text) VALUES (last_insert_rowid(), ?1)", [search]).unwrap();
-            added += 1;
-        }
+    let total = 20_000;
+    for _ in 0..total / 1000 {
+        let batch = (0..1000).map(|_| person(&generated_name(&mut seed), &[], Some("1990-01-01"), &["LC"])).collect();
+        workspace.create_cases(batch).unwrap();
     }
-    tx.commit().unwrap();
+    assert_eq!(workspace.case_count().unwrap(), total as i64 + 1);
+    for _ in 0..10 {
+        let found =
+            workspace.likely_duplicates(&person("ostrakova wendeline", &[], Some("1986-01-01"), &["LC"])).unwrap();
+        assert_eq!(found.first().map(|candidate| candidate.case_id), Some(target.id), "the same person is found");
+        let other = workspace.likely_duplicates(&person(&generated_name(&mut seed), &[], None, &[])).unwrap();
+        assert!(other.iter().all(|candidate| candidate.case_id != target.id), "an unrelated name does not match");
+    }
 }
 
 /// Names like the benchmark's: a common given name and a family name of 2–4 syllables.
