@@ -39,5 +39,18 @@ export CARGO_TERM_COLOR=never
 say "Building every binary (the cross-crate tests run the real ones)"
 cargo build --workspace --bins
 
+# A throwaway PostgreSQL on 127.0.0.1 for the server's second backend (stopped on exit).
+if [ -z "${HARBOUR_TEST_POSTGRES_URL:-}" ]; then
+    if [ "$(id -u)" = 0 ]; then
+        say "Starting a throwaway PostgreSQL on 127.0.0.1"
+        trap 'bash .ci/postgres.sh stop' EXIT
+        HARBOUR_TEST_POSTGRES_URL=$(bash .ci/postgres.sh start)
+        export HARBOUR_TEST_POSTGRES_URL
+    else
+        echo "tests/run.sh: not root, so no throwaway PostgreSQL: the PostgreSQL tests are skipped" >&2
+        echo "  (set HARBOUR_TEST_POSTGRES_URL to a database you may create databases in to run them)" >&2
+    fi
+fi
+
 say "Running the tests"
 cargo test --workspace
