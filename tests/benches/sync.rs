@@ -46,7 +46,11 @@ fn main() {
     let pushed = runtime.block_on(push_all(&clinic, &client));
     let upload = start.elapsed();
     assert_eq!(pushed, pending);
-    println!("Upload (push, batches of {}): {pushed} events in {upload:.2?} = {:.0} events/s", harbour_sync::engine::PUSH_BATCH, pushed as f64 / upload.as_secs_f64());
+    println!(
+        "Upload (push, batches of {}): {pushed} events in {upload:.2?} = {:.0} events/s",
+        harbour_sync::engine::PUSH_BATCH,
+        pushed as f64 / upload.as_secs_f64()
+    );
 
     // 2. Download, decrypt and apply on the ministry's laptop.
     let admin_client = harbour_sync::client_for(&admin.lock().unwrap()).unwrap();
@@ -72,7 +76,9 @@ fn main() {
         let mut clinic = clinic.lock().unwrap();
         let first = clinic.list_cases(&Default::default()).unwrap()[0].id;
         for index in 0..50 {
-            clinic.add_note(first, &format!("Follow-up call number {index}: the person is safe and in touch.")).unwrap();
+            clinic
+                .add_note(first, &format!("Follow-up call number {index}: the person is safe and in touch."))
+                .unwrap();
         }
     }
     let batch: Vec<_> = clinic.lock().unwrap().pending_events(500).unwrap();
@@ -91,7 +97,10 @@ fn main() {
         batch.len(),
         wire_up as f64 / plain_json as f64
     );
-    println!("50-event sync over 64 kbit/s with 800 ms round trip: {slow_time:.2?} (pushed {}, pulled {})", slow.pushed, slow.pulled);
+    println!(
+        "50-event sync over 64 kbit/s with 800 ms round trip: {slow_time:.2?} (pushed {}, pulled {})",
+        slow.pushed, slow.pulled
+    );
 }
 
 /// The size of the same events as plain JSON, as a system without encryption would send them:
@@ -138,7 +147,8 @@ async fn deployment_with_clinic(root: &Path, url: &str) -> (Arc<Mutex<Workspace>
     let mut admin = Workspace::create(&root.join("admin"), PASSPHRASE, &options).unwrap();
     let plan = admin.plan_deployment(url, "Ministry").unwrap();
     let client = Client::new(url).unwrap();
-    let registered = client.register_deployment(&plan.registration(&server_token(root), admin.device_id())).await.unwrap();
+    let registered =
+        client.register_deployment(&plan.registration(&server_token(root), admin.device_id())).await.unwrap();
     admin.complete_deployment(plan, &registered.device_token).unwrap();
     let admin_client = client.with_token(&registered.device_token);
     let (team, signed) = admin.create_team("Clinic").unwrap();
@@ -214,7 +224,13 @@ impl Proxy {
                 let Ok(client) = client else { continue };
                 let Ok(server) = TcpStream::connect(&upstream) else { continue };
                 let counter = counter.clone();
-                pipe(client.try_clone().unwrap(), server.try_clone().unwrap(), one_way, bytes_per_second, Some(counter));
+                pipe(
+                    client.try_clone().unwrap(),
+                    server.try_clone().unwrap(),
+                    one_way,
+                    bytes_per_second,
+                    Some(counter),
+                );
                 pipe(server, client, one_way, bytes_per_second, None);
             }
         });
@@ -223,7 +239,13 @@ impl Proxy {
 }
 
 /// Copies `from` to `to` with a fixed delay per chunk and a bandwidth limit.
-fn pipe(mut from: TcpStream, mut to: TcpStream, delay: Duration, bytes_per_second: u64, counter: Option<Arc<AtomicU64>>) {
+fn pipe(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    delay: Duration,
+    bytes_per_second: u64,
+    counter: Option<Arc<AtomicU64>>,
+) {
     let (sender, receiver) = mpsc::channel::<(Instant, Vec<u8>)>();
     std::thread::spawn(move || {
         let mut buffer = [0u8; 1024];

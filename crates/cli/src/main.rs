@@ -62,9 +62,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Note(NoteCommand::Add { case, text }) => {
             let mut workspace = unlock()?;
             let id = workspace.resolve(&case)?;
-            let state = workspace.add_note(id, &text)?;
-            let note = state.notes.last().expect("the note was just added");
-            out.entry_added("note", &note.entry.id.to_string(), &state);
+            let (note_id, state) = workspace.add_note(id, &text)?;
+            out.entry_added("note", &note_id.to_string(), &state);
         }
         Command::Consent(ConsentCommand::Add { case, share, with, given_on, method, note }) => {
             let mut workspace = unlock()?;

@@ -97,14 +97,9 @@ pub fn screening(command: ScreeningCommand, unlock: impl FnOnce() -> Result<Work
     let answers = read_answers(&answers)?;
     let mut workspace = unlock()?;
     let case_id = workspace.resolve(&case)?;
-    let (result, state) = workspace.record_screening(case_id, form, answers, lang)?;
-    let recorded = state
-        .screenings
-        .iter()
-        .max_by_key(|screening| screening.recorded.order())
-        .context("the screening was recorded but is not on the case; report this to your administrator")?;
+    let (recorded, result, state) = workspace.record_screening(case_id, form, answers, lang)?;
     let directory = workspace.service_directory()?;
-    out.screening_recorded(&state, &recorded.entry, form, &result, &directory, lang);
+    out.screening_recorded(&state, &recorded, form, &result, &directory, lang);
     Ok(())
 }
 

@@ -29,11 +29,14 @@ pub struct CaseState {
     pub fields: CaseFields,
     pub created: Stamp,
     pub updated: Stamp,
+    #[serde(default)]
     pub notes: Vec<Dated<Note>>,
     pub consents: Vec<Dated<Consent>>,
     pub referrals: Vec<ReferralState>,
+    #[serde(default)]
     pub screenings: Vec<Dated<Screening>>,
     /// Every event, in fold order, described without its values for entries.
+    #[serde(default)]
     pub history: Vec<HistoryEntry>,
     /// Fields edited concurrently on different devices, waiting for a person to choose.
     pub conflicts: Vec<Conflict>,
@@ -278,6 +281,65 @@ impl CaseState {
             .filter(|(_, versions)| versions.len() > 1)
             .map(|(field, versions)| Conflict { field: *field, versions: versions.clone() })
             .collect();
+    }
+
+    /// The state without its notes, screenings and history: everything needed to check and
+    /// apply the next change. The store keeps this form (the rest is rebuilt from the events
+    /// when a person opens the case), so that each change rewrites a small record.
+    pub fn without_entries(&self) -> CaseState {
+        CaseState {
+            id: self.id,
+            code: self.code.clone(),
+            fields: self.fields.clone(),
+            created: self.created.clone(),
+            updated: self.updated.clone(),
+            notes: Vec::new(),
+            consents: self.consents.clone(),
+            referrals: self.referrals.clone(),
+            screenings: Vec::new(),
+            history: Vec::new(),
+            conflicts: self.conflicts.clone(),
+            heads: self.heads.clone(),
+            replaced: self.replaced.clone(),
+            early_status_changes: self.early_status_changes.clone(),
+            last: self.last,
+        }
+    }
+
+    /// [`CaseState::without_entries`] as JSON, without copying the state first.
+    pub fn without_entries_json(&self) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct Projection<'a> {
+            id: &'a CaseId,
+            code: &'a CaseCode,
+            fields: &'a CaseFields,
+            created: &'a Stamp,
+            updated: &'a Stamp,
+            consents: &'a [Dated<Consent>],
+            referrals: &'a [ReferralState],
+            conflicts: &'a [Conflict],
+            heads: &'a BTreeMap<Field, Vec<Version>>,
+            #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+            replaced: &'a BTreeMap<Field, BTreeSet<EventId>>,
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            early_status_changes: &'a [(EntryId, StatusChange)],
+            last: &'a EventOrder,
+        }
+        serde_json::to_vec(&Projection {
+            id: &self.id,
+            code: &self.code,
+            fields: &self.fields,
+            created: &self.created,
+            updated: &self.updated,
+            consents: &self.consents,
+            referrals: &self.referrals,
+            conflicts: &self.conflicts,
+            heads: &self.heads,
+            replaced: &self.replaced,
+            early_status_changes: &self.early_status_changes,
+            last: &self.last,
+        })
+        .expect("a case state always serializes")
     }
 
     /// The versions an edit of `field` made now must replace: all current ones.

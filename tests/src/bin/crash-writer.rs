@@ -31,8 +31,8 @@ fn main() {
                 format!("update {round}")
             }
             _ => {
-                let state = workspace.add_note(case_id, &format!("note {round}")).unwrap();
-                format!("note {}", state.notes.last().unwrap().entry.id)
+                let (note_id, _) = workspace.add_note(case_id, &format!("note {round}")).unwrap();
+                format!("note {note_id}")
             }
         };
         writeln!(out, "{line}").and_then(|()| out.flush()).expect("stdout is open");

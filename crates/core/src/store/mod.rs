@@ -112,6 +112,9 @@ pub struct ReferralInput {
 }
 
 /// An unlocked workspace. Dropping it locks: the connection closes and every key is zeroized.
+///
+/// Commands return the case as stored after the change: its fields, conflicts, consents and
+/// referrals, without notes, screenings or history; [`Workspace::view_case`] gives the whole case.
 pub struct Workspace {
     dir: PathBuf,
     conn: Connection,
@@ -358,9 +361,10 @@ impl Workspace {
         self.update_case(case_id, vec![version.value.clone()], Some("conflict resolved".into()))
     }
 
-    pub fn add_note(&mut self, case_id: CaseId, text: &str) -> Result<CaseState> {
+    pub fn add_note(&mut self, case_id: CaseId, text: &str) -> Result<(EntryId, CaseState)> {
         let note = Note { id: EntryId::new(), text: values::long_text("text", text)? };
-        self.record(case_id, Change::NoteAdded { note }, "note.add", "")
+        let id = note.id;
+        Ok((id, self.record(case_id, Change::NoteAdded { note }, "note.add", "")?))
     }
 
     pub fn add_consent(&mut self, case_id: CaseId, input: ConsentInput) -> Result<(EntryId, CaseState)> {
@@ -461,14 +465,14 @@ impl Workspace {
 
     /// The whole case, for a person to read. Recorded in the audit log as a view.
     pub fn view_case(&mut self, case_id: CaseId) -> Result<CaseState> {
-        let state = self.state(case_id)?;
+        let state = self.full_state(case_id)?;
         self.audit_now("case.view", Some(case_id), "")?;
         Ok(state)
     }
 
     /// The whole case, to leave this laptop in clear (a file, a printout). Audited as an export.
     pub fn export_case(&mut self, case_id: CaseId) -> Result<CaseState> {
-        let state = self.state(case_id)?;
+        let state = self.full_state(case_id)?;
         self.audit_now("case.export", Some(case_id), "")?;
         Ok(state)
     }
@@ -580,7 +584,8 @@ impl Workspace {
 
     // ----- internals -----
 
-    /// The current state of a case from its projection.
+    /// The current state of a case from its projection: fields, conflicts, consents and
+    /// referrals, but not notes, screenings or history (see [`CaseState::without_entries`]).
     fn state(&self, case_id: CaseId) -> Result<CaseState> {
         if let Some(state) = self.recent.get(&case_id) {
             return Ok(state.clone());
@@ -588,7 +593,7 @@ impl Workspace {
         load_state(&self.conn, case_id)?.ok_or_else(|| Error::CaseNotFound(case_id.to_string()))
     }
 
-    /// Remembers the projections just committed.
+    /// Remembers the projections just committed (in the stored form, without entries).
     fn remember(&mut self, states: &[CaseState]) {
         if self.recent.len() + states.len() > RECENT_CASES {
             self.recent.clear();
@@ -596,6 +601,13 @@ impl Workspace {
         for state in states.iter().take(RECENT_CASES) {
             self.recent.insert(state.id, state.clone());
         }
+    }
+
+    /// The whole case, entries and history included: folded again from its events.
+    fn full_state(&mut self, case_id: CaseId) -> Result<CaseState> {
+        let key = self.case_key(case_id)?;
+        let events = open_case_events(&self.conn, &key, case_id)?;
+        CaseState::fold(&events).ok_or_else(|| Error::CaseNotFound(case_id.to_string()))
     }
 
     fn case_key(&mut self, case_id: CaseId) -> Result<CaseKey> {
@@ -658,7 +670,7 @@ impl Workspace {
                 author: self.worker.clone(),
                 change: item.change,
             };
-            let state = match &event.change {
+            let mut state = match &event.change {
                 Change::CaseCreated { .. } => CaseState::fold([&event]).expect("a creation event folds"),
                 _ => {
                     let mut state = match item.state.or_else(|| self.recent.remove(&item.case_id)) {
@@ -704,6 +716,10 @@ impl Workspace {
             }
             save_state(&tx, &state, false)?;
             audit::append(&tx, now, &self.worker, item.action, Some(item.case_id), &item.detail)?;
+            // What commands return is the stored form (see `CaseState::without_entries`).
+            state.notes.clear();
+            state.screenings.clear();
+            state.history.clear();
             states.push(state);
         }
         set_meta(&tx, "device_seq", &device_seq.to_string())?;
@@ -1003,7 +1019,7 @@ fn load_state(conn: &Connection, case_id: CaseId) -> Result<Option<CaseState>> {
 fn save_state(conn: &Connection, state: &CaseState, clock_warning: bool) -> Result<()> {
     let search_text = search_text(state);
     // Compressed: a case with a long history rewrites fewer (encrypted) pages on every change.
-    let json = crypto::compress(&serde_json::to_vec(state).expect("a case state always serializes"), 1);
+    let json = crypto::compress(&state.without_entries_json(), 1);
     let previous: Option<(i64, String)> = conn
         .prepare_cached("SELECT rowid, search_text FROM cases WHERE id = ?1")?
         .query_row([state.id.to_string()], |row| Ok((row.get(0)?, row.get(1)?)))

@@ -133,7 +133,7 @@ impl Workspace {
         form: &Form,
         answers: Answers,
         language: Lang,
-    ) -> Result<(ScreeningResult, CaseState)> {
+    ) -> Result<(Screening, ScreeningResult, CaseState)> {
         form.validate_answers(&answers).map_err(answer_error)?;
         let result = form.score(&answers);
         let screening = Screening {
@@ -144,8 +144,8 @@ impl Workspace {
             answers,
             result: serde_json::to_value(&result).expect("a screening result serializes"),
         };
-        let state = self.add_screening(case_id, screening)?;
-        Ok((result, state))
+        let state = self.add_screening(case_id, screening.clone())?;
+        Ok((screening, result, state))
     }
 
     /// Cases already recorded that may be the same person as `fields`, best first.
@@ -245,7 +245,7 @@ impl Workspace {
     /// What may be sent to the service of one referral: only the case fields its consent
     /// covers. Audited as `referral.export`, since it is meant to leave this laptop.
     pub fn referral_packet(&mut self, case_id: CaseId, referral_id: EntryId) -> Result<ReferralPacket> {
-        let state = self.state(case_id)?;
+        let state = self.full_state(case_id)?;
         let referral = state
             .referral(referral_id)
             .ok_or_else(|| Error::invalid("referral", "no referral with that id on this case"))?;

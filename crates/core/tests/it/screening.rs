@@ -47,9 +47,9 @@ fn a_screening_is_validated_scored_and_stored_with_its_form_version() {
     let given = answers(
         "q_safe_to_talk=yes q_danger_now=yes q_safety_needs=[safe_place] q_documents=yes q_debt=declined q_wants_help=yes",
     );
-    let (result, state) = workspace.record_screening(case.id, form, given.clone(), Lang::Es).unwrap();
+    let (stored, result, _) = workspace.record_screening(case.id, form, given.clone(), Lang::Es).unwrap();
     assert_eq!(result.level, Level::ImmediateDanger);
-    let stored = &state.screenings.last().unwrap().entry;
+    let stored = &stored;
     assert_eq!((stored.form_id.as_str(), stored.form_version, stored.language.as_str()), ("clinic-screening", 1, "es"));
     assert!(stored.answers == given, "the answers are stored as given");
     assert!(stored.stored_result().unwrap() == result, "the stored result is the one returned");
@@ -101,7 +101,7 @@ fn a_screening_filled_on_v1_still_displays_and_scores_with_v1_after_v2_exists() 
     let mut library = FormLibrary::builtin();
     let v1 = library.latest("clinic-screening").unwrap().clone();
     let given = answers("q_safe_to_talk=yes q_danger_now=no q_deceived=yes q_pay_withheld=yes q_wants_help=yes");
-    let (on_v1, _) = workspace.record_screening(case.id, &v1, given, Lang::En).unwrap();
+    let (_, on_v1, _) = workspace.record_screening(case.id, &v1, given, Lang::En).unwrap();
 
     // v2 drops q_pay_withheld and weighs deception more.
     let mut v2: Value = serde_json::to_value(&v1).unwrap();

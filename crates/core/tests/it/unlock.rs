@@ -65,7 +65,7 @@ fn changing_the_passphrase_rewraps_only_the_key_file() {
 
     assert!(matches!(Workspace::unlock(&fixture.dir, PASSPHRASE), Err(Error::WrongPassphrase)));
     let mut workspace = Workspace::unlock(&fixture.dir, new_passphrase).unwrap();
-    assert_same(&workspace.view_case(case.id).unwrap(), &case, "case after change");
+    assert_same(&workspace.view_case(case.id).unwrap().without_entries(), &case, "case after change");
     assert_eq!(
         keyfile::params(&fixture.dir).unwrap(),
         KdfParams::INSECURE_FAST_FOR_TESTS,
@@ -86,7 +86,7 @@ fn the_standard_key_derivation_works() {
     drop(workspace);
     assert_eq!(keyfile::params(&fixture.dir).unwrap(), KdfParams::STANDARD);
     let mut workspace = unlock(&fixture.dir);
-    assert_same(&workspace.view_case(case.id).unwrap(), &case, "case");
+    assert_same(&workspace.view_case(case.id).unwrap().without_entries(), &case, "case");
 }
 
 #[test]
