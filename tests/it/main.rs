@@ -3,3 +3,6 @@
 mod cli;
 mod crash_safety;
 mod no_plaintext;
+mod sync;
+mod sync_faults;
+mod sync_simulation;
