@@ -86,8 +86,7 @@ async fn sync_killed(device: &Device, server: &Server, phase: Phase, threshold: 
     killer.join().expect("the killer thread");
     let error = outcome.expect_err("the sync finished before the server was killed: make the backlog larger");
     assert!(error.is_transient(), "a dead server is a transient failure: {error}");
-    let progress = last.lock().unwrap().clone();
-    progress
+    last.lock().unwrap().clone()
 }
 
 /// A counter or gauge of the server's `/metrics`.
