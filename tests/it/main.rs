@@ -4,3 +4,6 @@ mod cli;
 mod crash_safety;
 mod no_plaintext;
 mod screening;
+mod sync;
+mod sync_faults;
+mod sync_simulation;

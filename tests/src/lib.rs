@@ -3,6 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod devices;
+pub mod server;
+
 /// Test passphrase; workspaces made by tests use cheap Argon2 parameters unless a test says otherwise.
 pub const PASSPHRASE: &str = "test passphrase for harbour";
 

@@ -119,7 +119,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HARBOUR_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+        // At debug level tokio_postgres logs every statement's parameters (sealed payloads,
+        // token hashes, the directory's team names): never below info, whatever HARBOUR_LOG says.
+        .add_directive("tokio_postgres=info".parse().expect("a valid directive"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),

@@ -66,9 +66,11 @@ pub struct SyncSummary {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
-    #[error("{0}")]
+    // Transparent: a "{0}" message with the inner error as its source would be printed twice
+    // by anything that prints an error's chain (the CLI's `{error:#}`).
+    #[error(transparent)]
     Client(#[from] ClientError),
-    #[error("{0}")]
+    #[error(transparent)]
     Core(#[from] harbour_core::Error),
     #[error(
         "This laptop does not belong to a deployment yet: join one with `harbour enroll`, or create it with `harbour deployment create`."
