@@ -4,9 +4,10 @@
 //!     cargo build --release -p harbour-server && cargo bench -p harbour-tests --bench sync
 //!     HARBOUR_BENCH_SYNC_CASES=2000 cargo bench -p harbour-tests --bench sync   (a quicker run)
 //!
-//! 1. upload rate (push of sealed events), 2. download + decrypt + apply rate on another device,
-//! 3. bytes on the wire per batch against plain JSON of the same events, 4. a 50-event sync over
-//! a link throttled to 64 kbit/s with 800 ms round trip (a throttling proxy in this process).
+//! It measures the upload rate (push of sealed events); the download + decrypt + apply rate on
+//! another device; the bytes on the wire per batch against plain JSON of the same events; and a
+//! 50-event sync over a link throttled to 64 kbit/s with 800 ms round trip (a throttling proxy
+//! in this process).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -51,7 +51,11 @@ pub fn decompress(data: &[u8], limit: usize) -> Option<Vec<u8>> {
         if slot.is_none() {
             *slot = Some(zstd::bulk::Decompressor::new().ok()?);
         }
-        slot.as_mut()?.decompress(data, limit).ok()
+        // The frame states its size: allocate exactly that (a buffer of `limit` bytes would be
+        // zeroed on every call), and refuse what claims more than the limit.
+        let size = zstd::zstd_safe::get_frame_content_size(data).ok()??;
+        let size = usize::try_from(size).ok().filter(|size| *size <= limit)?;
+        slot.as_mut()?.decompress(data, size).ok()
     })
 }
 

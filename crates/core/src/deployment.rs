@@ -108,7 +108,8 @@ impl TeamSecret {
 
 /// Seals a case key to a team's public key, as an event of the case authored by this device:
 /// X25519 with a fresh ephemeral key → HKDF-SHA256 → AES-256-GCM, the event's routing metadata
-/// as associated data. `ciphertext` is the ephemeral public key followed by the sealed key.
+/// as associated data. `ciphertext` is the team's id (a hint), the ephemeral public key, then
+/// the sealed key.
 pub fn seal_grant(
     case_id: CaseId,
     case_key: &CaseKey,
@@ -136,19 +137,26 @@ pub fn seal_grant(
     let wrapping = grant_key(&ephemeral, &PublicKey::from(team_public), &ephemeral_public);
     let wrapped = crypto::wrap(&wrapping, &sealed.associated_data(), case_key.secret.expose());
     sealed.nonce = wrapped.nonce;
-    sealed.ciphertext = [ephemeral_public.as_slice(), &wrapped.ciphertext].concat();
+    sealed.ciphertext = [team.id.as_bytes().as_slice(), ephemeral_public.as_slice(), &wrapped.ciphertext].concat();
     Ok(sealed)
+}
+
+/// The team a grant is addressed to (a hint in clear; the seal itself is what proves it).
+pub fn grant_team(sealed: &SealedEvent) -> Option<Uuid> {
+    if sealed.kind != GRANT_KIND || sealed.ciphertext.len() < 48 {
+        return None;
+    }
+    Uuid::from_slice(&sealed.ciphertext[..16]).ok()
 }
 
 /// Opens a grant with one of the team secrets this device holds; `None` if none opens it.
 pub fn open_grant(sealed: &SealedEvent, teams: &[TeamSecret]) -> Option<CaseKey> {
-    if sealed.kind != GRANT_KIND || sealed.ciphertext.len() < 32 {
-        return None;
-    }
-    let (ephemeral_public, body) = sealed.ciphertext.split_at(32);
+    let addressed_to = grant_team(sealed)?;
+    let (ephemeral_public, body) = sealed.ciphertext[16..].split_at(32);
     let ephemeral_public = <[u8; 32]>::try_from(ephemeral_public).ok()?;
     let wrapped = Wrapped { nonce: sealed.nonce.clone(), ciphertext: body.to_vec() };
-    teams.iter().find_map(|team| {
+    // Only the addressed team's key is tried: one Diffie-Hellman per grant, not one per team.
+    teams.iter().filter(|team| team.team_id == addressed_to).find_map(|team| {
         let secret = StaticSecret::from(*team.secret.expose());
         let wrapping = grant_key(&secret, &PublicKey::from(ephemeral_public), &ephemeral_public);
         let bytes = crypto::unwrap(&wrapping, &sealed.associated_data(), &wrapped)?;

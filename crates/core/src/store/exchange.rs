@@ -154,7 +154,12 @@ impl Workspace {
                 )?;
             }
             if sealed.kind == GRANT_KIND {
-                if let Some(key) = deployment::open_grant(sealed, &team_secrets)
+                // A case key already held (from another team's grant) needs no opening.
+                let held: bool = tx
+                    .prepare_cached("SELECT EXISTS(SELECT 1 FROM case_keys WHERE key_id = ?1)")?
+                    .query_row([sealed.key_id.to_string()], |row| row.get(0))?;
+                if !held
+                    && let Some(key) = deployment::open_grant(sealed, &team_secrets)
                     && store_case_key(&tx, &self.secrets.master_key, case_id, &key)?
                 {
                     report.keys_received += 1;

@@ -12,7 +12,7 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use super::{Workspace, insert_sealed, set_meta};
+use super::{Workspace, insert_sealed, last_device_seq, set_meta};
 use crate::crypto::{KdfParams, Secret};
 use crate::deployment::{self, Invitation, RootKey, TeamSecret};
 use crate::error::{Error, Result};
@@ -264,11 +264,7 @@ impl Workspace {
         let key = self.case_key(case_id)?;
         let now = Utc::now();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut device_seq: i64 = tx
-            .prepare_cached("SELECT value FROM meta WHERE key = 'device_seq'")?
-            .query_row([], |row| row.get::<_, String>(0))
-            .optional()?
-            .map_or(Ok(0), |text| text.parse::<i64>().map_err(|_| Error::Corrupt("device sequence".into())))?;
+        let mut device_seq = last_device_seq(&tx)?;
         for team in teams {
             device_seq += 1;
             let hlc = self.clock.tick(now.timestamp_millis().max(0) as u64);

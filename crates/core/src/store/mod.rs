@@ -653,11 +653,7 @@ impl Workspace {
         let grant_to = if pending.iter().any(|item| item.new_key.is_some()) { self.home_teams()? } else { Vec::new() };
         let now = Utc::now();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut device_seq: i64 = tx
-            .prepare_cached("SELECT value FROM meta WHERE key = 'device_seq'")?
-            .query_row([], |row| row.get::<_, String>(0))
-            .optional()?
-            .map_or(Ok(0), |text| text.parse::<i64>().map_err(|_| Error::Corrupt("device sequence".into())))?;
+        let mut device_seq = last_device_seq(&tx)?;
         let mut states = Vec::with_capacity(pending.len());
         for (item, key) in pending.into_iter().zip(keys) {
             device_seq += 1;
@@ -952,6 +948,14 @@ fn migrate(conn: &Connection, from: i64) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// The sequence number of this device's last event (0 before the first).
+fn last_device_seq(conn: &Connection) -> Result<i64> {
+    conn.prepare_cached("SELECT value FROM meta WHERE key = 'device_seq'")?
+        .query_row([], |row| row.get::<_, String>(0))
+        .optional()?
+        .map_or(Ok(0), |text| text.parse::<i64>().map_err(|_| Error::Corrupt("device sequence".into())))
 }
 
 fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<()> {
