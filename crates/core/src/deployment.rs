@@ -106,10 +106,73 @@ impl TeamSecret {
     }
 }
 
-/// Seals a case key to a team's public key, as an event of the case authored by this device:
-/// X25519 with a fresh ephemeral key → HKDF-SHA256 → AES-256-GCM, the event's routing metadata
-/// as associated data. `ciphertext` is the team's id (a hint), the ephemeral public key, then
-/// the sealed key.
+/// Seals case keys to teams' public keys, as events of the cases authored by this device:
+/// X25519 with an ephemeral key → HKDF-SHA256 → AES-256-GCM, each event's routing metadata as
+/// associated data and a fresh random nonce per grant. `ciphertext` is the team's id (a hint),
+/// the ephemeral public key, then the sealed key.
+///
+/// One ephemeral key serves every grant sealed in one transaction (a batch of new cases), so
+/// the receiver does one key agreement per batch and team, not one per case.
+pub struct GrantSealer {
+    ephemeral: StaticSecret,
+    ephemeral_public: [u8; 32],
+    keys: Vec<(Uuid, Secret)>,
+}
+
+impl Default for GrantSealer {
+    fn default() -> GrantSealer {
+        GrantSealer::new()
+    }
+}
+
+impl GrantSealer {
+    pub fn new() -> GrantSealer {
+        let ephemeral = StaticSecret::random_from_rng(rand_core::OsRng);
+        let ephemeral_public = PublicKey::from(&ephemeral).to_bytes();
+        GrantSealer { ephemeral, ephemeral_public, keys: Vec::new() }
+    }
+
+    pub fn seal(
+        &mut self,
+        case_id: CaseId,
+        case_key: &CaseKey,
+        team: &Team,
+        device_id: DeviceId,
+        device_seq: u64,
+        hlc: Hlc,
+    ) -> Result<SealedEvent> {
+        let mut sealed = SealedEvent {
+            format: crypto::SEALED_FORMAT,
+            id: EventId::new().0,
+            case_id: case_id.0,
+            kind: GRANT_KIND.to_owned(),
+            device_id: device_id.0,
+            device_seq,
+            hlc,
+            key_id: case_key.id,
+            nonce: Vec::new(),
+            ciphertext: Vec::new(),
+        };
+        let wrapped = crypto::wrap(self.key_for(team)?, &sealed.associated_data(), case_key.secret.expose());
+        sealed.nonce = wrapped.nonce;
+        sealed.ciphertext =
+            [team.id.as_bytes().as_slice(), self.ephemeral_public.as_slice(), &wrapped.ciphertext].concat();
+        Ok(sealed)
+    }
+
+    fn key_for(&mut self, team: &Team) -> Result<&Secret> {
+        if let Some(index) = self.keys.iter().position(|(id, _)| *id == team.id) {
+            return Ok(&self.keys[index].1);
+        }
+        let team_public = <[u8; 32]>::try_from(team.public_key.as_slice())
+            .map_err(|_| Error::invalid("team", format!("the directory's key for {} is not valid", team.name)))?;
+        let key = grant_key(&self.ephemeral, &PublicKey::from(team_public), &self.ephemeral_public);
+        self.keys.push((team.id, key));
+        Ok(&self.keys.last().expect("just pushed").1)
+    }
+}
+
+/// Seals one case key to one team (see [`GrantSealer`]).
 pub fn seal_grant(
     case_id: CaseId,
     case_key: &CaseKey,
@@ -118,27 +181,7 @@ pub fn seal_grant(
     device_seq: u64,
     hlc: Hlc,
 ) -> Result<SealedEvent> {
-    let team_public = <[u8; 32]>::try_from(team.public_key.as_slice())
-        .map_err(|_| Error::invalid("team", format!("the directory's key for {} is not valid", team.name)))?;
-    let mut sealed = SealedEvent {
-        format: crypto::SEALED_FORMAT,
-        id: EventId::new().0,
-        case_id: case_id.0,
-        kind: GRANT_KIND.to_owned(),
-        device_id: device_id.0,
-        device_seq,
-        hlc,
-        key_id: case_key.id,
-        nonce: Vec::new(),
-        ciphertext: Vec::new(),
-    };
-    let ephemeral = StaticSecret::random_from_rng(rand_core::OsRng);
-    let ephemeral_public = PublicKey::from(&ephemeral).to_bytes();
-    let wrapping = grant_key(&ephemeral, &PublicKey::from(team_public), &ephemeral_public);
-    let wrapped = crypto::wrap(&wrapping, &sealed.associated_data(), case_key.secret.expose());
-    sealed.nonce = wrapped.nonce;
-    sealed.ciphertext = [team.id.as_bytes().as_slice(), ephemeral_public.as_slice(), &wrapped.ciphertext].concat();
-    Ok(sealed)
+    GrantSealer::new().seal(case_id, case_key, team, device_id, device_seq, hlc)
 }
 
 /// The team a grant is addressed to (a hint in clear; the seal itself is what proves it).
@@ -151,17 +194,37 @@ pub fn grant_team(sealed: &SealedEvent) -> Option<Uuid> {
 
 /// Opens a grant with one of the team secrets this device holds; `None` if none opens it.
 pub fn open_grant(sealed: &SealedEvent, teams: &[TeamSecret]) -> Option<CaseKey> {
-    let addressed_to = grant_team(sealed)?;
-    let (ephemeral_public, body) = sealed.ciphertext[16..].split_at(32);
-    let ephemeral_public = <[u8; 32]>::try_from(ephemeral_public).ok()?;
-    let wrapped = Wrapped { nonce: sealed.nonce.clone(), ciphertext: body.to_vec() };
-    // Only the addressed team's key is tried: one Diffie-Hellman per grant, not one per team.
-    teams.iter().filter(|team| team.team_id == addressed_to).find_map(|team| {
-        let secret = StaticSecret::from(*team.secret.expose());
-        let wrapping = grant_key(&secret, &PublicKey::from(ephemeral_public), &ephemeral_public);
-        let bytes = crypto::unwrap(&wrapping, &sealed.associated_data(), &wrapped)?;
+    GrantOpener::default().open(sealed, teams)
+}
+
+/// Opens grants, remembering each key agreement: grants sealed in one batch share it.
+#[derive(Default)]
+pub struct GrantOpener {
+    agreed: Vec<(Uuid, [u8; 32], Secret)>,
+}
+
+impl GrantOpener {
+    pub fn open(&mut self, sealed: &SealedEvent, teams: &[TeamSecret]) -> Option<CaseKey> {
+        let addressed_to = grant_team(sealed)?;
+        let (ephemeral_public, body) = sealed.ciphertext[16..].split_at(32);
+        let ephemeral_public = <[u8; 32]>::try_from(ephemeral_public).ok()?;
+        let wrapped = Wrapped { nonce: sealed.nonce.clone(), ciphertext: body.to_vec() };
+        // Only the addressed team's key is tried, and each agreement is made once.
+        let index =
+            match self.agreed.iter().position(|(team, public, _)| *team == addressed_to && *public == ephemeral_public)
+            {
+                Some(index) => index,
+                None => {
+                    let team = teams.iter().find(|team| team.team_id == addressed_to)?;
+                    let secret = StaticSecret::from(*team.secret.expose());
+                    let key = grant_key(&secret, &PublicKey::from(ephemeral_public), &ephemeral_public);
+                    self.agreed.push((addressed_to, ephemeral_public, key));
+                    self.agreed.len() - 1
+                }
+            };
+        let bytes = crypto::unwrap(&self.agreed[index].2, &sealed.associated_data(), &wrapped)?;
         Some(CaseKey { id: sealed.key_id, secret: Secret::from_slice(&bytes)? })
-    })
+    }
 }
 
 fn grant_key(own: &StaticSecret, other: &PublicKey, ephemeral_public: &[u8; 32]) -> Secret {

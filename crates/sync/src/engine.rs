@@ -20,7 +20,7 @@ use crate::client::{Client, ClientError};
 /// Events per push.
 pub const PUSH_BATCH: usize = 500;
 /// Events per pull page.
-pub const PULL_PAGE: u32 = 500;
+pub const PULL_PAGE: u32 = 1000;
 
 /// Where a sync is, for a progress bar or a terminal line.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

@@ -45,6 +45,14 @@ pub struct ClockWarning {
     pub ahead_ms: i64,
 }
 
+/// How many of a case's events (grants aside) this laptop holds.
+fn stored_events(conn: &rusqlite::Connection, case_id: CaseId) -> Result<usize> {
+    let count: i64 = conn
+        .prepare_cached("SELECT count(*) FROM events WHERE case_id = ?1 AND kind <> ?2")?
+        .query_row(params![case_id.to_string(), GRANT_KIND], |row| row.get(0))?;
+    Ok(count as usize)
+}
+
 impl Workspace {
     /// How many of this laptop's events wait to be sent.
     pub fn pending_count(&self) -> Result<u64> {
@@ -136,6 +144,8 @@ impl Workspace {
         self.recent.clear();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut new_by_case: BTreeMap<CaseId, Vec<&SealedEvent>> = BTreeMap::new();
+        let mut grants = deployment::GrantOpener::default();
+        let mut received_keys = std::collections::HashMap::new();
         let mut rekeyed: BTreeSet<CaseId> = BTreeSet::new();
         for sealed in events {
             if sealed.format != SEALED_FORMAT || !insert_sealed(&tx, sealed, true)? {
@@ -159,11 +169,12 @@ impl Workspace {
                     .prepare_cached("SELECT EXISTS(SELECT 1 FROM case_keys WHERE key_id = ?1)")?
                     .query_row([sealed.key_id.to_string()], |row| row.get(0))?;
                 if !held
-                    && let Some(key) = deployment::open_grant(sealed, &team_secrets)
+                    && let Some(key) = grants.open(sealed, &team_secrets)
                     && store_case_key(&tx, &self.secrets.master_key, case_id, &key)?
                 {
                     report.keys_received += 1;
                     rekeyed.insert(case_id);
+                    received_keys.insert(case_id, key);
                 }
                 continue;
             }
@@ -171,7 +182,11 @@ impl Workspace {
         }
         let touched: BTreeSet<CaseId> = new_by_case.keys().copied().chain(rekeyed.iter().copied()).collect();
         for case_id in touched {
-            let Some(key) = load_case_key(&tx, &self.secrets.master_key, case_id)? else {
+            let key = match received_keys.remove(&case_id) {
+                Some(key) => Some(key),
+                None => load_case_key(&tx, &self.secrets.master_key, case_id)?,
+            };
+            let Some(key) = key else {
                 report.waiting_for_key += 1;
                 continue;
             };
@@ -203,6 +218,8 @@ impl Workspace {
                     }
                     Some(state)
                 }
+                // A case whose every event came in this page folds from what was just opened.
+                None if stored_events(&tx, case_id)? == opened.len() => CaseState::fold(&opened),
                 _ => CaseState::fold(&open_case_events(&tx, &key, case_id)?),
             };
             match state {

@@ -265,10 +265,11 @@ impl Workspace {
         let now = Utc::now();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut device_seq = last_device_seq(&tx)?;
+        let mut grants = deployment::GrantSealer::new();
         for team in teams {
             device_seq += 1;
             let hlc = self.clock.tick(now.timestamp_millis().max(0) as u64);
-            let grant = deployment::seal_grant(case_id, &key, team, self.secrets.device_id, device_seq as u64, hlc)?;
+            let grant = grants.seal(case_id, &key, team, self.secrets.device_id, device_seq as u64, hlc)?;
             insert_sealed(&tx, &grant, false)?;
             if server_grant {
                 tx.prepare_cached("INSERT OR IGNORE INTO shares (case_id, team_id, granted) VALUES (?1, ?2, 0)")?

@@ -655,6 +655,7 @@ impl Workspace {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut device_seq = last_device_seq(&tx)?;
         let mut states = Vec::with_capacity(pending.len());
+        let mut grants = crate::deployment::GrantSealer::new();
         for (item, key) in pending.into_iter().zip(keys) {
             device_seq += 1;
             let event = Event {
@@ -690,14 +691,8 @@ impl Workspace {
                 for team in &grant_to {
                     device_seq += 1;
                     let hlc = self.clock.tick(now.timestamp_millis().max(0) as u64);
-                    let grant = crate::deployment::seal_grant(
-                        item.case_id,
-                        &key,
-                        team,
-                        self.secrets.device_id,
-                        device_seq as u64,
-                        hlc,
-                    )?;
+                    let grant =
+                        grants.seal(item.case_id, &key, team, self.secrets.device_id, device_seq as u64, hlc)?;
                     insert_sealed(&tx, &grant, false)?;
                 }
             }
