@@ -1010,15 +1010,33 @@ fn load_state(conn: &Connection, case_id: CaseId) -> Result<Option<CaseState>> {
         .query_row([case_id.to_string()], |row| row.get(0))
         .optional()?;
     let Some(packed) = packed else { return Ok(None) };
-    let json = crypto::decompress(&packed, MAX_STATE_BYTES).ok_or_else(|| Error::Corrupt("case state".into()))?;
+    let json = unpack_projection(&packed)?;
     serde_json::from_slice(&json).map(Some).map_err(|_| Error::Corrupt("case state".into()))
+}
+
+/// Projections under this size are stored as they are: compressing them costs more than it saves.
+const COMPRESS_PROJECTION_FROM: usize = 2048;
+
+/// A projection as stored: its JSON, zstd-compressed when large (a JSON object starts with `{`,
+/// a zstd frame never does).
+fn pack_projection(json: Vec<u8>) -> Vec<u8> {
+    if json.len() < COMPRESS_PROJECTION_FROM { json } else { crypto::compress(&json, 1) }
+}
+
+pub(crate) fn unpack_projection(packed: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
+    if packed.first() == Some(&b'{') {
+        return Ok(std::borrow::Cow::Borrowed(packed));
+    }
+    crypto::decompress(packed, MAX_STATE_BYTES)
+        .map(std::borrow::Cow::Owned)
+        .ok_or_else(|| Error::Corrupt("case state".into()))
 }
 
 /// Writes the projection of a case and, when its names changed, its search entry.
 fn save_state(conn: &Connection, state: &CaseState, clock_warning: bool) -> Result<()> {
     let search_text = search_text(state);
     // Compressed: a case with a long history rewrites fewer (encrypted) pages on every change.
-    let json = crypto::compress(&state.without_entries_json(), 1);
+    let json = pack_projection(state.without_entries_json());
     let previous: Option<(i64, String)> = conn
         .prepare_cached("SELECT rowid, search_text FROM cases WHERE id = ?1")?
         .query_row([state.id.to_string()], |row| Ok((row.get(0)?, row.get(1)?)))

@@ -169,8 +169,7 @@ impl Workspace {
         let mut candidates = Vec::new();
         for row in rows {
             let (id, code, state) = row?;
-            let json = crate::crypto::decompress(&state, super::MAX_STATE_BYTES)
-                .ok_or_else(|| Error::Corrupt("case state".into()))?;
+            let json = super::unpack_projection(&state)?;
             let stored: StoredPerson =
                 serde_json::from_slice(&json).map_err(|_| Error::Corrupt("case state".into()))?;
             let code = CaseCode::parse(&code).ok_or_else(|| Error::Corrupt("case code".into()))?;
