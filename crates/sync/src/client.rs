@@ -265,7 +265,12 @@ impl Client {
         body: Option<&B>,
     ) -> Result<T, ClientError> {
         let response = self.request(method, path, body).await?;
-        let bytes = response.bytes().await.map_err(|e| self.transport(e))?;
+        // A body that breaks off (the server stopped or the link dropped mid-answer) fails to
+        // decompress: that is a broken connection, worth retrying, not a server to update.
+        let bytes = response.bytes().await.map_err(|e| match self.transport(e) {
+            ClientError::InvalidResponse { url, .. } => ClientError::Unreachable { url },
+            other => other,
+        })?;
         serde_json::from_slice(&bytes)
             .map_err(|e| ClientError::InvalidResponse { url: self.base_url.clone(), detail: e.to_string() })
     }
