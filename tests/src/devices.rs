@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use harbour_core::crypto::KdfParams;
-use harbour_core::deployment::{self, Invitation};
+use harbour_core::deployment;
 use harbour_core::{CreateOptions, DeviceId, Workspace};
 use harbour_sync::client::Client;
 use harbour_sync::{SyncSummary, client_for, sync_once};
@@ -73,27 +73,7 @@ pub async fn create_team(admin: &Device, name: &str) -> Team {
 /// sealed under a one-time code (cheap parameters) and opened again, as `harbour enroll` does.
 pub async fn enrol(admin: &Device, team: &Team, dir: &Path, label: &str) -> Device {
     let created = admin.client.create_invitation(team.id, false).await.expect("create the invitation");
-    let invitation = {
-        let workspace = admin.lock();
-        let membership = workspace.membership().expect("the administrator is enrolled");
-        let secret = membership
-            .team_secrets
-            .iter()
-            .find(|secret| secret.team_id == team.id)
-            .expect("the administrator holds every team's key");
-        Invitation {
-            server_url: membership.server_url.clone(),
-            deployment_id: membership.deployment_id,
-            ministry_team_id: membership.ministry_team_id,
-            root_public_key: membership.root_public_key.clone(),
-            team_id: team.id,
-            team_name: team.name.clone(),
-            team_secret: secret.secret.to_hex().to_string(),
-            device_token: created.device_token.clone(),
-            admin: false,
-            directory: workspace.signed_directory().expect("the signed directory"),
-        }
-    };
+    let invitation = admin.lock().invitation(team, &created).expect("the administrator can invite");
     let code = deployment::new_invitation_code();
     let sealed = deployment::seal_invitation(&invitation, &code, KdfParams::INSECURE_FAST_FOR_TESTS).expect("seal");
     let invitation = deployment::open_invitation(&sealed, &code).expect("the code opens the invitation");

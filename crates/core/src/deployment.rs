@@ -172,18 +172,6 @@ impl GrantSealer {
     }
 }
 
-/// Seals one case key to one team (see [`GrantSealer`]).
-pub fn seal_grant(
-    case_id: CaseId,
-    case_key: &CaseKey,
-    team: &Team,
-    device_id: DeviceId,
-    device_seq: u64,
-    hlc: Hlc,
-) -> Result<SealedEvent> {
-    GrantSealer::new().seal(case_id, case_key, team, device_id, device_seq, hlc)
-}
-
 /// The team a grant is addressed to (a hint in clear; the seal itself is what proves it).
 pub fn grant_team(sealed: &SealedEvent) -> Option<Uuid> {
     if sealed.kind != GRANT_KIND || sealed.ciphertext.len() < 48 {
@@ -336,9 +324,9 @@ mod tests {
         let (shelter, consulate) = (TeamSecret::generate(), TeamSecret::generate());
         let key = CaseKey::generate();
         let case_id = CaseId::new();
-        let sealed =
-            seal_grant(case_id, &key, &shelter.team("Shelter"), DeviceId::new(), 4, Hlc { wall_ms: 9, counter: 0 })
-                .unwrap();
+        let sealed = GrantSealer::new()
+            .seal(case_id, &key, &shelter.team("Shelter"), DeviceId::new(), 4, Hlc { wall_ms: 9, counter: 0 })
+            .unwrap();
         let opened = open_grant(&sealed, &[consulate.clone(), shelter.clone()]).unwrap();
         assert_eq!((opened.id, opened.secret.expose()), (key.id, key.secret.expose()));
         assert!(open_grant(&sealed, &[consulate]).is_none());

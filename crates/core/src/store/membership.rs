@@ -186,13 +186,18 @@ impl Workspace {
 
     /// Seals an invitation into `team` for a device the server has just created, under `code`.
     pub fn seal_invitation(&self, team: &Team, created: &CreateInvitationResponse, code: &str) -> Result<String> {
+        deployment::seal_invitation(&self.invitation(team, created)?, code, KdfParams::STANDARD)
+    }
+
+    /// What an invitation into `team` carries, before it is sealed.
+    pub fn invitation(&self, team: &Team, created: &CreateInvitationResponse) -> Result<Invitation> {
         let membership = self.admin_membership()?;
         let secret = membership
             .team_secrets
             .iter()
             .find(|secret| secret.team_id == team.id)
             .ok_or_else(|| Error::invalid("team", "this laptop does not hold that team's key"))?;
-        let invitation = Invitation {
+        Ok(Invitation {
             server_url: membership.server_url.clone(),
             deployment_id: membership.deployment_id,
             ministry_team_id: membership.ministry_team_id,
@@ -203,8 +208,7 @@ impl Workspace {
             device_token: created.device_token.clone(),
             admin: created.admin,
             directory: self.signed_directory()?,
-        };
-        deployment::seal_invitation(&invitation, code, KdfParams::STANDARD)
+        })
     }
 
     /// Creates a workspace that is a device of the deployment an invitation names. The caller

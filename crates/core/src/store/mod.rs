@@ -1095,12 +1095,10 @@ fn save_state(conn: &Connection, state: &CaseState, clock_warning: bool) -> Resu
     Ok(())
 }
 
-/// Folds accents, transliterates other scripts to Latin and lower-cases, keeping only letters
-/// and digits separated by single spaces: "José-María" → "jose maria".
-pub fn normalize_text(text: &str) -> String {
-    let folded = deunicode::deunicode(text).to_lowercase();
-    folded.split(|c: char| !c.is_ascii_alphanumeric()).filter(|word| !word.is_empty()).collect::<Vec<_>>().join(" ")
-}
+/// Folds accents, transliterates other scripts to Latin, lower-cases and keeps letters and
+/// digits as words: "José-María O'Brien" → "jose maria obrien". The same folding as the
+/// duplicate check, so that search and duplicates agree on what a name is.
+pub use crate::matching::normalize_name as normalize_text;
 
 fn search_text(state: &CaseState) -> String {
     let mut text = normalize_text(&state.fields.name);
