@@ -712,14 +712,50 @@ fn results_read_in_the_worker_language() {
 
 /// Where translation keys are used. A key in `assets/i18n/strings.json` must appear as a
 /// quoted literal in one of these files (or folders, searched recursively), or belong to a
-/// family built from a coded list (see `generated_keys`). The desktop UI adds `ui` here.
+/// family built from a coded list (see `generated_keys`). `ui` is the desktop interface, whose
+/// JavaScript writes every key out in full, as `t("ui.unlock.title")`.
 const SCANNED: &[&str] = &[
     "crates/core/src/forms",
     "crates/core/src/directory.rs",
     "crates/core/src/matching.rs",
     "assets/forms",
     "assets/directory",
+    "ui",
 ];
+
+/// Namespaces of the desktop interface's own keys: a key of these used in `ui/` must be in the
+/// table even before any key of its namespace is.
+const UI_NAMESPACES: &[&str] = &["ui", "code", "error"];
+
+/// The value lists the interface shows in the worker's language as `code.<list>.<value>`
+/// (`ui/js/codes.js`); every value needs a translation. `ReferralStatus` and `ConsentMethod`
+/// have no `ALL`, so their values are written out and checked to parse.
+fn ui_code_keys() -> Vec<String> {
+    use harbour_core::model::{
+        CaseStatus, ConsentMethod, ConsentScope, ExploitationType, MeansOfControl, ReferralReason, ReferralStatus,
+        RiskLevel, Sex, Urgency,
+    };
+    fn family(list: &str, values: impl IntoIterator<Item = &'static str>) -> impl Iterator<Item = String> {
+        let list = list.to_owned();
+        values.into_iter().map(move |value| format!("code.{list}.{value}"))
+    }
+    let referral_status = ["sent", "accepted", "declined", "completed"];
+    assert!(referral_status.iter().all(|value| ReferralStatus::parse(value).is_ok_and(|s| s.as_str() == *value)));
+    let consent_method = ["verbal", "written"];
+    assert!(consent_method.iter().all(|value| ConsentMethod::parse(value).is_ok()));
+    let mut keys = Vec::new();
+    keys.extend(family("sex", Sex::ALL.iter().map(|v| v.as_str())));
+    keys.extend(family("case_status", CaseStatus::ALL.iter().map(|v| v.as_str())));
+    keys.extend(family("risk_level", RiskLevel::ALL.iter().map(|v| v.as_str())));
+    keys.extend(family("urgency", Urgency::ALL.iter().map(|v| v.as_str())));
+    keys.extend(family("referral_reason", ReferralReason::ALL.iter().map(|v| v.as_str())));
+    keys.extend(family("exploitation_type", ExploitationType::ALL.iter().map(|v| v.as_str())));
+    keys.extend(family("means_of_control", MeansOfControl::ALL.iter().map(|v| v.as_str())));
+    keys.extend(family("consent_scope", ConsentScope::ALL.iter().map(|v| v.as_str())));
+    keys.extend(family("referral_status", referral_status));
+    keys.extend(family("consent_method", consent_method));
+    keys
+}
 
 /// Keys built in code with `format!`, from the coded lists they name.
 fn generated_keys() -> Vec<String> {
@@ -730,6 +766,7 @@ fn generated_keys() -> Vec<String> {
     }
     keys.extend(ServiceType::ALL.iter().map(|service| harbour_core::forms::service_type_key(*service)));
     keys.extend(harbour_core::directory::Accepts::ALL.iter().map(|accepts| accepts.translation_key()));
+    keys.extend(ui_code_keys());
     keys
 }
 
@@ -750,11 +787,17 @@ fn scanned_files() -> Vec<(PathBuf, String)> {
     out
 }
 
-/// Quoted literals that look like translation keys (`namespace.word…`).
-fn quoted_keys(text: &str, namespaces: &[&str]) -> Vec<String> {
-    text.split('"')
-        .skip(1)
-        .step_by(2)
+/// Quoted literals that look like translation keys (`namespace.word…`). In JavaScript, string
+/// literals in either quote are read with comments and template literals skipped (an apostrophe
+/// in a comment must not shift the quotes); elsewhere, every other `"`-separated piece.
+fn quoted_keys(path: &Path, text: &str, namespaces: &[&str]) -> Vec<String> {
+    let literals = if path.extension().is_some_and(|ext| ext == "js") {
+        js_string_literals(text)
+    } else {
+        text.split('"').skip(1).step_by(2).map(str::to_owned).collect()
+    };
+    literals
+        .into_iter()
         .filter(|literal| {
             literal.split_once('.').is_some_and(|(namespace, rest)| {
                 namespaces.contains(&namespace)
@@ -762,8 +805,79 @@ fn quoted_keys(text: &str, namespaces: &[&str]) -> Vec<String> {
                     && literal.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.')
             })
         })
-        .map(str::to_owned)
         .collect()
+}
+
+/// The contents of the `'…'` and `"…"` string literals of a JavaScript source, including those
+/// inside the `${…}` of template literals, outside comments. Enough for the interface's plain ES
+/// modules (no regex literal there holds a quote).
+fn js_string_literals(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    js_code(&mut text.chars().peekable(), &mut out, false);
+    out
+}
+
+type Chars<'a> = std::iter::Peekable<std::str::Chars<'a>>;
+
+/// Reads code up to the end, or up to the `}` closing a template's `${` when `in_template`.
+fn js_code(chars: &mut Chars<'_>, out: &mut Vec<String>, in_template: bool) {
+    let mut depth = 0usize;
+    while let Some(c) = chars.next() {
+        match c {
+            '/' if chars.peek() == Some(&'/') => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut last = ' ';
+                for c in chars.by_ref() {
+                    if last == '*' && c == '/' {
+                        break;
+                    }
+                    last = c;
+                }
+            }
+            '\'' | '"' => {
+                let mut literal = String::new();
+                while let Some(inner) = chars.next() {
+                    match inner {
+                        '\\' => {
+                            chars.next();
+                        }
+                        _ if inner == c => break,
+                        _ => literal.push(inner),
+                    }
+                }
+                out.push(literal);
+            }
+            '`' => js_template(chars, out),
+            '{' => depth += 1,
+            '}' if in_template && depth == 0 => return,
+            '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+}
+
+/// Reads a template literal after its opening backtick; its text is not a key, its `${…}` is code.
+fn js_template(chars: &mut Chars<'_>, out: &mut Vec<String>) {
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '`' => return,
+            '$' if chars.peek() == Some(&'{') => {
+                chars.next();
+                js_code(chars, out, true);
+            }
+            _ => {}
+        }
+    }
 }
 
 #[test]
@@ -778,13 +892,19 @@ fn translation_table_has_every_language_and_no_unused_or_missing_key() {
 
     let namespaces: Vec<&str> = {
         let mut all: Vec<&str> = strings.keys().filter_map(|key| key.split_once('.')).map(|(ns, _)| ns).collect();
+        all.extend(UI_NAMESPACES);
+        all.sort_unstable();
         all.dedup();
         all
     };
     let files = scanned_files();
+    assert!(
+        files.iter().any(|(path, _)| path.ends_with("ui/js/main.js")),
+        "the desktop interface (ui/js) was not scanned for translation keys"
+    );
     let mut used: Vec<String> = generated_keys();
     for (path, text) in &files {
-        for key in quoted_keys(text, &namespaces) {
+        for key in quoted_keys(path, text, &namespaces) {
             assert!(strings.contains(&key), "{} uses `{key}`, which is not in strings.json", path.display());
             used.push(key);
         }

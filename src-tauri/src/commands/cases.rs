@@ -1,0 +1,384 @@
+//! Cases: the list, a case's page, creating and editing, entries (notes, consents, referrals).
+
+use std::collections::BTreeMap;
+
+use harbour_core::model::{
+    CaseFields, CaseStatus, ConsentMethod, ConsentScope, Country, ExploitationType, Field, FieldValue, MeansOfControl,
+    ReferralReason, ReferralStatus, RiskLevel, ServiceType, Sex, Urgency, case::coded, values,
+};
+use harbour_core::store::ClockWarning;
+use harbour_core::{CaseQuery, CaseState, CaseSummary, ConsentInput, EntryId, EventId, ReferralInput};
+use serde::{Deserialize, Serialize};
+use tauri::State;
+
+use crate::error::{CommandError, CommandResult};
+use crate::state::{Session, SyncRunner};
+
+/// Rows the list returns at most: the interface shows the first ones and asks for a narrower
+/// search, so the list stays instant with 100,000 cases.
+pub const MAX_LIST: usize = 1000;
+const DEFAULT_LIST: usize = 200;
+
+#[derive(Serialize)]
+pub struct Choice {
+    pub value: &'static str,
+    pub code: &'static str,
+    pub label: &'static str,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct ListQuery {
+    pub search: Option<String>,
+    pub status: Option<String>,
+    pub team: Option<String>,
+    pub needs_review: bool,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub limit: Option<usize>,
+}
+
+#[derive(Serialize)]
+pub struct CaseList {
+    pub cases: Vec<CaseSummary>,
+    pub total: i64,
+}
+
+#[derive(Serialize)]
+pub struct CasePage {
+    pub case: CaseState,
+    pub clock_warnings: Vec<ClockWarning>,
+}
+
+#[derive(Serialize)]
+pub struct EntryAdded {
+    pub entry_id: EntryId,
+    pub case: CaseState,
+}
+
+#[derive(Deserialize)]
+pub struct ConsentForm {
+    pub scope: Vec<String>,
+    pub shared_with: String,
+    pub given_on: Option<String>,
+    pub method: String,
+    pub note: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ReferralForm {
+    pub service: String,
+    pub service_type: String,
+    pub reason: String,
+    pub urgency: String,
+    pub details: Option<String>,
+    pub consent_id: String,
+    pub team: Option<String>,
+}
+
+#[tauri::command(async)]
+pub fn value_lists() -> BTreeMap<&'static str, Vec<Choice>> {
+    macro_rules! coded_list {
+        ($type:ty) => {
+            <$type>::ALL
+                .iter()
+                .map(|value| Choice { value: value.as_str(), code: value.standard_code(), label: value.label() })
+                .collect::<Vec<_>>()
+        };
+    }
+    let plain = |values: &mut dyn Iterator<Item = &'static str>| {
+        values.map(|value| Choice { value, code: value, label: value }).collect::<Vec<_>>()
+    };
+    BTreeMap::from([
+        ("sex", coded_list!(Sex)),
+        ("case_status", coded_list!(CaseStatus)),
+        ("risk_level", coded_list!(RiskLevel)),
+        ("exploitation_type", coded_list!(ExploitationType)),
+        ("means_of_control", coded_list!(MeansOfControl)),
+        ("service_type", coded_list!(ServiceType)),
+        ("urgency", coded_list!(Urgency)),
+        ("referral_reason", coded_list!(ReferralReason)),
+        (
+            "referral_status",
+            plain(
+                &mut [
+                    ReferralStatus::Sent,
+                    ReferralStatus::Accepted,
+                    ReferralStatus::Declined,
+                    ReferralStatus::Completed,
+                ]
+                .into_iter()
+                .map(ReferralStatus::as_str),
+            ),
+        ),
+        ("consent_scope", plain(&mut ConsentScope::ALL.iter().map(|scope| scope.as_str()))),
+        ("consent_method", plain(&mut ["verbal", "written"].into_iter())),
+        ("country", plain(&mut Country::all())),
+    ])
+}
+
+#[tauri::command(async)]
+pub fn list_cases(session: State<'_, Session>, query: ListQuery) -> CommandResult<CaseList> {
+    let query = CaseQuery {
+        search: query.search.filter(|text| !text.trim().is_empty()),
+        status: query.status.filter(|text| !text.is_empty()).map(|text| coded("status", &text)).transpose()?,
+        team: query.team.filter(|text| !text.is_empty()),
+        updated_from: query.from.filter(|text| !text.is_empty()).map(|text| date("from", &text)).transpose()?,
+        updated_to: query.to.filter(|text| !text.is_empty()).map(|text| date("to", &text)).transpose()?,
+        needs_review: query.needs_review,
+        limit: query.limit.unwrap_or(DEFAULT_LIST).clamp(1, MAX_LIST),
+    };
+    session.with(|workspace| Ok(CaseList { cases: workspace.list_cases(&query)?, total: workspace.case_count()? }))
+}
+
+#[tauri::command(async)]
+pub fn get_case(session: State<'_, Session>, id: String) -> CommandResult<CasePage> {
+    session.with(|workspace| {
+        let case_id = workspace.resolve(&id)?;
+        let case = workspace.view_case(case_id)?;
+        Ok(CasePage { case, clock_warnings: workspace.clock_warnings(case_id)? })
+    })
+}
+
+#[tauri::command(async)]
+pub fn check_duplicates(
+    session: State<'_, Session>,
+    fields: BTreeMap<String, String>,
+) -> CommandResult<Vec<harbour_core::store::DuplicateCandidate>> {
+    let fields = case_fields(&fields)?;
+    session.with(|workspace| workspace.likely_duplicates(&fields))
+}
+
+#[tauri::command(async)]
+pub fn create_case(
+    session: State<'_, Session>,
+    sync: State<'_, SyncRunner>,
+    fields: BTreeMap<String, String>,
+) -> CommandResult<CaseState> {
+    let fields = case_fields(&fields)?;
+    let state = session.with(|workspace| workspace.create_case(fields))?;
+    sync.wake();
+    Ok(state)
+}
+
+#[tauri::command(async)]
+pub fn update_case(
+    session: State<'_, Session>,
+    sync: State<'_, SyncRunner>,
+    id: String,
+    values: BTreeMap<String, String>,
+    reason: Option<String>,
+) -> CommandResult<CaseState> {
+    let values = values
+        .iter()
+        .map(|(field, text)| Ok(FieldValue::parse(Field::parse(field)?, text)?))
+        .collect::<CommandResult<Vec<_>>>()?;
+    let state = session.with(|workspace| {
+        let case_id = workspace.resolve(&id)?;
+        workspace.update_case(case_id, values, reason.filter(|text| !text.trim().is_empty()))
+    })?;
+    sync.wake();
+    Ok(state)
+}
+
+#[tauri::command(async)]
+pub fn close_case(
+    session: State<'_, Session>,
+    sync: State<'_, SyncRunner>,
+    id: String,
+    reason: String,
+    referred: bool,
+) -> CommandResult<CaseState> {
+    let state = session.with(|workspace| {
+        let case_id = workspace.resolve(&id)?;
+        workspace.close_case(case_id, &reason, referred)
+    })?;
+    sync.wake();
+    Ok(state)
+}
+
+#[tauri::command(async)]
+pub fn reopen_case(
+    session: State<'_, Session>,
+    sync: State<'_, SyncRunner>,
+    id: String,
+    reason: String,
+) -> CommandResult<CaseState> {
+    let state = session.with(|workspace| {
+        let case_id = workspace.resolve(&id)?;
+        workspace.reopen_case(case_id, &reason)
+    })?;
+    sync.wake();
+    Ok(state)
+}
+
+#[tauri::command(async)]
+pub fn resolve_conflict(
+    session: State<'_, Session>,
+    sync: State<'_, SyncRunner>,
+    id: String,
+    field: String,
+    keep: String,
+) -> CommandResult<CaseState> {
+    let field = Field::parse(&field)?;
+    let keep =
+        keep.parse::<EventId>().map_err(|_| CommandError::invalid("keep", "choose one of the versions shown"))?;
+    let state = session.with(|workspace| {
+        let case_id = workspace.resolve(&id)?;
+        workspace.resolve_conflict(case_id, field, keep)
+    })?;
+    sync.wake();
+    Ok(state)
+}
+
+#[tauri::command(async)]
+pub fn add_note(
+    session: State<'_, Session>,
+    sync: State<'_, SyncRunner>,
+    id: String,
+    text: String,
+) -> CommandResult<EntryAdded> {
+    let (entry_id, case) = session.with(|workspace| {
+        let case_id = workspace.resolve(&id)?;
+        workspace.add_note(case_id, &text)
+    })?;
+    sync.wake();
+    Ok(EntryAdded { entry_id, case })
+}
+
+#[tauri::command(async)]
+pub fn add_consent(
+    session: State<'_, Session>,
+    sync: State<'_, SyncRunner>,
+    id: String,
+    input: ConsentForm,
+) -> CommandResult<EntryAdded> {
+    let input = ConsentInput {
+        scope: input.scope.iter().map(|scope| ConsentScope::parse(scope)).collect::<Result<_, _>>()?,
+        shared_with: input.shared_with,
+        given_on: match input.given_on.filter(|text| !text.is_empty()) {
+            Some(text) => values::parse_past_date("given_on", &text)?,
+            None => chrono::Utc::now().date_naive(),
+        },
+        method: ConsentMethod::parse(&input.method)?,
+        note: input.note.filter(|text| !text.trim().is_empty()),
+    };
+    let (entry_id, case) = session.with(|workspace| {
+        let case_id = workspace.resolve(&id)?;
+        workspace.add_consent(case_id, input)
+    })?;
+    sync.wake();
+    Ok(EntryAdded { entry_id, case })
+}
+
+#[tauri::command(async)]
+pub fn add_referral(
+    session: State<'_, Session>,
+    sync: State<'_, SyncRunner>,
+    id: String,
+    input: ReferralForm,
+) -> CommandResult<EntryAdded> {
+    let team = input.team.filter(|team| !team.trim().is_empty());
+    let referral = ReferralInput {
+        service: input.service,
+        service_type: coded::<ServiceType>("service_type", &input.service_type)?,
+        reason: coded::<ReferralReason>("reason", &input.reason)?,
+        details: input.details.filter(|text| !text.trim().is_empty()),
+        urgency: coded::<Urgency>("urgency", &input.urgency)?,
+        consent_id: entry_id("consent_id", &input.consent_id)?,
+    };
+    let (entry_id, case) = session.with(|workspace| {
+        let case_id = workspace.resolve(&id)?;
+        // The team is looked up first: an unknown team refuses the referral before it is made.
+        let team = team.map(|team| workspace.team(&team)).transpose()?;
+        let added = workspace.add_referral(case_id, referral)?;
+        if let Some(team) = team {
+            // A referral to a team in Harbour grants it the case.
+            workspace.share_case(case_id, &team)?;
+        }
+        Ok(added)
+    })?;
+    sync.wake();
+    Ok(EntryAdded { entry_id, case })
+}
+
+#[tauri::command(async)]
+pub fn set_referral_status(
+    session: State<'_, Session>,
+    sync: State<'_, SyncRunner>,
+    id: String,
+    referral: String,
+    status: String,
+    note: Option<String>,
+) -> CommandResult<CaseState> {
+    let referral = entry_id("referral", &referral)?;
+    let status = ReferralStatus::parse(&status)?;
+    let state = session.with(|workspace| {
+        let case_id = workspace.resolve(&id)?;
+        workspace.set_referral_status(case_id, referral, status, note.as_deref().filter(|text| !text.trim().is_empty()))
+    })?;
+    sync.wake();
+    Ok(state)
+}
+
+#[tauri::command(async)]
+pub fn referral_packet(
+    session: State<'_, Session>,
+    id: String,
+    referral: String,
+) -> CommandResult<harbour_core::store::ReferralPacket> {
+    let referral = entry_id("referral", &referral)?;
+    session.with(|workspace| {
+        let case_id = workspace.resolve(&id)?;
+        workspace.referral_packet(case_id, referral)
+    })
+}
+
+/// A new case's fields from the form: the name is required, empty fields are left unset, and
+/// each value is checked as the command line checks it.
+pub fn case_fields(fields: &BTreeMap<String, String>) -> CommandResult<CaseFields> {
+    let name = fields.get("name").map(String::as_str).unwrap_or_default();
+    let mut case = CaseFields::named(name)?;
+    for (field, text) in fields {
+        if field == "name" || text.trim().is_empty() {
+            continue;
+        }
+        case.set(FieldValue::parse(Field::parse(field)?, text)?);
+    }
+    Ok(case)
+}
+
+fn entry_id(field: &str, text: &str) -> CommandResult<EntryId> {
+    text.trim()
+        .parse::<EntryId>()
+        .map_err(|_| CommandError::invalid(field, "choose one of the entries shown on the case"))
+}
+
+fn date(field: &str, text: &str) -> CommandResult<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| CommandError::invalid(field, "give a date as YYYY-MM-DD"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(field, text)| (field.to_string(), text.to_string())).collect()
+    }
+
+    #[test]
+    fn a_new_case_needs_a_name_and_valid_values() {
+        let error = case_fields(&fields(&[("sex", "female")])).unwrap_err();
+        assert_eq!((error.kind, error.field.as_deref()), ("invalid", Some("name")));
+        let error = case_fields(&fields(&[("name", "A"), ("nationalities", "XX")])).unwrap_err();
+        assert_eq!(error.field.as_deref(), Some("nationality"));
+        let error = case_fields(&fields(&[("name", "A"), ("colour", "blue")])).unwrap_err();
+        assert_eq!(error.kind, "invalid");
+        let case = case_fields(&fields(&[("name", "A"), ("nationalities", "lc, ve"), ("sex", ""), ("age", "")]));
+        // An empty value is left unset, whatever the field.
+        let case = case.unwrap();
+        assert_eq!(case.nationalities.len(), 2);
+        assert_eq!(case.sex, None);
+    }
+}

@@ -1,0 +1,50 @@
+//! The commands the interface calls, one module per domain. Each adapts `harbour_core` or
+//! `harbour_sync` in a few lines; rules live in the core. The list here, in `build.rs` and in
+//! `capabilities/main.json` is the same (docs/DESKTOP.md describes each).
+//!
+//! Commands run off the main thread (`async`), so a slow disk or a large list never freezes
+//! the window.
+
+pub mod cases;
+pub mod screening;
+pub mod session;
+pub mod sync;
+
+pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
+    tauri::generate_handler![
+        session::app_status,
+        session::create_workspace,
+        session::join_deployment,
+        session::unlock,
+        session::lock,
+        session::quick_exit,
+        session::touch,
+        session::change_passphrase,
+        session::set_settings,
+        session::translations,
+        session::ui_ready,
+        cases::value_lists,
+        cases::list_cases,
+        cases::get_case,
+        cases::check_duplicates,
+        cases::create_case,
+        cases::update_case,
+        cases::close_case,
+        cases::reopen_case,
+        cases::resolve_conflict,
+        cases::add_note,
+        cases::add_consent,
+        cases::add_referral,
+        cases::set_referral_status,
+        cases::referral_packet,
+        screening::list_forms,
+        screening::get_form,
+        screening::record_screening,
+        screening::save_draft,
+        screening::load_draft,
+        screening::discard_draft,
+        screening::service_directory,
+        sync::sync_status,
+        sync::sync_now,
+    ]
+}

@@ -1,0 +1,112 @@
+//! Screening forms, recording a screening, drafts of work on screen, the service directory.
+
+use harbour_core::CaseState;
+use harbour_core::directory::{Directory, Service};
+use harbour_core::forms::{Answers, BUILTIN_FORMS, Form, FormLibrary, Lang, ScreeningResult};
+use serde::Serialize;
+use serde_json::Value;
+use tauri::State;
+
+use crate::error::{CommandError, CommandResult};
+use crate::state::{Session, SyncRunner};
+
+#[derive(Serialize)]
+pub struct FormSummary {
+    pub id: String,
+    pub version: u32,
+    pub title: Value,
+    pub description: Value,
+}
+
+#[derive(Serialize)]
+pub struct Recorded {
+    pub result: ScreeningResult,
+    /// Services of the directory for the kinds of help the result suggests, most pressing first.
+    pub suggested: Vec<Service>,
+    pub case: CaseState,
+}
+
+/// The forms in the order Harbour ships them (the short clinic screening first), so a first
+/// day starts with the right one.
+#[tauri::command(async)]
+pub fn list_forms() -> Vec<FormSummary> {
+    let rank = |id: &str| {
+        BUILTIN_FORMS.iter().position(|(file, _)| file.strip_prefix(id).is_some_and(|rest| rest.starts_with(".v")))
+    };
+    let library = FormLibrary::builtin();
+    let mut forms = library.latest_forms();
+    forms.sort_by_key(|form| (rank(&form.id).unwrap_or(usize::MAX), form.id.clone()));
+    forms
+        .into_iter()
+        .map(|form| FormSummary {
+            id: form.id.clone(),
+            version: form.version,
+            title: serde_json::to_value(&form.title).unwrap_or_default(),
+            description: serde_json::to_value(&form.description).unwrap_or_default(),
+        })
+        .collect()
+}
+
+#[tauri::command(async)]
+pub fn get_form(id: String) -> CommandResult<Form> {
+    FormLibrary::builtin().latest(&id).cloned().ok_or_else(|| unknown_form(&id))
+}
+
+#[tauri::command(async)]
+pub fn record_screening(
+    session: State<'_, Session>,
+    sync: State<'_, SyncRunner>,
+    id: String,
+    form: String,
+    answers: Answers,
+    lang: String,
+) -> CommandResult<Recorded> {
+    let library = FormLibrary::builtin();
+    let form = library.latest(&form).ok_or_else(|| unknown_form(&form))?;
+    let lang = Lang::parse(&lang).ok_or_else(|| CommandError::invalid("lang", "choose en, es or fr"))?;
+    let recorded = session.with(|workspace| {
+        let case_id = workspace.resolve(&id)?;
+        let (_, result, case) = workspace.record_screening(case_id, form, answers, lang)?;
+        let directory = workspace.service_directory()?;
+        let suggested = directory.suggest(&result).into_iter().cloned().collect();
+        Ok(Recorded { result, suggested, case })
+    })?;
+    sync.wake();
+    Ok(recorded)
+}
+
+#[tauri::command(async)]
+pub fn save_draft(session: State<'_, Session>, key: String, value: Value) -> CommandResult<()> {
+    let text = serde_json::to_string(&value).map_err(|error| CommandError::internal(error.to_string()))?;
+    session.with(|workspace| workspace.save_draft(&key, &text))
+}
+
+#[tauri::command(async)]
+pub fn load_draft(session: State<'_, Session>, key: String) -> CommandResult<Option<Value>> {
+    let text = session.with(|workspace| workspace.draft(&key))?;
+    // A draft that no longer reads (written by an older interface) is dropped, not fatal.
+    Ok(text.and_then(|text| serde_json::from_str(&text).ok()))
+}
+
+#[tauri::command(async)]
+pub fn discard_draft(session: State<'_, Session>, key: String) -> CommandResult<()> {
+    session.with(|workspace| workspace.discard_draft(&key))
+}
+
+#[tauri::command(async)]
+pub fn service_directory(session: State<'_, Session>) -> CommandResult<Directory> {
+    session.with(|workspace| workspace.service_directory())
+}
+
+fn unknown_form(id: &str) -> CommandError {
+    CommandError::new("not_found", format!("There is no screening form \"{id}\" in this version of Harbour."))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_clinic_screening_is_offered_first() {
+        let ids: Vec<String> = super::list_forms().into_iter().map(|form| form.id).collect();
+        assert_eq!(ids, ["clinic-screening", "consular-intake", "case-assessment"]);
+    }
+}

@@ -1,0 +1,48 @@
+// Coded values (sex, status, risk, urgency, countries…) shown in the worker's language:
+// `code.<list>.<value>` from the table, service types from `service_type.<value>`, countries
+// from the engine's region names; otherwise the English label the shell sends.
+
+import { call } from "./api.js";
+import { country, tOr } from "./i18n.js";
+
+let lists = null;
+let loading = null;
+
+/** The value lists, fetched once per run (they hold no case data). */
+export function loadLists() {
+  if (lists) return Promise.resolve(lists);
+  if (!loading) {
+    loading = call("value_lists").then(
+      (result) => {
+        lists = result;
+        return lists;
+      },
+      (error) => {
+        loading = null;
+        throw error;
+      },
+    );
+  }
+  return loading;
+}
+
+function englishLabel(list, value) {
+  const entries = lists && lists[list];
+  const entry = entries && entries.find((item) => item.value === value);
+  return entry ? entry.label : String(value);
+}
+
+export function codeLabel(list, value) {
+  if (value === null || value === undefined || value === "") return "";
+  if (list === "service_type") return tOr("service_type." + value, englishLabel(list, value));
+  if (list === "country") return country(value, englishLabel(list, value));
+  return tOr("code." + list + "." + value, englishLabel(list, value));
+}
+
+/** [{value, label}] of a list in the worker's language; countries sorted by name. */
+export function choices(list) {
+  const entries = (lists && lists[list]) || [];
+  const out = entries.map((item) => ({ value: item.value, label: codeLabel(list, item.value) }));
+  if (list === "country") out.sort((a, b) => a.label.localeCompare(b.label));
+  return out;
+}

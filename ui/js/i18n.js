@@ -1,0 +1,142 @@
+// The interface's words: every string comes from the shared table (assets/i18n/strings.json,
+// through the `translations` command). Keys are written out in full where they are used, as
+// t("ui.unlock.title"), so the core test can check that each one exists in the table.
+
+export const LANGUAGES = ["en", "es", "fr"];
+
+let table = {};
+let lang = "en";
+
+export function setTable(next) {
+  table = next || {};
+}
+
+export function setLanguage(next) {
+  lang = LANGUAGES.includes(next) ? next : "en";
+  document.documentElement.lang = lang;
+}
+
+export function language() {
+  return lang;
+}
+
+export function has(key) {
+  return Object.prototype.hasOwnProperty.call(table, key);
+}
+
+/** The text of `key` in the interface language, with `{name}` replaced from `vars`. */
+export function t(key, vars) {
+  const entry = table[key];
+  let text = entry ? entry[lang] || entry.en || key : key;
+  if (vars) {
+    text = text.replace(/\{(\w+)\}/g, (whole, name) => (name in vars ? String(vars[name]) : whole));
+  }
+  return text;
+}
+
+/** The text of `key` in another language (the person's, in a screening). */
+export function tIn(key, inLang) {
+  const entry = table[key];
+  return entry ? entry[inLang] || entry.en || key : key;
+}
+
+/** `key` when the table has it, else `fallback` (a label sent by the shell, in English). */
+export function tOr(key, fallback) {
+  return has(key) ? t(key) : fallback;
+}
+
+/** A form text `{en, es, fr}` in `in_lang` (default: the interface language). */
+export function tx(text, inLang) {
+  if (!text) return "";
+  if (typeof text === "string") return text;
+  return text[inLang || lang] || text.en || "";
+}
+
+/** One of n / many: picks the key by the language's plural rules. */
+export function plural(n, one, other) {
+  return new Intl.PluralRules(lang).select(n) === "one" ? one : other;
+}
+
+export function number(n) {
+  return new Intl.NumberFormat(lang).format(n);
+}
+
+export function dateTime(ms) {
+  if (!ms) return "";
+  return new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" }).format(new Date(ms));
+}
+
+export function time(ms) {
+  return new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit" }).format(new Date(ms));
+}
+
+/** A calendar day written YYYY-MM-DD (or an RFC 3339 time), shown in the reader's language. */
+export function day(text) {
+  if (!text) return "";
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
+  const date = match ? new Date(Date.UTC(+match[1], +match[2] - 1, +match[3])) : new Date(text);
+  if (Number.isNaN(date.getTime())) return text;
+  const options = match ? { dateStyle: "medium", timeZone: "UTC" } : { dateStyle: "medium" };
+  return new Intl.DateTimeFormat(lang, options).format(date);
+}
+
+let regionNames = null;
+let regionLang = null;
+
+/** A country's name from its ISO 3166-1 code, in the interface language. */
+export function country(code, fallback) {
+  try {
+    if (regionLang !== lang) {
+      regionNames = new Intl.DisplayNames([lang], { type: "region" });
+      regionLang = lang;
+    }
+    const name = regionNames.of(code);
+    if (name && name !== code) return name;
+  } catch {
+    // An engine without DisplayNames, or a code it does not know: the shell's English label.
+  }
+  return fallback || code;
+}
+
+let languageNames = null;
+let languageNamesLang = null;
+
+/** A language's name from its ISO 639 code (acf → Kwéyòl when the engine knows it). */
+export function languageName(code) {
+  if (code === "acf") return t("ui.language.acf");
+  try {
+    if (languageNamesLang !== lang) {
+      languageNames = new Intl.DisplayNames([lang], { type: "language" });
+      languageNamesLang = lang;
+    }
+    const name = languageNames.of(code);
+    if (name && name !== code) return name;
+  } catch {
+    // fall through
+  }
+  return code;
+}
+
+const ERROR_KEYS = {
+  wrong_passphrase: "error.wrong_passphrase",
+  locked: "error.locked",
+  invalid: "error.invalid",
+  not_found: "error.not_found",
+  workspace_exists: "error.workspace_exists",
+  no_workspace: "error.no_workspace",
+  sync: "error.sync",
+  internal: "error.internal",
+};
+
+/**
+ * What to tell the worker about an error: the translated sentence for its kind and, when the
+ * shell's own sentence adds something (which field, what is allowed), that too.
+ */
+export function errorText(error) {
+  const key = ERROR_KEYS[error && error.kind];
+  const sentence = key && has(key) ? t(key) : "";
+  const detail = error && error.message ? error.message : "";
+  if (!sentence) return { sentence: detail || t("error.internal"), detail: "" };
+  const showDetail = ["invalid", "sync", "internal", "not_found"].includes(error.kind);
+  return { sentence, detail: showDetail && detail !== sentence ? detail : "" };
+}

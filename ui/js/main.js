@@ -1,0 +1,294 @@
+// Start-up, the frame around every screen (top bar, sync bar), moving between screens, locking
+// and the quick exit. Only what the first screen needs is loaded here; each screen is a module
+// imported when it is first shown.
+
+import { call, listen, on } from "./api.js";
+import { app } from "./app.js";
+import { debounce, focus, h, replace } from "./dom.js";
+import { setLanguage, setTable, t } from "./i18n.js";
+import * as syncBar from "./syncbar.js";
+
+const SCREENS = {
+  "first-run": () => import("./screens/first-run.js"),
+  unlock: () => import("./screens/unlock.js"),
+  cases: () => import("./screens/cases.js"),
+  case: () => import("./screens/case.js"),
+  "new-case": () => import("./screens/new-case.js"),
+  wizard: () => import("./screens/wizard.js"),
+  settings: () => import("./screens/settings.js"),
+};
+
+/** Screens that need no unlocked workspace. */
+const OPEN_SCREENS = ["first-run", "unlock"];
+
+/** Modules loaded so far, so each can be told to forget what it holds when Harbour locks. */
+const loaded = new Map();
+
+let shell = null;
+let cleanup = null;
+let navigation = 0;
+let neutral = false;
+let reported = false;
+/** True from the moment the unlock screen is asked for until the next unlock. */
+let lockShowing = false;
+
+// ---- The frame ----------------------------------------------------------------------------
+
+function buildShell() {
+  const main = h("main", { id: "main", tabindex: "-1" });
+  const brand = h("span", { class: "brand" }, "Harbour");
+  const home = h("button", { id: "nav-cases", type: "button", class: "nav", onclick: () => app.navigate({ screen: "cases" }) });
+  const settings = h("button", {
+    id: "settings-button",
+    type: "button",
+    class: "nav",
+    onclick: () => app.navigate({ screen: "settings" }),
+  });
+  const lock = h("button", { id: "lock-button", type: "button", class: "nav", onclick: lockNow });
+  const exit = h("button", { id: "quick-exit", type: "button", class: "quick-exit", onclick: quickExit });
+  const skip = h("a", { class: "skip-link", href: "#main" });
+  const header = h(
+    "header",
+    { class: "topbar" },
+    brand,
+    h("nav", { class: "topnav" }, home),
+    h("div", { class: "topactions" }, settings, lock, exit),
+  );
+  const footer = syncBar.build();
+  shell = { main, home, settings, lock, exit, skip };
+  replace(document.body, skip, header, main, footer);
+  updateShell();
+}
+
+/** The frame's words and which of its buttons can be used now. */
+function updateShell() {
+  if (!shell) return;
+  const unlocked = Boolean(app.status && app.status.unlocked);
+  shell.skip.textContent = t("ui.shell.skip_to_content");
+  shell.home.textContent = t("ui.shell.cases");
+  shell.home.hidden = !unlocked;
+  shell.settings.textContent = t("ui.shell.settings");
+  shell.settings.disabled = !unlocked;
+  shell.lock.textContent = t("ui.shell.lock");
+  shell.lock.disabled = !unlocked;
+  const screen = app.route && app.route.screen;
+  for (const [button, own] of [[shell.home, "cases"], [shell.settings, "settings"]]) {
+    if (screen === own) button.setAttribute("aria-current", "page");
+    else button.removeAttribute("aria-current");
+  }
+  shell.exit.textContent = t("ui.shell.quick_exit");
+  shell.exit.title = t("ui.shell.quick_exit_hint");
+  document.title = "Harbour";
+  syncBar.render();
+}
+
+app.setStatus = (status) => {
+  const languageChanged = !app.status || app.status.language !== status.language;
+  app.status = status;
+  if (status.unlocked) lockShowing = false;
+  setLanguage(status.language);
+  syncBar.setStatus(status);
+  updateShell();
+  return languageChanged;
+};
+
+// ---- Moving between screens -----------------------------------------------------------------
+
+app.navigate = async (route) => {
+  if (neutral) return;
+  let target = route;
+  if (!OPEN_SCREENS.includes(target.screen) && !(app.status && app.status.unlocked)) {
+    app.resumeRoute = target;
+    target = { screen: app.status && app.status.workspace_exists === false ? "first-run" : "unlock" };
+  }
+  const token = ++navigation;
+  let module;
+  try {
+    module = await SCREENS[target.screen]();
+  } catch (error) {
+    showFailure(error);
+    return;
+  }
+  if (token !== navigation || neutral) return;
+  loaded.set(target.screen, module);
+  if (cleanup) {
+    try {
+      cleanup();
+    } catch {
+      // a screen that failed to tidy up must not keep the next one from showing
+    }
+    cleanup = null;
+  }
+  const main = shell.main;
+  main.replaceChildren();
+  main.className = `screen-${target.screen}`;
+  app.route = target;
+  try {
+    const result = await module.render(main, target, () => token === navigation);
+    if (token !== navigation) {
+      if (typeof result === "function") result();
+      return;
+    }
+    cleanup = typeof result === "function" ? result : null;
+  } catch (error) {
+    if (token !== navigation) return;
+    if (error && error.kind === "locked") return;
+    showFailure(error);
+  }
+  if (token !== navigation) return;
+  document.body.dataset.screen = target.screen;
+  updateShell();
+  if (!main.contains(document.activeElement)) {
+    const heading = main.querySelector("h1");
+    if (heading) {
+      heading.setAttribute("tabindex", "-1");
+      focus(heading);
+    }
+  }
+  if (!reported) {
+    reported = true;
+    call("ui_ready", { screen: target.screen }).catch(() => {});
+  }
+};
+
+app.rerender = () => (app.route ? app.navigate(app.route) : Promise.resolve());
+
+function showFailure(error) {
+  import("./screens/failure.js").then((module) => module.render(shell.main, error));
+}
+
+// ---- Locking --------------------------------------------------------------------------------
+
+/** Drops everything sensitive held in memory and on screen. */
+function forget() {
+  for (const module of loaded.values()) {
+    if (typeof module.forget === "function") module.forget();
+  }
+  if (cleanup) {
+    try {
+      cleanup();
+    } catch {
+      // nothing to keep
+    }
+    cleanup = null;
+  }
+  if (shell) shell.main.replaceChildren();
+  syncBar.locked();
+}
+
+function showLocked(reason) {
+  // The shell's `locked` event and the answer to `lock` both arrive: show the screen once, so
+  // the passphrase field the worker is typing in is not replaced.
+  if (neutral || lockShowing) return;
+  lockShowing = true;
+  const onScreen = app.route && !OPEN_SCREENS.includes(app.route.screen);
+  if (onScreen) app.resumeRoute = app.route;
+  if (app.status) app.status = { ...app.status, unlocked: false };
+  forget();
+  updateShell();
+  app.navigate({ screen: "unlock", reason });
+}
+
+async function lockNow() {
+  try {
+    await call("lock");
+  } catch {
+    // locked already, or the shell is gone: the screen locks either way
+  }
+  showLocked("manual");
+}
+
+// ---- Quick exit ----------------------------------------------------------------------------
+
+/** Blanks to a harmless page at once, then tells the shell to lock. */
+function quickExit() {
+  if (neutral) return;
+  neutral = true;
+  navigation += 1;
+  if (app.route && !OPEN_SCREENS.includes(app.route.screen)) app.resumeRoute = app.route;
+  forget();
+  shell = null;
+  if (app.status) app.status = { ...app.status, unlocked: false };
+  const notes = h("textarea", { id: "neutral-notes", rows: "12", spellcheck: "false" });
+  const page = h(
+    "div",
+    { class: "neutral" },
+    h("h1", {}, t("ui.neutral.title")),
+    h("label", { for: "neutral-notes", class: "visually-hidden" }, t("ui.neutral.title")),
+    notes,
+  );
+  replace(document.body, page);
+  document.body.dataset.screen = "neutral";
+  document.title = t("ui.neutral.title");
+  call("quick_exit").catch(() => {});
+}
+
+/** From the harmless page back to the unlock screen (the same key: Esc twice). */
+function leaveNeutral() {
+  neutral = false;
+  lockShowing = true;
+  buildShell();
+  app.navigate({ screen: "unlock", reason: "quick_exit" });
+}
+
+let lastEscape = 0;
+
+function onKey(event) {
+  if (event.key !== "Escape" || event.repeat) return;
+  const now = performance.now();
+  if (now - lastEscape < 1000) {
+    lastEscape = 0;
+    event.preventDefault();
+    event.stopPropagation();
+    if (neutral) leaveNeutral();
+    else quickExit();
+    return;
+  }
+  lastEscape = now;
+}
+
+// ---- Activity (the auto-lock timer lives in the shell) ----------------------------------------
+
+let lastTouch = 0;
+
+function activity() {
+  if (neutral || !app.status || !app.status.unlocked) return;
+  const now = Date.now();
+  if (now - lastTouch < 10_000) return;
+  lastTouch = now;
+  call("touch").catch(() => {});
+}
+
+// ---- Start ---------------------------------------------------------------------------------
+
+async function start() {
+  window.addEventListener("keydown", onKey, true);
+  for (const kind of ["keydown", "pointerdown", "pointermove", "wheel"]) {
+    window.addEventListener(kind, activity, { capture: true, passive: true });
+  }
+  on("locked", () => showLocked("locked"));
+  const refreshSync = debounce(() => syncBar.refresh(), 800);
+  on("wrote", refreshSync);
+
+  let status;
+  let table;
+  try {
+    [status, table] = await Promise.all([call("app_status"), call("translations")]);
+  } catch (error) {
+    replace(document.body, h("p", { class: "starting" }, error.message || String(error)));
+    return;
+  }
+  setTable(table);
+  app.status = status;
+  setLanguage(status.language);
+  buildShell();
+  syncBar.setStatus(status);
+  listen("locked", (payload) => showLocked(payload && payload.reason)).catch(() => {});
+  listen("sync-status", (payload) => syncBar.update(payload)).catch(() => {});
+  const first = !status.workspace_exists ? "first-run" : status.unlocked ? "cases" : "unlock";
+  lockShowing = first === "unlock";
+  await app.navigate({ screen: first });
+  if (status.unlocked) syncBar.refresh();
+}
+
+start();

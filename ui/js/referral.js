@@ -1,0 +1,228 @@
+// Making a referral: choose a service from the directory (by type and language), record the
+// person's consent and what it covers, then send. The consent is recorded first and the
+// referral names it, so a referral never shares more than the person agreed to.
+
+import { call } from "./api.js";
+import { h, replace, uid } from "./dom.js";
+import { languageName, t } from "./i18n.js";
+import { choices, codeLabel, loadLists } from "./codes.js";
+import { loadDirectory } from "./directory.js";
+import { busy, errorBox, field, showError } from "./ui.js";
+
+const SCOPES = ["identity", "contact", "case_summary", "screenings", "health", "notes"];
+const DEFAULT_SCOPES = ["identity", "case_summary"];
+
+/** A service described for the worker: what, when, how to reach, whom it accepts. */
+export function serviceCard(entry, extra) {
+  const line = (label, value) => (value ? h("div", { class: "kv" }, h("dt", {}, label), h("dd", {}, value)) : null);
+  return h(
+    "div",
+    { class: "service-card", dataset: { service: entry.id } },
+    h("h3", {}, entry.name),
+    entry.organisation ? h("p", { class: "muted" }, entry.organisation) : null,
+    entry.description ? h("p", {}, entry.description) : null,
+    h(
+      "dl",
+      { class: "kvs" },
+      line(t("directory.types"), entry.types.map((type) => codeLabel("service_type", type)).join(", ")),
+      line(t("directory.languages"), entry.languages.map(languageName).join(", ")),
+      line(t("directory.hours"), entry.hours),
+      line(t("directory.contact"), [entry.contact, entry.phone, entry.email].filter(Boolean).join(" · ")),
+      line(t("directory.area"), entry.area),
+      line(t("directory.accepts"), (entry.accepts || []).map((accepts) => t("accepts." + accepts)).join(", ")),
+    ),
+    extra || null,
+  );
+}
+
+/**
+ * Renders the referral form into `container`. `options`: {caseId, serviceId?, serviceType?,
+ * urgency?, onDone(case), onCancel()}.
+ */
+export async function openReferralForm(container, options) {
+  const [directory] = await Promise.all([loadDirectory(), loadLists()]);
+  const services = directory.services;
+
+  const typeFilter = h(
+    "select",
+    { id: "referral-type" },
+    h("option", { value: "" }, t("ui.referral.any_type")),
+    choices("service_type")
+      .filter((choice) => services.some((entry) => entry.types.includes(choice.value)))
+      .map((choice) => h("option", { value: choice.value }, choice.label)),
+  );
+  const languages = [...new Set(services.flatMap((entry) => entry.languages))];
+  const languageFilter = h(
+    "select",
+    { id: "referral-language" },
+    h("option", { value: "" }, t("ui.referral.any_language")),
+    languages.map((code) => h("option", { value: code }, languageName(code))),
+  );
+  const serviceSelect = h("select", { id: "referral-service", required: true });
+  const serviceType = h("select", { id: "referral-service-type" });
+  const card = h("div", { class: "service-slot", "aria-live": "polite" });
+  const reason = h(
+    "select",
+    { id: "referral-reason" },
+    choices("referral_reason").map((choice) => h("option", { value: choice.value }, choice.label)),
+  );
+  const urgency = h(
+    "select",
+    { id: "referral-urgency" },
+    choices("urgency").map((choice) => h("option", { value: choice.value }, choice.label)),
+  );
+  urgency.value = options.urgency || "routine";
+  const details = h("textarea", { id: "referral-details", rows: "3" });
+  const consent = h("input", { id: "referral-consent", type: "checkbox" });
+  const sharedWith = h("input", { id: "referral-shared-with", type: "text", autocomplete: "off" });
+  const method = h(
+    "select",
+    { id: "referral-consent-method" },
+    choices("consent_method").map((choice) => h("option", { value: choice.value }, choice.label)),
+  );
+  method.value = "verbal";
+  const scopeBoxes = SCOPES.map((scope) =>
+    h("input", { type: "checkbox", id: `consent-scope-${scope}`, name: "consent-scope", value: scope, checked: DEFAULT_SCOPES.includes(scope) }),
+  );
+  const error = errorBox("referral-error");
+  const submit = h("button", { id: "referral-submit", type: "submit", class: "primary" }, t("ui.referral.submit"));
+  const cancel = h("button", { type: "button", onclick: () => options.onCancel && options.onCancel() }, t("ui.common.cancel"));
+
+  let sharedEdited = false;
+  sharedWith.addEventListener("input", () => {
+    sharedEdited = true;
+  });
+
+  const selected = () => services.find((entry) => entry.id === serviceSelect.value) || null;
+
+  function fillServices(keep) {
+    const type = typeFilter.value;
+    const lang = languageFilter.value;
+    const shown = services.filter(
+      (entry) => (!type || entry.types.includes(type)) && (!lang || entry.languages.includes(lang)),
+    );
+    replace(serviceSelect, 
+      h("option", { value: "" }, shown.length ? t("ui.referral.choose_service") : t("ui.referral.no_service")),
+      shown.map((entry) =>
+        h("option", { value: entry.id }, `${entry.name} — ${entry.types.map((kind) => codeLabel("service_type", kind)).join(", ")}`),
+      ),
+    );
+    serviceSelect.value = shown.some((entry) => entry.id === keep) ? keep : "";
+    showService();
+  }
+
+  function showService() {
+    const entry = selected();
+    replace(card, entry ? serviceCard(entry) : h("p", { class: "muted" }, t("ui.referral.service_hint")));
+    replace(serviceType, 
+      ...(entry ? entry.types : []).map((kind) => h("option", { value: kind }, codeLabel("service_type", kind))),
+    );
+    if (entry) {
+      const wanted = typeFilter.value || options.serviceType;
+      serviceType.value = entry.types.includes(wanted) ? wanted : entry.types[0];
+    }
+    serviceType.disabled = !entry || entry.types.length < 2;
+    if (!sharedEdited) sharedWith.value = entry ? entry.name : "";
+  }
+
+  typeFilter.addEventListener("change", () => fillServices(serviceSelect.value));
+  languageFilter.addEventListener("change", () => fillServices(serviceSelect.value));
+  serviceSelect.addEventListener("change", showService);
+
+  const titleId = uid("referral-title");
+  const form = h(
+    "form",
+    { id: "referral-form", class: "panel referral-form", "aria-labelledby": titleId, novalidate: true },
+    h("h2", { id: titleId }, t("ui.referral.title")),
+    h(
+      "fieldset",
+      {},
+      h("legend", {}, t("ui.referral.step_service")),
+      h("div", { class: "row" }, field(t("ui.referral.type"), typeFilter), field(t("ui.referral.language"), languageFilter)),
+      field(t("ui.referral.service"), serviceSelect),
+      card,
+      field(t("ui.referral.service_type"), serviceType),
+      h("div", { class: "row" }, field(t("ui.referral.reason"), reason), field(t("ui.referral.urgency"), urgency)),
+      field(t("ui.referral.details"), details, t("ui.referral.details_hint")),
+    ),
+    h(
+      "fieldset",
+      { class: "consent" },
+      h("legend", {}, t("ui.referral.step_consent")),
+      h("p", {}, t("ui.referral.consent_explain")),
+      h(
+        "fieldset",
+        { class: "scopes" },
+        h("legend", {}, t("ui.referral.scope")),
+        scopeBoxes.map((box) =>
+          h("div", { class: "check" }, box, h("label", { for: box.id }, codeLabel("consent_scope", box.value))),
+        ),
+      ),
+      h("div", { class: "row" }, field(t("ui.referral.shared_with"), sharedWith), field(t("ui.referral.method"), method)),
+      h("div", { class: "check strong" }, consent, h("label", { for: "referral-consent" }, t("ui.referral.consent"))),
+    ),
+    error,
+    h("div", { class: "actions" }, submit, cancel),
+  );
+
+  let consentId = null;
+  let consentKey = null;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const entry = selected();
+    const scope = scopeBoxes.filter((box) => box.checked).map((box) => box.value);
+    if (!entry) {
+      showError(error, t("ui.referral.service_missing"));
+      serviceSelect.focus();
+      return;
+    }
+    if (!consent.checked) {
+      showError(error, t("ui.referral.consent_missing"));
+      consent.focus();
+      return;
+    }
+    if (scope.length === 0) {
+      showError(error, t("ui.referral.scope_missing"));
+      scopeBoxes[0].focus();
+      return;
+    }
+    showError(error, null);
+    const consentInput = {
+      scope,
+      shared_with: sharedWith.value.trim() || entry.name,
+      method: method.value,
+    };
+    const key = JSON.stringify(consentInput);
+    try {
+      const result = await busy(submit, async () => {
+        // A retry after a failed referral reuses the consent already recorded.
+        if (!consentId || consentKey !== key) {
+          const recorded = await call("add_consent", { id: options.caseId, input: consentInput });
+          consentId = recorded.entry_id;
+          consentKey = key;
+        }
+        const input = {
+          service: entry.id,
+          service_type: serviceType.value || entry.types[0],
+          reason: reason.value,
+          urgency: urgency.value,
+          consent_id: consentId,
+        };
+        if (details.value.trim()) input.details = details.value.trim();
+        return call("add_referral", { id: options.caseId, input });
+      });
+      options.onDone && options.onDone(result.case, result.entry_id);
+    } catch (failure) {
+      showError(error, failure);
+    }
+  });
+
+  fillServices(options.serviceId || "");
+  if (options.serviceId && !selected()) {
+    typeFilter.value = "";
+    fillServices(options.serviceId);
+  }
+  replace(container, form);
+  (selected() ? reason : typeFilter).focus();
+  return form;
+}

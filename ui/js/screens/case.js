@@ -1,0 +1,705 @@
+// The case page: who (header), what needs review, a summary, referrals and their status,
+// consents, notes and a timeline of everything that happened, with who and when.
+
+import { call } from "../api.js";
+import { app } from "../app.js";
+import { debounce, h, replace, uid } from "../dom.js";
+import { country, dateTime, day, languageName, t, tx } from "../i18n.js";
+import { choices, codeLabel, loadLists } from "../codes.js";
+import { loadDirectory, serviceName } from "../directory.js";
+import { busy, errorBox, field, markInvalid, showError } from "../ui.js";
+
+/** The case on screen; dropped when Harbour locks. */
+let shown = null;
+
+export function forget() {
+  shown = null;
+}
+
+const FIELD_KEYS = {
+  name: "ui.field.name",
+  aliases: "ui.field.aliases",
+  sex: "ui.field.sex",
+  birth_date: "ui.field.birth_date",
+  estimated_age: "ui.field.estimated_age",
+  nationalities: "ui.field.nationalities",
+  languages: "ui.field.languages",
+  phone: "ui.field.phone",
+  location: "ui.field.location",
+  status: "ui.field.status",
+  risk_level: "ui.field.risk_level",
+  exploitation_types: "ui.field.exploitation_types",
+  means_of_control: "ui.field.means_of_control",
+  assigned_team: "ui.field.assigned_team",
+  assigned_worker: "ui.field.assigned_worker",
+};
+
+const NEXT_STATUS = { sent: ["accepted", "declined"], accepted: ["completed"], declined: [], completed: [] };
+
+const STATUS_ACTION_KEYS = {
+  accepted: "ui.referrals.mark_accepted",
+  declined: "ui.referrals.mark_declined",
+  completed: "ui.referrals.mark_completed",
+};
+
+export function fieldLabel(name) {
+  return FIELD_KEYS[name] ? t(FIELD_KEYS[name]) : name;
+}
+
+/** A field's value as words. */
+export function valueText(name, value) {
+  if (value === null || value === undefined || (Array.isArray(value) && value.length === 0) || value === "") {
+    return t("ui.common.empty");
+  }
+  switch (name) {
+    case "sex":
+      return codeLabel("sex", value);
+    case "status":
+      return codeLabel("case_status", value);
+    case "risk_level":
+      return codeLabel("risk_level", value);
+    case "exploitation_types":
+      return value.map((item) => codeLabel("exploitation_type", item)).join(", ");
+    case "means_of_control":
+      return value.map((item) => codeLabel("means_of_control", item)).join(", ");
+    case "nationalities":
+      return value.map((code) => country(code)).join(", ");
+    case "languages":
+      return value.map(languageName).join(", ");
+    case "birth_date":
+      return day(value);
+    case "estimated_age":
+      return t("ui.case.age_estimate", { years: value.years, date: day(value.as_of) });
+    default:
+      return Array.isArray(value) ? value.join(", ") : String(value);
+  }
+}
+
+/** A field's value as the text `update_case` reads back (lists comma-separated). */
+function valueInput(name, value) {
+  if (value === null || value === undefined) return "";
+  if (name === "estimated_age") return String(value.years);
+  return Array.isArray(value) ? value.join(", ") : String(value);
+}
+
+function by(stamp) {
+  return t("ui.common.by_when", { who: stamp.author, when: dateTime(stamp.hlc.wall_ms) });
+}
+
+function order(stamp) {
+  return stamp.hlc.wall_ms * 1e6 + stamp.hlc.counter;
+}
+
+/** A fresh state with its entries: a write may answer with the stored projection only. */
+async function full(caseState, id) {
+  if (caseState && Array.isArray(caseState.history) && caseState.history.length) return caseState;
+  const result = await call("get_case", { id });
+  return result.case;
+}
+
+let forms = null;
+
+async function formTitles() {
+  if (!forms) {
+    try {
+      forms = await call("list_forms");
+    } catch {
+      forms = [];
+    }
+  }
+  return forms;
+}
+
+export async function render(root, route, current) {
+  const [result] = await Promise.all([call("get_case", { id: route.id }), loadLists(), loadDirectory().catch(() => null), formTitles()]);
+  if (!current()) return;
+  shown = { state: result.case, warnings: result.clock_warnings || [] };
+  const id = shown.state.id;
+
+  const header = h("div", { class: "case-header" });
+  const review = h("div", { class: "review-slot" });
+  const summary = h("section", { class: "panel", "aria-labelledby": "summary-title" });
+  const referrals = h("section", { class: "panel", "aria-labelledby": "referrals-title" });
+  const referralSlot = h("div", { class: "referral-slot" });
+  const consents = h("section", { class: "panel", "aria-labelledby": "consents-title" });
+  const timeline = h("section", { class: "panel", "aria-labelledby": "timeline-title" });
+  const notes = noteForm(id);
+
+  function paint() {
+    if (!shown) return;
+    const state = shown.state;
+    paintHeader(header, state, openReferral);
+    paintReview(review, state, shown.warnings, update);
+    paintSummary(summary, state, update);
+    paintReferrals(referrals, state, update);
+    paintConsents(consents, state);
+    paintTimeline(timeline, state);
+  }
+
+  async function update(next) {
+    if (!shown || !current()) return;
+    shown.state = await full(next, id);
+    if (current()) paint();
+  }
+
+  async function openReferral(serviceId) {
+    const { openReferralForm } = await import("../referral.js");
+    await openReferralForm(referralSlot, {
+      caseId: id,
+      serviceId,
+      onDone: async (next) => {
+        referralSlot.replaceChildren();
+        await update(next);
+        const heading = document.getElementById("referrals-title");
+        if (heading) heading.focus();
+      },
+      onCancel: () => {
+        referralSlot.replaceChildren();
+        document.getElementById("add-referral").focus();
+      },
+    });
+    referralSlot.scrollIntoView({ block: "start" });
+  }
+
+  notes.onSaved = update;
+  paint();
+  root.append(
+    header,
+    review,
+    h(
+      "div",
+      { class: "case-columns" },
+      h("div", { class: "case-main" }, summary, referrals, referralSlot, consents),
+      h("div", { class: "case-side" }, notes.element, timeline),
+    ),
+  );
+  await notes.load();
+  if (route.refer) await openReferral(route.refer);
+  else document.getElementById("case-title").focus();
+  return () => notes.flush();
+}
+
+// ---- Header ---------------------------------------------------------------------------------
+
+function paintHeader(root, state, openReferral) {
+  const f = state.fields;
+  const startScreening = h(
+    "button",
+    { id: "start-screening", type: "button", class: "primary", onclick: () => app.navigate({ screen: "wizard", id: state.id }) },
+    t("ui.case.start_screening"),
+  );
+  const addReferral = h("button", { id: "add-referral", type: "button", onclick: () => openReferral() }, t("ui.case.add_referral"));
+  const addNote = h(
+    "button",
+    {
+      id: "add-note",
+      type: "button",
+      onclick: () => {
+        const text = document.getElementById("note-text");
+        text.scrollIntoView({ block: "center" });
+        text.focus();
+      },
+    },
+    t("ui.case.add_note"),
+  );
+  replace(root, 
+    h(
+      "div",
+      { class: "page-header" },
+      h(
+        "div",
+        { class: "page-titles" },
+        h("p", { class: "eyebrow" }, h("a", { href: "#", class: "back", onclick: (event) => { event.preventDefault(); app.navigate({ screen: "cases" }); } }, t("ui.common.back_to_cases"))),
+        h("h1", { id: "case-title", tabindex: "-1" }, f.name),
+        h(
+          "p",
+          { class: "case-facts" },
+          h("span", { class: "fact" }, t("ui.case.code"), " ", h("strong", { id: "case-code" }, state.code)),
+          h("span", { class: "fact" }, t("ui.field.status"), " ", h("strong", { id: "case-status", dataset: { status: f.status } }, codeLabel("case_status", f.status))),
+          h("span", { class: "fact" }, t("ui.field.risk_level"), " ", h("strong", { id: "case-risk", dataset: { risk: f.risk_level || "none" } }, f.risk_level ? codeLabel("risk_level", f.risk_level) : t("ui.common.not_assessed"))),
+          h("span", { class: "fact" }, t("ui.field.assigned_team"), " ", h("strong", { id: "case-team" }, f.assigned_team || t("ui.common.none"))),
+        ),
+      ),
+      h("div", { class: "page-actions" }, startScreening, addReferral, addNote),
+    ),
+  );
+}
+
+// ---- Needs review -----------------------------------------------------------------------------
+
+function paintReview(root, state, warnings, update) {
+  const parts = [];
+  if (state.conflicts && state.conflicts.length) {
+    const error = errorBox("needs-review-error");
+    parts.push(
+      h(
+        "section",
+        { id: "needs-review", class: "notice review", "aria-labelledby": "needs-review-title" },
+        h("h2", { id: "needs-review-title" }, t("ui.review.title")),
+        h("p", {}, t("ui.review.lead")),
+        state.conflicts.map((conflict) =>
+          h(
+            "div",
+            { class: "conflict", dataset: { field: conflict.field } },
+            h("h3", {}, fieldLabel(conflict.field)),
+            h(
+              "ul",
+              { class: "versions" },
+              conflict.versions.map((version) =>
+                h(
+                  "li",
+                  { class: "version", dataset: { event: version.stamp.event_id } },
+                  h("span", { class: "version-value" }, valueText(conflict.field, version.value.value)),
+                  h("span", { class: "muted" }, by(version.stamp)),
+                  h(
+                    "button",
+                    {
+                      type: "button",
+                      class: "keep-version",
+                      dataset: { event: version.stamp.event_id },
+                      onclick: async (event) => {
+                        try {
+                          const next = await busy(event.currentTarget, () =>
+                            call("resolve_conflict", { id: state.id, field: conflict.field, keep: version.stamp.event_id }),
+                          );
+                          await update(next);
+                        } catch (failure) {
+                          showError(error, failure);
+                        }
+                      },
+                    },
+                    t("ui.review.keep"),
+                  ),
+                ),
+              ),
+            ),
+          ),
+        ),
+        error,
+      ),
+    );
+  }
+  if (warnings && warnings.length) {
+    const minutes = Math.max(...warnings.map((warning) => Math.round((warning.ahead_ms || 0) / 60000)));
+    parts.push(h("div", { id: "clock-warnings", class: "notice info" }, h("p", {}, t("ui.review.clock", { minutes }))));
+  }
+  replace(root, ...parts);
+}
+
+// ---- Summary and editing ---------------------------------------------------------------------
+
+const EDITABLE = [
+  "name",
+  "aliases",
+  "sex",
+  "birth_date",
+  "estimated_age",
+  "nationalities",
+  "languages",
+  "phone",
+  "location",
+  "risk_level",
+  "exploitation_types",
+  "means_of_control",
+  "assigned_team",
+  "assigned_worker",
+];
+
+const SHOWN = EDITABLE.filter((name) => name !== "name");
+
+function paintSummary(root, state, update) {
+  const f = state.fields;
+  const edit = h("button", { id: "edit-case", type: "button", onclick: () => editForm(root, state, update) }, t("ui.case.edit"));
+  const closing = state.fields.status === "closed" || state.fields.status === "closed_referred";
+  const statusButton = closing
+    ? h("button", { id: "reopen-case", type: "button", onclick: () => statusForm(root, state, update, "reopen") }, t("ui.case.reopen"))
+    : h("button", { id: "close-case", type: "button", onclick: () => statusForm(root, state, update, "close") }, t("ui.case.close"));
+  replace(root, 
+    h("div", { class: "section-header" }, h("h2", { id: "summary-title", tabindex: "-1" }, t("ui.case.summary")), h("div", { class: "section-actions" }, edit, statusButton)),
+    h(
+      "dl",
+      { class: "kvs summary" },
+      SHOWN.map((name) =>
+        h("div", { class: "kv", dataset: { field: name } }, h("dt", {}, fieldLabel(name)), h("dd", {}, valueText(name, f[name]))),
+      ),
+      h("div", { class: "kv" }, h("dt", {}, t("ui.case.opened")), h("dd", {}, by(state.created))),
+    ),
+  );
+}
+
+function checkboxGroup(legend, list, name, chosen) {
+  return h(
+    "fieldset",
+    { class: "checks", id: `edit-${name.replace(/_/g, "-")}` },
+    h("legend", {}, legend),
+    choices(list).map((choice) => {
+      const box = h("input", { type: "checkbox", id: uid(`edit-${name}`), name, value: choice.value, checked: (chosen || []).includes(choice.value) });
+      return h("div", { class: "check" }, box, h("label", { for: box.id }, choice.label));
+    }),
+  );
+}
+
+function editForm(root, state, update) {
+  const f = state.fields;
+  const controls = {};
+  const text = (name, attrs) => {
+    controls[name] = h("input", { id: `edit-${name.replace(/_/g, "-")}`, type: "text", autocomplete: "off", value: valueInput(name, f[name]), ...attrs });
+    return field(fieldLabel(name), controls[name]);
+  };
+  const select = (name, list) => {
+    controls[name] = h(
+      "select",
+      { id: `edit-${name.replace(/_/g, "-")}` },
+      h("option", { value: "" }, t("ui.common.not_given")),
+      choices(list).map((choice) => h("option", { value: choice.value }, choice.label)),
+    );
+    controls[name].value = f[name] || "";
+    return field(fieldLabel(name), controls[name]);
+  };
+  const exploitation = checkboxGroup(fieldLabel("exploitation_types"), "exploitation_type", "exploitation_types", f.exploitation_types);
+  const control = checkboxGroup(fieldLabel("means_of_control"), "means_of_control", "means_of_control", f.means_of_control);
+  const reason = h("input", { id: "edit-reason", type: "text", autocomplete: "off" });
+  const error = errorBox("edit-error");
+  const save = h("button", { id: "edit-save", type: "submit", class: "primary" }, t("ui.common.save"));
+  const form = h(
+    "form",
+    { class: "edit-case", novalidate: true },
+    h("h2", { id: "summary-title", tabindex: "-1" }, t("ui.case.edit_title")),
+    text("name"),
+    text("aliases"),
+    h("div", { class: "row" }, select("sex", "sex"), text("birth_date", { placeholder: t("ui.common.date_placeholder") }), text("estimated_age", { inputmode: "numeric" })),
+    h("div", { class: "row" }, text("nationalities"), text("languages")),
+    h("div", { class: "row" }, text("phone"), text("location")),
+    select("risk_level", "risk_level"),
+    exploitation,
+    control,
+    h("div", { class: "row" }, text("assigned_team"), text("assigned_worker")),
+    field(t("ui.case.edit_reason"), reason, t("ui.case.edit_reason_hint")),
+    error,
+    h("div", { class: "actions" }, save, h("button", { type: "button", onclick: () => paintSummary(root, state, update) }, t("ui.common.cancel"))),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const values = {};
+    for (const [name, input] of Object.entries(controls)) {
+      const before = valueInput(name, f[name]);
+      if (input.value.trim() !== before) values[name] = input.value.trim();
+    }
+    for (const [name, group] of [["exploitation_types", exploitation], ["means_of_control", control]]) {
+      const chosen = [...group.querySelectorAll("input:checked")].map((box) => box.value);
+      if (chosen.join(",") !== (f[name] || []).join(",")) values[name] = chosen.join(", ");
+    }
+    if (Object.keys(values).length === 0) {
+      paintSummary(root, state, update);
+      return;
+    }
+    try {
+      const args = { id: state.id, values };
+      if (reason.value.trim()) args.reason = reason.value.trim();
+      const next = await busy(save, () => call("update_case", args));
+      await update(next);
+      document.getElementById("summary-title").focus();
+    } catch (failure) {
+      showError(error, failure);
+      markInvalid(failure, controls);
+    }
+  });
+  replace(root, form);
+  controls.name.focus();
+}
+
+function statusForm(root, state, update, action) {
+  const reason = h("textarea", { id: "status-reason", rows: "2" });
+  const referred = h("input", { id: "close-referred", type: "checkbox" });
+  const error = errorBox("status-error");
+  const save = h("button", { id: "status-save", type: "submit", class: "primary" }, action === "close" ? t("ui.case.close") : t("ui.case.reopen"));
+  const form = h(
+    "form",
+    { class: "status-form", novalidate: true },
+    h("h2", { id: "summary-title", tabindex: "-1" }, action === "close" ? t("ui.case.close_title") : t("ui.case.reopen_title")),
+    field(t("ui.case.status_reason"), reason),
+    action === "close" ? h("div", { class: "check" }, referred, h("label", { for: "close-referred" }, t("ui.case.close_referred"))) : null,
+    error,
+    h("div", { class: "actions" }, save, h("button", { type: "button", onclick: () => paintSummary(root, state, update) }, t("ui.common.cancel"))),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (!reason.value.trim()) {
+      showError(error, t("ui.case.status_reason_missing"));
+      reason.focus();
+      return;
+    }
+    try {
+      const next = await busy(save, () =>
+        action === "close"
+          ? call("close_case", { id: state.id, reason: reason.value.trim(), referred: referred.checked })
+          : call("reopen_case", { id: state.id, reason: reason.value.trim() }),
+      );
+      await update(next);
+    } catch (failure) {
+      showError(error, failure);
+    }
+  });
+  replace(root, form);
+  reason.focus();
+}
+
+// ---- Referrals and consents ------------------------------------------------------------------
+
+function paintReferrals(root, state, update) {
+  const error = errorBox("referrals-error");
+  const items = state.referrals.map((referral) => {
+    const moves = (NEXT_STATUS[referral.status] || []).map((status) =>
+      h(
+        "button",
+        {
+          type: "button",
+          class: "referral-status-button",
+          dataset: { status },
+          onclick: async (event) => {
+            try {
+              const next = await busy(event.currentTarget, () =>
+                call("set_referral_status", { id: state.id, referral: referral.id, status }),
+              );
+              await update(next);
+            } catch (failure) {
+              showError(error, failure);
+            }
+          },
+        },
+        t(STATUS_ACTION_KEYS[status]),
+      ),
+    );
+    return h(
+      "li",
+      { class: "referral", dataset: { status: referral.status, id: referral.id, urgency: referral.urgency } },
+      h(
+        "div",
+        { class: "referral-head" },
+        h("strong", {}, serviceName(referral.service)),
+        h("span", { class: "badge status", dataset: { status: referral.status } }, codeLabel("referral_status", referral.status)),
+        referral.urgency !== "routine" ? h("span", { class: "badge urgency", dataset: { urgency: referral.urgency } }, codeLabel("urgency", referral.urgency)) : null,
+      ),
+      h("p", { class: "muted" }, `${codeLabel("service_type", referral.service_type)} · ${codeLabel("referral_reason", referral.reason)} · ${by(referral.recorded)}`),
+      referral.details ? h("p", { class: "prewrap" }, referral.details) : null,
+      sharedBy(state, referral),
+      referral.status_history.length
+        ? h(
+            "ul",
+            { class: "status-history" },
+            referral.status_history.map((change) =>
+              h("li", {}, `${codeLabel("referral_status", change.status)} — ${by(change.recorded)}`, change.note ? ` — ${change.note}` : ""),
+            ),
+          )
+        : null,
+      moves.length ? h("div", { class: "actions inline" }, h("span", { class: "muted" }, t("ui.referrals.update")), moves) : null,
+    );
+  });
+  replace(root, 
+    h("h2", { id: "referrals-title", tabindex: "-1" }, t("ui.referrals.title")),
+    items.length ? h("ul", { class: "referrals" }, items) : h("p", { class: "muted" }, t("ui.referrals.none")),
+    error,
+  );
+}
+
+/** What the referral's consent lets it share. */
+function sharedBy(state, referral) {
+  const consent = (state.consents || []).find((entry) => entry.id === referral.consent_id);
+  if (!consent) return null;
+  const scope = consent.scope.map((item) => codeLabel("consent_scope", item)).join(", ");
+  return h("p", { class: "muted" }, t("ui.referrals.shares", { scope }));
+}
+
+function paintConsents(root, state) {
+  replace(root, 
+    h("h2", { id: "consents-title" }, t("ui.consents.title")),
+    state.consents.length
+      ? h(
+          "ul",
+          { class: "consents" },
+          state.consents.map((consent) =>
+            h(
+              "li",
+              { class: "consent-item" },
+              h("p", {}, t("ui.consents.item", { scope: consent.scope.map((scope) => codeLabel("consent_scope", scope)).join(", "), with: consent.shared_with })),
+              h("p", { class: "muted" }, `${day(consent.given_on)} · ${codeLabel("consent_method", consent.method)} · ${by(consent.recorded)}`),
+              consent.note ? h("p", { class: "prewrap" }, consent.note) : null,
+            ),
+          ),
+        )
+      : h("p", { class: "muted" }, t("ui.consents.none")),
+  );
+}
+
+// ---- Notes -----------------------------------------------------------------------------------
+
+function noteForm(caseId) {
+  const key = `note:${caseId}`;
+  const text = h("textarea", { id: "note-text", rows: "4" });
+  const error = errorBox("note-error");
+  const save = h("button", { id: "note-save", type: "submit", class: "primary" }, t("ui.notes.save"));
+  const keep = debounce(() => {
+    if (text.value.trim()) call("save_draft", { key, value: text.value }).catch(() => {});
+    else call("discard_draft", { key }).catch(() => {});
+  }, 500);
+  text.addEventListener("input", keep);
+  const form = h(
+    "form",
+    { class: "panel note-form", novalidate: true },
+    h("h2", {}, h("label", { for: "note-text" }, t("ui.notes.title"))),
+    h("p", { class: "hint", id: "note-hint" }, t("ui.notes.hint")),
+    text,
+    error,
+    h("div", { class: "actions" }, save),
+  );
+  text.setAttribute("aria-describedby", "note-hint");
+  const handle = {
+    element: form,
+    onSaved: null,
+    flush: () => keep.flush(),
+    async load() {
+      try {
+        const draft = await call("load_draft", { key });
+        if (typeof draft === "string" && !text.value) text.value = draft;
+      } catch {
+        // no draft
+      }
+    },
+  };
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const note = text.value.trim();
+    if (!note) {
+      showError(error, t("ui.notes.empty"));
+      text.focus();
+      return;
+    }
+    showError(error, null);
+    try {
+      const result = await busy(save, () => call("add_note", { id: caseId, text: note }));
+      keep.cancel();
+      text.value = "";
+      call("discard_draft", { key }).catch(() => {});
+      if (handle.onSaved) await handle.onSaved(result.case);
+      text.focus();
+    } catch (failure) {
+      showError(error, failure);
+    }
+  });
+  return handle;
+}
+
+// ---- Timeline --------------------------------------------------------------------------------
+
+function timelineEntries(state) {
+  const entries = [];
+  for (const entry of state.history || []) {
+    if (entry.kind === "case.created") {
+      entries.push({ kind: "created", stamp: entry.stamp, body: [h("p", {}, t("ui.timeline.created"))] });
+    } else if (entry.kind === "case.updated") {
+      const sets = entry.set || [];
+      const isStatus = sets.some((set) => set.field === "status");
+      entries.push({
+        kind: isStatus ? "status" : "edit",
+        stamp: entry.stamp,
+        body: [
+          h(
+            "ul",
+            { class: "changes" },
+            sets.map((set) => h("li", {}, t("ui.timeline.changed", { field: fieldLabel(set.field), value: valueText(set.field, set.value) }))),
+          ),
+          entry.reason ? h("p", { class: "prewrap" }, t("ui.timeline.reason", { reason: entry.reason })) : null,
+          entry.concurrent ? h("p", { class: "muted" }, t("ui.timeline.concurrent")) : null,
+        ],
+      });
+    }
+  }
+  for (const note of state.notes || []) {
+    entries.push({ kind: "note", stamp: note.recorded, body: [h("p", { class: "prewrap" }, note.text)] });
+  }
+  for (const consent of state.consents || []) {
+    entries.push({
+      kind: "consent",
+      stamp: consent.recorded,
+      body: [h("p", {}, t("ui.timeline.consent", { scope: consent.scope.map((scope) => codeLabel("consent_scope", scope)).join(", "), with: consent.shared_with }))],
+    });
+  }
+  for (const referral of state.referrals || []) {
+    const name = serviceName(referral.service);
+    entries.push({ kind: "referral", stamp: referral.recorded, body: [h("p", {}, t("ui.timeline.referral", { service: name }))] });
+    for (const change of referral.status_history || []) {
+      entries.push({
+        kind: "referral_status",
+        stamp: change.recorded,
+        body: [
+          h("p", {}, t("ui.timeline.referral_status", { service: name, status: codeLabel("referral_status", change.status) })),
+          change.note ? h("p", { class: "prewrap" }, change.note) : null,
+        ],
+      });
+    }
+  }
+  for (const screening of state.screenings || []) {
+    const result = screening.result || {};
+    const form = (forms || []).find((entry) => entry.id === screening.form_id);
+    const title = form ? tx(form.title) : screening.form_id;
+    entries.push({
+      kind: "screening",
+      stamp: screening.recorded,
+      level: result.level,
+      body: [
+        h("p", {}, t("ui.timeline.screening", { form: title })),
+        result.level
+          ? h("p", {}, h("span", { class: "level-badge", dataset: { level: result.level } }, t("level." + result.level)))
+          : null,
+        (result.reasons || []).length
+          ? h(
+              "details",
+              {},
+              h("summary", {}, t("screening.reasons")),
+              h("ul", {}, result.reasons.map((reason) => h("li", {}, t(reason.key)))),
+            )
+          : null,
+      ],
+    });
+  }
+  entries.sort((a, b) => order(b.stamp) - order(a.stamp));
+  return entries;
+}
+
+const KIND_KEYS = {
+  created: "ui.timeline.kind_created",
+  edit: "ui.timeline.kind_edit",
+  status: "ui.timeline.kind_status",
+  note: "ui.timeline.kind_note",
+  consent: "ui.timeline.kind_consent",
+  referral: "ui.timeline.kind_referral",
+  referral_status: "ui.timeline.kind_referral_status",
+  screening: "ui.timeline.kind_screening",
+};
+
+function paintTimeline(root, state) {
+  const entries = timelineEntries(state);
+  replace(root, 
+    h("h2", { id: "timeline-title" }, t("ui.timeline.title")),
+    h(
+      "ol",
+      { id: "case-timeline", class: "timeline" },
+      entries.map((entry) =>
+        h(
+          "li",
+          { class: "timeline-item", dataset: { kind: entry.kind, level: entry.level } },
+          h(
+            "p",
+            { class: "timeline-meta" },
+            h("span", { class: "timeline-kind" }, t(KIND_KEYS[entry.kind])),
+            " · ",
+            h("time", { datetime: new Date(entry.stamp.hlc.wall_ms).toISOString() }, dateTime(entry.stamp.hlc.wall_ms)),
+            " · ",
+            entry.stamp.author,
+          ),
+          entry.body,
+        ),
+      ),
+    ),
+  );
+}

@@ -1,0 +1,687 @@
+// The screening wizard, drawn from the form definition: the opening script, then one question at
+// a time ("Prefers not to answer" always offered), then the result with its reasons, what to do
+// now and the services to refer to. Every answer is saved at once as an encrypted draft, so a
+// screening that is interrupted resumes where it stopped.
+
+import { call } from "../api.js";
+import { app } from "../app.js";
+import { debounce, h, replace, uid } from "../dom.js";
+import { LANGUAGES, language, t, tIn, tx } from "../i18n.js";
+import { choices, codeLabel, loadLists } from "../codes.js";
+import { errorBox, busy, field, showError } from "../ui.js";
+
+const DECLINED = "declined";
+const YES_NO = ["yes", "no", "unsure"];
+const ANSWER_KEYS = { yes: "answer.yes", no: "answer.no", unsure: "answer.unsure", declined: "answer.declined" };
+const LANGUAGE_KEYS = { en: "ui.language.en", es: "ui.language.es", fr: "ui.language.fr" };
+
+/** Screenings in progress, by case; dropped when Harbour locks (the drafts keep them). */
+let sessions = new Map();
+const formCache = new Map();
+let formList = null;
+
+export function forget() {
+  sessions = new Map();
+}
+
+function draftKey(caseId) {
+  return `screening:${caseId}`;
+}
+
+/** The form this laptop used last, offered first next time (a nurse always uses the same). */
+const LAST_FORM = "screening-form";
+
+async function getForm(id) {
+  if (!formCache.has(id)) formCache.set(id, await call("get_form", { id }));
+  return formCache.get(id);
+}
+
+// ---- The form's logic, as in crates/core/src/forms/answers.rs ---------------------------------
+
+function questions(form) {
+  return form.sections.flatMap((section) => section.questions.map((question) => ({ ...question, section })));
+}
+
+function holds(condition, answers) {
+  if (condition.all) return condition.all.every((c) => holds(c, answers));
+  if (condition.any) return condition.any.some((c) => holds(c, answers));
+  const answer = answers[condition.question];
+  if (condition.is !== undefined) {
+    const values = Array.isArray(condition.is) ? condition.is : [condition.is];
+    if (typeof answer === "string") return values.includes(answer);
+    if (Array.isArray(answer)) return answer.some((item) => values.includes(item));
+    return false;
+  }
+  if (typeof answer !== "number") return false;
+  if (condition.at_least !== undefined) return answer >= condition.at_least;
+  if (condition.less_than !== undefined) return answer < condition.less_than;
+  return false;
+}
+
+/** The answers that count: those of questions shown, in form order. */
+function shownAnswers(form, answers) {
+  const shown = {};
+  for (const question of questions(form)) {
+    const visible = !question.show_if || holds(question.show_if, shown);
+    if (visible && answers[question.id] !== undefined) shown[question.id] = answers[question.id];
+  }
+  return shown;
+}
+
+function visibleQuestions(form, answers) {
+  const shown = shownAnswers(form, answers);
+  return questions(form).filter((question) => !question.show_if || holds(question.show_if, shown));
+}
+
+/** null when the answer fits the question, else the key of what to say. */
+function problem(question, answer) {
+  if (answer === undefined || answer === "" || (Array.isArray(answer) && answer.length === 0)) {
+    return question.required ? "error.answer_missing" : null;
+  }
+  if (answer === DECLINED) return null;
+  switch (question.type) {
+    case "number": {
+      if (typeof answer !== "number" || !Number.isFinite(answer)) return "ui.wizard.number_invalid";
+      if (question.integer && !Number.isInteger(answer)) return "ui.wizard.number_whole";
+      if (question.min !== undefined && answer < question.min) return "ui.wizard.number_range";
+      if (question.max !== undefined && answer > question.max) return "ui.wizard.number_range";
+      return null;
+    }
+    case "date":
+      return /^\d{4}-\d{2}-\d{2}$/.test(answer) && !Number.isNaN(Date.parse(answer)) ? null : "ui.wizard.date_invalid";
+    default:
+      return null;
+  }
+}
+
+// ---- The screen ------------------------------------------------------------------------------
+
+export async function render(root, route, current) {
+  const caseId = route.id;
+  const [caseResult, list, draft, lastForm] = await Promise.all([
+    call("get_case", { id: caseId }),
+    formList ? Promise.resolve(formList) : call("list_forms"),
+    call("load_draft", { key: draftKey(caseId) }).catch(() => null),
+    call("load_draft", { key: LAST_FORM }).catch(() => null),
+    loadLists(),
+  ]);
+  if (!current()) return;
+  formList = list;
+  const person = caseResult.case;
+  let session = sessions.get(person.id);
+  if (!session && draft && typeof draft === "object" && draft.form) {
+    session = { ...draft, answers: draft.answers || {}, resumed: true };
+  }
+  if (!session) {
+    const known = list.some((entry) => entry.id === lastForm);
+    session = { form: known ? lastForm : list[0] && list[0].id, version: null, answers: {}, current: null, person_lang: language() };
+  }
+  sessions.set(person.id, session);
+  const form = await getForm(session.form);
+  if (!current()) return;
+  if (session.version !== null && session.version !== form.version) {
+    // A draft from an older version of the form: start again on the one in use.
+    session.answers = {};
+    session.current = null;
+  }
+  session.version = form.version;
+
+  const wizard = h("div", { id: "wizard", class: "wizard" });
+  root.append(wizard);
+  const screen = new Wizard(wizard, person, form, session, list, current);
+  screen.show();
+  return () => screen.save.flush();
+}
+
+class Wizard {
+  constructor(root, person, form, session, forms, current) {
+    this.root = root;
+    this.person = person;
+    this.form = form;
+    this.session = session;
+    this.forms = forms;
+    this.current = current;
+    this.save = debounce(() => this.saveNow(), 300);
+  }
+
+  saveNow() {
+    const { form, version, answers, current, person_lang } = this.session;
+    call("save_draft", { key: draftKey(this.person.id), value: { form, version, answers, current, person_lang } }).catch(() => {});
+  }
+
+  show() {
+    if (this.session.current && this.visible().some((q) => q.id === this.session.current)) this.question(this.session.current);
+    else this.intro();
+  }
+
+  visible() {
+    return visibleQuestions(this.form, this.session.answers);
+  }
+
+  personLang() {
+    return LANGUAGES.includes(this.session.person_lang) ? this.session.person_lang : language();
+  }
+
+  /** A text in the worker's language and, below it, in the person's when they differ. */
+  both(text, className) {
+    const own = h("p", { class: className }, tx(text));
+    const theirs = this.personLang();
+    if (theirs === language()) return own;
+    return [own, h("p", { class: ["theirs", className], lang: theirs }, tx(text, theirs))];
+  }
+
+  header(extra) {
+    return h(
+      "div",
+      { class: "wizard-header" },
+      h("p", { class: "eyebrow" }, t("ui.wizard.for_person", { name: this.person.fields.name, code: this.person.code })),
+      h("h1", {}, tx(this.form.title)),
+      extra || null,
+    );
+  }
+
+  // ---- Opening script ----------------------------------------------------------------------
+
+  /** The two choices of the opening page, made once: redrawing the page for another form or
+   * language moves them rather than replacing the element being used. */
+  introControls() {
+    if (this.controls) return this.controls;
+    const formSelect = h(
+      "select",
+      { id: "wizard-form" },
+      this.forms.map((entry) => h("option", { value: entry.id }, tx(entry.title))),
+    );
+    formSelect.value = this.form.id;
+    formSelect.addEventListener("change", async () => {
+      const next = await getForm(formSelect.value);
+      if (!this.current() || !formSelect.isConnected) return;
+      this.form = next;
+      this.session.form = next.id;
+      this.session.version = next.version;
+      this.session.answers = {};
+      this.save();
+      this.intro();
+      formSelect.focus();
+    });
+    const personLang = h(
+      "select",
+      { id: "wizard-person-language" },
+      LANGUAGES.map((code) => h("option", { value: code }, t(LANGUAGE_KEYS[code]))),
+    );
+    personLang.value = this.personLang();
+    personLang.addEventListener("change", () => {
+      this.session.person_lang = personLang.value;
+      this.save();
+      this.intro();
+      personLang.focus();
+    });
+    this.controls = { formSelect, personLang };
+    return this.controls;
+  }
+
+  intro() {
+    this.session.current = null;
+    const { formSelect, personLang } = this.introControls();
+    const start = h(
+      "button",
+      {
+        id: "wizard-start",
+        type: "button",
+        class: "primary",
+        onclick: () => {
+          call("save_draft", { key: LAST_FORM, value: this.form.id }).catch(() => {});
+          this.question(this.visible()[0].id);
+        },
+      },
+      t("ui.wizard.start"),
+    );
+    const cancel = h("button", { type: "button", onclick: () => this.leave() }, t("ui.wizard.cancel"));
+    const answered = Object.keys(this.session.answers).length;
+    replace(this.root, 
+      this.header(h("p", { class: "lead" }, tx(this.form.description))),
+      h(
+        "div",
+        { class: "row" },
+        this.forms.length > 1 ? field(t("ui.wizard.form"), formSelect) : null,
+        field(t("ui.wizard.person_language"), personLang, t("ui.wizard.person_language_hint")),
+      ),
+      h(
+        "section",
+        { class: "script", "aria-labelledby": "opening-title" },
+        h("h2", { id: "opening-title" }, t("screening.opening_script")),
+        this.both(this.form.opening_script, "script-text"),
+      ),
+      answered
+        ? h(
+            "div",
+            { class: "notice info" },
+            h("p", {}, t("ui.wizard.answers_kept", { n: answered })),
+            h(
+              "button",
+              {
+                id: "wizard-start-again",
+                type: "button",
+                class: "link",
+                onclick: () => {
+                  this.session.answers = {};
+                  this.save();
+                  this.intro();
+                },
+              },
+              t("ui.wizard.start_again"),
+            ),
+          )
+        : null,
+      h("div", { class: "actions" }, start, cancel),
+    );
+    start.focus();
+  }
+
+  leave() {
+    this.save.flush();
+    app.navigate({ screen: "case", id: this.person.id });
+  }
+
+  // ---- One question ------------------------------------------------------------------------
+
+  question(id) {
+    const visible = this.visible();
+    const index = visible.findIndex((q) => q.id === id);
+    const question = visible[index];
+    this.session.current = id;
+    this.save();
+    const resumed = this.session.resumed;
+    this.session.resumed = false;
+
+    const error = errorBox("wizard-error");
+    const legendId = uid("question");
+    const controls = this.answerControls(question, legendId);
+    const progressText = t("ui.wizard.progress", { n: index + 1, total: visible.length });
+    const progress = h("div", { id: "wizard-progress", class: "progress" }, h("span", {}, progressText), h("progress", { max: String(visible.length), value: String(index + 1), "aria-hidden": "true" }));
+    const firstOfSection = index === 0 || visible[index - 1].section.id !== question.section.id;
+    const back = h("button", { id: "wizard-back", type: "button", onclick: () => this.back(question) }, t("ui.wizard.back"));
+    const last = index === visible.length - 1;
+    const forward = last
+      ? h("button", { id: "wizard-finish", type: "submit", class: "primary" }, t("ui.wizard.finish"))
+      : h("button", { id: "wizard-next", type: "submit", class: "primary" }, t("ui.wizard.next"));
+    const pause = h("button", { id: "wizard-pause", type: "button", class: "link", onclick: () => this.leave() }, t("ui.wizard.pause"));
+
+    const formElement = h(
+      "form",
+      { class: "question", dataset: { question: question.id }, novalidate: true },
+      h(
+        "fieldset",
+        { "aria-describedby": `${legendId}-theirs` },
+        h("legend", { id: legendId, class: "question-text" }, tx(question.text)),
+        this.personLang() !== language()
+          ? h("p", { id: `${legendId}-theirs`, class: "theirs question-theirs", lang: this.personLang() }, tx(question.text, this.personLang()))
+          : null,
+        controls.element,
+      ),
+      h(
+        "div",
+        { class: "help" },
+        question.help ? h("details", {}, h("summary", {}, t("screening.how_to_ask")), h("p", {}, tx(question.help))) : null,
+        h("details", {}, h("summary", {}, t("screening.why_we_ask")), this.both(question.why)),
+      ),
+      error,
+      h("div", { class: "actions wizard-nav" }, forward, back, pause),
+      h("p", { class: "hint keys" }, t("ui.wizard.keys")),
+    );
+    formElement.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const fault = problem(question, this.session.answers[question.id]);
+      if (fault) {
+        showError(error, t(fault, { min: question.min ?? "", max: question.max ?? "" }));
+        controls.focus();
+        return;
+      }
+      if (last) this.finish(forward, error);
+      else {
+        const after = this.visible();
+        const at = after.findIndex((q) => q.id === question.id);
+        this.question(after[at + 1].id);
+      }
+    });
+    formElement.addEventListener("keydown", (event) => this.keys(event, formElement));
+    // Answers can show or hide later questions, and so change which button ends the form.
+    controls.onChange = () => {
+      this.save();
+      showError(error, null);
+      const after = this.visible();
+      const nowLast = after[after.length - 1].id === question.id;
+      if (nowLast !== last) {
+        const focused = document.activeElement && document.activeElement.id;
+        this.question(question.id);
+        const again = focused && document.getElementById(focused);
+        if (again) again.focus();
+      } else {
+        const at = after.findIndex((q) => q.id === question.id);
+        progress.firstChild.textContent = t("ui.wizard.progress", { n: at + 1, total: after.length });
+        progress.lastChild.max = after.length;
+      }
+    };
+
+    replace(this.root, 
+      this.header(progress),
+      resumed ? h("p", { class: "notice info" }, t("ui.wizard.resumed")) : null,
+      firstOfSection ? h("h2", { class: "section-title" }, tx(question.section.title)) : null,
+      firstOfSection && question.section.intro ? h("div", { class: "section-intro" }, this.both(question.section.intro)) : null,
+      formElement,
+    );
+    controls.focus();
+  }
+
+  back(question) {
+    const visible = this.visible();
+    const index = visible.findIndex((q) => q.id === question.id);
+    if (index <= 0) this.intro();
+    else this.question(visible[index - 1].id);
+  }
+
+  /** Enter goes on (except in a long answer); 1–9 choose the nth answer of a choice question. */
+  keys(event, formElement) {
+    const target = event.target;
+    if (event.key === "Enter" && !event.shiftKey && !event.ctrlKey && !event.altKey) {
+      if (target.tagName === "TEXTAREA" || target.tagName === "BUTTON" || target.tagName === "SUMMARY" || target.tagName === "SELECT") return;
+      event.preventDefault();
+      formElement.requestSubmit();
+      return;
+    }
+    if (/^[1-9]$/.test(event.key) && (target.type === "radio" || target.type === "checkbox")) {
+      const inputs = [...formElement.querySelectorAll(".choices input")];
+      const chosen = inputs[Number(event.key) - 1];
+      if (chosen) {
+        event.preventDefault();
+        chosen.click();
+        chosen.focus();
+      }
+    }
+  }
+
+  /** The inputs of one question, bound to its answer. */
+  answerControls(question, legendId) {
+    const answers = this.session.answers;
+    const handle = { element: null, focus: () => {}, onChange: () => {} };
+    const set = (value) => {
+      if (value === undefined || value === "" || (Array.isArray(value) && value.length === 0)) delete answers[question.id];
+      else answers[question.id] = value;
+      handle.onChange();
+    };
+    const name = question.id;
+    const theirs = this.personLang() !== language() ? this.personLang() : null;
+    // `label` is [worker's words, person's words]: the person can read along in their language.
+    const choice = (type, value, label, checked) => {
+      const input = h("input", { type, name, value, id: uid(`answer-${name}`), checked });
+      const [own, other] = Array.isArray(label) ? label : [label, null];
+      return [
+        input,
+        h(
+          "div",
+          { class: ["choice", value === DECLINED ? "declined" : null] },
+          input,
+          h("label", { for: input.id }, own, theirs && other && other !== own ? h("span", { class: "theirs choice-theirs", lang: theirs }, other) : null),
+        ),
+      ];
+    };
+    const both = (key) => [t(key), theirs ? tIn(key, theirs) : null];
+    const option = (o) => [tx(o.label), theirs ? tx(o.label, theirs) : null];
+
+    if (question.type === "yes_no_unsure_declined" || question.type === "single_choice") {
+      const options =
+        question.type === "single_choice"
+          ? question.options.map((o) => [o.value, option(o)])
+          : YES_NO.map((value) => [value, both(ANSWER_KEYS[value])]);
+      options.push([DECLINED, both("answer.declined")]);
+      const made = options.map(([value, label]) => choice("radio", value, label, answers[name] === value));
+      for (const [input] of made) input.addEventListener("change", () => input.checked && set(input.value));
+      handle.element = h("div", { class: "choices", role: "radiogroup", "aria-labelledby": legendId }, made.map(([, element]) => element));
+      handle.focus = () => (made.find(([input]) => input.checked) || made[0])[0].focus();
+      return handle;
+    }
+
+    if (question.type === "multiple_choice") {
+      const chosen = Array.isArray(answers[name]) ? answers[name] : [];
+      const made = question.options.map((o) => choice("checkbox", o.value, option(o), chosen.includes(o.value)));
+      const [declined, declinedElement] = choice("checkbox", DECLINED, both("answer.declined"), answers[name] === DECLINED);
+      const read = () => made.filter(([input]) => input.checked).map(([input]) => input.value);
+      for (const [input] of made) {
+        input.addEventListener("change", () => {
+          if (input.checked) declined.checked = false;
+          set(read());
+        });
+      }
+      declined.addEventListener("change", () => {
+        if (declined.checked) {
+          for (const [input] of made) input.checked = false;
+          set(DECLINED);
+        } else set(undefined);
+      });
+      handle.element = h("div", { class: "choices" }, h("p", { class: "hint" }, t("ui.wizard.choose_any")), made.map(([, element]) => element), declinedElement);
+      handle.focus = () => made[0][0].focus();
+      return handle;
+    }
+
+    // Text, date, number and country answers: one input and a "prefers not to answer" box.
+    const [declined, declinedElement] = choice("checkbox", DECLINED, both("answer.declined"), answers[name] === DECLINED);
+    let input;
+    let read;
+    let write;
+    if (question.type === "country" && question.multiple) {
+      const chosen = Array.isArray(answers[name]) ? answers[name] : [];
+      const filter = h("input", { type: "search", id: uid("country-filter"), autocomplete: "off" });
+      const boxes = choices("country").map((entry) => {
+        const box = h("input", { type: "checkbox", id: uid("country"), value: entry.value, checked: chosen.includes(entry.value) });
+        return h("div", { class: "check", dataset: { name: entry.label.toLowerCase() } }, box, h("label", { for: box.id }, entry.label));
+      });
+      const list = h("div", { class: "country-list" }, boxes);
+      filter.addEventListener("input", () => {
+        const wanted = filter.value.trim().toLowerCase();
+        for (const box of boxes) box.hidden = Boolean(wanted) && !box.dataset.name.includes(wanted);
+      });
+      input = h("div", { class: "countries" }, field(t("ui.wizard.country_filter"), filter), list);
+      read = () => [...list.querySelectorAll("input:checked")].map((box) => box.value);
+      write = () => {
+        for (const box of list.querySelectorAll("input")) box.checked = false;
+      };
+      list.addEventListener("change", () => {
+        declined.checked = false;
+        set(read());
+      });
+      handle.focus = () => filter.focus();
+    } else {
+      if (question.type === "country") {
+        input = h(
+          "select",
+          { id: uid("answer") },
+          h("option", { value: "" }, t("ui.wizard.choose_country")),
+          choices("country").map((entry) => h("option", { value: entry.value }, entry.label)),
+        );
+        input.value = typeof answers[name] === "string" && answers[name] !== DECLINED ? answers[name] : "";
+      } else if (question.type === "long_text") {
+        input = h("textarea", { id: uid("answer"), rows: "4" });
+      } else {
+        const attrs = { id: uid("answer"), type: "text", autocomplete: "off" };
+        if (question.type === "number") attrs.inputmode = question.integer ? "numeric" : "decimal";
+        if (question.type === "date") attrs.placeholder = t("ui.common.date_placeholder");
+        input = h("input", attrs);
+      }
+      if (question.type !== "country") {
+        const value = answers[name];
+        input.value = value === undefined || value === DECLINED ? "" : String(value);
+      }
+      input.setAttribute("aria-labelledby", legendId);
+      read = () => {
+        const text = input.value.trim();
+        if (!text) return undefined;
+        if (question.type === "number") {
+          const number = Number(text.replace(",", "."));
+          return Number.isFinite(number) ? number : text;
+        }
+        return text;
+      };
+      write = () => {
+        input.value = "";
+      };
+      input.addEventListener(question.type === "country" ? "change" : "input", () => {
+        declined.checked = false;
+        set(read());
+      });
+      handle.focus = () => input.focus();
+    }
+    declined.addEventListener("change", () => {
+      if (declined.checked) {
+        write();
+        set(DECLINED);
+      } else set(read());
+    });
+    handle.element = h("div", { class: "free-answer" }, input, h("div", { class: "choices" }, declinedElement));
+    if (question.type === "date") handle.element.prepend(h("p", { class: "hint" }, t("ui.new_case.birth_date_hint")));
+    return handle;
+  }
+
+  // ---- Recording and the result -------------------------------------------------------------
+
+  async finish(button, error) {
+    const visible = this.visible();
+    const missing = visible.find((q) => problem(q, this.session.answers[q.id]));
+    if (missing) {
+      this.question(missing.id);
+      showError(document.getElementById("wizard-error"), t(problem(missing, this.session.answers[missing.id])));
+      return;
+    }
+    this.save.cancel();
+    let recorded;
+    try {
+      recorded = await busy(button, () =>
+        call("record_screening", {
+          id: this.person.id,
+          form: this.form.id,
+          answers: shownAnswers(this.form, this.session.answers),
+          lang: this.personLang(),
+        }),
+      );
+    } catch (failure) {
+      this.saveNow();
+      showError(error, failure);
+      if (failure.field && visible.some((q) => q.id === failure.field) && failure.field !== this.session.current) {
+        this.question(failure.field);
+        showError(document.getElementById("wizard-error"), failure);
+      }
+      return;
+    }
+    sessions.delete(this.person.id);
+    call("discard_draft", { key: draftKey(this.person.id) }).catch(() => {});
+    if (!this.current()) return;
+    this.result(recorded);
+  }
+
+  reasonText(key) {
+    const own = this.form.strings && this.form.strings[key];
+    return own ? tx(own) : t(key);
+  }
+
+  result(recorded) {
+    const result = recorded.result;
+    const level = result.level;
+    const levelKeys = {
+      immediate_danger: ["level.immediate_danger", "level.immediate_danger.next_step"],
+      refer_now: ["level.refer_now", "level.refer_now.next_step"],
+      follow_up: ["level.follow_up", "level.follow_up.next_step"],
+      no_indicators: ["level.no_indicators", "level.no_indicators.next_step"],
+    }[level] || [`level.${level}`, `level.${level}.next_step`];
+    const questionText = (id) => {
+      const question = questions(this.form).find((q) => q.id === id);
+      return question ? tx(question.text) : id;
+    };
+    const slot = h("div", { class: "referral-slot" });
+    const sent = h("div", { class: "sent", "aria-live": "polite" });
+    const urgency = level === "immediate_danger" ? "emergency" : level === "refer_now" ? "urgent" : "routine";
+    const openReferral = async (serviceId, serviceType) => {
+      const { openReferralForm } = await import("../referral.js");
+      await openReferralForm(slot, {
+        caseId: this.person.id,
+        serviceId,
+        serviceType,
+        urgency,
+        onDone: (_case, _entry) => {
+          slot.replaceChildren();
+          sent.append(h("p", { class: "notice success" }, t("ui.result.referral_sent", { service: serviceId ? serviceNameOf(recorded.suggested, serviceId) : "" })));
+          sent.focus();
+        },
+        onCancel: () => slot.replaceChildren(),
+      });
+      slot.scrollIntoView({ block: "start" });
+    };
+    sent.setAttribute("tabindex", "-1");
+    const suggested = recorded.suggested || [];
+    const services = suggested.length
+      ? h(
+          "ul",
+          { class: "suggested" },
+          suggested.map((entry) =>
+            h(
+              "li",
+              {},
+              serviceCardLite(entry, h("button", { type: "button", class: "primary result-refer", dataset: { service: entry.id }, onclick: () => openReferral(entry.id, (result.suggested_services || []).find((kind) => entry.types.includes(kind))) }, t("ui.result.refer"))),
+            ),
+          ),
+        )
+      : h("p", { class: "muted" }, t("directory.none_suggested"));
+    const heading = h("h1", { tabindex: "-1" }, t("screening.result"));
+    replace(this.root, 
+      h(
+        "section",
+        { id: "screening-result", class: "result", dataset: { level } },
+        h("p", { class: "eyebrow" }, t("ui.wizard.for_person", { name: this.person.fields.name, code: this.person.code })),
+        heading,
+        h(
+          "div",
+          { id: "result-level", class: "level-box", dataset: { level } },
+          h("p", { class: "level-name" }, t(levelKeys[0])),
+          h("p", { class: "next-step" }, t(levelKeys[1])),
+        ),
+        h("h2", {}, t("screening.reasons")),
+        (result.reasons || []).length
+          ? h("ul", { class: "reasons" }, result.reasons.map((reason) => h("li", { class: "result-reason", dataset: { key: reason.key } }, this.reasonText(reason.key))))
+          : h("p", { class: "muted" }, t("ui.result.no_reasons")),
+        (result.declined || []).length
+          ? h("details", { class: "declined" }, h("summary", {}, t(result.declined.length === 1 ? "ui.result.declined_one" : "ui.result.declined_other", { n: result.declined.length })), h("ul", {}, result.declined.map((id) => h("li", {}, questionText(id)))))
+          : null,
+        h("h2", {}, t("screening.suggested_services")),
+        services,
+        sent,
+        slot,
+        this.form.closing_script
+          ? h("section", { class: "script" }, h("h2", {}, t("ui.result.closing_script")), this.both(this.form.closing_script, "script-text"))
+          : null,
+        h(
+          "div",
+          { class: "actions" },
+          h("button", { id: "result-open-case", type: "button", class: suggested.length ? null : "primary", onclick: () => app.navigate({ screen: "case", id: this.person.id }) }, t("ui.result.open_case")),
+          h("button", { id: "result-refer-other", type: "button", onclick: () => openReferral() }, t("ui.result.refer_other")),
+          h("button", { type: "button", onclick: () => app.navigate({ screen: "cases" }) }, t("ui.common.back_to_cases")),
+        ),
+      ),
+    );
+    heading.focus();
+  }
+}
+
+function serviceNameOf(list, id) {
+  const entry = (list || []).find((service) => service.id === id);
+  return entry ? entry.name : id;
+}
+
+/** A suggested service: name, kinds, hours and contact, and the Refer button. */
+function serviceCardLite(entry, button) {
+  return h(
+    "div",
+    { class: "service-card", dataset: { service: entry.id } },
+    h("h3", {}, entry.name),
+    h("p", { class: "muted" }, entry.types.map((kind) => codeLabel("service_type", kind)).join(", ")),
+    entry.hours ? h("p", {}, `${t("directory.hours")}: ${entry.hours}`) : null,
+    entry.contact ? h("p", {}, `${t("directory.contact")}: ${entry.contact}`) : null,
+    h("div", { class: "actions" }, button),
+  );
+}
