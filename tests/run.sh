@@ -15,8 +15,12 @@ as_root() {
     fi
 }
 
-# Build tools for SQLCipher with its vendored OpenSSL (C compiler, make, perl, pkg-config).
-packages=(build-essential pkg-config perl make)
+# Build tools for SQLCipher with its vendored OpenSSL (C compiler, make, perl, pkg-config);
+# WebKitGTK and GTK for the desktop app (Tauri 2); and for its end-to-end tests a virtual
+# display (Xvfb) and WebKit's WebDriver server.
+packages=(build-essential pkg-config perl make
+    libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libssl-dev libxdo-dev
+    xvfb xauth webkit2gtk-driver)
 missing=()
 for package in "${packages[@]}"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
@@ -30,6 +34,12 @@ fi
 if ! command -v cargo >/dev/null; then
     echo "tests/run.sh: cargo is not installed; install Rust with rustup (https://rustup.rs) and run again" >&2
     exit 1
+fi
+
+# tauri-driver: the WebDriver server the desktop tests talk to (it runs WebKitWebDriver).
+if ! command -v tauri-driver >/dev/null && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]; then
+    say "Installing tauri-driver"
+    cargo install tauri-driver --locked
 fi
 
 # Debug info is not needed for tests and costs a quarter of the build time.

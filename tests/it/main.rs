@@ -2,6 +2,7 @@
 
 mod cli;
 mod crash_safety;
+mod desktop;
 mod no_plaintext;
 mod screening;
 mod sync;

@@ -3,8 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod desktop;
 pub mod devices;
 pub mod server;
+pub mod webdriver;
 
 /// Test passphrase; workspaces made by tests use cheap Argon2 parameters unless a test says otherwise.
 pub const PASSPHRASE: &str = "test passphrase for harbour";

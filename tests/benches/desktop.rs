@@ -1,0 +1,313 @@
+//! Figures for docs/PERFORMANCE.md: the desktop app's start-up time and memory against the
+//! smallest Tauri 2 app (`tests/minimal-app`), measured the same way in the same run, and
+//! Harbour's unlock with 100,000 cases through the real interface.
+//!
+//!     cargo build --release -p harbour-desktop -p harbour-minimal-app && cargo bench -p harbour-tests --bench desktop
+//!     HARBOUR_BENCH_RUNS=3 HARBOUR_BENCH_DESKTOP_CASES=20000 cargo bench -p harbour-tests --bench desktop   (quicker)
+//!     HARBOUR_BENCH_BIN_DIR=target/debug …   (measure other builds of the two apps)
+//!
+//! - Start-up: each app is spawned directly under an Xvfb of the benchmark's own (no WebDriver)
+//!   with `HARBOUR_PROBE_READY=1` and an empty data directory; the time is from just before the
+//!   spawn to the moment its page called `ui_ready` (the `harbour-ready <ms>` line). The disk
+//!   cache is warm: this is a new process, not a freshly booted machine.
+//! - Memory: 2 s after ready, the PSS of the app and every process below it (WebKit's web and
+//!   network processes) from /proc/<pid>/smaps_rollup.
+//! - Unlock with 100,000 cases (Harbour only): a workspace made once with the standard Argon2
+//!   parameters and cached in the target directory, copied afresh for each run; the app is
+//!   started through tauri-driver, the passphrase typed into #unlock-passphrase, and one script
+//!   clicks #unlock-submit and times until the first `.case-row` is in the page. Then the PSS of
+//!   the app's processes with that list on screen.
+//!
+//! The two apps run alternately (ABAB…, the order flipping every run) so that both meet the
+//! same noise, and every process an app started is killed (its process group) after each run.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use harbour_core::crypto::KdfParams;
+use harbour_core::model::CaseFields;
+use harbour_core::{CreateOptions, Workspace};
+use harbour_tests::desktop::{Desktop, Display, ProcessGroup, app_env, tree_pss_kib};
+use serde_json::json;
+
+const PASSPHRASE: &str = "benchmark passphrase for the desktop";
+const SETTLE: Duration = Duration::from_secs(2);
+
+fn main() {
+    let runs: usize = env_number("HARBOUR_BENCH_RUNS", 7);
+    let cases: usize = env_number("HARBOUR_BENCH_DESKTOP_CASES", 100_000);
+    let bin_dir = std::env::var_os("HARBOUR_BENCH_BIN_DIR").map_or_else(profile_dir, PathBuf::from);
+    let minimal = App { label: "minimal Tauri 2 app", binary: built(&bin_dir, "harbour-minimal-app") };
+    let harbour = App { label: "Harbour", binary: built(&bin_dir, "harbour-desktop") };
+    println!("Harbour desktop benchmark: {runs} runs of each app, alternating; binaries from {}\n", bin_dir.display());
+
+    let display = Display::start();
+    // One start of each that is not counted: the first start after a build pays for reading
+    // the binaries and WebKit's libraries from disk.
+    for app in [&minimal, &harbour] {
+        start_and_measure(app, &display);
+    }
+    let mut starts: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    let mut memory: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    for run in 0..runs {
+        let order = if run % 2 == 0 { [0, 1] } else { [1, 0] };
+        for index in order {
+            let app = [&minimal, &harbour][index];
+            let (ready_ms, pss_mib) = start_and_measure(app, &display);
+            starts[index].push(ready_ms);
+            memory[index].push(pss_mib);
+        }
+        eprintln!("  run {}/{runs}: start-up {:.0} / {:.0} ms", run + 1, starts[0][run], starts[1][run]);
+    }
+    drop(display);
+
+    let workspace = cached_workspace(cases);
+    let mut unlocks = Vec::new();
+    let mut unlocked_memory = Vec::new();
+    for run in 0..runs {
+        let (unlock_ms, pss_mib) = unlock_with_cases(&harbour, &workspace);
+        eprintln!("  unlock {}/{runs}: {unlock_ms:.0} ms", run + 1);
+        unlocks.push(unlock_ms);
+        unlocked_memory.push(pss_mib);
+    }
+
+    println!("| what (median of {runs}; range) | {} | {} | ratio |", minimal.label, harbour.label);
+    println!("| --- | --- | --- | --- |");
+    row("spawn to first screen drawn (ms)", &mut starts, 0);
+    row("PSS of all its processes 2 s after (MiB)", &mut memory, 0);
+    COUNTED.with(|names| println!("(PSS counts the app's process and those below it: {})", names.borrow().join(", ")));
+    println!();
+    println!("Harbour with {cases} cases (standard Argon2id), through the interface:");
+    println!(
+        "  unlock (click on #unlock-submit → first .case-row): median {:.0} ms ({})",
+        median(&mut unlocks),
+        range(&unlocks, 0)
+    );
+    println!(
+        "  PSS of all its processes with the case list on screen: median {:.0} MiB ({})",
+        median(&mut unlocked_memory),
+        range(&unlocked_memory, 0)
+    );
+    println!(
+        "\nCommand: cargo build --release -p harbour-desktop -p harbour-minimal-app && cargo bench -p harbour-tests --bench desktop"
+    );
+}
+
+std::thread_local! {
+    /// The processes counted in the last memory reading, to say what the figure covers.
+    static COUNTED: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+struct App {
+    label: &'static str,
+    binary: PathBuf,
+}
+
+/// Starts `app` with a fresh data directory; returns (ms from spawn to ready, PSS in MiB after
+/// ready + 2 s).
+fn start_and_measure(app: &App, display: &Display) -> (f64, f64) {
+    let data = tempfile::Builder::new().prefix("harbour-bench-desktop").tempdir().unwrap();
+    let log = data.path().join("stderr.log");
+    let mut command = Command::new(&app.binary);
+    command
+        .env("HARBOUR_PROBE_READY", "1")
+        .env("HARBOUR_DATA_DIR", data.path().join("harbour"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap());
+    app_env(&mut command, display);
+    let spawned_at = epoch_ms();
+    let mut group =
+        ProcessGroup::spawn(&mut command).unwrap_or_else(|error| panic!("{} does not start: {error}", app.label));
+    let ready = ready_line(&mut group);
+    let ready_ms = match ready.recv_timeout(Duration::from_secs(60)) {
+        Ok(at) => at - spawned_at,
+        Err(_) => panic!(
+            "{} did not report `harbour-ready` within 60 s (is HARBOUR_PROBE_READY handled?); its stderr ends: {}",
+            app.label,
+            tail(&log)
+        ),
+    };
+    std::thread::sleep(SETTLE);
+    let (pss_kib, counted) = tree_pss_kib(group.pid());
+    assert!(counted.len() >= 2, "{}: expected the app and its WebKit processes, found {}", app.label, counted.len());
+    COUNTED.with(|names| *names.borrow_mut() = counted.iter().map(|(name, _)| name.clone()).collect());
+    group.terminate(Duration::from_secs(3));
+    (ready_ms, pss_kib as f64 / 1024.0)
+}
+
+/// Reads the app's stdout on a thread; sends the time of its first `harbour-ready <ms> …` line.
+fn ready_line(group: &mut ProcessGroup) -> mpsc::Receiver<f64> {
+    let stdout = group.child().stdout.take().expect("stdout is piped");
+    let (send, receive) = mpsc::channel();
+    std::thread::spawn(move || {
+        // Read to the end, so that the app never blocks on a full pipe.
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let at = line
+                .strip_prefix("harbour-ready ")
+                .and_then(|rest| rest.split_whitespace().next()?.parse::<f64>().ok());
+            if let Some(at) = at {
+                let _ = send.send(at);
+            }
+        }
+    });
+    receive
+}
+
+/// The 100,000-case workspace, made once and kept in the target directory (checked by opening
+/// it with this build's core, and made again when that fails).
+fn cached_workspace(cases: usize) -> PathBuf {
+    let dir = target_dir().join(format!("harbour-bench-desktop-{cases}"));
+    let complete = dir.join("bench-complete");
+    if complete.exists() {
+        match Workspace::unlock(&dir.join("workspace"), PASSPHRASE) {
+            Ok(workspace) if workspace.case_count().is_ok_and(|count| count as usize == cases) => {
+                return dir.join("workspace");
+            }
+            _ => eprintln!("The cached {cases}-case workspace does not open with this build: making it again"),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let started = Instant::now();
+    let options = CreateOptions { kdf: KdfParams::STANDARD, ..CreateOptions::default() };
+    let mut workspace = Workspace::create(&dir.join("workspace"), PASSPHRASE, &options).unwrap();
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    for chunk in 0..cases.div_ceil(1000) {
+        let batch: Vec<CaseFields> =
+            (0..1000.min(cases - chunk * 1000)).map(|_| CaseFields::named(&person_name(&mut seed)).unwrap()).collect();
+        workspace.create_cases(batch).unwrap();
+    }
+    drop(workspace);
+    std::fs::write(&complete, "").unwrap();
+    eprintln!("Made a workspace of {cases} cases in {:.0?} (kept in {})", started.elapsed(), dir.display());
+    dir.join("workspace")
+}
+
+/// Unlocks a fresh copy of `workspace` in the app through the interface; returns (ms from the
+/// click to the first case row, PSS in MiB of the app's processes 2 s later).
+fn unlock_with_cases(app: &App, workspace: &Path) -> (f64, f64) {
+    let copy = tempfile::Builder::new().prefix("harbour-bench-unlock").tempdir().unwrap();
+    let data = copy.path().join("harbour");
+    copy_dir(workspace, &data);
+    let desktop = Desktop::start_on(&app.binary, &data, &[]);
+    let session = desktop.session();
+    session.set_script_timeout(Duration::from_secs(180));
+    let passphrase = session.wait_for("#unlock-passphrase", Duration::from_secs(30));
+    passphrase.send_keys(PASSPHRASE);
+    let elapsed = session.execute_async(
+        r"const done = arguments[arguments.length - 1];
+          const started = performance.now();
+          document.querySelector('#unlock-submit').click();
+          (function poll() {
+              if (document.querySelector('.case-row')) return done(performance.now() - started);
+              const error = document.querySelector('#unlock-error');
+              if (error && error.textContent.trim()) return done('unlock failed: ' + error.textContent.trim());
+              setTimeout(poll, 5);
+          })();",
+        json!([]),
+    );
+    let Some(elapsed) = elapsed.as_f64() else { panic!("the unlock did not show the case list: {elapsed}") };
+    std::thread::sleep(SETTLE);
+    let roots = desktop.app_processes();
+    let app_root =
+        roots.first().unwrap_or_else(|| panic!("the app's process is not below tauri-driver: {}", desktop.log_tail()));
+    let (pss_kib, _) = tree_pss_kib(app_root.pid);
+    session.delete();
+    drop(desktop);
+    (elapsed, pss_kib as f64 / 1024.0)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn row(what: &str, values: &mut [Vec<f64>; 2], decimals: usize) {
+    let (minimal, harbour) = (median(&mut values[0]), median(&mut values[1]));
+    println!(
+        "| {what} | {minimal:.decimals$} ({}) | {harbour:.decimals$} ({}) | {:.2}× |",
+        range(&values[0], decimals),
+        range(&values[1], decimals),
+        harbour / minimal
+    );
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let middle = values.len() / 2;
+    if values.len() % 2 == 1 { values[middle] } else { (values[middle - 1] + values[middle]) / 2.0 }
+}
+
+fn range(values: &[f64], decimals: usize) -> String {
+    let low = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let high = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("{low:.decimals$}–{high:.decimals$}")
+}
+
+fn epoch_ms() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64() * 1000.0
+}
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|text| text.parse().ok()).unwrap_or(default)
+}
+
+/// target/<profile>, where `cargo bench` put this benchmark (target/<profile>/deps/desktop-…).
+fn profile_dir() -> PathBuf {
+    std::env::current_exe().unwrap().ancestors().nth(2).unwrap().to_owned()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::current_exe().unwrap().ancestors().nth(3).unwrap().to_owned()
+}
+
+fn built(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is not built: cargo build --release -p harbour-desktop -p harbour-minimal-app (or set HARBOUR_BENCH_BIN_DIR)",
+        path.display()
+    );
+    path
+}
+
+fn tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(10)..].join("\n")
+}
+
+fn next(seed: &mut u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    *seed
+}
+
+const GIVEN: &[&str] =
+    &["José", "María", "Ana", "Luz", "Jean", "Chantal", "Kervin", "Aaliyah", "Nadège", "Olena", "Priya", "Inés", "Mei"];
+const SYLLABLES: &[&str] =
+    &["mar", "ti", "nez", "jo", "seph", "lu", "ci", "an", "fran", "çois", "pé", "rez", "ca", "do", "min", "ro"];
+
+/// An invented name (never printed).
+fn person_name(seed: &mut u64) -> String {
+    let given = GIVEN[(next(seed) as usize) % GIVEN.len()];
+    let parts = 2 + (next(seed) as usize) % 3;
+    let family: String = (0..parts).map(|_| SYLLABLES[(next(seed) as usize) % SYLLABLES.len()]).collect();
+    let mut letters = family.chars();
+    let first = letters.next().expect("a family name has letters").to_uppercase();
+    format!("{given} {first}{}", letters.as_str())
+}

@@ -1,0 +1,400 @@
+//! The desktop app end to end: the real `harbour-desktop` binary under Xvfb, driven through
+//! tauri-driver and WebKitWebDriver by the element ids of docs/DESKTOP.md. Every name is
+//! invented, and none is printed: assertions say what they looked for, not what they found.
+//!
+//! With `HARBOUR_SCREENSHOTS=1` the main screens are saved to docs/screenshots/.
+
+use std::time::Duration;
+
+use harbour_core::forms::{Answers, FormLibrary, Lang};
+use harbour_tests::desktop::{Desktop, Screenshots, group_members, process_tree, processes};
+use harbour_tests::webdriver::{Session, truthy};
+use harbour_tests::{binary, plaintext_found};
+use serde_json::{Value, json};
+
+/// The harness itself, on the smallest Tauri app: a session starts the app on our display, the
+/// page can be read and photographed, and nothing the test started outlives it.
+#[test]
+fn the_harness_drives_a_tauri_app_and_leaves_nothing_running() {
+    let desktop = Desktop::start(&binary("harbour-minimal-app"));
+    let driver_pid = desktop.driver_pid();
+    let session = desktop.session();
+    session.wait_for_script(
+        "the page to call its command",
+        Duration::from_secs(20),
+        "return document.getElementById('status').textContent === 'Ready'",
+    );
+    assert_eq!(session.find("#title").text(), "Harbour minimal app");
+    assert_eq!(session.title(), "Harbour minimal app");
+    assert_eq!(session.execute("return arguments[0] + 1", json!([41])), json!(42));
+    let slow = session.execute_async("const done = arguments[0]; setTimeout(() => done('later'), 50)", json!([]));
+    assert_eq!(slow, json!("later"));
+    let png = session.screenshot();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 1000, "a screenshot is a PNG of the window");
+
+    let app = desktop.app_processes();
+    assert_eq!(app.len(), 1, "one app process below the driver");
+    let below_app: Vec<String> = process_tree(app[0].pid).into_iter().map(|process| process.name).collect();
+    assert!(
+        below_app.iter().any(|name| name.starts_with("WebKitWebProces")),
+        "WebKit's web process runs below the app: {below_app:?}"
+    );
+    let everything = process_tree(driver_pid);
+    drop(session);
+    drop(desktop);
+    assert!(group_members(driver_pid).is_empty(), "the driver's process group is gone");
+    let after = processes();
+    let alive: Vec<_> =
+        everything.iter().filter(|process| after.iter().any(|now| now.pid == process.pid && !now.zombie)).collect();
+    assert!(alive.is_empty(), "processes started by the test outlive it: {alive:?}");
+}
+
+const PASSPHRASE: &str = "a long test passphrase for the desktop";
+const WORKER: &str = "Test worker";
+
+/// A worker's first day: a new workspace, a case, a clinic screening through the wizard with the
+/// result the core computes for the same answers, and a referral with consent. Nothing typed is
+/// left in clear in the data directory or the app's log.
+#[test]
+fn a_worker_records_a_case_a_screening_and_a_referral() {
+    let app = Harbour::start();
+    app.wait_screen("first-run");
+    app.shot("first-run");
+    app.create_workspace();
+    let name = "Brannoc Ylvestra Quendel";
+    let code = app.create_case(name);
+    app.shot("case");
+    assert!(app.text("#case-title") == name, "#case-title shows the name typed");
+    assert!(app.text("#case-code") == code, "#case-code shows the case code");
+
+    app.click("#start-screening");
+    app.wait_screen("wizard");
+    let library = FormLibrary::builtin();
+    let form = library.latest("clinic-screening").expect("the clinic screening is built in");
+    app.choose("#wizard-form", &form.id);
+    // The opening page is drawn again for the form chosen.
+    let title = form.title.get(Lang::En).to_owned();
+    app.session.wait_until("the clinic screening's opening page", Duration::from_secs(10), || {
+        (app.text("#wizard h1") == title).then_some(())
+    });
+    app.click("#wizard-start");
+    let plan: &[(&str, &str)] = &[
+        ("q_safe_to_talk", "yes"),
+        ("q_danger_now", "no"),
+        ("q_documents", "yes"),
+        ("q_debt", "yes"),
+        ("q_deceived", "declined"),
+        ("q_wants_help", "yes"),
+    ];
+    let answers = app.answer_wizard(plan);
+    app.shot("screening-result");
+    let expected = form.score(&answers);
+    let level = app.session.find("#result-level").attribute("data-level");
+    assert_eq!(level.as_deref(), Some(expected.level.as_str()), "the result is the core's for the same answers");
+    let reasons: Vec<String> =
+        app.session.find_all(".result-reason").iter().filter_map(|reason| reason.attribute("data-key")).collect();
+    let expected_reasons: Vec<String> = expected.reasons.iter().map(|reason| reason.key.clone()).collect();
+    assert_eq!(reasons, expected_reasons, "the result's reasons are the core's");
+
+    app.click("#result-open-case");
+    app.wait_screen("case");
+    app.click("#add-referral");
+    app.session.find("#referral-form");
+    let service = app
+        .session
+        .execute(
+            "return [...document.querySelectorAll('#referral-service option')].map(o => o.value).find(v => v) || null",
+            json!([]),
+        )
+        .as_str()
+        .expect("the directory offers a service")
+        .to_owned();
+    app.choose("#referral-service", &service);
+    app.click("#referral-consent");
+    app.session.execute("document.getElementById('referral-form').scrollIntoView()", json!([]));
+    app.shot("referral");
+    app.click("#referral-submit");
+    let status = app.session.wait_until("a referral on the case page", Duration::from_secs(10), || {
+        app.session.try_find(".referral[data-status]").and_then(|referral| referral.attribute("data-status"))
+    });
+    assert!(!status.is_empty(), "the referral has a status");
+
+    let secrets = [name, PASSPHRASE];
+    assert_eq!(plaintext_found(app.desktop.data_dir(), &secrets), [], "nothing typed is stored in clear");
+    assert_eq!(app.log_has(&secrets), [false, false], "nothing typed reaches the app's log");
+}
+
+/// The case list finds a person by a fragment typed without accents, and only that person.
+#[test]
+fn the_case_list_finds_an_accented_name_by_a_plain_fragment() {
+    let app = Harbour::start();
+    app.wait_screen("first-run");
+    app.create_workspace();
+    let wanted = "José Martínez Oquendral";
+    let code = app.create_case(wanted);
+    app.create_case("Joséphine Okarvelle");
+    app.create_case("Mirela Vantroska");
+    app.go_to_cases();
+    app.session.wait_until("three rows in the case list", Duration::from_secs(10), || {
+        (app.session.find_all(".case-row").len() == 3).then_some(())
+    });
+    app.shot("case-list");
+    app.fill("#case-search", "jose mart");
+    let rows = app.session.wait_until("the search to leave one row", Duration::from_secs(10), || {
+        let rows = app.session.find_all(".case-row");
+        (rows.len() == 1).then_some(rows)
+    });
+    assert_eq!(rows[0].attribute("data-code").as_deref(), Some(code.as_str()), "the row found is the case wanted");
+    let shown = app.session.find(".case-row .case-name").text();
+    assert!(shown == wanted, ".case-name shows the name with its accents");
+    drop(rows);
+    app.click(".case-row");
+    app.wait_screen("case");
+    assert!(app.text("#case-code") == code, "the row opens its case");
+}
+
+/// Locking hides everything; a wrong passphrase is refused with a plain message; the right one
+/// brings the worker back.
+#[test]
+fn a_locked_app_refuses_a_wrong_passphrase_and_opens_with_the_right_one() {
+    let app = Harbour::start();
+    app.wait_screen("first-run");
+    app.create_workspace();
+    let name = "Tarvek Osmundine";
+    let code = app.create_case(name);
+    app.go_to_cases();
+    app.session.find(".case-row");
+    app.click("#lock-button");
+    app.wait_screen("unlock");
+    assert!(app.session.try_find(".case-row").is_none(), "no case row is left on the screen");
+    let shown = app.session.execute("return document.body.innerText.includes(arguments[0])", json!([name]));
+    assert_eq!(shown, json!(false), "the name is gone from the screen");
+    app.shot("unlock");
+
+    app.fill("#unlock-passphrase", "not the passphrase at all");
+    app.click("#unlock-submit");
+    let message = app.session.wait_until("#unlock-error to say what is wrong", Duration::from_secs(20), || {
+        app.session.try_find("#unlock-error").map(|error| error.text()).filter(|text| !text.trim().is_empty())
+    });
+    assert_eq!(message.trim(), translation("error.wrong_passphrase", "en"), "the wrong passphrase is named plainly");
+    assert_eq!(app.screen(), "unlock", "a wrong passphrase opens nothing");
+
+    app.fill("#unlock-passphrase", PASSPHRASE);
+    app.click("#unlock-submit");
+    app.session
+        .wait_until("the app to open again", Duration::from_secs(20), || (app.screen() != "unlock").then_some(()));
+    app.go_to_cases();
+    app.session.wait_until("the case to be listed again", Duration::from_secs(10), || {
+        app.session.try_find(&format!(".case-row[data-code=\"{code}\"]"))
+    });
+}
+
+/// A name that is HTML is shown as text everywhere: no element is made from it and no script
+/// in it runs.
+#[test]
+fn a_name_made_of_html_is_shown_as_text_and_never_runs() {
+    let app = Harbour::start();
+    app.wait_screen("first-run");
+    app.create_workspace();
+    let name = r#"<img src=x onerror="window.__xss=1">"#;
+    app.create_case(name);
+    assert!(app.text("#case-title") == name, "#case-title shows the name literally");
+    assert!(app.session.try_find("#case-title img").is_none(), "no <img> in #case-title");
+    app.click("#start-screening");
+    app.wait_screen("wizard");
+    assert!(app.session.try_find("#wizard img").is_none(), "no <img> in the wizard");
+    app.go_to_cases();
+    let shown = app.session.find(".case-row .case-name");
+    assert!(shown.text() == name, ".case-name shows the name literally");
+    assert!(app.session.try_find(".case-name img").is_none(), "no <img> in .case-name");
+    // Give an image error handler time to run, had one been made.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        app.session.execute("return window.__xss === undefined", json!([])),
+        json!(true),
+        "the onerror never ran"
+    );
+    assert_eq!(app.session.execute("return document.querySelectorAll('img[src=x]').length", json!([])), json!(0));
+}
+
+/// Choosing Spanish in the settings changes the interface at once and `<html lang>`.
+#[test]
+fn the_language_switch_changes_the_interface() {
+    let app = Harbour::start();
+    app.wait_screen("first-run");
+    app.create_workspace();
+    app.click("#settings-button");
+    app.wait_screen("settings");
+    app.shot("settings");
+    assert_eq!(app.text("#nav-cases"), translation("ui.shell.cases", "en"));
+    app.choose("#settings-language", "es");
+    app.session.wait_for_script(
+        "<html lang> to be es",
+        Duration::from_secs(10),
+        "return document.documentElement.lang === 'es'",
+    );
+    let spanish = translation("ui.shell.cases", "es");
+    app.session.wait_until("the navigation to be in Spanish", Duration::from_secs(10), || {
+        (app.text("#nav-cases") == spanish).then_some(())
+    });
+    assert_eq!(app.text("#settings-button"), translation("ui.shell.settings", "es"));
+    app.go_to_cases();
+    assert_eq!(
+        app.session.find("main h1").text(),
+        translation("ui.cases.title", "es"),
+        "the next screen is in Spanish too"
+    );
+}
+
+/// One text of the interface's translation table (assets/i18n/strings.json).
+fn translation(key: &str, language: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/i18n/strings.json");
+    let table: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("strings.json is readable"))
+        .expect("strings.json is JSON");
+    table[key][language].as_str().unwrap_or_else(|| panic!("strings.json has no {language} text for {key}")).to_owned()
+}
+
+/// The desktop app in a session with an empty data directory of its own.
+struct Harbour {
+    // Dropped first: the session ends before its driver does.
+    session: Session,
+    desktop: Desktop,
+    shots: Screenshots,
+}
+
+impl Harbour {
+    fn start() -> Harbour {
+        let desktop = Desktop::start(&binary("harbour-desktop"));
+        let session = desktop.session();
+        Harbour { session, desktop, shots: Screenshots::new() }
+    }
+
+    /// `document.body.dataset.screen`.
+    fn screen(&self) -> String {
+        self.session
+            .execute("return document.body.dataset.screen || ''", json!([]))
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    fn wait_screen(&self, screen: &str) {
+        self.session.wait_until(&format!("the screen `{screen}`"), Duration::from_secs(20), || {
+            (self.screen() == screen).then_some(())
+        });
+    }
+
+    /// Clears the field `selector` and types `text` into it (and checks that it arrived whole).
+    fn fill(&self, selector: &str, text: &str) {
+        let field = self.session.find(selector);
+        field.clear();
+        field.send_keys(text);
+        assert!(field.property("value") == json!(text), "{selector} holds exactly what was typed");
+    }
+
+    fn click(&self, selector: &str) {
+        self.session.click(selector);
+    }
+
+    /// Picks the option `value` of the `<select>` `selector` (as a click would).
+    fn choose(&self, selector: &str, value: &str) {
+        self.click(&format!("{selector} option[value=\"{value}\"]"));
+        let chosen = self.session.find(selector).property("value");
+        assert_eq!(chosen, json!(value), "{selector} has {value} chosen");
+    }
+
+    fn text(&self, selector: &str) -> String {
+        self.session.text(selector)
+    }
+
+    fn shot(&self, name: &str) {
+        self.shots.take(&self.session, name);
+    }
+
+    /// Which of `needles` the driver's log (with the app's stderr) holds.
+    fn log_has(&self, needles: &[&str]) -> Vec<bool> {
+        let log = std::fs::read_to_string(self.desktop.log_path()).unwrap_or_default().to_lowercase();
+        needles.iter().map(|needle| log.contains(&needle.to_lowercase())).collect()
+    }
+
+    /// First run: a new workspace with the test passphrase; ends on the case list.
+    fn create_workspace(&self) {
+        self.fill("#create-worker", WORKER);
+        self.fill("#create-passphrase", PASSPHRASE);
+        self.fill("#create-passphrase-confirm", PASSPHRASE);
+        self.click("#create-submit");
+        self.wait_screen("cases");
+    }
+
+    fn go_to_cases(&self) {
+        self.click("#nav-cases");
+        self.wait_screen("cases");
+    }
+
+    /// A new case named `name` (past the duplicate warning, if any); ends on its page and
+    /// returns its code.
+    fn create_case(&self, name: &str) -> String {
+        self.go_to_cases();
+        self.click("#new-case");
+        self.wait_screen("new-case");
+        self.fill("#case-name", name);
+        self.click("#case-save");
+        self.session.wait_until("the new case's page or the duplicate warning", Duration::from_secs(20), || {
+            if self.screen() == "case" {
+                return Some(());
+            }
+            let warning = self.session.try_find("#duplicates-create-anyway")?;
+            let shown = self.session.execute("return !document.getElementById('duplicates').hidden", json!([]));
+            truthy(&shown).then(|| warning.click());
+            None
+        });
+        self.session.wait_until("the case code", Duration::from_secs(10), || {
+            self.session.try_find("#case-code").map(|code| code.text()).filter(|code| !code.is_empty())
+        })
+    }
+
+    /// Answers every question the wizard shows (`plan`, else "no"; "declined" where "no" is
+    /// not a choice) and finishes; ends on the result. Returns the answers given.
+    fn answer_wizard(&self, plan: &[(&str, &str)]) -> Answers {
+        let mut answers = Answers::new();
+        let mut previous = String::new();
+        for step in 0.. {
+            assert!(step < 60, "the wizard asked more than 60 questions");
+            let question = self.session.wait_until("the next question", Duration::from_secs(10), || {
+                let id = self.session.execute(
+                    "const q = document.querySelector('form.question'); return q ? q.dataset.question : null",
+                    json!([]),
+                );
+                id.as_str().filter(|id| *id != previous).map(str::to_owned)
+            });
+            if step == 0 {
+                self.shot("wizard-question");
+            }
+            let wanted = plan.iter().find(|(id, _)| *id == question).map_or("no", |(_, answer)| answer);
+            let choice = [wanted, "declined"]
+                .into_iter()
+                .find_map(|value| {
+                    Some((value, self.session.try_find(&format!("input[name=\"{question}\"][value=\"{value}\"]"))?))
+                })
+                .unwrap_or_else(|| panic!("{question} offers neither {wanted} nor declined"));
+            choice.1.click();
+            let value = if self.session.find(&format!("input[name=\"{question}\"]")).attribute("type").as_deref()
+                == Some("checkbox")
+                && choice.0 != "declined"
+            {
+                json!([choice.0])
+            } else {
+                json!(choice.0)
+            };
+            answers.insert(question.clone(), value);
+            if let Some(finish) = self.session.try_find("#wizard-finish") {
+                finish.click();
+                break;
+            }
+            self.click("#wizard-next");
+            previous = question;
+        }
+        self.session.wait_for("#result-level", Duration::from_secs(20));
+        answers
+    }
+}

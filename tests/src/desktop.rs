@@ -1,0 +1,372 @@
+//! The real desktop app under a virtual display: an Xvfb of its own, `tauri-driver` (with
+//! WebKitWebDriver) on free ports, a fresh data directory, and every process they start killed
+//! as a group when the fixture is dropped. Also the /proc readings the desktop benchmark needs.
+//!
+//! Nothing here skips: a missing Xvfb, tauri-driver or WebKitWebDriver is a failure that says
+//! what to install (`tests/run.sh` installs all three).
+
+use std::io::{BufRead as _, BufReader};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::webdriver::{Driver, Session};
+
+/// The desktop tests run one app at a time: each app with its WebKit processes takes ~300 MB
+/// and a good part of a core while it starts, and the machine has two.
+static ONE_APP_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// An executable from PATH (or cargo's bin directory, where `cargo install` puts tauri-driver).
+/// Panics with what to install when it is missing.
+pub fn tool(name: &str, install: &str) -> PathBuf {
+    let mut dirs: Vec<PathBuf> =
+        std::env::var_os("PATH").map(|path| std::env::split_paths(&path).collect()).unwrap_or_default();
+    dirs.extend(std::env::var_os("CARGO_HOME").map(|home| PathBuf::from(home).join("bin")));
+    dirs.extend(std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo/bin")));
+    dirs.iter().map(|dir| dir.join(name)).find(|path| path.is_file()).unwrap_or_else(|| {
+        panic!("`{name}` is not installed, and the desktop tests need it: {install} (tests/run.sh does this)")
+    })
+}
+
+/// A child process started as the leader of its own process group; the whole group (its
+/// children and theirs, unless they left the group) is terminated on drop.
+#[derive(Debug)]
+pub struct ProcessGroup {
+    child: Child,
+}
+
+impl ProcessGroup {
+    pub fn spawn(command: &mut Command) -> std::io::Result<ProcessGroup> {
+        use std::os::unix::process::CommandExt as _;
+        command.process_group(0).spawn().map(|child| ProcessGroup { child })
+    }
+
+    /// The leader's pid, which is also the group's id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn child(&mut self) -> &mut Child {
+        &mut self.child
+    }
+
+    /// Whether the leader has exited.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// SIGTERM to the group, up to `grace` for it to empty, then SIGKILL to whatever is left.
+    pub fn terminate(&mut self, grace: Duration) {
+        signal_group(self.pid(), "TERM");
+        let started = Instant::now();
+        while started.elapsed() < grace {
+            let _ = self.child.try_wait();
+            if group_members(self.pid()).is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        signal_group(self.pid(), "KILL");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        self.terminate(Duration::from_secs(3));
+    }
+}
+
+/// Sends SIGsignal to process group `group`; a group that is already gone is fine.
+fn signal_group(group: u32, signal: &str) {
+    // `kill(1)`, since the workspace forbids the unsafe call to libc::killpg.
+    let _ = Command::new("kill")
+        .args([&format!("-{signal}"), "--", &format!("-{group}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// A running process as /proc shows it.
+#[derive(Clone, Debug)]
+pub struct ProcessInfo {
+    pub pid: u32,
+    pub parent: u32,
+    pub group: u32,
+    /// The command name (at most 15 bytes, as the kernel keeps it).
+    pub name: String,
+    pub zombie: bool,
+}
+
+/// Every process on the machine (those that vanish while being read are left out).
+pub fn processes() -> Vec<ProcessInfo> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|entry| {
+            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // pid (comm) state ppid pgrp …; comm may hold spaces and parentheses.
+            let open = stat.find('(')?;
+            let close = stat.rfind(')')?;
+            let name = stat[open + 1..close].to_owned();
+            let mut rest = stat[close + 1..].split_whitespace();
+            let state = rest.next()?;
+            let parent = rest.next()?.parse().ok()?;
+            let group = rest.next()?.parse().ok()?;
+            Some(ProcessInfo { pid, parent, group, name, zombie: state == "Z" })
+        })
+        .collect()
+}
+
+/// Living processes of process group `group`.
+pub fn group_members(group: u32) -> Vec<ProcessInfo> {
+    processes().into_iter().filter(|process| process.group == group && !process.zombie).collect()
+}
+
+/// `root` and every living descendant of it.
+pub fn process_tree(root: u32) -> Vec<ProcessInfo> {
+    let all = processes();
+    let mut tree: Vec<ProcessInfo> = all.iter().filter(|process| process.pid == root).cloned().collect();
+    let mut index = 0;
+    while index < tree.len() {
+        let parent = tree[index].pid;
+        tree.extend(all.iter().filter(|process| process.parent == parent && !process.zombie).cloned());
+        index += 1;
+    }
+    tree
+}
+
+/// Proportional set size of a process in KiB (its private memory plus its share of shared
+/// pages), from /proc/<pid>/smaps_rollup; `None` when it is gone or unreadable.
+pub fn pss_kib(pid: u32) -> Option<u64> {
+    let rollup = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    rollup
+        .lines()
+        .find_map(|line| line.strip_prefix("Pss:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// The summed PSS (KiB) of `root` and all its descendants, and which processes were counted.
+pub fn tree_pss_kib(root: u32) -> (u64, Vec<(String, u64)>) {
+    let counted: Vec<(String, u64)> = process_tree(root)
+        .into_iter()
+        .filter_map(|process| Some((process.name.clone(), pss_kib(process.pid)?)))
+        .collect();
+    (counted.iter().map(|(_, kib)| kib).sum(), counted)
+}
+
+/// A free TCP port on 127.0.0.1 (free when asked; the tests run one driver at a time).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|listener| listener.local_addr()).expect("a free port").port()
+}
+
+/// A virtual X display of our own (`Xvfb -displayfd`, which picks a free display number).
+#[derive(Debug)]
+pub struct Display {
+    number: u32,
+    // Xvfb removes its lock file and socket on SIGTERM.
+    _xvfb: ProcessGroup,
+}
+
+impl Display {
+    pub fn start() -> Display {
+        let xvfb = tool("Xvfb", "apt-get install xvfb xauth");
+        let mut group = ProcessGroup::spawn(
+            Command::new(xvfb)
+                .args(["-displayfd", "1", "-screen", "0", "1366x768x24", "-nolisten", "tcp"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null()),
+        )
+        .expect("Xvfb starts");
+        let mut line = String::new();
+        let stdout = group.child().stdout.take().expect("stdout is piped");
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let number = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("Xvfb did not print its display number (it printed {line:?})"));
+        Display { number, _xvfb: group }
+    }
+
+    /// The value for `DISPLAY`, as in `:99`.
+    pub fn name(&self) -> String {
+        format!(":{}", self.number)
+    }
+}
+
+/// Environment that every app started by the tests and the benchmark gets: its own display,
+/// X11 even where a Wayland session is around, and no accessibility bus to wait for.
+pub fn app_env(command: &mut Command, display: &Display) {
+    command
+        .env("DISPLAY", display.name())
+        .env("GDK_BACKEND", "x11")
+        .env("NO_AT_BRIDGE", "1")
+        .env_remove("WAYLAND_DISPLAY");
+}
+
+/// A desktop app that WebDriver can start: Xvfb, then tauri-driver (and its WebKitWebDriver)
+/// in one process group, with `HARBOUR_DATA_DIR` pointing at the fixture's data directory.
+/// Each [`Desktop::session`] starts the app; the group is killed on drop.
+#[derive(Debug)]
+pub struct Desktop {
+    // Dropped in this order: the driver with the apps it started, the display, the files.
+    driver: ProcessGroup,
+    display: Display,
+    port: u16,
+    app: PathBuf,
+    data_dir: PathBuf,
+    scratch: tempfile::TempDir,
+    _data: Option<tempfile::TempDir>,
+    _one_at_a_time: MutexGuard<'static, ()>,
+}
+
+impl Desktop {
+    /// The app `app` with an empty data directory of its own.
+    pub fn start(app: &Path) -> Desktop {
+        let data = tempfile::Builder::new().prefix("harbour-desktop-data").tempdir().expect("a data directory");
+        let mut desktop = Desktop::start_on(app, &data.path().join("harbour"), &[]);
+        desktop._data = Some(data);
+        desktop
+    }
+
+    /// The app `app` on the data directory `data_dir`, with extra environment `env`.
+    pub fn start_on(app: &Path, data_dir: &Path, env: &[(&str, &str)]) -> Desktop {
+        let one_at_a_time = ONE_APP_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let native = tool("WebKitWebDriver", "apt-get install webkit2gtk-driver");
+        let tauri_driver = tool("tauri-driver", "cargo install tauri-driver --locked");
+        assert!(app.is_file(), "{} is not built: run `cargo build --workspace --bins` first", app.display());
+        let display = Display::start();
+        let scratch = tempfile::Builder::new().prefix("harbour-desktop-driver").tempdir().expect("a scratch directory");
+        let log = scratch.path().join("driver.log");
+        let log_file = std::fs::File::create(&log).expect("the driver log opens");
+        let (port, native_port) = (free_port(), free_port());
+        let mut command = Command::new(tauri_driver);
+        command
+            .args(["--port", &port.to_string(), "--native-port", &native_port.to_string()])
+            .arg("--native-driver")
+            .arg(native)
+            .env("HARBOUR_DATA_DIR", data_dir)
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().expect("the log handle clones"))
+            .stderr(log_file);
+        app_env(&mut command, &display);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut driver = ProcessGroup::spawn(&mut command).expect("tauri-driver starts");
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(status) = driver.exited() {
+                panic!("tauri-driver exited ({status}) before listening: {}", log_tail(&log));
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "tauri-driver did not listen on {port} within 20 s: {}",
+                log_tail(&log)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Desktop {
+            driver,
+            display,
+            port,
+            app: app.to_owned(),
+            data_dir: data_dir.to_owned(),
+            scratch,
+            _data: None,
+            _one_at_a_time: one_at_a_time,
+        }
+    }
+
+    /// Starts the app in a new WebDriver session (retrying for up to 20 s).
+    pub fn session(&self) -> Session {
+        Driver::at_port(self.port).new_session(&self.app, Duration::from_secs(20)).unwrap_or_else(|error| {
+            panic!(
+                "no WebDriver session for {} within 20 s: {error}\ndriver log:\n{}",
+                self.app.display(),
+                self.log_tail()
+            )
+        })
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub fn display(&self) -> &Display {
+        &self.display
+    }
+
+    /// The pid of tauri-driver (the app runs below it, under WebKitWebDriver).
+    pub fn driver_pid(&self) -> u32 {
+        self.driver.pid()
+    }
+
+    /// The running app's processes (below the driver): the app itself and its WebKit helpers.
+    pub fn app_processes(&self) -> Vec<ProcessInfo> {
+        let app_name: String =
+            self.app.file_name().and_then(|name| name.to_str()).unwrap_or_default().chars().take(15).collect();
+        process_tree(self.driver.pid()).into_iter().filter(|process| process.name == app_name).collect()
+    }
+
+    /// The driver's log: tauri-driver, WebKitWebDriver and the app's stderr.
+    pub fn log_path(&self) -> PathBuf {
+        self.scratch.path().join("driver.log")
+    }
+
+    /// The last lines of the driver's log (tauri-driver, WebKitWebDriver and the app's stderr).
+    pub fn log_tail(&self) -> String {
+        log_tail(&self.scratch.path().join("driver.log"))
+    }
+}
+
+fn log_tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(15)..].join("\n")
+}
+
+/// Where screenshots of the app go: `docs/screenshots/` with `HARBOUR_SCREENSHOTS=1` (to update
+/// the pictures in the repository), otherwise a temporary directory, so that an ordinary test
+/// run leaves the work tree clean.
+#[derive(Debug)]
+pub struct Screenshots {
+    dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl Screenshots {
+    pub fn new() -> Screenshots {
+        if std::env::var("HARBOUR_SCREENSHOTS").is_ok_and(|value| value == "1") {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+            std::fs::create_dir_all(&dir).expect("docs/screenshots can be created");
+            Screenshots { dir, _temp: None }
+        } else {
+            let temp = tempfile::Builder::new().prefix("harbour-screenshots").tempdir().expect("a temporary directory");
+            Screenshots { dir: temp.path().to_owned(), _temp: Some(temp) }
+        }
+    }
+
+    /// Saves the window as `<name>.png`; returns its path.
+    pub fn take(&self, session: &Session, name: &str) -> PathBuf {
+        // WebKit may not have painted the latest changes yet: wait for two frames.
+        session.execute_async(
+            "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)))",
+            serde_json::json!([]),
+        );
+        let png = session.screenshot();
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "the screenshot `{name}` is not a PNG");
+        let path = self.dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).expect("the screenshot is written");
+        path
+    }
+}
+
+impl Default for Screenshots {
+    fn default() -> Screenshots {
+        Screenshots::new()
+    }
+}
