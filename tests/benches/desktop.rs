@@ -40,8 +40,19 @@ fn main() {
     let runs: usize = env_number("HARBOUR_BENCH_RUNS", 7);
     let cases: usize = env_number("HARBOUR_BENCH_DESKTOP_CASES", 100_000);
     let bin_dir = std::env::var_os("HARBOUR_BENCH_BIN_DIR").map_or_else(profile_dir, PathBuf::from);
-    let minimal = App { label: "minimal Tauri 2 app", binary: built(&bin_dir, "harbour-minimal-app") };
-    let harbour = App { label: "Harbour", binary: built(&bin_dir, "harbour-desktop") };
+    // Harbour starts on a laptop that already has a workspace, so its first screen is the
+    // unlock screen (the figure the issue names); the minimal app has one page.
+    let seed = tempfile::Builder::new().prefix("harbour-bench-seed").tempdir().unwrap();
+    let options = CreateOptions { kdf: KdfParams::STANDARD, ..CreateOptions::default() };
+    drop(Workspace::create(&seed.path().join("workspace"), PASSPHRASE, &options).unwrap());
+    let minimal =
+        App { label: "minimal Tauri 2 app", binary: built(&bin_dir, "harbour-minimal-app"), seed: None, screen: None };
+    let harbour = App {
+        label: "Harbour",
+        binary: built(&bin_dir, "harbour-desktop"),
+        seed: Some(seed.path().join("workspace")),
+        screen: Some("unlock"),
+    };
     println!("Harbour desktop benchmark: {runs} runs of each app, alternating; binaries from {}\n", bin_dir.display());
 
     let display = Display::start();
@@ -76,7 +87,7 @@ fn main() {
 
     println!("| what (median of {runs}; range) | {} | {} | ratio |", minimal.label, harbour.label);
     println!("| --- | --- | --- | --- |");
-    row("spawn to first screen drawn (ms)", &mut starts, 0);
+    row("spawn to first screen drawn (ms; Harbour: the unlock screen)", &mut starts, 0);
     row("PSS of all its processes 2 s after (MiB)", &mut memory, 0);
     COUNTED.with(|names| println!("(PSS counts the app's process and those below it: {})", names.borrow().join(", ")));
     println!();
@@ -104,13 +115,20 @@ std::thread_local! {
 struct App {
     label: &'static str,
     binary: PathBuf,
+    /// A workspace copied into the fresh data directory before each start.
+    seed: Option<PathBuf>,
+    /// The first screen the app must report drawing.
+    screen: Option<&'static str>,
 }
 
-/// Starts `app` with a fresh data directory; returns (ms from spawn to ready, PSS in MiB after
+/// Starts `app` with a fresh data directory (holding a copy of its seed workspace); returns (ms from spawn to ready, PSS in MiB after
 /// ready + 2 s).
 fn start_and_measure(app: &App, display: &Display) -> (f64, f64) {
     let data = tempfile::Builder::new().prefix("harbour-bench-desktop").tempdir().unwrap();
     let log = data.path().join("stderr.log");
+    if let Some(seed) = &app.seed {
+        copy_dir(seed, &data.path().join("harbour"));
+    }
     let mut command = Command::new(&app.binary);
     command
         .env("HARBOUR_PROBE_READY", "1")
@@ -124,7 +142,12 @@ fn start_and_measure(app: &App, display: &Display) -> (f64, f64) {
         ProcessGroup::spawn(&mut command).unwrap_or_else(|error| panic!("{} does not start: {error}", app.label));
     let ready = ready_line(&mut group);
     let ready_ms = match ready.recv_timeout(Duration::from_secs(60)) {
-        Ok(at) => at - spawned_at,
+        Ok((at, screen)) => {
+            if let Some(expected) = app.screen {
+                assert_eq!(screen, expected, "{} drew another first screen than expected", app.label);
+            }
+            at - spawned_at
+        }
         Err(_) => panic!(
             "{} did not report `harbour-ready` within 60 s (is HARBOUR_PROBE_READY handled?); its stderr ends: {}",
             app.label,
@@ -139,19 +162,18 @@ fn start_and_measure(app: &App, display: &Display) -> (f64, f64) {
     (ready_ms, pss_kib as f64 / 1024.0)
 }
 
-/// Reads the app's stdout on a thread; sends the time of its first `harbour-ready <ms> …` line.
-fn ready_line(group: &mut ProcessGroup) -> mpsc::Receiver<f64> {
+/// Reads the app's stdout on a thread; sends the time and screen of its `harbour-ready <ms> <screen>` line.
+fn ready_line(group: &mut ProcessGroup) -> mpsc::Receiver<(f64, String)> {
     let stdout = group.child().stdout.take().expect("stdout is piped");
     let (send, receive) = mpsc::channel();
     std::thread::spawn(move || {
         // Read to the end, so that the app never blocks on a full pipe.
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
-            let at = line
-                .strip_prefix("harbour-ready ")
-                .and_then(|rest| rest.split_whitespace().next()?.parse::<f64>().ok());
-            if let Some(at) = at {
-                let _ = send.send(at);
+            let Some(rest) = line.strip_prefix("harbour-ready ") else { continue };
+            let mut words = rest.split_whitespace();
+            if let Some(at) = words.next().and_then(|word| word.parse::<f64>().ok()) {
+                let _ = send.send((at, words.next().unwrap_or_default().to_owned()));
             }
         }
     });

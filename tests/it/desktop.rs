@@ -189,6 +189,40 @@ fn a_locked_app_refuses_a_wrong_passphrase_and_opens_with_the_right_one() {
     });
 }
 
+/// The quick exit (Escape twice) hides everything behind a neutral screen at once and locks:
+/// the shell refuses commands until the passphrase is given again, and the title never names anyone.
+#[test]
+fn escape_twice_hides_everything_and_locks() {
+    let app = Harbour::start();
+    app.wait_screen("first-run");
+    app.create_workspace();
+    let name = "Quillon Averardi";
+    app.create_case(name);
+    assert_eq!(app.session.title(), "Harbour", "the window title names no one");
+    // U+E00C is WebDriver's Escape key.
+    app.session.find("main h1").send_keys("\u{E00C}\u{E00C}");
+    app.wait_screen("neutral");
+    let shown = app.session.execute("return document.body.innerText.includes(arguments[0])", json!([name]));
+    assert_eq!(shown, json!(false), "the name is gone from the screen");
+    assert!(app.session.try_find("#case-title").is_none(), "no case element is left");
+    let locked = app.session.execute_async(
+        "const done = arguments[arguments.length - 1];
+         window.__TAURI__.core.invoke('list_cases', { query: {} })
+           .then(() => done('listed'), (error) => done(error.kind));",
+        json!([]),
+    );
+    assert_eq!(locked, json!("locked"), "the shell is locked, not only the screen");
+    let status = app.session.execute_async(
+        "const done = arguments[arguments.length - 1];
+         window.__TAURI__.core.invoke('app_status').then((status) => done(status.unlocked));",
+        json!([]),
+    );
+    assert_eq!(status, json!(false));
+    // The neutral screen has a harmless title of its own.
+    let title = app.session.title();
+    assert!(!title.contains("Quillon") && !title.contains("Harbour"), "a neutral title, not {title:?}");
+}
+
 /// A name that is HTML is shown as text everywhere: no element is made from it and no script
 /// in it runs.
 #[test]
