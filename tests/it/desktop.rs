@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use harbour_core::forms::{Answers, FormLibrary, Lang};
 use harbour_tests::desktop::{Desktop, Screenshots, group_members, process_tree, processes};
+use harbour_tests::server::{Backend, ServerStore};
 use harbour_tests::webdriver::{Session, truthy};
-use harbour_tests::{binary, plaintext_found};
+use harbour_tests::{binary, harbour, harbour_json, plaintext_found};
 use serde_json::{Value, json};
 
 /// The harness itself, on the smallest Tauri app: a session starts the app on our display, the
@@ -221,6 +222,49 @@ fn escape_twice_hides_everything_and_locks() {
     // The neutral screen has a harmless title of its own.
     let title = app.session.title();
     assert!(!title.contains("Quillon") && !title.contains("Harbour"), "a neutral title, not {title:?}");
+}
+
+/// A clinic laptop joins its organisation through the first-run screen (invitation and code
+/// from the ministry's administrator, a real `harbour-server` on 127.0.0.1); a case made in the
+/// app is sent by the background sync, the sync bar says so, and the ministry can read it.
+#[test]
+fn a_laptop_joins_its_organisation_and_the_sync_bar_shows_its_work_sent() {
+    let root = tempfile::tempdir().unwrap();
+    let store = ServerStore::new(&Backend::Sqlite, &root.path().join("server"));
+    let bootstrap = store.init();
+    let server = store.start();
+    let ministry = root.path().join("ministry");
+    assert!(harbour(&ministry, &["init", "--worker", "Administrator"]).status.success());
+    let created =
+        harbour_json(&ministry, &["deployment", "create", "--server", &server.url, "--bootstrap-token", &bootstrap]);
+    assert_eq!(created["directory_published"], true);
+    assert_eq!(harbour_json(&ministry, &["team", "create", "Clinic"])["directory_published"], true);
+    let invited = harbour_json(&ministry, &["invite", "create", "--team", "Clinic"]);
+
+    let app = Harbour::start();
+    app.wait_screen("first-run");
+    app.fill("#join-invitation", invited["invitation"].as_str().unwrap());
+    app.fill("#join-code", invited["code"].as_str().unwrap());
+    app.fill("#join-worker", WORKER);
+    app.fill("#join-passphrase", PASSPHRASE);
+    app.click("#join-submit");
+    app.session.wait_until("the laptop to join and show its cases", Duration::from_secs(60), || {
+        (app.screen() == "cases").then_some(())
+    });
+    let code = app.create_case("Ysolde Branwick");
+    let state = app.session.wait_until("the sync bar to say everything was sent", Duration::from_secs(60), || {
+        let state = app.session.try_find("#sync-state").and_then(|bar| bar.attribute("data-state"));
+        (state.as_deref() == Some("synced")).then_some(state)
+    });
+    assert_eq!(state.as_deref(), Some("synced"));
+    assert_eq!(app.text("#sync-state"), app.text("#sync-state").trim(), "a sentence, not markup");
+
+    // The ministry pulls the case the app sent, and can read it.
+    assert_eq!(harbour_json(&ministry, &["sync"])["pulled"].as_u64().map(|pulled| pulled > 0), Some(true));
+    let cases = harbour_json(&ministry, &["case", "list", "--search", "ysolde"]);
+    let codes: Vec<&str> = cases.as_array().unwrap().iter().filter_map(|case| case["code"].as_str()).collect();
+    assert_eq!(codes, [code.as_str()], "the ministry finds the clinic's case by name");
+    assert!(store.plaintext_found(&["Ysolde", "Branwick"]).is_empty(), "the server holds no name in clear");
 }
 
 /// A name that is HTML is shown as text everywhere: no element is made from it and no script
