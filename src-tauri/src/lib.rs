@@ -41,9 +41,6 @@ pub fn run() {
         .manage(Activity::default())
         .manage(SyncRunner::default())
         .setup(|app| {
-            if let Some(window) = app.get_webview_window("main") {
-                plain_rendering(&window);
-            }
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(auto_lock(handle));
             Ok(())
@@ -55,22 +52,6 @@ pub fn run() {
             std::process::exit(1);
         });
 }
-
-/// Harbour's screens are forms and lists: WebKitGTK's GPU compositing brings them nothing, and
-/// costs tens of megabytes per window (see docs/PERFORMANCE.md) and, on old graphics drivers and
-/// virtual machines, blank or flickering windows. The page is painted on the CPU instead.
-#[cfg(target_os = "linux")]
-fn plain_rendering(window: &tauri::WebviewWindow) {
-    let _ = window.with_webview(|webview| {
-        use webkit2gtk::{HardwareAccelerationPolicy, SettingsExt, WebViewExt};
-        if let Some(settings) = WebViewExt::settings(&webview.inner()) {
-            settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
-        }
-    });
-}
-
-#[cfg(not(target_os = "linux"))]
-fn plain_rendering(_window: &tauri::WebviewWindow) {}
 
 /// Locks the workspace after the chosen minutes without activity, and tells the interface.
 async fn auto_lock(app: tauri::AppHandle) {
