@@ -3,13 +3,12 @@
 
 use std::sync::Mutex;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Subcommand;
 use harbour_core::deployment;
-use harbour_core::store::MIN_PASSPHRASE_CHARS;
-use harbour_core::{CreateOptions, DeviceId, Workspace};
+use harbour_core::{CreateOptions, Workspace};
 use harbour_sync::client::Client;
-use harbour_sync::{Progress, SyncSummary, client_for, sync_once};
+use harbour_sync::{Progress, SyncSummary, client_for, enroll as join_deployment, sync_once};
 use serde_json::json;
 
 use crate::output::Output;
@@ -140,21 +139,10 @@ pub fn enroll(
     passphrase: &str,
     out: &Output,
 ) -> Result<()> {
-    // Check everything local before the one-time invitation is spent on the server.
-    if Workspace::exists(dir) {
-        return Err(harbour_core::Error::WorkspaceExists(dir.to_owned()).into());
-    }
-    if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
-        bail!("passphrase: use at least {MIN_PASSPHRASE_CHARS} characters; a few unrelated words are easy to remember");
-    }
-    let invitation = deployment::open_invitation(invitation, code)?;
-    let device_id = DeviceId::new();
     let runtime = runtime()?;
-    let client = Client::new(&invitation.server_url)?.with_token(&invitation.device_token);
-    runtime.block_on(client.redeem_invitation(device_id.0))?;
     let options = CreateOptions { worker, ..CreateOptions::default() };
-    let workspace = Workspace::join(dir, passphrase, &options, &invitation, device_id)?;
-    let team = invitation.team_name.clone();
+    let (workspace, client, team) = runtime.block_on(join_deployment(dir, invitation, code, passphrase, &options))?;
+    let device_id = workspace.device_id();
     let workspace = Mutex::new(workspace);
     let first_sync = runtime.block_on(sync_once(&workspace, &client, &mut |_| {}));
     if out.json {

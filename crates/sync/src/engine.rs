@@ -91,6 +91,37 @@ pub fn client_for(workspace: &Workspace) -> Result<Client, SyncError> {
     Ok(Client::new(&membership.server_url)?.with_token(&membership.device_token))
 }
 
+/// A laptop joins a deployment with an invitation and the one-time code given apart from it.
+/// Everything local is checked before the invitation is spent on the server (no workspace in
+/// `dir` yet, a long enough passphrase, the invitation opens with the code); then the server
+/// redeems it and the workspace is made. Returns the workspace, a client for its server, and
+/// the name of the team joined. The first sync is the caller's.
+pub async fn enroll(
+    dir: &std::path::Path,
+    invitation: &str,
+    code: &str,
+    passphrase: &str,
+    options: &harbour_core::CreateOptions,
+) -> Result<(Workspace, Client, String), SyncError> {
+    if Workspace::exists(dir) {
+        return Err(harbour_core::Error::WorkspaceExists(dir.to_owned()).into());
+    }
+    let minimum = harbour_core::store::MIN_PASSPHRASE_CHARS;
+    if passphrase.chars().count() < minimum {
+        return Err(harbour_core::Error::invalid(
+            "passphrase",
+            format!("use at least {minimum} characters; a few unrelated words are easy to remember"),
+        )
+        .into());
+    }
+    let invitation = harbour_core::deployment::open_invitation(invitation.trim(), code.trim())?;
+    let device_id = harbour_core::DeviceId::new();
+    let client = Client::new(&invitation.server_url)?.with_token(&invitation.device_token);
+    client.redeem_invitation(device_id.0).await?;
+    let workspace = Workspace::join(dir, passphrase, options, &invitation, device_id)?;
+    Ok((workspace, client, invitation.team_name.clone()))
+}
+
 /// One complete sync. `on_progress` is called after every batch and page.
 pub async fn sync_once(
     workspace: &Mutex<Workspace>,

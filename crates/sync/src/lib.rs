@@ -5,5 +5,5 @@ pub mod client;
 pub mod engine;
 
 pub use engine::{
-    Backoff, LoopSettings, Progress, SyncError, SyncStatus, SyncSummary, background_loop, client_for, sync_once,
+    Backoff, LoopSettings, Progress, SyncError, SyncStatus, SyncSummary, background_loop, client_for, enroll, sync_once,
 };

@@ -7,7 +7,9 @@ use harbour_core::model::{
     ReferralReason, ReferralStatus, RiskLevel, ServiceType, Sex, Urgency, case::coded, values,
 };
 use harbour_core::store::ClockWarning;
-use harbour_core::{CaseQuery, CaseState, CaseSummary, ConsentInput, EntryId, EventId, ReferralInput};
+use harbour_core::{
+    CaseId, CaseQuery, CaseState, CaseSummary, ConsentInput, EntryId, EventId, ReferralInput, Workspace,
+};
 use serde::{Deserialize, Serialize};
 use tauri::State;
 
@@ -173,12 +175,9 @@ pub fn update_case(
         .iter()
         .map(|(field, text)| Ok(FieldValue::parse(Field::parse(field)?, text)?))
         .collect::<CommandResult<Vec<_>>>()?;
-    let state = session.with(|workspace| {
-        let case_id = workspace.resolve(&id)?;
+    change(&session, &sync, &id, |workspace, case_id| {
         workspace.update_case(case_id, values, reason.filter(|text| !text.trim().is_empty()))
-    })?;
-    sync.wake();
-    Ok(state)
+    })
 }
 
 #[tauri::command(async)]
@@ -189,12 +188,7 @@ pub fn close_case(
     reason: String,
     referred: bool,
 ) -> CommandResult<CaseState> {
-    let state = session.with(|workspace| {
-        let case_id = workspace.resolve(&id)?;
-        workspace.close_case(case_id, &reason, referred)
-    })?;
-    sync.wake();
-    Ok(state)
+    change(&session, &sync, &id, |workspace, case_id| workspace.close_case(case_id, &reason, referred))
 }
 
 #[tauri::command(async)]
@@ -204,12 +198,7 @@ pub fn reopen_case(
     id: String,
     reason: String,
 ) -> CommandResult<CaseState> {
-    let state = session.with(|workspace| {
-        let case_id = workspace.resolve(&id)?;
-        workspace.reopen_case(case_id, &reason)
-    })?;
-    sync.wake();
-    Ok(state)
+    change(&session, &sync, &id, |workspace, case_id| workspace.reopen_case(case_id, &reason))
 }
 
 #[tauri::command(async)]
@@ -223,12 +212,7 @@ pub fn resolve_conflict(
     let field = Field::parse(&field)?;
     let keep =
         keep.parse::<EventId>().map_err(|_| CommandError::invalid("keep", "choose one of the versions shown"))?;
-    let state = session.with(|workspace| {
-        let case_id = workspace.resolve(&id)?;
-        workspace.resolve_conflict(case_id, field, keep)
-    })?;
-    sync.wake();
-    Ok(state)
+    change(&session, &sync, &id, |workspace, case_id| workspace.resolve_conflict(case_id, field, keep))
 }
 
 #[tauri::command(async)]
@@ -238,11 +222,7 @@ pub fn add_note(
     id: String,
     text: String,
 ) -> CommandResult<EntryAdded> {
-    let (entry_id, case) = session.with(|workspace| {
-        let case_id = workspace.resolve(&id)?;
-        workspace.add_note(case_id, &text)
-    })?;
-    sync.wake();
+    let (entry_id, case) = change(&session, &sync, &id, |workspace, case_id| workspace.add_note(case_id, &text))?;
     Ok(EntryAdded { entry_id, case })
 }
 
@@ -263,11 +243,7 @@ pub fn add_consent(
         method: ConsentMethod::parse(&input.method)?,
         note: input.note.filter(|text| !text.trim().is_empty()),
     };
-    let (entry_id, case) = session.with(|workspace| {
-        let case_id = workspace.resolve(&id)?;
-        workspace.add_consent(case_id, input)
-    })?;
-    sync.wake();
+    let (entry_id, case) = change(&session, &sync, &id, |workspace, case_id| workspace.add_consent(case_id, input))?;
     Ok(EntryAdded { entry_id, case })
 }
 
@@ -287,8 +263,7 @@ pub fn add_referral(
         urgency: coded::<Urgency>("urgency", &input.urgency)?,
         consent_id: entry_id("consent_id", &input.consent_id)?,
     };
-    let (entry_id, case) = session.with(|workspace| {
-        let case_id = workspace.resolve(&id)?;
+    let (entry_id, case) = change(&session, &sync, &id, |workspace, case_id| {
         // The team is looked up first: an unknown team refuses the referral before it is made.
         let team = team.map(|team| workspace.team(&team)).transpose()?;
         let added = workspace.add_referral(case_id, referral)?;
@@ -298,7 +273,6 @@ pub fn add_referral(
         }
         Ok(added)
     })?;
-    sync.wake();
     Ok(EntryAdded { entry_id, case })
 }
 
@@ -313,12 +287,9 @@ pub fn set_referral_status(
 ) -> CommandResult<CaseState> {
     let referral = entry_id("referral", &referral)?;
     let status = ReferralStatus::parse(&status)?;
-    let state = session.with(|workspace| {
-        let case_id = workspace.resolve(&id)?;
+    change(&session, &sync, &id, |workspace, case_id| {
         workspace.set_referral_status(case_id, referral, status, note.as_deref().filter(|text| !text.trim().is_empty()))
-    })?;
-    sync.wake();
-    Ok(state)
+    })
 }
 
 #[tauri::command(async)]
@@ -332,6 +303,22 @@ pub fn referral_packet(
         let case_id = workspace.resolve(&id)?;
         workspace.referral_packet(case_id, referral)
     })
+}
+
+/// Runs a change on the case `id` (an id or a case code), then asks the background sync to
+/// send it.
+pub(crate) fn change<T>(
+    session: &Session,
+    sync: &SyncRunner,
+    id: &str,
+    f: impl FnOnce(&mut Workspace, CaseId) -> harbour_core::Result<T>,
+) -> CommandResult<T> {
+    let changed = session.with(|workspace| {
+        let case_id = workspace.resolve(id)?;
+        f(workspace, case_id)
+    })?;
+    sync.wake();
+    Ok(changed)
 }
 
 /// A new case's fields from the form: the name is required, empty fields are left unset, and

@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tauri::State;
 
+use super::cases::change;
 use crate::error::{CommandError, CommandResult};
 use crate::state::{Session, SyncRunner};
 
@@ -33,8 +34,7 @@ pub fn list_forms() -> Vec<FormSummary> {
     let rank = |id: &str| {
         BUILTIN_FORMS.iter().position(|(file, _)| file.strip_prefix(id).is_some_and(|rest| rest.starts_with(".v")))
     };
-    let library = FormLibrary::builtin();
-    let mut forms = library.latest_forms();
+    let mut forms = FormLibrary::shipped().latest_forms();
     forms.sort_by_key(|form| (rank(&form.id).unwrap_or(usize::MAX), form.id.clone()));
     forms
         .into_iter()
@@ -49,7 +49,7 @@ pub fn list_forms() -> Vec<FormSummary> {
 
 #[tauri::command(async)]
 pub fn get_form(id: String) -> CommandResult<Form> {
-    FormLibrary::builtin().latest(&id).cloned().ok_or_else(|| unknown_form(&id))
+    FormLibrary::shipped().latest(&id).cloned().ok_or_else(|| unknown_form(&id))
 }
 
 #[tauri::command(async)]
@@ -61,18 +61,14 @@ pub fn record_screening(
     answers: Answers,
     lang: String,
 ) -> CommandResult<Recorded> {
-    let library = FormLibrary::builtin();
-    let form = library.latest(&form).ok_or_else(|| unknown_form(&form))?;
+    let form = FormLibrary::shipped().latest(&form).ok_or_else(|| unknown_form(&form))?;
     let lang = Lang::parse(&lang).ok_or_else(|| CommandError::invalid("lang", "choose en, es or fr"))?;
-    let recorded = session.with(|workspace| {
-        let case_id = workspace.resolve(&id)?;
+    change(&session, &sync, &id, |workspace, case_id| {
         let (_, result, case) = workspace.record_screening(case_id, form, answers, lang)?;
         let directory = workspace.service_directory()?;
         let suggested = directory.suggest(&result).into_iter().cloned().collect();
         Ok(Recorded { result, suggested, case })
-    })?;
-    sync.wake();
-    Ok(recorded)
+    })
 }
 
 #[tauri::command(async)]

@@ -1,10 +1,8 @@
 //! Creating, joining, unlocking and locking the workspace; settings and translations.
 
-use std::sync::OnceLock;
-
+use harbour_core::forms::Strings;
 use harbour_core::store::MIN_PASSPHRASE_CHARS;
-use harbour_core::{CreateOptions, DeviceId, Workspace, deployment};
-use harbour_sync::client::Client;
+use harbour_core::{CreateOptions, Workspace};
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Manager, State};
 use zeroize::Zeroizing;
@@ -77,22 +75,9 @@ pub fn create_workspace(app: AppHandle, input: NewWorkspace) -> CommandResult<Ap
 #[tauri::command]
 pub async fn join_deployment(app: AppHandle, input: JoinInput) -> CommandResult<AppStatus> {
     let dir = app.state::<Session>().dir.clone();
-    // Everything local is checked before the one-time invitation is spent on the server.
-    if Workspace::exists(&dir) {
-        return Err(harbour_core::Error::WorkspaceExists(dir).into());
-    }
-    check_new_passphrase(&input.passphrase)?;
-    let worker = worker_name(&input.worker)?;
-    let invitation = deployment::open_invitation(input.invitation.trim(), input.code.trim())?;
-    let device_id = DeviceId::new();
-    let client = Client::new(&invitation.server_url)?.with_token(&invitation.device_token);
-    client.redeem_invitation(device_id.0).await?;
-    let options = CreateOptions { worker, ..CreateOptions::default() };
-    let workspace = tauri::async_runtime::spawn_blocking(move || {
-        Workspace::join(&dir, &input.passphrase, &options, &invitation, device_id)
-    })
-    .await
-    .map_err(|error| CommandError::internal(error.to_string()))??;
+    let options = CreateOptions { worker: worker_name(&input.worker)?, ..CreateOptions::default() };
+    let (workspace, _, _) =
+        harbour_sync::enroll(&dir, &input.invitation, &input.code, &input.passphrase, &options).await?;
     // The background loop starts with a first sync at once.
     opened(&app, workspace)
 }
@@ -142,14 +127,10 @@ pub fn set_settings(
     status(&session, &settings)
 }
 
+/// The whole shared translation table (`assets/i18n/strings.json`), as the core holds it.
 #[tauri::command(async)]
-pub fn translations() -> CommandResult<serde_json::Value> {
-    static TABLE: OnceLock<serde_json::Value> = OnceLock::new();
-    Ok(TABLE
-        .get_or_init(|| {
-            serde_json::from_str(include_str!("../../../assets/i18n/strings.json")).unwrap_or(serde_json::Value::Null)
-        })
-        .clone())
+pub fn translations() -> &'static Strings {
+    Strings::builtin()
 }
 
 /// The start-up probe: with `HARBOUR_PROBE_READY=1`, prints when the first screen was drawn.

@@ -9,7 +9,9 @@ use super::FormError;
 use super::definition::{Lang, Text};
 
 /// The translation table.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// Serialized, it is the file's own shape (the desktop interface receives it whole).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+#[serde(transparent)]
 pub struct Strings {
     table: BTreeMap<String, Text>,
 }

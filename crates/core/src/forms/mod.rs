@@ -110,6 +110,13 @@ pub const BUILTIN_FORMS: &[(&str, &str)] = &[
 
 impl FormLibrary {
     /// The forms shipped with Harbour.
+    /// The shipped forms, read once per process (for callers that ask often, such as the
+    /// desktop app's commands).
+    pub fn shipped() -> &'static FormLibrary {
+        static LIBRARY: std::sync::OnceLock<FormLibrary> = std::sync::OnceLock::new();
+        LIBRARY.get_or_init(FormLibrary::builtin)
+    }
+
     pub fn builtin() -> FormLibrary {
         let mut library = FormLibrary::default();
         for (name, json) in BUILTIN_FORMS {
