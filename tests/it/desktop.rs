@@ -222,6 +222,20 @@ fn escape_twice_hides_everything_and_locks() {
     // The neutral screen has a harmless title of its own.
     let title = app.session.title();
     assert!(!title.contains("Quillon") && !title.contains("Harbour"), "a neutral title, not {title:?}");
+    // Someone frightened keeps pressing Esc: the harmless page stays.
+    app.session.execute(
+        "window.escapes = 0; window.addEventListener('keydown', (e) => { if (e.key === 'Escape') window.escapes += 1; }, true);",
+        json!([]),
+    );
+    app.session.find("#neutral-notes").send_keys("\u{E00C}\u{E00C}\u{E00C}");
+    app.session.wait_for_script("the three presses handled", Duration::from_secs(10), "return window.escapes === 3;");
+    assert_eq!(app.screen(), "neutral", "pressing Esc again at once does not bring Harbour back");
+    // Later, Esc twice leads back to the unlock screen, never straight to a case.
+    std::thread::sleep(Duration::from_millis(2100));
+    app.session.find("#neutral-notes").send_keys("\u{E00C}\u{E00C}");
+    app.wait_screen("unlock");
+    let shown = app.session.execute("return document.body.innerText.includes(arguments[0])", json!([name]));
+    assert_eq!(shown, json!(false), "the unlock screen names no one");
 }
 
 /// A clinic laptop joins its organisation through the first-run screen (invitation and code

@@ -211,6 +211,7 @@ async function lockNow() {
 function quickExit() {
   if (neutral) return;
   neutral = true;
+  neutralSince = performance.now();
   navigation += 1;
   if (app.route && !OPEN_SCREENS.includes(app.route.screen)) app.resumeRoute = app.route;
   forget();
@@ -238,13 +239,25 @@ function leaveNeutral() {
   app.navigate({ screen: "unlock", reason: "quick_exit" });
 }
 
-let lastEscape = 0;
+// No earlier press: `performance.now()` counts from the page's load, so a zero here would make
+// the first Escape in the first second count as two.
+let lastEscape = -Infinity;
+// When the neutral screen appeared. Someone frightened presses Esc again and again: presses in
+// the next two seconds must not bring the unlock screen straight back.
+let neutralSince = -Infinity;
+const DOUBLE_PRESS_MS = 1000;
+const NEUTRAL_SETTLE_MS = 2000;
 
 function onKey(event) {
   if (event.key !== "Escape" || event.repeat) return;
   const now = performance.now();
-  if (now - lastEscape < 1000) {
-    lastEscape = 0;
+  if (neutral && now - neutralSince < NEUTRAL_SETTLE_MS) {
+    lastEscape = -Infinity;
+    event.preventDefault();
+    return;
+  }
+  if (now - lastEscape < DOUBLE_PRESS_MS) {
+    lastEscape = -Infinity;
     event.preventDefault();
     event.stopPropagation();
     if (neutral) leaveNeutral();
