@@ -30,8 +30,13 @@ fn the_harness_drives_a_tauri_app_and_leaves_nothing_running() {
     assert_eq!(session.execute("return arguments[0] + 1", json!([41])), json!(42));
     let slow = session.execute_async("const done = arguments[0]; setTimeout(() => done('later'), 50)", json!([]));
     assert_eq!(slow, json!("later"));
-    let png = session.screenshot();
-    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 1000, "a screenshot is a PNG of the window");
+    let png = desktop.screenshot(&session);
+    let mut reader = png::Decoder::new(std::io::Cursor::new(&png)).read_info().expect("a screenshot is a PNG");
+    let mut pixels = vec![0; reader.output_buffer_size().expect("a PNG's size")];
+    let frame = reader.next_frame(&mut pixels).expect("the screenshot decodes");
+    assert_eq!([frame.width, frame.height], [session.window_rect()[2], session.window_rect()[3]], "the window's size");
+    let colours: std::collections::BTreeSet<&[u8]> = pixels[..frame.buffer_size()].chunks(3).collect();
+    assert!(colours.len() > 8, "the window is drawn on the screen, not blank ({} colours)", colours.len());
 
     let app = desktop.app_processes();
     assert_eq!(app.len(), 1, "one app process below the driver");
@@ -309,6 +314,24 @@ fn a_name_made_of_html_is_shown_as_text_and_never_runs() {
     assert_eq!(app.session.execute("return document.querySelectorAll('img[src=x]').length", json!([])), json!(0));
 }
 
+/// The window is painted on the CPU (docs/PERFORMANCE.md): the shell sets WebKit's switch
+/// before the webview exists, so its web process has it too.
+#[test]
+fn the_window_is_painted_on_the_cpu() {
+    let app = Harbour::start();
+    app.wait_screen("first-run");
+    let root = app.desktop.app_processes()[0].pid;
+    let web = process_tree(root)
+        .into_iter()
+        .find(|process| process.name.starts_with("WebKitWebProces"))
+        .expect("WebKit's web process runs below the app");
+    let environ = std::fs::read(format!("/proc/{}/environ", web.pid)).expect("the web process's environment");
+    assert!(
+        environ.split(|byte| *byte == 0).any(|entry| entry == b"WEBKIT_DISABLE_COMPOSITING_MODE=1"),
+        "the web process paints without GPU compositing"
+    );
+}
+
 /// Choosing Spanish in the settings changes the interface at once and `<html lang>`.
 #[test]
 fn the_language_switch_changes_the_interface() {
@@ -400,7 +423,7 @@ impl Harbour {
     }
 
     fn shot(&self, name: &str) {
-        self.shots.take(&self.session, name);
+        self.shots.take(&self.desktop, &self.session, name);
     }
 
     /// Which of `needles` the driver's log (with the app's stderr) holds.

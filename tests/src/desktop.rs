@@ -162,20 +162,25 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").and_then(|listener| listener.local_addr()).expect("a free port").port()
 }
 
-/// A virtual X display of our own (`Xvfb -displayfd`, which picks a free display number).
+/// A virtual X display of our own (`Xvfb -displayfd`, which picks a free display number), whose
+/// screen Xvfb keeps in a file (`-fbdir`): screenshots are read from there, as the pixels a
+/// person would see, whatever the webview's rendering mode.
 #[derive(Debug)]
 pub struct Display {
     number: u32,
     // Xvfb removes its lock file and socket on SIGTERM.
     _xvfb: ProcessGroup,
+    framebuffer: tempfile::TempDir,
 }
 
 impl Display {
     pub fn start() -> Display {
         let xvfb = tool("Xvfb", "apt-get install xvfb xauth");
+        let framebuffer = tempfile::Builder::new().prefix("harbour-xvfb").tempdir().expect("a framebuffer directory");
         let mut group = ProcessGroup::spawn(
             Command::new(xvfb)
-                .args(["-displayfd", "1", "-screen", "0", "1366x768x24", "-nolisten", "tcp"])
+                .args(["-displayfd", "1", "-screen", "0", "1366x768x24", "-nolisten", "tcp", "-nocursor", "-fbdir"])
+                .arg(framebuffer.path())
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::null()),
@@ -188,12 +193,82 @@ impl Display {
             .trim()
             .parse()
             .unwrap_or_else(|_| panic!("Xvfb did not print its display number (it printed {line:?})"));
-        Display { number, _xvfb: group }
+        Display { number, _xvfb: group, framebuffer }
     }
 
     /// The value for `DISPLAY`, as in `:99`.
     pub fn name(&self) -> String {
         format!(":{}", self.number)
+    }
+
+    /// A PNG of the screen's rectangle `area` (x, y, width, height; clipped to the screen).
+    pub fn capture(&self, area: [u32; 4]) -> Vec<u8> {
+        let path = self.framebuffer.path().join("Xvfb_screen0");
+        let file = std::fs::read(&path).unwrap_or_else(|error| panic!("{} cannot be read: {error}", path.display()));
+        let screen = Xwd::parse(&file).unwrap_or_else(|error| panic!("Xvfb's screen file: {error}"));
+        screen.png(area)
+    }
+}
+
+/// The screen file Xvfb writes with `-fbdir`: an X window dump (XWD, version 7) of a 24-bit
+/// TrueColor screen stored as 32-bit pixels.
+struct Xwd<'a> {
+    width: u32,
+    height: u32,
+    bytes_per_line: usize,
+    lsb_first: bool,
+    masks: [u32; 3],
+    pixels: &'a [u8],
+}
+
+impl<'a> Xwd<'a> {
+    fn parse(file: &'a [u8]) -> Result<Xwd<'a>, String> {
+        let field = |index: usize| -> Result<u32, String> {
+            let bytes = file.get(index * 4..index * 4 + 4).ok_or("the header is cut short")?;
+            Ok(u32::from_be_bytes(bytes.try_into().expect("four bytes")))
+        };
+        let (header_size, version, bits_per_pixel) = (field(0)? as usize, field(1)?, field(11)?);
+        if version != 7 || bits_per_pixel != 32 {
+            return Err(format!("version {version} with {bits_per_pixel}-bit pixels; expected version 7, 32-bit"));
+        }
+        let (width, height, bytes_per_line) = (field(4)?, field(5)?, field(12)? as usize);
+        let colours = field(19)? as usize;
+        // Colour map entries are 12 bytes each and come before the pixels.
+        let start = header_size + colours * 12;
+        let pixels = file.get(start..start + bytes_per_line * height as usize).ok_or("the pixels are cut short")?;
+        Ok(Xwd {
+            width,
+            height,
+            bytes_per_line,
+            lsb_first: field(7)? == 0,
+            masks: [field(14)?, field(15)?, field(16)?],
+            pixels,
+        })
+    }
+
+    fn png(&self, [x, y, width, height]: [u32; 4]) -> Vec<u8> {
+        let (x0, y0) = (x.min(self.width), y.min(self.height));
+        let (x1, y1) = ((x + width).min(self.width), (y + height).min(self.height));
+        assert!(x1 > x0 && y1 > y0, "the area {x},{y} {width}x{height} is off the screen");
+        let mut rgb = Vec::with_capacity(((x1 - x0) * (y1 - y0) * 3) as usize);
+        for row in y0..y1 {
+            let line = &self.pixels[row as usize * self.bytes_per_line..];
+            for column in x0..x1 {
+                let bytes: [u8; 4] = line[column as usize * 4..column as usize * 4 + 4].try_into().expect("four bytes");
+                let pixel = if self.lsb_first { u32::from_le_bytes(bytes) } else { u32::from_be_bytes(bytes) };
+                for mask in self.masks {
+                    rgb.push(((pixel & mask) >> mask.trailing_zeros()) as u8);
+                }
+            }
+        }
+        let mut png = Vec::new();
+        let mut encoder = png::Encoder::new(&mut png, x1 - x0, y1 - y0);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().expect("a PNG header");
+        writer.write_image_data(&rgb).expect("PNG data");
+        writer.finish().expect("a finished PNG");
+        png
     }
 }
 
@@ -296,6 +371,16 @@ impl Desktop {
         &self.data_dir
     }
 
+    /// A PNG of `session`'s window as it is on the screen.
+    pub fn screenshot(&self, session: &Session) -> Vec<u8> {
+        // WebKit may not have painted the latest changes yet: wait for two frames.
+        session.execute_async(
+            "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)))",
+            serde_json::json!([]),
+        );
+        self.display.capture(session.window_rect())
+    }
+
     pub fn display(&self) -> &Display {
         &self.display
     }
@@ -350,15 +435,9 @@ impl Screenshots {
         }
     }
 
-    /// Saves the window as `<name>.png`; returns its path.
-    pub fn take(&self, session: &Session, name: &str) -> PathBuf {
-        // WebKit may not have painted the latest changes yet: wait for two frames.
-        session.execute_async(
-            "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(() => done(true)))",
-            serde_json::json!([]),
-        );
-        let png = session.screenshot();
-        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "the screenshot `{name}` is not a PNG");
+    /// Saves `session`'s window as `<name>.png`; returns its path.
+    pub fn take(&self, desktop: &Desktop, session: &Session, name: &str) -> PathBuf {
+        let png = desktop.screenshot(session);
         let path = self.dir.join(format!("{name}.png"));
         std::fs::write(&path, png).expect("the screenshot is written");
         path

@@ -9,7 +9,6 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use serde_json::{Value, json};
 
 /// The key W3C gives element references in JSON.
@@ -350,11 +349,11 @@ impl Session {
         );
     }
 
-    /// A PNG of the window.
-    pub fn screenshot(&self) -> Vec<u8> {
-        let value = self.must("taking a screenshot", "GET", "/screenshot", None);
-        let text = value.as_str().expect("a screenshot is a base64 string");
-        base64::engine::general_purpose::STANDARD.decode(text).expect("a screenshot is valid base64")
+    /// The window's position and size on the screen: [x, y, width, height].
+    pub fn window_rect(&self) -> [u32; 4] {
+        let rect = self.must("reading the window's rectangle", "GET", "/window/rect", None);
+        let number = |name: &str| rect[name].as_f64().map_or(0, |value| value.max(0.0) as u32);
+        [number("x"), number("y"), number("width"), number("height")]
     }
 
     pub fn title(&self) -> String {

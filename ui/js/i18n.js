@@ -52,22 +52,38 @@ export function tx(text, inLang) {
   return text[inLang || lang] || text.en || "";
 }
 
+// ICU formatters are costly to make (and each holds memory until the collector runs): one per
+// language and kind, made on first use, instead of one per row of a list.
+const formatters = new Map();
+
+function formatter(kind, make) {
+  const key = lang + "|" + kind;
+  let made = formatters.get(key);
+  if (!made) {
+    made = make();
+    formatters.set(key, made);
+  }
+  return made;
+}
+
 /** One of n / many: picks the key by the language's plural rules. */
 export function plural(n, one, other) {
-  return new Intl.PluralRules(lang).select(n) === "one" ? one : other;
+  return formatter("plural", () => new Intl.PluralRules(lang)).select(n) === "one" ? one : other;
 }
 
 export function number(n) {
-  return new Intl.NumberFormat(lang).format(n);
+  return formatter("number", () => new Intl.NumberFormat(lang)).format(n);
 }
 
 export function dateTime(ms) {
   if (!ms) return "";
-  return new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" }).format(new Date(ms));
+  return formatter("date-time", () => new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" })).format(
+    new Date(ms),
+  );
 }
 
 export function time(ms) {
-  return new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit" }).format(new Date(ms));
+  return formatter("time", () => new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit" })).format(new Date(ms));
 }
 
 /** A calendar day written YYYY-MM-DD (or an RFC 3339 time), shown in the reader's language. */
@@ -76,8 +92,11 @@ export function day(text) {
   const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(text);
   const date = match ? new Date(Date.UTC(+match[1], +match[2] - 1, +match[3])) : new Date(text);
   if (Number.isNaN(date.getTime())) return text;
-  const options = match ? { dateStyle: "medium", timeZone: "UTC" } : { dateStyle: "medium" };
-  return new Intl.DateTimeFormat(lang, options).format(date);
+  // A bare calendar day is the same day everywhere: read and shown in UTC.
+  const shown = match
+    ? formatter("day-utc", () => new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeZone: "UTC" }))
+    : formatter("day", () => new Intl.DateTimeFormat(lang, { dateStyle: "medium" }));
+  return shown.format(date);
 }
 
 let regionNames = null;
