@@ -57,8 +57,13 @@ pub enum DeviceCommand {
     Revoke { device: String },
 }
 
+/// Two threads: a sync fetches the next page on one while it applies the last on the other.
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().context("could not start the network runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("could not start the network runtime")
 }
 
 pub fn deployment(command: DeploymentCommand, mut workspace: Workspace, out: &Output) -> Result<()> {

@@ -221,11 +221,16 @@ impl Client {
 
     /// `GET /v1/events?after=..&limit=..`: one page of this device's team feed.
     pub async fn pull(&self, after: u64, limit: Option<u32>) -> Result<PullResponse, ClientError> {
+        Ok(self.pull_counted(after, limit).await?.0)
+    }
+
+    /// [`Client::pull`], with the size of the page's JSON body in bytes.
+    pub async fn pull_counted(&self, after: u64, limit: Option<u32>) -> Result<(PullResponse, u64), ClientError> {
         let path = match limit {
             Some(limit) => format!("/v1/events?after={after}&limit={limit}"),
             None => format!("/v1/events?after={after}"),
         };
-        self.send(Method::GET, &path, None::<&()>).await
+        self.send_counted(Method::GET, &path, None::<&()>).await
     }
 
     /// `POST /v1/cases/{case_id}/grants`.
@@ -264,6 +269,16 @@ impl Client {
         path: &str,
         body: Option<&B>,
     ) -> Result<T, ClientError> {
+        Ok(self.send_counted(method, path, body).await?.0)
+    }
+
+    /// [`Client::send`], with the size of the answer's body (decompressed) in bytes.
+    async fn send_counted<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<(T, u64), ClientError> {
         let response = self.request(method, path, body).await?;
         // A body that breaks off (the server stopped or the link dropped mid-answer) fails to
         // decompress: that is a broken connection, worth retrying, not a server to update.
@@ -271,8 +286,9 @@ impl Client {
             ClientError::InvalidResponse { url, .. } => ClientError::Unreachable { url },
             other => other,
         })?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| ClientError::InvalidResponse { url: self.base_url.clone(), detail: e.to_string() })
+        let answer = serde_json::from_slice(&bytes)
+            .map_err(|e| ClientError::InvalidResponse { url: self.base_url.clone(), detail: e.to_string() })?;
+        Ok((answer, bytes.len() as u64))
     }
 
     /// Send one request; a non-2xx answer becomes the matching [`ClientError`].

@@ -76,12 +76,19 @@ pub enum SyncError {
         "This laptop does not belong to a deployment yet: join one with `harbour enroll`, or create it with `harbour deployment create`."
     )]
     NotEnrolled,
+    /// A page being fetched in the background was lost (the runtime stopped); nothing was applied.
+    #[error("The sync stopped before it finished ({detail}). Nothing was lost: sync again.")]
+    Interrupted { detail: String },
 }
 
 impl SyncError {
     /// Worth retrying later unchanged.
     pub fn is_transient(&self) -> bool {
-        matches!(self, SyncError::Client(error) if error.is_transient())
+        match self {
+            SyncError::Client(error) => error.is_transient(),
+            SyncError::Interrupted { .. } => true,
+            SyncError::Core(_) | SyncError::NotEnrolled => false,
+        }
     }
 }
 
@@ -177,10 +184,14 @@ pub async fn sync_once(
     }
 
     progress.phase = Phase::Pulling;
-    loop {
-        let after = with(workspace, |ws| ws.sync_cursor())?;
-        let page = client.pull(after, Some(PULL_PAGE)).await?;
-        let bytes = serde_json::to_vec(&page.events).map_or(0, |json| json.len() as u64);
+    // The next page is asked for while this one is applied: on a multi-threaded runtime the
+    // server's work and the transfer overlap the local decryption and writing.
+    let mut next = Some(Prefetch::start(client, with(workspace, |ws| ws.sync_cursor())?));
+    while let Some(fetch) = next.take() {
+        let (page, bytes) = fetch.page().await?;
+        if page.more && !page.events.is_empty() {
+            next = Some(Prefetch::start(client, page.next_cursor));
+        }
         let report = with(workspace, |ws| ws.apply_pulled(&page.events, page.next_cursor))?;
         summary.pulled += report.received as u64;
         summary.stored += report.stored as u64;
@@ -193,9 +204,6 @@ pub async fn sync_once(
         progress.pulled = summary.pulled;
         progress.bytes_down = summary.bytes_down;
         on_progress(&progress);
-        if !page.more || page.events.is_empty() {
-            break;
-        }
     }
 
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
@@ -203,6 +211,32 @@ pub async fn sync_once(
     progress.phase = Phase::Done;
     on_progress(&progress);
     Ok(summary)
+}
+
+/// A pull page being fetched on the runtime while the previous one is applied. Dropped
+/// unused (a page failed to apply), the request is cancelled; the cursor was not moved, so the
+/// next sync asks for the same page again.
+struct Prefetch(tokio::task::JoinHandle<Result<(harbour_wire::protocol::PullResponse, u64), ClientError>>);
+
+impl Prefetch {
+    fn start(client: &Client, after: u64) -> Prefetch {
+        let client = client.clone();
+        Prefetch(tokio::spawn(async move { client.pull_counted(after, Some(PULL_PAGE)).await }))
+    }
+
+    async fn page(mut self) -> Result<(harbour_wire::protocol::PullResponse, u64), SyncError> {
+        match (&mut self.0).await {
+            Ok(answer) => Ok(answer?),
+            // The task panicked or the runtime is shutting down: nothing was applied.
+            Err(error) => Err(SyncError::Interrupted { detail: error.to_string() }),
+        }
+    }
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Runs a local step with the workspace locked.

@@ -136,7 +136,22 @@ impl Workspace {
 
     /// Applies a page pulled from the server and saves the cursor after it, in one transaction:
     /// a page is applied whole or not at all, so an interrupted pull resumes from the last page.
+    ///
+    /// The commit does not wait for the disk (`synchronous = NORMAL`, still atomic in WAL mode):
+    /// everything in it is the server's and comes again. A power cut may undo the last pages
+    /// with the cursor that came with them, and the next sync pulls them again; nothing written
+    /// on this laptop is in such a commit, and the next local write, waiting for the disk,
+    /// makes everything before it durable too.
     pub fn apply_pulled(&mut self, events: &[SealedEvent], next_cursor: u64) -> Result<ApplyReport> {
+        self.conn.execute_batch("PRAGMA synchronous = NORMAL")?;
+        let applied = self.apply_page(events, next_cursor);
+        let restored = self.conn.execute_batch("PRAGMA synchronous = FULL");
+        let report = applied?;
+        restored?;
+        Ok(report)
+    }
+
+    fn apply_page(&mut self, events: &[SealedEvent], next_cursor: u64) -> Result<ApplyReport> {
         let mut report = ApplyReport { received: events.len(), ..ApplyReport::default() };
         let now_ms = Utc::now().timestamp_millis().max(0) as u64;
         let team_secrets = self.secrets.membership.as_ref().map(|m| m.team_secrets.clone()).unwrap_or_default();
@@ -238,5 +253,31 @@ impl Workspace {
             self.case_keys.remove(&case_id);
         }
         Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::crypto::KdfParams;
+    use crate::store::{CreateOptions, Workspace};
+
+    fn synchronous(workspace: &Workspace) -> i64 {
+        workspace.conn.query_row("PRAGMA synchronous", [], |row| row.get(0)).unwrap()
+    }
+
+    /// Pulled pages commit without waiting for the disk; local writes after them still wait
+    /// (`synchronous = FULL`, 2).
+    #[test]
+    fn local_writes_wait_for_the_disk_after_a_pulled_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = CreateOptions { kdf: KdfParams::INSECURE_FAST_FOR_TESTS, ..CreateOptions::default() };
+        let mut workspace = Workspace::create(dir.path(), "a long test passphrase", &options).unwrap();
+        assert_eq!(synchronous(&workspace), 2);
+        workspace.apply_pulled(&[], 7).unwrap();
+        assert_eq!(workspace.sync_cursor().unwrap(), 7);
+        assert_eq!(synchronous(&workspace), 2);
+        drop(workspace);
+        let workspace = Workspace::unlock(dir.path(), "a long test passphrase").unwrap();
+        assert_eq!(workspace.sync_cursor().unwrap(), 7, "the page's cursor was committed");
     }
 }
