@@ -251,7 +251,7 @@ fn a_laptop_joins_its_organisation_and_the_sync_bar_shows_its_work_sent() {
     let root = tempfile::tempdir().unwrap();
     let store = ServerStore::new(&Backend::Sqlite, &root.path().join("server"));
     let bootstrap = store.init();
-    let server = store.start();
+    let mut server = store.start();
     let ministry = root.path().join("ministry");
     assert!(harbour(&ministry, &["init", "--worker", "Administrator"]).status.success());
     let created =
@@ -271,11 +271,9 @@ fn a_laptop_joins_its_organisation_and_the_sync_bar_shows_its_work_sent() {
         (app.screen() == "cases").then_some(())
     });
     let code = app.create_case("Ysolde Branwick");
-    let state = app.session.wait_until("the sync bar to say everything was sent", Duration::from_secs(60), || {
-        let state = app.session.try_find("#sync-state").and_then(|bar| bar.attribute("data-state"));
-        (state.as_deref() == Some("synced")).then_some(state)
+    app.session.wait_until("the sync bar to say everything was sent", Duration::from_secs(60), || {
+        (app.sync_state() == "synced").then_some(())
     });
-    assert_eq!(state.as_deref(), Some("synced"));
     assert_eq!(app.text("#sync-state"), app.text("#sync-state").trim(), "a sentence, not markup");
 
     // The ministry pulls the case the app sent, and can read it.
@@ -284,6 +282,41 @@ fn a_laptop_joins_its_organisation_and_the_sync_bar_shows_its_work_sent() {
     let codes: Vec<&str> = cases.as_array().unwrap().iter().filter_map(|case| case["code"].as_str()).collect();
     assert_eq!(codes, [code.as_str()], "the ministry finds the clinic's case by name");
     assert!(store.plaintext_found(&["Ysolde", "Branwick"]).is_empty(), "the server holds no name in clear");
+
+    // The link goes: the bar says so calmly, with what is waiting, and the work is kept.
+    server.kill();
+    app.create_case("Ottilie Farrowgate");
+    // "Working offline — {n} changes will be sent when you are connected" (a new case is
+    // several events: its creation and its grants).
+    let template = translation("ui.sync.offline_other", "en");
+    let (before, after) = template.split_once("{n}").expect("the sentence counts the changes");
+    app.session.wait_until("the sync bar to say it works offline", Duration::from_secs(60), || {
+        let said = app.text("#sync-state");
+        let count = said.strip_prefix(before).and_then(|rest| rest.strip_suffix(after));
+        (app.sync_state() == "offline" && count.is_some_and(|n| n.parse::<u32>().is_ok_and(|n| n > 0))).then_some(())
+    });
+    // The link comes back; "Sync now" sends the waiting change at once.
+    server.restart();
+    app.click("#sync-now");
+    app.session.wait_until("the sync bar to say everything was sent again", Duration::from_secs(60), || {
+        (app.sync_state() == "synced").then_some(())
+    });
+    assert_eq!(harbour_json(&ministry, &["sync"])["pulled"].as_u64().map(|pulled| pulled > 0), Some(true));
+    assert_eq!(harbour_json(&ministry, &["case", "list", "--search", "farrowgate"]).as_array().map(Vec::len), Some(1));
+
+    // The administrator revokes the laptop: the bar says what happened and what to do, in a
+    // sentence, not an error code.
+    let devices = harbour_json(&ministry, &["device", "list"]);
+    let laptop =
+        devices.as_array().unwrap().iter().find(|device| device["admin"] == false).expect("the laptop is listed");
+    harbour_json(&ministry, &["device", "revoke", laptop["device_id"].as_str().unwrap()]);
+    app.click("#sync-now");
+    app.session.wait_until("the sync bar to say the laptop was refused", Duration::from_secs(60), || {
+        (app.sync_state() == "failed").then_some(())
+    });
+    let said = app.text("#sync-state");
+    assert!(said.starts_with(&translation("ui.sync.failed", "en")), "the failure's sentence: {said:?}");
+    assert!(said.contains("ask your administrator to re-invite it"), "what to do: {said:?}");
 }
 
 /// A name that is HTML is shown as text everywhere: no element is made from it and no script
@@ -448,6 +481,11 @@ impl Harbour {
 
     /// A new case named `name` (past the duplicate warning, if any); ends on its page and
     /// returns its code.
+    /// The sync bar's `data-state` (offline, syncing, synced, failed …), or "" when not shown.
+    fn sync_state(&self) -> String {
+        self.session.try_find("#sync-state").and_then(|bar| bar.attribute("data-state")).unwrap_or_default()
+    }
+
     fn create_case(&self, name: &str) -> String {
         self.go_to_cases();
         self.click("#new-case");
