@@ -9,23 +9,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-as_root() {
-    if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
-        echo "src-tauri/run.sh: installing system packages needs root (or sudo): $*" >&2; exit 1
-    fi
-}
-
-packages=(build-essential pkg-config perl make
-    libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libssl-dev libxdo-dev)
-missing=()
-for package in "${packages[@]}"; do
-    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "Installing system packages: ${missing[*]}"
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-fi
+# WebKitGTK and GTK for a Tauri 2 app; a C toolchain for SQLCipher with its vendored OpenSSL.
+source .ci/packages.sh
+install_packages src-tauri/run.sh build-essential pkg-config perl make \
+    libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libssl-dev libxdo-dev
 if ! command -v cargo >/dev/null; then
     echo "src-tauri/run.sh: cargo is not installed; install Rust with rustup (https://rustup.rs) and run again" >&2
     exit 1

@@ -9,27 +9,13 @@ cd "$(dirname "$0")/.."
 
 say() { printf '\n== %s\n' "$*"; }
 
-as_root() {
-    if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
-        echo "tests/run.sh: installing system packages needs root (or sudo): $*" >&2; exit 1
-    fi
-}
-
 # Build tools for SQLCipher with its vendored OpenSSL (C compiler, make, perl, pkg-config);
 # WebKitGTK and GTK for the desktop app (Tauri 2); and for its end-to-end tests a virtual
 # display (Xvfb) and WebKit's WebDriver server.
-packages=(build-essential pkg-config perl make
-    libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libssl-dev libxdo-dev
-    xvfb xauth webkit2gtk-driver)
-missing=()
-for package in "${packages[@]}"; do
-    dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    say "Installing system packages: ${missing[*]}"
-    as_root apt-get update -qq
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-fi
+source .ci/packages.sh
+install_packages tests/run.sh build-essential pkg-config perl make \
+    libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libssl-dev libxdo-dev \
+    xvfb xauth webkit2gtk-driver
 
 if ! command -v cargo >/dev/null; then
     echo "tests/run.sh: cargo is not installed; install Rust with rustup (https://rustup.rs) and run again" >&2

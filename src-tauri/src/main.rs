@@ -8,7 +8,7 @@ fn main() {
 }
 
 /// Harbour's screens are forms and lists: WebKitGTK's GPU compositing brings them nothing, costs
-/// ~110 MB more once a long list is on screen (tiles above and below the view) and ~30 ms of
+/// ~110 MB more once a long list is on screen (tiles above and below the view) and ~45 ms of
 /// start-up (docs/PERFORMANCE.md), and on old graphics drivers and virtual machines it is the
 /// usual cause of blank or flickering windows. WebKitGTK reads this variable when it makes the
 /// webview's settings, so it is set before anything else; `HARBOUR_GPU_RENDERING=1` keeps

@@ -347,6 +347,30 @@ fn a_name_made_of_html_is_shown_as_text_and_never_runs() {
     assert_eq!(app.session.execute("return document.querySelectorAll('img[src=x]').length", json!([])), json!(0));
 }
 
+/// The first-run form says what is missing, one thing at a time, and marks the field.
+#[test]
+fn the_first_run_form_says_what_is_missing() {
+    let app = Harbour::start();
+    app.wait_screen("first-run");
+    let invalid = |selector: &str| app.session.find(selector).attribute("aria-invalid").as_deref() == Some("true");
+    app.click("#create-submit");
+    assert_eq!(app.text("#create-error"), translation("ui.first_run.worker_missing", "en"));
+    assert!(invalid("#create-worker"));
+    app.fill("#create-worker", WORKER);
+    app.fill("#create-passphrase", "too short");
+    app.click("#create-submit");
+    assert_eq!(app.text("#create-error"), translation("ui.passphrase.too_short", "en"));
+    assert!(invalid("#create-passphrase") && !invalid("#create-worker"));
+    app.fill("#create-passphrase", PASSPHRASE);
+    app.fill("#create-passphrase-confirm", "not the same passphrase");
+    app.click("#create-submit");
+    assert_eq!(app.text("#create-error"), translation("ui.passphrase.mismatch", "en"));
+    assert!(invalid("#create-passphrase-confirm"));
+    app.fill("#create-passphrase-confirm", PASSPHRASE);
+    app.click("#create-submit");
+    app.wait_screen("cases");
+}
+
 /// The window is painted on the CPU (docs/PERFORMANCE.md): the shell sets WebKit's switch
 /// before the webview exists, so its web process has it too.
 #[test]

@@ -45,6 +45,30 @@ export function markInvalid(error, controls) {
   return true;
 }
 
+/**
+ * Checks a form before it is sent: `checks` are [control name, failed, message key] in the
+ * order of the form. Shows the first that failed in `box` and marks its control; returns
+ * whether the form may be sent.
+ */
+export function formIsComplete(box, controls, checks) {
+  const failed = checks.find(([, fails]) => fails);
+  if (!failed) {
+    showError(box, null);
+    markInvalid(null, controls);
+    return true;
+  }
+  showError(box, t(failed[2]));
+  markInvalid({ kind: "invalid", field: failed[0] }, controls);
+  return false;
+}
+
+/** The checks of a new passphrase (and its confirmation, when the form has one). */
+export function newPassphraseChecks(name, passphrase, confirm) {
+  const checks = [[name, [...passphrase.value].length < MIN_PASSPHRASE, "ui.passphrase.too_short"]];
+  if (confirm) checks.push(["confirm", passphrase.value !== confirm.value, "ui.passphrase.mismatch"]);
+  return checks;
+}
+
 /** Runs `work` with `button` disabled and marked busy; returns its result. */
 export async function busy(button, work) {
   button.disabled = true;

@@ -77,8 +77,8 @@ pub enum SyncError {
     )]
     NotEnrolled,
     /// A page being fetched in the background was lost (the runtime stopped); nothing was applied.
-    #[error("The sync stopped before it finished ({detail}). Nothing was lost: sync again.")]
-    Interrupted { detail: String },
+    #[error("The sync stopped before it finished. Nothing was lost: it will be tried again.")]
+    Interrupted,
 }
 
 impl SyncError {
@@ -86,7 +86,7 @@ impl SyncError {
     pub fn is_transient(&self) -> bool {
         match self {
             SyncError::Client(error) => error.is_transient(),
-            SyncError::Interrupted { .. } => true,
+            SyncError::Interrupted => true,
             SyncError::Core(_) | SyncError::NotEnrolled => false,
         }
     }
@@ -228,7 +228,7 @@ impl Prefetch {
         match (&mut self.0).await {
             Ok(answer) => Ok(answer?),
             // The task panicked or the runtime is shutting down: nothing was applied.
-            Err(error) => Err(SyncError::Interrupted { detail: error.to_string() }),
+            Err(_) => Err(SyncError::Interrupted),
         }
     }
 }

@@ -6,11 +6,12 @@ import { h } from "../dom.js";
 import { t } from "../i18n.js";
 import * as syncBar from "../syncbar.js";
 import {
-  MIN_PASSPHRASE,
   busy,
   errorBox,
   field,
+  formIsComplete,
   markInvalid,
+  newPassphraseChecks,
   pageHeader,
   passphraseInput,
   showError,
@@ -64,19 +65,8 @@ function createPanel() {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const controls = { worker, passphrase, confirm };
-    const problem = !worker.value.trim()
-      ? ["worker", "ui.first_run.worker_missing"]
-      : [...passphrase.value].length < MIN_PASSPHRASE
-        ? ["passphrase", "ui.passphrase.too_short"]
-        : passphrase.value !== confirm.value
-          ? ["confirm", "ui.passphrase.mismatch"]
-          : null;
-    if (problem) {
-      showError(error, t(problem[1]));
-      markInvalid({ kind: "invalid", field: problem[0] }, controls);
-      return;
-    }
-    showError(error, null);
+    const checks = [["worker", !worker.value.trim(), "ui.first_run.worker_missing"], ...newPassphraseChecks("passphrase", passphrase, confirm)];
+    if (!formIsComplete(error, controls, checks)) return;
     try {
       const status = await busy(submit, () =>
         call("create_workspace", { input: { passphrase: passphrase.value, worker: worker.value.trim() } }),
@@ -117,21 +107,13 @@ function joinPanel() {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const controls = { invitation, code, worker, passphrase };
-    const problem = !invitation.value.trim()
-      ? ["invitation", "ui.first_run.invitation_missing"]
-      : !code.value.trim()
-        ? ["code", "ui.first_run.code_missing"]
-        : !worker.value.trim()
-          ? ["worker", "ui.first_run.worker_missing"]
-          : [...passphrase.value].length < MIN_PASSPHRASE
-            ? ["passphrase", "ui.passphrase.too_short"]
-            : null;
-    if (problem) {
-      showError(error, t(problem[1]));
-      markInvalid({ kind: "invalid", field: problem[0] }, controls);
-      return;
-    }
-    showError(error, null);
+    const checks = [
+      ["invitation", !invitation.value.trim(), "ui.first_run.invitation_missing"],
+      ["code", !code.value.trim(), "ui.first_run.code_missing"],
+      ["worker", !worker.value.trim(), "ui.first_run.worker_missing"],
+      ...newPassphraseChecks("passphrase", passphrase),
+    ];
+    if (!formIsComplete(error, controls, checks)) return;
     try {
       const status = await busy(submit, () =>
         call("join_deployment", {

@@ -6,11 +6,12 @@ import { app } from "../app.js";
 import { h, replace } from "../dom.js";
 import { LANGUAGES, t } from "../i18n.js";
 import {
-  MIN_PASSPHRASE,
   busy,
   errorBox,
   field,
+  formIsComplete,
   markInvalid,
+  newPassphraseChecks,
   pageHeader,
   passphraseInput,
   showError,
@@ -153,19 +154,8 @@ function passphrasePanel(nodes) {
     event.preventDefault();
     done.textContent = "";
     const controls = { current, new: next, confirm };
-    const fault = !current.value
-      ? ["current", "ui.settings.passphrase_current_missing"]
-      : [...next.value].length < MIN_PASSPHRASE
-        ? ["new", "ui.passphrase.too_short"]
-        : confirm.value !== next.value
-          ? ["confirm", "ui.passphrase.mismatch"]
-          : null;
-    if (fault) {
-      showError(error, t(fault[1]));
-      markInvalid({ kind: "invalid", field: fault[0] }, controls);
-      return;
-    }
-    showError(error, null);
+    const checks = [["current", !current.value, "ui.settings.passphrase_current_missing"], ...newPassphraseChecks("new", next, confirm)];
+    if (!formIsComplete(error, controls, checks)) return;
     try {
       await busy(save, () => call("change_passphrase", { input: { current: current.value, new: next.value } }));
       current.value = "";
