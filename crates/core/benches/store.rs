@@ -1,9 +1,12 @@
-//! Figures for docs/PERFORMANCE.md: durable write latency (against plain SQLite doing the same
-//! statements), search among 100,000 cases, and unlock time.
+//! Figures for docs/PERFORMANCE.md: durable write latency (against the same writes without
+//! encryption, and against the bare statements on plain SQLite), search among 100,000 cases,
+//! and unlock time.
 //!
-//!     cargo bench -p harbour-core --bench store
-//!     HARBOUR_BENCH_CASES=20000 cargo bench -p harbour-core --bench store   (a quicker run)
-//!     HARBOUR_BENCH_DIR=/dev/shm cargo bench -p harbour-core --bench store  (no disk: CPU cost only)
+//!     cargo bench -p harbour-core --features unencrypted-baseline --bench store
+//!     HARBOUR_BENCH_CASES=20000 ...    (a quicker run)
+//!     HARBOUR_BENCH_DIR=/dev/shm ...   (no disk: CPU cost only)
+//!
+//! The feature builds `Workspace::create_unencrypted_baseline`, the baseline's workspace.
 //!
 //! Runs on the disk that holds the target directory, with synchronous=FULL like the app.
 
@@ -40,10 +43,52 @@ const WRITE_CASES: usize = 100;
 const HISTORY: usize = 30;
 
 fn writes(root: &Path) {
-    let dir = root.join("writes");
     let options = CreateOptions { kdf: KdfParams::INSECURE_FAST_FOR_TESTS, ..CreateOptions::default() };
-    let mut workspace = Workspace::create(&dir, PASSPHRASE, &options).unwrap();
     let note = "Seen at the clinic; follow-up booked for next week with an interpreter.";
+    let mut workspace = Workspace::create(&root.join("writes"), PASSPHRASE, &options).unwrap();
+    let mut unencrypted = Workspace::create_unencrypted_baseline(&root.join("unencrypted"), &options).unwrap();
+    let cases = seed_history(&mut workspace, note);
+    let unencrypted_cases = seed_history(&mut unencrypted, note);
+    let events = workspace.case_events(cases[0]).unwrap();
+    let sealed_size = events.iter().map(|event| event.ciphertext.len()).sum::<usize>() / events.len();
+    let state = workspace.export_case(cases[0]).unwrap();
+    let state_size = zstd::bulk::compress(&serde_json::to_vec(&state).unwrap(), 1).unwrap().len();
+    let plain = PlainStore::new(&root.join("plain.db"), sealed_size, state_size);
+    // Timed: a note or a field edit (the two most common writes) across the cases, each followed
+    // by the same write without encryption and by the bare statements on plain SQLite, so that
+    // all three see the same disk and the same noise.
+    let mut harbour = Vec::with_capacity(WRITES);
+    let mut baseline = Vec::with_capacity(WRITES);
+    let mut statements = Vec::with_capacity(WRITES);
+    for round in 0..WRITES {
+        let start = Instant::now();
+        write_one(&mut workspace, cases[round % cases.len()], round, note);
+        harbour.push(start.elapsed());
+        let start = Instant::now();
+        write_one(&mut unencrypted, unencrypted_cases[round % cases.len()], round, note);
+        baseline.push(start.elapsed());
+        let start = Instant::now();
+        plain.write(round);
+        statements.push(start.elapsed());
+    }
+    let (h50, h95) = (percentile(&mut harbour, 50), percentile(&mut harbour, 95));
+    let (b50, b95) = (percentile(&mut baseline, 50), percentile(&mut baseline, 95));
+    let (s50, s95) = (percentile(&mut statements, 50), percentile(&mut statements, 95));
+    println!(
+        "Durable write of one case event (note or field edit) on cases with ~{} events, synchronous=FULL, WAL:",
+        HISTORY + WRITES / WRITE_CASES
+    );
+    println!("  Harbour (SQLCipher + AES-GCM seal + projection + audit): median {h50:?}  p95 {h95:?}");
+    println!(
+        "  the same writes without encryption (plain SQLite file, events not sealed): median {b50:?}  p95 {b95:?}"
+    );
+    println!("  the bare statements on plain SQLite, same row sizes: median {s50:?}  p95 {s95:?}");
+    println!("  ratio of medians to the same writes without encryption: {:.2}x", h50.as_secs_f64() / b50.as_secs_f64());
+    println!("  ratio of medians to the bare statements: {:.2}x\n", h50.as_secs_f64() / s50.as_secs_f64());
+}
+
+/// Cases to write to, each with a realistic history first.
+fn seed_history(workspace: &mut Workspace, note: &str) -> Vec<harbour_core::CaseId> {
     let cases: Vec<_> = (0..WRITE_CASES)
         .map(|index| {
             workspace.create_case(CaseFields::named(&format!("Benchmark Person {index}")).unwrap()).unwrap().id
@@ -51,36 +96,10 @@ fn writes(root: &Path) {
         .collect();
     for round in 0..HISTORY {
         for case in &cases {
-            write_one(&mut workspace, *case, round, note);
+            write_one(workspace, *case, round, note);
         }
     }
-    let events = workspace.case_events(cases[0]).unwrap();
-    let sealed_size = events.iter().map(|event| event.ciphertext.len()).sum::<usize>() / events.len();
-    let state = workspace.export_case(cases[0]).unwrap();
-    let state_size = zstd::bulk::compress(&serde_json::to_vec(&state).unwrap(), 1).unwrap().len();
-    let plain = PlainStore::new(&root.join("plain.db"), sealed_size, state_size);
-    // Timed: a note or a field edit (the two most common writes) across the cases, each followed
-    // by the same statements on plain SQLite, so that both see the same disk and the same noise.
-    let mut harbour = Vec::with_capacity(WRITES);
-    let mut baseline = Vec::with_capacity(WRITES);
-    for round in 0..WRITES {
-        let case = cases[round % cases.len()];
-        let start = Instant::now();
-        write_one(&mut workspace, case, round, note);
-        harbour.push(start.elapsed());
-        let start = Instant::now();
-        plain.write(round);
-        baseline.push(start.elapsed());
-    }
-    let (h50, h95) = (percentile(&mut harbour, 50), percentile(&mut harbour, 95));
-    let (p50, p95) = (percentile(&mut baseline, 50), percentile(&mut baseline, 95));
-    println!(
-        "Durable write of one case event (note or field edit) on cases with ~{} events, synchronous=FULL, WAL:",
-        HISTORY + WRITES / WRITE_CASES
-    );
-    println!("  Harbour (SQLCipher + AES-GCM seal + projection + audit): median {h50:?}  p95 {h95:?}");
-    println!("  plain rusqlite, same statements and row sizes, no encryption: median {p50:?}  p95 {p95:?}");
-    println!("  ratio of medians: {:.2}x\n", h50.as_secs_f64() / p50.as_secs_f64());
+    cases
 }
 
 fn write_one(workspace: &mut Workspace, case: harbour_core::CaseId, round: usize, note: &str) {
@@ -101,19 +120,18 @@ struct PlainStore {
 impl PlainStore {
     fn new(path: &Path, sealed_size: usize, state_size: usize) -> PlainStore {
         let conn = Connection::open(path).unwrap();
+        conn.execute_batch(&format!("PRAGMA page_size = {};", harbour_core::keyfile::DB_PAGE_SIZE)).unwrap();
         conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get::<_, String>(0)).unwrap();
         conn.execute_batch(
             "PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;
              CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-             CREATE TABLE events (id TEXT PRIMARY KEY, case_id TEXT, kind TEXT, device_id TEXT, device_seq INTEGER,
-                 hlc TEXT, key_id TEXT, nonce BLOB, ciphertext BLOB, sent INTEGER, UNIQUE (device_id, device_seq));
+             CREATE TABLE events (device_id TEXT, device_seq INTEGER, id TEXT, case_id TEXT, kind TEXT, hlc TEXT,
+                 key_id TEXT, nonce BLOB, ciphertext BLOB, sent INTEGER, PRIMARY KEY (device_id, device_seq)) WITHOUT ROWID;
              CREATE INDEX events_by_case ON events (case_id, hlc);
-             CREATE INDEX events_unsent ON events (device_seq) WHERE sent = 0;
              CREATE TABLE cases (id TEXT UNIQUE, code TEXT UNIQUE, name TEXT, status TEXT, risk TEXT, team TEXT,
                  created_ms INTEGER, updated_ms INTEGER, needs_review INTEGER, search_text TEXT);
              CREATE TABLE case_states (case_rowid INTEGER PRIMARY KEY, state BLOB NOT NULL);
              CREATE INDEX cases_by_update ON cases (updated_ms);
-             CREATE INDEX cases_by_status ON cases (status, updated_ms);
              CREATE TABLE audit (seq INTEGER PRIMARY KEY, at TEXT, actor TEXT, action TEXT, case_id TEXT, detail TEXT, hash TEXT);
              INSERT INTO meta VALUES ('device_seq', '0'), ('hlc', '0'), ('audit_head', '0');",
         )
@@ -136,7 +154,7 @@ impl PlainStore {
             conn.query_row("SELECT value FROM meta WHERE key = 'device_seq'", [], |row| row.get(0)).unwrap();
         let id = uuid::Uuid::now_v7().to_string();
         conn.execute(
-            "INSERT INTO events VALUES (?1, 'case', 'note.added', 'device', ?2, ?3, 'key', ?4, ?5, 0)",
+            "INSERT INTO events VALUES ('device', ?2, ?1, 'case', 'note.added', ?3, 'key', ?4, ?5, 0)",
             params![id, round as i64, format!("{round:016}"), vec![1u8; 12], self.ciphertext],
         )
         .unwrap();

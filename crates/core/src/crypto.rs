@@ -135,11 +135,7 @@ pub fn seal(event: &Event, key: &CaseKey) -> SealedEvent {
         nonce: Vec::new(),
         ciphertext: Vec::new(),
     };
-    let body = Zeroizing::new(
-        serde_json::to_vec(&PayloadRef { author: &event.author, change: &event.change })
-            .expect("an event always serializes"),
-    );
-    let compressed = Zeroizing::new(compress(&body, 3));
+    let compressed = compressed_payload(event);
     let mut nonce = [0u8; NONCE_LEN];
     fill_random(&mut nonce);
     let aad = sealed.associated_data();
@@ -148,6 +144,34 @@ pub fn seal(event: &Event, key: &CaseKey) -> SealedEvent {
         .expect("AES-GCM sealing cannot fail for in-memory buffers");
     sealed.nonce = nonce.to_vec();
     sealed
+}
+
+/// What a sealed event's ciphertext holds once opened: the author and the change, compressed.
+fn compressed_payload(event: &Event) -> Zeroizing<Vec<u8>> {
+    let body = Zeroizing::new(
+        serde_json::to_vec(&PayloadRef { author: &event.author, change: &event.change })
+            .expect("an event always serializes"),
+    );
+    Zeroizing::new(compress(&body, 3))
+}
+
+/// For the write benchmark's baseline only: an event prepared exactly as [`seal`] does, but
+/// with the compressed payload left unencrypted. Built only with the `unencrypted-baseline`
+/// feature, which the app, the CLI and the server never enable.
+#[cfg(feature = "unencrypted-baseline")]
+pub fn unsealed_for_baseline(event: &Event, key: &CaseKey) -> SealedEvent {
+    SealedEvent {
+        format: SEALED_FORMAT,
+        id: event.id.0,
+        case_id: event.case_id.0,
+        kind: event.change.kind().to_owned(),
+        device_id: event.device_id.0,
+        device_seq: event.device_seq,
+        hlc: event.hlc,
+        key_id: key.id,
+        nonce: vec![0; NONCE_LEN],
+        ciphertext: compressed_payload(event).to_vec(),
+    }
 }
 
 #[derive(Serialize)]

@@ -1,7 +1,7 @@
 //! The local half of sync: which sealed events wait to be sent, applying a pulled page (in one
 //! transaction with the cursor), and the shares waiting for the server's access grant.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::Utc;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
@@ -9,7 +9,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::{
-    Workspace, insert_sealed, load_case_key, load_state, open_case_events, save_state, set_meta, store_case_key,
+    Workspace, insert_sealed, load_case_key, load_state, open_case_events, save_state, sent_through, set_meta,
+    store_case_key,
 };
 use crate::crypto::{self, SEALED_FORMAT};
 use crate::deployment::{self, GRANT_KIND};
@@ -58,18 +59,43 @@ impl Workspace {
     pub fn pending_count(&self) -> Result<u64> {
         Ok(self
             .conn
-            .prepare_cached("SELECT count(*) FROM events WHERE sent = 0")?
-            .query_row([], |row| row.get::<_, i64>(0))? as u64)
+            .prepare_cached("SELECT count(*) FROM events WHERE device_id = ?1 AND device_seq > ?2 AND sent = 0")?
+            .query_row(params![self.secrets.device_id.to_string(), sent_through(&self.conn)?], |row| {
+                row.get::<_, i64>(0)
+            })? as u64)
     }
 
-    /// Marks events as acknowledged by the server.
+    /// Marks events as acknowledged by the server, in any order, and moves the `sent_through`
+    /// cursor past every acknowledged event that has no unacknowledged one before it.
     pub fn mark_sent(&mut self, ids: &[Uuid]) -> Result<()> {
+        let acknowledged: HashSet<String> = ids.iter().map(Uuid::to_string).collect();
+        let device = self.secrets.device_id.to_string();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let cursor = sent_through(&tx)?;
+        // Only this device's unacknowledged events are read: the ones after the cursor.
+        let mut unsent = Vec::new();
         {
-            let mut statement = tx.prepare_cached("UPDATE events SET sent = 1 WHERE id = ?1")?;
-            for id in ids {
-                statement.execute([id.to_string()])?;
+            let mut statement = tx.prepare_cached(
+                "SELECT device_seq, id FROM events WHERE device_id = ?1 AND device_seq > ?2 AND sent = 0
+                 ORDER BY device_seq",
+            )?;
+            let mut rows = statement.query(params![device, cursor])?;
+            while let Some(row) = rows.next()? {
+                unsent.push((row.get::<_, i64>(0)?, acknowledged.contains(&row.get::<_, String>(1)?)));
             }
+            let mut mark = tx.prepare_cached("UPDATE events SET sent = 1 WHERE device_id = ?1 AND device_seq = ?2")?;
+            for (seq, _) in unsent.iter().filter(|(_, acked)| *acked) {
+                mark.execute(params![device, seq])?;
+            }
+        }
+        let through = match unsent.iter().find(|(_, acked)| !acked) {
+            Some((first_waiting, _)) => first_waiting - 1,
+            None => tx
+                .prepare_cached("SELECT coalesce(max(device_seq), 0) FROM events WHERE device_id = ?1")?
+                .query_row([&device], |row| row.get::<_, i64>(0))?,
+        };
+        if through > cursor {
+            set_meta(&tx, "sent_through", &through.to_string())?;
         }
         tx.commit()?;
         Ok(())
@@ -216,7 +242,12 @@ impl Workspace {
                     Err(_) => {
                         // Never apply what does not open; keep it out of the store too.
                         report.refused += 1;
-                        tx.prepare_cached("DELETE FROM events WHERE id = ?1")?.execute([sealed.id.to_string()])?;
+                        tx.prepare_cached("DELETE FROM events WHERE device_id = ?1 AND device_seq = ?2 AND id = ?3")?
+                            .execute(params![
+                            sealed.device_id.to_string(),
+                            sealed.device_seq as i64,
+                            sealed.id.to_string()
+                        ])?;
                     }
                 }
             }

@@ -43,7 +43,7 @@ use crate::model::{
 pub const DB_FILE: &str = "harbour.db";
 const FAILED_UNLOCKS_FILE: &str = "failed-unlocks.log";
 /// The newest database layout this version understands.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 /// The shortest passphrase accepted for a new workspace.
 pub const MIN_PASSPHRASE_CHARS: usize = 8;
 
@@ -128,6 +128,9 @@ pub struct Workspace {
     /// case back from the database first. Always equal to the stored projection.
     recent: HashMap<CaseId, CaseState>,
     sealer: keyfile::Sealer,
+    /// Set only by [`Workspace::create_unencrypted_baseline`].
+    #[cfg(feature = "unencrypted-baseline")]
+    unencrypted: bool,
 }
 
 /// How many case projections [`Workspace`] keeps in memory.
@@ -136,6 +139,44 @@ const RECENT_CASES: usize = 256;
 impl std::fmt::Debug for Workspace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Workspace").field("dir", &self.dir).field("device", &self.secrets.device_id).finish()
+    }
+}
+
+#[cfg(feature = "unencrypted-baseline")]
+impl Workspace {
+    /// For the write benchmark's baseline only: a workspace doing exactly the same work per
+    /// write, with neither of the two encryption layers: its database is a plain SQLite file
+    /// and its events are compressed but not sealed. Writes only; it cannot be unlocked again.
+    /// Built only with the `unencrypted-baseline` feature, which the app, the CLI and the
+    /// server never enable.
+    pub fn create_unencrypted_baseline(dir: &Path, options: &CreateOptions) -> Result<Workspace> {
+        create_private_dir(dir)?;
+        let conn = Connection::open(dir.join(DB_FILE))?;
+        // The same page size as an encrypted workspace's, so that both write the same pages.
+        conn.execute_batch(&format!("PRAGMA page_size = {};", keyfile::DB_PAGE_SIZE))?;
+        let conn = prepare_database(dir, conn)?;
+        conn.execute_batch("BEGIN")?;
+        conn.prepare_cached("INSERT INTO meta (key, value) VALUES ('worker', ?1)")?.execute([&options.worker])?;
+        audit::append(&conn, Utc::now(), &options.worker, "workspace.create", None, "")?;
+        conn.execute_batch("COMMIT")?;
+        Ok(Workspace {
+            dir: dir.to_owned(),
+            conn,
+            secrets: LocalSecrets {
+                device_id: DeviceId::new(),
+                db_key: Secret::random(),
+                master_key: Secret::random(),
+                membership: None,
+                db_page_size: keyfile::DB_PAGE_SIZE,
+            },
+            clock: Clock::default(),
+            worker: options.worker.clone(),
+            code_prefix: options.code_prefix.clone(),
+            case_keys: HashMap::new(),
+            recent: HashMap::new(),
+            sealer: keyfile::Sealer::new("unused baseline passphrase", options.kdf)?,
+            unencrypted: true,
+        })
     }
 }
 
@@ -174,9 +215,15 @@ impl Workspace {
             return Err(Error::WorkspaceExists(dir.to_owned()));
         }
         create_private_dir(dir)?;
-        let secrets = LocalSecrets { device_id, db_key: Secret::random(), master_key: Secret::random(), membership };
+        let secrets = LocalSecrets {
+            device_id,
+            db_key: Secret::random(),
+            master_key: Secret::random(),
+            membership,
+            db_page_size: keyfile::DB_PAGE_SIZE,
+        };
         let sealer = keyfile::Sealer::new(passphrase, options.kdf)?;
-        let conn = open_database(dir, &secrets.db_key)?;
+        let conn = open_database(dir, &secrets.db_key, secrets.db_page_size)?;
         conn.execute_batch("BEGIN")?;
         conn.prepare_cached("INSERT INTO meta (key, value) VALUES ('worker', ?1)")?.execute([&worker])?;
         conn.prepare_cached("INSERT INTO meta (key, value) VALUES ('code_prefix', ?1)")?
@@ -197,6 +244,8 @@ impl Workspace {
             case_keys: HashMap::new(),
             recent: HashMap::new(),
             sealer,
+            #[cfg(feature = "unencrypted-baseline")]
+            unencrypted: false,
         })
     }
 
@@ -211,7 +260,7 @@ impl Workspace {
             }
             Err(other) => return Err(other),
         };
-        let conn = open_database(dir, &secrets.db_key)?;
+        let conn = open_database(dir, &secrets.db_key, secrets.db_page_size)?;
         let meta = |key: &str| -> Result<Option<String>> {
             Ok(conn
                 .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
@@ -234,6 +283,8 @@ impl Workspace {
             case_keys: HashMap::new(),
             recent: HashMap::new(),
             sealer,
+            #[cfg(feature = "unencrypted-baseline")]
+            unencrypted: false,
         };
         workspace.import_failed_unlocks()?;
         Ok(workspace)
@@ -562,9 +613,12 @@ impl Workspace {
     pub fn pending_events(&self, limit: usize) -> Result<Vec<SealedEvent>> {
         let mut statement = self.conn.prepare_cached(
             "SELECT id, case_id, kind, device_id, device_seq, hlc, key_id, nonce, ciphertext
-             FROM events WHERE sent = 0 ORDER BY device_seq LIMIT ?1",
+             FROM events WHERE device_id = ?1 AND device_seq > ?2 AND sent = 0 ORDER BY device_seq LIMIT ?3",
         )?;
-        let rows = statement.query_map([limit as i64], sealed_from_row)?;
+        let rows = statement.query_map(
+            params![self.secrets.device_id.to_string(), sent_through(&self.conn)?, limit as i64],
+            sealed_from_row,
+        )?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
@@ -652,11 +706,16 @@ impl Workspace {
         let keys = pending.iter().map(|item| self.case_key(item.case_id)).collect::<Result<Vec<_>>>()?;
         // A new case of a deployment's device is granted to its team and to the ministry.
         let grant_to = if pending.iter().any(|item| item.new_key.is_some()) { self.home_teams()? } else { Vec::new() };
+        #[cfg(feature = "unencrypted-baseline")]
+        let seal = if self.unencrypted { crypto::unsealed_for_baseline } else { crypto::seal };
+        #[cfg(not(feature = "unencrypted-baseline"))]
+        let seal = crypto::seal;
         let now = Utc::now();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut device_seq = last_device_seq(&tx)?;
         let mut states = Vec::with_capacity(pending.len());
-        let mut grants = crate::deployment::GrantSealer::new();
+        // Made on the first grant: its ephemeral key costs an X25519 key generation.
+        let mut grants: Option<crate::deployment::GrantSealer> = None;
         for (item, key) in pending.into_iter().zip(keys) {
             device_seq += 1;
             let event = Event {
@@ -687,13 +746,19 @@ impl Workspace {
                     }
                 }
             };
-            insert_sealed(&tx, &crypto::seal(&event, &key), false)?;
+            insert_sealed(&tx, &seal(&event, &key), false)?;
             if item.new_key.is_some() {
                 for team in &grant_to {
                     device_seq += 1;
                     let hlc = self.clock.tick(now.timestamp_millis().max(0) as u64);
-                    let grant =
-                        grants.seal(item.case_id, &key, team, self.secrets.device_id, device_seq as u64, hlc)?;
+                    let grant = grants.get_or_insert_with(crate::deployment::GrantSealer::new).seal(
+                        item.case_id,
+                        &key,
+                        team,
+                        self.secrets.device_id,
+                        device_seq as u64,
+                        hlc,
+                    )?;
                     insert_sealed(&tx, &grant, false)?;
                 }
             }
@@ -839,9 +904,8 @@ fn record_failed_unlock(dir: &Path) -> Result<()> {
 
 /// Opens (creating if needed) the SQLCipher database with its raw key, refusing a newer layout
 /// without writing to it, then migrates an older one.
-fn open_database(dir: &Path, key: &Secret) -> Result<Connection> {
-    let path = dir.join(DB_FILE);
-    let conn = Connection::open(&path)?;
+fn open_database(dir: &Path, key: &Secret, page_size: u32) -> Result<Connection> {
+    let conn = Connection::open(dir.join(DB_FILE))?;
     // SQLCipher reports failed page checks on stderr by default; errors reach the caller instead.
     conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
     let pragma = zeroize::Zeroizing::new(format!("PRAGMA key = \"x'{}'\";", key.to_hex().as_str()));
@@ -849,6 +913,12 @@ fn open_database(dir: &Path, key: &Secret) -> Result<Connection> {
     // HMAC-SHA256 for page authentication: as strong here, and much faster than SHA-512 on
     // processors with SHA extensions. Set on every open, before the first page is read.
     conn.execute_batch("PRAGMA cipher_hmac_algorithm = HMAC_SHA256;")?;
+    conn.execute_batch(&format!("PRAGMA cipher_page_size = {page_size};"))?;
+    prepare_database(dir, conn)
+}
+
+/// Everything an opened database gets after its key: settings, the version check, migrations.
+fn prepare_database(dir: &Path, conn: Connection) -> Result<Connection> {
     conn.set_prepared_statement_cache_capacity(64);
     // Temporary tables and sorts stay in memory: nothing in clear in temp files.
     conn.execute_batch("PRAGMA temp_store = MEMORY;")?;
@@ -943,7 +1013,53 @@ fn migrate(conn: &Connection, from: i64) -> Result<()> {
              COMMIT;",
         )?;
     }
+    if from < 3 {
+        // Fewer pages per write (each written page is encrypted and authenticated): events are
+        // kept in (device, sequence) order, which is also what makes an event unique, so a new
+        // event lands on the page of the one before it; the event-id and unsent indexes go (the
+        // unsent events are found from a cursor, `sent_through`), and so does an index on case
+        // status that no query used.
+        conn.execute_batch(
+            "BEGIN;
+             CREATE TABLE events_v3 (
+                 device_id TEXT NOT NULL,
+                 device_seq INTEGER NOT NULL,
+                 id TEXT NOT NULL,
+                 case_id TEXT NOT NULL,
+                 kind TEXT NOT NULL,
+                 hlc TEXT NOT NULL,
+                 key_id TEXT NOT NULL,
+                 nonce BLOB NOT NULL,
+                 ciphertext BLOB NOT NULL,
+                 sent INTEGER NOT NULL DEFAULT 0,
+                 PRIMARY KEY (device_id, device_seq)
+             ) WITHOUT ROWID;
+             INSERT INTO events_v3 (device_id, device_seq, id, case_id, kind, hlc, key_id, nonce, ciphertext, sent)
+                 SELECT device_id, device_seq, id, case_id, kind, hlc, key_id, nonce, ciphertext, sent FROM events;
+             INSERT INTO meta (key, value) VALUES ('sent_through', coalesce(
+                 (SELECT min(device_seq) - 1 FROM events_v3
+                   WHERE device_id = (SELECT value FROM meta WHERE key = 'device_id') AND sent = 0),
+                 (SELECT max(device_seq) FROM events_v3
+                   WHERE device_id = (SELECT value FROM meta WHERE key = 'device_id')),
+                 0))
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value;
+             DROP TABLE events;
+             ALTER TABLE events_v3 RENAME TO events;
+             CREATE INDEX events_by_case ON events (case_id, hlc);
+             DROP INDEX cases_by_status;
+             PRAGMA user_version = 3;
+             COMMIT;",
+        )?;
+    }
     Ok(())
+}
+
+/// This device's events up to this sequence number have all been acknowledged by the server.
+fn sent_through(conn: &Connection) -> Result<i64> {
+    conn.prepare_cached("SELECT value FROM meta WHERE key = 'sent_through'")?
+        .query_row([], |row| row.get::<_, String>(0))
+        .optional()?
+        .map_or(Ok(0), |text| text.parse::<i64>().map_err(|_| Error::Corrupt("sent events cursor".into())))
 }
 
 /// The sequence number of this device's last event (0 before the first).
