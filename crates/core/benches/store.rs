@@ -30,6 +30,7 @@ fn main() {
     let root = tempfile::Builder::new().prefix("harbour-bench").tempdir_in(parent).unwrap();
     println!("Harbour core benchmark ({cases} cases, {WRITES} writes, {SEARCHES} searches)\n");
     writes(root.path());
+    page_costs(root.path());
     search_and_unlock(root.path(), cases);
 }
 
@@ -87,6 +88,83 @@ fn writes(root: &Path) {
     println!("  ratio of medians to the bare statements: {:.2}x\n", h50.as_secs_f64() / s50.as_secs_f64());
 }
 
+/// What one written page adds to a durable commit, with and without SQLCipher: commits that
+/// each rewrite `k` rows stored one per page, on the same disk, interleaved.
+fn page_costs(root: &Path) {
+    const ROWS: i64 = 2_000;
+    const COMMITS: usize = 1_000;
+    let open = |name: &str, encrypted: bool| {
+        let conn = Connection::open(root.join(name)).unwrap();
+        if encrypted {
+            let key = harbour_core::crypto::Secret::random();
+            conn.execute_batch(&format!(
+                "PRAGMA key = \"x'{}'\"; PRAGMA cipher_hmac_algorithm = HMAC_SHA256;",
+                key.to_hex().as_str()
+            ))
+            .unwrap();
+        }
+        conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get::<_, String>(0)).unwrap();
+        conn.execute_batch(
+            "PRAGMA synchronous = FULL; PRAGMA cache_size = -65536;
+             CREATE TABLE pages (id INTEGER PRIMARY KEY, filler BLOB NOT NULL);",
+        )
+        .unwrap();
+        // 3,000-byte rows: one per 4 KiB page.
+        conn.execute_batch("BEGIN").unwrap();
+        for id in 0..ROWS {
+            let mut filler = vec![0u8; 3_000];
+            harbour_core::crypto::fill_random(&mut filler);
+            conn.execute("INSERT INTO pages VALUES (?1, ?2)", params![id, filler]).unwrap();
+        }
+        conn.execute_batch("COMMIT").unwrap();
+        conn
+    };
+    let encrypted = open("pages-sqlcipher.db", true);
+    let plain = open("pages-plain.db", false);
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    // New random bytes on every commit (SQLite skips a write that changes nothing), the same in
+    // both files, so that the difference is the encryption's work alone.
+    let mut filler = vec![0u8; 3_000];
+    let mut commit = |conn: &Connection, rows: &[i64], fresh: bool| {
+        if fresh {
+            harbour_core::crypto::fill_random(&mut filler);
+        }
+        let start = Instant::now();
+        conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+        for id in rows {
+            conn.execute("UPDATE pages SET filler = ?2 WHERE id = ?1", params![id, filler]).unwrap();
+        }
+        conn.execute_batch("COMMIT").unwrap();
+        start.elapsed()
+    };
+    println!(
+        "What a written page costs: a durable commit rewriting k rows that sit on k pages (WAL, synchronous=FULL):"
+    );
+    let mut medians = Vec::new();
+    for pages in [1usize, 2, 4, 8] {
+        let (mut with, mut without) = (Vec::with_capacity(COMMITS), Vec::with_capacity(COMMITS));
+        for _ in 0..COMMITS {
+            let rows: Vec<i64> = (0..pages).map(|_| (next(&mut seed) % ROWS as u64) as i64).collect();
+            with.push(commit(&encrypted, &rows, true));
+            without.push(commit(&plain, &rows, false));
+        }
+        let (e, p) = (percentile(&mut with, 50), percentile(&mut without, 50));
+        medians.push((e, p));
+        println!(
+            "  {pages} page(s): SQLCipher median {e:?}, plain SQLite median {p:?}, ratio {:.2}x",
+            e.as_secs_f64() / p.as_secs_f64()
+        );
+    }
+    let slope = |pick: fn(&(Duration, Duration)) -> Duration| {
+        (pick(&medians[3]).as_secs_f64() - pick(&medians[0]).as_secs_f64()) / 7.0 * 1e6
+    };
+    println!(
+        "  each page beyond the first: SQLCipher {:.1} µs, plain SQLite {:.1} µs\n",
+        slope(|pair| pair.0),
+        slope(|pair| pair.1)
+    );
+}
+
 /// Cases to write to, each with a realistic history first.
 fn seed_history(workspace: &mut Workspace, note: &str) -> Vec<harbour_core::CaseId> {
     let cases: Vec<_> = (0..WRITE_CASES)
@@ -120,18 +198,17 @@ struct PlainStore {
 impl PlainStore {
     fn new(path: &Path, sealed_size: usize, state_size: usize) -> PlainStore {
         let conn = Connection::open(path).unwrap();
-        conn.execute_batch(&format!("PRAGMA page_size = {};", harbour_core::keyfile::DB_PAGE_SIZE)).unwrap();
         conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get::<_, String>(0)).unwrap();
         conn.execute_batch(
             "PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;
              CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-             CREATE TABLE events (device_id TEXT, device_seq INTEGER, id TEXT, case_id TEXT, kind TEXT, hlc TEXT,
-                 key_id TEXT, nonce BLOB, ciphertext BLOB, sent INTEGER, PRIMARY KEY (device_id, device_seq)) WITHOUT ROWID;
+             CREATE TABLE events (seq INTEGER PRIMARY KEY, device_id TEXT, device_seq INTEGER, id TEXT, case_id TEXT,
+                 kind TEXT, hlc TEXT, key_id TEXT, nonce BLOB, ciphertext BLOB, sent INTEGER, UNIQUE (device_id, device_seq));
              CREATE INDEX events_by_case ON events (case_id, hlc);
              CREATE TABLE cases (id TEXT UNIQUE, code TEXT UNIQUE, name TEXT, status TEXT, risk TEXT, team TEXT,
-                 created_ms INTEGER, updated_ms INTEGER, needs_review INTEGER, search_text TEXT);
+                 created_ms INTEGER, updated_ms INTEGER, needs_review INTEGER, search_text TEXT, updated_hour INTEGER);
              CREATE TABLE case_states (case_rowid INTEGER PRIMARY KEY, state BLOB NOT NULL);
-             CREATE INDEX cases_by_update ON cases (updated_ms);
+             CREATE INDEX cases_by_hour ON cases (updated_hour);
              CREATE TABLE audit (seq INTEGER PRIMARY KEY, at TEXT, actor TEXT, action TEXT, case_id TEXT, detail TEXT, hash TEXT);
              INSERT INTO meta VALUES ('device_seq', '0'), ('hlc', '0'), ('audit_head', '0');",
         )
@@ -139,7 +216,7 @@ impl PlainStore {
         let mut state = vec![0u8; state_size];
         harbour_core::crypto::fill_random(&mut state);
         conn.execute(
-            "INSERT INTO cases VALUES ('case', 'LC-0000-00', 'name', 'active', NULL, NULL, 0, 0, 0, 'name')",
+            "INSERT INTO cases VALUES ('case', 'LC-0000-00', 'name', 'active', NULL, NULL, 0, 0, 0, 'name', 0)",
             [],
         )
         .unwrap();
@@ -154,7 +231,7 @@ impl PlainStore {
             conn.query_row("SELECT value FROM meta WHERE key = 'device_seq'", [], |row| row.get(0)).unwrap();
         let id = uuid::Uuid::now_v7().to_string();
         conn.execute(
-            "INSERT INTO events VALUES ('device', ?2, ?1, 'case', 'note.added', ?3, 'key', ?4, ?5, 0)",
+            "INSERT INTO events VALUES (NULL, 'device', ?2, ?1, 'case', 'note.added', ?3, 'key', ?4, ?5, 0)",
             params![id, round as i64, format!("{round:016}"), vec![1u8; 12], self.ciphertext],
         )
         .unwrap();

@@ -33,19 +33,6 @@ pub struct LocalSecrets {
     /// Wraps case keys stored in the database.
     pub master_key: Secret,
     pub membership: Option<Membership>,
-    /// The database's page size, which SQLCipher needs before it can read the first page.
-    pub db_page_size: u32,
-}
-
-/// Pages of new workspaces. SQLCipher encrypts and authenticates whole pages, so a write that
-/// touches six pages costs half as much at 2 KiB as at 4 KiB; rows of the store (events, case
-/// projections of a few hundred bytes to 1.5 kB) still fit a page.
-pub const DB_PAGE_SIZE: u32 = 2048;
-/// Workspaces made before the page size was recorded in the key file use SQLite's default.
-const LEGACY_DB_PAGE_SIZE: u32 = 4096;
-
-fn legacy_page_size() -> u32 {
-    LEGACY_DB_PAGE_SIZE
 }
 
 /// What makes this laptop a device of a deployment.
@@ -120,8 +107,6 @@ struct SecretsJson {
     master_key: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     membership: Option<MembershipJson>,
-    #[serde(default = "legacy_page_size")]
-    db_page_size: u32,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -160,7 +145,6 @@ pub fn write(dir: &Path, sealer: &Sealer, secrets: &LocalSecrets) -> Result<()> 
             db_key: secrets.db_key.to_hex().to_string(),
             master_key: secrets.master_key.to_hex().to_string(),
             membership,
-            db_page_size: secrets.db_page_size,
         })
         .expect("secrets always serialize"),
     );
@@ -214,16 +198,11 @@ pub fn unlock(dir: &Path, passphrase: &str) -> Result<(LocalSecrets, Sealer)> {
             root_key: m.root_key.map(secret).transpose()?.map(RootKey::from_secret),
         }),
     };
-    // SQLCipher accepts powers of two from 512 to 65,536 bytes.
-    if !(512..=65_536).contains(&json.db_page_size) || !json.db_page_size.is_power_of_two() {
-        return Err(damaged("its database page size is not a power of two from 512 to 65536"));
-    }
     let secrets = LocalSecrets {
         device_id: json.device_id,
         db_key: secret(json.db_key)?,
         master_key: secret(json.master_key)?,
         membership,
-        db_page_size: json.db_page_size,
     };
     Ok((secrets, Sealer { kek, salt, params: file.kdf.params }))
 }
@@ -255,49 +234,4 @@ pub(crate) fn write_atomically(target: &Path, bytes: &[u8]) -> Result<()> {
         let _ = dir_handle.sync_all();
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Seals `secrets` (the JSON inside a key file) as `write` would, to test what `unlock` reads.
-    fn write_sealed_json(dir: &Path, sealer: &Sealer, secrets: &serde_json::Value) {
-        let file = KeyFileJson {
-            format: 1,
-            kdf: KdfJson {
-                algorithm: "argon2id".into(),
-                version: 0x13,
-                params: sealer.params,
-                salt: STANDARD.encode(&sealer.salt),
-            },
-            sealed: crypto::wrap(&sealer.kek, CONTEXT, &serde_json::to_vec(secrets).unwrap()),
-        };
-        fs::write(path(dir), serde_json::to_vec(&file).unwrap()).unwrap();
-    }
-
-    #[test]
-    fn the_page_size_is_4096_for_key_files_written_before_it_was_recorded_and_must_be_valid() {
-        let dir = tempfile::tempdir().unwrap();
-        let sealer = Sealer::new("passphrase", KdfParams::INSECURE_FAST_FOR_TESTS).unwrap();
-        let mut secrets = serde_json::json!({
-            "device_id": DeviceId::new(),
-            "db_key": Secret::random().to_hex().to_string(),
-            "master_key": Secret::random().to_hex().to_string(),
-        });
-        write_sealed_json(dir.path(), &sealer, &secrets);
-        assert_eq!(unlock(dir.path(), "passphrase").unwrap().0.db_page_size, 4096);
-
-        for (size, accepted) in [(2048, true), (65_536, true), (3000, false), (256, false), (131_072, false)] {
-            secrets["db_page_size"] = size.into();
-            write_sealed_json(dir.path(), &sealer, &secrets);
-            match unlock(dir.path(), "passphrase") {
-                Ok((read, _)) => assert!(accepted && read.db_page_size == size, "{size} was accepted"),
-                Err(error) => {
-                    assert!(!accepted, "{size} was refused: {error}");
-                    assert!(error.to_string().contains("page size"), "{error}");
-                }
-            }
-        }
-    }
 }

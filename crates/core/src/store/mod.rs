@@ -151,10 +151,7 @@ impl Workspace {
     /// server never enable.
     pub fn create_unencrypted_baseline(dir: &Path, options: &CreateOptions) -> Result<Workspace> {
         create_private_dir(dir)?;
-        let conn = Connection::open(dir.join(DB_FILE))?;
-        // The same page size as an encrypted workspace's, so that both write the same pages.
-        conn.execute_batch(&format!("PRAGMA page_size = {};", keyfile::DB_PAGE_SIZE))?;
-        let conn = prepare_database(dir, conn)?;
+        let conn = prepare_database(dir, Connection::open(dir.join(DB_FILE))?)?;
         conn.execute_batch("BEGIN")?;
         conn.prepare_cached("INSERT INTO meta (key, value) VALUES ('worker', ?1)")?.execute([&options.worker])?;
         audit::append(&conn, Utc::now(), &options.worker, "workspace.create", None, "")?;
@@ -167,7 +164,6 @@ impl Workspace {
                 db_key: Secret::random(),
                 master_key: Secret::random(),
                 membership: None,
-                db_page_size: keyfile::DB_PAGE_SIZE,
             },
             clock: Clock::default(),
             worker: options.worker.clone(),
@@ -215,15 +211,9 @@ impl Workspace {
             return Err(Error::WorkspaceExists(dir.to_owned()));
         }
         create_private_dir(dir)?;
-        let secrets = LocalSecrets {
-            device_id,
-            db_key: Secret::random(),
-            master_key: Secret::random(),
-            membership,
-            db_page_size: keyfile::DB_PAGE_SIZE,
-        };
+        let secrets = LocalSecrets { device_id, db_key: Secret::random(), master_key: Secret::random(), membership };
         let sealer = keyfile::Sealer::new(passphrase, options.kdf)?;
-        let conn = open_database(dir, &secrets.db_key, secrets.db_page_size)?;
+        let conn = open_database(dir, &secrets.db_key)?;
         conn.execute_batch("BEGIN")?;
         conn.prepare_cached("INSERT INTO meta (key, value) VALUES ('worker', ?1)")?.execute([&worker])?;
         conn.prepare_cached("INSERT INTO meta (key, value) VALUES ('code_prefix', ?1)")?
@@ -260,7 +250,7 @@ impl Workspace {
             }
             Err(other) => return Err(other),
         };
-        let conn = open_database(dir, &secrets.db_key, secrets.db_page_size)?;
+        let conn = open_database(dir, &secrets.db_key)?;
         let meta = |key: &str| -> Result<Option<String>> {
             Ok(conn
                 .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
@@ -540,7 +530,8 @@ impl Workspace {
         let (source, order) = if search.is_some() {
             ("FROM case_search s JOIN cases c ON c.rowid = s.rowid WHERE case_search MATCH ?1", "s.rowid DESC")
         } else {
-            ("FROM cases c WHERE ?1 IS NULL", "c.updated_ms DESC")
+            // Newest first: the index gives the hours in order, and only a hour's cases are sorted.
+            ("FROM cases c WHERE ?1 IS NULL", "c.updated_hour DESC, c.updated_ms DESC")
         };
         let sql = format!(
             "SELECT c.id, c.code, c.name, c.status, c.risk, c.team, c.created_ms, c.updated_ms, c.needs_review {source}
@@ -904,7 +895,7 @@ fn record_failed_unlock(dir: &Path) -> Result<()> {
 
 /// Opens (creating if needed) the SQLCipher database with its raw key, refusing a newer layout
 /// without writing to it, then migrates an older one.
-fn open_database(dir: &Path, key: &Secret, page_size: u32) -> Result<Connection> {
+fn open_database(dir: &Path, key: &Secret) -> Result<Connection> {
     let conn = Connection::open(dir.join(DB_FILE))?;
     // SQLCipher reports failed page checks on stderr by default; errors reach the caller instead.
     conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
@@ -913,7 +904,6 @@ fn open_database(dir: &Path, key: &Secret, page_size: u32) -> Result<Connection>
     // HMAC-SHA256 for page authentication: as strong here, and much faster than SHA-512 on
     // processors with SHA extensions. Set on every open, before the first page is read.
     conn.execute_batch("PRAGMA cipher_hmac_algorithm = HMAC_SHA256;")?;
-    conn.execute_batch(&format!("PRAGMA cipher_page_size = {page_size};"))?;
     prepare_database(dir, conn)
 }
 
@@ -1015,13 +1005,15 @@ fn migrate(conn: &Connection, from: i64) -> Result<()> {
     }
     if from < 3 {
         // Fewer pages per write (each written page is encrypted and authenticated): events are
-        // kept in (device, sequence) order, which is also what makes an event unique, so a new
-        // event lands on the page of the one before it; the event-id and unsent indexes go (the
-        // unsent events are found from a cursor, `sent_through`), and so does an index on case
-        // status that no query used.
+        // stored in the order they arrived and found by (device, sequence), which is also what
+        // makes an event unique; the event-id and unsent indexes go (the unsent events are found
+        // from a cursor, `sent_through`), and so does an index on case status no query used.
+        // The case list's index holds the hour of each case's last change instead of the
+        // millisecond, so that changes within the hour leave it alone.
         conn.execute_batch(
             "BEGIN;
              CREATE TABLE events_v3 (
+                 seq INTEGER PRIMARY KEY,
                  device_id TEXT NOT NULL,
                  device_seq INTEGER NOT NULL,
                  id TEXT NOT NULL,
@@ -1032,10 +1024,11 @@ fn migrate(conn: &Connection, from: i64) -> Result<()> {
                  nonce BLOB NOT NULL,
                  ciphertext BLOB NOT NULL,
                  sent INTEGER NOT NULL DEFAULT 0,
-                 PRIMARY KEY (device_id, device_seq)
-             ) WITHOUT ROWID;
+                 UNIQUE (device_id, device_seq)
+             );
              INSERT INTO events_v3 (device_id, device_seq, id, case_id, kind, hlc, key_id, nonce, ciphertext, sent)
-                 SELECT device_id, device_seq, id, case_id, kind, hlc, key_id, nonce, ciphertext, sent FROM events;
+                 SELECT device_id, device_seq, id, case_id, kind, hlc, key_id, nonce, ciphertext, sent FROM events
+                 ORDER BY rowid;
              INSERT INTO meta (key, value) VALUES ('sent_through', coalesce(
                  (SELECT min(device_seq) - 1 FROM events_v3
                    WHERE device_id = (SELECT value FROM meta WHERE key = 'device_id') AND sent = 0),
@@ -1047,6 +1040,10 @@ fn migrate(conn: &Connection, from: i64) -> Result<()> {
              ALTER TABLE events_v3 RENAME TO events;
              CREATE INDEX events_by_case ON events (case_id, hlc);
              DROP INDEX cases_by_status;
+             ALTER TABLE cases ADD COLUMN updated_hour INTEGER NOT NULL DEFAULT 0;
+             UPDATE cases SET updated_hour = updated_ms / 3600000;
+             DROP INDEX cases_by_update;
+             CREATE INDEX cases_by_hour ON cases (updated_hour);
              PRAGMA user_version = 3;
              COMMIT;",
         )?;
@@ -1154,14 +1151,16 @@ pub(crate) fn unpack_projection(packed: &[u8]) -> Result<std::borrow::Cow<'_, [u
         .ok_or_else(|| Error::Corrupt("case state".into()))
 }
 
+const HOUR_MS: i64 = 3_600_000;
+
 /// Writes the projection of a case and, when its names changed, its search entry.
 fn save_state(conn: &Connection, state: &CaseState, clock_warning: bool) -> Result<()> {
     let search_text = search_text(state);
     // Compressed: a case with a long history rewrites fewer (encrypted) pages on every change.
     let json = pack_projection(state.without_entries_json());
-    let previous: Option<(i64, String)> = conn
-        .prepare_cached("SELECT rowid, search_text FROM cases WHERE id = ?1")?
-        .query_row([state.id.to_string()], |row| Ok((row.get(0)?, row.get(1)?)))
+    let previous: Option<(i64, String, i64)> = conn
+        .prepare_cached("SELECT rowid, search_text, updated_hour FROM cases WHERE id = ?1")?
+        .query_row([state.id.to_string()], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
         .optional()?;
     let status = state.fields.status.as_str();
     let risk = state.fields.risk_level.map(|risk| risk.as_str());
@@ -1170,8 +1169,8 @@ fn save_state(conn: &Connection, state: &CaseState, clock_warning: bool) -> Resu
     let needs_review = state.needs_review() || clock_warning;
     match previous {
         None => {
-            conn.prepare_cached("INSERT INTO cases (id, code, name, status, risk, team, created_ms, updated_ms, needs_review, search_text)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?.execute(params![
+            conn.prepare_cached("INSERT INTO cases (id, code, name, status, risk, team, created_ms, updated_ms, needs_review, search_text, updated_hour)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")?.execute(params![
                     state.id.to_string(),
                     state.code.as_str(),
                     state.fields.name,
@@ -1181,7 +1180,8 @@ fn save_state(conn: &Connection, state: &CaseState, clock_warning: bool) -> Resu
                     created,
                     updated,
                     needs_review,
-                    search_text
+                    search_text,
+                    updated / HOUR_MS
                 ],
             )?;
             let rowid = conn.last_insert_rowid();
@@ -1190,12 +1190,17 @@ fn save_state(conn: &Connection, state: &CaseState, clock_warning: bool) -> Resu
             conn.prepare_cached("INSERT INTO case_search (rowid, text) VALUES (?1, ?2)")?
                 .execute(params![rowid, search_text])?;
         }
-        Some((rowid, old_search)) => {
-            conn.prepare_cached(
+        Some((rowid, old_search, old_hour)) => {
+            // The list's index holds the hour of the last change, not the millisecond: a case
+            // changed again within the hour keeps its index entry, and the write one page less.
+            let statement = if updated / HOUR_MS > old_hour {
                 "UPDATE cases SET name = ?2, status = ?3, risk = ?4, team = ?5, updated_ms = max(updated_ms, ?6),
-                     needs_review = ?7, search_text = ?8 WHERE rowid = ?1",
-            )?
-            .execute(params![
+                     needs_review = ?7, search_text = ?8, updated_hour = ?6 / 3600000 WHERE rowid = ?1"
+            } else {
+                "UPDATE cases SET name = ?2, status = ?3, risk = ?4, team = ?5, updated_ms = max(updated_ms, ?6),
+                     needs_review = ?7, search_text = ?8 WHERE rowid = ?1"
+            };
+            conn.prepare_cached(statement)?.execute(params![
                 rowid,
                 state.fields.name,
                 status,

@@ -40,12 +40,15 @@ const BACK_TO_VERSION_2: &str = "BEGIN;
          device_seq INTEGER NOT NULL, hlc TEXT NOT NULL, key_id TEXT NOT NULL, nonce BLOB NOT NULL,
          ciphertext BLOB NOT NULL, sent INTEGER NOT NULL DEFAULT 0, UNIQUE (device_id, device_seq));
      INSERT INTO events_v2 SELECT id, case_id, kind, device_id, device_seq, hlc, key_id, nonce, ciphertext, sent
-         FROM events;
+         FROM events ORDER BY seq;
      DROP TABLE events;
      ALTER TABLE events_v2 RENAME TO events;
      CREATE INDEX events_by_case ON events (case_id, hlc);
      CREATE INDEX events_unsent ON events (device_seq) WHERE sent = 0;
      CREATE INDEX cases_by_status ON cases (status, updated_ms);
+     DROP INDEX cases_by_hour;
+     ALTER TABLE cases DROP COLUMN updated_hour;
+     CREATE INDEX cases_by_update ON cases (updated_ms);
      DELETE FROM meta WHERE key = 'sent_through';
      PRAGMA user_version = 2;
      COMMIT;";
@@ -96,58 +99,4 @@ fn a_version_2_database_is_migrated_with_every_event_and_what_waits_to_be_sent()
     workspace.mark_sent(&pending.iter().map(|event| event.id).collect::<Vec<_>>()).unwrap();
     assert_eq!(workspace.pending_count().unwrap(), 0);
     assert!(workspace.pending_events(100).unwrap().is_empty());
-}
-
-#[test]
-fn a_workspace_with_4_kib_pages_from_before_the_page_size_was_recorded_still_opens_and_writes() {
-    let (fixture, mut workspace) = new_workspace();
-    let case = workspace.create_case(full_fields()).unwrap().id;
-    workspace.add_note(case, NOTE).unwrap();
-    let view = workspace.view_case(case).unwrap();
-    drop(workspace);
-    assert_eq!(page_size(&fixture.dir), harbour_core::keyfile::DB_PAGE_SIZE, "new workspaces use the recorded size");
-
-    // Rewrite the database with 4 KiB pages (SQLCipher's and SQLite's default, which every
-    // workspace had before) and record that size in the key file, as unlocking reads it.
-    let (mut secrets, sealer) = harbour_core::keyfile::unlock(&fixture.dir, PASSPHRASE).unwrap();
-    let legacy = fixture.dir.join("legacy.db");
-    raw_db(&fixture.dir)
-        .execute_batch(&format!(
-            "ATTACH DATABASE '{}' AS legacy KEY \"x'{}'\";
-             PRAGMA legacy.cipher_hmac_algorithm = HMAC_SHA256;
-             PRAGMA legacy.cipher_page_size = 4096;
-             SELECT sqlcipher_export('legacy');
-             PRAGMA legacy.user_version = {SCHEMA_VERSION};
-             DETACH DATABASE legacy;",
-            legacy.display(),
-            secrets.db_key.to_hex().as_str()
-        ))
-        .unwrap();
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(fixture.dir.join(format!("harbour.db{suffix}")));
-    }
-    std::fs::rename(&legacy, fixture.dir.join("harbour.db")).unwrap();
-    secrets.db_page_size = 4096;
-    harbour_core::keyfile::write(&fixture.dir, &sealer, &secrets).unwrap();
-
-    let mut workspace = unlock(&fixture.dir);
-    assert_same(&workspace.view_case(case).unwrap(), &view, "the case in the 4 KiB database");
-    workspace.add_note(case, NOTE).unwrap();
-    assert_eq!(workspace.view_case(case).unwrap().notes.len(), 2);
-    workspace.verify_audit().unwrap();
-    drop(workspace);
-    assert_eq!(page_size(&fixture.dir), 4096, "an existing workspace keeps its page size");
-    let conn = raw_db(&fixture.dir);
-    let integrity: String = conn.query_row("PRAGMA integrity_check", [], |row| row.get(0)).unwrap();
-    assert_eq!(integrity, "ok");
-}
-
-/// The page size the key file gives, checked against the file: SQLCipher authenticates every
-/// page, so reading the whole database with another size would fail.
-fn page_size(dir: &std::path::Path) -> u32 {
-    let conn = raw_db(dir);
-    let integrity: String = conn.query_row("PRAGMA integrity_check", [], |row| row.get(0)).unwrap();
-    assert_eq!(integrity, "ok");
-    let text: String = conn.query_row("PRAGMA cipher_page_size", [], |row| row.get(0)).unwrap();
-    text.parse().unwrap()
 }

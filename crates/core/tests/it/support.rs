@@ -123,15 +123,10 @@ pub fn outcome<T>(result: &harbour_core::Result<T>) -> String {
 /// A raw SQLCipher connection to the workspace's database, as an attacker holding the
 /// database key would have (to tamper, or to set up states the API cannot reach).
 pub fn raw_db(dir: &Path) -> rusqlite::Connection {
-    let (secrets, _) = keyfile::unlock(dir, PASSPHRASE).unwrap();
-    let key = secrets.db_key.to_hex();
+    let key = keyfile::unlock(dir, PASSPHRASE).unwrap().0.db_key.to_hex();
     let conn = rusqlite::Connection::open(dir.join("harbour.db")).unwrap();
-    conn.execute_batch(&format!(
-        "PRAGMA key = \"x'{}'\"; PRAGMA cipher_hmac_algorithm = HMAC_SHA256; PRAGMA cipher_page_size = {};",
-        key.as_str(),
-        secrets.db_page_size
-    ))
-    .unwrap();
+    conn.execute_batch(&format!("PRAGMA key = \"x'{}'\"; PRAGMA cipher_hmac_algorithm = HMAC_SHA256;", key.as_str()))
+        .unwrap();
     conn
 }
 
