@@ -206,9 +206,9 @@ impl PlainStore {
                  kind TEXT, hlc TEXT, key_id TEXT, nonce BLOB, ciphertext BLOB, sent INTEGER, UNIQUE (device_id, device_seq));
              CREATE INDEX events_by_case ON events (case_id, hlc);
              CREATE TABLE cases (id TEXT UNIQUE, code TEXT UNIQUE, name TEXT, status TEXT, risk TEXT, team TEXT,
-                 created_ms INTEGER, updated_ms INTEGER, needs_review INTEGER, search_text TEXT, updated_hour INTEGER);
+                 created_ms INTEGER, updated_ms INTEGER, needs_review INTEGER, search_text TEXT);
              CREATE TABLE case_states (case_rowid INTEGER PRIMARY KEY, state BLOB NOT NULL);
-             CREATE INDEX cases_by_hour ON cases (updated_hour);
+             CREATE INDEX cases_by_update ON cases (updated_ms);
              CREATE TABLE audit (seq INTEGER PRIMARY KEY, at TEXT, actor TEXT, action TEXT, case_id TEXT, detail TEXT, hash TEXT);
              INSERT INTO meta VALUES ('device_seq', '0'), ('hlc', '0'), ('audit_head', '0');",
         )
@@ -216,7 +216,7 @@ impl PlainStore {
         let mut state = vec![0u8; state_size];
         harbour_core::crypto::fill_random(&mut state);
         conn.execute(
-            "INSERT INTO cases VALUES ('case', 'LC-0000-00', 'name', 'active', NULL, NULL, 0, 0, 0, 'name', 0)",
+            "INSERT INTO cases VALUES ('case', 'LC-0000-00', 'name', 'active', NULL, NULL, 0, 0, 0, 'name')",
             [],
         )
         .unwrap();

@@ -530,8 +530,7 @@ impl Workspace {
         let (source, order) = if search.is_some() {
             ("FROM case_search s JOIN cases c ON c.rowid = s.rowid WHERE case_search MATCH ?1", "s.rowid DESC")
         } else {
-            // Newest first: the index gives the hours in order, and only a hour's cases are sorted.
-            ("FROM cases c WHERE ?1 IS NULL", "c.updated_hour DESC, c.updated_ms DESC")
+            ("FROM cases c WHERE ?1 IS NULL", "c.updated_ms DESC")
         };
         let sql = format!(
             "SELECT c.id, c.code, c.name, c.status, c.risk, c.team, c.created_ms, c.updated_ms, c.needs_review {source}
@@ -1008,8 +1007,6 @@ fn migrate(conn: &Connection, from: i64) -> Result<()> {
         // stored in the order they arrived and found by (device, sequence), which is also what
         // makes an event unique; the event-id and unsent indexes go (the unsent events are found
         // from a cursor, `sent_through`), and so does an index on case status no query used.
-        // The case list's index holds the hour of each case's last change instead of the
-        // millisecond, so that changes within the hour leave it alone.
         conn.execute_batch(
             "BEGIN;
              CREATE TABLE events_v3 (
@@ -1040,10 +1037,6 @@ fn migrate(conn: &Connection, from: i64) -> Result<()> {
              ALTER TABLE events_v3 RENAME TO events;
              CREATE INDEX events_by_case ON events (case_id, hlc);
              DROP INDEX cases_by_status;
-             ALTER TABLE cases ADD COLUMN updated_hour INTEGER NOT NULL DEFAULT 0;
-             UPDATE cases SET updated_hour = updated_ms / 3600000;
-             DROP INDEX cases_by_update;
-             CREATE INDEX cases_by_hour ON cases (updated_hour);
              PRAGMA user_version = 3;
              COMMIT;",
         )?;
@@ -1151,16 +1144,14 @@ pub(crate) fn unpack_projection(packed: &[u8]) -> Result<std::borrow::Cow<'_, [u
         .ok_or_else(|| Error::Corrupt("case state".into()))
 }
 
-const HOUR_MS: i64 = 3_600_000;
-
 /// Writes the projection of a case and, when its names changed, its search entry.
 fn save_state(conn: &Connection, state: &CaseState, clock_warning: bool) -> Result<()> {
     let search_text = search_text(state);
     // Compressed: a case with a long history rewrites fewer (encrypted) pages on every change.
     let json = pack_projection(state.without_entries_json());
-    let previous: Option<(i64, String, i64)> = conn
-        .prepare_cached("SELECT rowid, search_text, updated_hour FROM cases WHERE id = ?1")?
-        .query_row([state.id.to_string()], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+    let previous: Option<(i64, String)> = conn
+        .prepare_cached("SELECT rowid, search_text FROM cases WHERE id = ?1")?
+        .query_row([state.id.to_string()], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?;
     let status = state.fields.status.as_str();
     let risk = state.fields.risk_level.map(|risk| risk.as_str());
@@ -1169,8 +1160,8 @@ fn save_state(conn: &Connection, state: &CaseState, clock_warning: bool) -> Resu
     let needs_review = state.needs_review() || clock_warning;
     match previous {
         None => {
-            conn.prepare_cached("INSERT INTO cases (id, code, name, status, risk, team, created_ms, updated_ms, needs_review, search_text, updated_hour)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")?.execute(params![
+            conn.prepare_cached("INSERT INTO cases (id, code, name, status, risk, team, created_ms, updated_ms, needs_review, search_text)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?.execute(params![
                     state.id.to_string(),
                     state.code.as_str(),
                     state.fields.name,
@@ -1180,8 +1171,7 @@ fn save_state(conn: &Connection, state: &CaseState, clock_warning: bool) -> Resu
                     created,
                     updated,
                     needs_review,
-                    search_text,
-                    updated / HOUR_MS
+                    search_text
                 ],
             )?;
             let rowid = conn.last_insert_rowid();
@@ -1190,17 +1180,12 @@ fn save_state(conn: &Connection, state: &CaseState, clock_warning: bool) -> Resu
             conn.prepare_cached("INSERT INTO case_search (rowid, text) VALUES (?1, ?2)")?
                 .execute(params![rowid, search_text])?;
         }
-        Some((rowid, old_search, old_hour)) => {
-            // The list's index holds the hour of the last change, not the millisecond: a case
-            // changed again within the hour keeps its index entry, and the write one page less.
-            let statement = if updated / HOUR_MS > old_hour {
+        Some((rowid, old_search)) => {
+            conn.prepare_cached(
                 "UPDATE cases SET name = ?2, status = ?3, risk = ?4, team = ?5, updated_ms = max(updated_ms, ?6),
-                     needs_review = ?7, search_text = ?8, updated_hour = ?6 / 3600000 WHERE rowid = ?1"
-            } else {
-                "UPDATE cases SET name = ?2, status = ?3, risk = ?4, team = ?5, updated_ms = max(updated_ms, ?6),
-                     needs_review = ?7, search_text = ?8 WHERE rowid = ?1"
-            };
-            conn.prepare_cached(statement)?.execute(params![
+                     needs_review = ?7, search_text = ?8 WHERE rowid = ?1",
+            )?
+            .execute(params![
                 rowid,
                 state.fields.name,
                 status,

@@ -121,7 +121,7 @@ fn search_follows_renames() {
 }
 
 #[test]
-fn the_list_is_newest_first_across_hours_and_within_an_hour() {
+fn the_list_is_newest_first() {
     let (fixture, mut workspace) = new_workspace();
     let [a, b, c] = ["Aurel Testcase", "Bettina Testcase", "Cosmin Testcase"]
         .map(|name| workspace.create_case(named(name, &[])).unwrap().id);
@@ -135,20 +135,17 @@ fn the_list_is_newest_first_across_hours_and_within_an_hour() {
     let base = (Utc::now().timestamp_millis() / HOUR - 5) * HOUR;
     let set_updated = |case: CaseId, ms: i64| {
         raw_db(&fixture.dir)
-            .execute(
-                "UPDATE cases SET updated_ms = ?2, updated_hour = ?2 / 3600000 WHERE id = ?1",
-                rusqlite::params![case.to_string(), ms],
-            )
+            .execute("UPDATE cases SET updated_ms = ?2 WHERE id = ?1", rusqlite::params![case.to_string(), ms])
             .unwrap();
     };
     set_updated(a, base + 10 * 60_000);
     set_updated(b, base + HOUR + 5 * 60_000);
     set_updated(c, base + HOUR + 20 * 60_000);
     assert_eq!(order(&workspace), ["c", "b", "a"]);
-    // Within one hour the minutes decide.
+    // Within one hour too.
     set_updated(b, base + HOUR + 30 * 60_000);
     assert_eq!(order(&workspace), ["b", "c", "a"]);
-    // A change now moves a case to the top, and a second change within the hour keeps it there.
+    // A change now moves a case to the top.
     workspace.add_note(a, NOTE).unwrap();
     assert_eq!(order(&workspace), ["a", "b", "c"]);
     workspace.add_note(c, NOTE).unwrap();
