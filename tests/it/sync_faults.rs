@@ -117,6 +117,8 @@ async fn sigkill_mid_sync(backend: &Backend) {
     clinic.lock().create_cases(fields).unwrap();
     let backlog = clinic.lock().pending_count().unwrap();
     assert_eq!(backlog, 3 * CASES as u64);
+    // A person counts a new case as one change, not as its creation and two grants.
+    assert_eq!(clinic.lock().pending_changes().unwrap(), CASES as u64);
 
     // Killed mid-push, twice: what was acknowledged stays sent, and at any kill at most one
     // batch is committed on the server without the laptop knowing (the one it will re-send).

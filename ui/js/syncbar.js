@@ -65,7 +65,6 @@ export function update(status) {
   if (!status || !state.unlocked) return;
   state.status = status;
   if (status.state === "offline" || status.state === "synced") state.waiting = status.waiting || 0;
-  if (status.state === "syncing" && status.progress) state.waiting = status.progress.waiting || 0;
   if (status.state === "synced") state.lastSyncMs = status.at_ms;
   render();
 }

@@ -284,7 +284,8 @@ impl Backoff {
     }
 }
 
-/// What the background loop tells the interface.
+/// What the background loop tells the interface. `waiting` counts changes as a person made
+/// them (`Workspace::pending_changes`); `Progress::waiting` counts events.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum SyncStatus {
@@ -346,7 +347,7 @@ pub async fn background_loop(
         let wait = match client.health().await {
             Err(_) => {
                 let delay = backoff.next_delay();
-                let waiting = with(&workspace, |ws| ws.pending_count()).unwrap_or(0);
+                let waiting = with(&workspace, |ws| ws.pending_changes()).unwrap_or(0);
                 on_status(SyncStatus::Offline { waiting, retry_in_ms: delay.as_millis() as u64 });
                 delay
             }
@@ -356,13 +357,13 @@ pub async fn background_loop(
                     Ok(_) => {
                         backoff.reset();
                         let (at_ms, waiting) =
-                            with(&workspace, |ws| Ok((ws.last_sync_ms()?, ws.pending_count()?))).unwrap_or((None, 0));
+                            with(&workspace, |ws| Ok((ws.last_sync_ms()?, ws.pending_changes()?))).unwrap_or((None, 0));
                         on_status(SyncStatus::Synced { at_ms: at_ms.unwrap_or(0), waiting });
                         settings.interval
                     }
                     Err(error) => {
                         let delay = backoff.next_delay();
-                        let waiting = with(&workspace, |ws| ws.pending_count()).unwrap_or(0);
+                        let waiting = with(&workspace, |ws| ws.pending_changes()).unwrap_or(0);
                         on_status(if error.is_transient() {
                             SyncStatus::Offline { waiting, retry_in_ms: delay.as_millis() as u64 }
                         } else {

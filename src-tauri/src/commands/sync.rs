@@ -12,7 +12,7 @@ pub struct SyncOverview {
     pub enrolled: bool,
     /// The background loop's latest report (`null` before its first).
     pub status: Option<SyncStatus>,
-    /// Events recorded here and not yet acknowledged by the server.
+    /// Changes made here and not yet acknowledged by the server, as a person counts them.
     pub waiting: u64,
     pub last_sync_ms: Option<u64>,
 }
@@ -23,7 +23,7 @@ pub fn sync_status(session: State<'_, Session>, sync: State<'_, SyncRunner>) -> 
         Ok(SyncOverview {
             enrolled: workspace.membership().is_some(),
             status: sync.last(),
-            waiting: workspace.pending_count()?,
+            waiting: workspace.pending_changes()?,
             last_sync_ms: workspace.last_sync_ms()?,
         })
     })

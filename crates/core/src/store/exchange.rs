@@ -65,6 +65,25 @@ impl Workspace {
             })? as u64)
     }
 
+    /// How many changes made here wait to be sent, as a person counts them: a new case is one
+    /// change, though it travels as its creation and a grant to each team that may read it. A
+    /// grant counts only when it is all that waits for its case (a share).
+    pub fn pending_changes(&self) -> Result<u64> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM events e
+                  WHERE e.device_id = ?1 AND e.device_seq > ?2 AND e.sent = 0
+                    AND (e.kind <> ?3 OR NOT EXISTS (
+                        SELECT 1 FROM events o
+                         WHERE o.case_id = e.case_id AND o.device_id = ?1 AND o.device_seq > ?2
+                           AND o.sent = 0 AND o.kind <> ?3))",
+            )?
+            .query_row(params![self.secrets.device_id.to_string(), sent_through(&self.conn)?, GRANT_KIND], |row| {
+                row.get::<_, i64>(0)
+            })? as u64)
+    }
+
     /// Marks events as acknowledged by the server, in any order, and moves the `sent_through`
     /// cursor past every acknowledged event that has no unacknowledged one before it.
     pub fn mark_sent(&mut self, ids: &[Uuid]) -> Result<()> {
