@@ -91,24 +91,31 @@ impl Workspace {
         let device = self.secrets.device_id.to_string();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let cursor = sent_through(&tx)?;
-        // Only this device's unacknowledged events are read: the ones after the cursor.
-        let mut unsent = Vec::new();
+        // The unacknowledged events after the cursor, oldest first (the order they were sent
+        // in), read only until every acknowledged one is found: one batch, not the backlog.
+        let mut found = Vec::with_capacity(ids.len());
         {
             let mut statement = tx.prepare_cached(
                 "SELECT device_seq, id FROM events WHERE device_id = ?1 AND device_seq > ?2 AND sent = 0
                  ORDER BY device_seq",
             )?;
             let mut rows = statement.query(params![device, cursor])?;
-            while let Some(row) = rows.next()? {
-                unsent.push((row.get::<_, i64>(0)?, acknowledged.contains(&row.get::<_, String>(1)?)));
-            }
-            let mut mark = tx.prepare_cached("UPDATE events SET sent = 1 WHERE device_id = ?1 AND device_seq = ?2")?;
-            for (seq, _) in unsent.iter().filter(|(_, acked)| *acked) {
-                mark.execute(params![device, seq])?;
+            while found.len() < acknowledged.len() {
+                let Some(row) = rows.next()? else { break };
+                if acknowledged.contains(&row.get::<_, String>(1)?) {
+                    found.push(row.get::<_, i64>(0)?);
+                }
             }
         }
-        let through = match unsent.iter().find(|(_, acked)| !acked) {
-            Some((first_waiting, _)) => first_waiting - 1,
+        let mut mark = tx.prepare_cached("UPDATE events SET sent = 1 WHERE device_id = ?1 AND device_seq = ?2")?;
+        for seq in &found {
+            mark.execute(params![device, seq])?;
+        }
+        let first_waiting: Option<i64> = tx
+            .prepare_cached("SELECT min(device_seq) FROM events WHERE device_id = ?1 AND device_seq > ?2 AND sent = 0")?
+            .query_row(params![device, cursor], |row| row.get(0))?;
+        let through = match first_waiting {
+            Some(seq) => seq - 1,
             None => tx
                 .prepare_cached("SELECT coalesce(max(device_seq), 0) FROM events WHERE device_id = ?1")?
                 .query_row([&device], |row| row.get::<_, i64>(0))?,
@@ -116,6 +123,7 @@ impl Workspace {
         if through > cursor {
             set_meta(&tx, "sent_through", &through.to_string())?;
         }
+        drop(mark);
         tx.commit()?;
         Ok(())
     }

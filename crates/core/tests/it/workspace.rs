@@ -333,3 +333,32 @@ fn resolve_by_id_or_code_as_typed() {
     check_resolve(w, &cases, &unknown, &format!("not found: {unknown}"));
     check_resolve(w, &cases, "", "not found: ");
 }
+
+#[test]
+fn acknowledgements_in_any_order_leave_exactly_the_unacknowledged_events_waiting() {
+    let (_fixture, mut workspace) = new_workspace();
+    let case = workspace.create_case(full_fields()).unwrap().id;
+    for _ in 0..9 {
+        workspace.add_note(case, NOTE).unwrap();
+    }
+    let all: Vec<_> = workspace.pending_events(100).unwrap().iter().map(|event| event.id).collect();
+    assert_eq!(all.len(), 10);
+    assert_eq!(workspace.pending_changes().unwrap(), 10);
+
+    // An id the server never had, and the last three first.
+    workspace.mark_sent(&[uuid::Uuid::now_v7()]).unwrap();
+    assert_eq!(workspace.pending_count().unwrap(), 10);
+    workspace.mark_sent(&all[7..]).unwrap();
+    let waiting: Vec<_> = workspace.pending_events(100).unwrap().iter().map(|event| event.id).collect();
+    assert_eq!(waiting, all[..7]);
+    // Then the middle, leaving a gap at the front.
+    workspace.mark_sent(&all[2..7]).unwrap();
+    let waiting: Vec<_> = workspace.pending_events(100).unwrap().iter().map(|event| event.id).collect();
+    assert_eq!(waiting, all[..2]);
+    assert_eq!(workspace.pending_count().unwrap(), 2);
+    // Then the front: nothing waits, and a new change is the only one waiting.
+    workspace.mark_sent(&all[..2]).unwrap();
+    assert_eq!(workspace.pending_count().unwrap(), 0);
+    workspace.add_note(case, NOTE).unwrap();
+    assert_eq!(workspace.pending_events(100).unwrap().len(), 1);
+}
