@@ -1036,7 +1036,7 @@ fn migrate(conn: &Connection, from: i64) -> Result<()> {
              DROP TABLE events;
              ALTER TABLE events_v3 RENAME TO events;
              CREATE INDEX events_by_case ON events (case_id, hlc);
-             DROP INDEX cases_by_status;
+             DROP INDEX IF EXISTS cases_by_status;
              PRAGMA user_version = 3;
              COMMIT;",
         )?;
