@@ -22,6 +22,7 @@ const COMMANDS: &[&str] = &[
     "value_lists",
     "list_cases",
     "get_case",
+    "get_case_after_change",
     "check_duplicates",
     "create_case",
     "update_case",

@@ -125,6 +125,26 @@ fn a_worker_records_a_case_a_screening_and_a_referral() {
     });
     assert!(!status.is_empty(), "the referral has a status");
 
+    // The audit log, read by the CLI: opening the case from the result screen is a view, while
+    // redrawing it after the referral is not a second one.
+    let output = std::process::Command::new(binary("harbour"))
+        .arg("--data-dir")
+        .arg(app.desktop.data_dir())
+        .args(["--json", "audit", "show"])
+        .env("HARBOUR_PASSPHRASE", PASSPHRASE)
+        .output()
+        .expect("harbour runs");
+    assert!(output.status.success(), "harbour audit show: {}", String::from_utf8_lossy(&output.stderr));
+    let entries: Value = serde_json::from_slice(&output.stdout).expect("harbour --json prints JSON");
+    let mut actions: Vec<&str> =
+        entries.as_array().expect("a list").iter().filter_map(|entry| entry["action"].as_str()).collect();
+    if entries[0]["seq"].as_i64() > entries[actions.len() - 1]["seq"].as_i64() {
+        actions.reverse();
+    }
+    let referral = actions.iter().rposition(|action| *action == "referral.add").expect("the referral is audited");
+    assert!(actions[..referral].contains(&"case.view"), "opening the case is a view: {actions:?}");
+    assert_ne!(actions.get(referral + 1), Some(&"case.view"), "the redraw is no second view: {actions:?}");
+
     let secrets = [name, PASSPHRASE];
     assert_eq!(plaintext_found(app.desktop.data_dir(), &secrets), [], "nothing typed is stored in clear");
     assert_eq!(app.log_has(&secrets), [false, false], "nothing typed reaches the app's log");

@@ -50,6 +50,27 @@ pub fn append(
     Ok(())
 }
 
+/// Whether the newest entry records `actor` changing `case_id` (any action but a view or an
+/// export) within `window` of `now`.
+pub fn last_is_change_to(
+    conn: &Connection,
+    actor: &str,
+    case_id: CaseId,
+    now: DateTime<Utc>,
+    window: chrono::Duration,
+) -> Result<bool> {
+    let last: Option<(String, String, Option<String>, String)> = conn
+        .prepare_cached("SELECT actor, action, case_id, at FROM audit ORDER BY seq DESC LIMIT 1")?
+        .query_row([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
+        .optional()?;
+    let Some((last_actor, action, last_case, at)) = last else { return Ok(false) };
+    let recent = DateTime::parse_from_rfc3339(&at).is_ok_and(|at| now - at.with_timezone(&Utc) <= window);
+    Ok(recent
+        && last_actor == actor
+        && last_case.as_deref() == Some(case_id.to_string().as_str())
+        && !matches!(action.as_str(), "case.view" | "case.export"))
+}
+
 /// The newest entries first, at most `limit`.
 pub fn recent(conn: &Connection, limit: usize) -> Result<Vec<AuditEntry>> {
     let mut statement =

@@ -135,9 +135,25 @@ pub fn list_cases(session: State<'_, Session>, query: ListQuery) -> CommandResul
 
 #[tauri::command(async)]
 pub fn get_case(session: State<'_, Session>, id: String) -> CommandResult<CasePage> {
+    case_page(&session, &id, Workspace::view_case)
+}
+
+/// The whole case after the person on this laptop changed it, to redraw its page: no second
+/// view in the audit log when the change's own entry is the newest (`Workspace::case_after_change`).
+#[tauri::command(async)]
+pub fn get_case_after_change(session: State<'_, Session>, id: String) -> CommandResult<CasePage> {
+    case_page(&session, &id, Workspace::case_after_change)
+}
+
+/// A case's page, read with `read` (which decides what the audit log records).
+fn case_page(
+    session: &Session,
+    id: &str,
+    read: fn(&mut Workspace, CaseId) -> harbour_core::Result<CaseState>,
+) -> CommandResult<CasePage> {
     session.with(|workspace| {
-        let case_id = workspace.resolve(&id)?;
-        let case = workspace.view_case(case_id)?;
+        let case_id = workspace.resolve(id)?;
+        let case = read(workspace, case_id)?;
         Ok(CasePage { case, clock_warnings: workspace.clock_warnings(case_id)? })
     })
 }

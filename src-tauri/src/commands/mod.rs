@@ -26,6 +26,7 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         cases::value_lists,
         cases::list_cases,
         cases::get_case,
+        cases::get_case_after_change,
         cases::check_duplicates,
         cases::create_case,
         cases::update_case,

@@ -90,10 +90,13 @@ function order(stamp) {
   return stamp.hlc.wall_ms * 1e6 + stamp.hlc.counter;
 }
 
-/** A fresh state with its entries: a write may answer with the stored projection only. */
+/**
+ * A fresh state with its entries: a write may answer with the stored projection only. Asked
+ * for as a redraw after the change, so the audit log gets no second view of the case.
+ */
 async function full(caseState, id) {
   if (caseState && Array.isArray(caseState.history) && caseState.history.length) return caseState;
-  const result = await call("get_case", { id });
+  const result = await call("get_case_after_change", { id });
   return result.case;
 }
 

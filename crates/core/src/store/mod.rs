@@ -512,6 +512,17 @@ impl Workspace {
         Ok(state)
     }
 
+    /// The whole case, to redraw it on the screen of the person who has just changed it. The
+    /// change's own audit entry already records that they had the case open, so no view is
+    /// added when the newest entry is their change to this case, made within the last minute;
+    /// otherwise this is [`Workspace::view_case`].
+    pub fn case_after_change(&mut self, case_id: CaseId) -> Result<CaseState> {
+        if !audit::last_is_change_to(&self.conn, &self.worker, case_id, Utc::now(), chrono::Duration::minutes(1))? {
+            return self.view_case(case_id);
+        }
+        self.full_state(case_id)
+    }
+
     /// The whole case, to leave this laptop in clear (a file, a printout). Audited as an export.
     pub fn export_case(&mut self, case_id: CaseId) -> Result<CaseState> {
         let state = self.full_state(case_id)?;

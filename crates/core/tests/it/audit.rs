@@ -136,3 +136,31 @@ fn tampering_with_the_audit_log_is_detected() {
         "broken: the log ends at entry 0 but its recorded head is entry 10: entries were removed",
     );
 }
+
+#[test]
+fn redrawing_a_case_just_changed_adds_no_view_but_every_opening_is_recorded() {
+    let (_fixture, mut workspace) = new_workspace();
+    let case = workspace.create_case(full_fields()).unwrap().id;
+    let other = workspace.create_case(full_fields()).unwrap().id;
+    let actions = |workspace: &Workspace| -> Vec<String> {
+        let mut entries = workspace.audit_log(100).unwrap();
+        entries.reverse();
+        entries.iter().map(|entry| entry.action.clone()).collect()
+    };
+    let before = actions(&workspace).len();
+
+    // After a change to the case, its redraw returns the whole case and adds nothing.
+    workspace.add_note(case, NOTE).unwrap();
+    let redrawn = workspace.case_after_change(case).unwrap();
+    assert_eq!(redrawn.notes.len(), 1, "the whole case, with its notes");
+    assert_eq!(actions(&workspace)[before..], ["note.add"]);
+
+    // Opening it (not a redraw after a change) is a view; a second redraw after that view is one too.
+    workspace.view_case(case).unwrap();
+    workspace.case_after_change(case).unwrap();
+    // A redraw of a case other than the one just changed is a view as well.
+    workspace.add_note(other, NOTE).unwrap();
+    workspace.case_after_change(case).unwrap();
+    assert_eq!(actions(&workspace)[before..], ["note.add", "case.view", "case.view", "note.add", "case.view"]);
+    workspace.verify_audit().unwrap();
+}
