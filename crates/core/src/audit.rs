@@ -50,8 +50,11 @@ pub fn append(
     Ok(())
 }
 
-/// Whether the newest entry records `actor` changing `case_id` (any action but a view or an
-/// export) within `window` of `now`.
+/// Actions that read a case without changing it.
+const READS: &[&str] = &["case.view", "case.export", "referral.export"];
+
+/// Whether the newest entry records `actor` changing `case_id` (any action but a read) within
+/// `window` of `now`.
 pub fn last_is_change_to(
     conn: &Connection,
     actor: &str,
@@ -68,7 +71,7 @@ pub fn last_is_change_to(
     Ok(recent
         && last_actor == actor
         && last_case.as_deref() == Some(case_id.to_string().as_str())
-        && !matches!(action.as_str(), "case.view" | "case.export"))
+        && !READS.contains(&action.as_str()))
 }
 
 /// The newest entries first, at most `limit`.

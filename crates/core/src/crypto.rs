@@ -123,7 +123,21 @@ struct Payload_ {
 /// Seals an event under its case's key: compress, then AES-256-GCM with the routing metadata
 /// as associated data.
 pub fn seal(event: &Event, key: &CaseKey) -> SealedEvent {
-    let mut sealed = SealedEvent {
+    let mut sealed = routing(event, key);
+    let compressed = compressed_payload(event);
+    let mut nonce = [0u8; NONCE_LEN];
+    fill_random(&mut nonce);
+    let aad = sealed.associated_data();
+    sealed.ciphertext = cipher(&key.secret)
+        .encrypt(Nonce::from_slice(&nonce), Payload { msg: &compressed, aad: &aad })
+        .expect("AES-GCM sealing cannot fail for in-memory buffers");
+    sealed.nonce = nonce.to_vec();
+    sealed
+}
+
+/// An event's routing metadata under `key`, with no nonce or ciphertext yet.
+fn routing(event: &Event, key: &CaseKey) -> SealedEvent {
+    SealedEvent {
         format: SEALED_FORMAT,
         id: event.id.0,
         case_id: event.case_id.0,
@@ -134,16 +148,7 @@ pub fn seal(event: &Event, key: &CaseKey) -> SealedEvent {
         key_id: key.id,
         nonce: Vec::new(),
         ciphertext: Vec::new(),
-    };
-    let compressed = compressed_payload(event);
-    let mut nonce = [0u8; NONCE_LEN];
-    fill_random(&mut nonce);
-    let aad = sealed.associated_data();
-    sealed.ciphertext = cipher(&key.secret)
-        .encrypt(Nonce::from_slice(&nonce), Payload { msg: &compressed, aad: &aad })
-        .expect("AES-GCM sealing cannot fail for in-memory buffers");
-    sealed.nonce = nonce.to_vec();
-    sealed
+    }
 }
 
 /// What a sealed event's ciphertext holds once opened: the author and the change, compressed.
@@ -160,18 +165,7 @@ fn compressed_payload(event: &Event) -> Zeroizing<Vec<u8>> {
 /// feature, which the app, the CLI and the server never enable.
 #[cfg(feature = "unencrypted-baseline")]
 pub fn unsealed_for_baseline(event: &Event, key: &CaseKey) -> SealedEvent {
-    SealedEvent {
-        format: SEALED_FORMAT,
-        id: event.id.0,
-        case_id: event.case_id.0,
-        kind: event.change.kind().to_owned(),
-        device_id: event.device_id.0,
-        device_seq: event.device_seq,
-        hlc: event.hlc,
-        key_id: key.id,
-        nonce: vec![0; NONCE_LEN],
-        ciphertext: compressed_payload(event).to_vec(),
-    }
+    SealedEvent { nonce: vec![0; NONCE_LEN], ciphertext: compressed_payload(event).to_vec(), ..routing(event, key) }
 }
 
 #[derive(Serialize)]

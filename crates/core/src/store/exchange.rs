@@ -60,15 +60,14 @@ impl Workspace {
         Ok(self
             .conn
             .prepare_cached("SELECT count(*) FROM events WHERE device_id = ?1 AND device_seq > ?2 AND sent = 0")?
-            .query_row(params![self.secrets.device_id.to_string(), sent_through(&self.conn)?], |row| {
-                row.get::<_, i64>(0)
-            })? as u64)
+            .query_row(self.unsent_range()?, |row| row.get::<_, i64>(0))? as u64)
     }
 
     /// How many changes made here wait to be sent, as a person counts them: a new case is one
     /// change, though it travels as its creation and a grant to each team that may read it. A
     /// grant counts only when it is all that waits for its case (a share).
     pub fn pending_changes(&self) -> Result<u64> {
+        let (device, cursor) = self.unsent_range()?;
         Ok(self
             .conn
             .prepare_cached(
@@ -79,9 +78,13 @@ impl Workspace {
                          WHERE o.case_id = e.case_id AND o.device_id = ?1 AND o.device_seq > ?2
                            AND o.sent = 0 AND o.kind <> ?3))",
             )?
-            .query_row(params![self.secrets.device_id.to_string(), sent_through(&self.conn)?, GRANT_KIND], |row| {
-                row.get::<_, i64>(0)
-            })? as u64)
+            .query_row(params![device, cursor, GRANT_KIND], |row| row.get::<_, i64>(0))? as u64)
+    }
+
+    /// This device's id and the `sent_through` cursor: what waits to be sent is this device's
+    /// events after the cursor that are not marked sent.
+    pub(super) fn unsent_range(&self) -> Result<(String, i64)> {
+        Ok((self.secrets.device_id.to_string(), sent_through(&self.conn)?))
     }
 
     /// Marks events as acknowledged by the server, in any order, and moves the `sent_through`
@@ -107,9 +110,11 @@ impl Workspace {
                 }
             }
         }
-        let mut mark = tx.prepare_cached("UPDATE events SET sent = 1 WHERE device_id = ?1 AND device_seq = ?2")?;
-        for seq in &found {
-            mark.execute(params![device, seq])?;
+        {
+            let mut mark = tx.prepare_cached("UPDATE events SET sent = 1 WHERE device_id = ?1 AND device_seq = ?2")?;
+            for seq in &found {
+                mark.execute(params![device, seq])?;
+            }
         }
         let first_waiting: Option<i64> = tx
             .prepare_cached("SELECT min(device_seq) FROM events WHERE device_id = ?1 AND device_seq > ?2 AND sent = 0")?
@@ -123,7 +128,6 @@ impl Workspace {
         if through > cursor {
             set_meta(&tx, "sent_through", &through.to_string())?;
         }
-        drop(mark);
         tx.commit()?;
         Ok(())
     }

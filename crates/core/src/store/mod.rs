@@ -616,10 +616,8 @@ impl Workspace {
             "SELECT id, case_id, kind, device_id, device_seq, hlc, key_id, nonce, ciphertext
              FROM events WHERE device_id = ?1 AND device_seq > ?2 AND sent = 0 ORDER BY device_seq LIMIT ?3",
         )?;
-        let rows = statement.query_map(
-            params![self.secrets.device_id.to_string(), sent_through(&self.conn)?, limit as i64],
-            sealed_from_row,
-        )?;
+        let (device, cursor) = self.unsent_range()?;
+        let rows = statement.query_map(params![device, cursor, limit as i64], sealed_from_row)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 

@@ -164,3 +164,18 @@ fn redrawing_a_case_just_changed_adds_no_view_but_every_opening_is_recorded() {
     assert_eq!(actions(&workspace)[before..], ["note.add", "case.view", "case.view", "note.add", "case.view"]);
     workspace.verify_audit().unwrap();
 }
+
+#[test]
+fn a_redraw_after_an_export_is_a_view() {
+    let (_fixture, mut workspace) = new_workspace();
+    let case = audited_activity(&mut workspace);
+    let referral = workspace.view_case(case).unwrap().referrals[0].referral.id;
+    workspace.referral_packet(case, referral).unwrap();
+    workspace.case_after_change(case).unwrap();
+    workspace.export_case(case).unwrap();
+    workspace.case_after_change(case).unwrap();
+    let mut entries = workspace.audit_log(4).unwrap();
+    entries.reverse();
+    let actions: Vec<&str> = entries.iter().map(|entry| entry.action.as_str()).collect();
+    assert_eq!(actions, ["referral.export", "case.view", "case.export", "case.view"]);
+}
