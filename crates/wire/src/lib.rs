@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+pub mod identity;
 pub mod protocol;
 
 /// Version of the sealed-event format; bound into the associated data of every event.

@@ -114,22 +114,74 @@ pub struct CreateInvitationRequest {
     /// Only meaningful for the ministry team: the new device may administer the deployment.
     #[serde(default)]
     pub admin: bool,
+    /// Days the invitation may wait to be redeemed: 1 to [`MAX_INVITATION_DAYS`], default
+    /// [`DEFAULT_INVITATION_DAYS`].
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
 }
 
-/// Answer to [`CreateInvitationRequest`]. The token is shown once; the inviting device seals it
-/// (with the team's private key and the directory) under a one-time code.
+/// Default of [`CreateInvitationRequest::expires_in_days`].
+pub const DEFAULT_INVITATION_DAYS: u32 = 7;
+/// Most days an invitation may wait.
+pub const MAX_INVITATION_DAYS: u32 = 90;
+
+/// Answer to [`CreateInvitationRequest`]. The token redeems the invitation once; the inviting
+/// device seals it (with the team's private key, the directory and a root-signed credential)
+/// under a one-time code. It is not the device's token: that is made at redemption.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateInvitationResponse {
     pub invitation_id: Uuid,
     pub team_id: Uuid,
     pub admin: bool,
-    pub device_token: String,
+    pub invitation_token: String,
+    /// Milliseconds since the Unix epoch after which it cannot be redeemed.
+    pub expires_at_ms: u64,
 }
 
-/// `POST /v1/invitations/redeem`, authenticated with the invitation's token: once only.
+/// `POST /v1/invitations/redeem`, authenticated with the invitation's token: once only, before
+/// it expires or is cancelled. The certificate must be made with this invitation's credential.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RedeemInvitationRequest {
     pub device_id: Uuid,
+    pub certificate: crate::identity::DeviceCertificate,
+}
+
+/// Answer to [`RedeemInvitationRequest`]: the new device and its own token, made now and shown
+/// only to it (the server keeps its hash).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedeemInvitationResponse {
+    pub device: DeviceInfo,
+    pub device_token: String,
+}
+
+/// Where an invitation stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvitationStatus {
+    Pending,
+    Redeemed,
+    Cancelled,
+    Expired,
+}
+
+/// An invitation as the server knows it. `GET /v1/invitations` returns `{ "invitations": [...] }`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationInfo {
+    pub invitation_id: Uuid,
+    pub team_id: Uuid,
+    pub admin: bool,
+    pub status: InvitationStatus,
+    pub created_at_ms: u64,
+    pub expires_at_ms: u64,
+    /// The device that redeemed it, once redeemed.
+    #[serde(default)]
+    pub device_id: Option<Uuid>,
+}
+
+/// `GET /v1/invitations` answer (administrators only).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationList {
+    pub invitations: Vec<InvitationInfo>,
 }
 
 /// A device as the server knows it. `GET /v1/devices` returns `{ "devices": [...] }`.
@@ -141,6 +193,9 @@ pub struct DeviceInfo {
     pub revoked: bool,
     /// Milliseconds since the Unix epoch.
     pub created_at_ms: u64,
+    /// The device's certificate (its signing key, certified from the root key), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<crate::identity::DeviceCertificate>,
 }
 
 /// `GET /v1/devices` answer (administrators only).
