@@ -50,6 +50,10 @@ pub struct DeviceDocument {
     pub public_key: Vec<u8>,
     /// When the laptop was certified (its own clock), milliseconds since the Unix epoch.
     pub issued_ms: u64,
+    /// The name of the person the laptop was enrolled for, sealed to the ministry team's key
+    /// (base64): the administrator's laptop can read it, the server cannot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_sealed: Option<String>,
 }
 
 /// A laptop's certificate: the root-signed credential and the device document it signed.
