@@ -6,6 +6,9 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
+use harbour_wire::identity::{
+    CertifiedDevice, DeviceCertificate, IdentityError, SignedDocument, signing_message,
+};
 use harbour_wire::protocol::{SignedDirectory, Team, TeamDirectory, directory_signing_message};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -15,6 +18,7 @@ use zeroize::Zeroizing;
 use crate::crypto::{self, CaseKey, KdfParams, Secret, Wrapped};
 use crate::error::{Error, Result};
 use crate::event::{Hlc, SealedEvent};
+use crate::identity::DeviceIdentity;
 use crate::ids::{CaseId, DeviceId, EventId};
 
 /// The kind of the event that grants a case key to a team. Its ciphertext is the case key
@@ -108,28 +112,34 @@ impl TeamSecret {
 
 /// Seals case keys to teams' public keys, as events of the cases authored by this device:
 /// X25519 with an ephemeral key → HKDF-SHA256 → AES-256-GCM, each event's routing metadata as
-/// associated data and a fresh random nonce per grant. `ciphertext` is the team's id (a hint),
-/// the ephemeral public key, then the sealed key.
+/// associated data and a fresh random nonce per grant; then signs the grant with this laptop's
+/// certified key, so that a laptop can tell who made it (see [`GrantVerifier`]).
+///
+/// `ciphertext` is: the team's id (a hint, 16 bytes), the ephemeral public key (32), the sealed
+/// key (48), the author's Ed25519 signature (64), then the author's certificate (JSON).
 ///
 /// One ephemeral key serves every grant sealed in one transaction (a batch of new cases), so
 /// the receiver does one key agreement per batch and team, not one per case.
-pub struct GrantSealer {
+pub struct GrantSealer<'a> {
     ephemeral: StaticSecret,
     ephemeral_public: [u8; 32],
     keys: Vec<(Uuid, Secret)>,
+    author: &'a DeviceIdentity,
+    certificate: Vec<u8>,
 }
 
-impl Default for GrantSealer {
-    fn default() -> GrantSealer {
-        GrantSealer::new()
-    }
-}
+/// Bytes of a grant before its signature: team hint, ephemeral public key, sealed case key.
+const GRANT_SIGNED_LEN: usize = 16 + 32 + 48;
+/// Bytes of a grant before its author's certificate.
+const GRANT_CERTIFICATE_AT: usize = GRANT_SIGNED_LEN + 64;
+/// Domain separation of a laptop's signature over a grant.
+const GRANT_SIGNING_CONTEXT: &[u8] = b"harbour-grant-v2\0";
 
-impl GrantSealer {
-    pub fn new() -> GrantSealer {
+impl<'a> GrantSealer<'a> {
+    pub fn new(author: &'a DeviceIdentity) -> GrantSealer<'a> {
         let ephemeral = StaticSecret::random_from_rng(rand_core::OsRng);
         let ephemeral_public = PublicKey::from(&ephemeral).to_bytes();
-        GrantSealer { ephemeral, ephemeral_public, keys: Vec::new() }
+        GrantSealer { ephemeral, ephemeral_public, keys: Vec::new(), author, certificate: author.certificate_json().into_bytes() }
     }
 
     pub fn seal(
@@ -155,8 +165,14 @@ impl GrantSealer {
         };
         let wrapped = crypto::wrap(self.key_for(team)?, &sealed.associated_data(), case_key.secret.expose());
         sealed.nonce = wrapped.nonce;
-        sealed.ciphertext =
-            [team.id.as_bytes().as_slice(), self.ephemeral_public.as_slice(), &wrapped.ciphertext].concat();
+        let mut ciphertext = Vec::with_capacity(GRANT_CERTIFICATE_AT + self.certificate.len());
+        ciphertext.extend_from_slice(team.id.as_bytes());
+        ciphertext.extend_from_slice(&self.ephemeral_public);
+        ciphertext.extend_from_slice(&wrapped.ciphertext);
+        let signature = self.author.key.sign(GRANT_SIGNING_CONTEXT, &grant_signing_document(&sealed, &ciphertext));
+        ciphertext.extend_from_slice(&signature);
+        ciphertext.extend_from_slice(&self.certificate);
+        sealed.ciphertext = ciphertext;
         Ok(sealed)
     }
 
@@ -172,15 +188,66 @@ impl GrantSealer {
     }
 }
 
+/// What a grant's author signs: its routing metadata (the associated data) and the grant up to
+/// the signature.
+fn grant_signing_document(sealed: &SealedEvent, signed_part: &[u8]) -> Vec<u8> {
+    let mut document = sealed.associated_data();
+    document.extend_from_slice(signed_part);
+    document
+}
+
 /// The team a grant is addressed to (a hint in clear; the seal itself is what proves it).
 pub fn grant_team(sealed: &SealedEvent) -> Option<Uuid> {
-    if sealed.kind != GRANT_KIND || sealed.ciphertext.len() < 48 {
+    if sealed.kind != GRANT_KIND || sealed.ciphertext.len() < GRANT_CERTIFICATE_AT {
         return None;
     }
     Uuid::from_slice(&sealed.ciphertext[..16]).ok()
 }
 
+/// Checks who made grants: the author's certificate against the deployment's root key (each
+/// certificate once), that the certified laptop is the event's device, and its signature.
+pub struct GrantVerifier<'a> {
+    root_public_key: &'a [u8],
+    deployment_id: Uuid,
+    certified: Vec<(Vec<u8>, CertifiedDevice)>,
+}
+
+impl<'a> GrantVerifier<'a> {
+    pub fn new(root_public_key: &'a [u8], deployment_id: Uuid) -> GrantVerifier<'a> {
+        GrantVerifier { root_public_key, deployment_id, certified: Vec::new() }
+    }
+
+    /// The certified laptop that made this grant, or why it is refused.
+    pub fn author(&mut self, sealed: &SealedEvent) -> std::result::Result<CertifiedDevice, IdentityError> {
+        if grant_team(sealed).is_none() {
+            return Err(IdentityError::Malformed);
+        }
+        let (signed_part, rest) = sealed.ciphertext.split_at(GRANT_SIGNED_LEN);
+        let (signature, certificate) = rest.split_at(64);
+        let author = match self.certified.iter().find(|(bytes, _)| bytes == certificate) {
+            Some((_, author)) => author.clone(),
+            None => {
+                let parsed: DeviceCertificate =
+                    serde_json::from_slice(certificate).map_err(|_| IdentityError::Malformed)?;
+                let author = parsed.verify(self.root_public_key, self.deployment_id)?;
+                self.certified.push((certificate.to_vec(), author.clone()));
+                author
+            }
+        };
+        if author.device_id != sealed.device_id {
+            return Err(IdentityError::NotCertified);
+        }
+        let message = signing_message(GRANT_SIGNING_CONTEXT, &grant_signing_document(sealed, signed_part));
+        author
+            .public_key
+            .verify(&message, &harbour_wire::identity::signature(signature)?)
+            .map_err(|_| IdentityError::BadSignature)?;
+        Ok(author)
+    }
+}
+
 /// Opens a grant with one of the team secrets this device holds; `None` if none opens it.
+/// This proves nothing about who made it: check that with [`GrantVerifier`] first.
 pub fn open_grant(sealed: &SealedEvent, teams: &[TeamSecret]) -> Option<CaseKey> {
     GrantOpener::default().open(sealed, teams)
 }
@@ -194,8 +261,8 @@ pub struct GrantOpener {
 impl GrantOpener {
     pub fn open(&mut self, sealed: &SealedEvent, teams: &[TeamSecret]) -> Option<CaseKey> {
         let addressed_to = grant_team(sealed)?;
-        let (ephemeral_public, body) = sealed.ciphertext[16..].split_at(32);
-        let ephemeral_public = <[u8; 32]>::try_from(ephemeral_public).ok()?;
+        let ephemeral_public = <[u8; 32]>::try_from(&sealed.ciphertext[16..48]).ok()?;
+        let body = &sealed.ciphertext[48..GRANT_SIGNED_LEN];
         let wrapped = Wrapped { nonce: sealed.nonce.clone(), ciphertext: body.to_vec() };
         // Only the addressed team's key is tried, and each agreement is made once.
         let index =
@@ -215,6 +282,31 @@ impl GrantOpener {
     }
 }
 
+/// Seals a short text (a worker's name) to a team's public key: X25519 with a fresh ephemeral
+/// key → HKDF-SHA256 → AES-256-GCM with `context` as associated data. Base64 of the ephemeral
+/// public key, the nonce and the ciphertext.
+pub fn seal_to_team(team: &Team, context: &[u8], text: &str) -> Result<String> {
+    let team_public = <[u8; 32]>::try_from(team.public_key.as_slice())
+        .map_err(|_| Error::invalid("team", format!("the directory's key for {} is not valid", team.name)))?;
+    let ephemeral = StaticSecret::random_from_rng(rand_core::OsRng);
+    let ephemeral_public = PublicKey::from(&ephemeral).to_bytes();
+    let key = grant_key(&ephemeral, &PublicKey::from(team_public), &ephemeral_public);
+    let wrapped = crypto::wrap(&key, context, text.as_bytes());
+    Ok(URL_SAFE_NO_PAD.encode([ephemeral_public.as_slice(), &wrapped.nonce, &wrapped.ciphertext].concat()))
+}
+
+/// Opens what [`seal_to_team`] sealed, with the team's secret; `None` if it does not open.
+pub fn open_from_team(team: &TeamSecret, context: &[u8], sealed: &str) -> Option<String> {
+    let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+    if bytes.len() < 32 + 12 + 16 {
+        return None;
+    }
+    let ephemeral_public = <[u8; 32]>::try_from(&bytes[..32]).ok()?;
+    let key = grant_key(&StaticSecret::from(*team.secret.expose()), &PublicKey::from(ephemeral_public), &ephemeral_public);
+    let wrapped = Wrapped { nonce: bytes[32..44].to_vec(), ciphertext: bytes[44..].to_vec() };
+    String::from_utf8(crypto::unwrap(&key, context, &wrapped)?.to_vec()).ok()
+}
+
 fn grant_key(own: &StaticSecret, other: &PublicKey, ephemeral_public: &[u8; 32]) -> Secret {
     let shared = Zeroizing::new(own.diffie_hellman(other).to_bytes());
     let hkdf = hkdf::Hkdf::<sha2::Sha256>::new(Some(ephemeral_public), shared.as_slice());
@@ -223,8 +315,11 @@ fn grant_key(own: &StaticSecret, other: &PublicKey, ephemeral_public: &[u8; 32])
     Secret::from_bytes(okm)
 }
 
-/// What an invitation carries to a new device: where the server is, its one-time device token,
-/// its team and that team's private key, and the signed directory with the root key to check it.
+/// What an invitation carries to a new device: where the server is, the one-use token that
+/// redeems it (the device's own token is made by the server at redemption), its team and that
+/// team's private key, the signed directory with the root key to check it, and the root-signed
+/// credential with the invitation's private key, with which the new laptop certifies its own
+/// signing key.
 #[derive(Serialize, Deserialize)]
 pub struct Invitation {
     pub server_url: String,
@@ -236,7 +331,12 @@ pub struct Invitation {
     pub team_name: String,
     /// The team's X25519 private key, hex.
     pub team_secret: String,
-    pub device_token: String,
+    pub invitation_id: Uuid,
+    pub invitation_token: String,
+    /// The invitation's Ed25519 private key, hex: it signs the new laptop's certificate.
+    pub invitation_key: String,
+    pub credential: SignedDocument,
+    pub expires_ms: u64,
     pub admin: bool,
     pub directory: SignedDirectory,
 }
@@ -321,11 +421,14 @@ mod tests {
 
     #[test]
     fn a_grant_opens_only_for_its_team_and_binds_its_metadata() {
+        let (root, deployment) = (RootKey::generate(), Uuid::from_u128(7));
+        let device = DeviceId::new();
+        let author = crate::identity::self_certify(&root, deployment, Uuid::from_u128(1), device, 5, None);
         let (shelter, consulate) = (TeamSecret::generate(), TeamSecret::generate());
         let key = CaseKey::generate();
         let case_id = CaseId::new();
-        let sealed = GrantSealer::new()
-            .seal(case_id, &key, &shelter.team("Shelter"), DeviceId::new(), 4, Hlc { wall_ms: 9, counter: 0 })
+        let sealed = GrantSealer::new(&author)
+            .seal(case_id, &key, &shelter.team("Shelter"), device, 4, Hlc { wall_ms: 9, counter: 0 })
             .unwrap();
         let opened = open_grant(&sealed, &[consulate.clone(), shelter.clone()]).unwrap();
         assert_eq!((opened.id, opened.secret.expose()), (key.id, key.secret.expose()));
@@ -333,6 +436,23 @@ mod tests {
         let mut moved = sealed.clone();
         moved.case_id = CaseId::new().0;
         assert!(open_grant(&moved, &[shelter]).is_none());
+
+        let root_public_key = root.public_key();
+        let mut verifier = GrantVerifier::new(&root_public_key, deployment);
+        assert_eq!(verifier.author(&sealed).unwrap().device_id, device.0);
+        // The signature covers the metadata: moved to another case, the grant has no author.
+        assert_eq!(verifier.author(&moved), Err(IdentityError::BadSignature));
+        // Claimed by another laptop than the certified one.
+        let mut claimed = sealed.clone();
+        claimed.device_id = DeviceId::new().0;
+        assert_eq!(verifier.author(&claimed), Err(IdentityError::NotCertified));
+        // Another deployment's root does not certify the author.
+        let mut stranger = GrantVerifier::new(&[9u8; 32], deployment);
+        assert!(stranger.author(&sealed).is_err());
+        // Cut short.
+        let mut cut = sealed.clone();
+        cut.ciphertext.truncate(100);
+        assert_eq!(verifier.author(&cut), Err(IdentityError::Malformed));
     }
 
     #[test]
@@ -347,7 +467,11 @@ mod tests {
             team_id: team.team_id,
             team_name: "Clinic".into(),
             team_secret: hex::encode(team.secret.expose()),
-            device_token: "token".into(),
+            invitation_id: Uuid::from_u128(4),
+            invitation_token: "token".into(),
+            invitation_key: "00".repeat(32),
+            credential: SignedDocument { document: "{}".into(), signature: vec![0; 64] },
+            expires_ms: 5,
             admin: false,
             directory: root.sign(&directory(vec![team.team("Clinic")])),
         };
@@ -356,7 +480,7 @@ mod tests {
         let text = seal_invitation(&invitation, &code, KdfParams::INSECURE_FAST_FOR_TESTS).unwrap();
         assert!(!text.contains("token") && !text.contains("Clinic"));
         let opened = open_invitation(&text, &code.to_lowercase().replace('-', " ")).unwrap();
-        assert_eq!(opened.device_token, "token");
+        assert_eq!(opened.invitation_token, "token");
         let wrong = open_invitation(&text, "2222-3333-4444").unwrap_err().to_string();
         assert!(wrong.starts_with("code: the code does not open this invitation"), "{wrong}");
         let cut = open_invitation(&text[..text.len() / 2], &code).unwrap_err().to_string();

@@ -61,6 +61,13 @@ pub enum Error {
     #[error("The encrypted database reported a problem: {0}")]
     Database(#[from] rusqlite::Error),
 
+    /// This laptop's next change number is already taken by another stored event. Nothing was
+    /// saved; it never happens unless the database was altered or restored out of order.
+    #[error(
+        "This laptop's change number {0} is already used by another change, so nothing was saved. Your data is unchanged; please tell your administrator."
+    )]
+    SequenceTaken(u64),
+
     /// A stored record could not be decoded; it indicates a bug or a damaged store.
     #[error("A stored record could not be read ({0}). Please report this to your administrator.")]
     Corrupt(String),

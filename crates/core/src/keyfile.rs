@@ -19,7 +19,9 @@ use zeroize::Zeroizing;
 use crate::crypto::{self, KdfParams, Secret, Wrapped};
 use crate::deployment::{RootKey, TeamSecret};
 use crate::error::{Error, Result};
+use crate::identity::{DeviceIdentity, SigningSecret};
 use crate::ids::DeviceId;
+use harbour_wire::identity::DeviceCertificate;
 
 pub const KEY_FILE: &str = "keyfile.json";
 const CONTEXT: &[u8] = b"harbour-keyfile-v1";
@@ -50,6 +52,9 @@ pub struct Membership {
     pub team_secrets: Vec<TeamSecret>,
     /// The deployment's root signing key, on administrators' devices only.
     pub root_key: Option<RootKey>,
+    /// This laptop's signing key and certificate. `None` only for a laptop that joined before
+    /// laptops had one: an administrator's certifies itself at unlock, any other must join again.
+    pub identity: Option<DeviceIdentity>,
 }
 
 impl std::fmt::Debug for Membership {
@@ -120,6 +125,10 @@ struct MembershipJson {
     admin: bool,
     team_secrets: Vec<(Uuid, String)>,
     root_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    device_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    certificate: Option<DeviceCertificate>,
 }
 
 pub fn path(dir: &Path) -> PathBuf {
@@ -138,6 +147,8 @@ pub fn write(dir: &Path, sealer: &Sealer, secrets: &LocalSecrets) -> Result<()> 
         admin: m.admin,
         team_secrets: m.team_secrets.iter().map(|t| (t.team_id, t.secret.to_hex().to_string())).collect(),
         root_key: m.root_key.as_ref().map(|key| key.secret().to_hex().to_string()),
+        device_key: m.identity.as_ref().map(|identity| identity.key.secret().to_hex().to_string()),
+        certificate: m.identity.as_ref().map(|identity| identity.certificate.clone()),
     });
     let body = Zeroizing::new(
         serde_json::to_vec(&SecretsJson {
@@ -196,6 +207,12 @@ pub fn unlock(dir: &Path, passphrase: &str) -> Result<(LocalSecrets, Sealer)> {
                 .map(|(team_id, hex_text)| Ok(TeamSecret { team_id, secret: secret(hex_text)? }))
                 .collect::<Result<Vec<_>>>()?,
             root_key: m.root_key.map(secret).transpose()?.map(RootKey::from_secret),
+            identity: match (m.device_key, m.certificate) {
+                (Some(key), Some(certificate)) => {
+                    Some(DeviceIdentity { key: SigningSecret::from_secret(secret(key)?), certificate })
+                }
+                _ => None,
+            },
         }),
     };
     let secrets = LocalSecrets {

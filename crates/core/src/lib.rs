@@ -9,6 +9,7 @@ pub mod error;
 pub mod event;
 pub mod fold;
 pub mod forms;
+pub mod identity;
 pub mod ids;
 pub mod keyfile;
 pub mod matching;

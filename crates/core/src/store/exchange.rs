@@ -9,10 +9,11 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::{
-    Workspace, insert_sealed, load_case_key, load_state, open_case_events, save_state, sent_through, set_meta,
-    store_case_key,
+    Stored, Workspace, insert_sealed, load_case_key, load_state, open_case_events, save_state, sealed_from_row,
+    sent_through, set_meta, store_case_key,
 };
-use crate::crypto::{self, SEALED_FORMAT};
+use crate::crypto::{self, CaseKey, SEALED_FORMAT};
+use harbour_wire::identity::CertifiedDevice;
 use crate::deployment::{self, GRANT_KIND};
 use crate::error::{Error, Result};
 use crate::event::SealedEvent;
@@ -211,17 +212,48 @@ impl Workspace {
     fn apply_page(&mut self, events: &[SealedEvent], next_cursor: u64) -> Result<ApplyReport> {
         let mut report = ApplyReport { received: events.len(), ..ApplyReport::default() };
         let now_ms = Utc::now().timestamp_millis().max(0) as u64;
-        let team_secrets = self.secrets.membership.as_ref().map(|m| m.team_secrets.clone()).unwrap_or_default();
+        let own_device = self.secrets.device_id.0;
+        // A laptop outside a deployment trusts no one: it stores what it is given, opens nothing.
+        let trust = match self.secrets.membership.as_ref() {
+            Some(membership) => Trust {
+                root_public_key: membership.root_public_key.clone(),
+                deployment_id: membership.deployment_id,
+                ministry_team_id: membership.ministry_team_id,
+                team_secrets: membership.team_secrets.clone(),
+            },
+            None => Trust {
+                root_public_key: Vec::new(),
+                deployment_id: Uuid::nil(),
+                ministry_team_id: Uuid::nil(),
+                team_secrets: Vec::new(),
+            },
+        };
         // Pulled events change cases behind the in-memory projections: forget them all.
         self.recent.clear();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut new_by_case: BTreeMap<CaseId, Vec<&SealedEvent>> = BTreeMap::new();
-        let mut grants = deployment::GrantOpener::default();
-        let mut received_keys = std::collections::HashMap::new();
-        let mut rekeyed: BTreeSet<CaseId> = BTreeSet::new();
+        // Cases that received a grant addressed to one of this laptop's teams.
+        let mut granted: BTreeSet<CaseId> = BTreeSet::new();
         for sealed in events {
-            if sealed.format != SEALED_FORMAT || !insert_sealed(&tx, sealed, true)? {
+            if sealed.format != SEALED_FORMAT {
+                report.refused += 1;
                 continue;
+            }
+            // This laptop's own events come only from this laptop: one from the network is
+            // either the echo of what it sent (ignored) or a forgery (refused).
+            if sealed.device_id == own_device {
+                if !is_own_echo(&tx, sealed)? {
+                    report.refused += 1;
+                }
+                continue;
+            }
+            match insert_sealed(&tx, sealed, true)? {
+                Stored::New => {}
+                Stored::Duplicate => continue,
+                Stored::Conflict => {
+                    report.refused += 1;
+                    continue;
+                }
             }
             report.stored += 1;
             let case_id = CaseId(sealed.case_id);
@@ -236,22 +268,41 @@ impl Workspace {
                 )?;
             }
             if sealed.kind == GRANT_KIND {
-                // A case key already held (from another team's grant) needs no opening.
-                let held: bool = tx
-                    .prepare_cached("SELECT EXISTS(SELECT 1 FROM case_keys WHERE key_id = ?1)")?
-                    .query_row([sealed.key_id.to_string()], |row| row.get(0))?;
-                if !held
-                    && let Some(key) = grants.open(sealed, &team_secrets)
-                    && store_case_key(&tx, &self.secrets.master_key, case_id, &key)?
-                {
-                    report.keys_received += 1;
-                    rekeyed.insert(case_id);
-                    received_keys.insert(case_id, key);
+                if deployment::grant_team(sealed).is_some_and(|team| trust.reads_for(team)) {
+                    granted.insert(case_id);
                 }
                 continue;
             }
             new_by_case.entry(case_id).or_default().push(sealed);
         }
+
+        // Keys: a case's first key is accepted only from a grant made by a certified laptop
+        // allowed to grant it, and is then pinned; a grant of any other key is refused.
+        let mut grants = GrantCheck {
+            trust: &trust,
+            verifier: deployment::GrantVerifier::new(&trust.root_public_key, trust.deployment_id),
+            opener: deployment::GrantOpener::default(),
+        };
+        let mut received_keys = std::collections::HashMap::new();
+        let mut rekeyed: BTreeSet<CaseId> = BTreeSet::new();
+        let candidates: BTreeSet<CaseId> = granted.iter().chain(new_by_case.keys()).copied().collect();
+        for case_id in candidates {
+            let pinned = load_case_key(&tx, &self.secrets.master_key, case_id)?;
+            if pinned.is_some() && !granted.contains(&case_id) {
+                continue;
+            }
+            let outcome = grants.accept(&tx, case_id, pinned.as_ref().map(|key| key.id))?;
+            report.refused += outcome.refused;
+            if let Some(key) = outcome.key
+                && pinned.is_none()
+                && store_case_key(&tx, &self.secrets.master_key, case_id, &key)?
+            {
+                report.keys_received += 1;
+                rekeyed.insert(case_id);
+                received_keys.insert(case_id, key);
+            }
+        }
+
         let touched: BTreeSet<CaseId> = new_by_case.keys().copied().chain(rekeyed.iter().copied()).collect();
         for case_id in touched {
             let key = match received_keys.remove(&case_id) {
@@ -316,6 +367,160 @@ impl Workspace {
         }
         Ok(report)
     }
+}
+
+/// Whether a pulled event bearing this laptop's id is exactly one this laptop made.
+fn is_own_echo(conn: &rusqlite::Connection, sealed: &SealedEvent) -> Result<bool> {
+    let held: Option<(String, Vec<u8>)> = conn
+        .prepare_cached("SELECT id, ciphertext FROM events WHERE device_id = ?1 AND device_seq = ?2")?
+        .query_row(params![sealed.device_id.to_string(), sealed.device_seq as i64], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .optional()?;
+    Ok(held.is_some_and(|(id, ciphertext)| id == sealed.id.to_string() && ciphertext == sealed.ciphertext))
+}
+
+/// What this laptop trusts: the pinned root key, its deployment, the ministry team, and the
+/// secrets of the teams it reads for.
+struct Trust {
+    root_public_key: Vec<u8>,
+    deployment_id: Uuid,
+    ministry_team_id: Uuid,
+    team_secrets: Vec<deployment::TeamSecret>,
+}
+
+impl Trust {
+    fn reads_for(&self, team: Uuid) -> bool {
+        self.team_secrets.iter().any(|secret| secret.team_id == team)
+    }
+}
+
+/// How far a chain of grants (each team granted by one granted before it) is followed.
+const MAX_GRANT_CHAIN: usize = 8;
+
+/// The outcome of looking at a case's grants.
+struct Accepted {
+    /// The case key, from a grant this laptop may accept (or the pinned one, confirmed).
+    key: Option<CaseKey>,
+    /// Grants addressed to this laptop's teams that were refused: not made by a certified
+    /// laptop, or carrying another key than the pinned one. They are removed from the store.
+    refused: usize,
+}
+
+struct GrantCheck<'a> {
+    trust: &'a Trust,
+    verifier: deployment::GrantVerifier<'a>,
+    opener: deployment::GrantOpener,
+}
+
+impl GrantCheck<'_> {
+    /// Looks at every stored grant of `case_id` addressed to this laptop's teams (in the order
+    /// they arrived, so that a reordered feed converges once the missing part arrives).
+    fn accept(&mut self, tx: &rusqlite::Connection, case_id: CaseId, pinned: Option<Uuid>) -> Result<Accepted> {
+        let mut outcome = Accepted { key: None, refused: 0 };
+        for grant in case_grants(tx, case_id)? {
+            let Some(team) = deployment::grant_team(&grant) else { continue };
+            if !self.trust.reads_for(team) {
+                continue;
+            }
+            if let Some(pinned) = pinned {
+                if grant.key_id != pinned {
+                    outcome.refused += 1;
+                    forget(tx, &grant)?;
+                }
+                continue;
+            }
+            if outcome.key.is_some() {
+                continue;
+            }
+            let Ok(author) = self.verifier.author(&grant) else {
+                outcome.refused += 1;
+                forget(tx, &grant)?;
+                continue;
+            };
+            let Some(key) = self.opener.open(&grant, &self.trust.team_secrets) else {
+                outcome.refused += 1;
+                forget(tx, &grant)?;
+                continue;
+            };
+            // Not (yet) shown to be allowed: it stays, and is looked at again when more of the
+            // case arrives.
+            if self.allowed(tx, case_id, &key, &author, 0)? {
+                outcome.key = Some(key);
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Whether `author` may grant `key` for this case: a laptop of the ministry; the laptop that
+    /// created the case (its creation opens with this key); or a laptop of a team that was
+    /// itself granted this key by a laptop allowed to.
+    fn allowed(
+        &mut self,
+        tx: &rusqlite::Connection,
+        case_id: CaseId,
+        key: &CaseKey,
+        author: &CertifiedDevice,
+        depth: usize,
+    ) -> Result<bool> {
+        if author.team_id == self.trust.ministry_team_id {
+            return Ok(true);
+        }
+        if created_by(tx, case_id, author.device_id, key)? {
+            return Ok(true);
+        }
+        if depth >= MAX_GRANT_CHAIN {
+            return Ok(false);
+        }
+        for grant in case_grants(tx, case_id)? {
+            if grant.key_id != key.id || deployment::grant_team(&grant) != Some(author.team_id) {
+                continue;
+            }
+            let Ok(granter) = self.verifier.author(&grant) else { continue };
+            if granter.device_id != author.device_id && self.allowed(tx, case_id, key, &granter, depth + 1)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// The stored grants of a case, in arrival order.
+fn case_grants(conn: &rusqlite::Connection, case_id: CaseId) -> Result<Vec<SealedEvent>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT id, case_id, kind, device_id, device_seq, hlc, key_id, nonce, ciphertext
+         FROM events WHERE case_id = ?1 AND kind = ?2 ORDER BY seq",
+    )?;
+    let rows = statement.query_map(params![case_id.to_string(), GRANT_KIND], sealed_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// Whether `device` recorded this case's creation under `key`.
+fn created_by(conn: &rusqlite::Connection, case_id: CaseId, device: Uuid, key: &CaseKey) -> Result<bool> {
+    let mut statement = conn.prepare_cached(
+        "SELECT id, case_id, kind, device_id, device_seq, hlc, key_id, nonce, ciphertext
+         FROM events WHERE case_id = ?1 AND kind = 'case.created' AND device_id = ?2",
+    )?;
+    let rows = statement.query_map(params![case_id.to_string(), device.to_string()], sealed_from_row)?;
+    for sealed in rows {
+        let sealed = sealed?;
+        if sealed.key_id == key.id
+            && crypto::open(&sealed, key).is_ok_and(|event| matches!(event.change, crate::event::Change::CaseCreated { .. }))
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Removes a refused grant from the store: it will never be used.
+fn forget(conn: &rusqlite::Connection, grant: &SealedEvent) -> Result<()> {
+    conn.prepare_cached("DELETE FROM events WHERE device_id = ?1 AND device_seq = ?2 AND id = ?3")?.execute(params![
+        grant.device_id.to_string(),
+        grant.device_seq as i64,
+        grant.id.to_string()
+    ])?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -12,9 +12,11 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use super::{Workspace, insert_sealed, last_device_seq, set_meta};
+use super::{Workspace, insert_own, last_device_seq, set_meta};
 use crate::crypto::{KdfParams, Secret};
 use crate::deployment::{self, Invitation, RootKey, TeamSecret};
+use crate::identity::{self, DeviceIdentity, SigningSecret};
+use harbour_wire::identity::Credential;
 use crate::error::{Error, Result};
 use crate::ids::{CaseId, DeviceId};
 use crate::keyfile::{self, Membership};
@@ -87,6 +89,14 @@ impl Workspace {
         let directory =
             TeamDirectory { deployment_id: plan.deployment_id, version: 1, teams: vec![plan.ministry_team()] };
         let signed = plan.root.sign(&directory);
+        let identity = identity::self_certify(
+            &plan.root,
+            plan.deployment_id,
+            plan.ministry.team_id,
+            self.secrets.device_id,
+            identity::now_ms(),
+            Some(identity::seal_worker(&plan.ministry_team(), &self.worker)?),
+        );
         self.secrets.membership = Some(Membership {
             deployment_id: plan.deployment_id,
             server_url: plan.server_url,
@@ -97,6 +107,7 @@ impl Workspace {
             admin: true,
             team_secrets: vec![plan.ministry],
             root_key: Some(plan.root),
+            identity: Some(identity),
         });
         keyfile::write(&self.dir, &self.sealer, &self.secrets)?;
         self.store_directory(&signed)?;
@@ -184,12 +195,13 @@ impl Workspace {
             })
     }
 
-    /// Seals an invitation into `team` for a device the server has just created, under `code`.
+    /// Seals an invitation into `team` that the server has just recorded, under `code`.
     pub fn seal_invitation(&self, team: &Team, created: &CreateInvitationResponse, code: &str) -> Result<String> {
         deployment::seal_invitation(&self.invitation(team, created)?, code, KdfParams::STANDARD)
     }
 
-    /// What an invitation into `team` carries, before it is sealed.
+    /// What an invitation into `team` carries, before it is sealed: with a credential signed by
+    /// the root key for this one invitation (its team, its expiry, a new one-use signing key).
     pub fn invitation(&self, team: &Team, created: &CreateInvitationResponse) -> Result<Invitation> {
         let membership = self.admin_membership()?;
         let secret = membership
@@ -197,6 +209,19 @@ impl Workspace {
             .iter()
             .find(|secret| secret.team_id == team.id)
             .ok_or_else(|| Error::invalid("team", "this laptop does not hold that team's key"))?;
+        let root = membership.root_key.as_ref().expect("an administrator's membership holds the root key");
+        let invitation_key = SigningSecret::generate();
+        let credential = identity::issue_credential(
+            root,
+            &Credential {
+                deployment_id: membership.deployment_id,
+                invitation_id: created.invitation_id,
+                team_id: team.id,
+                admin: created.admin,
+                expires_ms: created.expires_at_ms,
+                invitation_key: invitation_key.public_key().to_vec(),
+            },
+        );
         Ok(Invitation {
             server_url: membership.server_url.clone(),
             deployment_id: membership.deployment_id,
@@ -205,20 +230,68 @@ impl Workspace {
             team_id: team.id,
             team_name: team.name.clone(),
             team_secret: secret.secret.to_hex().to_string(),
-            device_token: created.device_token.clone(),
+            invitation_id: created.invitation_id,
+            invitation_token: created.invitation_token.clone(),
+            invitation_key: invitation_key.secret().to_hex().to_string(),
+            credential,
+            expires_ms: created.expires_at_ms,
             admin: created.admin,
             directory: self.signed_directory()?,
         })
     }
 
-    /// Creates a workspace that is a device of the deployment an invitation names. The caller
-    /// redeems the invitation on the server with `device_id` first.
+    /// The first step of joining, before anything is sent: checks the invitation (its
+    /// directory and credential verify against the root key it names, it has not expired) and
+    /// makes this laptop's id, signing key and certificate, which the server checks at
+    /// redemption.
+    pub fn prepare_enrolment(invitation: &Invitation, worker: &str) -> Result<Enrolment> {
+        deployment::verify_directory(&invitation.directory, &invitation.root_public_key, invitation.deployment_id)?;
+        let damaged = || Error::invalid("invitation", "the invitation is damaged; ask your administrator for a new one");
+        let root = harbour_wire::identity::verifying_key(&invitation.root_public_key).map_err(|_| damaged())?;
+        invitation
+            .credential
+            .verify(harbour_wire::identity::CREDENTIAL_CONTEXT, &root)
+            .map_err(|_| damaged())?;
+        let terms: Credential = serde_json::from_str(&invitation.credential.document).map_err(|_| damaged())?;
+        if terms.team_id != invitation.team_id || terms.deployment_id != invitation.deployment_id {
+            return Err(damaged());
+        }
+        let now = identity::now_ms();
+        if now > terms.expires_ms {
+            return Err(Error::invalid(
+                "invitation",
+                "this invitation has expired; ask your administrator for a new one",
+            ));
+        }
+        let key_bytes = Zeroizing::new(hex::decode(&invitation.invitation_key).map_err(|_| damaged())?);
+        let invitation_key = SigningSecret::from_secret(Secret::from_slice(&key_bytes).ok_or_else(damaged)?);
+        if invitation_key.public_key().as_slice() != terms.invitation_key.as_slice() {
+            return Err(damaged());
+        }
+        let device_id = DeviceId::new();
+        let key = SigningSecret::generate();
+        let directory = deployment::verify_directory(
+            &invitation.directory,
+            &invitation.root_public_key,
+            invitation.deployment_id,
+        )?;
+        let ministry =
+            directory.teams.iter().find(|team| team.id == invitation.ministry_team_id).ok_or_else(damaged)?;
+        let worker = identity::seal_worker(ministry, &values::short_text("worker", worker)?)?;
+        let certificate =
+            identity::certify_device(&invitation_key, invitation.credential.clone(), device_id, &key, now, Some(worker));
+        Ok(Enrolment { device_id, identity: DeviceIdentity { key, certificate } })
+    }
+
+    /// Creates a workspace that is a device of the deployment an invitation names, once the
+    /// server has redeemed the invitation for `enrolment`'s certificate and minted `device_token`.
     pub fn join(
         dir: &Path,
         passphrase: &str,
         options: &CreateOptions,
         invitation: &Invitation,
-        device_id: DeviceId,
+        enrolment: Enrolment,
+        device_token: &str,
     ) -> Result<Workspace> {
         deployment::verify_directory(&invitation.directory, &invitation.root_public_key, invitation.deployment_id)?;
         let secret_bytes = Zeroizing::new(
@@ -230,18 +303,74 @@ impl Workspace {
         let membership = Membership {
             deployment_id: invitation.deployment_id,
             server_url: invitation.server_url.clone(),
-            device_token: Zeroizing::new(invitation.device_token.clone()),
+            device_token: Zeroizing::new(device_token.to_owned()),
             root_public_key: invitation.root_public_key.clone(),
             ministry_team_id: invitation.ministry_team_id,
             team_id: invitation.team_id,
             admin: invitation.admin,
             team_secrets: vec![TeamSecret { team_id: invitation.team_id, secret }],
             root_key: None,
+            identity: Some(enrolment.identity),
         };
-        let mut workspace = Workspace::create_member(dir, passphrase, options, device_id, membership)?;
+        let mut workspace = Workspace::create_member(dir, passphrase, options, enrolment.device_id, membership)?;
         workspace.store_directory(&invitation.directory)?;
+        workspace.mark_certificate_sent()?;
         workspace.audit_now("device.enrol", None, &invitation.team_id.to_string())?;
         Ok(workspace)
+    }
+
+    /// This laptop's signing identity. An administrator's laptop made before laptops had one
+    /// certifies itself with the root key it holds; any other must join again.
+    pub(super) fn ensure_identity(&mut self) -> Result<()> {
+        let device_id = self.secrets.device_id;
+        let Some(membership) = self.secrets.membership.as_ref() else { return Ok(()) };
+        if membership.identity.is_some() || membership.root_key.is_none() {
+            return Ok(());
+        }
+        let ministry_id = membership.ministry_team_id;
+        let ministry = self.directory()?.and_then(|directory| directory.teams.into_iter().find(|team| team.id == ministry_id));
+        let worker = ministry.map(|team| identity::seal_worker(&team, &self.worker)).transpose()?;
+        let membership = self.secrets.membership.as_mut().expect("checked above");
+        let root = membership.root_key.as_ref().expect("checked above");
+        membership.identity = Some(identity::self_certify(
+            root,
+            membership.deployment_id,
+            ministry_id,
+            device_id,
+            identity::now_ms(),
+            worker,
+        ));
+        keyfile::write(&self.dir, &self.sealer, &self.secrets)?;
+        self.audit_now("device.certify", None, "")
+    }
+
+    /// The name of the worker a laptop was enrolled for, from its certificate (administrators,
+    /// who hold the ministry team's key). `None` when it cannot be read.
+    pub fn device_worker(&self, certificate: &harbour_wire::identity::DeviceCertificate) -> Option<String> {
+        let membership = self.membership()?;
+        let ministry = membership.team_secrets.iter().find(|secret| secret.team_id == membership.ministry_team_id)?;
+        let sealed = certificate.unverified_device().ok()?.worker_sealed?;
+        deployment::open_from_team(ministry, identity::WORKER_CONTEXT, &sealed)
+    }
+
+    /// This laptop's certificate, to give the server (once, for laptops made before certificates).
+    pub fn certificate(&self) -> Option<&harbour_wire::identity::DeviceCertificate> {
+        Some(&self.membership()?.identity.as_ref()?.certificate)
+    }
+
+    /// This laptop's certificate if the server has not acknowledged it yet. A laptop that joined
+    /// with an invitation gave it at redemption.
+    pub fn certificate_to_send(&self) -> Result<Option<harbour_wire::identity::DeviceCertificate>> {
+        let sent: Option<String> = self
+            .conn
+            .prepare_cached("SELECT value FROM meta WHERE key = 'certificate_sent'")?
+            .query_row([], |row| row.get(0))
+            .optional()?;
+        Ok(if sent.is_some() { None } else { self.certificate().cloned() })
+    }
+
+    pub fn mark_certificate_sent(&mut self) -> Result<()> {
+        set_meta(&self.conn, "certificate_sent", "1")
     }
 
     /// Shares a case with a team: grants it the case key (an event sealed to the team's public
@@ -269,12 +398,13 @@ impl Workspace {
         let now = Utc::now();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut device_seq = last_device_seq(&tx)?;
-        let mut grants = deployment::GrantSealer::new();
+        let author = self.secrets.membership.as_ref().and_then(|m| m.identity.as_ref()).ok_or_else(needs_new_invitation)?;
+        let mut grants = deployment::GrantSealer::new(author);
         for team in teams {
             device_seq += 1;
             let hlc = self.clock.tick(now.timestamp_millis().max(0) as u64);
             let grant = grants.seal(case_id, &key, team, self.secrets.device_id, device_seq as u64, hlc)?;
-            insert_sealed(&tx, &grant, false)?;
+            insert_own(&tx, &grant)?;
             if server_grant {
                 tx.prepare_cached("INSERT OR IGNORE INTO shares (case_id, team_id, granted) VALUES (?1, ?2, 0)")?
                     .execute(params![case_id.to_string(), team.id.to_string()])?;
@@ -286,6 +416,25 @@ impl Workspace {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// A laptop about to join: its id and its certified signing identity.
+pub struct Enrolment {
+    pub device_id: DeviceId,
+    pub identity: DeviceIdentity,
+}
+
+impl std::fmt::Debug for Enrolment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Enrolment").field("device_id", &self.device_id).finish_non_exhaustive()
+    }
+}
+
+pub(super) fn needs_new_invitation() -> Error {
+    Error::invalid(
+        "deployment",
+        "this laptop joined its organisation before laptops had their own signing key, so it cannot share or sync cases; ask your administrator for a new invitation and join again",
+    )
 }
 
 fn not_enrolled() -> Error {

@@ -277,6 +277,7 @@ impl Workspace {
             unencrypted: false,
         };
         workspace.import_failed_unlocks()?;
+        workspace.ensure_identity()?;
         Ok(workspace)
     }
 
@@ -715,6 +716,7 @@ impl Workspace {
         let mut states = Vec::with_capacity(pending.len());
         // Made on the first grant: its ephemeral key costs an X25519 key generation.
         let mut grants: Option<crate::deployment::GrantSealer> = None;
+        let author = self.secrets.membership.as_ref().and_then(|membership| membership.identity.as_ref());
         for (item, key) in pending.into_iter().zip(keys) {
             device_seq += 1;
             let event = Event {
@@ -745,12 +747,13 @@ impl Workspace {
                     }
                 }
             };
-            insert_sealed(&tx, &seal(&event, &key), false)?;
+            insert_own(&tx, &seal(&event, &key))?;
             if item.new_key.is_some() {
                 for team in &grant_to {
                     device_seq += 1;
                     let hlc = self.clock.tick(now.timestamp_millis().max(0) as u64);
-                    let grant = grants.get_or_insert_with(crate::deployment::GrantSealer::new).seal(
+                    let author = author.ok_or_else(membership::needs_new_invitation)?;
+                    let grant = grants.get_or_insert_with(|| crate::deployment::GrantSealer::new(author)).seal(
                         item.case_id,
                         &key,
                         team,
@@ -758,7 +761,7 @@ impl Workspace {
                         device_seq as u64,
                         hlc,
                     )?;
-                    insert_sealed(&tx, &grant, false)?;
+                    insert_own(&tx, &grant)?;
                 }
             }
             if let Some((key_id, wrapped)) = &item.new_key {
@@ -815,7 +818,7 @@ impl Workspace {
 /// A case's key from the database, unwrapped with the device's master key.
 fn load_case_key(conn: &Connection, master: &Secret, case_id: CaseId) -> Result<Option<CaseKey>> {
     let row: Option<(String, String)> = conn
-        .prepare_cached("SELECT key_id, wrapped FROM case_keys WHERE case_id = ?1 ORDER BY rowid DESC LIMIT 1")?
+        .prepare_cached("SELECT key_id, wrapped FROM case_keys WHERE case_id = ?1 ORDER BY rowid LIMIT 1")?
         .query_row([case_id.to_string()], |row| Ok((row.get(0)?, row.get(1)?)))
         .optional()?;
     let Some((key_id, wrapped)) = row else { return Ok(None) };
@@ -1077,7 +1080,19 @@ fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-fn insert_sealed(conn: &Connection, sealed: &SealedEvent, sent: bool) -> Result<bool> {
+/// What storing a sealed event did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stored {
+    /// A new event.
+    New,
+    /// This very event was already here (same device, number and id): harmless.
+    Duplicate,
+    /// Another event already holds this device's number: one of the two was forged, or the
+    /// device reused a number. The new one is not stored.
+    Conflict,
+}
+
+fn insert_sealed(conn: &Connection, sealed: &SealedEvent, sent: bool) -> Result<Stored> {
     let inserted = conn.prepare_cached("INSERT OR IGNORE INTO events (id, case_id, kind, device_id, device_seq, hlc, key_id, nonce, ciphertext, sent)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")?.execute(params![
             sealed.id.to_string(),
@@ -1092,7 +1107,27 @@ fn insert_sealed(conn: &Connection, sealed: &SealedEvent, sent: bool) -> Result<
             sent
         ],
     )?;
-    Ok(inserted == 1)
+    if inserted == 1 {
+        return Ok(Stored::New);
+    }
+    let held: Option<(String, Vec<u8>)> = conn
+        .prepare_cached("SELECT id, ciphertext FROM events WHERE device_id = ?1 AND device_seq = ?2")?
+        .query_row(params![sealed.device_id.to_string(), sealed.device_seq as i64], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .optional()?;
+    Ok(match held {
+        Some((id, ciphertext)) if id == sealed.id.to_string() && ciphertext == sealed.ciphertext => Stored::Duplicate,
+        _ => Stored::Conflict,
+    })
+}
+
+/// Stores an event made on this laptop: its number must be free.
+fn insert_own(conn: &Connection, sealed: &SealedEvent) -> Result<()> {
+    match insert_sealed(conn, sealed, false)? {
+        Stored::New => Ok(()),
+        Stored::Duplicate | Stored::Conflict => Err(Error::SequenceTaken(sealed.device_seq)),
+    }
 }
 
 fn sealed_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SealedEvent> {
