@@ -6,9 +6,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
-use harbour_wire::identity::{
-    CertifiedDevice, DeviceCertificate, IdentityError, SignedDocument, signing_message,
-};
+use harbour_wire::identity::{CertifiedDevice, DeviceCertificate, IdentityError, SignedDocument, signing_message};
 use harbour_wire::protocol::{SignedDirectory, Team, TeamDirectory, directory_signing_message};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -139,7 +137,13 @@ impl<'a> GrantSealer<'a> {
     pub fn new(author: &'a DeviceIdentity) -> GrantSealer<'a> {
         let ephemeral = StaticSecret::random_from_rng(rand_core::OsRng);
         let ephemeral_public = PublicKey::from(&ephemeral).to_bytes();
-        GrantSealer { ephemeral, ephemeral_public, keys: Vec::new(), author, certificate: author.certificate_json().into_bytes() }
+        GrantSealer {
+            ephemeral,
+            ephemeral_public,
+            keys: Vec::new(),
+            author,
+            certificate: author.certificate_json().into_bytes(),
+        }
     }
 
     pub fn seal(
@@ -302,7 +306,8 @@ pub fn open_from_team(team: &TeamSecret, context: &[u8], sealed: &str) -> Option
         return None;
     }
     let ephemeral_public = <[u8; 32]>::try_from(&bytes[..32]).ok()?;
-    let key = grant_key(&StaticSecret::from(*team.secret.expose()), &PublicKey::from(ephemeral_public), &ephemeral_public);
+    let key =
+        grant_key(&StaticSecret::from(*team.secret.expose()), &PublicKey::from(ephemeral_public), &ephemeral_public);
     let wrapped = Wrapped { nonce: bytes[32..44].to_vec(), ciphertext: bytes[44..].to_vec() };
     String::from_utf8(crypto::unwrap(&key, context, &wrapped)?.to_vec()).ok()
 }

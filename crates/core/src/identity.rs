@@ -4,8 +4,8 @@
 
 use ed25519_dalek::{Signer, SigningKey};
 use harbour_wire::identity::{
-    CREDENTIAL_CONTEXT, CertifiedDevice, Credential, DEVICE_CONTEXT, DeviceCertificate, DeviceDocument,
-    SignedDocument, signing_message,
+    CREDENTIAL_CONTEXT, CertifiedDevice, Credential, DEVICE_CONTEXT, DeviceCertificate, DeviceDocument, SignedDocument,
+    signing_message,
 };
 use uuid::Uuid;
 
@@ -99,10 +99,8 @@ pub fn certify_device(
         issued_ms: now_ms,
         worker_sealed,
     };
-    let device = invitation_key.sign_document(
-        DEVICE_CONTEXT,
-        serde_json::to_string(&document).expect("a device document serializes"),
-    );
+    let device = invitation_key
+        .sign_document(DEVICE_CONTEXT, serde_json::to_string(&document).expect("a device document serializes"));
     DeviceCertificate { credential, device }
 }
 
@@ -186,7 +184,8 @@ mod tests {
         let invitation = SigningSecret::generate();
         let device = SigningSecret::generate();
         let id = DeviceId::new();
-        let good = certify_device(&invitation, credential(&root, deployment, &invitation, 2_000), id, &device, 1_000, None);
+        let good =
+            certify_device(&invitation, credential(&root, deployment, &invitation, 2_000), id, &device, 1_000, None);
         let certified = good.verify(&root.public_key(), deployment).unwrap();
         assert_eq!((certified.device_id, certified.team_id), (id.0, Uuid::from_u128(3)));
         assert_eq!(certified.public_key.to_bytes(), device.public_key());
@@ -196,14 +195,16 @@ mod tests {
         assert_eq!(good.verify(&root.public_key(), Uuid::from_u128(8)), Err(IdentityError::NotCertified));
         // A device document signed by a key the credential does not name (a self-made certificate).
         let stranger = SigningSecret::generate();
-        let forged = certify_device(&stranger, credential(&root, deployment, &invitation, 2_000), id, &device, 1_000, None);
+        let forged =
+            certify_device(&stranger, credential(&root, deployment, &invitation, 2_000), id, &device, 1_000, None);
         assert_eq!(forged.verify(&root.public_key(), deployment), Err(IdentityError::NotCertified));
         // A credential altered after signing (made an administrator).
         let mut promoted = good.clone();
         promoted.credential.document = promoted.credential.document.replace("\"admin\":false", "\"admin\":true");
         assert_eq!(promoted.verify(&root.public_key(), deployment), Err(IdentityError::NotCertified));
         // Certified after the invitation expired.
-        let late = certify_device(&invitation, credential(&root, deployment, &invitation, 999), id, &device, 1_000, None);
+        let late =
+            certify_device(&invitation, credential(&root, deployment, &invitation, 999), id, &device, 1_000, None);
         assert_eq!(late.verify(&root.public_key(), deployment), Err(IdentityError::Expired));
     }
 

@@ -9,16 +9,16 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::{
-    Stored, Workspace, insert_sealed, load_case_key, load_state, open_case_events, save_state, sealed_from_row,
-    sent_through, set_meta, store_case_key,
+    Stored, Workspace, held_at, insert_sealed, load_case_key, load_state, open_case_events, save_state,
+    sealed_from_row, sent_through, set_meta, store_case_key,
 };
 use crate::crypto::{self, CaseKey, SEALED_FORMAT};
-use harbour_wire::identity::CertifiedDevice;
 use crate::deployment::{self, GRANT_KIND};
 use crate::error::{Error, Result};
 use crate::event::SealedEvent;
 use crate::fold::CaseState;
 use crate::ids::{CaseId, DeviceId, EventId};
+use harbour_wire::identity::CertifiedDevice;
 
 /// What applying a pulled page did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -251,6 +251,8 @@ impl Workspace {
                 Stored::New => {}
                 Stored::Duplicate => continue,
                 Stored::Conflict => {
+                    // Kept aside until a case key shows which of the two is real.
+                    contest(&tx, sealed)?;
                     report.refused += 1;
                     continue;
                 }
@@ -285,21 +287,31 @@ impl Workspace {
         };
         let mut received_keys = std::collections::HashMap::new();
         let mut rekeyed: BTreeSet<CaseId> = BTreeSet::new();
-        let candidates: BTreeSet<CaseId> = granted.iter().chain(new_by_case.keys()).copied().collect();
-        for case_id in candidates {
-            let pinned = load_case_key(&tx, &self.secrets.master_key, case_id)?;
-            if pinned.is_some() && !granted.contains(&case_id) {
-                continue;
+        let mut candidates: BTreeSet<CaseId> = granted.iter().chain(new_by_case.keys()).copied().collect();
+        // Twice at most: settling a contested number may bring a grant back into the store.
+        for _round in 0..2 {
+            for case_id in std::mem::take(&mut candidates) {
+                let pinned = load_case_key(&tx, &self.secrets.master_key, case_id)?;
+                if pinned.is_some() && !granted.contains(&case_id) {
+                    continue;
+                }
+                let outcome = grants.accept(&tx, case_id, pinned.as_ref().map(|key| key.id))?;
+                report.refused += outcome.refused;
+                if let Some(key) = outcome.key
+                    && pinned.is_none()
+                    && store_case_key(&tx, &self.secrets.master_key, case_id, &key)?
+                {
+                    report.keys_received += 1;
+                    rekeyed.insert(case_id);
+                    received_keys.insert(case_id, key);
+                }
             }
-            let outcome = grants.accept(&tx, case_id, pinned.as_ref().map(|key| key.id))?;
-            report.refused += outcome.refused;
-            if let Some(key) = outcome.key
-                && pinned.is_none()
-                && store_case_key(&tx, &self.secrets.master_key, case_id, &key)?
-            {
-                report.keys_received += 1;
-                rekeyed.insert(case_id);
-                received_keys.insert(case_id, key);
+            let settled = settle_contested(&tx, &self.secrets.master_key, &mut grants.verifier)?;
+            rekeyed.extend(settled.iter().copied());
+            candidates = settled;
+            granted.extend(candidates.iter().copied());
+            if candidates.is_empty() {
+                break;
             }
         }
 
@@ -371,13 +383,7 @@ impl Workspace {
 
 /// Whether a pulled event bearing this laptop's id is exactly one this laptop made.
 fn is_own_echo(conn: &rusqlite::Connection, sealed: &SealedEvent) -> Result<bool> {
-    let held: Option<(String, Vec<u8>)> = conn
-        .prepare_cached("SELECT id, ciphertext FROM events WHERE device_id = ?1 AND device_seq = ?2")?
-        .query_row(params![sealed.device_id.to_string(), sealed.device_seq as i64], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })
-        .optional()?;
-    Ok(held.is_some_and(|(id, ciphertext)| id == sealed.id.to_string() && ciphertext == sealed.ciphertext))
+    Ok(held_at(conn, sealed.device_id, sealed.device_seq)?.is_some_and(|held| held == *sealed))
 }
 
 /// What this laptop trusts: the pinned root key, its deployment, the ministry team, and the
@@ -495,17 +501,22 @@ fn case_grants(conn: &rusqlite::Connection, case_id: CaseId) -> Result<Vec<Seale
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-/// Whether `device` recorded this case's creation under `key`.
+/// Whether `device` recorded this case's creation under `key` (a creation whose number a
+/// forgery took counts: it is proven real here, and settled into its place afterwards).
 fn created_by(conn: &rusqlite::Connection, case_id: CaseId, device: Uuid, key: &CaseKey) -> Result<bool> {
     let mut statement = conn.prepare_cached(
         "SELECT id, case_id, kind, device_id, device_seq, hlc, key_id, nonce, ciphertext
-         FROM events WHERE case_id = ?1 AND kind = 'case.created' AND device_id = ?2",
+         FROM events WHERE case_id = ?1 AND kind = 'case.created' AND device_id = ?2
+         UNION ALL
+         SELECT id, case_id, kind, device_id, device_seq, hlc, key_id, nonce, ciphertext
+         FROM contested_events WHERE case_id = ?1 AND kind = 'case.created' AND device_id = ?2",
     )?;
     let rows = statement.query_map(params![case_id.to_string(), device.to_string()], sealed_from_row)?;
     for sealed in rows {
         let sealed = sealed?;
         if sealed.key_id == key.id
-            && crypto::open(&sealed, key).is_ok_and(|event| matches!(event.change, crate::event::Change::CaseCreated { .. }))
+            && crypto::open(&sealed, key)
+                .is_ok_and(|event| matches!(event.change, crate::event::Change::CaseCreated { .. }))
         {
             return Ok(true);
         }
@@ -513,13 +524,92 @@ fn created_by(conn: &rusqlite::Connection, case_id: CaseId, device: Uuid, key: &
     Ok(false)
 }
 
+/// Keeps an event whose (device, number) another stored event holds, until one proves real.
+fn contest(conn: &rusqlite::Connection, sealed: &SealedEvent) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT OR IGNORE INTO contested_events (id, case_id, kind, device_id, device_seq, hlc, key_id, nonce, ciphertext)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        sealed.id.to_string(),
+        sealed.case_id.to_string(),
+        sealed.kind,
+        sealed.device_id.to_string(),
+        sealed.device_seq as i64,
+        sealed.hlc.to_sortable(),
+        sealed.key_id.to_string(),
+        sealed.nonce,
+        sealed.ciphertext,
+    ])?;
+    Ok(())
+}
+
+/// Whether an event is what its metadata says, as far as this laptop can tell: a grant signed by
+/// the certified laptop it names, or an event that opens under its case's key. `None` when the
+/// case's key is not here yet.
+fn authentic(
+    conn: &rusqlite::Connection,
+    master: &crate::crypto::Secret,
+    verifier: &mut deployment::GrantVerifier<'_>,
+    sealed: &SealedEvent,
+) -> Result<Option<bool>> {
+    if sealed.kind == GRANT_KIND {
+        return Ok(Some(verifier.author(sealed).is_ok()));
+    }
+    Ok(load_case_key(conn, master, CaseId(sealed.case_id))?.map(|key| crypto::open(sealed, &key).is_ok()))
+}
+
+/// Settles contested numbers once a key tells: a contested event that is authentic takes the
+/// place of a holder that is not (the holder is kept aside in its turn); one that is not is
+/// dropped. Returns the cases whose stored events changed.
+fn settle_contested(
+    conn: &rusqlite::Connection,
+    master: &crate::crypto::Secret,
+    verifier: &mut deployment::GrantVerifier<'_>,
+) -> Result<BTreeSet<CaseId>> {
+    let contested: Vec<SealedEvent> = {
+        let mut statement = conn.prepare_cached(
+            "SELECT id, case_id, kind, device_id, device_seq, hlc, key_id, nonce, ciphertext FROM contested_events",
+        )?;
+        let rows = statement.query_map([], sealed_from_row)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()?
+    };
+    let mut changed = BTreeSet::new();
+    for event in contested {
+        let forget_contested = |conn: &rusqlite::Connection, event: &SealedEvent| -> Result<()> {
+            conn.prepare_cached("DELETE FROM contested_events WHERE device_id = ?1 AND device_seq = ?2 AND id = ?3")?
+                .execute(params![event.device_id.to_string(), event.device_seq as i64, event.id.to_string()])?;
+            Ok(())
+        };
+        match authentic(conn, master, verifier, &event)? {
+            None => continue,
+            Some(false) => {
+                forget_contested(conn, &event)?;
+                continue;
+            }
+            Some(true) => {}
+        }
+        let holder = held_at(conn, event.device_id, event.device_seq)?;
+        if let Some(holder) = &holder {
+            if authentic(conn, master, verifier, holder)? == Some(true) {
+                forget_contested(conn, &event)?;
+                continue;
+            }
+            forget(conn, holder)?;
+            contest(conn, holder)?;
+            changed.insert(CaseId(holder.case_id));
+        }
+        forget_contested(conn, &event)?;
+        insert_sealed(conn, &event, true)?;
+        changed.insert(CaseId(event.case_id));
+    }
+    Ok(changed)
+}
+
 /// Removes a refused grant from the store: it will never be used.
 fn forget(conn: &rusqlite::Connection, grant: &SealedEvent) -> Result<()> {
-    conn.prepare_cached("DELETE FROM events WHERE device_id = ?1 AND device_seq = ?2 AND id = ?3")?.execute(params![
-        grant.device_id.to_string(),
-        grant.device_seq as i64,
-        grant.id.to_string()
-    ])?;
+    conn.prepare_cached("DELETE FROM events WHERE device_id = ?1 AND device_seq = ?2 AND id = ?3")?
+        .execute(params![grant.device_id.to_string(), grant.device_seq as i64, grant.id.to_string()])?;
     Ok(())
 }
 

@@ -15,13 +15,13 @@ use zeroize::Zeroizing;
 use super::{Workspace, insert_own, last_device_seq, set_meta};
 use crate::crypto::{KdfParams, Secret};
 use crate::deployment::{self, Invitation, RootKey, TeamSecret};
-use crate::identity::{self, DeviceIdentity, SigningSecret};
-use harbour_wire::identity::Credential;
 use crate::error::{Error, Result};
+use crate::identity::{self, DeviceIdentity, SigningSecret};
 use crate::ids::{CaseId, DeviceId};
 use crate::keyfile::{self, Membership};
 use crate::model::values;
 use crate::store::CreateOptions;
+use harbour_wire::identity::Credential;
 
 /// A deployment being created on the administrator's laptop, before the server accepted it.
 /// Nothing is stored until [`Workspace::complete_deployment`].
@@ -246,12 +246,10 @@ impl Workspace {
     /// redemption.
     pub fn prepare_enrolment(invitation: &Invitation, worker: &str) -> Result<Enrolment> {
         deployment::verify_directory(&invitation.directory, &invitation.root_public_key, invitation.deployment_id)?;
-        let damaged = || Error::invalid("invitation", "the invitation is damaged; ask your administrator for a new one");
+        let damaged =
+            || Error::invalid("invitation", "the invitation is damaged; ask your administrator for a new one");
         let root = harbour_wire::identity::verifying_key(&invitation.root_public_key).map_err(|_| damaged())?;
-        invitation
-            .credential
-            .verify(harbour_wire::identity::CREDENTIAL_CONTEXT, &root)
-            .map_err(|_| damaged())?;
+        invitation.credential.verify(harbour_wire::identity::CREDENTIAL_CONTEXT, &root).map_err(|_| damaged())?;
         let terms: Credential = serde_json::from_str(&invitation.credential.document).map_err(|_| damaged())?;
         if terms.team_id != invitation.team_id || terms.deployment_id != invitation.deployment_id {
             return Err(damaged());
@@ -270,16 +268,19 @@ impl Workspace {
         }
         let device_id = DeviceId::new();
         let key = SigningSecret::generate();
-        let directory = deployment::verify_directory(
-            &invitation.directory,
-            &invitation.root_public_key,
-            invitation.deployment_id,
-        )?;
+        let directory =
+            deployment::verify_directory(&invitation.directory, &invitation.root_public_key, invitation.deployment_id)?;
         let ministry =
             directory.teams.iter().find(|team| team.id == invitation.ministry_team_id).ok_or_else(damaged)?;
         let worker = identity::seal_worker(ministry, &values::short_text("worker", worker)?)?;
-        let certificate =
-            identity::certify_device(&invitation_key, invitation.credential.clone(), device_id, &key, now, Some(worker));
+        let certificate = identity::certify_device(
+            &invitation_key,
+            invitation.credential.clone(),
+            device_id,
+            &key,
+            now,
+            Some(worker),
+        );
         Ok(Enrolment { device_id, identity: DeviceIdentity { key, certificate } })
     }
 
@@ -328,7 +329,8 @@ impl Workspace {
             return Ok(());
         }
         let ministry_id = membership.ministry_team_id;
-        let ministry = self.directory()?.and_then(|directory| directory.teams.into_iter().find(|team| team.id == ministry_id));
+        let ministry =
+            self.directory()?.and_then(|directory| directory.teams.into_iter().find(|team| team.id == ministry_id));
         let worker = ministry.map(|team| identity::seal_worker(&team, &self.worker)).transpose()?;
         let membership = self.secrets.membership.as_mut().expect("checked above");
         let root = membership.root_key.as_ref().expect("checked above");
@@ -398,7 +400,8 @@ impl Workspace {
         let now = Utc::now();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut device_seq = last_device_seq(&tx)?;
-        let author = self.secrets.membership.as_ref().and_then(|m| m.identity.as_ref()).ok_or_else(needs_new_invitation)?;
+        let author =
+            self.secrets.membership.as_ref().and_then(|m| m.identity.as_ref()).ok_or_else(needs_new_invitation)?;
         let mut grants = deployment::GrantSealer::new(author);
         for team in teams {
             device_seq += 1;

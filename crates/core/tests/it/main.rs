@@ -7,6 +7,7 @@ mod audit;
 mod disk;
 mod forms;
 mod merge;
+mod relay;
 mod schema;
 mod screening;
 mod search;
