@@ -154,13 +154,19 @@ async fn deployment_with_clinic(root: &Path, url: &str) -> (Arc<Mutex<Workspace>
     let admin_client = client.with_token(&registered.device_token);
     let (team, signed) = admin.create_team("Clinic").unwrap();
     admin_client.publish_directory(&signed).await.unwrap();
-    let created = admin_client.create_invitation(team.id, false).await.unwrap();
+    let created = admin_client.create_invitation(team.id, false, None).await.unwrap();
     let code = deployment::new_invitation_code();
     let text = admin.seal_invitation(&team, &created, &code).unwrap();
     let invitation: Invitation = deployment::open_invitation(&text, &code).unwrap();
-    let device = DeviceId::new();
-    client.with_token(&invitation.device_token).redeem_invitation(device.0).await.unwrap();
-    let clinic = Workspace::join(&root.join("clinic"), PASSPHRASE, &options, &invitation, device).unwrap();
+    let enrolment = Workspace::prepare_enrolment(&invitation, "Clinic nurse").unwrap();
+    let redeemed = client
+        .with_token(&invitation.invitation_token)
+        .redeem_invitation(enrolment.device_id.0, &enrolment.identity.certificate)
+        .await
+        .unwrap();
+    let clinic =
+        Workspace::join(&root.join("clinic"), PASSPHRASE, &options, &invitation, enrolment, &redeemed.device_token)
+            .unwrap();
     (Arc::new(Mutex::new(admin)), Arc::new(Mutex::new(clinic)))
 }
 

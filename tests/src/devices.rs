@@ -72,15 +72,19 @@ pub async fn create_team(admin: &Device, name: &str) -> Team {
 /// Invites a device into `team` and enrols it in a new workspace in `dir`: the invitation is
 /// sealed under a one-time code (cheap parameters) and opened again, as `harbour enroll` does.
 pub async fn enrol(admin: &Device, team: &Team, dir: &Path, label: &str) -> Device {
-    let created = admin.client.create_invitation(team.id, false).await.expect("create the invitation");
+    let created = admin.client.create_invitation(team.id, false, None).await.expect("create the invitation");
     let invitation = admin.lock().invitation(team, &created).expect("the administrator can invite");
     let code = deployment::new_invitation_code();
     let sealed = deployment::seal_invitation(&invitation, &code, KdfParams::INSECURE_FAST_FOR_TESTS).expect("seal");
     let invitation = deployment::open_invitation(&sealed, &code).expect("the code opens the invitation");
-    let device_id = DeviceId::new();
-    let client = Client::new(&invitation.server_url).expect("a client").with_token(&invitation.device_token);
-    client.redeem_invitation(device_id.0).await.expect("redeem the invitation");
-    let workspace =
-        Workspace::join(dir, PASSPHRASE, &options(label), &invitation, device_id).expect("join the deployment");
+    let enrolment = Workspace::prepare_enrolment(&invitation, label).expect("the invitation is valid");
+    let redeemer = Client::new(&invitation.server_url).expect("a client").with_token(&invitation.invitation_token);
+    let redeemed = redeemer
+        .redeem_invitation(enrolment.device_id.0, &enrolment.identity.certificate)
+        .await
+        .expect("redeem the invitation");
+    let workspace = Workspace::join(dir, PASSPHRASE, &options(label), &invitation, enrolment, &redeemed.device_token)
+        .expect("join the deployment");
+    let client = redeemer.with_token(&redeemed.device_token);
     Device { label: label.to_owned(), team: team.clone(), workspace: Mutex::new(workspace), client }
 }

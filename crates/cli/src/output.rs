@@ -249,6 +249,11 @@ fn iso(ms: u64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// A moment as people read it, in UTC: `2026-12-08 14:30 UTC`.
+pub fn format_ms(ms: u64) -> String {
+    Utc.timestamp_millis_opt(ms as i64).single().unwrap_or_default().format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
 fn when(stamp: &Stamp) -> String {
     Utc.timestamp_millis_opt(stamp.at_ms() as i64).single().unwrap_or_default().format("%Y-%m-%d %H:%M").to_string()
 }

@@ -11,7 +11,7 @@ use harbour_sync::client::Client;
 use harbour_sync::{Progress, SyncSummary, client_for, enroll as join_deployment, sync_once};
 use serde_json::json;
 
-use crate::output::Output;
+use crate::output::{self, Output};
 
 #[derive(Subcommand)]
 pub enum DeploymentCommand {
@@ -46,7 +46,14 @@ pub enum InviteCommand {
         /// The new laptop may administer the deployment (ministry team only).
         #[arg(long)]
         admin: bool,
+        /// Days the invitation can wait to be used (1 to 90).
+        #[arg(long, default_value_t = harbour_core::identity::DEFAULT_INVITATION_DAYS)]
+        expires: u32,
     },
+    /// The invitations made for this deployment and where each stands (administrators).
+    List,
+    /// Cancel an invitation that has not been used yet (administrators).
+    Cancel { id: String },
 }
 
 #[derive(Subcommand)]
@@ -120,19 +127,88 @@ pub fn team(command: TeamCommand, mut workspace: Workspace, out: &Output) -> Res
 }
 
 pub fn invite(command: InviteCommand, workspace: Workspace, out: &Output) -> Result<()> {
-    let InviteCommand::Create { team, admin } = command;
-    let team = workspace.team(&team)?;
     let client = client_for(&workspace)?;
-    let created = runtime()?.block_on(client.create_invitation(team.id, admin))?;
-    let code = deployment::new_invitation_code();
-    let invitation = workspace.seal_invitation(&team, &created, &code)?;
-    if out.json {
-        out.value(&json!({ "invitation": invitation, "code": code, "team": team.name }));
-    } else {
-        println!("Invitation into {} (send this by e-mail or message):\n\n{invitation}\n", team.name);
-        println!("One-time code (give it by another channel, such as a phone call): {code}");
+    let runtime = runtime()?;
+    match command {
+        InviteCommand::Create { team, admin, expires } => {
+            harbour_core::identity::invitation_expiry(0, expires)?;
+            let team = workspace.team(&team)?;
+            let created = runtime.block_on(client.create_invitation(team.id, admin, Some(expires)))?;
+            let code = deployment::new_invitation_code();
+            let invitation = workspace.seal_invitation(&team, &created, &code)?;
+            let expires_at = output::format_ms(created.expires_at_ms);
+            if out.json {
+                out.value(&json!({
+                    "invitation_id": created.invitation_id,
+                    "invitation": invitation,
+                    "code": code,
+                    "team": team.name,
+                    "expires_at": expires_at,
+                }));
+            } else {
+                println!("Invitation into {} (send this by e-mail or message):\n\n{invitation}\n", team.name);
+                println!("One-time code (give it by another channel, such as a phone call): {code}");
+                println!(
+                    "It can be used once, until {expires_at}; `harbour invite cancel {}` cancels it.",
+                    created.invitation_id
+                );
+            }
+        }
+        InviteCommand::List => {
+            let invitations = runtime.block_on(client.invitations())?;
+            let team_name = team_names(&workspace)?;
+            if out.json {
+                let rows: Vec<_> = invitations
+                    .iter()
+                    .map(|invitation| {
+                        json!({
+                            "invitation_id": invitation.invitation_id,
+                            "team_id": invitation.team_id,
+                            "team": team_name(invitation.team_id),
+                            "admin": invitation.admin,
+                            "status": invitation.status,
+                            "created_at": output::format_ms(invitation.created_at_ms),
+                            "expires_at": output::format_ms(invitation.expires_at_ms),
+                            "device_id": invitation.device_id,
+                        })
+                    })
+                    .collect();
+                out.value(&json!(rows));
+            } else if invitations.is_empty() {
+                println!("No invitations yet.");
+            } else {
+                for invitation in &invitations {
+                    let status = serde_json::to_value(invitation.status)?;
+                    println!(
+                        "{}  {:<24} {:<10} until {}",
+                        invitation.invitation_id,
+                        team_name(invitation.team_id),
+                        status.as_str().unwrap_or_default(),
+                        output::format_ms(invitation.expires_at_ms)
+                    );
+                }
+            }
+        }
+        InviteCommand::Cancel { id } => {
+            let invitation_id: uuid::Uuid = id.trim().parse().map_err(|_| {
+                harbour_core::Error::invalid("invitation", "give the invitation id shown by `harbour invite list`")
+            })?;
+            runtime.block_on(client.cancel_invitation(invitation_id))?;
+            out.message(&format!("Invitation {invitation_id} is cancelled: it can no longer be used."));
+        }
     }
     Ok(())
+}
+
+/// A team's name from this laptop's directory (its id when the directory does not know it).
+fn team_names(workspace: &Workspace) -> Result<impl Fn(uuid::Uuid) -> String> {
+    let directory = workspace.directory()?;
+    Ok(move |id: uuid::Uuid| {
+        directory
+            .as_ref()
+            .and_then(|d| d.teams.iter().find(|team| team.id == id))
+            .map_or_else(|| id.to_string(), |team| team.name.clone())
+    })
 }
 
 /// Joins a deployment with an invitation: the new workspace gets its own new passphrase.
@@ -172,20 +248,32 @@ pub fn device(command: DeviceCommand, workspace: Workspace, out: &Output) -> Res
     match command {
         DeviceCommand::List => {
             let devices = runtime.block_on(client.devices())?;
-            let directory = workspace.directory()?;
-            let team_name = |id: uuid::Uuid| {
-                directory
-                    .as_ref()
-                    .and_then(|d| d.teams.iter().find(|team| team.id == id))
-                    .map_or_else(|| id.to_string(), |team| team.name.clone())
+            let team_name = team_names(&workspace)?;
+            let worker = |device: &harbour_wire::protocol::DeviceInfo| {
+                device.certificate.as_ref().and_then(|certificate| workspace.device_worker(certificate))
             };
             if out.json {
-                out.value(&serde_json::to_value(&devices)?);
+                let rows: Vec<_> = devices
+                    .iter()
+                    .map(|device| {
+                        json!({
+                            "device_id": device.device_id,
+                            "team_id": device.team_id,
+                            "team": team_name(device.team_id),
+                            "worker": worker(device),
+                            "admin": device.admin,
+                            "revoked": device.revoked,
+                            "created_at": output::format_ms(device.created_at_ms),
+                        })
+                    })
+                    .collect();
+                out.value(&json!(rows));
             } else {
-                for device in devices {
+                for device in &devices {
                     let state = if device.revoked { "revoked" } else { "active" };
                     let admin = if device.admin { " (administrator)" } else { "" };
-                    println!("{}  {:<24} {state}{admin}", device.device_id, team_name(device.team_id));
+                    let worker = worker(device).unwrap_or_else(|| "—".into());
+                    println!("{}  {:<24} {:<20} {state}{admin}", device.device_id, team_name(device.team_id), worker);
                 }
             }
         }

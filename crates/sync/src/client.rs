@@ -7,10 +7,12 @@
 use std::time::Duration;
 
 use harbour_wire::SealedEvent;
+use harbour_wire::identity::DeviceCertificate;
 use harbour_wire::protocol::{
     CreateInvitationRequest, CreateInvitationResponse, DeploymentInfo, DeviceInfo, DeviceList, ErrorBody, GrantRequest,
-    GrantResponse, Health, PublishDirectoryResponse, PullResponse, PushRequest, PushResponse, RedeemInvitationRequest,
-    RegisterDeploymentRequest, RegisterDeploymentResponse, SignedDirectory,
+    GrantResponse, Health, InvitationInfo, InvitationList, PublishDirectoryResponse, PullResponse, PushRequest,
+    PushResponse, RedeemInvitationRequest, RedeemInvitationResponse, RegisterDeploymentRequest,
+    RegisterDeploymentResponse, SignedDirectory,
 };
 use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
@@ -202,15 +204,44 @@ impl Client {
     }
 
     /// `POST /v1/invitations` (administrators).
-    pub async fn create_invitation(&self, team_id: Uuid, admin: bool) -> Result<CreateInvitationResponse, ClientError> {
-        let request = CreateInvitationRequest { team_id, admin };
+    pub async fn create_invitation(
+        &self,
+        team_id: Uuid,
+        admin: bool,
+        expires_in_days: Option<u32>,
+    ) -> Result<CreateInvitationResponse, ClientError> {
+        let request = CreateInvitationRequest { team_id, admin, expires_in_days };
         self.send(Method::POST, "/v1/invitations", Some(&request)).await
     }
 
-    /// `POST /v1/invitations/redeem`, with this client's token being the invitation's.
-    pub async fn redeem_invitation(&self, device_id: Uuid) -> Result<DeviceInfo, ClientError> {
-        let request = RedeemInvitationRequest { device_id };
+    /// `POST /v1/invitations/redeem`, with this client's token being the invitation's: gives
+    /// the laptop's certificate, and returns its own new token.
+    pub async fn redeem_invitation(
+        &self,
+        device_id: Uuid,
+        certificate: &DeviceCertificate,
+    ) -> Result<RedeemInvitationResponse, ClientError> {
+        let request = RedeemInvitationRequest { device_id, certificate: certificate.clone() };
         self.send(Method::POST, "/v1/invitations/redeem", Some(&request)).await
+    }
+
+    /// `GET /v1/invitations` (administrators).
+    pub async fn invitations(&self) -> Result<Vec<InvitationInfo>, ClientError> {
+        let list: InvitationList = self.send(Method::GET, "/v1/invitations", None::<&()>).await?;
+        Ok(list.invitations)
+    }
+
+    /// `POST /v1/invitations/{invitation_id}/cancel` (administrators).
+    pub async fn cancel_invitation(&self, invitation_id: Uuid) -> Result<(), ClientError> {
+        self.request(Method::POST, &format!("/v1/invitations/{invitation_id}/cancel"), None::<&()>).await?;
+        Ok(())
+    }
+
+    /// `POST /v1/devices/certificate`: this device's certificate, for a device made before
+    /// certificates or the administrator's first laptop.
+    pub async fn upload_certificate(&self, certificate: &DeviceCertificate) -> Result<(), ClientError> {
+        self.request(Method::POST, "/v1/devices/certificate", Some(certificate)).await?;
+        Ok(())
     }
 
     /// `POST /v1/events`: returns only after the server committed the whole batch.

@@ -122,10 +122,11 @@ pub async fn enroll(
         .into());
     }
     let invitation = harbour_core::deployment::open_invitation(invitation.trim(), code.trim())?;
-    let device_id = harbour_core::DeviceId::new();
-    let client = Client::new(&invitation.server_url)?.with_token(&invitation.device_token);
-    client.redeem_invitation(device_id.0).await?;
-    let workspace = Workspace::join(dir, passphrase, options, &invitation, device_id)?;
+    let enrolment = Workspace::prepare_enrolment(&invitation, &options.worker)?;
+    let redeemer = Client::new(&invitation.server_url)?.with_token(&invitation.invitation_token);
+    let redeemed = redeemer.redeem_invitation(enrolment.device_id.0, &enrolment.identity.certificate).await?;
+    let workspace = Workspace::join(dir, passphrase, options, &invitation, enrolment, &redeemed.device_token)?;
+    let client = redeemer.with_token(&redeemed.device_token);
     Ok((workspace, client, invitation.team_name.clone()))
 }
 
@@ -156,6 +157,17 @@ pub async fn sync_once(
     if admin && local > server_version {
         let signed = with(workspace, |ws| ws.signed_directory())?;
         client.publish_directory(&signed).await?;
+    }
+
+    // A laptop whose certificate the server has not seen yet (the administrator's first laptop,
+    // or one made before certificates) gives it once: the server lists it with the laptop.
+    if let Some(certificate) = with(workspace, |ws| ws.certificate_to_send())? {
+        match client.upload_certificate(&certificate).await {
+            Ok(()) | Err(ClientError::Rejected { status: 409, .. }) => {
+                with(workspace, |ws| ws.mark_certificate_sent())?;
+            }
+            Err(error) => return Err(error.into()),
+        }
     }
 
     progress.phase = Phase::Pushing;
