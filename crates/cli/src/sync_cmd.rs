@@ -283,6 +283,25 @@ pub fn device(command: DeviceCommand, workspace: Workspace, out: &Output) -> Res
             })?;
             runtime.block_on(client.revoke_device(device_id))?;
             out.message(&format!("Device {device_id} is revoked: the server refuses it from now on."));
+            // Its team gets a new key, so that its copy of the old one opens nothing shared later.
+            let devices = runtime.block_on(client.devices())?;
+            let Some(team_id) = devices.iter().find(|d| d.device_id == device_id).map(|d| d.team_id) else {
+                return Ok(());
+            };
+            let keep: Vec<_> = devices
+                .iter()
+                .filter(|d| d.team_id == team_id && !d.revoked && d.device_id != device_id)
+                .filter_map(|d| d.certificate.clone())
+                .collect();
+            let mut workspace = workspace;
+            let rotation = workspace.rotate_team_key(team_id, &keep)?;
+            runtime.block_on(client.publish_directory(&rotation.directory))?;
+            let workspace = Mutex::new(workspace);
+            runtime.block_on(sync_once(&workspace, &client, &mut |_| {}))?;
+            out.message(&format!(
+                "Its team has a new key, sent to its {} other laptop(s): what is shared from now on cannot be opened with the revoked laptop's copy.",
+                rotation.kept.len()
+            ));
         }
     }
     Ok(())

@@ -268,20 +268,24 @@ impl GrantOpener {
         let ephemeral_public = <[u8; 32]>::try_from(&sealed.ciphertext[16..48]).ok()?;
         let body = &sealed.ciphertext[48..GRANT_SIGNED_LEN];
         let wrapped = Wrapped { nonce: sealed.nonce.clone(), ciphertext: body.to_vec() };
-        // Only the addressed team's key is tried, and each agreement is made once.
+        // Only the addressed team's keys are tried (a team has more than one after a laptop was
+        // revoked: the old one still opens older grants), and each agreement is made once.
+        let aad = sealed.associated_data();
         let index =
             match self.agreed.iter().position(|(team, public, _)| *team == addressed_to && *public == ephemeral_public)
             {
                 Some(index) => index,
                 None => {
-                    let team = teams.iter().find(|team| team.team_id == addressed_to)?;
-                    let secret = StaticSecret::from(*team.secret.expose());
-                    let key = grant_key(&secret, &PublicKey::from(ephemeral_public), &ephemeral_public);
+                    let key = teams.iter().filter(|team| team.team_id == addressed_to).find_map(|team| {
+                        let secret = StaticSecret::from(*team.secret.expose());
+                        let key = grant_key(&secret, &PublicKey::from(ephemeral_public), &ephemeral_public);
+                        crypto::unwrap(&key, &aad, &wrapped).map(|_| key)
+                    })?;
                     self.agreed.push((addressed_to, ephemeral_public, key));
                     self.agreed.len() - 1
                 }
             };
-        let bytes = crypto::unwrap(&self.agreed[index].2, &sealed.associated_data(), &wrapped)?;
+        let bytes = crypto::unwrap(&self.agreed[index].2, &aad, &wrapped)?;
         Some(CaseKey { id: sealed.key_id, secret: Secret::from_slice(&bytes)? })
     }
 }
@@ -292,22 +296,31 @@ impl GrantOpener {
 pub fn seal_to_team(team: &Team, context: &[u8], text: &str) -> Result<String> {
     let team_public = <[u8; 32]>::try_from(team.public_key.as_slice())
         .map_err(|_| Error::invalid("team", format!("the directory's key for {} is not valid", team.name)))?;
+    Ok(seal_to_key(&team_public, context, text))
+}
+
+/// [`seal_to_team`] for any X25519 public key (a laptop's box key).
+pub fn seal_to_key(public_key: &[u8; 32], context: &[u8], text: &str) -> String {
     let ephemeral = StaticSecret::random_from_rng(rand_core::OsRng);
     let ephemeral_public = PublicKey::from(&ephemeral).to_bytes();
-    let key = grant_key(&ephemeral, &PublicKey::from(team_public), &ephemeral_public);
+    let key = grant_key(&ephemeral, &PublicKey::from(*public_key), &ephemeral_public);
     let wrapped = crypto::wrap(&key, context, text.as_bytes());
-    Ok(URL_SAFE_NO_PAD.encode([ephemeral_public.as_slice(), &wrapped.nonce, &wrapped.ciphertext].concat()))
+    URL_SAFE_NO_PAD.encode([ephemeral_public.as_slice(), &wrapped.nonce, &wrapped.ciphertext].concat())
 }
 
 /// Opens what [`seal_to_team`] sealed, with the team's secret; `None` if it does not open.
 pub fn open_from_team(team: &TeamSecret, context: &[u8], sealed: &str) -> Option<String> {
+    open_with_secret(&team.secret, context, sealed)
+}
+
+/// Opens what [`seal_to_key`] sealed, with the X25519 secret of the public key.
+pub fn open_with_secret(secret: &Secret, context: &[u8], sealed: &str) -> Option<String> {
     let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
     if bytes.len() < 32 + 12 + 16 {
         return None;
     }
     let ephemeral_public = <[u8; 32]>::try_from(&bytes[..32]).ok()?;
-    let key =
-        grant_key(&StaticSecret::from(*team.secret.expose()), &PublicKey::from(ephemeral_public), &ephemeral_public);
+    let key = grant_key(&StaticSecret::from(*secret.expose()), &PublicKey::from(ephemeral_public), &ephemeral_public);
     let wrapped = Wrapped { nonce: bytes[32..44].to_vec(), ciphertext: bytes[44..].to_vec() };
     String::from_utf8(crypto::unwrap(&key, context, &wrapped)?.to_vec()).ok()
 }

@@ -58,6 +58,8 @@ impl SigningSecret {
 pub struct DeviceIdentity {
     pub key: SigningSecret,
     pub certificate: DeviceCertificate,
+    /// The X25519 secret whose public half the certificate names: new team keys are sealed to it.
+    pub box_secret: Option<Secret>,
 }
 
 impl std::fmt::Debug for DeviceIdentity {
@@ -92,12 +94,15 @@ pub fn certify_device(
     device_key: &SigningSecret,
     now_ms: u64,
     worker_sealed: Option<String>,
+    box_secret: Option<&Secret>,
 ) -> DeviceCertificate {
     let document = DeviceDocument {
         device_id: device_id.0,
         public_key: device_key.public_key().to_vec(),
         issued_ms: now_ms,
         worker_sealed,
+        box_key: box_secret
+            .map(|secret| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, box_public_key(secret))),
     };
     let device = invitation_key
         .sign_document(DEVICE_CONTEXT, serde_json::to_string(&document).expect("a device document serializes"));
@@ -124,9 +129,29 @@ pub fn self_certify(
         invitation_key: invitation_key.public_key().to_vec(),
     };
     let key = SigningSecret::generate();
-    let certificate =
-        certify_device(&invitation_key, issue_credential(root, &credential), device_id, &key, now_ms, worker_sealed);
-    DeviceIdentity { key, certificate }
+    let box_secret = Secret::random();
+    let certificate = certify_device(
+        &invitation_key,
+        issue_credential(root, &credential),
+        device_id,
+        &key,
+        now_ms,
+        worker_sealed,
+        Some(&box_secret),
+    );
+    DeviceIdentity { key, certificate, box_secret: Some(box_secret) }
+}
+
+/// The X25519 public key of a laptop's box secret.
+pub fn box_public_key(secret: &Secret) -> [u8; 32] {
+    x25519_dalek::PublicKey::from(&x25519_dalek::StaticSecret::from(*secret.expose())).to_bytes()
+}
+
+/// The X25519 public key a certificate names, if any.
+pub fn certified_box_key(certificate: &DeviceCertificate) -> Option<[u8; 32]> {
+    let text = certificate.unverified_device().ok()?.box_key?;
+    let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, text).ok()?;
+    <[u8; 32]>::try_from(bytes.as_slice()).ok()
 }
 
 /// Seals a worker's name to the ministry team, for the certificate of the laptop they use.
@@ -184,8 +209,15 @@ mod tests {
         let invitation = SigningSecret::generate();
         let device = SigningSecret::generate();
         let id = DeviceId::new();
-        let good =
-            certify_device(&invitation, credential(&root, deployment, &invitation, 2_000), id, &device, 1_000, None);
+        let good = certify_device(
+            &invitation,
+            credential(&root, deployment, &invitation, 2_000),
+            id,
+            &device,
+            1_000,
+            None,
+            None,
+        );
         let certified = good.verify(&root.public_key(), deployment).unwrap();
         assert_eq!((certified.device_id, certified.team_id), (id.0, Uuid::from_u128(3)));
         assert_eq!(certified.public_key.to_bytes(), device.public_key());
@@ -195,16 +227,30 @@ mod tests {
         assert_eq!(good.verify(&root.public_key(), Uuid::from_u128(8)), Err(IdentityError::NotCertified));
         // A device document signed by a key the credential does not name (a self-made certificate).
         let stranger = SigningSecret::generate();
-        let forged =
-            certify_device(&stranger, credential(&root, deployment, &invitation, 2_000), id, &device, 1_000, None);
+        let forged = certify_device(
+            &stranger,
+            credential(&root, deployment, &invitation, 2_000),
+            id,
+            &device,
+            1_000,
+            None,
+            None,
+        );
         assert_eq!(forged.verify(&root.public_key(), deployment), Err(IdentityError::NotCertified));
         // A credential altered after signing (made an administrator).
         let mut promoted = good.clone();
         promoted.credential.document = promoted.credential.document.replace("\"admin\":false", "\"admin\":true");
         assert_eq!(promoted.verify(&root.public_key(), deployment), Err(IdentityError::NotCertified));
         // Certified after the invitation expired.
-        let late =
-            certify_device(&invitation, credential(&root, deployment, &invitation, 999), id, &device, 1_000, None);
+        let late = certify_device(
+            &invitation,
+            credential(&root, deployment, &invitation, 999),
+            id,
+            &device,
+            1_000,
+            None,
+            None,
+        );
         assert_eq!(late.verify(&root.public_key(), deployment), Err(IdentityError::Expired));
     }
 

@@ -129,6 +129,8 @@ struct MembershipJson {
     device_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     certificate: Option<DeviceCertificate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    box_key: Option<String>,
 }
 
 pub fn path(dir: &Path) -> PathBuf {
@@ -149,6 +151,11 @@ pub fn write(dir: &Path, sealer: &Sealer, secrets: &LocalSecrets) -> Result<()> 
         root_key: m.root_key.as_ref().map(|key| key.secret().to_hex().to_string()),
         device_key: m.identity.as_ref().map(|identity| identity.key.secret().to_hex().to_string()),
         certificate: m.identity.as_ref().map(|identity| identity.certificate.clone()),
+        box_key: m
+            .identity
+            .as_ref()
+            .and_then(|identity| identity.box_secret.as_ref())
+            .map(|secret| secret.to_hex().to_string()),
     });
     let body = Zeroizing::new(
         serde_json::to_vec(&SecretsJson {
@@ -208,9 +215,11 @@ pub fn unlock(dir: &Path, passphrase: &str) -> Result<(LocalSecrets, Sealer)> {
                 .collect::<Result<Vec<_>>>()?,
             root_key: m.root_key.map(secret).transpose()?.map(RootKey::from_secret),
             identity: match (m.device_key, m.certificate) {
-                (Some(key), Some(certificate)) => {
-                    Some(DeviceIdentity { key: SigningSecret::from_secret(secret(key)?), certificate })
-                }
+                (Some(key), Some(certificate)) => Some(DeviceIdentity {
+                    key: SigningSecret::from_secret(secret(key)?),
+                    certificate,
+                    box_secret: m.box_key.map(secret).transpose()?,
+                }),
                 _ => None,
             },
         }),

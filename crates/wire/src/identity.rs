@@ -54,6 +54,10 @@ pub struct DeviceDocument {
     /// (base64): the administrator's laptop can read it, the server cannot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_sealed: Option<String>,
+    /// The laptop's X25519 public key (base64), to which a new team key is sealed when a
+    /// laptop of its team is revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub box_key: Option<String>,
 }
 
 /// A laptop's certificate: the root-signed credential and the device document it signed.

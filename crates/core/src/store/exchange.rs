@@ -228,6 +228,8 @@ impl Workspace {
                 team_secrets: Vec::new(),
             },
         };
+        let mut trust = trust;
+        let mut new_team_secrets = false;
         // Pulled events change cases behind the in-memory projections: forget them all.
         self.recent.clear();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -268,6 +270,16 @@ impl Workspace {
                         sealed.hlc.wall_ms as i64 - now_ms as i64
                     ],
                 )?;
+            }
+            if sealed.kind == super::revocation::TEAM_KEY_KIND {
+                if let Some(membership) = self.secrets.membership.as_mut()
+                    && let Some(secret) = super::revocation::team_key_from(membership, own_device, sealed)
+                {
+                    trust.team_secrets.push(secret.clone());
+                    membership.team_secrets.push(secret);
+                    new_team_secrets = true;
+                }
+                continue;
             }
             if sealed.kind == GRANT_KIND {
                 if deployment::grant_team(sealed).is_some_and(|team| trust.reads_for(team)) {
@@ -372,6 +384,11 @@ impl Workspace {
         }
         set_meta(&tx, "sync_cursor", &next_cursor.to_string())?;
         set_meta(&tx, "hlc", &self.clock.last.to_sortable())?;
+        // A new team key is kept in the key file before the page that brought it is committed:
+        // were the page lost, it comes again; were the key lost, nothing would bring it again.
+        if new_team_secrets {
+            crate::keyfile::write(&self.dir, &self.sealer, &self.secrets)?;
+        }
         tx.commit()?;
         // Keys received in this page may now be cached on use.
         for case_id in rekeyed {

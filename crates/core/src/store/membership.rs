@@ -156,7 +156,7 @@ impl Workspace {
         Ok(newer)
     }
 
-    fn store_directory(&mut self, signed: &SignedDirectory) -> Result<()> {
+    pub(super) fn store_directory(&mut self, signed: &SignedDirectory) -> Result<()> {
         set_meta(&self.conn, "directory", &serde_json::to_string(signed).expect("a directory serializes"))
     }
 
@@ -273,6 +273,7 @@ impl Workspace {
         let ministry =
             directory.teams.iter().find(|team| team.id == invitation.ministry_team_id).ok_or_else(damaged)?;
         let worker = identity::seal_worker(ministry, &values::short_text("worker", worker)?)?;
+        let box_secret = Secret::random();
         let certificate = identity::certify_device(
             &invitation_key,
             invitation.credential.clone(),
@@ -280,8 +281,9 @@ impl Workspace {
             &key,
             now,
             Some(worker),
+            Some(&box_secret),
         );
-        Ok(Enrolment { device_id, identity: DeviceIdentity { key, certificate } })
+        Ok(Enrolment { device_id, identity: DeviceIdentity { key, certificate, box_secret: Some(box_secret) } })
     }
 
     /// Creates a workspace that is a device of the deployment an invitation names, once the
@@ -440,7 +442,7 @@ pub(super) fn needs_new_invitation() -> Error {
     )
 }
 
-fn not_enrolled() -> Error {
+pub(super) fn not_enrolled() -> Error {
     Error::invalid(
         "deployment",
         "this laptop does not belong to a deployment yet; join one with `harbour enroll` (or create it with `harbour deployment create`)",

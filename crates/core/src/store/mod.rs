@@ -20,10 +20,12 @@ mod drafts;
 mod exchange;
 mod membership;
 mod migrations;
+mod revocation;
 mod screening;
 
 pub use exchange::{ApplyReport, ClockWarning};
-pub use membership::DeploymentPlan;
+pub use membership::{DeploymentPlan, Enrolment};
+pub use revocation::{Rotation, TEAM_KEY_KIND, team_key_channel};
 pub use screening::{
     ConsentShared, ContactShared, DUPLICATE_PREFILTER_LIMIT, DuplicateCandidate, IdentityShared, NoteShared,
     ReferralPacket, ScreeningShared, SummaryShared,

@@ -471,3 +471,61 @@ proptest! {
         check_relay(&steps)?;
     }
 }
+
+#[test]
+fn revoking_a_laptop_replaces_its_teams_key_for_everything_granted_afterwards() {
+    let mut org = org();
+    let before = new_case(&mut org.nurse_a, "Invented Person Theta");
+    let early = push(&mut org.nurse_a);
+    pull(&mut org.nurse_b, &early);
+    pull(&mut org.admin, &early);
+
+    // Nurse A's laptop is lost: the administrator revokes it and gives the clinic a new key,
+    // sealed to nurse B's laptop only.
+    let lost_secrets = org.nurse_a.membership().unwrap().team_secrets.clone();
+    let keep = vec![org.nurse_b.certificate().unwrap().clone(), org.nurse_a.certificate().unwrap().clone()];
+    let keep_b_only: Vec<_> = keep.into_iter().take(1).collect();
+    let rotation = org.admin.rotate_team_key(org.clinic.id, &keep_b_only).unwrap();
+    assert_eq!(rotation.kept, vec![org.nurse_b.device_id().0]);
+    let notice = push(&mut org.admin);
+    assert!(org.nurse_b.accept_directory(&rotation.directory).unwrap());
+    assert!(org.nurse_a.accept_directory(&rotation.directory).unwrap());
+    pull(&mut org.nurse_b, &notice);
+    pull(&mut org.nurse_a, &notice);
+    assert_eq!(org.nurse_b.membership().unwrap().team_secrets.len(), 2, "nurse B did not receive the new key");
+    assert_eq!(org.nurse_a.membership().unwrap().team_secrets.len(), 1, "the lost laptop received the new key");
+
+    // A case the ministry shares with the clinic afterwards: nurse B reads it, the lost
+    // laptop's team secret opens none of its grants.
+    let after = new_case(&mut org.admin, "Invented Person Iota");
+    let clinic = org.admin.team("Clinic").unwrap();
+    org.admin.share_case(after, &clinic).unwrap();
+    let shared = push(&mut org.admin);
+    let grants: Vec<&SealedEvent> =
+        shared.iter().filter(|event| event.kind == harbour_core::deployment::GRANT_KIND).collect();
+    assert!(!grants.is_empty());
+    for grant in grants {
+        assert!(harbour_core::deployment::open_grant(grant, &lost_secrets).is_none(), "the old key opens a new grant");
+    }
+    pull(&mut org.nurse_b, &shared);
+    assert!(org.nurse_b.view_case(after).is_ok(), "nurse B cannot read what was shared after the rotation");
+    assert!(org.nurse_b.view_case(before).is_ok(), "nurse B lost a case granted before the rotation");
+    // The new key survives a lock: it was written to the key file.
+    let dir = org.nurse_b.dir().to_owned();
+    drop(std::mem::replace(
+        &mut org.nurse_b,
+        Workspace::create(&org._dir.path().join("x"), PASSPHRASE, &fast()).unwrap(),
+    ));
+    let reopened = Workspace::unlock(&dir, PASSPHRASE).unwrap();
+    assert_eq!(reopened.membership().unwrap().team_secrets.len(), 2);
+
+    // A notice whose root signature does not verify is ignored.
+    let mut forged = notice.last().unwrap().clone();
+    let len = forged.ciphertext.len();
+    forged.ciphertext[len - 1] ^= 1;
+    forged.device_seq += 100;
+    forged.id = Uuid::now_v7();
+    let report = pull(&mut org.nurse_a, &[forged]);
+    assert_eq!(report.keys_received, 0);
+    assert_eq!(org.nurse_a.membership().unwrap().team_secrets.len(), 1);
+}
