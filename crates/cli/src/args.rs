@@ -279,6 +279,9 @@ pub enum AuditCommand {
     Show {
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        /// Every laptop's log that reached this one (the ministry's laptops), chains checked.
+        #[arg(long)]
+        all_devices: bool,
     },
     /// Check that no entry was changed or removed.
     Verify,

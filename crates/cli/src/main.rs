@@ -132,7 +132,10 @@ fn run(cli: Cli) -> Result<()> {
             workspace.change_passphrase(&new)?;
             out.message("The passphrase was changed. Use the new one from now on.");
         }
-        Command::Audit(AuditCommand::Show { limit }) => out.audit(&unlock()?.audit_log(limit)?),
+        Command::Audit(AuditCommand::Show { limit, all_devices: false }) => out.audit(&unlock()?.audit_log(limit)?),
+        Command::Audit(AuditCommand::Show { limit, all_devices: true }) => {
+            out.device_audits(&unlock()?.audit_all_devices()?, limit)
+        }
         Command::Audit(AuditCommand::Verify) => {
             let count = unlock()?.verify_audit()?;
             out.audit_verified(count);

@@ -197,6 +197,22 @@ impl Output {
         }
     }
 
+    /// Each laptop's audit log as it reached this laptop: its chain's state, then its newest
+    /// `limit` entries (all of them with --json).
+    pub fn device_audits(&self, logs: &[harbour_core::store::DeviceAudit], limit: usize) {
+        if self.json {
+            self.print_json(&serde_json::to_value(logs).expect("audit logs serialize"));
+            return;
+        }
+        for log in logs {
+            let state = log.problem.as_deref().unwrap_or("complete: no entry changed or missing");
+            println!("Laptop {} · {} entries · {state}", log.device_id, log.entries.len());
+            let skip = log.entries.len().saturating_sub(limit);
+            self.audit(&log.entries[skip..]);
+            println!();
+        }
+    }
+
     pub fn audit_verified(&self, count: i64) {
         if self.json {
             self.print_json(&json!({ "ok": true, "entries": count }));

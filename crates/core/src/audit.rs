@@ -11,9 +11,9 @@ use crate::crypto::sha256_hex;
 use crate::error::{Error, Result};
 use crate::ids::CaseId;
 
-const GENESIS: &str = "harbour-audit-genesis";
+pub(crate) const GENESIS: &str = "harbour-audit-genesis";
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct AuditEntry {
     pub seq: i64,
     pub at: String,
@@ -142,7 +142,7 @@ fn head(conn: &Connection) -> Result<(i64, String)> {
     Ok((seq.parse().map_err(|_| Error::Corrupt("audit head".into()))?, hash.to_owned()))
 }
 
-fn entry_hash(
+pub(crate) fn entry_hash(
     prev: &str,
     seq: i64,
     at: &str,

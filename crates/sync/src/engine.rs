@@ -170,6 +170,9 @@ pub async fn sync_once(
         }
     }
 
+    // What this laptop's audit log recorded since the last sync goes too, sealed to the ministry.
+    with(workspace, |ws| ws.seal_audit())?;
+
     progress.phase = Phase::Pushing;
     loop {
         let batch: Vec<SealedEvent> = with(workspace, |ws| ws.pending_events(PUSH_BATCH))?;

@@ -73,13 +73,21 @@ impl Workspace {
             .conn
             .prepare_cached(
                 "SELECT count(*) FROM events e
-                  WHERE e.device_id = ?1 AND e.device_seq > ?2 AND e.sent = 0
+                  WHERE e.device_id = ?1 AND e.device_seq > ?2 AND e.sent = 0 AND e.case_id <> ?4
                     AND (e.kind <> ?3 OR NOT EXISTS (
                         SELECT 1 FROM events o
                          WHERE o.case_id = e.case_id AND o.device_id = ?1 AND o.device_seq > ?2
                            AND o.sent = 0 AND o.kind <> ?3))",
             )?
-            .query_row(params![device, cursor, GRANT_KIND], |row| row.get::<_, i64>(0))? as u64)
+            .query_row(
+                params![
+                    device,
+                    cursor,
+                    GRANT_KIND,
+                    super::audit_sync::audit_channel(self.secrets.device_id.0).to_string()
+                ],
+                |row| row.get::<_, i64>(0),
+            )? as u64)
     }
 
     /// This device's id and the `sent_through` cursor: what waits to be sent is this device's
@@ -236,6 +244,8 @@ impl Workspace {
         let mut new_by_case: BTreeMap<CaseId, Vec<&SealedEvent>> = BTreeMap::new();
         // Cases that received a grant addressed to one of this laptop's teams.
         let mut granted: BTreeSet<CaseId> = BTreeSet::new();
+        // Audit channels whose grants came: their key is kept, but they are not cases.
+        let mut audit_channels: BTreeSet<CaseId> = BTreeSet::new();
         for sealed in events {
             if sealed.format != SEALED_FORMAT {
                 report.refused += 1;
@@ -271,6 +281,10 @@ impl Workspace {
                     ],
                 )?;
             }
+            if sealed.kind == super::audit_sync::AUDIT_KIND {
+                // Kept sealed; read only by `audit_all_devices`.
+                continue;
+            }
             if sealed.kind == super::revocation::TEAM_KEY_KIND {
                 if let Some(membership) = self.secrets.membership.as_mut()
                     && let Some(secret) = super::revocation::team_key_from(membership, own_device, sealed)
@@ -282,6 +296,9 @@ impl Workspace {
                 continue;
             }
             if sealed.kind == GRANT_KIND {
+                if sealed.case_id == super::audit_sync::audit_channel(sealed.device_id).0 {
+                    audit_channels.insert(case_id);
+                }
                 if deployment::grant_team(sealed).is_some_and(|team| trust.reads_for(team)) {
                     granted.insert(case_id);
                 }
@@ -327,6 +344,7 @@ impl Workspace {
             }
         }
 
+        rekeyed.retain(|case_id| !audit_channels.contains(case_id));
         let touched: BTreeSet<CaseId> = new_by_case.keys().copied().chain(rekeyed.iter().copied()).collect();
         for case_id in touched {
             let key = match received_keys.remove(&case_id) {
@@ -486,7 +504,10 @@ impl GrantCheck<'_> {
         author: &CertifiedDevice,
         depth: usize,
     ) -> Result<bool> {
-        if author.team_id == self.trust.ministry_team_id {
+        // The ministry grants anything; a laptop grants its own audit channel.
+        if author.team_id == self.trust.ministry_team_id
+            || case_id == super::audit_sync::audit_channel(author.device_id)
+        {
             return Ok(true);
         }
         if created_by(tx, case_id, author.device_id, key)? {

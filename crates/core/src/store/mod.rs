@@ -16,6 +16,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use uuid::Uuid;
 
+mod audit_sync;
 mod drafts;
 mod exchange;
 mod membership;
@@ -23,6 +24,7 @@ mod migrations;
 mod revocation;
 mod screening;
 
+pub use audit_sync::{AUDIT_KIND, DeviceAudit, audit_channel};
 pub use exchange::{ApplyReport, ClockWarning};
 pub use membership::{DeploymentPlan, Enrolment};
 pub use revocation::{Rotation, TEAM_KEY_KIND, team_key_channel};

@@ -529,3 +529,46 @@ fn revoking_a_laptop_replaces_its_teams_key_for_everything_granted_afterwards() 
     assert_eq!(report.keys_received, 0);
     assert_eq!(org.nurse_a.membership().unwrap().team_secrets.len(), 1);
 }
+
+#[test]
+fn the_audit_log_reaches_the_ministry_only_and_a_withheld_batch_shows_as_a_gap() {
+    let mut org = org();
+    let case_id = new_case(&mut org.nurse_a, "Invented Person Kappa");
+    org.nurse_a.view_case(case_id).unwrap();
+    assert!(org.nurse_a.seal_audit().unwrap() >= 3, "workspace creation, enrolment, case creation and view");
+    let first = push(&mut org.nurse_a);
+    org.nurse_a.view_case(case_id).unwrap();
+    assert!(org.nurse_a.seal_audit().unwrap() >= 1);
+    let second = push(&mut org.nurse_a);
+    // A person counts no "change" for the audit: it travels on its own.
+    assert_eq!(org.nurse_a.pending_changes().unwrap(), 0);
+
+    // The relay withholds the first batch from the ministry: the gap shows.
+    let without_first: Vec<SealedEvent> = first
+        .iter()
+        .filter(|event| event.kind != harbour_core::store::AUDIT_KIND)
+        .cloned()
+        .chain(second.iter().cloned())
+        .collect();
+    pull(&mut org.admin, &without_first);
+    let nurse_a = org.nurse_a.device_id().0;
+    let logs = org.admin.audit_all_devices().unwrap();
+    let log = logs.iter().find(|log| log.device_id == nurse_a).expect("nurse A's audit reached the ministry");
+    assert!(log.problem.as_deref().is_some_and(|problem| problem.contains("never reached")), "a gap went unnoticed");
+
+    // Once it arrives, the chain is whole: every view of the case is there.
+    pull(&mut org.admin, &first);
+    let logs = org.admin.audit_all_devices().unwrap();
+    let log = logs.iter().find(|log| log.device_id == nurse_a).unwrap();
+    assert_eq!(log.problem, None);
+    let views = log.entries.iter().filter(|entry| entry.action == "case.view").count();
+    assert_eq!(views, 2);
+    let worker = org.nurse_a.worker().to_owned();
+    assert!(log.entries.iter().all(|entry| entry.actor == worker));
+
+    // Nurse B, in the same team, receives the batches but cannot read them.
+    pull(&mut org.nurse_b, &first);
+    pull(&mut org.nurse_b, &second);
+    let logs = org.nurse_b.audit_all_devices().unwrap();
+    assert!(logs.iter().all(|log| log.device_id != nurse_a), "a laptop outside the ministry read another's audit");
+}
