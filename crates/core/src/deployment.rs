@@ -55,6 +55,44 @@ impl RootKey {
     }
 }
 
+/// Team names travel and rest on the server sealed under the deployment's directory key, which
+/// every laptop receives in its invitation: the server relays "Embassy of …" without reading it.
+const SEALED_NAME_PREFIX: &str = "sealed1:";
+
+/// The directory as it is signed and published: every team name sealed under `key`.
+pub fn seal_team_names(directory: &TeamDirectory, key: &Secret) -> TeamDirectory {
+    let mut sealed = directory.clone();
+    for team in &mut sealed.teams {
+        if team.name.starts_with(SEALED_NAME_PREFIX) {
+            continue;
+        }
+        let wrapped = crypto::wrap(key, team.id.as_bytes(), team.name.as_bytes());
+        team.name =
+            format!("{SEALED_NAME_PREFIX}{}", URL_SAFE_NO_PAD.encode([wrapped.nonce, wrapped.ciphertext].concat()));
+    }
+    sealed
+}
+
+/// The directory with its team names readable again (names that are not sealed — directories
+/// made before names were — are left as they are).
+pub fn open_team_names(directory: TeamDirectory, key: Option<&Secret>) -> Result<TeamDirectory> {
+    let mut opened = directory;
+    for team in &mut opened.teams {
+        let Some(sealed) = team.name.strip_prefix(SEALED_NAME_PREFIX) else { continue };
+        let damaged =
+            || Error::invalid("directory", "a team's name in the directory cannot be read; tell your administrator");
+        let key = key.ok_or_else(damaged)?;
+        let bytes = URL_SAFE_NO_PAD.decode(sealed).map_err(|_| damaged())?;
+        if bytes.len() < 12 {
+            return Err(damaged());
+        }
+        let wrapped = Wrapped { nonce: bytes[..12].to_vec(), ciphertext: bytes[12..].to_vec() };
+        let name = crypto::unwrap(key, team.id.as_bytes(), &wrapped).ok_or_else(damaged)?;
+        team.name = String::from_utf8(name.to_vec()).map_err(|_| damaged())?;
+    }
+    Ok(opened)
+}
+
 /// Checks a directory's signature against the pinned root public key, and that it belongs to
 /// this deployment.
 pub fn verify_directory(
@@ -357,6 +395,9 @@ pub struct Invitation {
     pub expires_ms: u64,
     pub admin: bool,
     pub directory: SignedDirectory,
+    /// The key that seals team names in the directory, hex.
+    #[serde(default)]
+    pub directory_key: Option<String>,
 }
 
 impl std::fmt::Debug for Invitation {
@@ -492,6 +533,7 @@ mod tests {
             expires_ms: 5,
             admin: false,
             directory: root.sign(&directory(vec![team.team("Clinic")])),
+            directory_key: None,
         };
         let code = new_invitation_code();
         assert_eq!(code.len(), 14);

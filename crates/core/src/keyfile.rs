@@ -55,6 +55,8 @@ pub struct Membership {
     /// This laptop's signing key and certificate. `None` only for a laptop that joined before
     /// laptops had one: an administrator's certifies itself at unlock, any other must join again.
     pub identity: Option<DeviceIdentity>,
+    /// Seals team names in the directory. `None` for a deployment made before names were sealed.
+    pub directory_key: Option<Secret>,
 }
 
 impl std::fmt::Debug for Membership {
@@ -131,6 +133,8 @@ struct MembershipJson {
     certificate: Option<DeviceCertificate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     box_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    directory_key: Option<String>,
 }
 
 pub fn path(dir: &Path) -> PathBuf {
@@ -156,6 +160,7 @@ pub fn write(dir: &Path, sealer: &Sealer, secrets: &LocalSecrets) -> Result<()> 
             .as_ref()
             .and_then(|identity| identity.box_secret.as_ref())
             .map(|secret| secret.to_hex().to_string()),
+        directory_key: m.directory_key.as_ref().map(|key| key.to_hex().to_string()),
     });
     let body = Zeroizing::new(
         serde_json::to_vec(&SecretsJson {
@@ -222,6 +227,7 @@ pub fn unlock(dir: &Path, passphrase: &str) -> Result<(LocalSecrets, Sealer)> {
                 }),
                 _ => None,
             },
+            directory_key: m.directory_key.map(secret).transpose()?,
         }),
     };
     let secrets = LocalSecrets {

@@ -565,8 +565,8 @@ fn created_by(conn: &rusqlite::Connection, case_id: CaseId, device: Uuid, key: &
 /// Keeps an event whose (device, number) another stored event holds, until one proves real.
 fn contest(conn: &rusqlite::Connection, sealed: &SealedEvent) -> Result<()> {
     conn.prepare_cached(
-        "INSERT OR IGNORE INTO contested_events (id, case_id, kind, device_id, device_seq, hlc, key_id, nonce, ciphertext)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT OR IGNORE INTO contested_events (digest, id, case_id, kind, device_id, device_seq, hlc, key_id, nonce, ciphertext)
+         VALUES (?10, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         sealed.id.to_string(),
@@ -578,8 +578,15 @@ fn contest(conn: &rusqlite::Connection, sealed: &SealedEvent) -> Result<()> {
         sealed.key_id.to_string(),
         sealed.nonce,
         sealed.ciphertext,
+        digest(sealed),
     ])?;
     Ok(())
+}
+
+/// What tells two contested events apart: every part of them (an attacker may copy an event
+/// and change only its case, its clock or its key id).
+fn digest(sealed: &SealedEvent) -> String {
+    crypto::sha256_hex(&[&serde_json::to_vec(sealed).expect("a sealed event serializes")])
 }
 
 /// Whether an event is what its metadata says, as far as this laptop can tell: a grant signed by
@@ -615,8 +622,7 @@ fn settle_contested(
     let mut changed = BTreeSet::new();
     for event in contested {
         let forget_contested = |conn: &rusqlite::Connection, event: &SealedEvent| -> Result<()> {
-            conn.prepare_cached("DELETE FROM contested_events WHERE device_id = ?1 AND device_seq = ?2 AND id = ?3")?
-                .execute(params![event.device_id.to_string(), event.device_seq as i64, event.id.to_string()])?;
+            conn.prepare_cached("DELETE FROM contested_events WHERE digest = ?1")?.execute([digest(event)])?;
             Ok(())
         };
         match authentic(conn, master, verifier, &event)? {

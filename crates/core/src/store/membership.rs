@@ -31,6 +31,7 @@ pub struct DeploymentPlan {
     root: RootKey,
     ministry: TeamSecret,
     ministry_name: String,
+    directory_key: Secret,
 }
 
 impl std::fmt::Debug for DeploymentPlan {
@@ -50,7 +51,12 @@ impl DeploymentPlan {
             bootstrap_token: bootstrap_token.trim().to_owned(),
             deployment_id: self.deployment_id,
             root_public_key: self.root.public_key().to_vec(),
-            ministry_team: self.ministry_team(),
+            ministry_team: deployment::seal_team_names(
+                &TeamDirectory { deployment_id: self.deployment_id, version: 0, teams: vec![self.ministry_team()] },
+                &self.directory_key,
+            )
+            .teams
+            .remove(0),
             admin_device_id: admin_device.0,
         }
     }
@@ -79,7 +85,8 @@ impl Workspace {
             server_url: server_url_checked(server_url)?,
             root: RootKey::generate(),
             ministry: TeamSecret::generate(),
-            ministry_name: values::short_text("team", ministry_name)?,
+            ministry_name: team_name(ministry_name)?,
+            directory_key: Secret::random(),
         })
     }
 
@@ -88,7 +95,7 @@ impl Workspace {
     pub fn complete_deployment(&mut self, plan: DeploymentPlan, device_token: &str) -> Result<SignedDirectory> {
         let directory =
             TeamDirectory { deployment_id: plan.deployment_id, version: 1, teams: vec![plan.ministry_team()] };
-        let signed = plan.root.sign(&directory);
+        let signed = plan.root.sign(&deployment::seal_team_names(&directory, &plan.directory_key));
         let identity = identity::self_certify(
             &plan.root,
             plan.deployment_id,
@@ -108,6 +115,7 @@ impl Workspace {
             team_secrets: vec![plan.ministry],
             root_key: Some(plan.root),
             identity: Some(identity),
+            directory_key: Some(plan.directory_key),
         });
         keyfile::write(&self.dir, &self.sealer, &self.secrets)?;
         self.store_directory(&signed)?;
@@ -130,7 +138,8 @@ impl Workspace {
             .optional()?;
         let Some(text) = text else { return Ok(None) };
         let signed: SignedDirectory = serde_json::from_str(&text).map_err(|_| Error::Corrupt("directory".into()))?;
-        deployment::verify_directory(&signed, &membership.root_public_key, membership.deployment_id).map(Some)
+        let directory = deployment::verify_directory(&signed, &membership.root_public_key, membership.deployment_id)?;
+        deployment::open_team_names(directory, membership.directory_key.as_ref()).map(Some)
     }
 
     /// The signed directory as stored, to publish or to put into an invitation.
@@ -163,7 +172,7 @@ impl Workspace {
     /// Adds a team to the deployment (administrators): a new key pair, and a new signed
     /// directory version to publish.
     pub fn create_team(&mut self, name: &str) -> Result<(Team, SignedDirectory)> {
-        let name = values::short_text("team", name)?;
+        let name = team_name(name)?;
         self.admin_membership()?;
         let mut directory = self.directory()?.ok_or_else(not_enrolled)?;
         if directory.teams.iter().any(|team| team.name.eq_ignore_ascii_case(&name)) {
@@ -174,7 +183,7 @@ impl Workspace {
         directory.teams.push(team.clone());
         directory.version += 1;
         let membership = self.secrets.membership.as_mut().expect("checked above");
-        let signed = membership.root_key.as_ref().expect("checked above").sign(&directory);
+        let signed = membership.root_key.as_ref().expect("checked above").sign(&seal_names(membership, &directory));
         membership.team_secrets.push(secret);
         keyfile::write(&self.dir, &self.sealer, &self.secrets)?;
         self.store_directory(&signed)?;
@@ -237,6 +246,7 @@ impl Workspace {
             expires_ms: created.expires_at_ms,
             admin: created.admin,
             directory: self.signed_directory()?,
+            directory_key: membership.directory_key.as_ref().map(|key| key.to_hex().to_string()),
         })
     }
 
@@ -314,6 +324,17 @@ impl Workspace {
             team_secrets: vec![TeamSecret { team_id: invitation.team_id, secret }],
             root_key: None,
             identity: Some(enrolment.identity),
+            directory_key: match &invitation.directory_key {
+                Some(text) => Some(
+                    Secret::from_slice(&Zeroizing::new(hex::decode(text).map_err(|_| {
+                        Error::invalid("invitation", "the directory key inside the invitation is damaged")
+                    })?))
+                    .ok_or_else(|| {
+                        Error::invalid("invitation", "the directory key inside the invitation is damaged")
+                    })?,
+                ),
+                None => None,
+            },
         };
         let mut workspace = Workspace::create_member(dir, passphrase, options, enrolment.device_id, membership)?;
         workspace.store_directory(&invitation.directory)?;
@@ -440,6 +461,23 @@ pub(super) fn needs_new_invitation() -> Error {
         "deployment",
         "this laptop joined its organisation before laptops had their own signing key, so it cannot share or sync cases; ask your administrator for a new invitation and join again",
     )
+}
+
+/// A team's name: plain text of at most 100 characters (sealed, it must fit the server's 200).
+fn team_name(name: &str) -> Result<String> {
+    let name = values::short_text("team", name)?;
+    if name.chars().count() > 100 {
+        return Err(Error::invalid("team", "a team's name can have at most 100 characters"));
+    }
+    Ok(name)
+}
+
+/// The directory as signed: team names sealed when the deployment has a directory key.
+pub(super) fn seal_names(membership: &Membership, directory: &TeamDirectory) -> TeamDirectory {
+    match &membership.directory_key {
+        Some(key) => deployment::seal_team_names(directory, key),
+        None => directory.clone(),
+    }
 }
 
 pub(super) fn not_enrolled() -> Error {

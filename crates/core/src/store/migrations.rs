@@ -122,7 +122,8 @@ pub(super) fn migrate(conn: &Connection, from: i64) -> Result<()> {
         // the two was forged. Both are kept until a case key shows which one is real.
         conn.execute_batch(
             "BEGIN;
-             CREATE TABLE contested_events (
+             CREATE TABLE IF NOT EXISTS contested_events (
+                 digest TEXT PRIMARY KEY,
                  id TEXT NOT NULL,
                  case_id TEXT NOT NULL,
                  kind TEXT NOT NULL,
@@ -131,8 +132,7 @@ pub(super) fn migrate(conn: &Connection, from: i64) -> Result<()> {
                  hlc TEXT NOT NULL,
                  key_id TEXT NOT NULL,
                  nonce BLOB NOT NULL,
-                 ciphertext BLOB NOT NULL,
-                 PRIMARY KEY (device_id, device_seq, id)
+                 ciphertext BLOB NOT NULL
              );
              PRAGMA user_version = 4;
              COMMIT;",

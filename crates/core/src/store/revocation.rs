@@ -81,7 +81,7 @@ impl Workspace {
             .ok_or_else(|| Error::invalid("team", "no such team in the directory"))?;
         team.public_key = new.public_key().to_vec();
         directory.version += 1;
-        let signed = root.sign(&directory);
+        let signed = root.sign(&super::membership::seal_names(membership, &directory));
 
         let mut envelopes = Vec::new();
         for certificate in keep {

@@ -572,3 +572,16 @@ fn the_audit_log_reaches_the_ministry_only_and_a_withheld_batch_shows_as_a_gap()
     let logs = org.nurse_b.audit_all_devices().unwrap();
     assert!(logs.iter().all(|log| log.device_id != nurse_a), "a laptop outside the ministry read another's audit");
 }
+
+#[test]
+fn team_names_are_sealed_in_the_published_directory_and_readable_on_every_laptop() {
+    let org = org();
+    let published = org.admin.signed_directory().unwrap();
+    assert!(!published.document.contains("Clinic") && !published.document.contains("Embassy"));
+    assert!(!published.document.contains("Ministry"));
+    for laptop in [&org.admin, &org.nurse_a, &org.consul] {
+        let names: Vec<String> = laptop.directory().unwrap().unwrap().teams.into_iter().map(|team| team.name).collect();
+        assert_eq!(names, ["Ministry", "Clinic", "Embassy"]);
+    }
+    assert_eq!(org.consul.team("clinic").unwrap().id, org.clinic.id);
+}
