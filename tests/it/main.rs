@@ -4,6 +4,7 @@ mod cli;
 mod crash_safety;
 mod desktop;
 mod no_plaintext;
+mod relay_attacks;
 mod screening;
 mod sync;
 mod sync_faults;
