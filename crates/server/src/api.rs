@@ -17,10 +17,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use ed25519_dalek::{Signature, VerifyingKey};
 use harbour_wire::protocol::{
-    CreateInvitationRequest, CreateInvitationResponse, DEFAULT_PULL_LIMIT, DeploymentInfo, DeviceInfo, DeviceList,
-    ErrorBody, GrantRequest, GrantResponse, Health, MAX_PULL_LIMIT, MAX_PUSH_EVENTS, PublishDirectoryResponse,
-    PullQuery, PullResponse, PushRequest, PushResponse, RedeemInvitationRequest, RegisterDeploymentRequest,
-    RegisterDeploymentResponse, SignedDirectory, Team, directory_signing_message,
+    DEFAULT_PULL_LIMIT, DeploymentInfo, DeviceList, ErrorBody, GrantRequest, GrantResponse, Health, MAX_PULL_LIMIT,
+    MAX_PUSH_EVENTS, PublishDirectoryResponse, PullQuery, PullResponse, PushRequest, PushResponse,
+    RegisterDeploymentRequest, RegisterDeploymentResponse, SignedDirectory, Team, directory_signing_message,
 };
 use harbour_wire::{SEALED_FORMAT, SealedEvent};
 use serde::de::DeserializeOwned;
@@ -30,7 +29,7 @@ use tower_http::timeout::TimeoutLayer;
 use uuid::Uuid;
 
 use crate::metrics::Metrics;
-use crate::store::{Credential, Device, Missing, NewDeployment, NewInvitation, Store, StoreError};
+use crate::store::{Credential, Device, Missing, NewDeployment, Store, StoreError};
 use crate::token::{Token, TokenHash};
 
 /// Every route, as (method, path) in OpenAPI's notation; `openapi.json` must describe each.
@@ -40,12 +39,15 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/directory"),
     ("put", "/v1/directory"),
     ("post", "/v1/invitations"),
+    ("get", "/v1/invitations"),
     ("post", "/v1/invitations/redeem"),
+    ("post", "/v1/invitations/{invitation_id}/cancel"),
     ("post", "/v1/events"),
     ("get", "/v1/events"),
     ("post", "/v1/cases/{case_id}/grants"),
     ("get", "/v1/devices"),
     ("post", "/v1/devices/{device_id}/revoke"),
+    ("post", "/v1/devices/certificate"),
     ("get", "/v1/health"),
     ("get", "/v1/openapi.json"),
     ("get", "/metrics"),
@@ -80,8 +82,6 @@ pub fn router(state: AppState, limits: Limits) -> Router {
     Router::new()
         .route("/v1/deployment", post(register_deployment).get(deployment))
         .route("/v1/directory", get(directory).put(publish_directory))
-        .route("/v1/invitations", post(create_invitation))
-        .route("/v1/invitations/redeem", post(redeem_invitation))
         .route("/v1/events", post(push).get(pull))
         .route("/v1/cases/{case_id}/grants", post(grant))
         .route("/v1/devices", get(list_devices))
@@ -89,6 +89,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .route("/v1/health", get(health))
         .route("/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics_text))
+        .merge(crate::enrolment::routes())
         .fallback(not_found)
         .with_state(state)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
@@ -111,15 +112,15 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError { status, code, message: message.into() }
     }
 
-    fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
     }
 
-    fn unauthorized() -> ApiError {
+    pub(crate) fn unauthorized() -> ApiError {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -166,6 +167,9 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(Missing::Device) => {
                 ApiError::new(StatusCode::NOT_FOUND, "unknown_device", "No device has that id.")
             }
+            StoreError::NotFound(Missing::Invitation) => {
+                ApiError::new(StatusCode::NOT_FOUND, "unknown_invitation", "No invitation has that id.")
+            }
             StoreError::AlreadyInitialized => {
                 ApiError::new(StatusCode::CONFLICT, "already_initialized", "The server is already initialized.")
             }
@@ -183,6 +187,26 @@ impl From<StoreError> for ApiError {
                 StatusCode::CONFLICT,
                 "invitation_used",
                 "This invitation was already used: ask your administrator for a new one.",
+            ),
+            StoreError::InvitationExpired => ApiError::new(
+                StatusCode::GONE,
+                "invitation_expired",
+                "This invitation has expired; ask your administrator for a new one.",
+            ),
+            StoreError::InvitationCancelled => ApiError::new(
+                StatusCode::GONE,
+                "invitation_cancelled",
+                "This invitation was cancelled by your administrator; ask them for a new one.",
+            ),
+            StoreError::DeviceAlreadyEnrolled(device_id) => ApiError::new(
+                StatusCode::CONFLICT,
+                "device_enrolled",
+                format!("A laptop with the id {device_id} is already enrolled; nothing was changed."),
+            ),
+            StoreError::CertificateAlreadyStored(_) => ApiError::new(
+                StatusCode::CONFLICT,
+                "certificate_exists",
+                "This laptop already has another certificate on the server; nothing was changed.",
             ),
             StoreError::CaseNotVisible(case_id) => ApiError::new(
                 StatusCode::FORBIDDEN,
@@ -251,7 +275,7 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
 }
 
 /// The bearer token of a request, hashed at once.
-fn bearer(parts: &Parts) -> Result<TokenHash, ApiError> {
+pub(crate) fn bearer(parts: &Parts) -> Result<TokenHash, ApiError> {
     let value = parts
         .headers
         .get(header::AUTHORIZATION)
@@ -290,17 +314,6 @@ impl FromRequestParts<AppState> for AdminDevice {
             return Err(ApiError::admin_only());
         }
         Ok(AdminDevice(device))
-    }
-}
-
-/// The token of a request that redeems an invitation.
-pub struct InvitationToken(pub TokenHash);
-
-impl FromRequestParts<AppState> for InvitationToken {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &AppState) -> Result<Self, ApiError> {
-        Ok(InvitationToken(bearer(parts)?))
     }
 }
 
@@ -388,58 +401,6 @@ async fn publish_directory(
         "team directory published"
     );
     Ok(Json(PublishDirectoryResponse { version: directory.version }))
-}
-
-async fn create_invitation(
-    State(state): State<AppState>,
-    AdminDevice(device): AdminDevice,
-    ApiJson(request): ApiJson<CreateInvitationRequest>,
-) -> Result<Json<CreateInvitationResponse>, ApiError> {
-    let deployment = state.store.deployment().await?;
-    if request.admin && request.team_id != deployment.ministry_team_id {
-        return Err(ApiError::bad_request(
-            "admin_outside_ministry",
-            "Only a device of the ministry team can be an administrator.",
-        ));
-    }
-    let token = Token::generate();
-    let invitation = NewInvitation {
-        id: Uuid::now_v7(),
-        team_id: request.team_id,
-        admin: request.admin,
-        token: token.hash(),
-        created_by: device.id,
-    };
-    state.store.create_invitation(&invitation).await?;
-    tracing::info!(
-        invitation_id = %invitation.id,
-        team_id = %invitation.team_id,
-        admin = invitation.admin,
-        device_id = %device.id,
-        "invitation created"
-    );
-    Ok(Json(CreateInvitationResponse {
-        invitation_id: invitation.id,
-        team_id: invitation.team_id,
-        admin: invitation.admin,
-        device_token: token.into_string(),
-    }))
-}
-
-async fn redeem_invitation(
-    State(state): State<AppState>,
-    InvitationToken(token): InvitationToken,
-    ApiJson(request): ApiJson<RedeemInvitationRequest>,
-) -> Result<Json<DeviceInfo>, ApiError> {
-    let device = state.store.redeem_invitation(&token, request.device_id).await?;
-    tracing::info!(device_id = %device.id, team_id = %device.team_id, "invitation redeemed");
-    Ok(Json(DeviceInfo {
-        device_id: device.id,
-        team_id: device.team_id,
-        admin: device.admin,
-        revoked: false,
-        created_at_ms: crate::store::now_ms() as u64,
-    }))
 }
 
 async fn push(

@@ -8,14 +8,15 @@
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use harbour_wire::protocol::{DeviceInfo, PushedEvent, SignedDirectory, Team};
+use harbour_wire::identity::DeviceCertificate;
+use harbour_wire::protocol::{DeviceInfo, InvitationInfo, InvitationStatus, PushedEvent, SignedDirectory, Team};
 use harbour_wire::{Hlc, SealedEvent};
 use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
 use crate::store::{
     Credential, Deployment, Device, EventPage, Missing, NewDeployment, NewInvitation, PendingInvitation, Store,
-    StoreError, now_ms,
+    StoreError, certificate_from_json, certificate_json, invitation_status, now_ms,
 };
 use crate::token::TokenHash;
 
@@ -23,7 +24,10 @@ use crate::token::TokenHash;
 const FEED_LOCK: i64 = 0x4842_5246_4545_4400;
 const MIGRATION_LOCK: i64 = 0x4842_524d_4947_5200;
 
-const MIGRATIONS: &[&str] = &[r#"
+/// Versioned migrations, applied in order; `schema_migrations` records which ran. Public so a
+/// test can build a database as an older version of the server left it.
+pub const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE settings (
     key TEXT PRIMARY KEY,
     value BYTEA NOT NULL
@@ -99,7 +103,17 @@ CREATE TABLE feed (
     UNIQUE (team_id, event_seq)
 );
 CREATE INDEX feed_by_team ON feed (team_id, position);
-"#];
+"#,
+    // 2: invitations expire and can be cancelled (those made before get 7 days from their
+    // creation); a device keeps its certificate (none for devices made before).
+    r#"
+ALTER TABLE invitations ADD COLUMN expires_at_ms BIGINT;
+UPDATE invitations SET expires_at_ms = created_at_ms + 7 * 86400000;
+ALTER TABLE invitations ALTER COLUMN expires_at_ms SET NOT NULL;
+ALTER TABLE invitations ADD COLUMN cancelled_at_ms BIGINT;
+ALTER TABLE devices ADD COLUMN certificate TEXT;
+"#,
+];
 
 const EVENT_COLUMNS: &str = "e.format, e.event_id, e.case_id, e.kind, e.device_id, e.device_seq, \
      e.hlc_wall_ms, e.hlc_counter, e.key_id, e.nonce, e.ciphertext";
@@ -170,6 +184,25 @@ fn event_from_row(row: &Row, first: usize) -> SealedEvent {
         key_id: row.get(first + 8),
         nonce: row.get(first + 9),
         ciphertext: row.get(first + 10),
+    }
+}
+
+/// The columns `invitation_from_row` reads.
+const INVITATION_COLUMNS: &str = "invitation_id, team_id, admin, created_at_ms, expires_at_ms, \
+     redeemed_by, cancelled_at_ms IS NOT NULL";
+
+/// An invitation from the `INVITATION_COLUMNS` of a row, its status as of `now`.
+fn invitation_from_row(row: &Row, now: i64) -> InvitationInfo {
+    let expires_at_ms: i64 = row.get(4);
+    let redeemed_by: Option<Uuid> = row.get(5);
+    InvitationInfo {
+        invitation_id: row.get(0),
+        team_id: row.get(1),
+        admin: row.get(2),
+        status: invitation_status(redeemed_by.is_some(), row.get(6), expires_at_ms, now),
+        created_at_ms: row.get::<_, i64>(3) as u64,
+        expires_at_ms: expires_at_ms as u64,
+        device_id: redeemed_by,
     }
 }
 
@@ -293,14 +326,20 @@ impl Store for PostgresStore {
         }
         client
             .query_opt(
-                "SELECT invitation_id, team_id, admin FROM invitations
-                 WHERE token_hash = $1 AND redeemed_by IS NULL",
-                &[&hash],
+                "SELECT invitation_id, team_id, admin, expires_at_ms FROM invitations
+                 WHERE token_hash = $1 AND redeemed_by IS NULL AND cancelled_at_ms IS NULL
+                   AND expires_at_ms >= $2",
+                &[&hash, &now_ms()],
             )
             .await
             .map_err(backend)?
             .map(|row| {
-                Credential::Invitation(PendingInvitation { id: row.get(0), team_id: row.get(1), admin: row.get(2) })
+                Credential::Invitation(PendingInvitation {
+                    id: row.get(0),
+                    team_id: row.get(1),
+                    admin: row.get(2),
+                    expires_at_ms: row.get::<_, i64>(3) as u64,
+                })
             })
             .ok_or(StoreError::NotFound(Missing::Token))
     }
@@ -355,8 +394,9 @@ impl Store for PostgresStore {
         let client = self.client().await?;
         let inserted = client
             .execute(
-                "INSERT INTO invitations (invitation_id, team_id, admin, token_hash, created_by, created_at_ms)
-                 SELECT $1, team_id, $3, $4, $5, $6 FROM teams WHERE team_id = $2",
+                "INSERT INTO invitations
+                     (invitation_id, team_id, admin, token_hash, created_by, created_at_ms, expires_at_ms)
+                 SELECT $1, team_id, $3, $4, $5, $6, $7 FROM teams WHERE team_id = $2",
                 &[
                     &invitation.id,
                     &invitation.team_id,
@@ -364,6 +404,7 @@ impl Store for PostgresStore {
                     &invitation.token.0.as_slice(),
                     &invitation.created_by,
                     &now_ms(),
+                    &(invitation.expires_at_ms.min(i64::MAX as u64) as i64),
                 ],
             )
             .await
@@ -374,43 +415,135 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn redeem_invitation(&self, token: &TokenHash, device_id: Uuid) -> Result<Device, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(backend)?;
-        let row = tx
+    async fn invitation_by_token(&self, token: &TokenHash) -> Result<InvitationInfo, StoreError> {
+        let client = self.client().await?;
+        client
             .query_opt(
-                "SELECT invitation_id, team_id, admin, redeemed_by IS NOT NULL FROM invitations
-                 WHERE token_hash = $1 FOR UPDATE",
+                &format!("SELECT {INVITATION_COLUMNS} FROM invitations WHERE token_hash = $1"),
                 &[&token.0.as_slice()],
             )
             .await
             .map_err(backend)?
+            .map(|row| invitation_from_row(&row, now_ms()))
+            .ok_or(StoreError::NotFound(Missing::Token))
+    }
+
+    async fn redeem_invitation(
+        &self,
+        invitation_token: &TokenHash,
+        device_id: Uuid,
+        device_token: &TokenHash,
+        certificate: &DeviceCertificate,
+    ) -> Result<DeviceInfo, StoreError> {
+        let certificate_text = certificate_json(certificate)?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        let row = tx
+            .query_opt(
+                &format!("SELECT {INVITATION_COLUMNS} FROM invitations WHERE token_hash = $1 FOR UPDATE"),
+                &[&invitation_token.0.as_slice()],
+            )
+            .await
+            .map_err(backend)?
             .ok_or(StoreError::NotFound(Missing::Token))?;
-        let (invitation_id, team_id, admin, redeemed): (Uuid, Uuid, bool, bool) =
-            (row.get(0), row.get(1), row.get(2), row.get(3));
-        if redeemed {
-            return Err(StoreError::InvitationUsed);
-        }
+        // The clock is read once the invitation's row is locked: an invitation that expires
+        // while the request waits is refused.
         let now = now_ms();
+        let invitation = invitation_from_row(&row, now);
+        match invitation.status {
+            InvitationStatus::Pending => {}
+            InvitationStatus::Redeemed => return Err(StoreError::InvitationUsed),
+            InvitationStatus::Cancelled => return Err(StoreError::InvitationCancelled),
+            InvitationStatus::Expired => return Err(StoreError::InvitationExpired),
+        }
         let inserted = tx
             .execute(
-                "INSERT INTO devices (device_id, team_id, admin, token_hash, created_at_ms)
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (device_id) DO NOTHING",
-                &[&device_id, &team_id, &admin, &token.0.as_slice(), &now],
+                "INSERT INTO devices (device_id, team_id, admin, token_hash, created_at_ms, certificate)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (device_id) DO NOTHING",
+                &[
+                    &device_id,
+                    &invitation.team_id,
+                    &invitation.admin,
+                    &device_token.0.as_slice(),
+                    &now,
+                    &certificate_text,
+                ],
             )
             .await
             .map_err(backend)?;
         if inserted == 0 {
-            return Err(StoreError::Conflict(format!("device {device_id} is already enrolled")));
+            return Err(StoreError::DeviceAlreadyEnrolled(device_id));
         }
         tx.execute(
             "UPDATE invitations SET redeemed_by = $1, redeemed_at_ms = $2 WHERE invitation_id = $3",
-            &[&device_id, &now, &invitation_id],
+            &[&device_id, &now, &invitation.invitation_id],
         )
         .await
         .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
-        Ok(Device { id: device_id, team_id, admin, revoked: false })
+        Ok(DeviceInfo {
+            device_id,
+            team_id: invitation.team_id,
+            admin: invitation.admin,
+            revoked: false,
+            created_at_ms: now as u64,
+            certificate: Some(certificate.clone()),
+        })
+    }
+
+    async fn list_invitations(&self) -> Result<Vec<InvitationInfo>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(&format!("SELECT {INVITATION_COLUMNS} FROM invitations ORDER BY created_at_ms, invitation_id"), &[])
+            .await
+            .map_err(backend)?;
+        let now = now_ms();
+        Ok(rows.iter().map(|row| invitation_from_row(row, now)).collect())
+    }
+
+    async fn cancel_invitation(&self, invitation_id: Uuid) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        let redeemed: bool = tx
+            .query_opt(
+                "SELECT redeemed_by IS NOT NULL FROM invitations WHERE invitation_id = $1 FOR UPDATE",
+                &[&invitation_id],
+            )
+            .await
+            .map_err(backend)?
+            .map(|row| row.get(0))
+            .ok_or(StoreError::NotFound(Missing::Invitation))?;
+        if redeemed {
+            return Err(StoreError::InvitationUsed);
+        }
+        tx.execute(
+            "UPDATE invitations SET cancelled_at_ms = COALESCE(cancelled_at_ms, $1) WHERE invitation_id = $2",
+            &[&now_ms(), &invitation_id],
+        )
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn set_device_certificate(&self, device_id: Uuid, certificate: &DeviceCertificate) -> Result<(), StoreError> {
+        let text = certificate_json(certificate)?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        let stored: Option<String> = tx
+            .query_opt("SELECT certificate FROM devices WHERE device_id = $1 FOR UPDATE", &[&device_id])
+            .await
+            .map_err(backend)?
+            .map(|row| row.get(0))
+            .ok_or(StoreError::NotFound(Missing::Device))?;
+        match stored {
+            Some(stored) if stored == text => return Ok(()),
+            Some(_) => return Err(StoreError::CertificateAlreadyStored(device_id)),
+            None => {}
+        }
+        tx.execute("UPDATE devices SET certificate = $1 WHERE device_id = $2", &[&text, &device_id])
+            .await
+            .map_err(backend)?;
+        tx.commit().await.map_err(backend)
     }
 
     async fn push_events(&self, device: &Device, events: &[SealedEvent]) -> Result<Vec<PushedEvent>, StoreError> {
@@ -582,22 +715,24 @@ impl Store for PostgresStore {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT device_id, team_id, admin, revoked_at_ms IS NOT NULL, created_at_ms
+                "SELECT device_id, team_id, admin, revoked_at_ms IS NOT NULL, created_at_ms, certificate
                  FROM devices ORDER BY created_at_ms, device_id",
                 &[],
             )
             .await
             .map_err(backend)?;
-        Ok(rows
-            .iter()
-            .map(|row| DeviceInfo {
-                device_id: row.get(0),
-                team_id: row.get(1),
-                admin: row.get(2),
-                revoked: row.get(3),
-                created_at_ms: row.get::<_, i64>(4) as u64,
+        rows.iter()
+            .map(|row| {
+                Ok(DeviceInfo {
+                    device_id: row.get(0),
+                    team_id: row.get(1),
+                    admin: row.get(2),
+                    revoked: row.get(3),
+                    created_at_ms: row.get::<_, i64>(4) as u64,
+                    certificate: certificate_from_json(row.get(5))?,
+                })
             })
-            .collect())
+            .collect()
     }
 
     async fn revoke_device(&self, device_id: Uuid) -> Result<(), StoreError> {

@@ -49,7 +49,8 @@ pub async fn serve(
     };
     tokio::spawn(announce);
 
-    let service = app.into_make_service();
+    // With the peer address, so failed invitation redemptions are limited per client too.
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
     match tls {
         Some(files) => {
             let config = RustlsConfig::from_config(Arc::new(tls_config(&files)?));

@@ -6,19 +6,22 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use harbour_wire::protocol::{DeviceInfo, PushedEvent, SignedDirectory, Team};
+use harbour_wire::identity::DeviceCertificate;
+use harbour_wire::protocol::{DeviceInfo, InvitationInfo, InvitationStatus, PushedEvent, SignedDirectory, Team};
 use harbour_wire::{Hlc, SealedEvent};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
 use crate::store::{
     Credential, Deployment, Device, EventPage, Missing, NewDeployment, NewInvitation, PendingInvitation, Store,
-    StoreError, now_ms,
+    StoreError, certificate_from_json, certificate_json, invitation_status, now_ms,
 };
 use crate::token::TokenHash;
 
-/// Versioned migrations, applied in order; `schema_migrations` records which ran.
-const MIGRATIONS: &[&str] = &[r#"
+/// Versioned migrations, applied in order; `schema_migrations` records which ran. Public so a
+/// test can build a database as an older version of the server left it.
+pub const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE settings (
     key TEXT PRIMARY KEY,
     value BLOB NOT NULL
@@ -94,7 +97,16 @@ CREATE TABLE feed (
     UNIQUE (team_id, event_seq)
 );
 CREATE INDEX feed_by_team ON feed (team_id, position);
-"#];
+"#,
+    // 2: invitations expire and can be cancelled (those made before get 7 days from their
+    // creation); a device keeps its certificate (none for devices made before).
+    r#"
+ALTER TABLE invitations ADD COLUMN expires_at_ms INTEGER NOT NULL DEFAULT 0;
+UPDATE invitations SET expires_at_ms = created_at_ms + 7 * 86400000;
+ALTER TABLE invitations ADD COLUMN cancelled_at_ms INTEGER;
+ALTER TABLE devices ADD COLUMN certificate TEXT;
+"#,
+];
 
 const EVENT_COLUMNS: &str = "e.format, e.event_id, e.case_id, e.kind, e.device_id, e.device_seq, \
      e.hlc_wall_ms, e.hlc_counter, e.key_id, e.nonce, e.ciphertext";
@@ -209,6 +221,26 @@ fn event_from_row(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Sea
         key_id: uuid(row.get(first + 8)?)?,
         nonce: row.get(first + 9)?,
         ciphertext: row.get(first + 10)?,
+    })
+}
+
+/// The columns `invitation_from_row` reads.
+const INVITATION_COLUMNS: &str = "invitation_id, team_id, admin, created_at_ms, expires_at_ms, \
+     redeemed_by, cancelled_at_ms IS NOT NULL";
+
+/// An invitation from the `INVITATION_COLUMNS` of a row, its status as of `now`.
+fn invitation_from_row(row: &rusqlite::Row<'_>, now: i64) -> rusqlite::Result<InvitationInfo> {
+    let expires_at_ms: i64 = row.get(4)?;
+    let redeemed_by: Option<Vec<u8>> = row.get(5)?;
+    let cancelled: bool = row.get(6)?;
+    Ok(InvitationInfo {
+        invitation_id: uuid(row.get(0)?)?,
+        team_id: uuid(row.get(1)?)?,
+        admin: row.get(2)?,
+        status: invitation_status(redeemed_by.is_some(), cancelled, expires_at_ms, now),
+        created_at_ms: row.get::<_, i64>(3)? as u64,
+        expires_at_ms: expires_at_ms as u64,
+        device_id: redeemed_by.map(uuid).transpose()?,
     })
 }
 
@@ -346,14 +378,16 @@ impl Store for SqliteStore {
             }
             connection
                 .query_row(
-                    "SELECT invitation_id, team_id, admin FROM invitations
-                     WHERE token_hash = ?1 AND redeemed_by IS NULL",
-                    params![hash.as_slice()],
+                    "SELECT invitation_id, team_id, admin, expires_at_ms FROM invitations
+                     WHERE token_hash = ?1 AND redeemed_by IS NULL AND cancelled_at_ms IS NULL
+                       AND expires_at_ms >= ?2",
+                    params![hash.as_slice(), now_ms()],
                     |row| {
                         Ok(Credential::Invitation(PendingInvitation {
                             id: uuid(row.get(0)?)?,
                             team_id: uuid(row.get(1)?)?,
                             admin: row.get(2)?,
+                            expires_at_ms: row.get::<_, i64>(3)? as u64,
                         }))
                     },
                 )
@@ -426,15 +460,17 @@ impl Store for SqliteStore {
                 return Err(StoreError::NotFound(Missing::Team));
             }
             tx.execute(
-                "INSERT INTO invitations (invitation_id, team_id, admin, token_hash, created_by, created_at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO invitations
+                     (invitation_id, team_id, admin, token_hash, created_by, created_at_ms, expires_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     invitation.id.as_bytes(),
                     invitation.team_id.as_bytes(),
                     invitation.admin,
                     invitation.token.0.as_slice(),
                     invitation.created_by.as_bytes(),
-                    now_ms()
+                    now_ms(),
+                    invitation.expires_at_ms.min(i64::MAX as u64) as i64
                 ],
             )
             .map_err(backend)?;
@@ -443,49 +479,148 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn redeem_invitation(&self, token: &TokenHash, device_id: Uuid) -> Result<Device, StoreError> {
+    async fn invitation_by_token(&self, token: &TokenHash) -> Result<InvitationInfo, StoreError> {
         let hash = token.0;
         self.run(move |connection| {
-            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
-            let invitation: Option<(Vec<u8>, Vec<u8>, bool, Option<Vec<u8>>)> = tx
+            connection
                 .query_row(
-                    "SELECT invitation_id, team_id, admin, redeemed_by FROM invitations WHERE token_hash = ?1",
+                    &format!("SELECT {INVITATION_COLUMNS} FROM invitations WHERE token_hash = ?1"),
                     params![hash.as_slice()],
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+                    |row| invitation_from_row(row, now_ms()),
                 )
                 .optional()
-                .map_err(backend)?;
-            let Some((invitation_id, team_id, admin, redeemed_by)) = invitation else {
-                return Err(StoreError::NotFound(Missing::Token));
-            };
-            if redeemed_by.is_some() {
-                return Err(StoreError::InvitationUsed);
+                .map_err(backend)?
+                .ok_or(StoreError::NotFound(Missing::Token))
+        })
+        .await
+    }
+
+    async fn redeem_invitation(
+        &self,
+        invitation_token: &TokenHash,
+        device_id: Uuid,
+        device_token: &TokenHash,
+        certificate: &DeviceCertificate,
+    ) -> Result<DeviceInfo, StoreError> {
+        let (hash, new_hash) = (invitation_token.0, device_token.0);
+        let certificate = certificate.clone();
+        let certificate_text = certificate_json(&certificate)?;
+        self.run(move |connection| {
+            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+            // The clock is read inside the write transaction: an invitation that expires while
+            // the request waits for the lock is refused.
+            let now = now_ms();
+            let invitation = tx
+                .query_row(
+                    &format!("SELECT {INVITATION_COLUMNS} FROM invitations WHERE token_hash = ?1"),
+                    params![hash.as_slice()],
+                    |row| invitation_from_row(row, now),
+                )
+                .optional()
+                .map_err(backend)?
+                .ok_or(StoreError::NotFound(Missing::Token))?;
+            match invitation.status {
+                InvitationStatus::Pending => {}
+                InvitationStatus::Redeemed => return Err(StoreError::InvitationUsed),
+                InvitationStatus::Cancelled => return Err(StoreError::InvitationCancelled),
+                InvitationStatus::Expired => return Err(StoreError::InvitationExpired),
             }
             let taken = tx
                 .query_row("SELECT 1 FROM devices WHERE device_id = ?1", params![device_id.as_bytes()], |_| Ok(()))
                 .optional()
                 .map_err(backend)?;
             if taken.is_some() {
-                return Err(StoreError::Conflict(format!("device {device_id} is already enrolled")));
+                return Err(StoreError::DeviceAlreadyEnrolled(device_id));
             }
-            let now = now_ms();
             tx.execute(
-                "INSERT INTO devices (device_id, team_id, admin, token_hash, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![device_id.as_bytes(), team_id, admin, hash.as_slice(), now],
+                "INSERT INTO devices (device_id, team_id, admin, token_hash, created_at_ms, certificate)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    device_id.as_bytes(),
+                    invitation.team_id.as_bytes(),
+                    invitation.admin,
+                    new_hash.as_slice(),
+                    now,
+                    certificate_text
+                ],
             )
             .map_err(backend)?;
             tx.execute(
                 "UPDATE invitations SET redeemed_by = ?1, redeemed_at_ms = ?2 WHERE invitation_id = ?3",
-                params![device_id.as_bytes(), now, invitation_id],
+                params![device_id.as_bytes(), now, invitation.invitation_id.as_bytes()],
             )
             .map_err(backend)?;
             tx.commit().map_err(backend)?;
-            Ok(Device {
-                id: device_id,
-                team_id: uuid(team_id).map_err(backend)?,
-                admin,
+            Ok(DeviceInfo {
+                device_id,
+                team_id: invitation.team_id,
+                admin: invitation.admin,
                 revoked: false,
+                created_at_ms: now as u64,
+                certificate: Some(certificate),
             })
+        })
+        .await
+    }
+
+    async fn list_invitations(&self) -> Result<Vec<InvitationInfo>, StoreError> {
+        self.run(|connection| {
+            let now = now_ms();
+            let mut statement = connection
+                .prepare(&format!("SELECT {INVITATION_COLUMNS} FROM invitations ORDER BY created_at_ms, invitation_id"))
+                .map_err(backend)?;
+            let rows = statement.query_map([], |row| invitation_from_row(row, now)).map_err(backend)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+        })
+        .await
+    }
+
+    async fn cancel_invitation(&self, invitation_id: Uuid) -> Result<(), StoreError> {
+        self.run(move |connection| {
+            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+            let redeemed: bool = tx
+                .query_row(
+                    "SELECT redeemed_by IS NOT NULL FROM invitations WHERE invitation_id = ?1",
+                    params![invitation_id.as_bytes()],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(backend)?
+                .ok_or(StoreError::NotFound(Missing::Invitation))?;
+            if redeemed {
+                return Err(StoreError::InvitationUsed);
+            }
+            tx.execute(
+                "UPDATE invitations SET cancelled_at_ms = COALESCE(cancelled_at_ms, ?1) WHERE invitation_id = ?2",
+                params![now_ms(), invitation_id.as_bytes()],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn set_device_certificate(&self, device_id: Uuid, certificate: &DeviceCertificate) -> Result<(), StoreError> {
+        let text = certificate_json(certificate)?;
+        self.run(move |connection| {
+            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+            let stored: Option<String> = tx
+                .query_row(
+                    "SELECT certificate FROM devices WHERE device_id = ?1",
+                    params![device_id.as_bytes()],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(backend)?
+                .ok_or(StoreError::NotFound(Missing::Device))?;
+            match stored {
+                Some(stored) if stored == text => return Ok(()),
+                Some(_) => return Err(StoreError::CertificateAlreadyStored(device_id)),
+                None => {}
+            }
+            tx.execute("UPDATE devices SET certificate = ?1 WHERE device_id = ?2", params![text, device_id.as_bytes()])
+                .map_err(backend)?;
+            tx.commit().map_err(backend)
         })
         .await
     }
@@ -681,22 +816,32 @@ impl Store for SqliteStore {
         self.run(|connection| {
             let mut statement = connection
                 .prepare(
-                    "SELECT device_id, team_id, admin, revoked_at_ms IS NOT NULL, created_at_ms
+                    "SELECT device_id, team_id, admin, revoked_at_ms IS NOT NULL, created_at_ms, certificate
                      FROM devices ORDER BY created_at_ms, device_id",
                 )
                 .map_err(backend)?;
             let rows = statement
                 .query_map([], |row| {
-                    Ok(DeviceInfo {
-                        device_id: uuid(row.get(0)?)?,
-                        team_id: uuid(row.get(1)?)?,
-                        admin: row.get(2)?,
-                        revoked: row.get(3)?,
-                        created_at_ms: row.get::<_, i64>(4)? as u64,
-                    })
+                    Ok((
+                        DeviceInfo {
+                            device_id: uuid(row.get(0)?)?,
+                            team_id: uuid(row.get(1)?)?,
+                            admin: row.get(2)?,
+                            revoked: row.get(3)?,
+                            created_at_ms: row.get::<_, i64>(4)? as u64,
+                            certificate: None,
+                        },
+                        row.get::<_, Option<String>>(5)?,
+                    ))
                 })
                 .map_err(backend)?;
-            rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+            let mut devices = Vec::new();
+            for row in rows {
+                let (mut device, certificate) = row.map_err(backend)?;
+                device.certificate = certificate_from_json(certificate)?;
+                devices.push(device);
+            }
+            Ok(devices)
         })
         .await
     }

@@ -6,7 +6,8 @@
 
 use async_trait::async_trait;
 use harbour_wire::SealedEvent;
-use harbour_wire::protocol::{DeviceInfo, PushedEvent, SignedDirectory, Team};
+use harbour_wire::identity::DeviceCertificate;
+use harbour_wire::protocol::{DeviceInfo, InvitationInfo, InvitationStatus, PushedEvent, SignedDirectory, Team};
 use uuid::Uuid;
 
 use crate::token::TokenHash;
@@ -26,9 +27,21 @@ pub enum StoreError {
     /// A directory whose version is not newer than the stored one.
     #[error("directory version {offered} is not newer than {current}")]
     StaleDirectory { offered: u64, current: u64 },
-    /// An invitation token presented a second time.
+    /// An invitation redeemed already (presented a second time, or cancelled after use).
     #[error("the invitation was already used")]
     InvitationUsed,
+    /// An invitation redeemed after its expiry (by the server's clock).
+    #[error("the invitation has expired")]
+    InvitationExpired,
+    /// An invitation that an administrator cancelled.
+    #[error("the invitation was cancelled")]
+    InvitationCancelled,
+    /// A redemption for a device id that is already enrolled.
+    #[error("device {0} is already enrolled")]
+    DeviceAlreadyEnrolled(Uuid),
+    /// A certificate for a device that already has a different one.
+    #[error("device {0} already has a certificate")]
+    CertificateAlreadyStored(Uuid),
     /// A push or grant touching a case the acting team cannot see.
     #[error("case {0} is not visible to this team")]
     CaseNotVisible(Uuid),
@@ -50,6 +63,7 @@ pub enum Missing {
     Team,
     Case,
     Device,
+    Invitation,
 }
 
 impl std::fmt::Display for Missing {
@@ -61,6 +75,7 @@ impl std::fmt::Display for Missing {
             Missing::Team => "team",
             Missing::Case => "case",
             Missing::Device => "device",
+            Missing::Invitation => "invitation",
         })
     }
 }
@@ -92,12 +107,14 @@ pub struct Device {
     pub revoked: bool,
 }
 
-/// A created, not yet redeemed invitation.
+/// A created invitation that is not redeemed, cancelled or expired.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PendingInvitation {
     pub id: Uuid,
     pub team_id: Uuid,
     pub admin: bool,
+    /// Milliseconds since the Unix epoch after which it cannot be redeemed.
+    pub expires_at_ms: u64,
 }
 
 /// Whose token a bearer token is.
@@ -115,6 +132,8 @@ pub struct NewInvitation {
     pub admin: bool,
     pub token: TokenHash,
     pub created_by: Uuid,
+    /// Milliseconds since the Unix epoch after which it cannot be redeemed.
+    pub expires_at_ms: u64,
 }
 
 /// A page of a team's feed.
@@ -138,7 +157,8 @@ pub trait Store: Send + Sync + 'static {
 
     async fn deployment(&self) -> Result<Deployment, StoreError>;
 
-    /// Whose token this is (device, revoked or not, or a pending invitation).
+    /// Whose token this is: a device (revoked or not), or an invitation that is still pending
+    /// (not redeemed, cancelled nor expired). A redeemed invitation's token is nobody's.
     async fn authenticate(&self, token: &TokenHash) -> Result<Credential, StoreError>;
 
     /// The latest published (already verified) directory.
@@ -152,11 +172,40 @@ pub trait Store: Send + Sync + 'static {
         teams: &[Team],
     ) -> Result<(), StoreError>;
 
-    /// Record a pending device (an invitation) in an existing team.
+    /// Record a pending device (an invitation) in an existing team, with its expiry.
     async fn create_invitation(&self, invitation: &NewInvitation) -> Result<(), StoreError>;
 
-    /// Turn a pending invitation into a device with `device_id`, once.
-    async fn redeem_invitation(&self, token: &TokenHash, device_id: Uuid) -> Result<Device, StoreError>;
+    /// The invitation whose token this is, whatever its status (by the server's clock).
+    /// `NotFound(Token)` when no invitation has that token.
+    async fn invitation_by_token(&self, token: &TokenHash) -> Result<InvitationInfo, StoreError>;
+
+    /// Turn a pending invitation into the device `device_id`, authenticated from now on by
+    /// `device_token` (made at redemption) and holding `certificate` (verified by the caller).
+    /// Refuses, changing nothing, an invitation redeemed already (`InvitationUsed`), cancelled
+    /// (`InvitationCancelled`) or expired by the server's clock at commit time
+    /// (`InvitationExpired`), an unknown token (`NotFound(Token)`) and a device id already
+    /// enrolled (`DeviceAlreadyEnrolled`).
+    async fn redeem_invitation(
+        &self,
+        invitation_token: &TokenHash,
+        device_id: Uuid,
+        device_token: &TokenHash,
+        certificate: &DeviceCertificate,
+    ) -> Result<DeviceInfo, StoreError>;
+
+    /// Every invitation, oldest first, with its status by the server's clock.
+    async fn list_invitations(&self) -> Result<Vec<InvitationInfo>, StoreError>;
+
+    /// Cancel an invitation so it can no longer be redeemed. Cancelling a cancelled (or
+    /// expired) one is harmless; a redeemed one is refused (`InvitationUsed`); an unknown id
+    /// is `NotFound(Invitation)`.
+    async fn cancel_invitation(&self, invitation_id: Uuid) -> Result<(), StoreError>;
+
+    /// Record the certificate of a device made before certificates (the administrator's first
+    /// laptop, older laptops). Storing the same certificate again is harmless; a device with
+    /// another one is refused (`CertificateAlreadyStored`); an unknown device is
+    /// `NotFound(Device)`. The caller verified the certificate.
+    async fn set_device_certificate(&self, device_id: Uuid, certificate: &DeviceCertificate) -> Result<(), StoreError>;
 
     /// Store a batch of events pushed by `device` (whose device_id the caller checked), all or
     /// nothing, idempotent by event id; fills the feed of every team that can see each case.
@@ -179,6 +228,31 @@ pub trait Store: Send + Sync + 'static {
 
     /// Is the database answering?
     async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Where an invitation stands at `now_ms`, from its stored columns.
+pub(crate) fn invitation_status(redeemed: bool, cancelled: bool, expires_at_ms: i64, now_ms: i64) -> InvitationStatus {
+    if redeemed {
+        InvitationStatus::Redeemed
+    } else if cancelled {
+        InvitationStatus::Cancelled
+    } else if now_ms > expires_at_ms {
+        InvitationStatus::Expired
+    } else {
+        InvitationStatus::Pending
+    }
+}
+
+/// A certificate as stored (its JSON text).
+pub(crate) fn certificate_json(certificate: &DeviceCertificate) -> Result<String, StoreError> {
+    serde_json::to_string(certificate).map_err(|e| StoreError::Backend(format!("certificate not encodable: {e}")))
+}
+
+/// A stored certificate; `None` when the device has none.
+pub(crate) fn certificate_from_json(text: Option<String>) -> Result<Option<DeviceCertificate>, StoreError> {
+    text.map(|text| serde_json::from_str(&text))
+        .transpose()
+        .map_err(|e| StoreError::Backend(format!("a stored device certificate is damaged: {e}")))
 }
 
 /// Milliseconds since the Unix epoch, for bookkeeping columns.

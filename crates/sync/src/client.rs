@@ -203,7 +203,8 @@ impl Client {
         self.send(Method::PUT, "/v1/directory", Some(directory)).await
     }
 
-    /// `POST /v1/invitations` (administrators).
+    /// `POST /v1/invitations` (administrators): an invitation into `team_id` that waits
+    /// `expires_in_days` (1 to `MAX_INVITATION_DAYS`; the server's default, 7, when `None`).
     pub async fn create_invitation(
         &self,
         team_id: Uuid,
@@ -214,8 +215,22 @@ impl Client {
         self.send(Method::POST, "/v1/invitations", Some(&request)).await
     }
 
-    /// `POST /v1/invitations/redeem`, with this client's token being the invitation's: gives
-    /// the laptop's certificate, and returns its own new token.
+    /// `GET /v1/invitations` (administrators): every invitation and where it stands.
+    pub async fn invitations(&self) -> Result<Vec<InvitationInfo>, ClientError> {
+        let list: InvitationList = self.send(Method::GET, "/v1/invitations", None::<&()>).await?;
+        Ok(list.invitations)
+    }
+
+    /// `POST /v1/invitations/{invitation_id}/cancel` (administrators). Cancelling twice is
+    /// harmless; a used invitation is refused (`invitation_used`).
+    pub async fn cancel_invitation(&self, invitation_id: Uuid) -> Result<(), ClientError> {
+        let path = format!("/v1/invitations/{invitation_id}/cancel");
+        self.request(Method::POST, &path, None::<&()>).await?;
+        Ok(())
+    }
+
+    /// `POST /v1/invitations/redeem`, with this client's token being the invitation's. Returns
+    /// the new device and its own token (made now): use a client with that token from then on.
     pub async fn redeem_invitation(
         &self,
         device_id: Uuid,
@@ -223,25 +238,6 @@ impl Client {
     ) -> Result<RedeemInvitationResponse, ClientError> {
         let request = RedeemInvitationRequest { device_id, certificate: certificate.clone() };
         self.send(Method::POST, "/v1/invitations/redeem", Some(&request)).await
-    }
-
-    /// `GET /v1/invitations` (administrators).
-    pub async fn invitations(&self) -> Result<Vec<InvitationInfo>, ClientError> {
-        let list: InvitationList = self.send(Method::GET, "/v1/invitations", None::<&()>).await?;
-        Ok(list.invitations)
-    }
-
-    /// `POST /v1/invitations/{invitation_id}/cancel` (administrators).
-    pub async fn cancel_invitation(&self, invitation_id: Uuid) -> Result<(), ClientError> {
-        self.request(Method::POST, &format!("/v1/invitations/{invitation_id}/cancel"), None::<&()>).await?;
-        Ok(())
-    }
-
-    /// `POST /v1/devices/certificate`: this device's certificate, for a device made before
-    /// certificates or the administrator's first laptop.
-    pub async fn upload_certificate(&self, certificate: &DeviceCertificate) -> Result<(), ClientError> {
-        self.request(Method::POST, "/v1/devices/certificate", Some(certificate)).await?;
-        Ok(())
     }
 
     /// `POST /v1/events`: returns only after the server committed the whole batch.
@@ -280,6 +276,14 @@ impl Client {
     pub async fn revoke_device(&self, device_id: Uuid) -> Result<(), ClientError> {
         let path = format!("/v1/devices/{device_id}/revoke");
         self.request(Method::POST, &path, None::<&()>).await?;
+        Ok(())
+    }
+
+    /// `POST /v1/devices/certificate`: store this device's certificate, for a device made
+    /// before certificates (the administrator's first laptop). Sending the same one again is
+    /// harmless; another one is refused (`certificate_exists`).
+    pub async fn upload_certificate(&self, certificate: &DeviceCertificate) -> Result<(), ClientError> {
+        self.request(Method::POST, "/v1/devices/certificate", Some(certificate)).await?;
         Ok(())
     }
 

@@ -3,13 +3,16 @@
 
 use std::sync::Arc;
 
+use ed25519_dalek::SigningKey;
 use harbour_server::store::{Credential, Device, Missing, NewDeployment, NewInvitation, Store, StoreError};
 use harbour_server::token::{Token, TokenHash};
 use harbour_wire::SealedEvent;
-use harbour_wire::protocol::{SignedDirectory, Team};
+use harbour_wire::identity::DeviceCertificate;
+use harbour_wire::protocol::{InvitationStatus, SignedDirectory, Team};
+use rand_core::OsRng;
 use uuid::Uuid;
 
-use crate::support::{Case, fresh_postgres_database, postgres_url, team};
+use crate::support::{Case, Invitation, certify, fresh_postgres_database, postgres_url, team};
 
 /// Run `check` against each backend.
 macro_rules! conformance {
@@ -39,6 +42,8 @@ conformance!(
     initialization_and_registration,
     directory_versions,
     invitations_are_redeemed_once,
+    invitations_expire_and_can_be_cancelled,
+    certificates_are_kept,
     push_is_idempotent_and_all_or_nothing,
     pushes_respect_case_visibility,
     pull_pages_follow_the_team_feed,
@@ -87,10 +92,39 @@ async fn registered(store: &Arc<dyn Store>) -> Fixture {
 
 async fn enrol(store: &Arc<dyn Store>, team: &Team, admin: Uuid) -> Device {
     let token = Token::generate();
-    let invitation =
-        NewInvitation { id: Uuid::now_v7(), team_id: team.id, admin: false, token: token.hash(), created_by: admin };
+    let invitation = invitation(team.id, false, admin, &token, in_days(7));
     store.create_invitation(&invitation).await.unwrap();
-    store.redeem_invitation(&token.hash(), Uuid::now_v7()).await.unwrap()
+    let device_id = Uuid::now_v7();
+    let device = store
+        .redeem_invitation(&token.hash(), device_id, &Token::generate().hash(), &certificate(&invitation, device_id))
+        .await
+        .unwrap();
+    Device { id: device.device_id, team_id: device.team_id, admin: device.admin, revoked: device.revoked }
+}
+
+fn invitation(team_id: Uuid, admin: bool, created_by: Uuid, token: &Token, expires_at_ms: u64) -> NewInvitation {
+    NewInvitation { id: Uuid::now_v7(), team_id, admin, token: token.hash(), created_by, expires_at_ms }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+fn in_days(days: u64) -> u64 {
+    now_ms() + days * 86_400_000
+}
+
+/// A certificate for `device_id` made with `invitation` (the store keeps it; the API verifies).
+fn certificate(invitation: &NewInvitation, device_id: Uuid) -> DeviceCertificate {
+    let root = SigningKey::generate(&mut OsRng);
+    let signed = Invitation {
+        deployment_id: Uuid::now_v7(),
+        invitation_id: invitation.id,
+        team_id: invitation.team_id,
+        admin: invitation.admin,
+        expires_ms: invitation.expires_at_ms,
+    };
+    certify(&root, &signed, device_id)
 }
 
 fn directory(version: u64) -> SignedDirectory {
@@ -170,37 +204,145 @@ mod checks {
     pub async fn invitations_are_redeemed_once(store: Arc<dyn Store>, _spec: &str) {
         let fixture = registered(&store).await;
         let token = Token::generate();
-        let unknown_team = NewInvitation {
-            id: Uuid::now_v7(),
-            team_id: Uuid::now_v7(),
-            admin: false,
-            token: token.hash(),
-            created_by: fixture.admin.id,
-        };
+        let expires_at_ms = in_days(3);
+        let unknown_team = invitation(Uuid::now_v7(), false, fixture.admin.id, &token, expires_at_ms);
         assert!(matches!(store.create_invitation(&unknown_team).await, Err(StoreError::NotFound(Missing::Team))));
         let invitation = NewInvitation { team_id: fixture.ministry.id, admin: true, ..unknown_team };
         store.create_invitation(&invitation).await.unwrap();
         assert!(matches!(
             store.authenticate(&token.hash()).await.unwrap(),
-            Credential::Invitation(pending) if pending.id == invitation.id && pending.admin
+            Credential::Invitation(pending)
+                if pending.id == invitation.id && pending.admin && pending.expires_at_ms == expires_at_ms
         ));
+        let found = store.invitation_by_token(&token.hash()).await.unwrap();
+        assert_eq!(
+            (found.invitation_id, found.status, found.expires_at_ms),
+            (invitation.id, InvitationStatus::Pending, expires_at_ms)
+        );
+        assert_eq!(found.device_id, None);
         // A device id already enrolled is refused, and the invitation stays usable.
+        let device_token = Token::generate();
+        let taken = fixture.clinic_device.id;
         assert!(matches!(
-            store.redeem_invitation(&token.hash(), fixture.clinic_device.id).await,
-            Err(StoreError::Conflict(_))
+            store.redeem_invitation(&token.hash(), taken, &device_token.hash(), &certificate(&invitation, taken)).await,
+            Err(StoreError::DeviceAlreadyEnrolled(id)) if id == taken
         ));
         let device_id = Uuid::now_v7();
-        let device = store.redeem_invitation(&token.hash(), device_id).await.unwrap();
-        assert_eq!(device, Device { id: device_id, team_id: fixture.ministry.id, admin: true, revoked: false });
+        let own = certificate(&invitation, device_id);
+        let device = store.redeem_invitation(&token.hash(), device_id, &device_token.hash(), &own).await.unwrap();
+        assert_eq!(
+            (device.device_id, device.team_id, device.admin, device.revoked),
+            (device_id, fixture.ministry.id, true, false)
+        );
+        assert_eq!(device.certificate.as_ref(), Some(&own));
+        let again = Uuid::now_v7();
         assert!(matches!(
-            store.redeem_invitation(&token.hash(), Uuid::now_v7()).await,
+            store
+                .redeem_invitation(&token.hash(), again, &Token::generate().hash(), &certificate(&invitation, again))
+                .await,
             Err(StoreError::InvitationUsed)
         ));
-        assert_eq!(store.authenticate(&token.hash()).await.unwrap(), Credential::Device(device));
+        // The device has its own token; the invitation's authenticates nothing any more.
+        assert_eq!(
+            store.authenticate(&device_token.hash()).await.unwrap(),
+            Credential::Device(Device { id: device_id, team_id: fixture.ministry.id, admin: true, revoked: false })
+        );
+        assert!(matches!(store.authenticate(&token.hash()).await, Err(StoreError::NotFound(Missing::Token))));
+        let used = store.invitation_by_token(&token.hash()).await.unwrap();
+        assert_eq!((used.status, used.device_id), (InvitationStatus::Redeemed, Some(device_id)));
+        let nobody = Uuid::now_v7();
         assert!(matches!(
-            store.redeem_invitation(&TokenHash::of("nobody"), Uuid::now_v7()).await,
+            store
+                .redeem_invitation(
+                    &TokenHash::of("nobody"),
+                    nobody,
+                    &Token::generate().hash(),
+                    &certificate(&invitation, nobody)
+                )
+                .await,
             Err(StoreError::NotFound(Missing::Token))
         ));
+        assert!(matches!(
+            store.invitation_by_token(&TokenHash::of("nobody")).await,
+            Err(StoreError::NotFound(Missing::Token))
+        ));
+    }
+
+    pub async fn invitations_expire_and_can_be_cancelled(store: Arc<dyn Store>, _spec: &str) {
+        let fixture = registered(&store).await;
+        let devices_before = store.list_devices().await.unwrap().len();
+        let (late_token, cancelled_token, used_token) = (Token::generate(), Token::generate(), Token::generate());
+        // Expired a second ago, by the server's clock.
+        let late = invitation(fixture.clinic.id, false, fixture.admin.id, &late_token, now_ms() - 1000);
+        let cancelled = invitation(fixture.clinic.id, false, fixture.admin.id, &cancelled_token, in_days(7));
+        let used = invitation(fixture.shelter.id, false, fixture.admin.id, &used_token, in_days(1));
+        for made in [&late, &cancelled, &used] {
+            store.create_invitation(made).await.unwrap();
+        }
+        let redeem = async |token: &Token, made: &NewInvitation| {
+            let device_id = Uuid::now_v7();
+            store
+                .redeem_invitation(&token.hash(), device_id, &Token::generate().hash(), &certificate(made, device_id))
+                .await
+        };
+        assert!(matches!(store.authenticate(&late_token.hash()).await, Err(StoreError::NotFound(Missing::Token))));
+        assert!(matches!(redeem(&late_token, &late).await, Err(StoreError::InvitationExpired)));
+
+        store.cancel_invitation(cancelled.id).await.unwrap();
+        store.cancel_invitation(cancelled.id).await.unwrap();
+        assert!(matches!(store.authenticate(&cancelled_token.hash()).await, Err(StoreError::NotFound(Missing::Token))));
+        assert!(matches!(redeem(&cancelled_token, &cancelled).await, Err(StoreError::InvitationCancelled)));
+        // An expired invitation can be cancelled too (it stays refused).
+        store.cancel_invitation(late.id).await.unwrap();
+
+        let device = redeem(&used_token, &used).await.unwrap();
+        assert!(matches!(store.cancel_invitation(used.id).await, Err(StoreError::InvitationUsed)));
+        assert!(matches!(
+            store.cancel_invitation(Uuid::now_v7()).await,
+            Err(StoreError::NotFound(Missing::Invitation))
+        ));
+        assert_eq!(store.list_devices().await.unwrap().len(), devices_before + 1, "refusals made no device");
+
+        let listed = store.list_invitations().await.unwrap();
+        let status = |id: Uuid| listed.iter().find(|i| i.invitation_id == id).map(|i| (i.status, i.device_id));
+        assert_eq!(status(late.id), Some((InvitationStatus::Cancelled, None)));
+        assert_eq!(status(cancelled.id), Some((InvitationStatus::Cancelled, None)));
+        assert_eq!(status(used.id), Some((InvitationStatus::Redeemed, Some(device.device_id))));
+        let shown = listed.iter().find(|i| i.invitation_id == used.id).unwrap();
+        assert_eq!((shown.team_id, shown.admin, shown.expires_at_ms), (fixture.shelter.id, false, used.expires_at_ms));
+        assert!(shown.created_at_ms <= now_ms());
+        // The fixture's two enrolments are there too, redeemed.
+        assert_eq!(listed.len(), 5);
+        assert_eq!(listed.iter().filter(|i| i.status == InvitationStatus::Redeemed).count(), 3);
+        // Expired but never cancelled shows as expired.
+        let stale_token = Token::generate();
+        let stale = invitation(fixture.clinic.id, false, fixture.admin.id, &stale_token, now_ms() - 1);
+        store.create_invitation(&stale).await.unwrap();
+        assert_eq!(store.invitation_by_token(&stale_token.hash()).await.unwrap().status, InvitationStatus::Expired);
+    }
+
+    pub async fn certificates_are_kept(store: Arc<dyn Store>, _spec: &str) {
+        let fixture = registered(&store).await;
+        let devices = store.list_devices().await.unwrap();
+        let admin = devices.iter().find(|d| d.device_id == fixture.admin.id).unwrap();
+        assert_eq!(admin.certificate, None, "the first administrator's laptop has no certificate at first");
+        assert!(devices.iter().filter(|d| d.device_id != fixture.admin.id).all(|d| d.certificate.is_some()));
+        let made = invitation(fixture.ministry.id, true, fixture.admin.id, &Token::generate(), in_days(1));
+        let own = certificate(&made, fixture.admin.id);
+        store.set_device_certificate(fixture.admin.id, &own).await.unwrap();
+        store.set_device_certificate(fixture.admin.id, &own).await.unwrap();
+        let other = certificate(&made, fixture.admin.id);
+        assert!(matches!(
+            store.set_device_certificate(fixture.admin.id, &other).await,
+            Err(StoreError::CertificateAlreadyStored(id)) if id == fixture.admin.id
+        ));
+        assert!(matches!(
+            store.set_device_certificate(Uuid::now_v7(), &own).await,
+            Err(StoreError::NotFound(Missing::Device))
+        ));
+        let devices = store.list_devices().await.unwrap();
+        let admin = devices.iter().find(|d| d.device_id == fixture.admin.id).unwrap();
+        assert_eq!(admin.certificate.as_ref(), Some(&own));
     }
 
     pub async fn push_is_idempotent_and_all_or_nothing(store: Arc<dyn Store>, _spec: &str) {

@@ -3,12 +3,16 @@
 
 use ed25519_dalek::SigningKey;
 use harbour_sync::client::{Client, ClientError};
-use harbour_wire::protocol::{ErrorBody, RegisterDeploymentRequest};
+use harbour_wire::protocol::{
+    CreateInvitationResponse, DEFAULT_INVITATION_DAYS, ErrorBody, InvitationStatus, MAX_INVITATION_DAYS,
+    RegisterDeploymentRequest,
+};
 use rand_core::OsRng;
 use uuid::Uuid;
 
 use crate::support::{
-    Case, Deployment, Server, enrol, fresh_postgres_database, postgres_url, pull_all, signed_directory, team,
+    Case, Deployment, Invitation, Server, certify, enrol, fresh_postgres_database, postgres_url, pull_all,
+    signed_directory, team,
 };
 
 /// A server on a fresh SQLite file; the temp dir holds the database and the log.
@@ -220,29 +224,283 @@ async fn directories_must_be_signed_by_the_root_key_and_newer() {
 async fn invitations_are_for_administrators_and_used_once() {
     let (server, bootstrap, _dir) = sqlite_server(&[]);
     let d = Deployment::register(&server, &bootstrap).await;
-    let error = d.clinic_device.client.create_invitation(d.clinic.id, false).await.unwrap_err();
+    let error = d.clinic_device.client.create_invitation(d.clinic.id, false, None).await.unwrap_err();
     assert_eq!(code(&error), "admin_only");
-    let error = d.admin.client.create_invitation(d.clinic.id, true).await.unwrap_err();
+    let error = d.admin.client.create_invitation(d.clinic.id, true, None).await.unwrap_err();
     assert_eq!(code(&error), "admin_outside_ministry");
-    let error = d.admin.client.create_invitation(Uuid::now_v7(), false).await.unwrap_err();
+    let error = d.admin.client.create_invitation(Uuid::now_v7(), false, None).await.unwrap_err();
     assert_eq!(code(&error), "unknown_team");
+    for days in [0, MAX_INVITATION_DAYS + 1] {
+        let error = d.admin.client.create_invitation(d.clinic.id, false, Some(days)).await.unwrap_err();
+        assert_eq!(code(&error), "invalid_expiry");
+        assert!(matches!(error, ClientError::Rejected { status: 400, .. }));
+        assert!(error.to_string().contains("expires_in_days"), "{error}");
+    }
 
-    let invitation = d.admin.client.create_invitation(d.ministry.id, true).await.unwrap();
-    let newcomer = d.anonymous.with_token(&invitation.device_token);
+    // The default validity is 7 days; another may be chosen.
+    let before = now_ms();
+    let invitation = d.admin.client.create_invitation(d.ministry.id, true, None).await.unwrap();
+    let after = now_ms();
+    let week = u64::from(DEFAULT_INVITATION_DAYS) * DAY_MS;
+    assert!((before + week..=after + week).contains(&invitation.expires_at_ms), "{}", invitation.expires_at_ms);
+    let longer = d.admin.client.create_invitation(d.clinic.id, false, Some(MAX_INVITATION_DAYS)).await.unwrap();
+    assert!(longer.expires_at_ms >= before + u64::from(MAX_INVITATION_DAYS) * DAY_MS);
+
+    let newcomer = d.anonymous.with_token(&invitation.invitation_token);
     // A pending invitation is not yet a device.
     let error = newcomer.pull(0, None).await.unwrap_err();
     assert!(matches!(error, ClientError::Unauthorized { .. }));
     let device_id = Uuid::now_v7();
-    let device = newcomer.redeem_invitation(device_id).await.unwrap();
-    assert!(device.admin && device.team_id == d.ministry.id && device.device_id == device_id);
-    let error = newcomer.redeem_invitation(Uuid::now_v7()).await.unwrap_err();
+    let certificate = certify(&d.root, &Invitation::of(d.deployment_id, &invitation), device_id);
+    let redeemed = newcomer.redeem_invitation(device_id, &certificate).await.unwrap();
+    let device = &redeemed.device;
+    assert!(device.admin && device.team_id == d.ministry.id && device.device_id == device_id && !device.revoked);
+    assert_eq!(device.certificate.as_ref(), Some(&certificate));
+    assert_ne!(redeemed.device_token, invitation.invitation_token);
+    // The invitation's token is spent: it redeems nothing and authenticates nothing.
+    let error = newcomer.redeem_invitation(Uuid::now_v7(), &certificate).await.unwrap_err();
     assert_eq!(code(&error), "invitation_used");
-    assert_eq!(newcomer.devices().await.unwrap().len(), 5, "the new administrator works");
-    let error = d.anonymous.with_token("made-up").redeem_invitation(Uuid::now_v7()).await.unwrap_err();
+    assert!(matches!(error, ClientError::Rejected { status: 409, .. }));
+    let error = newcomer.devices().await.unwrap_err();
+    assert!(matches!(error, ClientError::Unauthorized { .. }), "{error:?}");
+    let error = newcomer.pull(0, None).await.unwrap_err();
+    assert!(matches!(error, ClientError::Unauthorized { .. }), "{error:?}");
+    // The device's own token works.
+    let admin2 = d.anonymous.with_token(&redeemed.device_token);
+    let devices = admin2.devices().await.unwrap();
+    assert_eq!(devices.len(), 5, "the new administrator works");
+    let listed = devices.iter().find(|listed| listed.device_id == device_id).unwrap();
+    assert_eq!(listed.certificate.as_ref(), Some(&certificate));
+    let error = d.anonymous.with_token("made-up").redeem_invitation(Uuid::now_v7(), &certificate).await.unwrap_err();
     assert!(matches!(error, ClientError::Unauthorized { .. }));
-    let (second, _) = enrol(&d.admin, &d.shelter).await;
+    let (second, _) = enrol(&d.root, d.deployment_id, &d.admin, &d.shelter).await;
     assert_eq!(second.client.deployment().await.unwrap().deployment_id, d.deployment_id);
+
+    // The administrator sees every invitation and where it stands.
+    let invitations = d.admin.client.invitations().await.unwrap();
+    let status = |id: Uuid| invitations.iter().find(|i| i.invitation_id == id).map(|i| (i.status, i.device_id));
+    assert_eq!(status(invitation.invitation_id), Some((InvitationStatus::Redeemed, Some(device_id))));
+    assert_eq!(status(longer.invitation_id), Some((InvitationStatus::Pending, None)));
+    assert_eq!(invitations.len(), 6, "three from the deployment's setup, three here");
+    let error = d.clinic_device.client.invitations().await.unwrap_err();
+    assert_eq!(code(&error), "admin_only");
 }
+
+#[tokio::test]
+async fn expired_and_cancelled_invitations_are_refused() {
+    let (server, bootstrap, dir) = sqlite_server(&[]);
+    let d = Deployment::register(&server, &bootstrap).await;
+    let devices = d.admin.client.devices().await.unwrap().len();
+    let redeem = async |created: &CreateInvitationResponse| {
+        let device_id = Uuid::now_v7();
+        let certificate = certify(&d.root, &Invitation::of(d.deployment_id, created), device_id);
+        d.anonymous.with_token(&created.invitation_token).redeem_invitation(device_id, &certificate).await
+    };
+
+    // An invitation whose expiry passed (set a second in the past in the database itself, as
+    // if the week had gone by) is gone.
+    let late = d.admin.client.create_invitation(d.clinic.id, false, Some(1)).await.unwrap();
+    let database = rusqlite::Connection::open(dir.path().join("harbour.db")).unwrap();
+    database.busy_timeout(std::time::Duration::from_secs(5)).unwrap();
+    let changed = database
+        .execute(
+            "UPDATE invitations SET expires_at_ms = ?1 WHERE invitation_id = ?2",
+            rusqlite::params![now_ms() as i64 - 1000, late.invitation_id.as_bytes()],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    let error = redeem(&late).await.unwrap_err();
+    assert_eq!(code(&error), "invitation_expired");
+    assert!(matches!(error, ClientError::Rejected { status: 410, .. }), "{error:?}");
+    assert_eq!(
+        error.to_string(),
+        "The server refused the request: This invitation has expired; ask your administrator for a new one."
+    );
+
+    // A cancelled one too; cancelling twice is harmless.
+    let cancelled = d.admin.client.create_invitation(d.clinic.id, false, None).await.unwrap();
+    let error = d.clinic_device.client.cancel_invitation(cancelled.invitation_id).await.unwrap_err();
+    assert_eq!(code(&error), "admin_only");
+    d.admin.client.cancel_invitation(cancelled.invitation_id).await.unwrap();
+    d.admin.client.cancel_invitation(cancelled.invitation_id).await.unwrap();
+    let error = redeem(&cancelled).await.unwrap_err();
+    assert_eq!(code(&error), "invitation_cancelled");
+    assert!(matches!(error, ClientError::Rejected { status: 410, .. }), "{error:?}");
+
+    // A used one cannot be cancelled; an unknown one is not found.
+    let used = d.admin.client.create_invitation(d.shelter.id, false, None).await.unwrap();
+    redeem(&used).await.unwrap();
+    let error = d.admin.client.cancel_invitation(used.invitation_id).await.unwrap_err();
+    assert_eq!(code(&error), "invitation_used");
+    assert!(matches!(error, ClientError::Rejected { status: 409, .. }));
+    let error = d.admin.client.cancel_invitation(Uuid::now_v7()).await.unwrap_err();
+    assert_eq!(code(&error), "unknown_invitation");
+    assert!(matches!(error, ClientError::Rejected { status: 404, .. }));
+
+    let listed = d.admin.client.invitations().await.unwrap();
+    let status = |id: Uuid| listed.iter().find(|i| i.invitation_id == id).unwrap().status;
+    assert_eq!(status(late.invitation_id), InvitationStatus::Expired);
+    assert_eq!(status(cancelled.invitation_id), InvitationStatus::Cancelled);
+    assert_eq!(status(used.invitation_id), InvitationStatus::Redeemed);
+    assert_eq!(d.admin.client.devices().await.unwrap().len(), devices + 1, "only the used invitation made a device");
+}
+
+#[tokio::test]
+async fn a_certificate_that_does_not_match_the_invitation_is_refused() {
+    let (server, bootstrap, _dir) = sqlite_server(&[]);
+    let d = Deployment::register(&server, &bootstrap).await;
+    let devices = d.admin.client.devices().await.unwrap().len();
+    let created = d.admin.client.create_invitation(d.clinic.id, false, None).await.unwrap();
+    let newcomer = d.anonymous.with_token(&created.invitation_token);
+    let invitation = Invitation::of(d.deployment_id, &created);
+    let device_id = Uuid::now_v7();
+
+    let impostor = SigningKey::generate(&mut OsRng);
+    let other = d.admin.client.create_invitation(d.clinic.id, false, None).await.unwrap();
+    let refused = [
+        // For another device id than the one enrolled.
+        certify(&d.root, &invitation, Uuid::now_v7()),
+        // Made with another invitation's credential.
+        certify(&d.root, &Invitation::of(d.deployment_id, &other), device_id),
+        // Claiming another team, or to be an administrator.
+        certify(&d.root, &Invitation { team_id: d.shelter.id, ..Invitation::of(d.deployment_id, &created) }, device_id),
+        certify(&d.root, &Invitation { admin: true, ..Invitation::of(d.deployment_id, &created) }, device_id),
+        // Signed by another root key, or for another deployment.
+        certify(&impostor, &invitation, device_id),
+        certify(
+            &d.root,
+            &Invitation { deployment_id: Uuid::now_v7(), ..Invitation::of(d.deployment_id, &created) },
+            device_id,
+        ),
+    ];
+    for certificate in &refused {
+        let error = newcomer.redeem_invitation(device_id, certificate).await.unwrap_err();
+        assert_eq!(code(&error), "certificate_mismatch");
+        assert!(matches!(error, ClientError::Forbidden { .. }), "{error:?}");
+        assert_eq!(
+            error.to_string(),
+            "The server does not allow this: This invitation's certificate does not match it; ask your \
+             administrator for a new invitation."
+        );
+    }
+    // A tampered document no longer matches its signature.
+    let mut tampered = certify(&d.root, &invitation, device_id);
+    tampered.device.document = tampered.device.document.replace(&device_id.to_string(), &Uuid::now_v7().to_string());
+    let error = newcomer.redeem_invitation(device_id, &tampered).await.unwrap_err();
+    assert_eq!(code(&error), "certificate_mismatch");
+
+    // Nothing was stored: no device, the invitation still pending and redeemable.
+    assert_eq!(d.admin.client.devices().await.unwrap().len(), devices);
+    let listed = d.admin.client.invitations().await.unwrap();
+    assert!(listed.iter().any(|i| i.invitation_id == created.invitation_id && i.status == InvitationStatus::Pending));
+    let good = certify(&d.root, &invitation, device_id);
+    let redeemed = newcomer.redeem_invitation(device_id, &good).await.unwrap();
+    assert_eq!(redeemed.device.device_id, device_id);
+    // A device id already enrolled is refused even with a matching certificate.
+    let taken = d.clinic_device.id;
+    let certificate = certify(&d.root, &Invitation::of(d.deployment_id, &other), taken);
+    let error =
+        d.anonymous.with_token(&other.invitation_token).redeem_invitation(taken, &certificate).await.unwrap_err();
+    assert_eq!(code(&error), "device_enrolled");
+}
+
+#[tokio::test]
+async fn failed_redemptions_are_rate_limited() {
+    let (server, bootstrap, dir) = sqlite_server(&[]);
+    let d = Deployment::register(&server, &bootstrap).await;
+    let created = d.admin.client.create_invitation(d.clinic.id, false, None).await.unwrap();
+    let device_id = Uuid::now_v7();
+    let certificate = certify(&d.root, &Invitation::of(d.deployment_id, &created), device_id);
+    let wrong = certify(&d.root, &Invitation::of(d.deployment_id, &created), Uuid::now_v7());
+    let newcomer = d.anonymous.with_token(&created.invitation_token);
+
+    // Ten failures within the minute: guessed tokens and a certificate that does not match.
+    for attempt in 0..10 {
+        let error = if attempt % 2 == 0 {
+            let guess = format!("{attempt:064}");
+            d.anonymous.with_token(&guess).redeem_invitation(device_id, &certificate).await.unwrap_err()
+        } else {
+            newcomer.redeem_invitation(device_id, &wrong).await.unwrap_err()
+        };
+        assert_ne!(code(&error), "too_many_attempts", "attempt {attempt} was limited too early");
+    }
+    // The eleventh is refused before anything is looked at, even with the right invitation.
+    let http = reqwest::Client::new();
+    let request = harbour_wire::protocol::RedeemInvitationRequest { device_id, certificate: certificate.clone() };
+    let response = http
+        .post(format!("{}/v1/invitations/redeem", server.url))
+        .bearer_auth(&created.invitation_token)
+        .json(&request)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 429);
+    let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    let body: ErrorBody = response.json().await.unwrap();
+    assert_eq!(body.error, "too_many_attempts");
+    assert!(body.message.contains(&format!("wait {retry_after} seconds")), "{}", body.message);
+    let error = newcomer.redeem_invitation(device_id, &certificate).await.unwrap_err();
+    assert!(matches!(error, ClientError::Rejected { status: 429, .. }), "{error:?}");
+    assert!(error.is_transient());
+    // Nothing was redeemed; the limit is logged without any token.
+    let listed = d.admin.client.invitations().await.unwrap();
+    assert!(listed.iter().any(|i| i.invitation_id == created.invitation_id && i.status == InvitationStatus::Pending));
+    let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap();
+    assert!(log.contains("invitation redemptions limited"), "{log}");
+    assert!(!log.contains(&created.invitation_token));
+    // Other requests are not limited.
+    d.clinic_device.client.pull(0, None).await.unwrap();
+}
+
+#[tokio::test]
+async fn laptops_made_before_certificates_upload_theirs() {
+    let (server, bootstrap, _dir) = sqlite_server(&[]);
+    let d = Deployment::register(&server, &bootstrap).await;
+    let listed = |devices: Vec<harbour_wire::protocol::DeviceInfo>, id: Uuid| {
+        devices.into_iter().find(|device| device.device_id == id).unwrap().certificate
+    };
+    assert_eq!(listed(d.admin.client.devices().await.unwrap(), d.admin.id), None);
+    // The administrator's laptop certifies itself with the root key (as core does for it).
+    let own = Invitation {
+        deployment_id: d.deployment_id,
+        invitation_id: Uuid::now_v7(),
+        team_id: d.ministry.id,
+        admin: true,
+        expires_ms: now_ms() + DAY_MS,
+    };
+    let impostor = SigningKey::generate(&mut OsRng);
+    for wrong in [
+        certify(&d.root, &own, Uuid::now_v7()),
+        certify(&d.root, &Invitation { team_id: d.clinic.id, ..own }, d.admin.id),
+        certify(&d.root, &Invitation { admin: false, ..own }, d.admin.id),
+        certify(&impostor, &own, d.admin.id),
+    ] {
+        let error = d.admin.client.upload_certificate(&wrong).await.unwrap_err();
+        assert_eq!(code(&error), "certificate_mismatch");
+    }
+    assert_eq!(listed(d.admin.client.devices().await.unwrap(), d.admin.id), None, "nothing was stored");
+    let certificate = certify(&d.root, &own, d.admin.id);
+    d.admin.client.upload_certificate(&certificate).await.unwrap();
+    d.admin.client.upload_certificate(&certificate).await.unwrap();
+    assert_eq!(listed(d.admin.client.devices().await.unwrap(), d.admin.id), Some(certificate.clone()));
+    let error = d.admin.client.upload_certificate(&certify(&d.root, &own, d.admin.id)).await.unwrap_err();
+    assert_eq!(code(&error), "certificate_exists");
+    // A laptop enrolled with a certificate cannot replace it; a stranger cannot upload at all.
+    let clinic = Invitation { team_id: d.clinic.id, admin: false, ..own };
+    let error =
+        d.clinic_device.client.upload_certificate(&certify(&d.root, &clinic, d.clinic_device.id)).await.unwrap_err();
+    assert_eq!(code(&error), "certificate_exists");
+    let error = d.anonymous.upload_certificate(&certificate).await.unwrap_err();
+    assert!(matches!(error, ClientError::Unauthorized { .. }));
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
+}
+
+const DAY_MS: u64 = 86_400_000;
 
 #[tokio::test]
 async fn pushes_are_checked_and_all_or_nothing() {

@@ -1,7 +1,7 @@
 //! The server never holds plaintext: its database files and its log contain none of the
 //! names, notes and birth dates sealed into events, nor any token.
 
-use crate::support::{Case, Deployment, Server, pull_all};
+use crate::support::{Case, Deployment, Invitation, Server, certify, pull_all};
 
 const SECRETS: &[&str] = &[
     "Zorvanka Pellinore-Quist",
@@ -34,7 +34,14 @@ async fn database_files_and_logs_hold_no_plaintext() {
     d.admin.client.devices().await.unwrap();
     // Refusals are logged too: make some.
     let _ = d.consulate_device.client.push(&events).await;
-    let _ = d.anonymous.with_token(&d.tokens[2]).redeem_invitation(uuid::Uuid::now_v7()).await;
+    let stranger = uuid::Uuid::now_v7();
+    let created = d.admin.client.create_invitation(d.clinic.id, false, Some(2)).await.unwrap();
+    let certificate = certify(&d.root, &Invitation::of(d.deployment_id, &created), stranger);
+    let _ = d.anonymous.with_token(&d.tokens[2]).redeem_invitation(stranger, &certificate).await;
+    // An invitation redeemed: neither its token nor the device's new one is written anywhere.
+    let redeemer = d.anonymous.with_token(&created.invitation_token);
+    let redeemed = redeemer.redeem_invitation(stranger, &certificate).await.unwrap();
+    let _ = redeemer.redeem_invitation(stranger, &certificate).await;
     assert!(server.terminate());
 
     let mut files = vec![log.clone()];
@@ -44,6 +51,7 @@ async fn database_files_and_logs_hold_no_plaintext() {
     assert!(files.len() >= 2, "expected the database and the log: {files:?}");
     let mut forbidden: Vec<String> = SECRETS.iter().map(|s| s.to_string()).collect();
     forbidden.extend(d.tokens.iter().cloned());
+    forbidden.extend([created.invitation_token.clone(), redeemed.device_token.clone()]);
     forbidden.push(d.bootstrap_token.clone());
     for file in &files {
         let bytes = std::fs::read(file).unwrap();

@@ -10,8 +10,12 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use ed25519_dalek::{Signer, SigningKey};
 use harbour_sync::client::Client;
+use harbour_wire::identity::{
+    CREDENTIAL_CONTEXT, Credential, DEVICE_CONTEXT, DeviceCertificate, DeviceDocument, SignedDocument, signing_message,
+};
 use harbour_wire::protocol::{
-    RegisterDeploymentRequest, SignedDirectory, Team, TeamDirectory, directory_signing_message,
+    CreateInvitationResponse, RegisterDeploymentRequest, SignedDirectory, Team, TeamDirectory,
+    directory_signing_message,
 };
 use harbour_wire::{Hlc, SEALED_FORMAT, SealedEvent};
 use rand_core::{OsRng, RngCore};
@@ -192,9 +196,9 @@ impl Deployment {
             &[ministry.clone(), clinic.clone(), consulate.clone(), shelter.clone()],
         );
         admin.client.publish_directory(&directory).await.unwrap();
-        let (clinic_device, clinic_token) = enrol(&admin, &clinic).await;
-        let (consulate_device, consulate_token) = enrol(&admin, &consulate).await;
-        let (shelter_device, shelter_token) = enrol(&admin, &shelter).await;
+        let (clinic_device, clinic_token) = enrol(&root, deployment_id, &admin, &clinic).await;
+        let (consulate_device, consulate_token) = enrol(&root, deployment_id, &admin, &consulate).await;
+        let (shelter_device, shelter_token) = enrol(&root, deployment_id, &admin, &shelter).await;
         let tokens = vec![registered.device_token.clone(), clinic_token, consulate_token, shelter_token];
         Deployment {
             deployment_id,
@@ -214,13 +218,76 @@ impl Deployment {
     }
 }
 
-/// Invite a device into `team` and redeem the invitation; returns the device and its token.
-pub async fn enrol(admin: &Device, team: &Team) -> (Device, String) {
-    let invitation = admin.client.create_invitation(team.id, false).await.unwrap();
+/// What an administrator's laptop signs with the root key when it makes an invitation.
+#[derive(Clone, Copy, Debug)]
+pub struct Invitation {
+    pub deployment_id: Uuid,
+    pub invitation_id: Uuid,
+    pub team_id: Uuid,
+    pub admin: bool,
+    pub expires_ms: u64,
+}
+
+impl Invitation {
+    /// The invitation the server made, in `deployment_id`.
+    pub fn of(deployment_id: Uuid, created: &CreateInvitationResponse) -> Invitation {
+        Invitation {
+            deployment_id,
+            invitation_id: created.invitation_id,
+            team_id: created.team_id,
+            admin: created.admin,
+            expires_ms: created.expires_at_ms,
+        }
+    }
+}
+
+/// A laptop's certificate as core makes it, signed here with ed25519-dalek directly: `root`
+/// signs the invitation's credential (with a fresh invitation key), and the invitation key
+/// signs the device document of `device_id` (with a fresh device key).
+pub fn certify(root: &SigningKey, invitation: &Invitation, device_id: Uuid) -> DeviceCertificate {
+    let invitation_key = SigningKey::generate(&mut OsRng);
+    let credential = serde_json::to_string(&Credential {
+        deployment_id: invitation.deployment_id,
+        invitation_id: invitation.invitation_id,
+        team_id: invitation.team_id,
+        admin: invitation.admin,
+        expires_ms: invitation.expires_ms,
+        invitation_key: invitation_key.verifying_key().to_bytes().to_vec(),
+    })
+    .unwrap();
+    let device_key = SigningKey::generate(&mut OsRng);
+    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    let device = serde_json::to_string(&DeviceDocument {
+        device_id,
+        public_key: device_key.verifying_key().to_bytes().to_vec(),
+        issued_ms: now_ms.min(invitation.expires_ms),
+        worker_sealed: None,
+        box_key: None,
+    })
+    .unwrap();
+    DeviceCertificate {
+        credential: SignedDocument {
+            signature: root.sign(&signing_message(CREDENTIAL_CONTEXT, credential.as_bytes())).to_bytes().to_vec(),
+            document: credential,
+        },
+        device: SignedDocument {
+            signature: invitation_key.sign(&signing_message(DEVICE_CONTEXT, device.as_bytes())).to_bytes().to_vec(),
+            document: device,
+        },
+    }
+}
+
+/// Invite a device into `team` and redeem the invitation with a certificate from `root`;
+/// returns the device and its token (made at redemption).
+pub async fn enrol(root: &SigningKey, deployment_id: Uuid, admin: &Device, team: &Team) -> (Device, String) {
+    let created = admin.client.create_invitation(team.id, false, None).await.unwrap();
     let device_id = Uuid::now_v7();
-    let client = admin.client.with_token(&invitation.device_token);
-    client.redeem_invitation(device_id).await.unwrap();
-    (Device::new(device_id, client), invitation.device_token)
+    let certificate = certify(root, &Invitation::of(deployment_id, &created), device_id);
+    let redeemed =
+        admin.client.with_token(&created.invitation_token).redeem_invitation(device_id, &certificate).await.unwrap();
+    assert_ne!(redeemed.device_token, created.invitation_token, "the device's token is made at redemption");
+    let client = admin.client.with_token(&redeemed.device_token);
+    (Device::new(device_id, client), redeemed.device_token)
 }
 
 /// A case and its random 256-bit key.
