@@ -6,6 +6,8 @@
 pub mod api;
 pub mod metrics;
 pub mod postgres;
+pub mod postgres_tls;
+pub mod quota;
 pub mod serve;
 pub mod sqlite;
 pub mod store;

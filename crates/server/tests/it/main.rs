@@ -3,6 +3,7 @@
 mod conformance;
 mod faults;
 mod http;
+mod limits;
 mod plaintext;
 mod support;
 mod tls;
