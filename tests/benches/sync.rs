@@ -193,6 +193,8 @@ impl Server {
         std::fs::write(root.join("bootstrap"), printed["bootstrap_token"].as_str().unwrap()).unwrap();
         let mut child = Command::new(&binary)
             .args(["serve", "--db", &db, "--listen", "127.0.0.1:0"])
+            // The benchmark measures throughput, not the per-device quota.
+            .args(["--quota-events-per-minute", "0", "--quota-bytes-per-day", "0"])
             .env("HARBOUR_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -191,3 +191,25 @@ fn passphrase_change_rewraps_the_key_file_only() {
     let list: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(list[0]["id"], created["id"]);
 }
+
+/// Plain HTTP can be read and rewritten by anyone on the way: a server address that is not this
+/// machine must be https://, unless `--allow-insecure-http` says this is a test network.
+#[test]
+fn a_plain_http_server_elsewhere_is_refused_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ws");
+    assert!(harbour(&data, &["init"]).status.success());
+    // 0.0.0.0 is not loopback, yet a connection to it fails at once on this machine.
+    let create = ["deployment", "create", "--server", "http://0.0.0.0:1", "--bootstrap-token", "t"];
+    let output = harbour(&data, &create);
+    assert!(!output.status.success());
+    let stderr = stderr_of(&output);
+    assert!(stderr.contains("The server address \"http://0.0.0.0:1\" uses plain http://"), "{stderr}");
+
+    let allowed: Vec<&str> = std::iter::once("--allow-insecure-http").chain(create).collect();
+    let output = harbour(&data, &allowed);
+    assert!(!output.status.success(), "nothing listens there");
+    let stderr = stderr_of(&output);
+    assert!(stderr.contains("warning: plain http:// server addresses are allowed"), "{stderr}");
+    assert!(stderr.contains("could not be reached"), "past the check, the address was tried: {stderr}");
+}

@@ -14,7 +14,7 @@ use harbour_sync::engine::{PULL_PAGE, PUSH_BATCH, Phase};
 use harbour_sync::{Progress, sync_once};
 use harbour_tests::TestRng;
 use harbour_tests::devices::{self, Device};
-use harbour_tests::server::{Backend, Server, ServerStore, sigkill};
+use harbour_tests::server::{Backend, METRICS_TOKEN, Server, ServerStore, sigkill};
 use harbour_wire::SealedEvent;
 use uuid::Uuid;
 
@@ -91,7 +91,7 @@ async fn sync_killed(device: &Device, server: &Server, phase: Phase, threshold: 
 
 /// A counter or gauge of the server's `/metrics`.
 async fn metric(device: &Device, name: &str) -> u64 {
-    let metrics = device.client.metrics().await.expect("metrics");
+    let metrics = device.client.metrics(Some(METRICS_TOKEN)).await.expect("metrics");
     let prefix = format!("{name} ");
     metrics
         .lines()

@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 
 use crate::binary;
 
+/// The `--metrics-token` of every server these tests start (`/metrics` is not served without one).
+pub const METRICS_TOKEN: &str = "metrics-token-for-the-tests-0123456789";
+
 /// Where a server keeps its events.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -149,6 +152,7 @@ impl Server {
         let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).expect("the log opens");
         let mut child = Command::new(binary("harbour-server"))
             .args(["serve", "--db", db, "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--metrics-token", METRICS_TOKEN])
             .env("HARBOUR_LOG", "debug")
             .stdout(Stdio::piped())
             .stderr(log_file)

@@ -24,6 +24,10 @@ pub struct Global {
     /// Read the passphrase from the first line of this file (else HARBOUR_PASSPHRASE, else a prompt).
     #[arg(long, global = true, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
+    /// Allow a plain http:// server address that is not this machine (a test network only:
+    /// anyone on the way could read and alter the traffic). Also HARBOUR_ALLOW_INSECURE_HTTP=1.
+    #[arg(long, global = true)]
+    pub allow_insecure_http: bool,
 }
 
 #[derive(Subcommand)]

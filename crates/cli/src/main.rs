@@ -40,6 +40,15 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     let dir = data_dir(cli.global.data_dir.clone())?;
     let out = Output { json: cli.global.json };
+    if cli.global.allow_insecure_http {
+        harbour_sync::client::allow_insecure_http_in_this_process();
+    }
+    if harbour_sync::client::insecure_http_allowed() {
+        eprintln!(
+            "harbour: warning: plain http:// server addresses are allowed; anyone on the network could read \
+             and alter what is sent. Use this on a test network only."
+        );
+    }
     let unlock = || -> Result<Workspace> {
         let passphrase = passphrase::current(cli.global.passphrase_file.as_deref())?;
         Ok(Workspace::unlock(&dir, &passphrase)?)

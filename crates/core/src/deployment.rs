@@ -26,6 +26,12 @@ pub const GRANT_KIND: &str = "case.key_granted";
 const GRANT_INFO: &[u8] = b"harbour-case-key-grant-v1";
 const INVITATION_PREFIX: &str = "HARBOUR-INVITATION-1.";
 const INVITATION_CONTEXT: &[u8] = b"harbour-invitation-v1";
+/// Largest Argon2id memory an invitation may ask of the laptop opening it (1 GiB, in KiB).
+const INVITATION_MAX_MEMORY_KIB: u32 = 1024 * 1024;
+/// Most Argon2id passes an invitation may ask for.
+const INVITATION_MAX_ITERATIONS: u32 = 16;
+/// Most Argon2id lanes an invitation may ask for.
+const INVITATION_MAX_PARALLELISM: u32 = 16;
 
 /// The deployment's root signing key, held by administrators' devices only.
 pub struct RootKey(Secret);
@@ -443,11 +449,27 @@ pub fn open_invitation(text: &str, code: &str) -> Result<Invitation> {
     let body = text.trim().strip_prefix(INVITATION_PREFIX).ok_or_else(malformed)?;
     let json = URL_SAFE_NO_PAD.decode(body.trim()).map_err(|_| malformed())?;
     let sealed: SealedInvitation = serde_json::from_slice(&json).map_err(|_| malformed())?;
+    // The parameters travel with the text: a forged invitation naming 4 GiB or a million passes
+    // would stall or exhaust the laptop before the code is even tried.
+    if !kdf_within_bounds(sealed.kdf) {
+        return Err(Error::invalid(
+            "invitation",
+            "this invitation is damaged (it asks for impossible key-derivation settings); ask for a new one",
+        ));
+    }
     let key = crypto::derive_kek(&normalize_code(code), &sealed.salt, sealed.kdf)?;
     let opened = crypto::unwrap(&key, INVITATION_CONTEXT, &sealed.sealed).ok_or_else(|| {
         Error::invalid("code", "the code does not open this invitation; check it with the person who sent it")
     })?;
     serde_json::from_slice(&opened).map_err(|_| malformed())
+}
+
+/// Whether an invitation's Argon2id parameters are ones Harbour could have chosen.
+fn kdf_within_bounds(kdf: KdfParams) -> bool {
+    let floor = KdfParams::INSECURE_FAST_FOR_TESTS;
+    (floor.memory_kib..=INVITATION_MAX_MEMORY_KIB).contains(&kdf.memory_kib)
+        && (1..=INVITATION_MAX_ITERATIONS).contains(&kdf.iterations)
+        && (1..=INVITATION_MAX_PARALLELISM).contains(&kdf.parallelism)
 }
 
 fn normalize_code(code: &str) -> String {
@@ -545,5 +567,45 @@ mod tests {
         assert!(wrong.starts_with("code: the code does not open this invitation"), "{wrong}");
         let cut = open_invitation(&text[..text.len() / 2], &code).unwrap_err().to_string();
         assert!(cut.starts_with("invitation:"), "{cut}");
+    }
+
+    /// An attacker who rewrites an invitation's KDF parameters must not make the laptop spend
+    /// gigabytes or hours before the code is checked: such an invitation is refused at once.
+    #[test]
+    fn invitations_asking_for_absurd_kdf_settings_are_refused_as_damaged() {
+        let root = RootKey::generate();
+        let team = TeamSecret::generate();
+        let invitation = Invitation {
+            server_url: "https://harbour.example.org".into(),
+            deployment_id: Uuid::from_u128(7),
+            ministry_team_id: Uuid::from_u128(1),
+            root_public_key: root.public_key().to_vec(),
+            team_id: team.team_id,
+            team_name: "Clinic".into(),
+            team_secret: hex::encode(team.secret.expose()),
+            device_token: "token".into(),
+            admin: false,
+            directory: root.sign(&directory(vec![team.team("Clinic")])),
+        };
+        let code = new_invitation_code();
+        let text = seal_invitation(&invitation, &code, KdfParams::INSECURE_FAST_FOR_TESTS).unwrap();
+        let json = URL_SAFE_NO_PAD.decode(text.strip_prefix(INVITATION_PREFIX).unwrap()).unwrap();
+        let forged = |memory_kib: u32, iterations: u32, parallelism: u32| {
+            let mut sealed: serde_json::Value = serde_json::from_slice(&json).unwrap();
+            sealed["kdf"] = serde_json::json!({
+                "memory_kib": memory_kib, "iterations": iterations, "parallelism": parallelism
+            });
+            format!("{INVITATION_PREFIX}{}", URL_SAFE_NO_PAD.encode(serde_json::to_vec(&sealed).unwrap()))
+        };
+        for (memory_kib, iterations, parallelism) in
+            [(4 * 1024 * 1024, 3, 4), (u32::MAX, 3, 4), (64 * 1024, 1_000_000, 4), (64 * 1024, 3, 255), (8, 1, 1)]
+        {
+            let started = std::time::Instant::now();
+            let error = open_invitation(&forged(memory_kib, iterations, parallelism), &code).unwrap_err().to_string();
+            assert!(error.starts_with("invitation: this invitation is damaged"), "{error}");
+            assert!(started.elapsed() < std::time::Duration::from_secs(1), "the refusal must come before any work");
+        }
+        // The parameters Harbour itself uses still open.
+        assert!(open_invitation(&forged(256, 1, 1), &code).is_ok());
     }
 }

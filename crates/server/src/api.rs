@@ -18,8 +18,9 @@ use axum::{Json, Router};
 use ed25519_dalek::{Signature, VerifyingKey};
 use harbour_wire::protocol::{
     DEFAULT_PULL_LIMIT, DeploymentInfo, DeviceList, ErrorBody, GrantRequest, GrantResponse, Health, MAX_PULL_LIMIT,
-    MAX_PUSH_EVENTS, PublishDirectoryResponse, PullQuery, PullResponse, PushRequest, PushResponse,
-    RegisterDeploymentRequest, RegisterDeploymentResponse, SignedDirectory, Team, directory_signing_message,
+    MAX_PULL_PAGE_BYTES, MAX_PUSH_EVENTS, MAX_SEALED_EVENT_BYTES, PublishDirectoryResponse, PullQuery, PullResponse,
+    PushRequest, PushResponse, RegisterDeploymentRequest, RegisterDeploymentResponse, SignedDirectory, Team,
+    directory_signing_message,
 };
 use harbour_wire::{SEALED_FORMAT, SealedEvent};
 use serde::de::DeserializeOwned;
@@ -28,7 +29,8 @@ use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::timeout::TimeoutLayer;
 use uuid::Uuid;
 
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, MetricsAccess};
+use crate::quota::{Exceeded, Quota, Quotas};
 use crate::store::{Credential, Device, Missing, NewDeployment, Store, StoreError};
 use crate::token::{Token, TokenHash};
 
@@ -62,11 +64,13 @@ pub struct Limits {
     /// Largest request body after decompression.
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
+    /// What each device may push.
+    pub quota: Quota,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_body_bytes: 16 * 1024 * 1024, request_timeout: Duration::from_secs(30) }
+        Limits { max_body_bytes: 16 * 1024 * 1024, request_timeout: Duration::from_secs(30), quota: Quota::default() }
     }
 }
 
@@ -74,6 +78,20 @@ impl Default for Limits {
 pub struct AppState {
     pub store: Arc<dyn Store>,
     pub metrics: Arc<Metrics>,
+    pub quotas: Arc<Quotas>,
+    /// Who may read `/metrics` on this router.
+    pub metrics_access: MetricsAccess,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, limits: &Limits, metrics_access: MetricsAccess) -> AppState {
+        AppState {
+            store,
+            metrics: Arc::new(Metrics::default()),
+            quotas: Arc::new(Quotas::new(limits.quota)),
+            metrics_access,
+        }
+    }
 }
 
 /// The whole application, ready to serve.
@@ -109,11 +127,13 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// Seconds for a `Retry-After` header (a 429).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into() }
+        ApiError { status, code, message: message.into(), retry_after: None }
     }
 
     pub(crate) fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
@@ -140,7 +160,11 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody { error: self.code.to_string(), message: self.message };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -418,6 +442,8 @@ async fn push(
     for event in &request.events {
         check_event(&device, event)?;
     }
+    let bytes: u64 = request.events.iter().map(|event| event.ciphertext.len() as u64).sum();
+    state.quotas.charge(device.id, request.events.len(), bytes).map_err(quota_exceeded)?;
     let pushed = state.store.push_events(&device, &request.events).await?;
     let replayed = pushed.iter().filter(|event| event.already_stored).count();
     state.metrics.record_push(pushed.len() - replayed, replayed);
@@ -436,7 +462,7 @@ async fn pull(
     Query(query): Query<PullQuery>,
 ) -> Result<Json<PullResponse>, ApiError> {
     let limit = query.limit.unwrap_or(DEFAULT_PULL_LIMIT).clamp(1, MAX_PULL_LIMIT);
-    let page = state.store.pull_events(device.team_id, query.after, limit).await?;
+    let page = state.store.pull_events(device.team_id, query.after, limit, MAX_PULL_PAGE_BYTES as u64).await?;
     state.metrics.record_pull(page.events.len());
     tracing::debug!(device_id = %device.id, events = page.events.len(), more = page.more, "events pulled");
     Ok(Json(PullResponse { events: page.events, next_cursor: page.next_cursor, more: page.more }))
@@ -491,9 +517,49 @@ async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
-async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
+async fn metrics_text(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    match &state.metrics_access {
+        // Not served here at all: only on its own loopback listener, or nowhere.
+        MetricsAccess::Hidden => return Err(not_found().await),
+        MetricsAccess::Open => {}
+        MetricsAccess::Token(expected) => {
+            let offered = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.strip_prefix("Bearer "))
+                .map(str::trim);
+            if !offered.is_some_and(|token| expected.matches(token)) {
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "metrics_token",
+                    "The metrics need the metrics token (Authorization: Bearer ...) set with --metrics-token.",
+                ));
+            }
+        }
+    }
     let stored = state.store.event_count().await.ok();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render(stored))
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render(stored))
+        .into_response())
+}
+
+/// The router of the separate metrics listener (`--metrics-listen`): `/metrics` only.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new().route("/metrics", get(metrics_text)).fallback(not_found).with_state(state)
+}
+
+fn quota_exceeded(exceeded: Exceeded) -> ApiError {
+    let seconds = exceeded.retry_after().as_secs();
+    let message = match exceeded {
+        Exceeded::EventsPerMinute { limit, .. } => format!(
+            "This device sent more than {limit} events in a minute; nothing of this batch was stored. \
+             Send it again in {seconds} seconds."
+        ),
+        Exceeded::BytesPerDay { limit, .. } => format!(
+            "This device sent more than {limit} bytes of events today; nothing of this batch was stored. \
+             Send it again in {seconds} seconds, or ask the administrator to raise --quota-bytes-per-day."
+        ),
+    };
+    ApiError { retry_after: Some(seconds), ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", message) }
 }
 
 async fn not_found() -> ApiError {
@@ -556,6 +622,19 @@ fn check_event(device: &Device, event: &SealedEvent) -> Result<(), ApiError> {
     }
     if event.ciphertext.len() < 16 {
         return Err(invalid("ciphertext is shorter than an authentication tag"));
+    }
+    if event.ciphertext.len() > MAX_SEALED_EVENT_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "event_too_large",
+            format!(
+                "Event {} of case {} is {} bytes sealed, more than the {MAX_SEALED_EVENT_BYTES} bytes an event may \
+                 hold; nothing was stored.",
+                event.id,
+                event.case_id,
+                event.ciphertext.len()
+            ),
+        ));
     }
     Ok(())
 }

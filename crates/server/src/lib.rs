@@ -8,6 +8,8 @@ pub mod enrolment;
 pub mod metrics;
 pub mod postgres;
 pub mod ratelimit;
+pub mod postgres_tls;
+pub mod quota;
 pub mod serve;
 pub mod sqlite;
 pub mod store;

@@ -7,7 +7,8 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use harbour_server::api::Limits;
-use harbour_server::serve::{TlsFiles, serve};
+use harbour_server::quota::Quota;
+use harbour_server::serve::{MetricsOptions, TlsFiles, serve};
 use harbour_server::store::{self, StoreError};
 use harbour_server::token::Token;
 
@@ -57,6 +58,18 @@ enum Command {
         /// Seconds a request may take before it is abandoned.
         #[arg(long, default_value_t = 30)]
         request_timeout_secs: u64,
+        /// Events one device may push per minute (0: no limit); over it, 429 with Retry-After.
+        #[arg(long, env = "HARBOUR_QUOTA_EVENTS_PER_MINUTE", default_value_t = Quota::default().events_per_minute)]
+        quota_events_per_minute: u32,
+        /// Bytes of sealed events one device may push per day (0: no limit).
+        #[arg(long, env = "HARBOUR_QUOTA_BYTES_PER_DAY", default_value_t = Quota::default().bytes_per_day)]
+        quota_bytes_per_day: u64,
+        /// Serve /metrics on the public listener to requests with `Authorization: Bearer TOKEN`.
+        #[arg(long, env = "HARBOUR_METRICS_TOKEN", hide_env_values = true)]
+        metrics_token: Option<String>,
+        /// Serve /metrics, without a token, on this loopback address of its own (127.0.0.1:PORT).
+        #[arg(long, env = "HARBOUR_METRICS_LISTEN")]
+        metrics_listen: Option<SocketAddr>,
     },
     /// Copy a live SQLite store to FILE (online backup; the server may keep running).
     Backup {
@@ -94,14 +107,33 @@ async fn run(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Serve { db, listen, tls_cert, tls_key, max_body_bytes, request_timeout_secs } => {
+        Command::Serve {
+            db,
+            listen,
+            tls_cert,
+            tls_key,
+            max_body_bytes,
+            request_timeout_secs,
+            quota_events_per_minute,
+            quota_bytes_per_day,
+            metrics_token,
+            metrics_listen,
+        } => {
             let store = store::open(&db).await.context("could not open the database")?;
             let tls = match (tls_cert, tls_key) {
                 (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
                 _ => None,
             };
-            let limits = Limits { max_body_bytes, request_timeout: Duration::from_secs(request_timeout_secs) };
-            serve(store, listen, tls, limits).await
+            let limits = Limits {
+                max_body_bytes,
+                request_timeout: Duration::from_secs(request_timeout_secs),
+                quota: Quota { events_per_minute: quota_events_per_minute, bytes_per_day: quota_bytes_per_day },
+            };
+            if metrics_token.as_deref().is_some_and(|token| token.trim().len() < 16) {
+                bail!("--metrics-token must be at least 16 characters: make one with `openssl rand -hex 32`");
+            }
+            let metrics = MetricsOptions { token: metrics_token, listen: metrics_listen };
+            serve(store, listen, tls, limits, metrics).await
         }
         Command::Backup { db, to } => {
             let Some(path) = db.strip_prefix("sqlite:") else {

@@ -3,7 +3,43 @@
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-#[derive(Default)]
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq as _;
+
+/// Who may read `/metrics` on a listener.
+#[derive(Clone, Debug)]
+pub enum MetricsAccess {
+    /// Not served (the public listener when no metrics token is set).
+    Hidden,
+    /// Served to anyone who reaches the listener (the loopback metrics listener).
+    Open,
+    /// Served to requests that carry the metrics token.
+    Token(MetricsToken),
+}
+
+/// The metrics token, kept as its SHA-256 and compared in constant time.
+#[derive(Clone)]
+pub struct MetricsToken([u8; 32]);
+
+impl MetricsToken {
+    pub fn new(token: &str) -> MetricsToken {
+        MetricsToken(Sha256::digest(token.as_bytes()).into())
+    }
+
+    /// Whether `offered` is the token; the time taken does not depend on where they differ.
+    pub fn matches(&self, offered: &str) -> bool {
+        let offered: [u8; 32] = Sha256::digest(offered.as_bytes()).into();
+        self.0.ct_eq(&offered).into()
+    }
+}
+
+impl std::fmt::Debug for MetricsToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MetricsToken(..)")
+    }
+}
+
+#[derive(Debug, Default)]
 pub struct Metrics {
     /// Requests by status class: 1xx..5xx at indexes 0..4.
     requests: [AtomicU64; 5],
@@ -66,5 +102,19 @@ impl Metrics {
             let _ = writeln!(out, "harbour_events {total}");
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_metrics_token_matches_only_itself() {
+        let token = MetricsToken::new("a-long-random-metrics-token");
+        assert!(token.matches("a-long-random-metrics-token"));
+        assert!(!token.matches("a-long-random-metrics-tokeN"));
+        assert!(!token.matches(""));
+        assert!(!format!("{token:?}").contains("random"));
     }
 }

@@ -8,15 +8,17 @@
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use futures_util::StreamExt as _;
 use harbour_wire::identity::DeviceCertificate;
 use harbour_wire::protocol::{DeviceInfo, InvitationInfo, InvitationStatus, PushedEvent, SignedDirectory, Team};
 use harbour_wire::{Hlc, SealedEvent};
 use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
+use crate::postgres_tls::{PostgresTarget, SslMode, connect_error};
 use crate::store::{
-    Credential, Deployment, Device, EventPage, Missing, NewDeployment, NewInvitation, PendingInvitation, Store,
-    StoreError, certificate_from_json, certificate_json, invitation_status, now_ms,
+    Credential, Deployment, Device, EventPage, Missing, NewDeployment, NewInvitation, PageFill, PendingInvitation,
+    Store, StoreError, certificate_from_json, certificate_json, invitation_status, now_ms,
 };
 use crate::token::TokenHash;
 
@@ -124,11 +126,21 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     /// Connect to `url` and run pending migrations.
+    /// The URL's `sslmode` decides TLS (see [`crate::postgres_tls`]).
     pub async fn connect(url: &str) -> Result<PostgresStore, StoreError> {
-        let config: tokio_postgres::Config =
-            url.parse().map_err(|e: tokio_postgres::Error| StoreError::Backend(e.to_string()))?;
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let target = PostgresTarget::parse(url)?;
+        let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+        let manager = match target.mode {
+            SslMode::Disable => Manager::from_config(target.config.clone(), NoTls, manager_config),
+            _ => Manager::from_config(target.config.clone(), target.connector()?, manager_config),
+        };
         let pool = Pool::builder(manager).max_size(16).build().map_err(|e| StoreError::Backend(e.to_string()))?;
+        // The first connection now, so that a refusal (no TLS where it is required) is said
+        // plainly at startup.
+        drop(pool.get().await.map_err(|error| match error {
+            deadpool_postgres::PoolError::Backend(error) => connect_error(&target, &error),
+            other => StoreError::Backend(other.to_string()),
+        })?);
         let store = PostgresStore { pool };
         store.migrate().await?;
         Ok(store)
@@ -649,28 +661,32 @@ impl Store for PostgresStore {
         Ok(pushed)
     }
 
-    async fn pull_events(&self, team: Uuid, after: u64, limit: u32) -> Result<EventPage, StoreError> {
+    async fn pull_events(&self, team: Uuid, after: u64, limit: u32, max_bytes: u64) -> Result<EventPage, StoreError> {
         let client = self.client().await?;
+        let after_position = after.min(i64::MAX as u64) as i64;
+        let row_limit = limit as i64 + 1;
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&team, &after_position, &row_limit];
+        // Rows are read as they arrive and the rest left unread once the page is full, so a feed
+        // of large events never sits whole in memory.
         let rows = client
-            .query(
+            .query_raw(
                 &format!(
                     "SELECT f.position, {EVENT_COLUMNS} FROM feed f JOIN events e ON e.seq = f.event_seq
                      WHERE f.team_id = $1 AND f.position > $2 ORDER BY f.position LIMIT $3"
                 ),
-                &[&team, &(after.min(i64::MAX as u64) as i64), &(limit as i64 + 1)],
+                params,
             )
             .await
             .map_err(backend)?;
-        let mut page = EventPage { events: Vec::new(), next_cursor: after, more: false };
-        for row in &rows {
-            if page.events.len() == limit as usize {
-                page.more = true;
+        let mut rows = std::pin::pin!(rows);
+        let mut page = PageFill::new(after, limit, max_bytes);
+        while let Some(row) = rows.next().await {
+            let row = row.map_err(backend)?;
+            if !page.offer(row.get::<_, i64>(0) as u64, event_from_row(&row, 1)) {
                 break;
             }
-            page.next_cursor = row.get::<_, i64>(0) as u64;
-            page.events.push(event_from_row(row, 1));
         }
-        Ok(page)
+        Ok(page.finish())
     }
 
     async fn grant_case(&self, by_team: Uuid, case_id: Uuid, to_team: Uuid) -> Result<u64, StoreError> {

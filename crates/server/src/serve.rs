@@ -12,7 +12,7 @@ use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::api::{self, AppState, Limits};
-use crate::metrics::Metrics;
+use crate::metrics::MetricsAccess;
 use crate::store::Store;
 
 /// Certificate chain and private key files (PEM).
@@ -20,6 +20,14 @@ use crate::store::Store;
 pub struct TlsFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
+}
+
+/// Where `/metrics` is served: on the public listener with a token, on a loopback listener of
+/// its own, both, or (neither given) nowhere.
+#[derive(Clone, Debug, Default)]
+pub struct MetricsOptions {
+    pub token: Option<String>,
+    pub listen: Option<SocketAddr>,
 }
 
 /// How long in-flight requests may take to finish once shutdown starts.
@@ -32,10 +40,36 @@ pub async fn serve(
     listen: SocketAddr,
     tls: Option<TlsFiles>,
     limits: Limits,
+    metrics: MetricsOptions,
 ) -> anyhow::Result<()> {
-    let app = api::router(AppState { store, metrics: Arc::new(Metrics::default()) }, limits);
+    let access = match metrics.token.as_deref() {
+        Some(token) => MetricsAccess::Token(crate::metrics::MetricsToken::new(token)),
+        None => MetricsAccess::Hidden,
+    };
+    let state = AppState::new(store, &limits, access);
     let handle = Handle::new();
     tokio::spawn(shutdown_on_signal(handle.clone()));
+    let mut metrics_bound = None;
+    if let Some(address) = metrics.listen {
+        anyhow::ensure!(
+            address.ip().is_loopback(),
+            "--metrics-listen must be a loopback address (127.0.0.1:PORT or [::1]:PORT), not {address}: \
+             to read the metrics from another machine, set --metrics-token instead"
+        );
+        let listener = std::net::TcpListener::bind(address)
+            .with_context(|| format!("could not listen for metrics on {address}"))?;
+        let bound = listener.local_addr()?;
+        let app = api::metrics_router(AppState { metrics_access: MetricsAccess::Open, ..state.clone() });
+        // No graceful shutdown needed: it stops with the process, once the API has drained.
+        let server = axum_server::from_tcp(listener).serve(app.into_make_service());
+        tokio::spawn(async move {
+            if let Err(error) = server.await {
+                tracing::error!(%error, "the metrics listener stopped");
+            }
+        });
+        metrics_bound = Some(bound);
+    }
+    let app = api::router(state, limits);
 
     let scheme = if tls.is_some() { "https" } else { "http" };
     let announce = {
@@ -44,6 +78,12 @@ pub async fn serve(
             if let Some(address) = handle.listening().await {
                 println!("harbour-server listening on {scheme}://{address}");
                 tracing::info!(%address, scheme, "listening");
+                if let Some(bound) = metrics_bound {
+                    // Whoever read the first line may have closed stdout since: not a panic.
+                    use std::io::Write as _;
+                    let _ = writeln!(std::io::stdout(), "harbour-server metrics on http://{bound}/metrics");
+                    tracing::info!(address = %bound, "metrics listening");
+                }
             }
         }
     };

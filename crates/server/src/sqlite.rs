@@ -13,8 +13,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
 use crate::store::{
-    Credential, Deployment, Device, EventPage, Missing, NewDeployment, NewInvitation, PendingInvitation, Store,
-    StoreError, certificate_from_json, certificate_json, invitation_status, now_ms,
+    Credential, Deployment, Device, EventPage, Missing, NewDeployment, NewInvitation, PageFill, PendingInvitation,
+    Store, StoreError, certificate_from_json, certificate_json, invitation_status, now_ms,
 };
 use crate::token::TokenHash;
 
@@ -742,7 +742,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn pull_events(&self, team: Uuid, after: u64, limit: u32) -> Result<EventPage, StoreError> {
+    async fn pull_events(&self, team: Uuid, after: u64, limit: u32, max_bytes: u64) -> Result<EventPage, StoreError> {
         self.run(move |connection| {
             let mut statement = connection
                 .prepare_cached(&format!(
@@ -756,17 +756,14 @@ impl Store for SqliteStore {
                     Ok((position as u64, event_from_row(row, 1)?))
                 })
                 .map_err(backend)?;
-            let mut page = EventPage { events: Vec::new(), next_cursor: after, more: false };
+            let mut page = PageFill::new(after, limit, max_bytes);
             for row in rows {
                 let (position, event) = row.map_err(backend)?;
-                if page.events.len() == limit as usize {
-                    page.more = true;
+                if !page.offer(position, event) {
                     break;
                 }
-                page.next_cursor = position;
-                page.events.push(event);
             }
-            Ok(page)
+            Ok(page.finish())
         })
         .await
     }

@@ -145,6 +145,46 @@ pub struct EventPage {
     pub more: bool,
 }
 
+/// Builds an [`EventPage`] from feed rows in order, stopping at `limit` events or before the
+/// ciphertext passes `max_bytes` (but never before the first event, so every event is served).
+#[derive(Debug)]
+pub(crate) struct PageFill {
+    page: EventPage,
+    limit: usize,
+    max_bytes: u64,
+    bytes: u64,
+}
+
+impl PageFill {
+    pub(crate) fn new(after: u64, limit: u32, max_bytes: u64) -> PageFill {
+        PageFill {
+            page: EventPage { events: Vec::new(), next_cursor: after, more: false },
+            limit: limit as usize,
+            max_bytes,
+            bytes: 0,
+        }
+    }
+
+    /// Takes the next row; false once the page is full (then `more` is set and the row left out).
+    pub(crate) fn offer(&mut self, position: u64, event: SealedEvent) -> bool {
+        let size = event.ciphertext.len() as u64;
+        let full = self.page.events.len() >= self.limit
+            || (!self.page.events.is_empty() && self.bytes.saturating_add(size) > self.max_bytes);
+        if full {
+            self.page.more = true;
+            return false;
+        }
+        self.bytes += size;
+        self.page.next_cursor = position;
+        self.page.events.push(event);
+        true
+    }
+
+    pub(crate) fn finish(self) -> EventPage {
+        self.page
+    }
+}
+
 /// The server's storage. Each method is one use case and one transaction.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -211,8 +251,9 @@ pub trait Store: Send + Sync + 'static {
     /// nothing, idempotent by event id; fills the feed of every team that can see each case.
     async fn push_events(&self, device: &Device, events: &[SealedEvent]) -> Result<Vec<PushedEvent>, StoreError>;
 
-    /// Events of `team`'s feed after position `after`, at most `limit`.
-    async fn pull_events(&self, team: Uuid, after: u64, limit: u32) -> Result<EventPage, StoreError>;
+    /// Events of `team`'s feed after position `after`: at most `limit`, and no more than fit in
+    /// `max_bytes` of ciphertext, except that the first event is always included.
+    async fn pull_events(&self, team: Uuid, after: u64, limit: u32, max_bytes: u64) -> Result<EventPage, StoreError>;
 
     /// Let `to_team` see `case_id` (acting for `by_team`, which must see it); back-fills the
     /// case's existing events into `to_team`'s feed. Returns how many were back-filled.

@@ -3,7 +3,14 @@
 //! Request bodies larger than a few hundred bytes are sent zstd-compressed; responses are
 //! accepted gzip- or zstd-compressed. Errors are [`ClientError`]s whose messages are sentences a
 //! clinic nurse can act on; the token never appears in them nor in `Debug` output.
+//!
+//! Nothing the server sends is trusted to be small: every answer is read in chunks up to
+//! [`MAX_RESPONSE_BYTES`] after decompression, and a pulled event over [`MAX_SEALED_EVENT_BYTES`]
+//! is refused. Plain `http://` is refused except to this machine (loopback), unless insecure
+//! HTTP was allowed explicitly ([`ClientBuilder::allow_insecure_http`], the
+//! `HARBOUR_ALLOW_INSECURE_HTTP=1` environment variable, or [`allow_insecure_http_in_this_process`]).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use harbour_wire::SealedEvent;
@@ -14,7 +21,8 @@ use harbour_wire::protocol::{
     PushResponse, RedeemInvitationRequest, RedeemInvitationResponse, RegisterDeploymentRequest,
     RegisterDeploymentResponse, SignedDirectory,
 };
-use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE};
+pub use harbour_wire::protocol::{MAX_RESPONSE_BYTES, MAX_SEALED_EVENT_BYTES};
+use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -23,6 +31,24 @@ use uuid::Uuid;
 /// Bodies at least this large are compressed before sending.
 const COMPRESS_FROM_BYTES: usize = 512;
 const ZSTD_LEVEL: i32 = 3;
+/// Largest error body read from a refusal (a sentence, not a document).
+const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
+/// The environment variable that allows plain `http://` to a server that is not this machine.
+pub const ALLOW_INSECURE_HTTP_ENV: &str = "HARBOUR_ALLOW_INSECURE_HTTP";
+
+static INSECURE_HTTP_ALLOWED: AtomicBool = AtomicBool::new(false);
+
+/// Allow plain `http://` to any server for every client this process makes afterwards (the
+/// command line's `--allow-insecure-http`). The caller warns the person.
+pub fn allow_insecure_http_in_this_process() {
+    INSECURE_HTTP_ALLOWED.store(true, Ordering::SeqCst);
+}
+
+/// Whether plain `http://` to another machine was allowed (flag or environment variable).
+pub fn insecure_http_allowed() -> bool {
+    INSECURE_HTTP_ALLOWED.load(Ordering::SeqCst)
+        || std::env::var(ALLOW_INSECURE_HTTP_ENV).is_ok_and(|value| matches!(value.trim(), "1" | "true" | "yes"))
+}
 
 /// What went wrong talking to the server.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +56,30 @@ pub enum ClientError {
     /// The configured server address cannot be used.
     #[error("The server address \"{url}\" is not a valid web address: check the settings.")]
     InvalidUrl { url: String },
+    /// A plain `http://` address of another machine: anyone on the way could read and change
+    /// what is sent.
+    #[error(
+        "The server address \"{url}\" uses plain http://, which anyone on the network could read and alter: use https://. (Only for a test network: --allow-insecure-http or HARBOUR_ALLOW_INSECURE_HTTP=1.)"
+    )]
+    InsecureUrl { url: String },
+    /// The server answered with more than [`MAX_RESPONSE_BYTES`] (after decompression).
+    #[error(
+        "The server at {url} sent an answer larger than {limit} bytes, far more than Harbour ever asks for, and it was refused: the server may be misconfigured or not a Harbour server."
+    )]
+    ResponseTooLarge { url: String, limit: usize },
+    /// A pulled event is larger than any event may be: refused, nothing was applied.
+    #[error(
+        "The server at {url} sent event {event_id} of case {case_id} with {bytes} bytes of ciphertext, more than the {MAX_SEALED_EVENT_BYTES} an event may hold; it was refused and nothing of that page was applied. Tell your administrator."
+    )]
+    OversizedEvent { url: String, event_id: Uuid, case_id: Uuid, bytes: usize },
+    /// An event of this laptop is too large to send; the server would refuse it.
+    #[error(
+        "Event {event_id} of case {case_id} is {bytes} bytes sealed, more than the {MAX_SEALED_EVENT_BYTES} an event may hold, so it cannot be sent."
+    )]
+    EventTooLarge { event_id: Uuid, case_id: Uuid, bytes: usize },
+    /// 429: this device sent too much; the server says when to try again.
+    #[error("The server asks this laptop to wait: {message}")]
+    TooManyRequests { message: String, retry_after: Duration },
     /// No connection could be made, or it dropped before an answer.
     #[error("The server at {url} could not be reached: check the connection and try again.")]
     Unreachable { url: String },
@@ -70,8 +120,21 @@ impl ClientError {
 
     /// Worth trying again later unchanged (network trouble, a busy or failing server).
     pub fn is_transient(&self) -> bool {
-        matches!(self, ClientError::Unreachable { .. } | ClientError::Timeout { .. } | ClientError::ServerError { .. })
-            || matches!(self, ClientError::Rejected { status: 429, .. })
+        matches!(
+            self,
+            ClientError::Unreachable { .. }
+                | ClientError::Timeout { .. }
+                | ClientError::ServerError { .. }
+                | ClientError::TooManyRequests { .. }
+        ) || matches!(self, ClientError::Rejected { status: 429, .. })
+    }
+
+    /// How long the server asked to wait before trying again (429 with `Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ClientError::TooManyRequests { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
     }
 }
 
@@ -82,9 +145,16 @@ pub struct ClientBuilder {
     extra_roots_pem: Vec<Vec<u8>>,
     timeout: Duration,
     connect_timeout: Duration,
+    allow_insecure_http: bool,
 }
 
 impl ClientBuilder {
+    /// Allow plain `http://` to a server that is not this machine (a test network only).
+    pub fn allow_insecure_http(mut self, allow: bool) -> ClientBuilder {
+        self.allow_insecure_http = allow;
+        self
+    }
+
     /// Authenticate with this device (or invitation) token.
     pub fn token(mut self, token: &str) -> ClientBuilder {
         self.token = Some(token.to_owned());
@@ -104,11 +174,7 @@ impl ClientBuilder {
     }
 
     pub fn build(self) -> Result<Client, ClientError> {
-        let base_url = self.base_url.trim_end_matches('/').to_owned();
-        let parsed = reqwest::Url::parse(&base_url).map_err(|_| ClientError::InvalidUrl { url: base_url.clone() })?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(ClientError::InvalidUrl { url: base_url });
-        }
+        let base_url = checked_url(&self.base_url, self.allow_insecure_http)?;
         let mut http = reqwest::Client::builder()
             .timeout(self.timeout)
             .connect_timeout(self.connect_timeout)
@@ -119,7 +185,30 @@ impl ClientBuilder {
             http = http.add_root_certificate(certificate);
         }
         let http = http.build().map_err(|e| ClientError::Setup { detail: e.to_string() })?;
-        Ok(Client { http, base_url, token: self.token })
+        Ok(Client { http, base_url, token: self.token, allow_insecure_http: self.allow_insecure_http })
+    }
+}
+
+/// `url` without a trailing slash, if it is `https://`, or `http://` to this machine (or
+/// anywhere, when `allow_insecure` or the process-wide switch says so).
+fn checked_url(url: &str, allow_insecure: bool) -> Result<String, ClientError> {
+    let base_url = url.trim().trim_end_matches('/').to_owned();
+    let parsed = reqwest::Url::parse(&base_url).map_err(|_| ClientError::InvalidUrl { url: base_url.clone() })?;
+    match parsed.scheme() {
+        "https" => Ok(base_url),
+        "http" if is_loopback(&parsed) || allow_insecure || insecure_http_allowed() => Ok(base_url),
+        "http" => Err(ClientError::InsecureUrl { url: base_url }),
+        _ => Err(ClientError::InvalidUrl { url: base_url }),
+    }
+}
+
+/// 127.0.0.0/8, ::1 or `localhost`: the request never leaves this machine.
+fn is_loopback(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(address)) => address.is_loopback(),
+        Some(url::Host::Ipv6(address)) => address.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
     }
 }
 
@@ -129,6 +218,7 @@ pub struct Client {
     http: reqwest::Client,
     base_url: String,
     token: Option<String>,
+    allow_insecure_http: bool,
 }
 
 impl std::fmt::Debug for Client {
@@ -148,6 +238,7 @@ impl Client {
             extra_roots_pem: Vec::new(),
             timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(10),
+            allow_insecure_http: false,
         }
     }
 
@@ -158,14 +249,13 @@ impl Client {
 
     /// The same connection, authenticated with `token`.
     pub fn with_token(&self, token: &str) -> Client {
-        Client { http: self.http.clone(), base_url: self.base_url.clone(), token: Some(token.to_owned()) }
+        Client { token: Some(token.to_owned()), ..self.clone() }
     }
 
     /// The same settings and token, for a server at another address.
     pub fn with_base_url(&self, base_url: &str) -> Result<Client, ClientError> {
-        let base_url = base_url.trim_end_matches('/').to_owned();
-        reqwest::Url::parse(&base_url).map_err(|_| ClientError::InvalidUrl { url: base_url.clone() })?;
-        Ok(Client { http: self.http.clone(), base_url, token: self.token.clone() })
+        let base_url = checked_url(base_url, self.allow_insecure_http)?;
+        Ok(Client { base_url, ..self.clone() })
     }
 
     pub fn base_url(&self) -> &str {
@@ -242,6 +332,13 @@ impl Client {
 
     /// `POST /v1/events`: returns only after the server committed the whole batch.
     pub async fn push(&self, events: &[SealedEvent]) -> Result<PushResponse, ClientError> {
+        if let Some(event) = events.iter().find(|event| event.ciphertext.len() > MAX_SEALED_EVENT_BYTES) {
+            return Err(ClientError::EventTooLarge {
+                event_id: event.id,
+                case_id: event.case_id,
+                bytes: event.ciphertext.len(),
+            });
+        }
         let request = PushRequest { events: events.to_vec() };
         self.send(Method::POST, "/v1/events", Some(&request)).await
     }
@@ -257,7 +354,16 @@ impl Client {
             Some(limit) => format!("/v1/events?after={after}&limit={limit}"),
             None => format!("/v1/events?after={after}"),
         };
-        self.send_counted(Method::GET, &path, None::<&()>).await
+        let (page, bytes): (PullResponse, u64) = self.send_counted(Method::GET, &path, None::<&()>).await?;
+        if let Some(event) = page.events.iter().find(|event| event.ciphertext.len() > MAX_SEALED_EVENT_BYTES) {
+            return Err(ClientError::OversizedEvent {
+                url: self.base_url.clone(),
+                event_id: event.id,
+                case_id: event.case_id,
+                bytes: event.ciphertext.len(),
+            });
+        }
+        Ok((page, bytes))
     }
 
     /// `POST /v1/cases/{case_id}/grants`.
@@ -292,10 +398,14 @@ impl Client {
         self.send(Method::GET, "/v1/openapi.json", None::<&()>).await
     }
 
-    /// `GET /metrics` (Prometheus text).
-    pub async fn metrics(&self) -> Result<String, ClientError> {
-        let response = self.request(Method::GET, "/metrics", None::<&()>).await?;
-        response.text().await.map_err(|e| self.transport(e))
+    /// `GET /metrics` (Prometheus text), with the server's metrics token (`--metrics-token`),
+    /// or none on the metrics listener of its own (`--metrics-listen`).
+    pub async fn metrics(&self, metrics_token: Option<&str>) -> Result<String, ClientError> {
+        let client = Client { token: metrics_token.map(str::to_owned), ..self.clone() };
+        let response = client.request(Method::GET, "/metrics", None::<&()>).await?;
+        let bytes = self.read_capped(response, MAX_RESPONSE_BYTES).await?;
+        String::from_utf8(bytes)
+            .map_err(|e| ClientError::InvalidResponse { url: self.base_url.clone(), detail: e.to_string() })
     }
 
     async fn send<B: Serialize, T: DeserializeOwned>(
@@ -315,12 +425,7 @@ impl Client {
         body: Option<&B>,
     ) -> Result<(T, u64), ClientError> {
         let response = self.request(method, path, body).await?;
-        // A body that breaks off (the server stopped or the link dropped mid-answer) fails to
-        // decompress: that is a broken connection, worth retrying, not a server to update.
-        let bytes = response.bytes().await.map_err(|e| match self.transport(e) {
-            ClientError::InvalidResponse { url, .. } => ClientError::Unreachable { url },
-            other => other,
-        })?;
+        let bytes = self.read_capped(response, MAX_RESPONSE_BYTES).await?;
         let answer = serde_json::from_slice(&bytes)
             .map_err(|e| ClientError::InvalidResponse { url: self.base_url.clone(), detail: e.to_string() })?;
         Ok((answer, bytes.len() as u64))
@@ -354,12 +459,46 @@ impl Client {
         if status.is_success() {
             return Ok(response);
         }
-        let error: Option<ErrorBody> =
-            response.bytes().await.ok().and_then(|bytes| serde_json::from_slice(&bytes).ok());
-        Err(self.refusal(status, error))
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let error: Option<ErrorBody> = self
+            .read_capped(response, MAX_ERROR_BODY_BYTES)
+            .await
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok());
+        Err(self.refusal(status, error, retry_after))
     }
 
-    fn refusal(&self, status: StatusCode, error: Option<ErrorBody>) -> ClientError {
+    /// The body of `response`, decompressed, read chunk by chunk and abandoned as soon as it
+    /// passes `limit` bytes: a server cannot make this laptop hold more than that.
+    async fn read_capped(&self, mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, ClientError> {
+        let too_large = || ClientError::ResponseTooLarge { url: self.base_url.clone(), limit };
+        // A Content-Length over the limit is refused before anything is read. (With a
+        // compressed body reqwest does not report one: the decompressed chunks are counted.)
+        if response.content_length().is_some_and(|length| length > limit as u64) {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        loop {
+            // A body that breaks off (the server stopped or the link dropped mid-answer) fails
+            // to decompress: that is a broken connection, worth retrying, not a server to update.
+            let chunk = response.chunk().await.map_err(|e| match self.transport(e) {
+                ClientError::InvalidResponse { url, .. } => ClientError::Unreachable { url },
+                other => other,
+            })?;
+            let Some(chunk) = chunk else { return Ok(body) };
+            if body.len() + chunk.len() > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+    }
+
+    fn refusal(&self, status: StatusCode, error: Option<ErrorBody>, retry_after: Option<Duration>) -> ClientError {
         let url = self.base_url.clone();
         let (code, message) = match error {
             Some(body) => (body.error, body.message),
@@ -369,6 +508,11 @@ impl Client {
             StatusCode::UNAUTHORIZED if code == "unauthorized" => ClientError::Unauthorized { url },
             StatusCode::FORBIDDEN => ClientError::Forbidden { code, message },
             StatusCode::REQUEST_TIMEOUT => ClientError::Timeout { url },
+            // Without a usable Retry-After, a minute: the server's quotas refill over one.
+            StatusCode::TOO_MANY_REQUESTS => ClientError::TooManyRequests {
+                message,
+                retry_after: retry_after.unwrap_or(Duration::from_secs(60)).min(Duration::from_secs(24 * 60 * 60)),
+            },
             _ if status.is_server_error() => ClientError::ServerError { url, status: status.as_u16() },
             _ => ClientError::Rejected { status: status.as_u16(), code, message },
         }
@@ -398,6 +542,32 @@ mod tests {
             "The server address \"not a url\" is not a valid web address: check the settings."
         );
         assert!(matches!(Client::new("ftp://example.org"), Err(ClientError::InvalidUrl { .. })));
+    }
+
+    /// A network attacker reads and rewrites plain HTTP: only this machine may be spoken to so.
+    #[test]
+    fn plain_http_is_refused_except_to_this_machine() {
+        for url in
+            ["http://harbour.example.org", "http://10.0.0.5:8443", "http://[2001:db8::1]/", "http://localhost.evil.org"]
+        {
+            let error = Client::new(url).unwrap_err();
+            assert!(matches!(error, ClientError::InsecureUrl { .. }), "{url}: {error:?}");
+            assert!(error.to_string().contains("uses plain http://"), "{error}");
+            assert!(Client::builder(url).allow_insecure_http(true).build().is_ok(), "{url}");
+        }
+        for url in [
+            "http://127.0.0.1:8443",
+            "http://127.1.2.3",
+            "http://[::1]:8443",
+            "http://localhost:1",
+            "http://LOCALHOST",
+            "https://harbour.example.org",
+        ] {
+            assert!(Client::new(url).is_ok(), "{url}");
+        }
+        let local = Client::new("http://127.0.0.1:1").unwrap();
+        assert!(matches!(local.with_base_url("http://harbour.example.org"), Err(ClientError::InsecureUrl { .. })));
+        assert!(local.with_base_url("https://harbour.example.org").is_ok());
     }
 
     #[test]

@@ -21,6 +21,9 @@ use crate::client::{Client, ClientError};
 pub const PUSH_BATCH: usize = 500;
 /// Events per pull page.
 pub const PULL_PAGE: u32 = 1000;
+/// A push refused with `Retry-After` up to this long is waited out and sent again within the
+/// same sync; a longer wait ends the sync (the background loop then waits that long).
+pub const MAX_INLINE_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// Where a sync is, for a progress bar or a terminal line.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -72,6 +75,12 @@ pub enum SyncError {
     Client(#[from] ClientError),
     #[error(transparent)]
     Core(#[from] harbour_core::Error),
+    /// A change of this laptop is too large for any server to accept: it is never sent, and
+    /// nothing after it either, until it is dealt with.
+    #[error(
+        "A change to case {case} is too large to send ({bytes} bytes sealed, the most is {max}): Harbour cannot sync it. Tell your administrator; changes made after it wait too."
+    )]
+    ChangeTooLarge { case: String, event_id: uuid::Uuid, bytes: usize, max: usize },
     #[error(
         "This laptop does not belong to a deployment yet: join one with `harbour enroll`, or create it with `harbour deployment create`."
     )]
@@ -87,7 +96,15 @@ impl SyncError {
         match self {
             SyncError::Client(error) => error.is_transient(),
             SyncError::Interrupted => true,
-            SyncError::Core(_) | SyncError::NotEnrolled => false,
+            SyncError::Core(_) | SyncError::NotEnrolled | SyncError::ChangeTooLarge { .. } => false,
+        }
+    }
+
+    /// How long the server asked to wait before the next try, if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            SyncError::Client(error) => error.retry_after(),
+            _ => None,
         }
     }
 }
@@ -180,7 +197,7 @@ pub async fn sync_once(
             break;
         }
         let bytes = serde_json::to_vec(&batch).map_or(0, |json| json.len() as u64);
-        let answer = client.push(&batch).await?;
+        let answer = push_waiting_if_asked(workspace, client, &batch).await?;
         let acknowledged: Vec<uuid::Uuid> = answer.events.iter().map(|event| event.id).collect();
         with(workspace, |ws| ws.mark_sent(&acknowledged))?;
         summary.pushed += acknowledged.len() as u64;
@@ -226,6 +243,37 @@ pub async fn sync_once(
     progress.phase = Phase::Done;
     on_progress(&progress);
     Ok(summary)
+}
+
+/// Push one batch; a refusal for sending too fast with a short `Retry-After` is waited out
+/// and the batch sent again. An event too large for any server ends the sync, naming its case.
+async fn push_waiting_if_asked(
+    workspace: &Mutex<Workspace>,
+    client: &Client,
+    batch: &[SealedEvent],
+) -> Result<harbour_wire::protocol::PushResponse, SyncError> {
+    loop {
+        match client.push(batch).await {
+            Ok(answer) => return Ok(answer),
+            Err(ClientError::EventTooLarge { event_id, case_id, bytes }) => {
+                let case = with(workspace, |ws| {
+                    let cases = ws.list_cases(&harbour_core::store::CaseQuery::default())?;
+                    Ok(cases.into_iter().find(|case| case.id.0 == case_id).map(|case| case.code.to_string()))
+                })?
+                .unwrap_or_else(|| case_id.to_string());
+                return Err(SyncError::ChangeTooLarge {
+                    case,
+                    event_id,
+                    bytes,
+                    max: crate::client::MAX_SEALED_EVENT_BYTES,
+                });
+            }
+            Err(ClientError::TooManyRequests { retry_after, .. }) if retry_after <= MAX_INLINE_RETRY_AFTER => {
+                tokio::time::sleep(retry_after).await;
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
 }
 
 /// A pull page being fetched on the runtime while the previous one is applied. Dropped
@@ -377,7 +425,8 @@ pub async fn background_loop(
                         settings.interval
                     }
                     Err(error) => {
-                        let delay = backoff.next_delay();
+                        // The server's Retry-After, when it gave one, is the least we wait.
+                        let delay = backoff.next_delay().max(error.retry_after().unwrap_or_default());
                         let waiting = with(&workspace, |ws| ws.pending_changes()).unwrap_or(0);
                         on_status(if error.is_transient() {
                             SyncStatus::Offline { waiting, retry_in_ms: delay.as_millis() as u64 }

@@ -16,6 +16,15 @@ pub const MAX_PUSH_EVENTS: usize = 1000;
 pub const MAX_PULL_LIMIT: u32 = 1000;
 /// Page size when a pull names no `limit`.
 pub const DEFAULT_PULL_LIMIT: u32 = 500;
+/// Largest ciphertext of one sealed event (1 MiB). The server refuses a bigger event on push
+/// (413), a device refuses to send one and refuses one pulled from a server.
+pub const MAX_SEALED_EVENT_BYTES: usize = 1024 * 1024;
+/// A pull page stops before its events' ciphertext passes this many bytes (4 MiB), with `more`
+/// still true; an event alone is always served, so a page never holds less than one.
+pub const MAX_PULL_PAGE_BYTES: usize = 4 * 1024 * 1024;
+/// Largest answer body a client reads, after decompression (16 MiB): a full pull page in JSON
+/// (base64 makes ciphertext a third larger) with room to spare, far from filling memory.
+pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Domain separation for the root key's signature over a directory document.
 const DIRECTORY_SIGNING_CONTEXT: &[u8] = b"harbour-directory-v1\0";

@@ -47,6 +47,7 @@ conformance!(
     push_is_idempotent_and_all_or_nothing,
     pushes_respect_case_visibility,
     pull_pages_follow_the_team_feed,
+    pull_pages_are_bounded_in_bytes,
     grants_backfill_older_events,
     devices_are_listed_and_revoked,
     data_survives_reopening,
@@ -136,7 +137,7 @@ fn event(case: &Case, device: &Device, seq: u64) -> SealedEvent {
 }
 
 async fn ids(store: &Arc<dyn Store>, team: Uuid) -> Vec<Uuid> {
-    store.pull_events(team, 0, 1000).await.unwrap().events.iter().map(|e| e.id).collect()
+    store.pull_events(team, 0, 1000, u64::MAX).await.unwrap().events.iter().map(|e| e.id).collect()
 }
 
 mod checks {
@@ -402,7 +403,7 @@ mod checks {
         let mut cursor = 0;
         let mut pages = 0;
         loop {
-            let page = store.pull_events(fixture.clinic.id, cursor, 3).await.unwrap();
+            let page = store.pull_events(fixture.clinic.id, cursor, 3, u64::MAX).await.unwrap();
             assert!(page.events.len() <= 3);
             pages += 1;
             pulled.extend(page.events);
@@ -413,10 +414,34 @@ mod checks {
         }
         assert_eq!(pages, 3);
         assert_eq!(pulled, clinic_events, "the clinic gets its events, in order, and no others");
-        let empty = store.pull_events(fixture.clinic.id, cursor, 3).await.unwrap();
+        let empty = store.pull_events(fixture.clinic.id, cursor, 3, u64::MAX).await.unwrap();
         assert!(empty.events.is_empty() && !empty.more && empty.next_cursor == cursor);
-        assert_eq!(store.pull_events(fixture.shelter.id, 0, 100).await.unwrap().events, shelter_events);
+        assert_eq!(store.pull_events(fixture.shelter.id, 0, 100, u64::MAX).await.unwrap().events, shelter_events);
         assert_eq!(ids(&store, fixture.ministry.id).await.len(), 9, "the ministry sees every case");
+    }
+
+    /// A page stops before its ciphertext passes the byte budget, `more` stays true, and an
+    /// event larger than the whole budget is still served, alone.
+    pub async fn pull_pages_are_bounded_in_bytes(store: Arc<dyn Store>, _spec: &str) {
+        let fixture = registered(&store).await;
+        let case = Case::new();
+        let sized = |seq: u64, plain: usize| {
+            case.seal_with_seq(fixture.clinic_device.id, seq, "note.added", &"x".repeat(plain))
+        };
+        // Ciphertext is the plaintext plus a 16-byte tag: 1000, 1000, 5000, 1000 bytes.
+        let events = vec![sized(1, 984), sized(2, 984), sized(3, 4984), sized(4, 984)];
+        store.push_events(&fixture.clinic_device, &events).await.unwrap();
+        let mut pages = Vec::new();
+        let mut cursor = 0;
+        loop {
+            let page = store.pull_events(fixture.clinic.id, cursor, 100, 2500).await.unwrap();
+            pages.push(page.events.iter().map(|e| e.device_seq).collect::<Vec<_>>());
+            cursor = page.next_cursor;
+            if !page.more {
+                break;
+            }
+        }
+        assert_eq!(pages, vec![vec![1, 2], vec![3], vec![4]]);
     }
 
     pub async fn grants_backfill_older_events(store: Arc<dyn Store>, _spec: &str) {
@@ -427,7 +452,7 @@ mod checks {
         // The shelter has read part of its feed already: the grant must still reach it.
         let shelter_case = Case::new();
         store.push_events(&fixture.shelter_device, &[event(&shelter_case, &fixture.shelter_device, 1)]).await.unwrap();
-        let cursor = store.pull_events(fixture.shelter.id, 0, 100).await.unwrap().next_cursor;
+        let cursor = store.pull_events(fixture.shelter.id, 0, 100, u64::MAX).await.unwrap().next_cursor;
 
         assert!(matches!(
             store.grant_case(fixture.shelter.id, case.id, fixture.shelter.id).await,
@@ -445,7 +470,7 @@ mod checks {
         assert_eq!(store.grant_case(fixture.clinic.id, case.id, fixture.shelter.id).await.unwrap(), 0);
         let newer = event(&case, &fixture.clinic_device, 4);
         store.push_events(&fixture.clinic_device, std::slice::from_ref(&newer)).await.unwrap();
-        let page = store.pull_events(fixture.shelter.id, cursor, 100).await.unwrap();
+        let page = store.pull_events(fixture.shelter.id, cursor, 100, u64::MAX).await.unwrap();
         let mut expected = older.clone();
         expected.push(newer);
         assert_eq!(page.events, expected);
@@ -478,7 +503,7 @@ mod checks {
         drop(store);
         // Reopening runs the migrations again: they must be no-ops.
         let reopened = harbour_server::store::open(spec).await.unwrap();
-        assert_eq!(reopened.pull_events(fixture.clinic.id, 0, 10).await.unwrap().events, events);
+        assert_eq!(reopened.pull_events(fixture.clinic.id, 0, 10, u64::MAX).await.unwrap().events, events);
         assert_eq!(reopened.event_count().await.unwrap(), 2);
         assert_eq!(reopened.directory().await.unwrap(), directory(1));
     }

@@ -11,7 +11,7 @@ use rand_core::OsRng;
 use uuid::Uuid;
 
 use crate::support::{
-    Case, Deployment, Invitation, Server, certify, enrol, fresh_postgres_database, postgres_url, pull_all,
+    Case, Deployment, Invitation, METRICS_TOKEN, Server, certify, enrol, fresh_postgres_database, postgres_url, pull_all,
     signed_directory, team,
 };
 
@@ -29,7 +29,7 @@ fn code(error: &ClientError) -> &str {
 }
 
 async fn stored_events(client: &Client) -> u64 {
-    let text = client.metrics().await.unwrap();
+    let text = client.metrics(Some(METRICS_TOKEN)).await.unwrap();
     text.lines()
         .find_map(|line| line.strip_prefix("harbour_events "))
         .expect("the metrics report the stored events")
@@ -145,7 +145,7 @@ async fn full_flow(server: &Server, bootstrap: &str) {
     assert_eq!(code(&error), "unknown_device");
 
     // Metrics and the API description.
-    let metrics = d.anonymous.metrics().await.unwrap();
+    let metrics = d.anonymous.metrics(Some(METRICS_TOKEN)).await.unwrap();
     assert!(metrics.contains("harbour_pushes_total "), "{metrics}");
     assert!(metrics.contains("harbour_pulls_total "), "{metrics}");
     assert!(metrics.contains("harbour_events_stored_total 28"), "{metrics}");

@@ -4,6 +4,7 @@ mod conformance;
 mod faults;
 mod http;
 mod migration;
+mod limits;
 mod plaintext;
 mod support;
 mod tls;

@@ -22,6 +22,8 @@ use rand_core::{OsRng, RngCore};
 use uuid::Uuid;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_harbour-server");
+/// The `--metrics-token` every test server gets from [`Server::start`].
+pub const METRICS_TOKEN: &str = "metrics-token-for-the-tests-0123456789";
 
 /// The PostgreSQL server to test against, if any. Says so loudly when there is none, and
 /// fails instead when running in CI, where one must be there.
@@ -76,8 +78,16 @@ impl Server {
         printed["bootstrap_token"].as_str().unwrap().to_owned()
     }
 
-    /// Start `serve` on a free port of 127.0.0.1, appending its log lines to `log`.
+    /// Start `serve` on a free port of 127.0.0.1 with [`METRICS_TOKEN`], appending its log
+    /// lines to `log`.
     pub fn start(db: &str, log: &Path, extra: &[&str]) -> Server {
+        let mut args = vec!["--metrics-token", METRICS_TOKEN];
+        args.extend_from_slice(extra);
+        Server::start_with(db, log, &args)
+    }
+
+    /// Start `serve` with exactly these extra arguments (no metrics token unless given).
+    pub fn start_with(db: &str, log: &Path, extra: &[&str]) -> Server {
         let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
         let mut child = Command::new(BIN)
             .args(["serve", "--db", db, "--listen", "127.0.0.1:0"])
