@@ -4,6 +4,7 @@
 //! the cases its team may see. It depends on `harbour-wire` only, so it cannot open an event.
 
 pub mod api;
+pub mod connections;
 pub mod metrics;
 pub mod postgres;
 pub mod serve;

@@ -2,7 +2,9 @@
 
 mod conformance;
 mod faults;
+mod hardening;
 mod http;
 mod plaintext;
+mod schemathesis;
 mod support;
 mod tls;
