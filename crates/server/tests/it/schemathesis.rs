@@ -63,6 +63,7 @@ async fn the_server_keeps_its_openapi_contract_under_schemathesis() {
     let token = d.tokens[0].clone();
     let url = server.url.clone();
     let report = dir.path().join("report");
+    let workdir = dir.path().to_path_buf();
     let output = tokio::task::spawn_blocking(move || {
         Command::new(command)
             .arg("run")
@@ -82,6 +83,8 @@ async fn the_server_keeps_its_openapi_contract_under_schemathesis() {
             .arg("--report-dir")
             .arg(&report)
             .env("SCHEMATHESIS_TELEMETRY", "false")
+            // Its cache (.schemathesis/) goes to the temporary directory, not the source tree.
+            .current_dir(workdir)
             .output()
             .unwrap()
     })
