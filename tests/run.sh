@@ -48,5 +48,19 @@ if [ -z "${HARBOUR_TEST_POSTGRES_URL:-}" ]; then
     fi
 fi
 
+# Schemathesis (pinned) fuzzes the server from its OpenAPI document; it lives in a virtual
+# environment under target/ (python3-venv from the system, the tool from PyPI).
+SCHEMATHESIS_VERSION=4.32.5
+if [ -z "${HARBOUR_SCHEMATHESIS:-}" ]; then
+    venv=target/schemathesis-$SCHEMATHESIS_VERSION
+    if [ ! -x "$venv/bin/schemathesis" ]; then
+        say "Installing Schemathesis $SCHEMATHESIS_VERSION in $venv"
+        python3 -m venv "$venv" || { install_packages tests/run.sh python3-venv && python3 -m venv --clear "$venv"; }
+        "$venv/bin/pip" install --quiet "schemathesis==$SCHEMATHESIS_VERSION"
+    fi
+    HARBOUR_SCHEMATHESIS=$PWD/$venv/bin/schemathesis
+    export HARBOUR_SCHEMATHESIS
+fi
+
 say "Running the tests"
 cargo test --workspace

@@ -12,7 +12,10 @@ use harbour_core::model::CaseFields;
 use harbour_core::{CaseQuery, CreateOptions, Workspace};
 use harbour_tests::{PASSPHRASE, TestRng};
 
-const KILLS: usize = 50;
+/// Kills per run: 50, or `HARBOUR_CRASH_KILLS` (tests/long.sh runs 1,000).
+fn kills() -> usize {
+    std::env::var("HARBOUR_CRASH_KILLS").ok().and_then(|text| text.parse().ok()).unwrap_or(50)
+}
 
 #[test]
 fn acknowledged_changes_survive_sigkill() {
@@ -30,7 +33,7 @@ fn acknowledged_changes_survive_sigkill() {
     let mut cases = vec![case_id];
     let mut updates = 0usize;
 
-    for kill in 0..KILLS {
+    for kill in 0..kills() {
         let mut child = Command::new(env!("CARGO_BIN_EXE_crash-writer"))
             .arg(&data)
             .arg(case_id.to_string())
@@ -82,5 +85,5 @@ fn acknowledged_changes_survive_sigkill() {
         let events = workspace.case_events(case_id).unwrap();
         assert_eq!(events.len(), state.history.len(), "seed {seed}, kill {kill}");
     }
-    assert!(notes.len() + updates > KILLS, "the writer made progress between kills (seed {seed})");
+    assert!(notes.len() + updates > kills(), "the writer made progress between kills (seed {seed})");
 }

@@ -1,6 +1,7 @@
 //! Cross-crate tests: the real `harbour` binary and real processes on real files.
 
 mod cli;
+mod closed_pipe;
 mod crash_safety;
 mod desktop;
 mod no_plaintext;

@@ -105,8 +105,15 @@ fn now() -> Hlc {
 }
 
 fn sealed(key: &CaseKey, case_id: CaseId, device: DeviceId, seq: u64, change: Change) -> SealedEvent {
-    let event =
-        Event { id: EventId::new(), case_id, device_id: device, device_seq: seq, hlc: now(), author: "Ministry".into(), change };
+    let event = Event {
+        id: EventId::new(),
+        case_id,
+        device_id: device,
+        device_seq: seq,
+        hlc: now(),
+        author: "Ministry".into(),
+        change,
+    };
     crypto::seal(&event, key)
 }
 
@@ -116,7 +123,8 @@ fn note(text: &str) -> Change {
 
 /// A grant made by a laptop the attacker certified with a root key of its own.
 fn forged_grant(case_id: CaseId, key: &CaseKey, team: &Team, claimed: DeviceId) -> SealedEvent {
-    let identity = harbour_core::identity::self_certify(&RootKey::generate(), Uuid::now_v7(), Uuid::now_v7(), claimed, 1, None);
+    let identity =
+        harbour_core::identity::self_certify(&RootKey::generate(), Uuid::now_v7(), Uuid::now_v7(), claimed, 1, None);
     GrantSealer::new(&identity).seal(case_id, key, team, claimed, 4_000, now()).unwrap()
 }
 
@@ -278,18 +286,16 @@ async fn a_lost_laptop_is_revoked_and_opens_nothing_shared_afterwards() {
     assert!(d.nurse_b.lock().view_case(after).is_ok());
     assert!(d.nurse_b.lock().view_case(before).is_ok());
     // Even with the whole feed (a stolen server backup), the lost laptop's key opens nothing new.
-    let grants: Vec<SealedEvent> = d
-        .admin
-        .lock()
-        .case_events(after)
-        .unwrap()
-        .into_iter()
-        .filter(|event| event.kind == GRANT_KIND)
-        .collect();
+    let grants: Vec<SealedEvent> =
+        d.admin.lock().case_events(after).unwrap().into_iter().filter(|event| event.kind == GRANT_KIND).collect();
     assert!(!grants.is_empty());
     assert!(grants.iter().all(|grant| deployment::open_grant(grant, &lost_secrets).is_none()));
     // Nothing of the cases reached the server's files in clear, nor the team's name.
     let leaked = d.store.plaintext_found(&["Invented Person Nu", "Invented Person Xi", "Clinic"]);
-    assert!(leaked.is_empty(), "plaintext found in the server's files: {:?}", leaked.iter().map(|(i, _)| i).collect::<Vec<_>>());
+    assert!(
+        leaked.is_empty(),
+        "plaintext found in the server's files: {:?}",
+        leaked.iter().map(|(i, _)| i).collect::<Vec<_>>()
+    );
     let _ = Path::new("");
 }

@@ -2,7 +2,20 @@
 //!
 //! Every command takes `--data-dir` and `--json`. The passphrase comes from
 //! `HARBOUR_PASSPHRASE`, `--passphrase-file`, or a prompt. Errors are one sentence on stderr
-//! and a non-zero exit status.
+//! and a non-zero exit status. Output to a closed pipe (`harbour case list | head -3`) ends
+//! the process quietly with status 0, as ripgrep does, instead of panicking.
+
+/// `println!` for this crate (its modules are declared below, so they use this one): a write
+/// to a closed pipe ends the process quietly instead of panicking like `std`'s.
+macro_rules! println {
+    () => { $crate::write_stdout(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::write_stdout(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `print!` for this crate, with the same closed-pipe behaviour as [`println!`].
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::write_stdout(format_args!($($arg)*)) };
+}
 
 mod args;
 mod output;
@@ -34,6 +47,19 @@ fn main() -> ExitCode {
             eprintln!("harbour: {}", output::sentence(&error));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Write to stdout. The reader went away (a closed pipe): stop quietly with status 0, as
+/// ripgrep does. Any other failure to write is one sentence on stderr and status 1.
+fn write_stdout(text: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    if let Err(error) = std::io::stdout().lock().write_fmt(text) {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("harbour: could not write the output ({error}).");
+        std::process::exit(1);
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -54,6 +54,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/openapi.json"),
     ("get", "/metrics"),
 ];
+
+/// Request headers the API accepts at most (a JSON 431 above), and their total size in bytes.
+pub const MAX_HEADERS: usize = 100;
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 /// The OpenAPI document, kept beside the crate's manifest.
 pub const OPENAPI: &str = include_str!("../openapi.json");
@@ -114,6 +118,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .layer(RequestDecompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, limits.request_timeout))
         .layer(middleware::from_fn(json_errors))
+        .layer(middleware::from_fn(header_limits))
         .layer(CompressionLayer::new())
         .layer(middleware::from_fn_with_state(metrics, observe))
 }
@@ -240,7 +245,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(message) => ApiError::new(
                 StatusCode::CONFLICT,
                 "conflict",
-                format!("The batch was refused and nothing was stored: {message}."),
+                format!("The server refused this because {message}; nothing was changed."),
             ),
             StoreError::Backend(detail) => {
                 tracing::error!(error = %detail, "database failure");
@@ -264,14 +269,26 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let path = request.uri().path().to_owned();
         match Json::<T>::from_request(request, state).await {
             Ok(Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+            Err(rejection) => Err(json_rejection(rejection, &path)),
         }
     }
 }
 
-fn json_rejection(rejection: JsonRejection) -> ApiError {
+/// What to say about a body over `--max-body-bytes`, by endpoint.
+fn too_large_message(path: &str) -> &'static str {
+    match path {
+        "/v1/events" => "The batch is too large for this server: send fewer events per batch.",
+        "/v1/directory" => {
+            "The team directory is too large for this server: ask its operator to raise --max-body-bytes."
+        }
+        _ => "The request body is far larger than this endpoint takes: check what is being sent.",
+    }
+}
+
+fn json_rejection(rejection: JsonRejection, path: &str) -> ApiError {
     match rejection {
         JsonRejection::MissingJsonContentType(_) => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -286,11 +303,9 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             "invalid_request",
             format!("The request body does not have the expected fields ({}).", error.body_text()),
         ),
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            "The request body is too large: send fewer events per batch.",
-        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", too_large_message(path))
+        }
         other => ApiError::bad_request(
             "unreadable_body",
             format!("The request body could not be read ({}).", other.body_text()),
@@ -339,6 +354,66 @@ impl FromRequestParts<AppState> for AdminDevice {
         }
         Ok(AdminDevice(device))
     }
+}
+
+/// An id in the path (`/v1/cases/{case_id}/...`), refused with a sentence naming it.
+pub struct ApiPath(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for ApiPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let name = if parts.uri.path().starts_with("/v1/cases/") { "case id" } else { "device id" };
+        match Path::<Uuid>::from_request_parts(parts, state).await {
+            Ok(Path(id)) => Ok(ApiPath(id)),
+            Err(_) => Err(ApiError::bad_request(
+                "invalid_path",
+                format!(
+                    "The {name} in the address is not a valid id: it must be a UUID such as 0190c5e2-7b3a-7cc0-8f1e-2b4c6d8e0a12."
+                ),
+            )),
+        }
+    }
+}
+
+/// The query of a pull, each parameter checked against its range and named when refused.
+pub struct PullParams(pub PullQuery);
+
+impl<S: Send + Sync> FromRequestParts<S> for PullParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let raw = parts.uri.query().unwrap_or("");
+        let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(raw.as_bytes()));
+        let query: PullQuery = serde_path_to_error::deserialize(deserializer).map_err(|error| {
+            let parameter = error.path().to_string();
+            query_error(if parameter == "." { "after" } else { &parameter })
+        })?;
+        if let Some(limit) = query.limit
+            && !(1..=MAX_PULL_LIMIT).contains(&limit)
+        {
+            return Err(query_error("limit"));
+        }
+        if query.after > i64::MAX as u64 {
+            return Err(query_error("after"));
+        }
+        Ok(PullParams(query))
+    }
+}
+
+/// A query parameter out of its range or not a number, named.
+fn query_error(parameter: &str) -> ApiError {
+    let message = match parameter {
+        "limit" => format!(
+            "The query parameter limit must be a whole number from 1 to {MAX_PULL_LIMIT} (events per page); leave it out for {DEFAULT_PULL_LIMIT}."
+        ),
+        "after" => format!(
+            "The query parameter after must be a whole number from 0 to {}: the next_cursor of the previous page, or 0 for the beginning.",
+            i64::MAX
+        ),
+        other => format!("The query parameter {other} is not valid."),
+    };
+    ApiError::bad_request("invalid_query", message)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -459,7 +534,7 @@ async fn push(
 async fn pull(
     State(state): State<AppState>,
     AuthDevice(device): AuthDevice,
-    Query(query): Query<PullQuery>,
+    PullParams(query): PullParams,
 ) -> Result<Json<PullResponse>, ApiError> {
     let limit = query.limit.unwrap_or(DEFAULT_PULL_LIMIT).clamp(1, MAX_PULL_LIMIT);
     let page = state.store.pull_events(device.team_id, query.after, limit, MAX_PULL_PAGE_BYTES as u64).await?;
@@ -471,7 +546,7 @@ async fn pull(
 async fn grant(
     State(state): State<AppState>,
     AuthDevice(device): AuthDevice,
-    Path(case_id): Path<Uuid>,
+    ApiPath(case_id): ApiPath,
     ApiJson(request): ApiJson<GrantRequest>,
 ) -> Result<Json<GrantResponse>, ApiError> {
     let backfilled = state.store.grant_case(device.team_id, case_id, request.team_id).await?;
@@ -495,7 +570,7 @@ async fn list_devices(
 async fn revoke_device(
     State(state): State<AppState>,
     AdminDevice(device): AdminDevice,
-    Path(device_id): Path<Uuid>,
+    ApiPath(device_id): ApiPath,
 ) -> Result<StatusCode, ApiError> {
     if device_id == device.id {
         return Err(ApiError::bad_request(
@@ -508,8 +583,18 @@ async fn revoke_device(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// How long health waits for the database before answering 503: a monitor is never left
+/// hanging (SQLite's ping uses a read connection, which never waits for a writer).
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+
 async fn health(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
-    state.store.ping().await?;
+    match tokio::time::timeout(HEALTH_TIMEOUT, state.store.ping()).await {
+        Ok(answer) => answer?,
+        Err(_) => {
+            tracing::error!("health: the database did not answer within {HEALTH_TIMEOUT:?}");
+            return Err(StoreError::Backend("no answer in time".into()).into());
+        }
+    }
     Ok(Json(Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into() }))
 }
 
@@ -581,7 +666,7 @@ fn check_team(team: &Team) -> Result<(), ApiError> {
     if team.public_key.len() != 32 {
         return Err(ApiError::bad_request("invalid_team", "A team's public key must be 32 bytes (X25519)."));
     }
-    if team.name.trim().is_empty() || team.name.len() > 200 {
+    if team.name.trim().is_empty() || team.name.chars().count() > 200 {
         return Err(ApiError::bad_request("invalid_team", "A team's name must be between 1 and 200 characters."));
     }
     Ok(())
@@ -644,24 +729,33 @@ fn check_event(device: &Device, event: &SealedEvent) -> Result<(), ApiError> {
 
 /// Replace any non-JSON error (from a layer or an extractor axum owns) with an [`ErrorBody`].
 async fn json_errors(request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
     let response = next.run(request).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) || is_json(response.headers()) {
         return response;
     }
     let (code, message) = match status {
-        StatusCode::BAD_REQUEST => ("bad_request", "The request was not understood."),
-        StatusCode::NOT_FOUND => ("not_found", "There is no such endpoint on this server."),
-        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "This endpoint does not accept that method."),
+        StatusCode::BAD_REQUEST => (
+            "bad_request",
+            "The request was not understood: check its address, headers and body against /v1/openapi.json.",
+        ),
+        StatusCode::NOT_FOUND => {
+            ("not_found", "There is no such endpoint on this server: the endpoints are listed in /v1/openapi.json.")
+        }
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "This endpoint does not accept that method: the Allow header lists the ones it does.",
+        ),
         StatusCode::REQUEST_TIMEOUT => {
             ("timeout", "The request took too long and was abandoned; it is safe to send it again.")
         }
-        StatusCode::PAYLOAD_TOO_LARGE => ("body_too_large", "The request body is too large."),
+        StatusCode::PAYLOAD_TOO_LARGE => ("body_too_large", too_large_message(&path)),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => {
             ("unsupported_media_type", "The request body must be JSON, uncompressed or compressed with gzip or zstd.")
         }
         _ if status.is_server_error() => ("server_error", "The server failed; nothing was changed. Try again later."),
-        _ => ("bad_request", "The request was refused."),
+        _ => ("bad_request", "The request was refused: check it against /v1/openapi.json."),
     };
     let mut fresh = ApiError::new(status, code, message).into_response();
     // Keep the headers a client may rely on (e.g. `Allow` on a 405).
@@ -671,6 +765,25 @@ async fn json_errors(request: Request, next: Next) -> Response {
         }
     }
     fresh
+}
+
+/// Refuse a request with too many or too large headers with a JSON 431 (hyper's own limit,
+/// higher, would answer without a body).
+async fn header_limits(request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let bytes: usize = headers.iter().map(|(name, value)| name.as_str().len() + value.len() + 4).sum();
+    if headers.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
+        return ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!(
+                "The request's headers are too large: at most {MAX_HEADERS} headers and {} KiB in all are accepted.",
+                MAX_HEADER_BYTES / 1024
+            ),
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 fn is_json(headers: &HeaderMap) -> bool {

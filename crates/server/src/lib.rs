@@ -4,12 +4,13 @@
 //! the cases its team may see. It depends on `harbour-wire` only, so it cannot open an event.
 
 pub mod api;
+pub mod connections;
 pub mod enrolment;
 pub mod metrics;
 pub mod postgres;
-pub mod ratelimit;
 pub mod postgres_tls;
 pub mod quota;
+pub mod ratelimit;
 pub mod serve;
 pub mod sqlite;
 pub mod store;

@@ -1,5 +1,6 @@
 //! Serving the API over HTTP or HTTPS, with graceful shutdown on SIGTERM or SIGINT.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -7,11 +8,12 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum_server::Handle;
-use axum_server::tls_rustls::RustlsConfig;
+use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::api::{self, AppState, Limits};
+use crate::connections::{ConnectionLimits, LimitAcceptor, Registry};
 use crate::metrics::MetricsAccess;
 use crate::store::Store;
 
@@ -33,6 +35,10 @@ pub struct MetricsOptions {
 /// How long in-flight requests may take to finish once shutdown starts.
 const DRAIN: Duration = Duration::from_secs(30);
 
+/// Headers hyper itself accepts per HTTP/1.1 request; above it answers a bare 431. The API's
+/// own, lower limit ([`api::MAX_HEADERS`]) answers a JSON 431 first.
+const HYPER_MAX_HEADERS: usize = 2 * api::MAX_HEADERS;
+
 /// Serve until SIGTERM/SIGINT. In-flight requests finish (so a push being committed is
 /// answered), new connections are refused. Prints the bound address on stdout once listening.
 pub async fn serve(
@@ -41,6 +47,7 @@ pub async fn serve(
     tls: Option<TlsFiles>,
     limits: Limits,
     metrics: MetricsOptions,
+    connections: ConnectionLimits,
 ) -> anyhow::Result<()> {
     let access = match metrics.token.as_deref() {
         Some(token) => MetricsAccess::Token(crate::metrics::MetricsToken::new(token)),
@@ -70,13 +77,22 @@ pub async fn serve(
         metrics_bound = Some(bound);
     }
     let app = api::router(state, limits);
+    let registry = Arc::new(Registry::new(connections));
+    tokio::spawn(Arc::clone(&registry).sweep_forever());
+    tracing::info!(
+        max_connections = connections.max_connections,
+        header_timeout_secs = connections.header_timeout.as_secs_f64(),
+        idle_timeout_secs = connections.idle_timeout.as_secs_f64(),
+        "connection limits"
+    );
 
     let scheme = if tls.is_some() { "https" } else { "http" };
     let announce = {
         let handle = handle.clone();
         async move {
             if let Some(address) = handle.listening().await {
-                println!("harbour-server listening on {scheme}://{address}");
+                // A closed stdout (`| head` that went away) must not stop the server.
+                let _ = writeln!(std::io::stdout().lock(), "harbour-server listening on {scheme}://{address}");
                 tracing::info!(%address, scheme, "listening");
                 if let Some(bound) = metrics_bound {
                     // Whoever read the first line may have closed stdout since: not a panic.
@@ -91,12 +107,16 @@ pub async fn serve(
 
     // With the peer address, so failed invitation redemptions are limited per client too.
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let limiter = LimitAcceptor::new(registry);
+    let mut server = axum_server::bind(listen).handle(handle);
+    server.http_builder().http1().max_headers(HYPER_MAX_HEADERS);
     match tls {
         Some(files) => {
             let config = RustlsConfig::from_config(Arc::new(tls_config(&files)?));
-            axum_server::bind_rustls(listen, config).handle(handle).serve(service).await
+            let acceptor = RustlsAcceptor::new(config).handshake_timeout(connections.header_timeout).acceptor(limiter);
+            server.acceptor(acceptor).serve(service).await
         }
-        None => axum_server::bind(listen).handle(handle).serve(service).await,
+        None => server.acceptor(limiter).serve(service).await,
     }
     .with_context(|| format!("could not serve on {listen}"))?;
     tracing::info!("stopped");

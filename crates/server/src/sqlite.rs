@@ -1,9 +1,12 @@
 //! SQLite backend: one file, WAL mode, `synchronous=FULL` so an acknowledged push survives a
-//! crash or power loss. One connection behind a mutex (SQLite has one writer anyway); every
-//! call runs on tokio's blocking pool.
+//! crash or power loss. One writer connection behind a mutex (SQLite has one writer anyway)
+//! and a small pool of read-only connections: in WAL mode a reader sees the last committed
+//! state and never waits for a writer, so pulls, authentication and health go on while a push
+//! commits or another process holds the write lock. Every call runs on tokio's blocking pool.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use harbour_wire::identity::DeviceCertificate;
@@ -111,30 +114,68 @@ ALTER TABLE devices ADD COLUMN certificate TEXT;
 const EVENT_COLUMNS: &str = "e.format, e.event_id, e.case_id, e.kind, e.device_id, e.device_seq, \
      e.hlc_wall_ms, e.hlc_counter, e.key_id, e.nonce, e.ciphertext";
 
+/// How long a write waits for the write lock (held by another process, e.g. a backup tool)
+/// before it fails with `storage_unavailable`: well under the default request timeout (30 s),
+/// so the client gets a sentence instead of a timeout.
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Read-only connections: pulls and authentication of this many requests run at once.
+const READERS: usize = 4;
+
 pub struct SqliteStore {
     connection: Arc<Mutex<Connection>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    /// One permit per idle reader.
+    reader_permits: Arc<tokio::sync::Semaphore>,
     path: PathBuf,
 }
 
 impl SqliteStore {
     /// Open (creating if needed) the database at `path` and run pending migrations.
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        SqliteStore::open_with_busy_timeout(path, DEFAULT_BUSY_TIMEOUT).await
+    }
+
+    /// [`SqliteStore::open`], waiting at most `busy_timeout` for the write lock.
+    pub async fn open_with_busy_timeout(path: &Path, busy_timeout: Duration) -> Result<SqliteStore, StoreError> {
         let path = path.to_path_buf();
         let opened = path.clone();
-        let connection = tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
-            let mut connection = Connection::open(&opened).map_err(backend)?;
-            connection
-                .execute_batch(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
-                )
-                .map_err(backend)?;
-            migrate(&mut connection)?;
-            Ok(connection)
+        let busy_ms = busy_timeout.as_millis().min(i32::MAX as u128);
+        let (connection, readers) =
+            tokio::task::spawn_blocking(move || -> Result<(Connection, Vec<Connection>), StoreError> {
+                let mut connection = Connection::open(&opened).map_err(backend)?;
+                connection
+                    .execute_batch(&format!(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {busy_ms};"
+                    ))
+                    .map_err(backend)?;
+                migrate(&mut connection)?;
+                let readers = (0..READERS)
+                    .map(|_| {
+                        let reader = Connection::open_with_flags(
+                            &opened,
+                            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                                | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+                                | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+                        )
+                        .map_err(backend)?;
+                        reader
+                            .execute_batch(&format!("PRAGMA query_only = ON; PRAGMA busy_timeout = {busy_ms};"))
+                            .map_err(backend)?;
+                        Ok(reader)
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?;
+                Ok((connection, readers))
+            })
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))??;
+        Ok(SqliteStore {
+            connection: Arc::new(Mutex::new(connection)),
+            readers: Arc::new(Mutex::new(readers)),
+            reader_permits: Arc::new(tokio::sync::Semaphore::new(READERS)),
+            path,
         })
-        .await
-        .map_err(|e| StoreError::Backend(e.to_string()))??;
-        Ok(SqliteStore { connection: Arc::new(Mutex::new(connection)), path })
     }
 
     pub fn path(&self) -> &Path {
@@ -166,6 +207,30 @@ impl SqliteStore {
         tokio::task::spawn_blocking(move || {
             let mut guard = connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             work(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+
+    /// Run `work` on a read-only connection: it sees the last committed state and never waits
+    /// for the writer.
+    async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let _permit =
+            Arc::clone(&self.reader_permits).acquire_owned().await.map_err(|e| StoreError::Backend(e.to_string()))?;
+        let readers = Arc::clone(&self.readers);
+        tokio::task::spawn_blocking(move || {
+            let reader = readers
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .pop()
+                .ok_or_else(|| StoreError::Backend("no read connection is free".into()))?;
+            let result = work(&reader);
+            readers.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(reader);
+            result
         })
         .await
         .map_err(|e| StoreError::Backend(e.to_string()))?
@@ -339,7 +404,7 @@ impl Store for SqliteStore {
     }
 
     async fn deployment(&self) -> Result<Deployment, StoreError> {
-        self.run(|connection| {
+        self.read(|connection| {
             connection
                 .query_row("SELECT deployment_id, root_public_key, ministry_team_id FROM deployment", [], |row| {
                     Ok(Deployment {
@@ -357,7 +422,7 @@ impl Store for SqliteStore {
 
     async fn authenticate(&self, token: &TokenHash) -> Result<Credential, StoreError> {
         let hash = token.0;
-        self.run(move |connection| {
+        self.read(move |connection| {
             let device = connection
                 .query_row(
                     "SELECT device_id, team_id, admin, revoked_at_ms IS NOT NULL FROM devices WHERE token_hash = ?1",
@@ -399,7 +464,7 @@ impl Store for SqliteStore {
     }
 
     async fn directory(&self) -> Result<SignedDirectory, StoreError> {
-        self.run(|connection| {
+        self.read(|connection| {
             connection
                 .query_row("SELECT document, signature FROM directory", [], |row| {
                     Ok(SignedDirectory { document: row.get(0)?, signature: row.get(1)? })
@@ -743,7 +808,7 @@ impl Store for SqliteStore {
     }
 
     async fn pull_events(&self, team: Uuid, after: u64, limit: u32, max_bytes: u64) -> Result<EventPage, StoreError> {
-        self.run(move |connection| {
+        self.read(move |connection| {
             let mut statement = connection
                 .prepare_cached(&format!(
                     "SELECT f.position, {EVENT_COLUMNS} FROM feed f JOIN events e ON e.seq = f.event_seq
@@ -810,7 +875,7 @@ impl Store for SqliteStore {
     }
 
     async fn list_devices(&self) -> Result<Vec<DeviceInfo>, StoreError> {
-        self.run(|connection| {
+        self.read(|connection| {
             let mut statement = connection
                 .prepare(
                     "SELECT device_id, team_id, admin, revoked_at_ms IS NOT NULL, created_at_ms, certificate
@@ -860,7 +925,7 @@ impl Store for SqliteStore {
     }
 
     async fn event_count(&self) -> Result<u64, StoreError> {
-        self.run(|connection| {
+        self.read(|connection| {
             connection
                 .query_row("SELECT COUNT(*) FROM events", [], |row| row.get::<_, i64>(0))
                 .map(|n| n as u64)
@@ -870,6 +935,6 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.run(|connection| connection.query_row("SELECT 1", [], |_| Ok(())).map_err(backend)).await
+        self.read(|connection| connection.query_row("SELECT 1", [], |_| Ok(())).map_err(backend)).await
     }
 }

@@ -303,8 +303,18 @@ pub(crate) fn now_ms() -> i64 {
 
 /// Open the store named by `--db`: `sqlite:PATH` or `postgres://...`.
 pub async fn open(spec: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+    open_with_busy_timeout(spec, crate::sqlite::DEFAULT_BUSY_TIMEOUT).await
+}
+
+/// [`open`], a SQLite write waiting at most `busy_timeout` for the write lock (choose it
+/// shorter than the request timeout, so the client gets `storage_unavailable`, not a timeout).
+pub async fn open_with_busy_timeout(
+    spec: &str,
+    busy_timeout: std::time::Duration,
+) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     if let Some(path) = spec.strip_prefix("sqlite:") {
-        let store = crate::sqlite::SqliteStore::open(std::path::Path::new(path)).await?;
+        let store =
+            crate::sqlite::SqliteStore::open_with_busy_timeout(std::path::Path::new(path), busy_timeout).await?;
         Ok(std::sync::Arc::new(store))
     } else if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
         let store = crate::postgres::PostgresStore::connect(spec).await?;

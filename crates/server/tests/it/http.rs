@@ -11,8 +11,8 @@ use rand_core::OsRng;
 use uuid::Uuid;
 
 use crate::support::{
-    Case, Deployment, Invitation, METRICS_TOKEN, Server, certify, enrol, fresh_postgres_database, postgres_url, pull_all,
-    signed_directory, team,
+    Case, Deployment, Invitation, METRICS_TOKEN, Server, certify, enrol, fresh_postgres_database, postgres_url,
+    pull_all, signed_directory, team,
 };
 
 /// A server on a fresh SQLite file; the temp dir holds the database and the log.
@@ -584,7 +584,7 @@ async fn bad_http_input_gets_json_errors() {
     .await;
     check(http.get(&url), 401, "unauthorized").await;
     check(http.get(&url).bearer_auth("0".repeat(64)), 401, "unauthorized").await;
-    check(authed(http.get(format!("{url}?after=minus-one"))), 400, "bad_request").await;
+    check(authed(http.get(format!("{url}?after=minus-one"))), 400, "invalid_query").await;
     check(http.get(format!("{}/v1/nothing-here", server.url)), 404, "not_found").await;
     check(http.delete(&url), 405, "method_not_allowed").await;
 

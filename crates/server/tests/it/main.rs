@@ -2,9 +2,11 @@
 
 mod conformance;
 mod faults;
+mod hardening;
 mod http;
-mod migration;
 mod limits;
+mod migration;
 mod plaintext;
+mod schemathesis;
 mod support;
 mod tls;
