@@ -18,8 +18,10 @@ use uuid::Uuid;
 
 mod drafts;
 mod exchange;
+pub(crate) mod facts;
 mod membership;
 mod screening;
+mod trafficking;
 
 pub use exchange::{ApplyReport, ClockWarning};
 pub use membership::DeploymentPlan;
@@ -27,6 +29,7 @@ pub use screening::{
     ConsentShared, ContactShared, DUPLICATE_PREFILTER_LIMIT, DuplicateCandidate, IdentityShared, NoteShared,
     ReferralPacket, ScreeningShared, SummaryShared,
 };
+pub use trafficking::{JusticeInput, PerpetratorInput, ProcessInput};
 
 use crate::audit::{self, AuditEntry};
 use crate::crypto::{self, CaseKey, KdfParams, Secret};
@@ -43,7 +46,7 @@ use crate::model::{
 pub const DB_FILE: &str = "harbour.db";
 const FAILED_UNLOCKS_FILE: &str = "failed-unlocks.log";
 /// The newest database layout this version understands.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 /// The shortest passphrase accepted for a new workspace.
 pub const MIN_PASSPHRASE_CHARS: usize = 8;
 
@@ -785,7 +788,7 @@ impl Workspace {
         Ok(states)
     }
 
-    fn audit_now(&mut self, action: &str, case_id: Option<CaseId>, detail: &str) -> Result<()> {
+    pub(crate) fn audit_now(&mut self, action: &str, case_id: Option<CaseId>, detail: &str) -> Result<()> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         audit::append(&tx, Utc::now(), &self.worker, action, case_id, detail)?;
         tx.commit()?;
@@ -1050,6 +1053,12 @@ fn migrate(conn: &Connection, from: i64) -> Result<()> {
              COMMIT;",
         )?;
     }
+    if from < 4 {
+        // The figures' facts, one small row per case (see `facts`).
+        conn.execute_batch("BEGIN")?;
+        facts::migrate(conn)?;
+        conn.execute_batch("PRAGMA user_version = 4; COMMIT;")?;
+    }
     Ok(())
 }
 
@@ -1188,6 +1197,7 @@ fn save_state(conn: &Connection, state: &CaseState, clock_warning: bool) -> Resu
                 .execute(params![rowid, json])?;
             conn.prepare_cached("INSERT INTO case_search (rowid, text) VALUES (?1, ?2)")?
                 .execute(params![rowid, search_text])?;
+            facts::save(conn, rowid, state, needs_review)?;
         }
         Some((rowid, old_search)) => {
             conn.prepare_cached(
@@ -1206,6 +1216,7 @@ fn save_state(conn: &Connection, state: &CaseState, clock_warning: bool) -> Resu
             ])?;
             conn.prepare_cached("UPDATE case_states SET state = ?2 WHERE case_rowid = ?1")?
                 .execute(params![rowid, json])?;
+            facts::save(conn, rowid, state, needs_review)?;
             if old_search != search_text {
                 conn.prepare_cached("DELETE FROM case_search WHERE rowid = ?1")?.execute([rowid])?;
                 conn.prepare_cached("INSERT INTO case_search (rowid, text) VALUES (?1, ?2)")?

@@ -4,12 +4,14 @@
 //! prints one when it fails: comparisons of whole cases report only which parts differ.
 
 mod audit;
+mod desk;
 mod disk;
 mod forms;
 mod merge;
 mod schema;
 mod screening;
 mod search;
+mod stats;
 mod support;
 mod tamper;
 mod unlock;
