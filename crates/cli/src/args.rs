@@ -94,6 +94,23 @@ pub enum Command {
     Device(crate::sync_cmd::DeviceCommand),
     /// Send this laptop's changes to the server and receive the team's.
     Sync,
+    /// Stages of the trafficking process: recruitment, transit, exploitation.
+    #[command(subcommand)]
+    Process(crate::desk::ProcessCommand),
+    /// The justice response: reported, investigation, charges, prosecution, outcome.
+    #[command(subcommand)]
+    Justice(crate::desk::JusticeCommand),
+    /// Perpetrators, as coded records only.
+    #[command(subcommand)]
+    Perpetrator(crate::desk::PerpetratorCommand),
+    /// Services the person received.
+    #[command(subcommand)]
+    Service(crate::desk::ServiceCommand),
+    /// The task force's figures, each with the cases behind it (recorded as one stats.view).
+    Stats(crate::desk::StatsArgs),
+    /// Reports: the annual tables for the US TIP report and UNODC.
+    #[command(subcommand)]
+    Report(crate::desk::ReportCommand),
 }
 
 #[derive(Subcommand)]

@@ -18,6 +18,7 @@ macro_rules! print {
 }
 
 mod args;
+mod desk;
 mod output;
 mod passphrase;
 mod screening;
@@ -180,6 +181,12 @@ fn run(cli: Cli) -> Result<()> {
         Command::Invite(command) => sync_cmd::invite(command, unlock()?, &out)?,
         Command::Device(command) => sync_cmd::device(command, unlock()?, &out)?,
         Command::Sync => sync_cmd::sync(unlock()?, &out)?,
+        Command::Process(command) => desk::process(command, unlock()?, &out)?,
+        Command::Justice(command) => desk::justice(command, unlock()?, &out)?,
+        Command::Perpetrator(command) => desk::perpetrator(command, unlock()?, &out)?,
+        Command::Service(command) => desk::service(command, unlock()?, &out)?,
+        Command::Stats(args) => desk::stats(args, unlock()?, &out)?,
+        Command::Report(command) => desk::report(command, unlock()?, &out)?,
         Command::Enroll { invitation, code, worker } => {
             let invitation = match invitation.strip_prefix('@') {
                 Some(file) => std::fs::read_to_string(file)

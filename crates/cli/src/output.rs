@@ -169,6 +169,7 @@ impl Output {
                 );
             }
         }
+        crate::desk::print_case_facts(state);
         println!("\nHistory:");
         for entry in &state.history {
             let set: Vec<&str> = entry.set.iter().map(|value| value.field().as_str()).collect();
@@ -256,6 +257,19 @@ fn print_fields(fields: &CaseFields) {
     println!("exploitation types: {}", list(fields.exploitation_types.iter().map(|t| t.label()).collect()));
     println!("means of control: {}", list(fields.means_of_control.iter().map(|m| m.label()).collect()));
     println!("team: {} · worker: {}", or_dash(fields.assigned_team.clone()), or_dash(fields.assigned_worker.clone()));
+    println!(
+        "identification: {} · on {} · by {}",
+        or_dash(fields.identification_status.map(|status| status.label().to_owned())),
+        or_dash(fields.identification_date.map(|date| date.to_string())),
+        or_dash(fields.identified_by.map(|by| by.label().to_owned()))
+    );
+    println!(
+        "country of exploitation: {}",
+        or_dash(fields.country_of_exploitation.as_ref().map(|c| c.as_str().to_owned()))
+    );
+    println!("recruited through: {}", list(fields.recruitment_methods.iter().map(|m| m.label()).collect()));
+    println!("recruiter relationship: {}", or_dash(fields.recruiter_relation.map(|r| r.label().to_owned())));
+    println!("labour sectors: {}", list(fields.labour_sectors.iter().map(|s| s.label()).collect()));
 }
 
 fn iso(ms: u64) -> String {

@@ -583,9 +583,14 @@ mod tests {
             team_id: team.team_id,
             team_name: "Clinic".into(),
             team_secret: hex::encode(team.secret.expose()),
-            device_token: "token".into(),
+            invitation_id: Uuid::from_u128(4),
+            invitation_token: "token".into(),
+            invitation_key: "00".repeat(32),
+            credential: SignedDocument { document: "{}".into(), signature: vec![0; 64] },
+            expires_ms: 5,
             admin: false,
             directory: root.sign(&directory(vec![team.team("Clinic")])),
+            directory_key: None,
         };
         let code = new_invitation_code();
         let text = seal_invitation(&invitation, &code, KdfParams::INSECURE_FAST_FOR_TESTS).unwrap();

@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 pub use harbour_wire::{Hlc, SealedEvent};
 
 use crate::ids::{CaseCode, CaseId, DeviceId, EntryId, EventId};
-use crate::model::{CaseFields, Consent, FieldValue, Note, Referral, ReferralStatus, Screening};
+use crate::model::{
+    CaseFields, Consent, FieldValue, JusticeStep, Note, Perpetrator, ProcessEvent, Referral, ReferralStatus, Screening,
+    ServiceReceived,
+};
 
 /// One change to one case, in clear. Never written anywhere as is: seal it first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -24,6 +27,8 @@ pub struct Event {
 /// What an event does to its case.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+// A creation carries every field once per case; events live briefly in memory (sealed at once).
+#[allow(clippy::large_enum_variant)]
 pub enum Change {
     CaseCreated { code: CaseCode, fields: CaseFields },
     CaseUpdated { edits: Vec<FieldEdit>, reason: Option<String> },
@@ -32,6 +37,10 @@ pub enum Change {
     ReferralMade { referral: Referral },
     ReferralStatusChanged { referral_id: EntryId, status: ReferralStatus, note: Option<String> },
     ScreeningRecorded { screening: Screening },
+    ProcessEventAdded { event: ProcessEvent },
+    JusticeStepAdded { step: JusticeStep },
+    PerpetratorAdded { perpetrator: Perpetrator },
+    ServiceReceived { service: ServiceReceived },
 }
 
 impl Change {
@@ -45,6 +54,10 @@ impl Change {
             Change::ReferralMade { .. } => "referral.made",
             Change::ReferralStatusChanged { .. } => "referral.status",
             Change::ScreeningRecorded { .. } => "screening.recorded",
+            Change::ProcessEventAdded { .. } => "process.added",
+            Change::JusticeStepAdded { .. } => "justice.added",
+            Change::PerpetratorAdded { .. } => "perpetrator.added",
+            Change::ServiceReceived { .. } => "service.added",
         }
     }
 }

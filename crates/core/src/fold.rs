@@ -19,7 +19,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::{Change, Event, EventOrder, Hlc};
 use crate::ids::{CaseCode, CaseId, DeviceId, EntryId, EventId};
-use crate::model::{CaseFields, Consent, Field, FieldValue, Note, Referral, ReferralStatus, Screening};
+use crate::model::{
+    CaseFields, Consent, Field, FieldValue, JusticeStep, Note, Perpetrator, ProcessEvent, Referral, ReferralStatus,
+    Screening, ServiceReceived,
+};
 
 /// A case as it stands after all its known events.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -35,6 +38,21 @@ pub struct CaseState {
     pub referrals: Vec<ReferralState>,
     #[serde(default)]
     pub screenings: Vec<Dated<Screening>>,
+    /// What each screening concluded and when: kept in the stored projection for the figures,
+    /// without the answers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub screening_outcomes: Vec<ScreeningOutcome>,
+    /// The stages of the trafficking process (recruitment, transit, exploitation).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub process: Vec<Dated<ProcessEvent>>,
+    /// The justice response, step by step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub justice: Vec<Dated<JusticeStep>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub perpetrators: Vec<Dated<Perpetrator>>,
+    /// Services the person received.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<Dated<ServiceReceived>>,
     /// Every event, in fold order, described without its values for entries.
     #[serde(default)]
     pub history: Vec<HistoryEntry>,
@@ -98,6 +116,14 @@ pub struct Dated<T> {
     #[serde(flatten)]
     pub entry: T,
     pub recorded: Stamp,
+}
+
+/// A screening's conclusion: its level (`result.level`) and when it was recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScreeningOutcome {
+    pub id: EntryId,
+    pub level: Option<String>,
+    pub recorded_ms: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,6 +206,11 @@ impl CaseState {
             consents: Vec::new(),
             referrals: Vec::new(),
             screenings: Vec::new(),
+            screening_outcomes: Vec::new(),
+            process: Vec::new(),
+            justice: Vec::new(),
+            perpetrators: Vec::new(),
+            services: Vec::new(),
             history: vec![HistoryEntry {
                 stamp,
                 kind: event.change.kind().to_owned(),
@@ -264,7 +295,24 @@ impl CaseState {
                 }
             }
             Change::ScreeningRecorded { screening } => {
+                self.screening_outcomes.push(ScreeningOutcome {
+                    id: screening.id,
+                    level: screening.result.get("level").and_then(|level| level.as_str()).map(str::to_owned),
+                    recorded_ms: stamp.at_ms(),
+                });
                 self.screenings.push(Dated { entry: screening.clone(), recorded: stamp.clone() })
+            }
+            Change::ProcessEventAdded { event } => {
+                self.process.push(Dated { entry: event.clone(), recorded: stamp.clone() })
+            }
+            Change::JusticeStepAdded { step } => {
+                self.justice.push(Dated { entry: step.clone(), recorded: stamp.clone() })
+            }
+            Change::PerpetratorAdded { perpetrator } => {
+                self.perpetrators.push(Dated { entry: perpetrator.clone(), recorded: stamp.clone() })
+            }
+            Change::ServiceReceived { service } => {
+                self.services.push(Dated { entry: service.clone(), recorded: stamp.clone() })
             }
         }
         self.history.push(entry);
@@ -297,6 +345,11 @@ impl CaseState {
             consents: self.consents.clone(),
             referrals: self.referrals.clone(),
             screenings: Vec::new(),
+            screening_outcomes: self.screening_outcomes.clone(),
+            process: self.process.clone(),
+            justice: self.justice.clone(),
+            perpetrators: self.perpetrators.clone(),
+            services: self.services.clone(),
             history: Vec::new(),
             conflicts: self.conflicts.clone(),
             heads: self.heads.clone(),
@@ -317,6 +370,16 @@ impl CaseState {
             updated: &'a Stamp,
             consents: &'a [Dated<Consent>],
             referrals: &'a [ReferralState],
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            screening_outcomes: &'a [ScreeningOutcome],
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            process: &'a [Dated<ProcessEvent>],
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            justice: &'a [Dated<JusticeStep>],
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            perpetrators: &'a [Dated<Perpetrator>],
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            services: &'a [Dated<ServiceReceived>],
             conflicts: &'a [Conflict],
             heads: &'a BTreeMap<Field, Vec<Version>>,
             #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -333,6 +396,11 @@ impl CaseState {
             updated: &self.updated,
             consents: &self.consents,
             referrals: &self.referrals,
+            screening_outcomes: &self.screening_outcomes,
+            process: &self.process,
+            justice: &self.justice,
+            perpetrators: &self.perpetrators,
+            services: &self.services,
             conflicts: &self.conflicts,
             heads: &self.heads,
             replaced: &self.replaced,

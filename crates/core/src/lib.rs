@@ -14,10 +14,14 @@ pub mod ids;
 pub mod keyfile;
 pub mod matching;
 pub mod model;
+pub mod stats;
 pub mod store;
 
 pub use error::{Error, Result};
 pub use event::{Change, Event, Hlc, SealedEvent};
 pub use fold::CaseState;
 pub use ids::{CaseCode, CaseId, CodePrefix, DeviceId, EntryId, EventId};
-pub use store::{CaseQuery, CaseSummary, ConsentInput, CreateOptions, ReferralInput, Workspace};
+pub use store::{
+    CaseQuery, CaseSummary, ConsentInput, CreateOptions, JusticeInput, PerpetratorInput, ProcessInput, ReferralInput,
+    Workspace,
+};

@@ -3,7 +3,10 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::codes::{CaseStatus, ExploitationType, MeansOfControl, RiskLevel, Sex};
+use super::codes::{
+    CaseStatus, ExploitationType, IdentificationStatus, LabourSector, MeansOfControl, OrganisationType,
+    RecruiterRelation, RecruitmentMethod, RiskLevel, Sex,
+};
 use super::values::{self, AgeEstimate, Country, Language, Phone};
 use crate::error::{Error, Result};
 
@@ -30,6 +33,24 @@ pub struct CaseFields {
     pub means_of_control: Vec<MeansOfControl>,
     pub assigned_team: Option<String>,
     pub assigned_worker: Option<String>,
+    #[serde(default)]
+    pub identification_status: Option<IdentificationStatus>,
+    #[serde(default)]
+    pub identification_date: Option<NaiveDate>,
+    #[serde(default)]
+    pub identified_by: Option<OrganisationType>,
+    #[serde(default)]
+    pub country_of_exploitation: Option<Country>,
+    #[serde(default)]
+    pub recruiter_relation: Option<RecruiterRelation>,
+    #[serde(default)]
+    pub recruitment_methods: Vec<RecruitmentMethod>,
+    #[serde(default)]
+    pub labour_sectors: Vec<LabourSector>,
+    /// The day the person first came to the service, when the case is recorded later (from
+    /// paper); the figures count a case from this day, else from the day it was recorded.
+    #[serde(default)]
+    pub intake_date: Option<NaiveDate>,
 }
 
 impl CaseFields {
@@ -51,6 +72,14 @@ impl CaseFields {
             means_of_control: Vec::new(),
             assigned_team: None,
             assigned_worker: None,
+            identification_status: None,
+            identification_date: None,
+            identified_by: None,
+            country_of_exploitation: None,
+            recruiter_relation: None,
+            recruitment_methods: Vec::new(),
+            labour_sectors: Vec::new(),
+            intake_date: None,
         })
     }
 
@@ -72,6 +101,14 @@ impl CaseFields {
             FieldValue::MeansOfControl(self.means_of_control.clone()),
             FieldValue::AssignedTeam(self.assigned_team.clone()),
             FieldValue::AssignedWorker(self.assigned_worker.clone()),
+            FieldValue::IdentificationStatus(self.identification_status),
+            FieldValue::IdentificationDate(self.identification_date),
+            FieldValue::IdentifiedBy(self.identified_by),
+            FieldValue::CountryOfExploitation(self.country_of_exploitation.clone()),
+            FieldValue::RecruiterRelation(self.recruiter_relation),
+            FieldValue::RecruitmentMethods(self.recruitment_methods.clone()),
+            FieldValue::LabourSectors(self.labour_sectors.clone()),
+            FieldValue::IntakeDate(self.intake_date),
         ]
     }
 
@@ -92,6 +129,14 @@ impl CaseFields {
             FieldValue::MeansOfControl(v) => self.means_of_control = v,
             FieldValue::AssignedTeam(v) => self.assigned_team = v,
             FieldValue::AssignedWorker(v) => self.assigned_worker = v,
+            FieldValue::IdentificationStatus(v) => self.identification_status = v,
+            FieldValue::IdentificationDate(v) => self.identification_date = v,
+            FieldValue::IdentifiedBy(v) => self.identified_by = v,
+            FieldValue::CountryOfExploitation(v) => self.country_of_exploitation = v,
+            FieldValue::RecruiterRelation(v) => self.recruiter_relation = v,
+            FieldValue::RecruitmentMethods(v) => self.recruitment_methods = v,
+            FieldValue::LabourSectors(v) => self.labour_sectors = v,
+            FieldValue::IntakeDate(v) => self.intake_date = v,
         }
     }
 }
@@ -115,6 +160,14 @@ pub enum Field {
     MeansOfControl,
     AssignedTeam,
     AssignedWorker,
+    IdentificationStatus,
+    IdentificationDate,
+    IdentifiedBy,
+    CountryOfExploitation,
+    RecruiterRelation,
+    RecruitmentMethods,
+    LabourSectors,
+    IntakeDate,
 }
 
 impl Field {
@@ -134,6 +187,14 @@ impl Field {
         Field::MeansOfControl,
         Field::AssignedTeam,
         Field::AssignedWorker,
+        Field::IdentificationStatus,
+        Field::IdentificationDate,
+        Field::IdentifiedBy,
+        Field::CountryOfExploitation,
+        Field::RecruiterRelation,
+        Field::RecruitmentMethods,
+        Field::LabourSectors,
+        Field::IntakeDate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -153,6 +214,14 @@ impl Field {
             Field::MeansOfControl => "means_of_control",
             Field::AssignedTeam => "assigned_team",
             Field::AssignedWorker => "assigned_worker",
+            Field::IdentificationStatus => "identification_status",
+            Field::IdentificationDate => "identification_date",
+            Field::IdentifiedBy => "identified_by",
+            Field::CountryOfExploitation => "country_of_exploitation",
+            Field::RecruiterRelation => "recruiter_relation",
+            Field::RecruitmentMethods => "recruitment_methods",
+            Field::LabourSectors => "labour_sectors",
+            Field::IntakeDate => "intake_date",
         }
     }
 
@@ -168,6 +237,8 @@ impl Field {
             "exploitation_type" => Some(Field::ExploitationTypes),
             "team" => Some(Field::AssignedTeam),
             "worker" => Some(Field::AssignedWorker),
+            "recruitment_method" => Some(Field::RecruitmentMethods),
+            "labour_sector" => Some(Field::LabourSectors),
             _ => None,
         };
         alias.or_else(|| Field::ALL.iter().copied().find(|field| field.as_str() == wanted)).ok_or_else(|| {
@@ -202,6 +273,14 @@ pub enum FieldValue {
     MeansOfControl(Vec<MeansOfControl>),
     AssignedTeam(Option<String>),
     AssignedWorker(Option<String>),
+    IdentificationStatus(Option<IdentificationStatus>),
+    IdentificationDate(Option<NaiveDate>),
+    IdentifiedBy(Option<OrganisationType>),
+    CountryOfExploitation(Option<Country>),
+    RecruiterRelation(Option<RecruiterRelation>),
+    RecruitmentMethods(Vec<RecruitmentMethod>),
+    LabourSectors(Vec<LabourSector>),
+    IntakeDate(Option<NaiveDate>),
 }
 
 impl FieldValue {
@@ -222,6 +301,14 @@ impl FieldValue {
             FieldValue::MeansOfControl(_) => Field::MeansOfControl,
             FieldValue::AssignedTeam(_) => Field::AssignedTeam,
             FieldValue::AssignedWorker(_) => Field::AssignedWorker,
+            FieldValue::IdentificationStatus(_) => Field::IdentificationStatus,
+            FieldValue::IdentificationDate(_) => Field::IdentificationDate,
+            FieldValue::IdentifiedBy(_) => Field::IdentifiedBy,
+            FieldValue::CountryOfExploitation(_) => Field::CountryOfExploitation,
+            FieldValue::RecruiterRelation(_) => Field::RecruiterRelation,
+            FieldValue::RecruitmentMethods(_) => Field::RecruitmentMethods,
+            FieldValue::LabourSectors(_) => Field::LabourSectors,
+            FieldValue::IntakeDate(_) => Field::IntakeDate,
         }
     }
 
@@ -251,6 +338,24 @@ impl FieldValue {
             }
             Field::AssignedTeam => FieldValue::AssignedTeam(optional(empty, || values::short_text(name, text))?),
             Field::AssignedWorker => FieldValue::AssignedWorker(optional(empty, || values::short_text(name, text))?),
+            Field::IdentificationStatus => {
+                FieldValue::IdentificationStatus(optional(empty, || coded::<IdentificationStatus>(name, text))?)
+            }
+            Field::IdentificationDate => {
+                FieldValue::IdentificationDate(optional(empty, || values::parse_past_date(name, text))?)
+            }
+            Field::IdentifiedBy => FieldValue::IdentifiedBy(optional(empty, || coded::<OrganisationType>(name, text))?),
+            Field::CountryOfExploitation => {
+                FieldValue::CountryOfExploitation(optional(empty, || Country::parse_for(name, text))?)
+            }
+            Field::RecruiterRelation => {
+                FieldValue::RecruiterRelation(optional(empty, || coded::<RecruiterRelation>(name, text))?)
+            }
+            Field::RecruitmentMethods => {
+                FieldValue::RecruitmentMethods(list(text, |item| coded::<RecruitmentMethod>(name, item))?)
+            }
+            Field::LabourSectors => FieldValue::LabourSectors(list(text, |item| coded::<LabourSector>(name, item))?),
+            Field::IntakeDate => FieldValue::IntakeDate(optional(empty, || values::parse_past_date(name, text))?),
         })
     }
 }
@@ -278,7 +383,15 @@ impl_coded!(
     MeansOfControl,
     super::codes::ServiceType,
     super::codes::Urgency,
-    super::codes::ReferralReason
+    super::codes::ReferralReason,
+    IdentificationStatus,
+    OrganisationType,
+    RecruiterRelation,
+    RecruitmentMethod,
+    LabourSector,
+    super::codes::ProcessStage,
+    super::codes::JusticeStage,
+    super::codes::PerpetratorRole
 );
 
 /// Parses one value of a coded list, or says which values are allowed.
@@ -361,10 +474,31 @@ mod tests {
         );
         check("assigned_team", "Shelter", r#"{"field":"assigned_team","value":"Shelter"}"#);
         check("assigned_worker", "", r#"{"field":"assigned_worker","value":null}"#);
+        check("identification_status", "presumed", r#"{"field":"identification_status","value":"presumed"}"#);
+        check(
+            "identification_status",
+            "victim",
+            "error: identification_status: \"victim\" is not allowed; use one of: possible, presumed, identified, not_a_victim",
+        );
+        check("identification_date", "2024-02-03", r#"{"field":"identification_date","value":"2024-02-03"}"#);
+        check("identified_by", "law-enforcement", r#"{"field":"identified_by","value":"law_enforcement"}"#);
+        check("country_of_exploitation", "tt", r#"{"field":"country_of_exploitation","value":"TT"}"#);
+        check(
+            "country_of_exploitation",
+            "XX",
+            "error: country_of_exploitation: \"XX\" is not an ISO 3166-1 country code; use two letters such as LC, GY or VE",
+        );
+        check("recruiter_relation", "family", r#"{"field":"recruiter_relation","value":"family"}"#);
+        check(
+            "recruitment_method",
+            "job_offer,internet",
+            r#"{"field":"recruitment_methods","value":["job_offer","internet"]}"#,
+        );
+        check("labour_sector", "agriculture", r#"{"field":"labour_sectors","value":["agriculture"]}"#);
         check(
             "colour",
             "red",
-            "error: colour: is not a case field; the fields are name, aliases, sex, birth_date, estimated_age, nationalities, languages, phone, location, status, risk_level, exploitation_types, means_of_control, assigned_team, assigned_worker",
+            "error: colour: is not a case field; the fields are name, aliases, sex, birth_date, estimated_age, nationalities, languages, phone, location, status, risk_level, exploitation_types, means_of_control, assigned_team, assigned_worker, identification_status, identification_date, identified_by, country_of_exploitation, recruiter_relation, recruitment_methods, labour_sectors, intake_date",
         );
     }
 }

@@ -233,6 +233,75 @@ coded! {
     }
 }
 
+coded! {
+    /// Where a person stands as a possible victim (HTCDS `vic_TraffickingStatus`). Until a
+    /// person is identified as a victim, Harbour's words are "person" and "case".
+    IdentificationStatus, "identification status" {
+        Possible = "possible", "Possible", "Possible victim";
+        Presumed = "presumed", "Presumed", "Presumed victim";
+        Identified = "identified", "Identified", "Identified victim";
+        NotAVictim = "not_a_victim", "NotAVictim", "Not a victim";
+    }
+}
+
+coded! {
+    /// Who identified a person: the kind of organisation (HTCDS `org_Type`).
+    OrganisationType, "kind of organisation" {
+        Ngo = "ngo", "NGO", "NGO";
+        LawEnforcement = "law_enforcement", "LawEnforcement", "Law enforcement";
+        HealthService = "health_service", "HealthServiceOrganisation", "Health service";
+        CentralGovernment = "central_government", "CentralGovernmentOrganisation", "Central government";
+        LocalGovernment = "local_government", "LocalGovernmentOrganisation", "Local government";
+        ImmigrationService = "immigration_service", "ImmigrationService", "Immigration service";
+        LegalService = "legal_service", "LegalService", "Legal service";
+        CorporateBusiness = "corporate_business", "CorporateBusiness", "Business";
+    }
+}
+
+coded! {
+    /// A stage of the trafficking process (HTCDS `hte_Type`).
+    ProcessStage, "stage of the trafficking process" {
+        Recruitment = "recruitment", "Recruitment", "Recruitment";
+        Transit = "transit", "Transit", "Transit";
+        Exploitation = "exploitation", "Exploitation", "Exploitation";
+    }
+}
+
+coded! {
+    /// A step of the criminal-justice response. No international standard codes these steps;
+    /// the names are the ones the US TIP report and UNODC questionnaires count.
+    JusticeStage, "justice stage" {
+        Reported = "reported", "reported", "Reported to the police";
+        Investigation = "investigation", "investigation", "Investigation opened";
+        Charged = "charged", "charged", "Charges brought";
+        Prosecution = "prosecution", "prosecution", "Prosecution started";
+        Convicted = "convicted", "convicted", "Conviction";
+        Acquitted = "acquitted", "acquitted", "Acquittal";
+        Dismissed = "dismissed", "dismissed", "Case dismissed";
+    }
+}
+
+coded! {
+    /// A perpetrator's role in the process (HTCDS `per_RoleInProcess`).
+    PerpetratorRole, "role in the process" {
+        TravellingPartner = "travelling_partner", "TravellingPartner", "Travelling partner";
+        Transporter = "transporter", "Transporter", "Transporter";
+        Recruiter = "recruiter", "RecruiterOrIntermediary", "Recruiter or intermediary";
+        BrokerTravelAgent = "broker_travel_agent", "BrokerTravelAgent", "Broker or travel agent";
+        TransferredIndividual = "transferred_individual", "TransferredIndividual", "Transferred the person";
+        HarbouredIndividual = "harboured_individual", "HarbouredIndividual", "Harboured the person";
+        SoldIndividual = "sold_individual", "SoldIndividual", "Sold the person";
+        BoughtIndividual = "bought_individual", "BoughtIndividual", "Bought the person";
+        ReceivedIndividual = "received_individual", "ReceivedIndividual", "Received the person";
+        ControlledIndividual = "controlled_individual", "ControlledIndividual", "Controlled the person";
+        Smuggler = "smuggler", "Smuggler", "Smuggler";
+        Abuser = "abuser", "Abuser", "Abuser";
+        Kidnapper = "kidnapper", "Kidnapper", "Kidnapper";
+        Exploiter = "exploiter", "Exploiter", "Exploiter";
+        Other = "other", "Other", "Other";
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,5 +316,8 @@ mod tests {
         assert_eq!(MeansOfControl::parse("meansOfControlDebtBondage"), Some(MeansOfControl::DebtBondage));
         assert_eq!(RiskLevel::parse("severe"), None);
         assert_eq!(MeansOfControl::ALL.len(), 17);
+        assert_eq!(PerpetratorRole::ALL.len(), 15);
+        assert_eq!(IdentificationStatus::parse("not-a-victim"), Some(IdentificationStatus::NotAVictim));
+        assert_eq!(ProcessStage::parse("Recruitment"), Some(ProcessStage::Recruitment));
     }
 }

@@ -1,4 +1,5 @@
-//! Append-only entries of a case: notes, consents, referrals and screenings. They never
+//! Append-only entries of a case: notes, consents, referrals, screenings, the stages of the
+//! trafficking process, the justice response, perpetrators and services received. They never
 //! conflict: two devices adding entries at once simply both add them.
 
 use std::collections::BTreeMap;
@@ -6,7 +7,10 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::codes::{ReferralReason, ServiceType, Urgency};
+use super::codes::{
+    JusticeStage, PerpetratorRole, ProcessStage, RecruiterRelation, ReferralReason, ServiceType, Sex, Urgency,
+};
+use super::values::{ApproxDate, Country};
 use crate::error::{Error, Result};
 use crate::ids::EntryId;
 
@@ -163,6 +167,60 @@ pub struct Screening {
     pub answers: BTreeMap<String, serde_json::Value>,
     /// The result computed when it was recorded (level, reasons, codes), kept as computed.
     pub result: serde_json::Value,
+}
+
+/// One stage of the trafficking process: where and when the person was recruited, moved or
+/// exploited (HTCDS `hte_`). The place is the worker's words about a town or site.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessEvent {
+    pub id: EntryId,
+    pub stage: ProcessStage,
+    pub country: Country,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub place: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<ApproxDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<ApproxDate>,
+}
+
+/// A step of the justice response: reported, investigated, charged, prosecuted, and its
+/// outcome. A step may name the perpetrator it concerns (an id from [`Perpetrator`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JusticeStep {
+    pub id: EntryId,
+    pub stage: JusticeStage,
+    /// The day it happened; when not given, the day it was recorded counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perpetrator: Option<EntryId>,
+    /// For a conviction: the sentence in months of imprisonment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sentence_months: Option<u32>,
+}
+
+/// A perpetrator as a minimal coded record: never a name or free text about a suspect.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Perpetrator {
+    pub id: EntryId,
+    pub roles: Vec<PerpetratorRole>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sex: Option<Sex>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nationality: Option<Country>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relationship: Option<RecruiterRelation>,
+}
+
+/// A service the person received (shelter, medical care, legal aid, return …), with its dates.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceReceived {
+    pub id: EntryId,
+    pub service_type: ServiceType,
+    pub date: NaiveDate,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<NaiveDate>,
 }
 
 #[cfg(test)]

@@ -7,5 +7,8 @@ pub mod values;
 
 pub use case::{CaseFields, Field, FieldValue};
 pub use codes::*;
-pub use entries::{Consent, ConsentMethod, ConsentScope, Note, Referral, ReferralStatus, Screening};
-pub use values::{AgeEstimate, Country, Language, Phone};
+pub use entries::{
+    Consent, ConsentMethod, ConsentScope, JusticeStep, Note, Perpetrator, ProcessEvent, Referral, ReferralStatus,
+    Screening, ServiceReceived,
+};
+pub use values::{AgeEstimate, ApproxDate, Country, Language, Phone};

@@ -42,12 +42,17 @@ pub struct Country(String);
 
 impl Country {
     pub fn parse(text: &str) -> Result<Country> {
+        Country::parse_for("nationality", text)
+    }
+
+    /// [`Country::parse`] for another field than the nationality (a refusal names `field`).
+    pub fn parse_for(field: &str, text: &str) -> Result<Country> {
         let code = text.trim().to_ascii_uppercase();
         if COUNTRY_CODES.binary_search(&code.as_str()).is_ok() {
             Ok(Country(code))
         } else {
             Err(Error::invalid(
-                "nationality",
+                field,
                 format!("\"{}\" is not an ISO 3166-1 country code; use two letters such as LC, GY or VE", text.trim()),
             ))
         }
@@ -231,6 +236,93 @@ fn checked_text(field: &str, text: &str, max: usize) -> Result<String> {
     Ok(trimmed.to_owned())
 }
 
+/// A date that may be known only to the month or the year, and may be approximate: what a
+/// person remembers of when they were recruited or moved. Written `2023`, `2023-05` or
+/// `2023-05-14`, with a leading `~` when approximate (`~2023-05`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ApproxDate {
+    pub year: i32,
+    pub month: Option<u32>,
+    pub day: Option<u32>,
+    pub approximate: bool,
+}
+
+impl ApproxDate {
+    pub fn parse(field: &str, text: &str) -> Result<ApproxDate> {
+        let trimmed = text.trim();
+        let refuse = || {
+            Error::invalid(
+                field,
+                format!(
+                    "\"{trimmed}\" is not a date; use YYYY, YYYY-MM or YYYY-MM-DD, with ~ in front when it is approximate (~2023-05)"
+                ),
+            )
+        };
+        let (approximate, body) = match trimmed.strip_prefix('~') {
+            Some(rest) => (true, rest.trim()),
+            None => (false, trimmed),
+        };
+        let parts: Vec<&str> = body.split('-').collect();
+        let number = |part: &str| part.parse::<u32>().ok();
+        let date = match parts.as_slice() {
+            [year] if year.len() == 4 => {
+                ApproxDate { year: number(year).ok_or_else(refuse)? as i32, month: None, day: None, approximate }
+            }
+            [year, month] if year.len() == 4 && month.len() == 2 => {
+                let month = number(month).filter(|m| (1..=12).contains(m)).ok_or_else(refuse)?;
+                ApproxDate { year: number(year).ok_or_else(refuse)? as i32, month: Some(month), day: None, approximate }
+            }
+            [_, _, _] => {
+                let date = NaiveDate::parse_from_str(body, "%Y-%m-%d").map_err(|_| refuse())?;
+                ApproxDate { year: date.year(), month: Some(date.month()), day: Some(date.day()), approximate }
+            }
+            _ => return Err(refuse()),
+        };
+        if date.year < 1900 {
+            return Err(Error::invalid(field, "the date is before 1900"));
+        }
+        if date.earliest() > Utc::now().date_naive() {
+            return Err(Error::invalid(field, "the date is in the future"));
+        }
+        Ok(date)
+    }
+
+    /// The first day the date can mean (`2023-05` → 1 May 2023).
+    pub fn earliest(&self) -> NaiveDate {
+        NaiveDate::from_ymd_opt(self.year, self.month.unwrap_or(1), self.day.unwrap_or(1)).expect("checked when parsed")
+    }
+}
+
+impl std::fmt::Display for ApproxDate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.approximate {
+            f.write_str("~")?;
+        }
+        write!(f, "{:04}", self.year)?;
+        if let Some(month) = self.month {
+            write!(f, "-{month:02}")?;
+        }
+        if let Some(day) = self.day {
+            write!(f, "-{day:02}")?;
+        }
+        Ok(())
+    }
+}
+
+impl TryFrom<String> for ApproxDate {
+    type Error = Error;
+    fn try_from(text: String) -> Result<ApproxDate> {
+        ApproxDate::parse("date", &text)
+    }
+}
+
+impl From<ApproxDate> for String {
+    fn from(date: ApproxDate) -> String {
+        date.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,6 +363,20 @@ mod tests {
         assert_eq!(AgeEstimate::parse("34").unwrap().years, 34);
         assert!(AgeEstimate::parse("121").is_err());
         assert!(AgeEstimate::parse("-1").is_err());
+    }
+
+    #[test]
+    fn approximate_dates_keep_their_precision() {
+        for text in ["2023", "2023-05", "2023-05-14", "~2019-11", "~2020"] {
+            assert_eq!(ApproxDate::parse("from", text).unwrap().to_string(), text);
+        }
+        assert_eq!(
+            ApproxDate::parse("from", "~2023-05").unwrap().earliest(),
+            NaiveDate::from_ymd_opt(2023, 5, 1).unwrap()
+        );
+        for bad in ["2023-13", "23-05", "May 2023", "2023-02-30", "1850", "2999"] {
+            assert!(ApproxDate::parse("from", bad).unwrap_err().to_string().starts_with("from:"), "{bad}");
+        }
     }
 
     #[test]

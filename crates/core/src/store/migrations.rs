@@ -138,5 +138,11 @@ pub(super) fn migrate(conn: &Connection, from: i64) -> Result<()> {
              COMMIT;",
         )?;
     }
+    if from < 5 {
+        // The figures' facts, one small row per case (see `store/facts.rs`).
+        conn.execute_batch("BEGIN")?;
+        super::facts::migrate(conn)?;
+        conn.execute_batch("PRAGMA user_version = 5; COMMIT;")?;
+    }
     Ok(())
 }

@@ -19,10 +19,12 @@ use uuid::Uuid;
 mod audit_sync;
 mod drafts;
 mod exchange;
+pub(crate) mod facts;
 mod membership;
 mod migrations;
 mod revocation;
 mod screening;
+mod trafficking;
 
 pub use audit_sync::{AUDIT_KIND, DeviceAudit, audit_channel};
 pub use exchange::{ApplyReport, ClockWarning};
@@ -32,6 +34,7 @@ pub use screening::{
     ConsentShared, ContactShared, DUPLICATE_PREFILTER_LIMIT, DuplicateCandidate, IdentityShared, NoteShared,
     ReferralPacket, ScreeningShared, SummaryShared,
 };
+pub use trafficking::{JusticeInput, PerpetratorInput, ProcessInput};
 
 use crate::audit::{self, AuditEntry};
 use crate::crypto::{self, CaseKey, KdfParams, Secret};
@@ -48,7 +51,7 @@ use crate::model::{
 pub const DB_FILE: &str = "harbour.db";
 const FAILED_UNLOCKS_FILE: &str = "failed-unlocks.log";
 /// The newest database layout this version understands.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 /// The shortest passphrase accepted for a new workspace.
 pub const MIN_PASSPHRASE_CHARS: usize = 8;
 
@@ -793,7 +796,7 @@ impl Workspace {
         Ok(states)
     }
 
-    fn audit_now(&mut self, action: &str, case_id: Option<CaseId>, detail: &str) -> Result<()> {
+    pub(crate) fn audit_now(&mut self, action: &str, case_id: Option<CaseId>, detail: &str) -> Result<()> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         audit::append(&tx, Utc::now(), &self.worker, action, case_id, detail)?;
         tx.commit()?;
@@ -1119,6 +1122,7 @@ fn save_state(conn: &Connection, state: &CaseState, clock_warning: bool) -> Resu
                 .execute(params![rowid, json])?;
             conn.prepare_cached("INSERT INTO case_search (rowid, text) VALUES (?1, ?2)")?
                 .execute(params![rowid, search_text])?;
+            facts::save(conn, rowid, state, needs_review)?;
         }
         Some((rowid, old_search)) => {
             conn.prepare_cached(
@@ -1137,6 +1141,7 @@ fn save_state(conn: &Connection, state: &CaseState, clock_warning: bool) -> Resu
             ])?;
             conn.prepare_cached("UPDATE case_states SET state = ?2 WHERE case_rowid = ?1")?
                 .execute(params![rowid, json])?;
+            facts::save(conn, rowid, state, needs_review)?;
             if old_search != search_text {
                 conn.prepare_cached("DELETE FROM case_search WHERE rowid = ?1")?.execute([rowid])?;
                 conn.prepare_cached("INSERT INTO case_search (rowid, text) VALUES (?1, ?2)")?

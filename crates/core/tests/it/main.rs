@@ -4,6 +4,7 @@
 //! prints one when it fails: comparisons of whole cases report only which parts differ.
 
 mod audit;
+mod desk;
 mod disk;
 mod forms;
 mod merge;
@@ -11,6 +12,7 @@ mod relay;
 mod schema;
 mod screening;
 mod search;
+mod stats;
 mod support;
 mod tamper;
 mod unlock;

@@ -12,8 +12,8 @@ use harbour_core::crypto::{self, CaseKey};
 use harbour_core::event::{Change, Clock, FieldEdit};
 use harbour_core::fold::CaseState;
 use harbour_core::model::{
-    CaseFields, CaseStatus, Consent, ConsentMethod, ConsentScope, Field, FieldValue, Note, Referral, ReferralReason,
-    ReferralStatus, RiskLevel, ServiceType, Urgency,
+    CaseFields, CaseStatus, Consent, ConsentMethod, ConsentScope, Field, FieldValue, IdentificationStatus,
+    JusticeStage, JusticeStep, Note, Referral, ReferralReason, ReferralStatus, RiskLevel, ServiceType, Urgency,
 };
 use harbour_core::{CaseCode, CaseId, CodePrefix, DeviceId, EntryId, Event, EventId};
 use proptest::prelude::*;
@@ -61,7 +61,8 @@ enum Step {
 }
 
 /// The fields edited in the simulation, and the values each may take.
-const FIELDS: [Field; 4] = [Field::RiskLevel, Field::Status, Field::AssignedTeam, Field::Location];
+const FIELDS: [Field; 5] =
+    [Field::RiskLevel, Field::Status, Field::AssignedTeam, Field::Location, Field::IdentificationStatus];
 
 fn value(field: Field, index: usize) -> FieldValue {
     match field {
@@ -70,6 +71,14 @@ fn value(field: Field, index: usize) -> FieldValue {
         ),
         Field::Status => FieldValue::Status([CaseStatus::Active, CaseStatus::FollowUp, CaseStatus::Closed][index % 3]),
         Field::AssignedTeam => FieldValue::AssignedTeam(Some(format!("team-{}", index % 3))),
+        Field::IdentificationStatus => FieldValue::IdentificationStatus(
+            [
+                None,
+                Some(IdentificationStatus::Possible),
+                Some(IdentificationStatus::Presumed),
+                Some(IdentificationStatus::Identified),
+            ][index % 4],
+        ),
         _ => FieldValue::Location(Some(format!("place-{}", index % 5))),
     }
 }
@@ -164,8 +173,20 @@ fn simulate(skews: &[u64], steps: &[Step]) -> Vec<Event> {
                 if device.state().is_none() {
                     continue;
                 }
-                let note = Note { id: EntryId::new(), text: format!("note {}", device.seq) };
-                device.record(case_id, Change::NoteAdded { note });
+                // Every other entry is a justice step: the entries the figures count merge alike.
+                if device.seq.is_multiple_of(2) {
+                    let step = JusticeStep {
+                        id: EntryId::new(),
+                        stage: JusticeStage::Investigation,
+                        date: None,
+                        perpetrator: None,
+                        sentence_months: None,
+                    };
+                    device.record(case_id, Change::JusticeStepAdded { step });
+                } else {
+                    let note = Note { id: EntryId::new(), text: format!("note {}", device.seq) };
+                    device.record(case_id, Change::NoteAdded { note });
+                }
             }
             Step::Consent { device } => {
                 let device = &mut devices[device % n];
@@ -324,6 +345,7 @@ fn check_merge(skews: &[u64], steps: &[Step], seed: u64) -> Result<(), TestCaseE
     prop_assert!(in_history.values().all(|count| *count == 1), "an event twice in the history");
     let count = |kind: &str| events.iter().filter(|event| event.change.kind() == kind).count();
     prop_assert_eq!(state.notes.len(), count("note.added"));
+    prop_assert_eq!(state.justice.len(), count("justice.added"));
     prop_assert_eq!(state.consents.len(), count("consent.recorded"));
     prop_assert_eq!(state.referrals.len(), count("referral.made"));
     let status_changes: usize = state.referrals.iter().map(|r| r.status_history.len()).sum();

@@ -47,6 +47,7 @@ const BACK_TO_VERSION_2: &str = "BEGIN;
      CREATE INDEX events_unsent ON events (device_seq) WHERE sent = 0;
      CREATE INDEX cases_by_status ON cases (status, updated_ms);
      DELETE FROM meta WHERE key = 'sent_through';
+     DROP TABLE case_facts;
      PRAGMA user_version = 2;
      COMMIT;";
 
@@ -69,6 +70,8 @@ fn a_version_2_database_is_migrated_with_every_event_and_what_waits_to_be_sent()
     let views: Vec<_> = cases.iter().map(|case| workspace.view_case(*case).unwrap()).collect();
     let listed = workspace.list_cases(&harbour_core::CaseQuery::default()).unwrap();
     let events: Vec<_> = cases.iter().map(|case| workspace.case_events(*case).unwrap()).collect();
+    let figures_query = harbour_core::stats::StatsQuery::new(chrono::Utc::now().date_naive());
+    let figures = workspace.statistics(&figures_query).unwrap().figures.to_json();
     drop(workspace);
     raw_db(&fixture.dir).execute_batch(BACK_TO_VERSION_2).unwrap();
 
@@ -86,6 +89,9 @@ fn a_version_2_database_is_migrated_with_every_event_and_what_waits_to_be_sent()
     }
     assert_same(&workspace.list_cases(&harbour_core::CaseQuery::default()).unwrap(), &listed, "the case list");
     workspace.verify_audit().unwrap();
+    // The figures' facts are derived from the migrated projections (schema 5).
+    assert_eq!(workspace.statistics(&figures_query).unwrap().figures.to_json(), figures);
+    assert_eq!(figures["by_identification"]["presumed"], 3);
 
     // Writing and sending go on from where they were.
     workspace.add_note(cases[0], NOTE).unwrap();

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use harbour_core::crypto::{self, KdfParams};
 use harbour_core::model::{
-    AgeEstimate, CaseFields, CaseStatus, Country, ExploitationType, Language, MeansOfControl, Phone, RiskLevel, Sex,
+    AgeEstimate, CaseFields, CaseStatus, Country, ExploitationType, IdentificationStatus, LabourSector, Language,
+    MeansOfControl, OrganisationType, Phone, RecruiterRelation, RecruitmentMethod, RiskLevel, Sex,
 };
 use harbour_core::{CreateOptions, Workspace, keyfile};
 use serde::Serialize;
@@ -73,6 +74,14 @@ pub fn full_fields() -> CaseFields {
         means_of_control: vec![MeansOfControl::DebtBondage, MeansOfControl::WithholdsDocuments],
         assigned_team: Some("Clinic North".into()),
         assigned_worker: Some("worker-7".into()),
+        identification_status: Some(IdentificationStatus::Presumed),
+        identification_date: Some(day("2024-05-02")),
+        identified_by: Some(OrganisationType::LawEnforcement),
+        country_of_exploitation: Some(Country::parse("TT").unwrap()),
+        recruiter_relation: Some(RecruiterRelation::Friend),
+        recruitment_methods: vec![RecruitmentMethod::JobOffer],
+        labour_sectors: vec![LabourSector::Agriculture],
+        intake_date: Some(day("2024-04-30")),
     }
 }
 

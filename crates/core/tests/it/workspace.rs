@@ -94,7 +94,7 @@ fn fields_update_and_refuse_bad_values() {
         case,
         "colour",
         "red",
-        "error: colour: is not a case field; the fields are name, aliases, sex, birth_date, estimated_age, nationalities, languages, phone, location, status, risk_level, exploitation_types, means_of_control, assigned_team, assigned_worker",
+        "error: colour: is not a case field; the fields are name, aliases, sex, birth_date, estimated_age, nationalities, languages, phone, location, status, risk_level, exploitation_types, means_of_control, assigned_team, assigned_worker, identification_status, identification_date, identified_by, country_of_exploitation, recruiter_relation, recruitment_methods, labour_sectors, intake_date",
     );
     assert_eq!(
         outcome(&workspace.update_case(case, Vec::new(), None)),

@@ -1,0 +1,115 @@
+//! The task force's figures over 100,000 cases (target: median ≤ 150 ms), for
+//! docs/PERFORMANCE.md:
+//!
+//!     cargo bench -p harbour-core --bench stats
+//!     HARBOUR_BENCH_CASES=20000 cargo bench -p harbour-core --bench stats   (a quicker run)
+//!
+//! The workspace is made once (cases imported in batches, one in twenty with referrals and a
+//! screening), then criterion times `Workspace::statistics` (read every case's facts, compute
+//! every figure, append the one `stats.view` audit entry), and apart: reading the facts, and
+//! computing the figures from facts already read.
+
+use std::time::Duration;
+
+use chrono::{NaiveDate, Utc};
+use criterion::{Criterion, criterion_group, criterion_main};
+use harbour_core::crypto::KdfParams;
+use harbour_core::model::{
+    CaseFields, CaseStatus, ConsentMethod, ConsentScope, Country, ExploitationType, IdentificationStatus, LabourSector,
+    ReferralReason, ReferralStatus, ServiceType, Sex, Urgency,
+};
+use harbour_core::stats::StatsQuery;
+use harbour_core::stats::annual::{ReportPeriod, ReportUse};
+use harbour_core::{ConsentInput, CreateOptions, ReferralInput, Workspace};
+
+const PASSPHRASE: &str = "benchmark passphrase";
+const BATCH: usize = 5_000;
+
+fn populated(dir: &std::path::Path, cases: usize) -> Workspace {
+    let options = CreateOptions { kdf: KdfParams::INSECURE_FAST_FOR_TESTS, ..CreateOptions::default() };
+    let mut workspace = Workspace::create(dir, PASSPHRASE, &options).unwrap();
+    let teams = ["Clinic North", "Clinic South", "Embassy", "Ministry", "Shelter"];
+    let nations = ["LC", "GY", "VE", "DO", "JM", "HT", "CU", "TT"];
+    let mut made = 0;
+    while made < cases {
+        let batch: Vec<CaseFields> = (made..cases.min(made + BATCH))
+            .map(|index| {
+                let mut fields = CaseFields::named(&format!("Bench person {index}")).unwrap();
+                fields.sex = Some(Sex::ALL[index % Sex::ALL.len()]);
+                fields.status = CaseStatus::ALL[index % CaseStatus::ALL.len()];
+                fields.assigned_team = Some(teams[index % teams.len()].to_owned());
+                fields.nationalities = vec![Country::parse(nations[index % nations.len()]).unwrap()];
+                fields.exploitation_types = vec![ExploitationType::ALL[index % 3]];
+                fields.labour_sectors = vec![LabourSector::ALL[index % LabourSector::ALL.len()]];
+                fields.identification_status = Some(IdentificationStatus::ALL[index % 4]);
+                fields.intake_date =
+                    NaiveDate::from_ymd_opt(2022, 1, 1).map(|day| day + chrono::Duration::days((index % 1000) as i64));
+                fields
+            })
+            .collect();
+        made += batch.len();
+        workspace.create_cases(batch).unwrap();
+    }
+    // One case in twenty with a consent, a referral that was accepted, and another waiting.
+    let ids: Vec<_> = workspace
+        .list_cases(&harbour_core::CaseQuery::default())
+        .unwrap()
+        .into_iter()
+        .map(|summary| summary.id)
+        .step_by(20)
+        .collect();
+    for id in ids {
+        let consent = ConsentInput {
+            scope: vec![ConsentScope::CaseSummary],
+            shared_with: "services".into(),
+            given_on: Utc::now().date_naive(),
+            method: ConsentMethod::Verbal,
+            note: None,
+        };
+        let (consent_id, _) = workspace.add_consent(id, consent).unwrap();
+        for service_type in [ServiceType::Shelter, ServiceType::Medical] {
+            let input = ReferralInput {
+                service: "Bench service".into(),
+                service_type,
+                reason: ReferralReason::AdditionalServicesRequired,
+                details: None,
+                urgency: Urgency::Routine,
+                consent_id,
+            };
+            let (referral, _) = workspace.add_referral(id, input).unwrap();
+            if service_type == ServiceType::Shelter {
+                workspace.set_referral_status(id, referral, ReferralStatus::Accepted, None).unwrap();
+            }
+        }
+    }
+    workspace
+}
+
+fn figures(c: &mut Criterion) {
+    let cases: usize = std::env::var("HARBOUR_BENCH_CASES").ok().and_then(|text| text.parse().ok()).unwrap_or(100_000);
+    let root = tempfile::tempdir().unwrap();
+    let mut workspace = populated(&root.path().join("stats"), cases);
+    let today = Utc::now().date_naive();
+    let all = StatsQuery::new(today);
+    let filtered = StatsQuery {
+        from: NaiveDate::from_ymd_opt(2022, 6, 1),
+        to: NaiveDate::from_ymd_opt(2023, 5, 31),
+        team: Some("Embassy".into()),
+        ..StatsQuery::new(today)
+    };
+    let mut group = c.benchmark_group(format!("stats_{cases}_cases"));
+    group.sample_size(20).measurement_time(Duration::from_secs(20));
+    group.bench_function("statistics_all", |b| b.iter(|| workspace.statistics(&all).unwrap()));
+    group.bench_function("statistics_period_and_team", |b| b.iter(|| workspace.statistics(&filtered).unwrap()));
+    let stats = workspace.statistics(&all).unwrap();
+    group.bench_function("drill_down_by_status_active", |b| {
+        b.iter(|| workspace.drill_down(&stats, "by_status.active").unwrap())
+    });
+    group.bench_function("annual_report_calendar", |b| {
+        b.iter(|| workspace.annual_report(ReportPeriod::Calendar, 2022, ReportUse::Shown).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, figures);
+criterion_main!(benches);

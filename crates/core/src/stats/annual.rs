@@ -1,0 +1,330 @@
+//! The annual tables for the two reports the task force sends:
+//!
+//! - the US TIP report, over 1 April to 31 March (`--year 2024` is 1 April 2023 – 31 March
+//!   2024, the period ending in that year): victims identified and victims referred to services
+//!   by form of exploitation and sex; persons investigated, prosecuted and convicted by form of
+//!   exploitation;
+//! - UNODC's Global Report questionnaire, over the calendar year: victims by sex and age group,
+//!   by form of exploitation and sex, by citizenship and sex; persons prosecuted and convicted
+//!   by sex.
+//!
+//! A victim is a person whose identification status is presumed or identified, counted in the
+//! period that holds their identification date (else the day the status was recorded); a
+//! victim was referred when any referral was made on their case. A person investigated,
+//! prosecuted or convicted is a perpetrator named by a justice step dated in the period (the
+//! step's date, else the day it was recorded), counted once per step kind; a step that names no
+//! perpetrator counts one person for its case. Prosecuted counts `charged` and `prosecution`
+//! steps. The form of exploitation of a justice step is its case's.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use super::facts::CaseFacts;
+use super::suppress::{self, Shown, Table};
+use crate::error::{Error, Result};
+use crate::ids::EntryId;
+use crate::model::{JusticeStage, Sex};
+use crate::store::Workspace;
+
+/// Which report the tables are for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportPeriod {
+    /// US TIP report: 1 April of the year before to 31 March of the year.
+    Tip,
+    /// UNODC: 1 January to 31 December.
+    Calendar,
+}
+
+impl ReportPeriod {
+    pub fn parse(text: &str) -> Result<ReportPeriod> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "tip" => Ok(ReportPeriod::Tip),
+            "calendar" | "unodc" => Ok(ReportPeriod::Calendar),
+            other => Err(Error::invalid("period", format!("\"{other}\" is not a report period; use tip or calendar"))),
+        }
+    }
+
+    /// The first and last day of the report's year.
+    pub fn days(self, year: i32) -> Result<(NaiveDate, NaiveDate)> {
+        let day = |y, m, d| {
+            NaiveDate::from_ymd_opt(y, m, d)
+                .ok_or_else(|| Error::invalid("year", format!("{year} is not a year Harbour can report on")))
+        };
+        if !(1900..=9998).contains(&year) {
+            return Err(Error::invalid("year", format!("{year} is not a year Harbour can report on; use four digits")));
+        }
+        Ok(match self {
+            ReportPeriod::Tip => (day(year - 1, 4, 1)?, day(year, 3, 31)?),
+            ReportPeriod::Calendar => (day(year, 1, 1)?, day(year, 12, 31)?),
+        })
+    }
+}
+
+/// How a report leaves the laptop, for the audit log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportUse {
+    /// Shown on screen or printed as JSON: true counts.
+    Shown,
+    /// A file with small cells suppressed.
+    Suppressed,
+    /// A file with true counts, for use inside the ministry.
+    Internal,
+}
+
+impl ReportUse {
+    fn as_str(self) -> &'static str {
+        match self {
+            ReportUse::Shown => "shown",
+            ReportUse::Suppressed => "suppressed",
+            ReportUse::Internal => "internal",
+        }
+    }
+}
+
+/// The annual tables with their true counts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AnnualReport {
+    pub period: ReportPeriod,
+    pub year: i32,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub tables: Vec<Table>,
+}
+
+/// The sexes as the reports count them: not recorded counts as unknown.
+const SEXES: &[Sex] = &[Sex::Female, Sex::Male, Sex::TransgenderNonConforming, Sex::Unknown];
+
+/// The forms of exploitation as the reports count them.
+const FORMS: &[&str] = &["sexual_exploitation", "forced_labour", "sex_and_labour", "other", "not_recorded"];
+
+fn report_form(facts: &CaseFacts) -> &'static str {
+    match facts.form() {
+        "sexual_exploitation" => "sexual_exploitation",
+        "forced_labour" => "forced_labour",
+        "sex_and_labour" => "sex_and_labour",
+        "not_recorded" => "not_recorded",
+        _ if facts.exploitation.is_empty() => "not_recorded",
+        _ => "other",
+    }
+}
+
+fn sex_column(sex: Option<Sex>) -> usize {
+    SEXES.iter().position(|known| Some(*known) == sex).unwrap_or(SEXES.len() - 1)
+}
+
+fn names<T: Copy>(values: &[T], name: impl Fn(T) -> &'static str) -> Vec<String> {
+    values.iter().map(|value| name(*value).to_owned()).collect()
+}
+
+impl AnnualReport {
+    /// Computes the tables over `facts` for the report year.
+    pub fn compute(facts: &[CaseFacts], period: ReportPeriod, year: i32) -> Result<AnnualReport> {
+        let (from, to) = period.days(year)?;
+        let within = |day: NaiveDate| day >= from && day <= to;
+        let victims: Vec<&CaseFacts> =
+            facts.iter().filter(|case| case.is_victim() && case.identified_on.is_some_and(within)).collect();
+        let sex_names = names(SEXES, Sex::as_str);
+        let form_rows: Vec<String> = FORMS.iter().map(|form| (*form).to_owned()).collect();
+        let form_by_sex = |id: &str, title: String, people: &[&CaseFacts]| {
+            let mut cells = vec![vec![0; SEXES.len()]; FORMS.len()];
+            for case in people {
+                let row = FORMS.iter().position(|form| *form == report_form(case)).expect("every form is a row");
+                cells[row][sex_column(case.sex)] += 1;
+            }
+            Table {
+                id: id.to_owned(),
+                title,
+                row_header: "form_of_exploitation".into(),
+                rows: form_rows.clone(),
+                columns: sex_names.clone(),
+                cells,
+            }
+        };
+        let persons = |stages: &[JusticeStage]| -> Vec<(&CaseFacts, Option<Sex>)> {
+            let mut seen: BTreeSet<(usize, Option<EntryId>)> = BTreeSet::new();
+            let mut found = Vec::new();
+            for (index, case) in facts.iter().enumerate() {
+                for step in &case.justice {
+                    if stages.contains(&step.stage) && within(step.on) && seen.insert((index, step.perpetrator)) {
+                        let sex = step
+                            .perpetrator
+                            .and_then(|id| case.perpetrators.iter().find(|known| known.id == id))
+                            .and_then(|known| known.sex);
+                        found.push((case, sex));
+                    }
+                }
+            }
+            found
+        };
+        let investigated = persons(&[JusticeStage::Investigation]);
+        let prosecuted = persons(&[JusticeStage::Charged, JusticeStage::Prosecution]);
+        let convicted = persons(&[JusticeStage::Convicted]);
+        let span = format!("{from} to {to}");
+
+        let tables = match period {
+            ReportPeriod::Tip => {
+                let referred: Vec<&CaseFacts> =
+                    victims.iter().copied().filter(|case| !case.referrals.is_empty()).collect();
+                let mut justice = vec![vec![0; 3]; FORMS.len()];
+                for (column, people) in [&investigated, &prosecuted, &convicted].into_iter().enumerate() {
+                    for (case, _) in people {
+                        let row = FORMS.iter().position(|form| *form == report_form(case)).expect("a row");
+                        justice[row][column] += 1;
+                    }
+                }
+                vec![
+                    form_by_sex(
+                        "tip.victims_identified",
+                        format!("Victims identified, by form of exploitation and sex ({span})"),
+                        &victims,
+                    ),
+                    form_by_sex(
+                        "tip.victims_referred",
+                        format!(
+                            "Victims identified and referred to services, by form of exploitation and sex ({span})"
+                        ),
+                        &referred,
+                    ),
+                    Table {
+                        id: "tip.law_enforcement".into(),
+                        title: format!(
+                            "Persons investigated, prosecuted and convicted, by form of exploitation ({span}); the total counts steps, not persons"
+                        ),
+                        row_header: "form_of_exploitation".into(),
+                        rows: form_rows.clone(),
+                        columns: vec!["investigated".into(), "prosecuted".into(), "convicted".into()],
+                        cells: justice,
+                    },
+                ]
+            }
+            ReportPeriod::Calendar => {
+                let age_columns = ["child", "adult", "age_unknown"];
+                let mut by_age = vec![vec![0; age_columns.len()]; SEXES.len()];
+                let mut by_citizenship: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+                for case in &victims {
+                    let column = match case.age_band.is_minor() {
+                        Some(true) => 0,
+                        Some(false) => 1,
+                        None => 2,
+                    };
+                    by_age[sex_column(case.sex)][column] += 1;
+                    let country = case.nationality.as_ref().map_or("not_recorded", |country| country.as_str());
+                    by_citizenship.entry(country.to_owned()).or_insert_with(|| vec![0; SEXES.len()])
+                        [sex_column(case.sex)] += 1;
+                }
+                let mut justice = vec![vec![0; 2]; SEXES.len()];
+                for (column, people) in [&prosecuted, &convicted].into_iter().enumerate() {
+                    for (_, sex) in people {
+                        justice[sex_column(*sex)][column] += 1;
+                    }
+                }
+                let (citizenships, citizenship_cells): (Vec<String>, Vec<Vec<u64>>) = if by_citizenship.is_empty() {
+                    (vec!["not_recorded".into()], vec![vec![0; SEXES.len()]])
+                } else {
+                    by_citizenship.into_iter().unzip()
+                };
+                vec![
+                    Table {
+                        id: "unodc.victims_by_sex_and_age".into(),
+                        title: format!("Victims detected, by sex and age group ({span})"),
+                        row_header: "sex".into(),
+                        rows: sex_names.clone(),
+                        columns: age_columns.iter().map(|column| (*column).to_owned()).collect(),
+                        cells: by_age,
+                    },
+                    form_by_sex(
+                        "unodc.victims_by_form",
+                        format!("Victims detected, by form of exploitation and sex ({span})"),
+                        &victims,
+                    ),
+                    Table {
+                        id: "unodc.victims_by_citizenship".into(),
+                        title: format!("Victims detected, by citizenship and sex ({span})"),
+                        row_header: "citizenship".into(),
+                        rows: citizenships,
+                        columns: sex_names.clone(),
+                        cells: citizenship_cells,
+                    },
+                    Table {
+                        id: "unodc.persons_prosecuted_convicted".into(),
+                        title: format!("Persons prosecuted and convicted, by sex ({span})"),
+                        row_header: "sex".into(),
+                        rows: sex_names.clone(),
+                        columns: vec!["prosecuted".into(), "convicted".into()],
+                        cells: justice,
+                    },
+                ]
+            }
+        };
+        Ok(AnnualReport { period, year, from, to, tables })
+    }
+
+    /// The tables as CSV: for each table its title, a header, its rows with their totals and
+    /// a total row, then an empty line. With `threshold`, small cells are suppressed.
+    pub fn to_csv(&self, threshold: Option<u64>) -> String {
+        let mut out = String::new();
+        for table in &self.tables {
+            let grid: Vec<Vec<String>> = match threshold {
+                Some(threshold) => suppress::suppress(table, threshold)
+                    .into_iter()
+                    .map(|line| line.into_iter().map(Shown::text).collect())
+                    .collect(),
+                None => table.grid().into_iter().map(|line| line.iter().map(u64::to_string).collect()).collect(),
+            };
+            out.push_str(&csv_line(&[table.id.clone(), table.title.clone()]));
+            let mut header = vec![table.row_header.clone()];
+            header.extend(table.columns.iter().cloned());
+            header.push("total".into());
+            out.push_str(&csv_line(&header));
+            for (index, line) in grid.into_iter().enumerate() {
+                let mut fields = vec![table.rows.get(index).cloned().unwrap_or_else(|| "total".into())];
+                fields.extend(line);
+                out.push_str(&csv_line(&fields));
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+fn csv_line(fields: &[String]) -> String {
+    let quoted: Vec<String> = fields
+        .iter()
+        .map(|field| {
+            if field.contains([',', '"', '\n']) { format!("\"{}\"", field.replace('"', "\"\"")) } else { field.clone() }
+        })
+        .collect();
+    format!("{}\n", quoted.join(","))
+}
+
+impl Workspace {
+    /// The annual tables, with true counts. The audit log records one `report.export` saying
+    /// which report and how it leaves (`shown`, `suppressed` or `internal`).
+    pub fn annual_report(&mut self, period: ReportPeriod, year: i32, report_use: ReportUse) -> Result<AnnualReport> {
+        let facts: Vec<CaseFacts> = self.all_facts()?.into_iter().map(|(_, facts)| facts).collect();
+        let report = AnnualReport::compute(&facts, period, year)?;
+        let period_name = match period {
+            ReportPeriod::Tip => "tip",
+            ReportPeriod::Calendar => "calendar",
+        };
+        self.audit_now("report.export", None, &format!("{period_name} {year} {}", report_use.as_str()))?;
+        Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods() {
+        let day = |text| NaiveDate::parse_from_str(text, "%Y-%m-%d").unwrap();
+        assert_eq!(ReportPeriod::Tip.days(2024).unwrap(), (day("2023-04-01"), day("2024-03-31")));
+        assert_eq!(ReportPeriod::Calendar.days(2023).unwrap(), (day("2023-01-01"), day("2023-12-31")));
+        assert!(ReportPeriod::parse("fiscal").unwrap_err().to_string().starts_with("period:"));
+        assert!(ReportPeriod::Tip.days(23).unwrap_err().to_string().starts_with("year:"));
+    }
+}

@@ -1,0 +1,761 @@
+//! The task force's figures and annual tables, on a generated population with known answers.
+//!
+//! The test draws a few thousand cases (fields through one import transaction, entries for a
+//! subset through the ordinary commands), remembers what it drew, and computes every expected
+//! figure, drill-down list and table cell from that record, not from Harbour's code. The
+//! population holds invented coded values only: no name in it is personal data.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{Datelike, Duration, NaiveDate, Utc};
+use harbour_core::model::{
+    AgeEstimate, CaseFields, CaseStatus, ConsentMethod, ConsentScope, Country, ExploitationType, IdentificationStatus,
+    JusticeStage, LabourSector, PerpetratorRole, ReferralReason, ReferralStatus, Screening, ServiceType, Sex, Urgency,
+};
+use harbour_core::stats::annual::{AnnualReport, ReportPeriod, ReportUse};
+use harbour_core::stats::suppress::{self, DEFAULT_THRESHOLD, Shown, Table};
+use harbour_core::stats::{Statistics, StatsQuery};
+use harbour_core::{CaseId, ConsentInput, EntryId, JusticeInput, PerpetratorInput, ReferralInput, Workspace};
+
+use crate::support::{day, new_workspace};
+
+const CASES: usize = 3_000;
+/// Every this-many cases also gets referrals, screenings and justice steps.
+const WITH_ENTRIES: usize = 20;
+
+const TEAMS: &[Option<&str>] = &[Some("Clinic North"), Some("Embassy Caracas"), Some("Ministry"), None];
+const NATIONS: &[&str] = &["LC", "GY", "VE", "DO", "JM"];
+const KINDS: &[ExploitationType] = &[
+    ExploitationType::ForcedLabour,
+    ExploitationType::SexualExploitation,
+    ExploitationType::ForcedMarriage,
+    ExploitationType::Other,
+];
+const SECTORS: &[LabourSector] = &[LabourSector::Agriculture, LabourSector::Construction, LabourSector::DomesticWork];
+const LEVELS: &[&str] = &["low", "follow_up", "high"];
+
+/// A small deterministic generator (SplitMix64): the population is the same on every run.
+struct Draw(u64);
+
+impl Draw {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<T: Copy>(&mut self, from: &[T]) -> T {
+        from[self.below(from.len())]
+    }
+    fn day_in(&mut self, first: &str, days: i64) -> NaiveDate {
+        day(first) + Duration::days(self.below(days as usize) as i64)
+    }
+}
+
+/// What the test drew for one referral.
+#[derive(Clone, Debug)]
+struct DrawnReferral {
+    id: EntryId,
+    service_type: ServiceType,
+    status: ReferralStatus,
+}
+
+/// A justice step as drawn: its stage, day, and perpetrator (by position in the case's list).
+#[derive(Clone, Debug)]
+struct DrawnStep {
+    stage: JusticeStage,
+    on: NaiveDate,
+    perpetrator: Option<usize>,
+}
+
+/// Everything the test drew for one case.
+#[derive(Clone, Debug)]
+struct Drawn {
+    id: CaseId,
+    team: Option<&'static str>,
+    status: CaseStatus,
+    identification: Option<IdentificationStatus>,
+    identified_on: Option<NaiveDate>,
+    sex: Option<Sex>,
+    age: Option<u32>,
+    nationality: Option<&'static str>,
+    kinds: Vec<ExploitationType>,
+    sectors: Vec<LabourSector>,
+    intake: NaiveDate,
+    referrals: Vec<DrawnReferral>,
+    screenings: Vec<(EntryId, &'static str)>,
+    perpetrator_sexes: Vec<Option<Sex>>,
+    steps: Vec<DrawnStep>,
+}
+
+struct Population {
+    _fixture: crate::support::Fixture,
+    workspace: Workspace,
+    cases: Vec<Drawn>,
+    today: NaiveDate,
+}
+
+fn populate() -> Population {
+    let (fixture, mut workspace) = new_workspace();
+    let today = Utc::now().date_naive();
+    let mut draw = Draw(12);
+    let mut drawn = Vec::with_capacity(CASES);
+    let mut all_fields = Vec::with_capacity(CASES);
+    for index in 0..CASES {
+        let mut fields = CaseFields::named(&format!("Generated person {index}")).unwrap();
+        let intake = draw.day_in("2023-01-01", 730);
+        let team = draw.pick(TEAMS);
+        let status = draw.pick(CaseStatus::ALL);
+        let identification = [None, Some(IdentificationStatus::Possible)]
+            .into_iter()
+            .chain(IdentificationStatus::ALL.iter().copied().map(Some))
+            .nth(draw.below(5))
+            .unwrap();
+        // Most identified people have an identification date; a few only the day it was recorded.
+        let identified_on = match identification {
+            None => None,
+            Some(_) if index % 7 == 0 => Some(today),
+            Some(_) => Some(draw.day_in("2022-10-01", 900).min(today)),
+        };
+        let sex = [None].into_iter().chain(Sex::ALL.iter().copied().map(Some)).nth(draw.below(5)).unwrap();
+        let age = match draw.below(3) {
+            0 => None,
+            1 => {
+                let years = draw.below(70) as u32;
+                fields.birth_date = Some(intake - Duration::days(i64::from(years) * 366 + 10));
+                Some(years)
+            }
+            _ => {
+                let years = draw.below(70) as u8;
+                fields.estimated_age = Some(AgeEstimate { years, as_of: intake });
+                Some(u32::from(years))
+            }
+        };
+        let nationality = (draw.below(6) > 0).then(|| draw.pick(NATIONS));
+        if let Some(code) = nationality {
+            fields.nationalities.push(Country::parse(code).unwrap());
+            if draw.below(4) == 0 {
+                fields.nationalities.push(Country::parse("TT").unwrap());
+            }
+        }
+        let mut kinds = Vec::new();
+        for _ in 0..draw.below(3) {
+            let kind = draw.pick(KINDS);
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
+            }
+        }
+        let mut sectors = Vec::new();
+        for _ in 0..draw.below(3) {
+            let sector = draw.pick(SECTORS);
+            if !sectors.contains(&sector) {
+                sectors.push(sector);
+            }
+        }
+        fields.assigned_team = team.map(str::to_owned);
+        fields.status = status;
+        fields.identification_status = identification;
+        fields.identification_date = identified_on.filter(|_| index % 7 != 0);
+        fields.sex = sex;
+        fields.exploitation_types = kinds.clone();
+        fields.labour_sectors = sectors.clone();
+        fields.intake_date = Some(intake);
+        all_fields.push(fields);
+        drawn.push(Drawn {
+            id: CaseId::new(),
+            team,
+            status,
+            identification,
+            identified_on,
+            sex,
+            age,
+            nationality,
+            kinds,
+            sectors,
+            intake,
+            referrals: Vec::new(),
+            screenings: Vec::new(),
+            perpetrator_sexes: Vec::new(),
+            steps: Vec::new(),
+        });
+    }
+    let states = workspace.create_cases(all_fields).unwrap();
+    for (case, state) in drawn.iter_mut().zip(&states) {
+        case.id = state.id;
+    }
+    for case in drawn.iter_mut().step_by(WITH_ENTRIES) {
+        let consent = ConsentInput {
+            scope: vec![ConsentScope::CaseSummary],
+            shared_with: "any service in the referral".into(),
+            given_on: today,
+            method: ConsentMethod::Verbal,
+            note: None,
+        };
+        let (consent_id, _) = workspace.add_consent(case.id, consent).unwrap();
+        for _ in 0..draw.below(3) {
+            let service_type = draw.pick(&[ServiceType::Shelter, ServiceType::Medical, ServiceType::LegalAid]);
+            let input = ReferralInput {
+                service: "Generated service".into(),
+                service_type,
+                reason: ReferralReason::AdditionalServicesRequired,
+                details: None,
+                urgency: Urgency::Routine,
+                consent_id,
+            };
+            let (id, _) = workspace.add_referral(case.id, input).unwrap();
+            let status = draw.pick(&[
+                ReferralStatus::Sent,
+                ReferralStatus::Accepted,
+                ReferralStatus::Declined,
+                ReferralStatus::Completed,
+            ]);
+            let steps: &[ReferralStatus] = match status {
+                ReferralStatus::Sent => &[],
+                ReferralStatus::Accepted => &[ReferralStatus::Accepted],
+                ReferralStatus::Declined => &[ReferralStatus::Declined],
+                ReferralStatus::Completed => &[ReferralStatus::Accepted, ReferralStatus::Completed],
+            };
+            for step in steps {
+                workspace.set_referral_status(case.id, id, *step, None).unwrap();
+            }
+            case.referrals.push(DrawnReferral { id, service_type, status });
+        }
+        if draw.below(2) == 0 {
+            let level = draw.pick(LEVELS);
+            let screening = Screening {
+                id: EntryId::new(),
+                form_id: "generated".into(),
+                form_version: 1,
+                language: "en".into(),
+                answers: BTreeMap::new(),
+                result: serde_json::json!({ "level": level }),
+            };
+            case.screenings.push((screening.id, level));
+            workspace.add_screening(case.id, screening).unwrap();
+        }
+        // Justice: one or two perpetrators, and steps some of which name one.
+        let mut perpetrators = Vec::new();
+        for _ in 0..1 + draw.below(2) {
+            let sex = draw.pick(&[Some(Sex::Male), Some(Sex::Female), None]);
+            let input = PerpetratorInput {
+                roles: vec![draw.pick(&[PerpetratorRole::Recruiter, PerpetratorRole::Exploiter])],
+                sex,
+                nationality: None,
+                relationship: None,
+            };
+            perpetrators.push(workspace.add_perpetrator(case.id, input).unwrap().0);
+            case.perpetrator_sexes.push(sex);
+        }
+        for _ in 0..draw.below(5) {
+            let stage = draw.pick(&[
+                JusticeStage::Reported,
+                JusticeStage::Investigation,
+                JusticeStage::Charged,
+                JusticeStage::Prosecution,
+                JusticeStage::Convicted,
+                JusticeStage::Acquitted,
+            ]);
+            let on = draw.day_in("2022-12-01", 700).min(today);
+            let perpetrator = (draw.below(3) > 0).then(|| draw.below(perpetrators.len()));
+            let input = JusticeInput {
+                stage,
+                date: Some(on),
+                perpetrator: perpetrator.map(|at| perpetrators[at]),
+                sentence_months: (stage == JusticeStage::Convicted).then_some(36),
+            };
+            workspace.add_justice_step(case.id, input).unwrap();
+            case.steps.push(DrawnStep { stage, on, perpetrator });
+        }
+    }
+    Population { _fixture: fixture, workspace, cases: drawn, today }
+}
+
+fn band(age: Option<u32>) -> &'static str {
+    match age {
+        None => "unknown",
+        Some(0..=8) => "0-8",
+        Some(9..=17) => "9-17",
+        Some(18..=20) => "18-20",
+        Some(21..=23) => "21-23",
+        Some(24..=26) => "24-26",
+        Some(27..=29) => "27-29",
+        Some(30..=38) => "30-38",
+        Some(39..=47) => "39-47",
+        Some(_) => "48+",
+    }
+}
+
+fn form(kinds: &[ExploitationType]) -> &'static str {
+    match kinds {
+        [] => "not_recorded",
+        [one] => one.as_str(),
+        [a, b]
+            if BTreeSet::from([*a, *b])
+                == BTreeSet::from([ExploitationType::ForcedLabour, ExploitationType::SexualExploitation]) =>
+        {
+            "sex_and_labour"
+        }
+        _ => "multiple",
+    }
+}
+
+fn sector(sectors: &[LabourSector]) -> &'static str {
+    match sectors {
+        [] => "none",
+        [one] => one.as_str(),
+        _ => "multiple",
+    }
+}
+
+/// Every figure's expected list of cases, from what was drawn.
+fn expected(cases: &[Drawn], query: &StatsQuery) -> BTreeMap<String, Vec<CaseId>> {
+    let mut out: BTreeMap<String, Vec<CaseId>> = BTreeMap::new();
+    let mut add = |key: String, id: CaseId| out.entry(key).or_default().push(id);
+    let within = |d: NaiveDate| query.from.is_none_or(|f| d >= f) && query.to.is_none_or(|t| d <= t);
+    let end = query.to.unwrap_or(query.today);
+    let months: Vec<String> = (0..12)
+        .map(|back| (end.with_day(1).unwrap() - chrono::Months::new(back)).format("%Y-%m").to_string())
+        .collect();
+    for case in cases {
+        if query.team.as_deref().is_some_and(|team| case.team != Some(team)) {
+            continue;
+        }
+        let month = case.intake.format("%Y-%m").to_string();
+        if months.contains(&month) {
+            add(format!("new_per_month.{month}"), case.id);
+        }
+        // Every referral and screening is recorded today.
+        for referral in case.referrals.iter().filter(|_| within(Utc::now().date_naive())) {
+            add(format!("referrals_by_type.{}", referral.service_type.as_str()), case.id);
+            add(format!("referrals_by_outcome.{}", referral.status.as_str()), case.id);
+            if referral.status == ReferralStatus::Sent && query.today > Utc::now().date_naive() + Duration::days(6) {
+                add("unanswered_referrals".into(), case.id);
+            }
+        }
+        for (_, level) in case.screenings.iter().filter(|_| within(Utc::now().date_naive())) {
+            add(format!("screenings_by_result.{level}"), case.id);
+        }
+        if !within(case.intake) {
+            continue;
+        }
+        add("total".into(), case.id);
+        add(format!("by_status.{}", case.status.as_str()), case.id);
+        add(format!("by_identification.{}", case.identification.map_or("not_recorded", |v| v.as_str())), case.id);
+        add(format!("by_sex.{}", case.sex.map_or("not_recorded", |v| v.as_str())), case.id);
+        add(format!("by_age_band.{}", band(case.age)), case.id);
+        add(format!("by_nationality.{}", case.nationality.unwrap_or("not_recorded")), case.id);
+        add(format!("by_exploitation.{}", form(&case.kinds)), case.id);
+        add(format!("by_labour_sector.{}", sector(&case.sectors)), case.id);
+        add(format!("by_team.{}", case.team.unwrap_or("no_team")), case.id);
+        // Every case was last changed today: open ones are inactive when "today" is 30 days on.
+        let open = !matches!(case.status, CaseStatus::Closed | CaseStatus::ClosedReferred);
+        if open && query.today - Duration::days(i64::from(query.inactive_days)) > Utc::now().date_naive() {
+            add("inactive".into(), case.id);
+        }
+    }
+    for list in out.values_mut() {
+        list.sort();
+    }
+    out
+}
+
+/// Every non-zero figure with its drill-down, as case lists; checks each list's length is its figure.
+fn actual(workspace: &Workspace, stats: &Statistics) -> BTreeMap<String, Vec<CaseId>> {
+    let mut out = BTreeMap::new();
+    for key in stats.figures.keys() {
+        let rows = workspace.drill_down(stats, key).unwrap();
+        assert_eq!(rows.len(), stats.figures.count(key).unwrap(), "{key}: the list has as many lines as the figure");
+        if !rows.is_empty() {
+            let mut ids: Vec<CaseId> = rows.iter().map(|row| row.case_id).collect();
+            ids.sort();
+            out.insert(key.to_owned(), ids);
+        }
+    }
+    out
+}
+
+#[track_caller]
+fn check_figures(population: &mut Population, query: &StatsQuery) -> Statistics {
+    let stats = population.workspace.statistics(query).unwrap();
+    let want = expected(&population.cases, query);
+    let got = actual(&population.workspace, &stats);
+    let differing: Vec<String> = want
+        .keys()
+        .chain(got.keys())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .filter(|key| want.get(*key) != got.get(*key))
+        .map(|key| {
+            format!("{key}: expected {}, got {}", want.get(key).map_or(0, Vec::len), got.get(key).map_or(0, Vec::len))
+        })
+        .collect();
+    assert!(differing.is_empty(), "figures differ: {differing:?}");
+    // Totals equal the sum of their parts.
+    let total = stats.figures.count("total").unwrap();
+    for group in [
+        "by_status",
+        "by_identification",
+        "by_sex",
+        "by_age_band",
+        "by_nationality",
+        "by_exploitation",
+        "by_labour_sector",
+        "by_team",
+    ] {
+        let sum: usize = stats
+            .figures
+            .group(group)
+            .unwrap()
+            .iter()
+            .map(|v| stats.figures.count(&format!("{group}.{v}")).unwrap())
+            .sum();
+        assert_eq!(sum, total, "{group} adds up to the total");
+    }
+    let referrals = |group: &str| -> usize {
+        stats.figures.group(group).unwrap().iter().map(|v| stats.figures.count(&format!("{group}.{v}")).unwrap()).sum()
+    };
+    assert_eq!(referrals("referrals_by_type"), referrals("referrals_by_outcome"));
+    stats
+}
+
+#[test]
+fn every_figure_and_its_cases_match_what_was_drawn() {
+    let mut population = populate();
+    let today = population.today;
+    let all = StatsQuery::new(today);
+    let stats = check_figures(&mut population, &all);
+    assert_eq!(stats.figures.count("total"), Some(CASES));
+    let json = stats.figures.to_json();
+    assert!(json["by_status"]["active"].as_u64().unwrap() > 0, "JSON keeps the case fields' value names");
+    assert!(json["by_sex"]["female"].is_u64());
+    let accepted = population
+        .cases
+        .iter()
+        .flat_map(|c| &c.referrals)
+        .filter(|r| matches!(r.status, ReferralStatus::Accepted | ReferralStatus::Completed));
+    assert!(accepted.count() > 0);
+    // Referral figures list the referrals themselves.
+    let sent: BTreeSet<EntryId> = population
+        .cases
+        .iter()
+        .flat_map(|case| &case.referrals)
+        .filter(|referral| referral.status == ReferralStatus::Sent)
+        .map(|referral| referral.id)
+        .collect();
+    let listed: BTreeSet<EntryId> = population
+        .workspace
+        .drill_down(&stats, "referrals_by_outcome.sent")
+        .unwrap()
+        .into_iter()
+        .map(|row| row.entry.expect("a referral figure lists referrals"))
+        .collect();
+    assert_eq!(listed, sent);
+    let median = stats.figures.referral_median_days_to_accept.expect("some referrals were accepted");
+    assert!((0.0..0.01).contains(&median), "accepted within seconds of being sent: {median}");
+
+    // Later "today": open cases become inactive, sent referrals unanswered.
+    let later = StatsQuery { today: today + Duration::days(40), ..StatsQuery::new(today) };
+    let stats = check_figures(&mut population, &later);
+    assert!(stats.figures.count("inactive").unwrap() > 0);
+    assert!(stats.figures.count("unanswered_referrals").unwrap() > 0);
+
+    // Periods and teams change exactly the cases expected.
+    let first_half =
+        StatsQuery { from: Some(day("2023-01-01")), to: Some(day("2023-06-30")), ..StatsQuery::new(today) };
+    let first = check_figures(&mut population, &first_half);
+    let wider = StatsQuery { to: Some(day("2023-09-30")), ..first_half.clone() };
+    let second = check_figures(&mut population, &wider);
+    let ids = |stats: &Statistics| -> BTreeSet<CaseId> {
+        population.workspace.drill_down(stats, "total").unwrap().into_iter().map(|row| row.case_id).collect()
+    };
+    let added: BTreeSet<CaseId> = ids(&second).difference(&ids(&first)).copied().collect();
+    let drawn_in_quarter: BTreeSet<CaseId> = population
+        .cases
+        .iter()
+        .filter(|case| case.intake >= day("2023-07-01") && case.intake <= day("2023-09-30"))
+        .map(|case| case.id)
+        .collect();
+    assert_eq!(added, drawn_in_quarter, "widening the period adds exactly the cases of the added months");
+    for team in ["Clinic North", "Ministry"] {
+        let query = StatsQuery { team: Some(team.into()), ..wider.clone() };
+        let stats = check_figures(&mut population, &query);
+        let by_team = stats.figures.group("by_team").unwrap();
+        assert_eq!(by_team, [team.to_owned()], "only the team's cases");
+    }
+}
+
+#[test]
+fn figures_are_one_audit_entry_and_never_a_view_per_case() {
+    let (_fixture, mut workspace) = new_workspace();
+    for index in 0..5 {
+        workspace.create_case(CaseFields::named(&format!("Audit person {index}")).unwrap()).unwrap();
+    }
+    let before = workspace.audit_log(1000).unwrap().len();
+    let stats = workspace.statistics(&StatsQuery::new(Utc::now().date_naive())).unwrap();
+    workspace.drill_down(&stats, "by_status.active").unwrap();
+    let log = workspace.audit_log(1000).unwrap();
+    assert_eq!(log.len(), before + 1);
+    let newest = serde_json::to_value(&log[0]).unwrap();
+    assert_eq!(newest["action"], "stats.view");
+    assert!(workspace.drill_down(&stats, "by_colour.red").unwrap_err().to_string().starts_with("figure:"));
+}
+
+/// Expected annual tables, cell by cell, from what was drawn.
+fn expected_cells(
+    cases: &[Drawn],
+    period: ReportPeriod,
+    year: i32,
+) -> BTreeMap<String, BTreeMap<(String, String), u64>> {
+    let (from, to) = period.days(year).unwrap();
+    let within = |d: NaiveDate| d >= from && d <= to;
+    let sex = |s: Option<Sex>| s.unwrap_or(Sex::Unknown).as_str().to_owned();
+    let report_form = |kinds: &[ExploitationType]| match form(kinds) {
+        f @ ("sexual_exploitation" | "forced_labour" | "sex_and_labour" | "not_recorded") => f.to_owned(),
+        _ => "other".to_owned(),
+    };
+    let mut out: BTreeMap<String, BTreeMap<(String, String), u64>> = BTreeMap::new();
+    let mut add = |table: &str, row: String, column: String| {
+        *out.entry(table.into()).or_default().entry((row, column)).or_default() += 1;
+    };
+    for case in cases {
+        let victim =
+            matches!(case.identification, Some(IdentificationStatus::Presumed | IdentificationStatus::Identified))
+                && case.identified_on.is_some_and(within);
+        // Persons per step kind: (case, perpetrator) once.
+        let persons = |stages: &[JusticeStage]| -> Vec<Option<Sex>> {
+            let mut seen = BTreeSet::new();
+            case.steps
+                .iter()
+                .filter(|step| stages.contains(&step.stage) && within(step.on) && seen.insert(step.perpetrator))
+                .map(|step| step.perpetrator.and_then(|at| case.perpetrator_sexes[at]))
+                .collect()
+        };
+        let investigated = persons(&[JusticeStage::Investigation]);
+        let prosecuted = persons(&[JusticeStage::Charged, JusticeStage::Prosecution]);
+        let convicted = persons(&[JusticeStage::Convicted]);
+        match period {
+            ReportPeriod::Tip => {
+                if victim {
+                    add("tip.victims_identified", report_form(&case.kinds), sex(case.sex));
+                    if !case.referrals.is_empty() {
+                        add("tip.victims_referred", report_form(&case.kinds), sex(case.sex));
+                    }
+                }
+                for (column, people) in
+                    [("investigated", &investigated), ("prosecuted", &prosecuted), ("convicted", &convicted)]
+                {
+                    for _ in people.iter() {
+                        add("tip.law_enforcement", report_form(&case.kinds), column.into());
+                    }
+                }
+            }
+            ReportPeriod::Calendar => {
+                if victim {
+                    let age = match case.age {
+                        None => "age_unknown",
+                        Some(0..=17) => "child",
+                        Some(_) => "adult",
+                    };
+                    add("unodc.victims_by_sex_and_age", sex(case.sex), age.into());
+                    add("unodc.victims_by_form", report_form(&case.kinds), sex(case.sex));
+                    add(
+                        "unodc.victims_by_citizenship",
+                        case.nationality.unwrap_or("not_recorded").into(),
+                        sex(case.sex),
+                    );
+                }
+                for (column, people) in [("prosecuted", &prosecuted), ("convicted", &convicted)] {
+                    for person in people {
+                        add("unodc.persons_prosecuted_convicted", sex(*person), column.into());
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether a hidden entry of the grid can be worked out exactly from the shown entries and the
+/// row and column sums: true when its unit vector lies in the row space of the constraints on
+/// the hidden entries (Gaussian elimination; the tables are small).
+fn determinable(grid: &[Vec<u64>], shown: &[Vec<Shown>]) -> Vec<(usize, usize)> {
+    let rows = grid.len();
+    let columns = grid[0].len();
+    let hidden: Vec<(usize, usize)> = (0..rows)
+        .flat_map(|r| (0..columns).map(move |c| (r, c)))
+        .filter(|&(r, c)| matches!(shown[r][c], Shown::Hidden(_)))
+        .collect();
+    let position = |cell: (usize, usize)| hidden.iter().position(|&h| h == cell);
+    // One equation per grid row and column: inner entries minus the total entry = 0.
+    let mut equations: Vec<Vec<f64>> = Vec::new();
+    for r in 0..rows {
+        let mut eq = vec![0.0; hidden.len()];
+        for c in 0..columns {
+            if let Some(at) = position((r, c)) {
+                eq[at] = if c + 1 == columns { -1.0 } else { 1.0 };
+            }
+        }
+        equations.push(eq);
+    }
+    for c in 0..columns {
+        let mut eq = vec![0.0; hidden.len()];
+        for r in 0..rows {
+            if let Some(at) = position((r, c)) {
+                eq[at] = if r + 1 == rows { -1.0 } else { 1.0 };
+            }
+        }
+        equations.push(eq);
+    }
+    let rank = |matrix: &[Vec<f64>]| -> usize {
+        let mut m: Vec<Vec<f64>> = matrix.to_vec();
+        let mut rank = 0;
+        let width = m.first().map_or(0, Vec::len);
+        for col in 0..width {
+            let Some(pivot) = (rank..m.len()).find(|&r| m[r][col].abs() > 1e-9) else { continue };
+            m.swap(rank, pivot);
+            for r in 0..m.len() {
+                if r != rank && m[r][col].abs() > 1e-9 {
+                    let factor = m[r][col] / m[rank][col];
+                    let pivot_row = m[rank].clone();
+                    for (value, pivot_value) in m[r].iter_mut().zip(&pivot_row) {
+                        *value -= factor * pivot_value;
+                    }
+                }
+            }
+            rank += 1;
+        }
+        rank
+    };
+    let base = rank(&equations);
+    hidden
+        .iter()
+        .enumerate()
+        .filter(|(at, _)| {
+            let mut with = equations.clone();
+            let mut unit = vec![0.0; hidden.len()];
+            unit[*at] = 1.0;
+            with.push(unit);
+            rank(&with) == base
+        })
+        .map(|(_, cell)| *cell)
+        .collect()
+}
+
+#[track_caller]
+fn check_suppressed(table: &Table, threshold: u64) {
+    let grid = table.grid();
+    let shown = suppress::suppress(table, threshold);
+    for (r, line) in grid.iter().enumerate() {
+        for (c, &count) in line.iter().enumerate() {
+            match shown[r][c] {
+                Shown::Count(value) => {
+                    assert_eq!(value, count, "{} shows true counts", table.id);
+                    assert!(value == 0 || value >= threshold, "{}: a small count is shown", table.id);
+                }
+                Shown::Hidden(limit) => assert_eq!(limit, threshold),
+            }
+        }
+    }
+    assert_eq!(
+        determinable(&grid, &shown),
+        Vec::<(usize, usize)>::new(),
+        "{}: hidden cells can be worked out",
+        table.id
+    );
+}
+
+#[test]
+fn annual_tables_match_what_was_drawn_and_suppression_holds() {
+    let mut population = populate();
+    for (period, year) in [(ReportPeriod::Tip, 2024), (ReportPeriod::Calendar, 2023), (ReportPeriod::Calendar, 2024)] {
+        let report = population.workspace.annual_report(period, year, ReportUse::Shown).unwrap();
+        let want = expected_cells(&population.cases, period, year);
+        for table in &report.tables {
+            let expected = want.get(&table.id).cloned().unwrap_or_default();
+            for (r, row) in table.rows.iter().enumerate() {
+                for (c, column) in table.columns.iter().enumerate() {
+                    let cell = expected.get(&(row.clone(), column.clone())).copied().unwrap_or(0);
+                    assert_eq!(table.cells[r][c], cell, "{} {row} {column}", table.id);
+                }
+            }
+            assert_eq!(table.total(), expected.values().sum::<u64>(), "{}: nothing counted outside its rows", table.id);
+            for threshold in [DEFAULT_THRESHOLD, 3, 40] {
+                check_suppressed(table, threshold);
+            }
+        }
+        let csv = report.to_csv(Some(DEFAULT_THRESHOLD));
+        assert_eq!(csv.lines().filter(|line| line.is_empty()).count(), report.tables.len());
+    }
+    let log = population.workspace.audit_log(5).unwrap();
+    let newest = serde_json::to_value(&log[0]).unwrap();
+    assert_eq!(newest["action"], "report.export");
+}
+
+#[test]
+fn four_victims_are_all_hidden_in_a_published_table() {
+    let (_fixture, mut workspace) = new_workspace();
+    for (index, (sex, kind)) in [
+        (Sex::Female, ExploitationType::SexualExploitation),
+        (Sex::Female, ExploitationType::ForcedLabour),
+        (Sex::Male, ExploitationType::ForcedLabour),
+        (Sex::Female, ExploitationType::SexualExploitation),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut fields = CaseFields::named(&format!("Person {index}")).unwrap();
+        fields.sex = Some(sex);
+        fields.exploitation_types = vec![kind];
+        fields.identification_status = Some(IdentificationStatus::Identified);
+        fields.identification_date = Some(day("2023-05-10"));
+        workspace.create_case(fields).unwrap();
+    }
+    let report = workspace.annual_report(ReportPeriod::Calendar, 2023, ReportUse::Suppressed).unwrap();
+    let table = report.tables.iter().find(|t| t.id == "unodc.victims_by_form").unwrap();
+    assert_eq!(table.total(), 4);
+    let shown = suppress::suppress(table, DEFAULT_THRESHOLD);
+    let grid = table.grid();
+    for (r, line) in grid.iter().enumerate() {
+        for (c, &count) in line.iter().enumerate() {
+            if count > 0 {
+                assert_eq!(shown[r][c], Shown::Hidden(11), "a non-zero count of a 4-victim table is shown");
+            }
+        }
+    }
+    let csv = report.to_csv(Some(DEFAULT_THRESHOLD));
+    assert!(csv.contains("total,<11,<11,0,0,<11"), "the total row hides every small count");
+    // With true counts (the internal file), the same table shows them.
+    assert!(report.to_csv(None).contains("total,3,1,0,0,4"));
+    // No case, no victim: every table is zeros and nothing is hidden.
+    let empty = AnnualReport::compute(&[], ReportPeriod::Tip, 2024).unwrap();
+    for table in &empty.tables {
+        assert!(suppress::suppress(table, DEFAULT_THRESHOLD).iter().flatten().all(|cell| *cell == Shown::Count(0)));
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
+
+    /// Any small table, any mix of small and large counts: nothing hidden can be worked out
+    /// from what is shown, and what is shown is true.
+    #[test]
+    fn suppression_cannot_be_undone_from_the_totals(
+        rows in 1usize..6,
+        columns in 1usize..6,
+        values in proptest::collection::vec(proptest::prop_oneof![0u64..3, 1u64..11, 11u64..80], 36),
+    ) {
+        let table = Table {
+            id: "generated".into(),
+            title: "generated".into(),
+            row_header: "row".into(),
+            rows: (0..rows).map(|r| format!("r{r}")).collect(),
+            columns: (0..columns).map(|c| format!("c{c}")).collect(),
+            cells: (0..rows).map(|r| values[r * 6..r * 6 + columns].to_vec()).collect(),
+        };
+        check_suppressed(&table, DEFAULT_THRESHOLD);
+    }
+}
