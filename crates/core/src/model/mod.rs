@@ -3,9 +3,11 @@
 pub mod case;
 pub mod codes;
 pub mod entries;
+pub mod fault;
 pub mod values;
 
 pub use case::{CaseFields, Field, FieldValue};
 pub use codes::*;
+pub use fault::Fault;
 pub use entries::{Consent, ConsentMethod, ConsentScope, Note, Referral, ReferralStatus, Screening};
 pub use values::{AgeEstimate, Country, Language, Phone};
