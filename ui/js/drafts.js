@@ -41,17 +41,22 @@ export function keeper(key, read, wait = 400) {
     return value === null || value === undefined ? discard(key) : save(key, value);
   };
   const later = debounce(() => write().catch(() => {}), wait);
+  // After drop() the form's work is recorded or abandoned: nothing is written again until the
+  // form changes once more (a note form stays on screen for the next note).
+  let dropped = false;
   const handle = {
     key,
     keep: () => {
+      dropped = false;
       live.add(handle);
       later();
     },
     flush: () => {
       later.cancel();
-      return write();
+      return dropped ? Promise.resolve() : write();
     },
     drop: () => {
+      dropped = true;
       later.cancel();
       live.delete(handle);
       return discard(key);
