@@ -669,11 +669,11 @@ impl Harbour {
                     Some((value, self.session.try_find(&format!("input[name=\"{question}\"][value=\"{value}\"]"))?))
                 })
                 .unwrap_or_else(|| panic!("{question} offers neither {wanted} nor declined"));
+            // Read before the click: a choice made with the mouse moves on to the next question.
+            let checkbox =
+                self.session.find(&format!("input[name=\"{question}\"]")).attribute("type").as_deref() == Some("checkbox");
             choice.1.click();
-            let value = if self.session.find(&format!("input[name=\"{question}\"]")).attribute("type").as_deref()
-                == Some("checkbox")
-                && choice.0 != "declined"
-            {
+            let value = if checkbox && choice.0 != "declined" {
                 json!([choice.0])
             } else {
                 json!(choice.0)
@@ -802,7 +802,7 @@ fn edit_errors_are_spanish_sentences_beside_each_field_on_a_small_screen() {
     // The way the locale writes a date, and languages and countries by their Spanish names.
     app.fill("#edit-birth-date", "04/05/1996");
     app.fill("#edit-phone", "+1 758 452 0000");
-    app.fill("#edit-estimated-age", "");
+    app.session.find("#edit-estimated-age").clear();
     app.pick("#edit-languages", "kwéy", "acf");
     app.pick("#edit-languages", "españ", "es");
     app.pick("#edit-nationalities", "santa lu", "LC");
