@@ -70,7 +70,8 @@ impl From<harbour_core::Error> for CommandError {
             Error::Invalid { field, fault, .. } => {
                 // Core names a case field as its command line does (`nationality`, `age`); the
                 // interface knows it by the field's own name.
-                let field = Field::parse(field).map(|known| known.as_str().to_owned()).unwrap_or_else(|_| field.clone());
+                let field =
+                    Field::parse(field).map(|known| known.as_str().to_owned()).unwrap_or_else(|_| field.clone());
                 let faults = fault.map(|fault| FieldFault { field: field.clone(), fault }).into_iter().collect();
                 return CommandError { kind: "invalid", message: error.to_string(), field: Some(field), faults };
             }

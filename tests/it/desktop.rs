@@ -670,14 +670,10 @@ impl Harbour {
                 })
                 .unwrap_or_else(|| panic!("{question} offers neither {wanted} nor declined"));
             // Read before the click: a choice made with the mouse moves on to the next question.
-            let checkbox =
-                self.session.find(&format!("input[name=\"{question}\"]")).attribute("type").as_deref() == Some("checkbox");
+            let checkbox = self.session.find(&format!("input[name=\"{question}\"]")).attribute("type").as_deref()
+                == Some("checkbox");
             choice.1.click();
-            let value = if checkbox && choice.0 != "declined" {
-                json!([choice.0])
-            } else {
-                json!(choice.0)
-            };
+            let value = if checkbox && choice.0 != "declined" { json!([choice.0]) } else { json!(choice.0) };
             answers.insert(question.clone(), value);
             previous = question;
             // A choice made with the mouse goes on by itself (one click per question), except
@@ -773,18 +769,23 @@ fn edit_errors_are_spanish_sentences_beside_each_field_on_a_small_screen() {
     app.session.wait_for("#edit-error:not([hidden])", Duration::from_secs(20));
     let label = |key: &str| translation(key, "es");
     let expected = [
-        ("#edit-birth-date", translation("error.fault.date_in_future", "es").replace("{field}", &label("ui.field.birth_date"))),
-        ("#edit-estimated-age", translation("error.fault.not_an_age", "es").replace("{field}", &label("ui.field.estimated_age"))),
+        (
+            "#edit-birth-date",
+            translation("error.fault.date_in_future", "es").replace("{field}", &label("ui.field.birth_date")),
+        ),
+        (
+            "#edit-estimated-age",
+            translation("error.fault.not_an_age", "es").replace("{field}", &label("ui.field.estimated_age")),
+        ),
         ("#edit-phone", translation("error.fault.not_a_phone", "es").replace("{field}", &label("ui.field.phone"))),
     ];
     for (field, sentence) in &expected {
         assert_eq!(app.text(&format!("{field}-fault")), *sentence, "{field} says what is wrong, in Spanish");
         let marked = app.session.find(field).attribute("aria-invalid");
         assert_eq!(marked.as_deref(), Some("true"), "{field} is marked");
-        let styled = app.session.execute(
-            "return getComputedStyle(document.querySelector(arguments[0])).borderTopWidth",
-            json!([field]),
-        );
+        let styled = app
+            .session
+            .execute("return getComputedStyle(document.querySelector(arguments[0])).borderTopWidth", json!([field]));
         assert_eq!(styled, json!("2px"), "{field} looks marked");
     }
     let everything = app.session.execute(
@@ -793,7 +794,11 @@ fn edit_errors_are_spanish_sentences_beside_each_field_on_a_small_screen() {
     );
     let everything = everything.as_str().unwrap_or_default().to_lowercase();
     for internal in ["birth_date", "estimated_age", "phone", "e.164", "iso", "yyyy", " the ", "future", " use "] {
-        assert!(!everything.contains(internal), "no internal name or English word `{}` in Spanish errors", internal.trim());
+        assert!(
+            !everything.contains(internal),
+            "no internal name or English word `{}` in Spanish errors",
+            internal.trim()
+        );
     }
     app.shot("edit-errors-es");
     assert!(app.in_view("#edit-birth-date"), "the first field at fault is in view");

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use harbour_core::model::{
-    CaseFields, CaseStatus, ConsentMethod, ConsentScope, Country, Language, ExploitationType, Field, FieldValue, MeansOfControl,
-    ReferralReason, ReferralStatus, RiskLevel, ServiceType, Sex, Urgency, case::coded, values,
+    CaseFields, CaseStatus, ConsentMethod, ConsentScope, Country, ExploitationType, Field, FieldValue, Language,
+    MeansOfControl, ReferralReason, ReferralStatus, RiskLevel, ServiceType, Sex, Urgency, case::coded, values,
 };
 use harbour_core::store::ClockWarning;
 use harbour_core::{
@@ -378,9 +378,8 @@ fn field_values<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> CommandR
         return Ok(values);
     }
     let position = |error: &harbour_core::Error| match error {
-        harbour_core::Error::Invalid { field, .. } => {
-            Field::parse(field).map_or(usize::MAX, |field| Field::ALL.iter().position(|f| *f == field).unwrap_or(usize::MAX))
-        }
+        harbour_core::Error::Invalid { field, .. } => Field::parse(field)
+            .map_or(usize::MAX, |field| Field::ALL.iter().position(|f| *f == field).unwrap_or(usize::MAX)),
         _ => usize::MAX,
     };
     refused.sort_by_key(position);

@@ -109,7 +109,10 @@ fn check_stop(question: &Question, stop: &super::definition::Stop, at: &str) -> 
         other => {
             return fault(
                 format!("{at}.stop"),
-                format!("a {} question cannot stop the interview; put `stop` on a yes/no or single-choice question", other.as_str()),
+                format!(
+                    "a {} question cannot stop the interview; put `stop` on a yes/no or single-choice question",
+                    other.as_str()
+                ),
             );
         }
     };

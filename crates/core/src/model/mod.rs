@@ -8,6 +8,6 @@ pub mod values;
 
 pub use case::{CaseFields, Field, FieldValue};
 pub use codes::*;
-pub use fault::Fault;
 pub use entries::{Consent, ConsentMethod, ConsentScope, Note, Referral, ReferralStatus, Screening};
+pub use fault::Fault;
 pub use values::{AgeEstimate, Country, Language, Phone};

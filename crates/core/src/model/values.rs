@@ -178,8 +178,9 @@ pub fn today() -> Date {
 
 /// A birth date: a real calendar date, not in the future, not before 1900.
 pub fn parse_birth_date(text: &str) -> Result<NaiveDate> {
-    let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| Error::refused("birth_date", Fault::NotADate, format!("\"{}\" is not a date; use YYYY-MM-DD", text.trim())))?;
+    let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+        Error::refused("birth_date", Fault::NotADate, format!("\"{}\" is not a date; use YYYY-MM-DD", text.trim()))
+    })?;
     let today = Utc::now().date_naive();
     if date > today {
         return Err(Error::refused("birth_date", Fault::DateInFuture, "the date is in the future"));
@@ -192,8 +193,9 @@ pub fn parse_birth_date(text: &str) -> Result<NaiveDate> {
 
 /// A date such as a consent date: YYYY-MM-DD, not in the future.
 pub fn parse_past_date(field: &str, text: &str) -> Result<NaiveDate> {
-    let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| Error::refused(field, Fault::NotADate, format!("\"{}\" is not a date; use YYYY-MM-DD", text.trim())))?;
+    let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+        Error::refused(field, Fault::NotADate, format!("\"{}\" is not a date; use YYYY-MM-DD", text.trim()))
+    })?;
     if date > Utc::now().date_naive() {
         return Err(Error::refused(field, Fault::DateInFuture, "the date is in the future"));
     }
@@ -210,7 +212,11 @@ pub struct AgeEstimate {
 impl AgeEstimate {
     pub fn parse(text: &str) -> Result<AgeEstimate> {
         let years: u8 = text.trim().parse().ok().filter(|years| *years <= 120).ok_or_else(|| {
-            Error::refused("age", Fault::NotAnAge, format!("\"{}\" is not an age; use whole years from 0 to 120", text.trim()))
+            Error::refused(
+                "age",
+                Fault::NotAnAge,
+                format!("\"{}\" is not an age; use whole years from 0 to 120", text.trim()),
+            )
         })?;
         Ok(AgeEstimate { years, as_of: Utc::now().date_naive() })
     }

@@ -17,10 +17,10 @@ use serde::Serialize;
 use uuid::Uuid;
 
 mod drafts;
-mod search;
 mod exchange;
 mod membership;
 mod screening;
+mod search;
 
 pub use exchange::{ApplyReport, ClockWarning};
 pub use membership::DeploymentPlan;
@@ -1222,7 +1222,6 @@ fn save_state(conn: &Connection, state: &CaseState, clock_warning: bool) -> Resu
 /// digits as words: "José-María O'Brien" → "jose maria obrien". The same folding as the
 /// duplicate check, so that search and duplicates agree on what a name is.
 pub use crate::matching::normalize_name as normalize_text;
-
 
 fn day_start_ms(day: NaiveDate) -> i64 {
     day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_millis()

@@ -45,7 +45,8 @@ fn code_words(code: &str) -> String {
 /// A full-text query matching every word of `text` as a prefix; a fragment typed with hyphens
 /// ("776-G6") also matches as one piece of a code.
 pub(super) fn fts_query(text: &str) -> String {
-    let words: Vec<String> = normalize_text(text).split(' ').filter(|word| !word.is_empty()).map(str::to_owned).collect();
+    let words: Vec<String> =
+        normalize_text(text).split(' ').filter(|word| !word.is_empty()).map(str::to_owned).collect();
     let all = words.iter().map(|word| format!("\"{word}\"*")).collect::<Vec<_>>().join(" ");
     let one_piece = !text.trim().contains(char::is_whitespace) && words.len() > 1;
     if one_piece { format!("({all}) OR \"{}\"*", words.concat()) } else { all }

@@ -564,7 +564,9 @@ fn malformed_definitions_are_refused_with_the_path_of_the_fault() {
     check_bad(
         "/sections/0/questions/0/stop/when",
         Some(json!([])),
-        expect!["clinic-screening v1: sections[0].questions[0].stop.when: name at least one answer that stops the interview"],
+        expect![
+            "clinic-screening v1: sections[0].questions[0].stop.when: name at least one answer that stops the interview"
+        ],
     );
     check_bad("/opening_script", None, expect!["clinic-screening v1: (top level): missing field `opening_script`"]);
     let error = Form::from_json("broken.json", "{\"id\": \"x\",").unwrap_err();

@@ -115,7 +115,8 @@ fn older_search_entries_learn_code_parts_at_the_next_unlock() {
     let case = workspace.create_case(named("Ondrej Paslavicz", &[])).unwrap();
     let code = case.code.as_str().to_owned();
     drop(workspace);
-    let old = format!("ondrej paslavicz {} {}", code.replace('-', " ").to_lowercase(), code.replace('-', "").to_lowercase());
+    let old =
+        format!("ondrej paslavicz {} {}", code.replace('-', " ").to_lowercase(), code.replace('-', "").to_lowercase());
     let db = raw_db(&fixture.dir);
     db.execute("UPDATE cases SET search_text = ?1", [&old]).unwrap();
     db.execute("DELETE FROM case_search", []).unwrap();
