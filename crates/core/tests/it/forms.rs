@@ -424,7 +424,7 @@ fn malformed_definitions_are_refused_with_the_path_of_the_fault() {
         "/sections/0/questions/1/colour",
         Some(json!("red")),
         expect![[
-            "clinic-screening v1: sections[0].questions[1].colour: unknown field `colour`, expected one of `id`, `type`, `text`, `help`, `why`, `required`, `show_if`, `options`, `code`, `min`, `max`, `integer`, `multiple`"
+            "clinic-screening v1: sections[0].questions[1].colour: unknown field `colour`, expected one of `id`, `type`, `text`, `help`, `why`, `required`, `show_if`, `options`, `code`, `min`, `max`, `integer`, `multiple`, `stop`"
         ]],
     );
     check_bad(
