@@ -68,10 +68,13 @@ impl From<harbour_core::Error> for CommandError {
         use harbour_core::Error;
         let kind = match &error {
             Error::Invalid { field, fault, .. } => {
-                // Core names a case field as its command line does (`nationality`, `age`); the
-                // interface knows it by the field's own name.
-                let field =
-                    Field::parse(field).map(|known| known.as_str().to_owned()).unwrap_or_else(|_| field.clone());
+                // A refused value of the model names its case field as the command line does
+                // (`nationality`, `age`); the interface knows it by the field's own name. Other
+                // refusals (a setting's `language`) keep their name.
+                let field = match fault {
+                    Some(_) => Field::parse(field).map_or_else(|_| field.clone(), |known| known.as_str().to_owned()),
+                    None => field.clone(),
+                };
                 let faults = fault.map(|fault| FieldFault { field: field.clone(), fault }).into_iter().collect();
                 return CommandError { kind: "invalid", message: error.to_string(), field: Some(field), faults };
             }
