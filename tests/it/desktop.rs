@@ -383,7 +383,13 @@ fn the_first_run_form_says_what_is_missing() {
     app.click("#create-submit");
     assert_eq!(app.text("#create-error"), translation("ui.passphrase.mismatch", "en"));
     assert!(invalid("#create-passphrase-confirm"));
-    app.fill("#create-passphrase-confirm", PASSPHRASE);
+    // A weak passphrase gets a second thought: a warning first, kept only when sent again.
+    app.fill("#create-passphrase", "password1234");
+    app.fill("#create-passphrase-confirm", "password1234");
+    app.click("#create-submit");
+    assert_eq!(app.text("#create-error"), translation("ui.passphrase.weak_confirm", "en"));
+    assert!(invalid("#create-passphrase"));
+    assert_eq!(app.screen(), "first-run", "nothing is created on the warning");
     app.click("#create-submit");
     app.wait_screen("cases");
 }
@@ -547,6 +553,98 @@ impl Harbour {
         })
     }
 
+    /// Esc twice from the element `selector` (the neutral screen), then, once it has settled,
+    /// Esc twice again: ends on the unlock screen.
+    fn quick_exit_and_back(&self, selector: &str) {
+        self.session.find(selector).send_keys("\u{E00C}\u{E00C}");
+        self.wait_screen("neutral");
+        std::thread::sleep(Duration::from_millis(2100));
+        self.session.find("#neutral-notes").send_keys("\u{E00C}\u{E00C}");
+        self.wait_screen("unlock");
+    }
+
+    fn unlock(&self) {
+        self.fill("#unlock-passphrase", PASSPHRASE);
+        self.click("#unlock-submit");
+        self.session
+            .wait_until("the app to open again", Duration::from_secs(20), || (self.screen() != "unlock").then_some(()));
+    }
+
+    /// Calls a command of the shell as the page does; a refusal panics with its kind.
+    fn invoke(&self, command: &str, args: Value) -> Value {
+        let answer = self.session.execute_async(
+            "const [command, args, done] = arguments;
+             window.__TAURI__.core.invoke(command, args).then((value) => done({ ok: value ?? null }), (error) => done({ error }));",
+            json!([command, args]),
+        );
+        assert!(answer.get("error").is_none(), "{command} was refused: {}", answer["error"]["kind"]);
+        answer["ok"].clone()
+    }
+
+    /// The draft `kind:<id of the case on screen>` (null when there is none).
+    fn draft_of(&self, kind: &str) -> Value {
+        let code = self.text("#case-code");
+        let id = self.invoke("get_case", json!({"id": code}))["case"]["id"].as_str().expect("a case id").to_owned();
+        self.invoke("load_draft", json!({"key": format!("{kind}:{id}")}))
+    }
+
+    /// Switches the interface's language in Settings; ends on the settings screen.
+    fn set_language(&self, language: &str) {
+        self.click("#settings-button");
+        self.wait_screen("settings");
+        self.choose("#settings-language", language);
+        self.session.wait_for_script(
+            "<html lang> to change",
+            Duration::from_secs(10),
+            &format!("return document.documentElement.lang === '{language}'"),
+        );
+    }
+
+    /// Types `typed` into the picker `selector` and chooses the option `value`.
+    fn pick(&self, selector: &str, typed: &str, value: &str) {
+        self.fill(selector, typed);
+        self.click(&format!("{selector}-options .pick-option[data-value=\"{value}\"]"));
+        self.session.wait_for(&format!("{selector}-chosen .chip[data-value=\"{value}\"]"), Duration::from_secs(5));
+    }
+
+    /// Whether `selector` is wholly on screen, above the sync bar.
+    fn in_view(&self, selector: &str) -> bool {
+        truthy(&self.session.execute(
+            "const r = document.querySelector(arguments[0]).getBoundingClientRect();
+             const bar = document.getElementById('sync-bar');
+             const bottom = bar ? bar.getBoundingClientRect().top : window.innerHeight;
+             const top = document.getElementById('main').getBoundingClientRect().top;
+             return r.top >= top && r.bottom <= bottom;",
+            json!([selector]),
+        ))
+    }
+
+    /// "New screening" for someone new called `name`, on the form `form`: ends on the opening
+    /// script, the case not recorded yet.
+    fn begin_screening(&self, name: &str, form: &str) {
+        self.go_to_cases();
+        self.click("#new-screening");
+        self.wait_screen("new-case");
+        self.fill("#case-name", name);
+        self.click("#case-save");
+        self.wait_screen("wizard");
+        self.session.wait_for("#wizard-start", Duration::from_secs(20));
+        self.choose("#wizard-form", form);
+        let title = FormLibrary::builtin().latest(form).expect("a built-in form").title.get(Lang::En).to_owned();
+        self.session.wait_until("the form's opening page", Duration::from_secs(10), || {
+            (self.text("#wizard h1") == title).then_some(())
+        });
+    }
+
+    /// The id of the question on screen, if one is.
+    fn question_shown(&self) -> Option<String> {
+        let id = self.session.execute(
+            "const q = document.querySelector('form.question'); return q ? q.dataset.question : null",
+            json!([]),
+        );
+        id.as_str().map(str::to_owned)
+    }
+
     /// Answers every question the wizard shows (`plan`, else "no"; "declined" where "no" is
     /// not a choice) and finishes; ends on the result. Returns the answers given.
     fn answer_wizard(&self, plan: &[(&str, &str)]) -> Answers {
@@ -571,24 +669,225 @@ impl Harbour {
                     Some((value, self.session.try_find(&format!("input[name=\"{question}\"][value=\"{value}\"]"))?))
                 })
                 .unwrap_or_else(|| panic!("{question} offers neither {wanted} nor declined"));
+            // Read before the click: a choice made with the mouse moves on to the next question.
+            let checkbox = self.session.find(&format!("input[name=\"{question}\"]")).attribute("type").as_deref()
+                == Some("checkbox");
             choice.1.click();
-            let value = if self.session.find(&format!("input[name=\"{question}\"]")).attribute("type").as_deref()
-                == Some("checkbox")
-                && choice.0 != "declined"
-            {
-                json!([choice.0])
-            } else {
-                json!(choice.0)
-            };
+            let value = if checkbox && choice.0 != "declined" { json!([choice.0]) } else { json!(choice.0) };
             answers.insert(question.clone(), value);
+            previous = question;
+            // A choice made with the mouse goes on by itself (one click per question), except
+            // on the last question, whose Finish button records the screening.
+            if self.question_shown().as_deref() != Some(previous.as_str()) {
+                continue;
+            }
             if let Some(finish) = self.session.try_find("#wizard-finish") {
                 finish.click();
                 break;
             }
             self.click("#wizard-next");
-            previous = question;
         }
         self.session.wait_for("#result-level", Duration::from_secs(20));
         answers
     }
+}
+
+// ---- Issue 11: the frontline path ------------------------------------------------------------
+
+/// Nothing typed is lost: an edit of a case's details comes back after a quick exit and the
+/// unlock (and the unlock screen says the work was saved only because it was), after leaving
+/// for the list, and a note being typed comes back after the Lock button.
+#[test]
+fn typed_work_comes_back_after_a_quick_exit_a_lock_and_leaving_the_screen() {
+    let app = Harbour::start();
+    app.wait_screen("first-run");
+    app.create_workspace();
+    app.create_case("Ysolde Brannock");
+
+    // Edit details → Esc twice → Esc twice → unlock: the edit is on screen, not lost.
+    app.click("#edit-case");
+    app.fill("#edit-location", "Vieux Fort");
+    app.quick_exit_and_back("#edit-location");
+    assert_eq!(app.text("main .lead"), translation("ui.unlock.reason_quick_exit", "en"));
+    app.unlock();
+    app.wait_screen("case");
+    let location = app.session.wait_until("the edit form to come back", Duration::from_secs(20), || {
+        app.session.try_find("#edit-location").map(|field| field.property("value"))
+    });
+    assert_eq!(location, json!("Vieux Fort"), "the location typed before the quick exit");
+    assert!(app.session.try_find("#edit-restored").is_some(), "the form says the changes are back");
+    app.click("#edit-save");
+    app.session.wait_until("the summary with the new location", Duration::from_secs(20), || {
+        app.session.try_find(".kv[data-field=\"location\"] dd").filter(|dd| dd.text() == "Vieux Fort")
+    });
+    assert!(app.draft_of("edit").is_null(), "a saved edit leaves no draft");
+
+    // Leaving for the list and coming back: the edit is still there.
+    app.click("#edit-case");
+    app.fill("#edit-aliases", "Sol");
+    app.go_to_cases();
+    app.click(".case-row");
+    app.wait_screen("case");
+    let aliases = app.session.wait_until("the edit form after the list", Duration::from_secs(20), || {
+        app.session.try_find("#edit-aliases").map(|field| field.property("value"))
+    });
+    assert_eq!(aliases, json!("Sol"), "the alias typed before leaving for the list");
+    app.click("#edit-cancel");
+    assert!(app.draft_of("edit").is_null(), "cancelling drops the draft");
+
+    // A note being typed, then the Lock button: the note is back after the unlock.
+    app.session.find("#note-text").send_keys("Came with a cousin");
+    app.click("#lock-button");
+    app.wait_screen("unlock");
+    app.unlock();
+    app.wait_screen("case");
+    let note = app.session.wait_until("the note to come back", Duration::from_secs(20), || {
+        app.session.try_find("#note-text").map(|text| text.property("value")).filter(|value| value != &json!(""))
+    });
+    assert_eq!(note, json!("Came with a cousin"));
+}
+
+/// Errors people understand, in Spanish on a 1024×600 screen: every refused field of an edit at
+/// once, each beside its field in Spanish and named by its label (never `birth_date` or an English
+/// word), marked aria-invalid, the first in view, and Save reachable. A date written 04/05/1996
+/// is 4 May; languages and countries are chosen by name (Kwéyòl among them).
+#[test]
+fn edit_errors_are_spanish_sentences_beside_each_field_on_a_small_screen() {
+    let app = Harbour::start();
+    app.wait_screen("first-run");
+    app.create_workspace();
+    app.set_language("es");
+    let size = app.session.set_window_size(1024, 600);
+    assert_eq!([size[2], size[3]], [1024, 600], "the window takes a small laptop's size");
+    let code = app.create_case("Maialen Etxeberria");
+
+    app.click("#edit-case");
+    app.fill("#edit-birth-date", "01/01/2999");
+    app.fill("#edit-phone", "llámame");
+    app.fill("#edit-estimated-age", "300");
+    app.click("#edit-save");
+    app.session.wait_for("#edit-error:not([hidden])", Duration::from_secs(20));
+    let label = |key: &str| translation(key, "es");
+    let expected = [
+        (
+            "#edit-birth-date",
+            translation("error.fault.date_in_future", "es").replace("{field}", &label("ui.field.birth_date")),
+        ),
+        (
+            "#edit-estimated-age",
+            translation("error.fault.not_an_age", "es").replace("{field}", &label("ui.field.estimated_age")),
+        ),
+        ("#edit-phone", translation("error.fault.not_a_phone", "es").replace("{field}", &label("ui.field.phone"))),
+    ];
+    for (field, sentence) in &expected {
+        assert_eq!(app.text(&format!("{field}-fault")), *sentence, "{field} says what is wrong, in Spanish");
+        let marked = app.session.find(field).attribute("aria-invalid");
+        assert_eq!(marked.as_deref(), Some("true"), "{field} is marked");
+        let styled = app
+            .session
+            .execute("return getComputedStyle(document.querySelector(arguments[0])).borderTopWidth", json!([field]));
+        assert_eq!(styled, json!("2px"), "{field} looks marked");
+    }
+    let everything = app.session.execute(
+        "return [...document.querySelectorAll('#edit-error, .field-fault:not([hidden])')].map(e => e.textContent).join(' ')",
+        json!([]),
+    );
+    let everything = everything.as_str().unwrap_or_default().to_lowercase();
+    for internal in ["birth_date", "estimated_age", "phone", "e.164", "iso", "yyyy", " the ", "future", " use "] {
+        assert!(
+            !everything.contains(internal),
+            "no internal name or English word `{}` in Spanish errors",
+            internal.trim()
+        );
+    }
+    app.shot("edit-errors-es");
+    assert!(app.in_view("#edit-birth-date"), "the first field at fault is in view");
+    assert_eq!(app.session.execute("return document.activeElement.id", json!([])), json!("edit-birth-date"));
+
+    // The way the locale writes a date, and languages and countries by their Spanish names.
+    app.fill("#edit-birth-date", "04/05/1996");
+    app.fill("#edit-phone", "+1 758 452 0000");
+    app.session.find("#edit-estimated-age").clear();
+    app.pick("#edit-languages", "kwéy", "acf");
+    app.pick("#edit-languages", "españ", "es");
+    app.pick("#edit-nationalities", "santa lu", "LC");
+    assert!(app.in_view("#edit-save"), "Save is in view above the sync bar at 1024×600");
+    app.click("#edit-save");
+    app.session.wait_until("the summary after the edit", Duration::from_secs(20), || {
+        app.session.try_find(".kv[data-field=\"birth_date\"]")
+    });
+    let case = app.invoke("get_case", json!({"id": code}));
+    let fields = &case["case"]["fields"];
+    assert_eq!(fields["birth_date"], json!("1996-05-04"), "04/05/1996 is the 4th of May");
+    assert_eq!(fields["languages"], json!(["acf", "es"]));
+    assert_eq!(fields["nationalities"], json!(["LC"]));
+}
+
+/// The screening respects safety and consent: a new person's case is recorded only when they
+/// agree after the opening script ("Not now" records nothing and forgets the name); "no" to
+/// "is it safe to talk here?" ends the interview with what to do now (in English, then in
+/// Spanish), keeps none of its answers, and one click answers a question.
+#[test]
+fn a_new_person_is_recorded_only_on_agreement_and_an_unsafe_answer_stops_the_screening() {
+    let app = Harbour::start();
+    app.wait_screen("first-run");
+    app.create_workspace();
+    let form = FormLibrary::builtin().latest("clinic-screening").expect("the clinic screening").clone();
+
+    // "Not now" after the opening script: nothing recorded, the name forgotten.
+    app.begin_screening("Orlaith Venmore", &form.id);
+    assert_eq!(app.invoke("list_cases", json!({"query": {}}))["total"], json!(0), "no case before the person agrees");
+    app.click("#wizard-not-now");
+    app.wait_screen("cases");
+    assert_eq!(app.invoke("list_cases", json!({"query": {}}))["total"], json!(0));
+    assert!(app.invoke("load_draft", json!({"key": "new-case"})).is_null(), "the name typed is forgotten");
+
+    // The person agrees: the case is recorded, and "no" to the first question stops at once.
+    app.begin_screening("Orlaith Venmore", &form.id);
+    app.click("#wizard-start");
+    app.session.wait_for("form.question[data-question=\"q_safe_to_talk\"]", Duration::from_secs(20));
+    assert_eq!(app.invoke("list_cases", json!({"query": {}}))["total"], json!(1), "the case exists once they agree");
+    app.click("input[name=\"q_safe_to_talk\"][value=\"no\"]");
+    app.session.wait_for("#wizard-stop", Duration::from_secs(10));
+    let advice = form.sections[0].questions[0].stop.as_ref().expect("the question can stop").advice.clone();
+    assert_eq!(app.text("#wizard-stop-advice"), advice.get(Lang::En), "what to do now, from the form");
+    assert!(app.session.try_find("form.question").is_none(), "no next question");
+    app.shot("screening-stop");
+    app.click("#wizard-stop-end");
+    app.wait_screen("case");
+    let code = app.text("#case-code");
+    let case = app.invoke("get_case", json!({"id": code}));
+    assert_eq!(case["case"]["screenings"], json!([]), "no screening is recorded");
+    assert!(app.session.try_find("#screening-paused").is_none(), "and no answers are kept");
+
+    // One click per question: "yes" goes straight to the next question, which opens at the top.
+    app.click("#start-screening");
+    app.wait_screen("wizard");
+    app.click("#wizard-start");
+    app.click("input[name=\"q_safe_to_talk\"][value=\"yes\"]");
+    app.session.wait_until("the second question after one click", Duration::from_secs(10), || {
+        app.question_shown().filter(|question| question != "q_safe_to_talk")
+    });
+    assert_eq!(app.session.execute("return document.getElementById('main').scrollTop", json!([])), json!(0));
+
+    // Paused: the case page says so and offers to resume.
+    app.click("#wizard-pause");
+    app.wait_screen("case");
+    app.session.wait_for("#screening-paused", Duration::from_secs(10));
+
+    // In Spanish, the same answer stops with the Spanish advice.
+    app.set_language("es");
+    app.go_to_cases();
+    app.click(".case-row");
+    app.wait_screen("case");
+    app.click("#start-screening");
+    app.wait_screen("wizard");
+    // The paused screening resumes at its second question; back to the first, then "no".
+    app.click("#wizard-back");
+    app.session.wait_for("form.question[data-question=\"q_safe_to_talk\"]", Duration::from_secs(10));
+    app.click("input[name=\"q_safe_to_talk\"][value=\"no\"]");
+    app.session.wait_for("#wizard-stop", Duration::from_secs(10));
+    assert_eq!(app.text("#wizard-stop-advice"), advice.get(Lang::Es));
+    assert_eq!(app.text("#wizard-stop h1"), translation("ui.wizard.stop_title", "es"));
+    app.shot("screening-stop-es");
 }

@@ -356,6 +356,12 @@ impl Session {
         [number("x"), number("y"), number("width"), number("height")]
     }
 
+    /// Resizes the window (a laptop's small screen), and returns the size it took.
+    pub fn set_window_size(&self, width: u32, height: u32) -> [u32; 4] {
+        self.must("resizing the window", "POST", "/window/rect", Some(json!({"width": width, "height": height})));
+        self.window_rect()
+    }
+
     pub fn title(&self) -> String {
         self.must("reading the title", "GET", "/title", None).as_str().unwrap_or_default().to_owned()
     }

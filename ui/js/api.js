@@ -1,5 +1,5 @@
 // The one door to the Rust shell. Every command goes through `call`, which turns a rejection
-// into {kind, message, field} whatever shape it arrived in, and tells the app when the
+// into {kind, message, field, faults} whatever shape it arrived in, and tells the app when the
 // workspace turned out to be locked.
 
 const KINDS = [
@@ -57,6 +57,8 @@ export function toError(raw) {
       kind: KINDS.includes(value.kind) ? value.kind : "internal",
       message: typeof value.message === "string" ? value.message : "",
       field: typeof value.field === "string" ? value.field : null,
+      // Every refused field as data: {field, code, max?} (docs/DESKTOP.md).
+      faults: Array.isArray(value.faults) ? value.faults.filter((fault) => fault && typeof fault.field === "string" && typeof fault.code === "string") : [],
     };
   }
   const message = value && typeof value.message === "string" ? value.message : String(value);

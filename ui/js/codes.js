@@ -3,7 +3,7 @@
 // from the engine's region names; otherwise the English label the shell sends.
 
 import { call } from "./api.js";
-import { country, tOr } from "./i18n.js";
+import { country, languageName, tOr } from "./i18n.js";
 
 let lists = null;
 let loading = null;
@@ -36,13 +36,14 @@ export function codeLabel(list, value) {
   if (value === null || value === undefined || value === "") return "";
   if (list === "service_type") return tOr("service_type." + value, englishLabel(list, value));
   if (list === "country") return country(value, englishLabel(list, value));
+  if (list === "language") return languageName(value);
   return tOr("code." + list + "." + value, englishLabel(list, value));
 }
 
-/** [{value, label}] of a list in the worker's language; countries sorted by name. */
+/** [{value, label}] of a list in the worker's language; countries and languages sorted by name. */
 export function choices(list) {
   const entries = (lists && lists[list]) || [];
   const out = entries.map((item) => ({ value: item.value, label: codeLabel(list, item.value) }));
-  if (list === "country") out.sort((a, b) => a.label.localeCompare(b.label));
+  if (list === "country" || list === "language") out.sort((a, b) => a.label.localeCompare(b.label));
   return out;
 }

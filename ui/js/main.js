@@ -7,6 +7,7 @@ import { app } from "./app.js";
 import { debounce, focus, h, replace } from "./dom.js";
 import { setLanguage, setTable, t } from "./i18n.js";
 import * as syncBar from "./syncbar.js";
+import * as drafts from "./drafts.js";
 import * as firstRunScreen from "./screens/first-run.js";
 import * as unlockScreen from "./screens/unlock.js";
 
@@ -197,6 +198,8 @@ function showLocked(reason) {
 }
 
 async function lockNow() {
+  // What is typed on screen is stored before the workspace closes.
+  await drafts.flushAll();
   try {
     await call("lock");
   } catch {
@@ -213,6 +216,8 @@ function quickExit() {
   neutral = true;
   neutralSince = performance.now();
   navigation += 1;
+  // Read what is typed on screen before it is blanked; the shell locks once it is stored.
+  const saving = drafts.flushAll();
   if (app.route && !OPEN_SCREENS.includes(app.route.screen)) app.resumeRoute = app.route;
   forget();
   shell = null;
@@ -228,15 +233,21 @@ function quickExit() {
   replace(document.body, page);
   document.body.dataset.screen = "neutral";
   document.title = t("ui.neutral.title");
-  call("quick_exit").catch(() => {});
+  saving.then(() => {
+    workSaved = drafts.allSaved();
+    return call("quick_exit");
+  }).catch(() => {});
 }
+
+/** Whether everything typed was stored when the quick exit locked Harbour. */
+let workSaved = true;
 
 /** From the harmless page back to the unlock screen (the same key: Esc twice). */
 function leaveNeutral() {
   neutral = false;
   lockShowing = true;
   buildShell();
-  app.navigate({ screen: "unlock", reason: "quick_exit" });
+  app.navigate({ screen: "unlock", reason: workSaved ? "quick_exit" : "quick_exit_unsaved" });
 }
 
 // No earlier press: `performance.now()` counts from the page's load, so a zero here would make

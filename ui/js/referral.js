@@ -7,6 +7,7 @@ import { h, replace, uid } from "./dom.js";
 import { languageName, t } from "./i18n.js";
 import { choices, codeLabel, loadLists } from "./codes.js";
 import { loadDirectory } from "./directory.js";
+import * as drafts from "./drafts.js";
 import { busy, errorBox, field, showError } from "./ui.js";
 
 const SCOPES = ["identity", "contact", "case_summary", "screenings", "health", "notes"];
@@ -37,11 +38,15 @@ export function serviceCard(entry, extra) {
 
 /**
  * Renders the referral form into `container`. `options`: {caseId, serviceId?, serviceType?,
- * urgency?, onDone(case), onCancel()}.
+ * urgency?, draft?, referred? (service ids not to offer again), onDone(case), onCancel()}. What is chosen and typed is kept as the draft
+ * `referral:<case id>` until the referral is sent or cancelled; the person's consent is never
+ * restored from a draft: it is asked again.
  */
 export async function openReferralForm(container, options) {
   const [directory] = await Promise.all([loadDirectory(), loadLists()]);
   const services = directory.services;
+  // A service the person is already referred to (and that did not decline) is not offered twice.
+  const referred = options.referred || [];
 
   const typeFilter = h(
     "select",
@@ -86,7 +91,19 @@ export async function openReferralForm(container, options) {
   );
   const error = errorBox("referral-error");
   const submit = h("button", { id: "referral-submit", type: "submit", class: "primary" }, t("ui.referral.submit"));
-  const cancel = h("button", { type: "button", onclick: () => options.onCancel && options.onCancel() }, t("ui.common.cancel"));
+  const draft = options.draft && typeof options.draft === "object" ? options.draft : null;
+  const cancel = h(
+    "button",
+    {
+      id: "referral-cancel",
+      type: "button",
+      onclick: () => {
+        keeper.drop();
+        if (options.onCancel) options.onCancel();
+      },
+    },
+    t("ui.common.cancel"),
+  );
 
   let sharedEdited = false;
   sharedWith.addEventListener("input", () => {
@@ -99,7 +116,8 @@ export async function openReferralForm(container, options) {
     const type = typeFilter.value;
     const lang = languageFilter.value;
     const shown = services.filter(
-      (entry) => (!type || entry.types.includes(type)) && (!lang || entry.languages.includes(lang)),
+      (entry) =>
+        (!type || entry.types.includes(type)) && (!lang || entry.languages.includes(lang)) && !referred.includes(entry.id),
     );
     replace(serviceSelect, 
       h("option", { value: "" }, shown.length ? t("ui.referral.choose_service") : t("ui.referral.no_service")),
@@ -134,6 +152,7 @@ export async function openReferralForm(container, options) {
     "form",
     { id: "referral-form", class: "panel referral-form", "aria-labelledby": titleId, novalidate: true },
     h("h2", { id: titleId }, t("ui.referral.title")),
+    draft ? h("p", { id: "referral-restored", class: "notice info" }, t("ui.referral.restored")) : null,
     h(
       "fieldset",
       {},
@@ -211,17 +230,55 @@ export async function openReferralForm(container, options) {
         if (details.value.trim()) input.details = details.value.trim();
         return call("add_referral", { id: options.caseId, input });
       });
+      await keeper.drop();
       options.onDone && options.onDone(result.case, result.entry_id);
     } catch (failure) {
       showError(error, failure);
     }
   });
 
+  if (draft) {
+    typeFilter.value = draft.type_filter || "";
+    languageFilter.value = draft.language_filter || "";
+  }
   fillServices(options.serviceId || "");
   if (options.serviceId && !selected()) {
     typeFilter.value = "";
     fillServices(options.serviceId);
   }
+  if (draft) {
+    if (draft.service_type && [...serviceType.options].some((option) => option.value === draft.service_type)) serviceType.value = draft.service_type;
+    if (draft.reason) reason.value = draft.reason;
+    if (draft.urgency) urgency.value = draft.urgency;
+    details.value = draft.details || "";
+    if (typeof draft.shared_with === "string" && draft.shared_with_edited) {
+      sharedWith.value = draft.shared_with;
+      sharedEdited = true;
+    }
+    if (draft.method) method.value = draft.method;
+    if (Array.isArray(draft.scope)) for (const box of scopeBoxes) box.checked = draft.scope.includes(box.value);
+  }
+  const reading = () => ({
+    service: serviceSelect.value,
+    type_filter: typeFilter.value,
+    language_filter: languageFilter.value,
+    service_type: serviceType.value,
+    reason: reason.value,
+    urgency: urgency.value,
+    details: details.value,
+    shared_with: sharedWith.value,
+    shared_with_edited: sharedEdited,
+    method: method.value,
+    scope: scopeBoxes.filter((box) => box.checked).map((box) => box.value),
+  });
+  // A form just opened and not touched is not kept; one brought back from a draft is.
+  const untouched = draft ? null : JSON.stringify(reading());
+  const keeper = drafts.keeper(`referral:${options.caseId}`, () => {
+    const now = reading();
+    return JSON.stringify(now) === untouched ? null : now;
+  });
+  form.addEventListener("input", () => keeper.keep());
+  form.addEventListener("change", () => keeper.keep());
   replace(container, form);
   (selected() ? reason : typeFilter).focus();
   return form;

@@ -2,20 +2,300 @@
 // strength meter.
 
 import { h, replace, uid } from "./dom.js";
-import { errorText, t } from "./i18n.js";
+import { day, errorText, t } from "./i18n.js";
 
-/** A labelled control: <label for> + control + optional hint wired with aria-describedby. */
+/**
+ * A labelled control: <label for> + control + optional hint wired with aria-describedby, and a
+ * place for what is wrong with it (`showFaults`). `control` may be a composite (a picker) whose
+ * `.input` is the element to label.
+ */
 export function field(label, control, hint, extraClass) {
-  if (!control.id) control.id = uid("field");
-  const parts = [h("label", { for: control.id }, label)];
+  const input = control.input || control;
+  const element = control.element || control;
+  if (!input.id) input.id = uid("field");
+  const parts = [h("label", { for: input.id }, label)];
   if (hint) {
-    const hintId = `${control.id}-hint`;
-    const described = (control.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
-    if (!described.includes(hintId)) control.setAttribute("aria-describedby", [...described, hintId].join(" "));
+    const hintId = `${input.id}-hint`;
+    describe(input, hintId);
     parts.push(h("p", { id: hintId, class: "hint" }, hint));
   }
-  parts.push(control);
+  parts.push(h("p", { id: `${input.id}-fault`, class: "field-fault", hidden: true }));
+  parts.push(element);
   return h("div", { class: ["field", extraClass] }, parts);
+}
+
+function describe(input, id) {
+  const described = (input.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+  if (!described.includes(id)) input.setAttribute("aria-describedby", [...described, id].join(" "));
+}
+
+/** What a refused value's `code` (from core or from the form's own checks) means, per field. */
+const FAULT_KEYS = {
+  empty: "error.fault.empty",
+  too_long: "error.fault.too_long",
+  control_characters: "error.fault.control_characters",
+  not_a_date: "error.fault.not_a_date",
+  date_in_future: "error.fault.date_in_future",
+  date_too_early: "error.fault.date_too_early",
+  not_an_age: "error.fault.not_an_age",
+  not_a_country: "error.fault.not_a_country",
+  not_a_language: "error.fault.not_a_language",
+  not_a_phone: "error.fault.not_a_phone",
+  not_allowed: "error.fault.not_allowed",
+};
+
+/** The sentence for one fault, naming the field by its label. */
+export function faultText(fault, label) {
+  const key = FAULT_KEYS[fault.code];
+  return key ? t(key, { field: label, max: fault.max ?? "" }) : t("error.invalid");
+}
+
+/**
+ * Shows every fault of a refused form at once: each beside its field (marked aria-invalid and
+ * styled), a summary in `box` naming the fields, and the first field scrolled into view and
+ * focused. `controls` maps field names to controls (or pickers), `labels` field names to
+ * labels. An error without faults (not about a typed value) goes to `box` as it is. Returns
+ * whether any field was marked.
+ */
+export function showFaults(box, controls, error, labels) {
+  clearFaults(controls);
+  if (!error) {
+    showError(box, null);
+    return false;
+  }
+  const faults = error.faults && error.faults.length ? error.faults : [];
+  const shown = [];
+  for (const fault of faults) {
+    const control = controls[fault.field];
+    if (!control || shown.some((item) => item.field === fault.field)) continue;
+    const input = control.input || control;
+    const label = labels[fault.field] || "";
+    const slot = document.getElementById(`${input.id}-fault`);
+    if (slot) {
+      slot.textContent = faultText(fault, label);
+      slot.hidden = false;
+      describe(input, slot.id);
+    }
+    input.setAttribute("aria-invalid", "true");
+    const wrapper = input.closest(".field");
+    if (wrapper) wrapper.classList.add("invalid");
+    shown.push({ field: fault.field, label, input });
+  }
+  if (!shown.length) {
+    showError(box, error);
+    return false;
+  }
+  const sentence =
+    shown.length === 1
+      ? t("ui.form.check_one", { field: shown[0].label })
+      : t("ui.form.check_many", { n: shown.length, fields: shown.map((item) => item.label).join(", ") });
+  replace(box, h("p", {}, sentence));
+  box.hidden = false;
+  const first = shown[0].input;
+  const wrapper = first.closest(".field") || first;
+  wrapper.scrollIntoView({ block: "center" });
+  first.focus({ preventScroll: true });
+  return true;
+}
+
+export function clearFaults(controls) {
+  for (const control of Object.values(controls)) {
+    const input = control.input || control;
+    input.removeAttribute("aria-invalid");
+    const wrapper = input.closest && input.closest(".field");
+    if (wrapper) wrapper.classList.remove("invalid");
+    const slot = input.id && document.getElementById(`${input.id}-fault`);
+    if (slot) {
+      slot.hidden = true;
+      slot.textContent = "";
+    }
+  }
+}
+
+// ---- Dates as the worker writes them --------------------------------------------------------
+
+/**
+ * A calendar day typed as the worker writes it: day/month/year (the order of Saint Lucia and of
+ * the Spanish- and French-speaking countries Harbour serves; "/", "." or "-" between), or
+ * year-month-day. Returns YYYY-MM-DD, or null when it is not a real date.
+ */
+export function parseDay(text) {
+  const value = (text || "").trim();
+  let y;
+  let m;
+  let d;
+  let match = /^(\d{4})-(\d{1,2})-(\d{1,2})$/.exec(value);
+  if (match) [, y, m, d] = match.map(Number);
+  else {
+    match = /^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$/.exec(value);
+    if (!match) return null;
+    [, d, m, y] = match.map(Number);
+  }
+  const date = new Date(Date.UTC(y, m - 1, d));
+  if (date.getUTCFullYear() !== y || date.getUTCMonth() !== m - 1 || date.getUTCDate() !== d) return null;
+  return `${String(y).padStart(4, "0")}-${String(m).padStart(2, "0")}-${String(d).padStart(2, "0")}`;
+}
+
+/** YYYY-MM-DD written back as day/month/year. */
+export function writeDay(iso) {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(iso || "");
+  return match ? `${match[3]}/${match[2]}/${match[1]}` : iso || "";
+}
+
+/**
+ * A date field: typed as day/month/year, with the date it understood written out in words
+ * beneath (so 04/05/1996 is seen to be 4 May). `.value()` is YYYY-MM-DD, or what was typed when
+ * it is not a date (core then says what is wrong).
+ */
+export function dateInput(id, iso) {
+  const input = h("input", { id, type: "text", inputmode: "numeric", autocomplete: "off", placeholder: t("ui.date.placeholder") });
+  input.value = writeDay(iso);
+  const echo = h("p", { class: "hint echo", id: `${id}-echo`, "aria-live": "polite" });
+  const update = () => {
+    const parsed = parseDay(input.value);
+    echo.textContent = parsed ? day(parsed) : "";
+  };
+  input.addEventListener("input", update);
+  update();
+  describe(input, echo.id);
+  return {
+    input,
+    element: h("div", { class: "date-input" }, input, echo),
+    value: () => {
+      const text = input.value.trim();
+      return parseDay(text) || text;
+    },
+    text: () => input.value,
+    setText: (text) => {
+      input.value = text || "";
+      update();
+    },
+  };
+}
+
+// ---- Choosing countries and languages by name ---------------------------------------------
+
+/** Lower case without accents, for matching what is typed against names. */
+export function fold(text) {
+  return (text || "")
+    .normalize("NFD")
+    .replace(/[\u0300-\u036f]/g, "")
+    .toLowerCase();
+}
+
+/**
+ * Several values chosen from a long list by typing part of a name in the worker's language:
+ * the chosen ones as removable chips, then a search box whose matches appear under it.
+ * `entries` are [{value, label}]. `.value()` is the chosen codes, comma-separated.
+ */
+export function picker(id, entries, chosen, onChange) {
+  const selected = [...new Set(chosen || [])].filter(Boolean);
+  const input = h("input", { id, type: "search", autocomplete: "off", spellcheck: "false", role: "combobox", "aria-expanded": "false" });
+  const listId = `${id}-options`;
+  input.setAttribute("aria-controls", listId);
+  const chips = h("ul", { class: "chips", id: `${id}-chosen` });
+  const options = h("ul", { class: "pick-options", id: listId, role: "listbox", hidden: true });
+  const label = (value) => (entries.find((entry) => entry.value === value) || { label: value }).label;
+
+  const paintChips = () => {
+    replace(
+      chips,
+      selected.map((value) =>
+        h(
+          "li",
+          { class: "chip", dataset: { value } },
+          h("span", {}, label(value)),
+          h(
+            "button",
+            {
+              type: "button",
+              class: "chip-remove",
+              "aria-label": t("ui.picker.remove", { name: label(value) }),
+              onclick: () => {
+                selected.splice(selected.indexOf(value), 1);
+                paintChips();
+                changed();
+                input.focus();
+              },
+            },
+            "×",
+          ),
+        ),
+      ),
+    );
+  };
+  const changed = () => {
+    if (onChange) onChange();
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+  };
+  const matches = () => {
+    const wanted = fold(input.value.trim());
+    if (!wanted) return [];
+    return entries
+      .filter((entry) => !selected.includes(entry.value))
+      .filter((entry) => fold(entry.label).includes(wanted) || entry.value.toLowerCase() === wanted)
+      .sort((a, b) => Number(!fold(a.label).startsWith(wanted)) - Number(!fold(b.label).startsWith(wanted)))
+      .slice(0, 8);
+  };
+  const choose = (value) => {
+    if (!selected.includes(value)) selected.push(value);
+    input.value = "";
+    paintOptions();
+    paintChips();
+    changed();
+    input.focus();
+  };
+  const paintOptions = () => {
+    const found = matches();
+    replace(
+      options,
+      found.map((entry) =>
+        h(
+          "li",
+          { role: "option" },
+          h("button", { type: "button", class: "pick-option", dataset: { value: entry.value }, onclick: () => choose(entry.value) }, entry.label),
+        ),
+      ),
+      input.value.trim() && !found.length ? h("li", { class: "muted" }, t("ui.picker.none")) : null,
+    );
+    options.hidden = !input.value.trim();
+    input.setAttribute("aria-expanded", String(!options.hidden));
+  };
+  input.addEventListener("input", paintOptions);
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter") {
+      const first = matches()[0];
+      if (first) {
+        event.preventDefault();
+        event.stopPropagation();
+        choose(first.value);
+      }
+    } else if (event.key === "ArrowDown") {
+      const first = options.querySelector("button");
+      if (first) {
+        event.preventDefault();
+        first.focus();
+      }
+    }
+  });
+  options.addEventListener("keydown", (event) => {
+    const buttons = [...options.querySelectorAll("button")];
+    const at = buttons.indexOf(document.activeElement);
+    if (event.key === "ArrowDown" && at < buttons.length - 1) {
+      event.preventDefault();
+      buttons[at + 1].focus();
+    } else if (event.key === "ArrowUp") {
+      event.preventDefault();
+      (at > 0 ? buttons[at - 1] : input).focus();
+    }
+  });
+  paintChips();
+  return {
+    input,
+    element: h("div", { class: "picker" }, chips, input, options),
+    value: () => selected.join(", "),
+    codes: () => [...selected],
+  };
 }
 
 /** An empty, hidden alert box; `showError(box, error)` fills it. */
@@ -57,14 +337,28 @@ export function formIsComplete(box, controls, checks) {
     markInvalid(null, controls);
     return true;
   }
+  // The weak-passphrase warning is given once: the same passphrase sent again is kept.
+  if (failed[2] === "ui.passphrase.weak_confirm") keptWeak.set(controls[failed[0]], controls[failed[0]].value);
   showError(box, t(failed[2]));
   markInvalid({ kind: "invalid", field: failed[0] }, controls);
   return false;
 }
 
-/** The checks of a new passphrase (and its confirmation, when the form has one). */
+/** A weak passphrase the worker chose to keep after the warning, per input. */
+const keptWeak = new WeakMap();
+
+/**
+ * The checks of a new passphrase (and its confirmation, when the form has one). A weak one
+ * (strength 2 or less) is refused once with a warning; sent again unchanged, it is the
+ * worker's considered choice.
+ */
 export function newPassphraseChecks(name, passphrase, confirm) {
-  const checks = [[name, [...passphrase.value].length < MIN_PASSPHRASE, "ui.passphrase.too_short"]];
+  const tooShort = [...passphrase.value].length < MIN_PASSPHRASE;
+  const weak = !tooShort && strength(passphrase.value) <= 2 && keptWeak.get(passphrase) !== passphrase.value;
+  const checks = [
+    [name, tooShort, "ui.passphrase.too_short"],
+    [name, weak, "ui.passphrase.weak_confirm"],
+  ];
   if (confirm) checks.push(["confirm", passphrase.value !== confirm.value, "ui.passphrase.mismatch"]);
   return checks;
 }

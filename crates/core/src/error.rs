@@ -7,9 +7,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A value given by a person was refused; `field` names it, `problem` says what is allowed.
+    /// A value given by a person was refused; `field` names it, `problem` says what is allowed
+    /// (in English, for the command line). `fault` is the same as data, when a typed value of the
+    /// model was refused, so an interface can say it in its own language.
     #[error("{field}: {problem}")]
-    Invalid { field: String, problem: String },
+    Invalid { field: String, problem: String, fault: Option<crate::model::Fault> },
 
     /// The passphrase did not unlock the key file. The attempt is audited.
     #[error("The passphrase is not correct. Check the keyboard layout and Caps Lock, and try again.")]
@@ -75,7 +77,12 @@ pub enum Error {
 
 impl Error {
     pub fn invalid(field: impl Into<String>, problem: impl Into<String>) -> Error {
-        Error::Invalid { field: field.into(), problem: problem.into() }
+        Error::Invalid { field: field.into(), problem: problem.into(), fault: None }
+    }
+
+    /// A typed value refused for `fault`, with the command line's sentence `problem`.
+    pub fn refused(field: impl Into<String>, fault: crate::model::Fault, problem: impl Into<String>) -> Error {
+        Error::Invalid { field: field.into(), problem: problem.into(), fault: Some(fault) }
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use harbour_core::model::{
-    CaseFields, CaseStatus, ConsentMethod, ConsentScope, Country, ExploitationType, Field, FieldValue, MeansOfControl,
-    ReferralReason, ReferralStatus, RiskLevel, ServiceType, Sex, Urgency, case::coded, values,
+    CaseFields, CaseStatus, ConsentMethod, ConsentScope, Country, ExploitationType, Field, FieldValue, Language,
+    MeansOfControl, ReferralReason, ReferralStatus, RiskLevel, ServiceType, Sex, Urgency, case::coded, values,
 };
 use harbour_core::store::ClockWarning;
 use harbour_core::{
@@ -116,6 +116,7 @@ pub fn value_lists() -> BTreeMap<&'static str, Vec<Choice>> {
         ("consent_scope", plain(&mut ConsentScope::ALL.iter().map(|scope| scope.as_str()))),
         ("consent_method", plain(&mut ["verbal", "written"].into_iter())),
         ("country", plain(&mut Country::all())),
+        ("language", plain(&mut Language::all())),
     ])
 }
 
@@ -187,10 +188,7 @@ pub fn update_case(
     values: BTreeMap<String, String>,
     reason: Option<String>,
 ) -> CommandResult<CaseState> {
-    let values = values
-        .iter()
-        .map(|(field, text)| Ok(FieldValue::parse(Field::parse(field)?, text)?))
-        .collect::<CommandResult<Vec<_>>>()?;
+    let values = field_values(values.iter().map(|(field, text)| (field.as_str(), text.as_str())))?;
     change(&session, &sync, &id, |workspace, case_id| {
         workspace.update_case(case_id, values, reason.filter(|text| !text.trim().is_empty()))
     })
@@ -341,14 +339,51 @@ pub(crate) fn change<T>(
 /// each value is checked as the command line checks it.
 pub fn case_fields(fields: &BTreeMap<String, String>) -> CommandResult<CaseFields> {
     let name = fields.get("name").map(String::as_str).unwrap_or_default();
-    let mut case = CaseFields::named(name)?;
-    for (field, text) in fields {
-        if field == "name" || text.trim().is_empty() {
-            continue;
+    let named = CaseFields::named(name);
+    let rest = field_values(
+        fields
+            .iter()
+            .filter(|(field, text)| field.as_str() != "name" && !text.trim().is_empty())
+            .map(|(field, text)| (field.as_str(), text.as_str())),
+    );
+    match (named, rest) {
+        (Ok(mut case), Ok(values)) => {
+            for value in values {
+                case.set(value);
+            }
+            Ok(case)
         }
-        case.set(FieldValue::parse(Field::parse(field)?, text)?);
+        (Err(name), Ok(_)) => Err(name.into()),
+        (Ok(_), Err(rest)) => Err(rest),
+        (Err(name), Err(rest)) => {
+            let mut error = CommandError::from(name);
+            error.faults.extend(rest.faults);
+            Err(error)
+        }
     }
-    Ok(case)
+}
+
+/// Reads every `field = text` of a form; refuses them all at once, in the order of the case's
+/// fields, so the interface can mark each field that needs attention.
+fn field_values<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> CommandResult<Vec<FieldValue>> {
+    let mut values = Vec::new();
+    let mut refused = Vec::new();
+    for (field, text) in pairs {
+        match Field::parse(field).and_then(|field| FieldValue::parse(field, text)) {
+            Ok(value) => values.push(value),
+            Err(error) => refused.push(error),
+        }
+    }
+    if refused.is_empty() {
+        return Ok(values);
+    }
+    let position = |error: &harbour_core::Error| match error {
+        harbour_core::Error::Invalid { field, .. } => Field::parse(field)
+            .map_or(usize::MAX, |field| Field::ALL.iter().position(|f| *f == field).unwrap_or(usize::MAX)),
+        _ => usize::MAX,
+    };
+    refused.sort_by_key(position);
+    Err(CommandError::all_invalid(refused))
 }
 
 fn entry_id(field: &str, text: &str) -> CommandResult<EntryId> {
@@ -375,7 +410,7 @@ mod tests {
         let error = case_fields(&fields(&[("sex", "female")])).unwrap_err();
         assert_eq!((error.kind, error.field.as_deref()), ("invalid", Some("name")));
         let error = case_fields(&fields(&[("name", "A"), ("nationalities", "XX")])).unwrap_err();
-        assert_eq!(error.field.as_deref(), Some("nationality"));
+        assert_eq!(error.field.as_deref(), Some("nationalities"));
         let error = case_fields(&fields(&[("name", "A"), ("colour", "blue")])).unwrap_err();
         assert_eq!(error.kind, "invalid");
         let case = case_fields(&fields(&[("name", "A"), ("nationalities", "lc, ve"), ("sex", ""), ("age", "")]));
@@ -383,5 +418,29 @@ mod tests {
         let case = case.unwrap();
         assert_eq!(case.nationalities.len(), 2);
         assert_eq!(case.sex, None);
+    }
+
+    #[test]
+    fn every_refused_field_comes_back_at_once_as_data() {
+        let error = case_fields(&fields(&[
+            ("name", " "),
+            ("languages", "español"),
+            ("birth_date", "2999-01-01"),
+            ("nationalities", "LC"),
+        ]))
+        .unwrap_err();
+        assert_eq!(error.kind, "invalid");
+        let faults: Vec<(String, &str)> =
+            error.faults.iter().map(|fault| (fault.field.clone(), fault.fault.code())).collect();
+        assert_eq!(
+            faults,
+            [
+                ("name".to_owned(), "empty"),
+                ("birth_date".to_owned(), "date_in_future"),
+                ("languages".to_owned(), "not_a_language")
+            ]
+        );
+        let json = serde_json::to_value(&error).unwrap();
+        assert_eq!(json["faults"][1], serde_json::json!({"field": "birth_date", "code": "date_in_future"}));
     }
 }

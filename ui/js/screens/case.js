@@ -3,11 +3,12 @@
 
 import { call } from "../api.js";
 import { app } from "../app.js";
-import { debounce, h, replace, uid } from "../dom.js";
+import { h, replace, uid } from "../dom.js";
 import { country, dateTime, day, languageName, t, tx } from "../i18n.js";
 import { choices, codeLabel, loadLists } from "../codes.js";
 import { loadDirectory, serviceName } from "../directory.js";
-import { busy, errorBox, field, markInvalid, showError } from "../ui.js";
+import * as drafts from "../drafts.js";
+import { busy, dateInput, errorBox, field, picker, showError, showFaults, writeDay } from "../ui.js";
 
 /** The case on screen; dropped when Harbour locks. */
 let shown = null;
@@ -116,6 +117,15 @@ async function formTitles() {
 export async function render(root, route, current) {
   const [result] = await Promise.all([call("get_case", { id: route.id }), loadLists(), loadDirectory().catch(() => null), formTitles()]);
   if (!current()) return;
+  // Work typed on this case and not recorded yet (an edit, a closing, a referral) comes back.
+  const caseId = result.case.id;
+  const [editDraft, statusDraft, referralDraft, screeningDraft] = await Promise.all([
+    drafts.load(`edit:${caseId}`),
+    drafts.load(`status:${caseId}`),
+    drafts.load(`referral:${caseId}`),
+    drafts.load(`screening:${caseId}`),
+  ]);
+  if (!current()) return;
   shown = { state: result.case, warnings: result.clock_warnings || [] };
   const id = shown.state.id;
 
@@ -131,7 +141,7 @@ export async function render(root, route, current) {
   function paint() {
     if (!shown) return;
     const state = shown.state;
-    paintHeader(header, state, openReferral);
+    paintHeader(header, state, openReferral, screeningDraft);
     paintReview(review, state, shown.warnings, update);
     paintSummary(summary, state, update);
     paintReferrals(referrals, state, update);
@@ -145,11 +155,13 @@ export async function render(root, route, current) {
     if (current()) paint();
   }
 
-  async function openReferral(serviceId) {
+  async function openReferral(serviceId, draft) {
     const { openReferralForm } = await import("../referral.js");
     await openReferralForm(referralSlot, {
       caseId: id,
       serviceId,
+      draft,
+      referred: activeReferrals(shown.state),
       onDone: async (next) => {
         referralSlot.replaceChildren();
         await update(next);
@@ -177,21 +189,36 @@ export async function render(root, route, current) {
     ),
   );
   await notes.load();
-  if (route.refer) await openReferral(route.refer);
-  else document.getElementById("case-title").focus();
-  return () => notes.flush();
+  const closed = ["closed", "closed_referred"].includes(shown.state.fields.status);
+  if (editDraft && typeof editDraft === "object") editForm(summary, shown.state, update, editDraft);
+  else if (statusDraft && typeof statusDraft === "object") statusForm(summary, shown.state, update, statusDraft.action, statusDraft);
+  if (referralDraft && typeof referralDraft === "object" && !closed) await openReferral(referralDraft.service || undefined, referralDraft);
+  else if (route.refer && !closed) await openReferral(route.refer);
+  else if (!editDraft && !statusDraft) document.getElementById("case-title").focus();
+  return () => drafts.flushAll();
 }
 
 // ---- Header ---------------------------------------------------------------------------------
 
-function paintHeader(root, state, openReferral) {
+/** Services this case is referred to and not declined: the form does not offer them again. */
+function activeReferrals(state) {
+  return (state.referrals || []).filter((referral) => referral.status !== "declined").map((referral) => referral.service);
+}
+
+function paintHeader(root, state, openReferral, screeningDraft) {
   const f = state.fields;
-  const startScreening = h(
-    "button",
-    { id: "start-screening", type: "button", class: "primary", onclick: () => app.navigate({ screen: "wizard", id: state.id }) },
-    t("ui.case.start_screening"),
-  );
-  const addReferral = h("button", { id: "add-referral", type: "button", onclick: () => openReferral() }, t("ui.case.add_referral"));
+  // A closed case takes notes and can be reopened; screening and referring wait for reopening.
+  const closed = f.status === "closed" || f.status === "closed_referred";
+  const paused = screeningDraft && typeof screeningDraft === "object" && screeningDraft.form ? screeningDraft : null;
+  const answered = paused ? Object.keys(paused.answers || {}).length : 0;
+  const startScreening = closed
+    ? null
+    : h(
+        "button",
+        { id: "start-screening", type: "button", class: "primary", onclick: () => app.navigate({ screen: "wizard", id: state.id }) },
+        paused ? t("ui.case.resume_screening") : t("ui.case.start_screening"),
+      );
+  const addReferral = closed ? null : h("button", { id: "add-referral", type: "button", onclick: () => openReferral() }, t("ui.case.add_referral"));
   const addNote = h(
     "button",
     {
@@ -225,6 +252,10 @@ function paintHeader(root, state, openReferral) {
       ),
       h("div", { class: "page-actions" }, startScreening, addReferral, addNote),
     ),
+    paused && !closed
+      ? h("p", { id: "screening-paused", class: "notice info" }, t(answered === 1 ? "ui.case.screening_paused_one" : "ui.case.screening_paused", { n: answered }))
+      : null,
+    closed ? h("p", { id: "case-closed-note", class: "notice info" }, t("ui.case.closed_note")) : null,
   );
 }
 
@@ -342,12 +373,24 @@ function checkboxGroup(legend, list, name, chosen) {
   );
 }
 
-function editForm(root, state, update) {
+/** The edit form's values as typed, kept as the draft `edit:<case id>`. */
+function editForm(root, state, update, draft) {
   const f = state.fields;
+  const key = `edit:${state.id}`;
+  const typed = (draft && draft.values) || {};
+  const start = (name) => (typeof typed[name] === "string" ? typed[name] : valueInput(name, f[name]));
   const controls = {};
+  const labels = {};
+  // Nothing is kept while the form holds only what the case already says.
+  let untouched = null;
+  const keeper = drafts.keeper(key, () => {
+    const now = JSON.stringify({ values: read(), checks: checked(), reason: reason.value });
+    return now === untouched ? null : JSON.parse(now);
+  });
   const text = (name, attrs) => {
-    controls[name] = h("input", { id: `edit-${name.replace(/_/g, "-")}`, type: "text", autocomplete: "off", value: valueInput(name, f[name]), ...attrs });
-    return field(fieldLabel(name), controls[name]);
+    controls[name] = h("input", { id: `edit-${name.replace(/_/g, "-")}`, type: "text", autocomplete: "off", value: start(name), ...attrs });
+    labels[name] = fieldLabel(name);
+    return field(labels[name], controls[name]);
   };
   const select = (name, list) => {
     controls[name] = h(
@@ -356,22 +399,52 @@ function editForm(root, state, update) {
       h("option", { value: "" }, t("ui.common.not_given")),
       choices(list).map((choice) => h("option", { value: choice.value }, choice.label)),
     );
-    controls[name].value = f[name] || "";
-    return field(fieldLabel(name), controls[name]);
+    controls[name].value = start(name);
+    labels[name] = fieldLabel(name);
+    return field(labels[name], controls[name]);
   };
-  const exploitation = checkboxGroup(fieldLabel("exploitation_types"), "exploitation_type", "exploitation_types", f.exploitation_types);
-  const control = checkboxGroup(fieldLabel("means_of_control"), "means_of_control", "means_of_control", f.means_of_control);
-  const reason = h("input", { id: "edit-reason", type: "text", autocomplete: "off" });
+  const pick = (name, list) => {
+    const codes = start(name)
+      .split(",")
+      .map((part) => part.trim())
+      .filter(Boolean);
+    controls[name] = picker(`edit-${name.replace(/_/g, "-")}`, choices(list), codes, () => keeper.keep());
+    labels[name] = fieldLabel(name);
+    return field(labels[name], controls[name], t(name === "nationalities" ? "ui.picker.country_hint" : "ui.picker.language_hint"));
+  };
+  const date = () => {
+    controls.birth_date = dateInput("edit-birth-date", "");
+    controls.birth_date.setText(typeof typed.birth_date === "string" ? typed.birth_date : writeDay(f.birth_date));
+    labels.birth_date = fieldLabel("birth_date");
+    return field(labels.birth_date, controls.birth_date, t("ui.date.hint"));
+  };
+  const chosen = (name) => ((draft && draft.checks && Array.isArray(draft.checks[name]) ? draft.checks[name] : f[name]) || []);
+  const exploitation = checkboxGroup(fieldLabel("exploitation_types"), "exploitation_type", "exploitation_types", chosen("exploitation_types"));
+  const control = checkboxGroup(fieldLabel("means_of_control"), "means_of_control", "means_of_control", chosen("means_of_control"));
+  const reason = h("input", { id: "edit-reason", type: "text", autocomplete: "off", value: (draft && draft.reason) || "" });
   const error = errorBox("edit-error");
   const save = h("button", { id: "edit-save", type: "submit", class: "primary" }, t("ui.common.save"));
+  const cancel = h(
+    "button",
+    {
+      id: "edit-cancel",
+      type: "button",
+      onclick: () => {
+        keeper.drop();
+        paintSummary(root, state, update);
+      },
+    },
+    t("ui.common.cancel"),
+  );
   const form = h(
     "form",
     { class: "edit-case", novalidate: true },
     h("h2", { id: "summary-title", tabindex: "-1" }, t("ui.case.edit_title")),
+    draft ? h("p", { id: "edit-restored", class: "notice info" }, t("ui.case.edit_restored")) : null,
     text("name"),
     text("aliases"),
-    h("div", { class: "row" }, select("sex", "sex"), text("birth_date", { placeholder: t("ui.common.date_placeholder") }), text("estimated_age", { inputmode: "numeric" })),
-    h("div", { class: "row" }, text("nationalities"), text("languages")),
+    h("div", { class: "row" }, select("sex", "sex"), date(), text("estimated_age", { inputmode: "numeric" })),
+    h("div", { class: "row" }, pick("nationalities", "country"), pick("languages", "language")),
     h("div", { class: "row" }, text("phone"), text("location")),
     select("risk_level", "risk_level"),
     exploitation,
@@ -379,20 +452,40 @@ function editForm(root, state, update) {
     h("div", { class: "row" }, text("assigned_team"), text("assigned_worker")),
     field(t("ui.case.edit_reason"), reason, t("ui.case.edit_reason_hint")),
     error,
-    h("div", { class: "actions" }, save, h("button", { type: "button", onclick: () => paintSummary(root, state, update) }, t("ui.common.cancel"))),
+    h("div", { class: "actions sticky-actions" }, save, cancel),
   );
+  /** Each field as typed: text, or a picker's codes. */
+  function read() {
+    const values = {};
+    for (const [name, input] of Object.entries(controls)) {
+      if (name === "birth_date") values[name] = input.text();
+      else values[name] = typeof input.value === "function" ? input.value() : input.value;
+    }
+    return values;
+  }
+  function checked() {
+    const out = {};
+    for (const [name, group] of [["exploitation_types", exploitation], ["means_of_control", control]]) {
+      out[name] = [...group.querySelectorAll("input:checked")].map((box) => box.value);
+    }
+    return out;
+  }
+  form.addEventListener("input", () => keeper.keep());
+  form.addEventListener("change", () => keeper.keep());
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const values = {};
     for (const [name, input] of Object.entries(controls)) {
-      const before = valueInput(name, f[name]);
-      if (input.value.trim() !== before) values[name] = input.value.trim();
+      const before = name === "birth_date" ? f.birth_date || "" : valueInput(name, f[name]);
+      const now = (typeof input.value === "function" ? input.value() : input.value).trim();
+      if (now !== before) values[name] = now;
     }
-    for (const [name, group] of [["exploitation_types", exploitation], ["means_of_control", control]]) {
-      const chosen = [...group.querySelectorAll("input:checked")].map((box) => box.value);
-      if (chosen.join(",") !== (f[name] || []).join(",")) values[name] = chosen.join(", ");
+    const boxes = checked();
+    for (const name of ["exploitation_types", "means_of_control"]) {
+      if (boxes[name].join(",") !== (f[name] || []).join(",")) values[name] = boxes[name].join(", ");
     }
     if (Object.keys(values).length === 0) {
+      keeper.drop();
       paintSummary(root, state, update);
       return;
     }
@@ -400,20 +493,25 @@ function editForm(root, state, update) {
       const args = { id: state.id, values };
       if (reason.value.trim()) args.reason = reason.value.trim();
       const next = await busy(save, () => call("update_case", args));
+      await keeper.drop();
       await update(next);
       document.getElementById("summary-title").focus();
     } catch (failure) {
-      showError(error, failure);
-      markInvalid(failure, controls);
+      showFaults(error, controls, failure, labels);
     }
   });
   replace(root, form);
+  if (!draft) untouched = JSON.stringify({ values: read(), checks: checked(), reason: reason.value });
   controls.name.focus();
 }
 
-function statusForm(root, state, update, action) {
+function statusForm(root, state, update, action, draft) {
   const reason = h("textarea", { id: "status-reason", rows: "2" });
-  const referred = h("input", { id: "close-referred", type: "checkbox" });
+  reason.value = (draft && draft.reason) || "";
+  const referred = h("input", { id: "close-referred", type: "checkbox", checked: Boolean(draft && draft.referred) });
+  const keeper = drafts.keeper(`status:${state.id}`, () =>
+    reason.value.trim() || referred.checked ? { action, reason: reason.value, referred: referred.checked } : null,
+  );
   const error = errorBox("status-error");
   const save = h("button", { id: "status-save", type: "submit", class: "primary" }, action === "close" ? t("ui.case.close") : t("ui.case.reopen"));
   const form = h(
@@ -423,8 +521,25 @@ function statusForm(root, state, update, action) {
     field(t("ui.case.status_reason"), reason),
     action === "close" ? h("div", { class: "check" }, referred, h("label", { for: "close-referred" }, t("ui.case.close_referred"))) : null,
     error,
-    h("div", { class: "actions" }, save, h("button", { type: "button", onclick: () => paintSummary(root, state, update) }, t("ui.common.cancel"))),
+    h(
+      "div",
+      { class: "actions" },
+      save,
+      h(
+        "button",
+        {
+          type: "button",
+          onclick: () => {
+            keeper.drop();
+            paintSummary(root, state, update);
+          },
+        },
+        t("ui.common.cancel"),
+      ),
+    ),
   );
+  form.addEventListener("input", () => keeper.keep());
+  form.addEventListener("change", () => keeper.keep());
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (!reason.value.trim()) {
@@ -438,6 +553,7 @@ function statusForm(root, state, update, action) {
           ? call("close_case", { id: state.id, reason: reason.value.trim(), referred: referred.checked })
           : call("reopen_case", { id: state.id, reason: reason.value.trim() }),
       );
+      await keeper.drop();
       await update(next);
     } catch (failure) {
       showError(error, failure);
@@ -541,11 +657,8 @@ function noteForm(caseId) {
   const text = h("textarea", { id: "note-text", rows: "4" });
   const error = errorBox("note-error");
   const save = h("button", { id: "note-save", type: "submit", class: "primary" }, t("ui.notes.save"));
-  const keep = debounce(() => {
-    if (text.value.trim()) call("save_draft", { key, value: text.value }).catch(() => {});
-    else call("discard_draft", { key }).catch(() => {});
-  }, 500);
-  text.addEventListener("input", keep);
+  const keeper = drafts.keeper(key, () => (text.value.trim() ? text.value : null), 500);
+  text.addEventListener("input", () => keeper.keep());
   const form = h(
     "form",
     { class: "panel note-form", novalidate: true },
@@ -559,14 +672,9 @@ function noteForm(caseId) {
   const handle = {
     element: form,
     onSaved: null,
-    flush: () => keep.flush(),
     async load() {
-      try {
-        const draft = await call("load_draft", { key });
-        if (typeof draft === "string" && !text.value) text.value = draft;
-      } catch {
-        // no draft
-      }
+      const draft = await drafts.load(key);
+      if (typeof draft === "string" && !text.value) text.value = draft;
     },
   };
   form.addEventListener("submit", async (event) => {
@@ -580,9 +688,8 @@ function noteForm(caseId) {
     showError(error, null);
     try {
       const result = await busy(save, () => call("add_note", { id: caseId, text: note }));
-      keep.cancel();
       text.value = "";
-      call("discard_draft", { key }).catch(() => {});
+      await keeper.drop();
       if (handle.onSaved) await handle.onSaved(result.case);
       text.focus();
     } catch (failure) {

@@ -96,7 +96,8 @@ export async function render(root, route, current) {
     } else if (cases.length >= LIMIT) {
       count.textContent = t("ui.cases.count_capped", { n, total: all });
     } else {
-      count.textContent = t(cases.length === 1 ? "ui.cases.count_found_one" : "ui.cases.count_found", { n, total: all });
+      const key = cases.length !== 1 ? "ui.cases.count_found" : total === 1 ? "ui.cases.count_found_only" : "ui.cases.count_found_one";
+      count.textContent = t(key, { n, total: all });
     }
     const fragment = document.createDocumentFragment();
     for (const summary of cases) fragment.append(row(summary));

@@ -3,10 +3,11 @@
 
 import { call } from "../api.js";
 import { app } from "../app.js";
-import { debounce, h, replace } from "../dom.js";
-import { country, languageName, t } from "../i18n.js";
+import { h, replace } from "../dom.js";
+import { t } from "../i18n.js";
 import { choices, loadLists } from "../codes.js";
-import { busy, errorBox, field, markInvalid, pageHeader, showError } from "../ui.js";
+import * as drafts from "../drafts.js";
+import { busy, clearFaults, dateInput, errorBox, field, pageHeader, picker, showError, showFaults } from "../ui.js";
 
 const DRAFT = "new-case";
 
@@ -24,15 +25,18 @@ const FIELDS = [
 
 export async function render(root, route, current) {
   await loadLists();
-  let draft = null;
-  try {
-    draft = await call("load_draft", { key: DRAFT });
-  } catch {
-    draft = null;
-  }
+  const draft = await drafts.load(DRAFT);
   if (!current()) return;
   const forScreening = route.then === "screening";
 
+  const values = draft && typeof draft === "object" && draft.fields ? draft.fields : null;
+  const given = (name) => (values && typeof values[name] === "string" ? values[name] : "");
+  const codes = (name) =>
+    given(name)
+      .split(",")
+      .map((part) => part.trim())
+      .filter(Boolean);
+  const keepLater = () => keeper && keeper.keep();
   const controls = {
     name: h("input", { id: "case-name", type: "text", autocomplete: "off", required: true }),
     aliases: h("input", { id: "case-aliases", type: "text", autocomplete: "off" }),
@@ -42,34 +46,42 @@ export async function render(root, route, current) {
       h("option", { value: "" }, t("ui.common.not_given")),
       choices("sex").map((choice) => h("option", { value: choice.value }, choice.label)),
     ),
-    birth_date: h("input", { id: "case-birth-date", type: "text", inputmode: "numeric", autocomplete: "off", placeholder: t("ui.common.date_placeholder") }),
+    birth_date: dateInput("case-birth-date", ""),
     estimated_age: h("input", { id: "case-estimated-age", type: "text", inputmode: "numeric", autocomplete: "off" }),
-    nationalities: h("input", { id: "case-nationalities", type: "text", autocomplete: "off", autocapitalize: "characters" }),
-    languages: h("input", { id: "case-languages", type: "text", autocomplete: "off", autocapitalize: "off" }),
+    nationalities: picker("case-nationalities", choices("country"), codes("nationalities"), keepLater),
+    languages: picker("case-languages", choices("language"), codes("languages"), keepLater),
     phone: h("input", { id: "case-phone", type: "tel", autocomplete: "off" }),
     location: h("input", { id: "case-location", type: "text", autocomplete: "off" }),
   };
-  const values = draft && typeof draft === "object" && draft.fields ? draft.fields : null;
-  if (values) {
-    for (const name of FIELDS) {
-      if (typeof values[name] === "string") controls[name].value = values[name];
-    }
-  }
-
-  const nationalityNames = h("p", { class: "hint echo", "aria-live": "polite" });
-  const languageNames = h("p", { class: "hint echo", "aria-live": "polite" });
-  const echo = () => {
-    nationalityNames.textContent = codesIn(controls.nationalities.value)
-      .map((code) => country(code.toUpperCase(), code))
-      .join(", ");
-    languageNames.textContent = codesIn(controls.languages.value).map((code) => languageName(code.toLowerCase())).join(", ");
+  for (const name of ["name", "aliases", "sex", "estimated_age", "phone", "location"]) controls[name].value = given(name);
+  controls.birth_date.setText((draft && typeof draft.birth_date_text === "string" && draft.birth_date_text) || given("birth_date"));
+  const labels = {
+    name: t("ui.new_case.name"),
+    aliases: t("ui.field.aliases"),
+    sex: t("ui.field.sex"),
+    birth_date: t("ui.field.birth_date"),
+    estimated_age: t("ui.field.estimated_age"),
+    nationalities: t("ui.field.nationalities"),
+    languages: t("ui.field.languages"),
+    phone: t("ui.field.phone"),
+    location: t("ui.field.location"),
   };
-  echo();
 
   const error = errorBox("new-case-error");
   const duplicates = h("section", { id: "duplicates", class: "notice warning", hidden: true, "aria-labelledby": "duplicates-title", tabindex: "-1" });
   const save = h("button", { id: "case-save", type: "submit", class: "primary" }, forScreening ? t("ui.new_case.save_and_screen") : t("ui.new_case.save"));
-  const cancel = h("button", { type: "button", onclick: () => app.navigate({ screen: "cases" }) }, t("ui.common.cancel"));
+  const cancel = h(
+    "button",
+    {
+      id: "case-cancel",
+      type: "button",
+      onclick: async () => {
+        await keeper.drop();
+        app.navigate({ screen: "cases" });
+      },
+    },
+    t("ui.common.cancel"),
+  );
 
   const restored = values
     ? h(
@@ -81,12 +93,9 @@ export async function render(root, route, current) {
           {
             type: "button",
             class: "link",
-            onclick: (event) => {
-              for (const control of Object.values(controls)) control.value = "";
-              echo();
-              call("discard_draft", { key: DRAFT }).catch(() => {});
-              event.target.closest(".notice").remove();
-              controls.name.focus();
+            onclick: () => {
+              keeper.drop();
+              app.navigate({ ...route });
             },
           },
           t("ui.new_case.draft_clear"),
@@ -104,50 +113,56 @@ export async function render(root, route, current) {
       "div",
       { class: "row" },
       field(t("ui.field.sex"), controls.sex),
-      field(t("ui.field.birth_date"), controls.birth_date, t("ui.new_case.birth_date_hint")),
+      field(t("ui.field.birth_date"), controls.birth_date, t("ui.date.hint")),
       field(t("ui.field.estimated_age"), controls.estimated_age, t("ui.new_case.age_hint")),
     ),
-    h("div", {}, field(t("ui.field.nationalities"), controls.nationalities, t("ui.new_case.nationalities_hint")), nationalityNames),
-    h("div", {}, field(t("ui.field.languages"), controls.languages, t("ui.new_case.languages_hint")), languageNames),
+    field(t("ui.field.nationalities"), controls.nationalities, t("ui.picker.country_hint")),
+    field(t("ui.field.languages"), controls.languages, t("ui.picker.language_hint")),
     h("div", { class: "row" }, field(t("ui.field.phone"), controls.phone, t("ui.new_case.phone_hint")), field(t("ui.field.location"), controls.location)),
     error,
     duplicates,
-    h("div", { class: "actions" }, save, cancel),
+    h("div", { class: "actions sticky-actions" }, save, cancel),
   );
 
   const collect = () => {
     const fields = {};
     for (const name of FIELDS) {
-      const value = controls[name].value.trim();
+      const control = controls[name];
+      const value = (typeof control.value === "function" ? control.value() : control.value).trim();
       if (value) fields[name] = value;
     }
     return fields;
   };
 
-  const keep = debounce(() => {
+  // The draft keeps the date as typed too, so a half-typed date comes back as it was.
+  const keeper = drafts.keeper(DRAFT, () => {
     const fields = collect();
-    if (Object.keys(fields).length === 0) call("discard_draft", { key: DRAFT }).catch(() => {});
-    else call("save_draft", { key: DRAFT, value: { fields } }).catch(() => {});
-  }, 400);
+    if (Object.keys(fields).length === 0) return null;
+    const typed = controls.birth_date.text().trim();
+    return typed ? { fields, birth_date_text: typed } : { fields };
+  });
   form.addEventListener("input", () => {
     duplicates.hidden = true;
-    echo();
-    keep();
+    keeper.keep();
   });
-  form.addEventListener("change", keep);
+  form.addEventListener("change", () => keeper.keep());
 
   async function create(button) {
     const fields = collect();
     showError(error, null);
+    if (forScreening) {
+      // A screening records the case only when the person agrees after the opening script:
+      // until then what was typed is the draft, and "Not now" drops it.
+      await keeper.flush().catch(() => {});
+      await app.navigate({ screen: "wizard", pending: true });
+      return;
+    }
     try {
       const state = await busy(button, () => call("create_case", { fields }));
-      keep.cancel();
-      await call("discard_draft", { key: DRAFT }).catch(() => {});
-      if (forScreening) await app.navigate({ screen: "wizard", id: state.id, fresh: true });
-      else await app.navigate({ screen: "case", id: state.id });
+      await keeper.drop();
+      await app.navigate({ screen: "case", id: state.id });
     } catch (failure) {
-      showError(error, failure);
-      markInvalid(failure, controls);
+      showFaults(error, controls, failure, labels);
     }
   }
 
@@ -176,10 +191,7 @@ export async function render(root, route, current) {
                 id: index === 0 ? "duplicates-open" : null,
                 type: "button",
                 class: "duplicates-open",
-                onclick: () => {
-                  keep.flush();
-                  app.navigate({ screen: "case", id: candidate.case_id });
-                },
+                onclick: () => app.navigate({ screen: "case", id: candidate.case_id }),
               },
               t("ui.duplicates.open"),
             ),
@@ -195,19 +207,13 @@ export async function render(root, route, current) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const fields = collect();
-    markInvalid(null, controls);
-    if (!fields.name) {
-      showError(error, t("ui.new_case.name_missing"));
-      markInvalid({ kind: "invalid", field: "name" }, controls);
-      return;
-    }
+    clearFaults(controls);
     showError(error, null);
     let candidates;
     try {
       candidates = await busy(save, () => call("check_duplicates", { fields }));
     } catch (failure) {
-      showError(error, failure);
-      markInvalid(failure, controls);
+      showFaults(error, controls, failure, labels);
       return;
     }
     if (candidates && candidates.length) showDuplicates(candidates);
@@ -219,12 +225,5 @@ export async function render(root, route, current) {
     form,
   );
   controls.name.focus();
-  return () => keep.flush();
-}
-
-function codesIn(text) {
-  return text
-    .split(",")
-    .map((part) => part.trim())
-    .filter(Boolean);
+  return () => keeper.stop();
 }

@@ -11,6 +11,7 @@ import { busy, errorBox, field, passphraseInput, showError } from "../ui.js";
 const REASON_KEYS = {
   inactivity: "ui.unlock.reason_inactivity",
   quick_exit: "ui.unlock.reason_quick_exit",
+  quick_exit_unsaved: "ui.unlock.reason_quick_exit_unsaved",
 };
 
 export function render(root, route) {

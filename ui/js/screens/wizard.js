@@ -5,10 +5,11 @@
 
 import { call } from "../api.js";
 import { app } from "../app.js";
-import { debounce, h, replace, uid } from "../dom.js";
+import { h, replace, uid } from "../dom.js";
 import { LANGUAGES, language, t, tIn, tx } from "../i18n.js";
 import { choices, codeLabel, loadLists } from "../codes.js";
-import { errorBox, busy, field, showError } from "../ui.js";
+import * as drafts from "../drafts.js";
+import { errorBox, busy, field, parseDay, showError, writeDay } from "../ui.js";
 
 const DECLINED = "declined";
 const YES_NO = ["yes", "no", "unsure"];
@@ -96,19 +97,35 @@ function problem(question, answer) {
 
 // ---- The screen ------------------------------------------------------------------------------
 
+/** The new-case form's draft: a screening for someone new starts from it (see `pending`). */
+const NEW_CASE_DRAFT = "new-case";
+
 export async function render(root, route, current) {
+  // `pending`: a new person whose case is recorded only when they agree after the opening
+  // script; until then the name lives in the new-case draft only.
+  const pending = Boolean(route.pending);
   const caseId = route.id;
   const [caseResult, list, draft, lastForm] = await Promise.all([
-    call("get_case", { id: caseId }),
+    pending ? drafts.load(NEW_CASE_DRAFT) : call("get_case", { id: caseId }),
     formList ? Promise.resolve(formList) : call("list_forms"),
-    call("load_draft", { key: draftKey(caseId) }).catch(() => null),
-    call("load_draft", { key: LAST_FORM }).catch(() => null),
+    pending ? null : drafts.load(draftKey(caseId)),
+    drafts.load(LAST_FORM),
     loadLists(),
   ]);
   if (!current()) return;
   formList = list;
-  const person = caseResult.case;
-  let session = sessions.get(person.id);
+  let person;
+  if (pending) {
+    const fields = caseResult && caseResult.fields;
+    if (!fields || !fields.name) {
+      app.navigate({ screen: "new-case", then: "screening" });
+      return;
+    }
+    person = { id: null, code: "", fields: { name: fields.name }, pendingFields: fields };
+  } else {
+    person = caseResult.case;
+  }
+  let session = person.id ? sessions.get(person.id) : null;
   if (!session && draft && typeof draft === "object" && draft.form) {
     session = { ...draft, answers: draft.answers || {}, resumed: true };
   }
@@ -116,7 +133,7 @@ export async function render(root, route, current) {
     const known = list.some((entry) => entry.id === lastForm);
     session = { form: known ? lastForm : list[0] && list[0].id, version: null, answers: {}, current: null, person_lang: language() };
   }
-  sessions.set(person.id, session);
+  if (person.id) sessions.set(person.id, session);
   const form = await getForm(session.form);
   if (!current()) return;
   if (session.version !== null && session.version !== form.version) {
@@ -130,7 +147,7 @@ export async function render(root, route, current) {
   root.append(wizard);
   const screen = new Wizard(wizard, person, form, session, list, current);
   screen.show();
-  return () => screen.save.flush();
+  return () => (screen.keeper ? screen.keeper.stop() : undefined);
 }
 
 class Wizard {
@@ -141,12 +158,22 @@ class Wizard {
     this.session = session;
     this.forms = forms;
     this.current = current;
-    this.save = debounce(() => this.saveNow(), 300);
+    this.keeper = person.id ? this.makeKeeper() : null;
   }
 
-  saveNow() {
-    const { form, version, answers, current, person_lang } = this.session;
-    call("save_draft", { key: draftKey(this.person.id), value: { form, version, answers, current, person_lang } }).catch(() => {});
+  makeKeeper() {
+    return drafts.keeper(
+      draftKey(this.person.id),
+      () => {
+        const { form, version, answers, current, person_lang } = this.session;
+        return { form, version, answers, current, person_lang };
+      },
+      300,
+    );
+  }
+
+  save() {
+    if (this.keeper) this.keeper.keep();
   }
 
   show() {
@@ -170,11 +197,17 @@ class Wizard {
     return [own, h("p", { class: ["theirs", className], lang: theirs }, tx(text, theirs))];
   }
 
+  forPerson() {
+    return this.person.id
+      ? t("ui.wizard.for_person", { name: this.person.fields.name, code: this.person.code })
+      : t("ui.wizard.for_new_person", { name: this.person.fields.name });
+  }
+
   header(extra) {
     return h(
       "div",
       { class: "wizard-header" },
-      h("p", { class: "eyebrow" }, t("ui.wizard.for_person", { name: this.person.fields.name, code: this.person.code })),
+      h("p", { class: "eyebrow" }, this.forPerson()),
       h("h1", {}, tx(this.form.title)),
       extra || null,
     );
@@ -228,14 +261,20 @@ class Wizard {
         id: "wizard-start",
         type: "button",
         class: "primary",
-        onclick: () => {
+        onclick: async (event) => {
           call("save_draft", { key: LAST_FORM, value: this.form.id }).catch(() => {});
+          if (!this.person.id && !(await this.createCase(event.currentTarget, error))) return;
           this.question(this.visible()[0].id);
         },
       },
-      t("ui.wizard.start"),
+      t("ui.wizard.agree_start"),
     );
-    const cancel = h("button", { type: "button", onclick: () => this.leave() }, t("ui.wizard.cancel"));
+    const error = errorBox("wizard-start-error");
+    const cancel = h(
+      "button",
+      { id: "wizard-not-now", type: "button", onclick: () => (this.person.id ? this.leave() : this.discardNew()) },
+      this.person.id ? t("ui.wizard.cancel") : t("ui.wizard.not_now_discard"),
+    );
     const answered = Object.keys(this.session.answers).length;
     replace(this.root, 
       this.header(h("p", { class: "lead" }, tx(this.form.description))),
@@ -272,13 +311,40 @@ class Wizard {
             ),
           )
         : null,
+      h("p", { class: "hint consent-hint" }, this.person.id ? t("ui.wizard.agree_hint_case") : t("ui.wizard.agree_hint_new")),
+      error,
       h("div", { class: "actions" }, start, cancel),
     );
     start.focus();
   }
 
-  leave() {
-    this.save.flush();
+  /** The person agreed: their case is recorded now, from the new-case form's draft. */
+  async createCase(button, error) {
+    let state;
+    try {
+      state = await busy(button, () => call("create_case", { fields: this.person.pendingFields }));
+    } catch (failure) {
+      showError(error, failure);
+      return false;
+    }
+    await drafts.discard(NEW_CASE_DRAFT);
+    this.person = state;
+    sessions.set(state.id, this.session);
+    this.keeper = this.makeKeeper();
+    // From now on a quick exit or a lock comes back to this case's screening.
+    app.route = { screen: "wizard", id: state.id };
+    return this.current();
+  }
+
+  /** "Not now" for someone new: nothing is recorded, and what was typed about them is dropped. */
+  async discardNew() {
+    await drafts.discard(NEW_CASE_DRAFT);
+    app.navigate({ screen: "cases" });
+  }
+
+  async leave() {
+    // Stored before the case page reads it, so the page can say the screening is paused.
+    await this.keeper.flush().catch(() => {});
     app.navigate({ screen: "case", id: this.person.id });
   }
 
@@ -321,7 +387,8 @@ class Wizard {
       h(
         "div",
         { class: "help" },
-        question.help ? h("details", {}, h("summary", {}, t("screening.how_to_ask")), h("p", {}, tx(question.help))) : null,
+        // A question that can stop the interview shows how to ask it at once.
+        question.help ? h("details", { open: Boolean(question.stop) }, h("summary", {}, t("screening.how_to_ask")), h("p", {}, tx(question.help))) : null,
         h("details", {}, h("summary", {}, t("screening.why_we_ask")), this.both(question.why)),
       ),
       error,
@@ -336,7 +403,8 @@ class Wizard {
         controls.focus();
         return;
       }
-      if (last) this.finish(forward, error);
+      if (this.stopsAt(question)) this.stopped(question);
+      else if (this.visible().slice(-1)[0].id === question.id) this.finish(forward, error);
       else {
         const after = this.visible();
         const at = after.findIndex((q) => q.id === question.id);
@@ -344,10 +412,31 @@ class Wizard {
       }
     });
     formElement.addEventListener("keydown", (event) => this.keys(event, formElement));
+    // One click per question: choosing an answer with the mouse goes on (a stop answer to the
+    // advice, the last question to its Finish button); keys only select, Enter goes on.
+    let pointed = false;
+    const single = question.type === "yes_no_unsure_declined" || question.type === "single_choice";
+    const mark = (event) => {
+      pointed = single && Boolean(event.target.closest(".choice"));
+    };
+    formElement.addEventListener("pointerdown", mark);
+    formElement.addEventListener("mousedown", mark);
+    // A click on the answer already chosen changes nothing: forget it once the click is over.
+    formElement.addEventListener("click", () => setTimeout(() => (pointed = false), 0));
     // Answers can show or hide later questions, and so change which button ends the form.
     controls.onChange = () => {
       this.save();
       showError(error, null);
+      const byPointer = pointed;
+      pointed = false;
+      if (this.stopsAt(question)) {
+        if (byPointer) this.stopped(question);
+        return;
+      }
+      if (byPointer && this.visible().slice(-1)[0].id !== question.id) {
+        formElement.requestSubmit();
+        return;
+      }
       const after = this.visible();
       const nowLast = after[after.length - 1].id === question.id;
       if (nowLast !== last) {
@@ -370,6 +459,46 @@ class Wizard {
       formElement,
     );
     controls.focus();
+    // Each question opens at the top of the page, its answers in sight.
+    const main = document.getElementById("main");
+    if (main) main.scrollTop = 0;
+    if (document.activeElement) document.activeElement.scrollIntoView({ block: "nearest" });
+  }
+
+  /** The stop this question's answer triggers (e.g. "no" to "is it safe to talk here?"). */
+  stopsAt(question) {
+    const answer = this.session.answers[question.id];
+    const stop = question.stop;
+    return stop && typeof answer === "string" && stop.when.includes(answer) ? stop : null;
+  }
+
+  /** Going on would not be safe: what to do now instead of the next question. */
+  stopped(question) {
+    const stop = this.stopsAt(question);
+    const heading = h("h1", { tabindex: "-1" }, t("ui.wizard.stop_title"));
+    const end = h("button", { id: "wizard-stop-end", type: "button", class: "primary", onclick: () => this.endStopped() }, t("ui.wizard.stop_end"));
+    const back = h("button", { id: "wizard-stop-back", type: "button", onclick: () => this.question(question.id) }, t("ui.wizard.stop_back"));
+    replace(
+      this.root,
+      h(
+        "section",
+        { id: "wizard-stop", class: "result stop", dataset: { question: question.id } },
+        h("p", { class: "eyebrow" }, this.forPerson()),
+        heading,
+        h("div", { class: "level-box stop-box" }, h("p", { id: "wizard-stop-advice", class: "next-step" }, tx(stop.advice))),
+        h("div", { class: "actions" }, end, back),
+      ),
+    );
+    const main = document.getElementById("main");
+    if (main) main.scrollTop = 0;
+    heading.focus();
+  }
+
+  /** The interview ends here: its answers are not kept, and the case page is next. */
+  async endStopped() {
+    sessions.delete(this.person.id);
+    if (this.keeper) await this.keeper.drop();
+    app.navigate({ screen: "case", id: this.person.id });
   }
 
   back(question) {
@@ -503,12 +632,12 @@ class Wizard {
       } else {
         const attrs = { id: uid("answer"), type: "text", autocomplete: "off" };
         if (question.type === "number") attrs.inputmode = question.integer ? "numeric" : "decimal";
-        if (question.type === "date") attrs.placeholder = t("ui.common.date_placeholder");
+        if (question.type === "date") attrs.placeholder = t("ui.date.placeholder");
         input = h("input", attrs);
       }
       if (question.type !== "country") {
         const value = answers[name];
-        input.value = value === undefined || value === DECLINED ? "" : String(value);
+        input.value = value === undefined || value === DECLINED ? "" : question.type === "date" ? writeDay(String(value)) : String(value);
       }
       input.setAttribute("aria-labelledby", legendId);
       read = () => {
@@ -518,6 +647,7 @@ class Wizard {
           const number = Number(text.replace(",", "."));
           return Number.isFinite(number) ? number : text;
         }
+        if (question.type === "date") return parseDay(text) || text;
         return text;
       };
       write = () => {
@@ -536,7 +666,7 @@ class Wizard {
       } else set(read());
     });
     handle.element = h("div", { class: "free-answer" }, input, h("div", { class: "choices" }, declinedElement));
-    if (question.type === "date") handle.element.prepend(h("p", { class: "hint" }, t("ui.new_case.birth_date_hint")));
+    if (question.type === "date") handle.element.prepend(h("p", { class: "hint" }, t("ui.date.hint")));
     return handle;
   }
 
@@ -550,7 +680,6 @@ class Wizard {
       showError(document.getElementById("wizard-error"), t(problem(missing, this.session.answers[missing.id])));
       return;
     }
-    this.save.cancel();
     let recorded;
     try {
       recorded = await busy(button, () =>
@@ -562,7 +691,7 @@ class Wizard {
         }),
       );
     } catch (failure) {
-      this.saveNow();
+      this.keeper.flush().catch(() => {});
       showError(error, failure);
       if (failure.field && visible.some((q) => q.id === failure.field) && failure.field !== this.session.current) {
         this.question(failure.field);
@@ -571,7 +700,7 @@ class Wizard {
       return;
     }
     sessions.delete(this.person.id);
-    call("discard_draft", { key: draftKey(this.person.id) }).catch(() => {});
+    await this.keeper.drop();
     if (!this.current()) return;
     this.result(recorded);
   }
@@ -604,7 +733,16 @@ class Wizard {
         serviceId,
         serviceType,
         urgency,
-        onDone: (_case, _entry) => {
+        referred: this.referred || [],
+        onDone: (state) => {
+          // The same service is not offered again, here or in the referral form.
+          this.referred = ((state && state.referrals) || []).filter((referral) => referral.status !== "declined").map((referral) => referral.service);
+          for (const button of this.root.querySelectorAll(".result-refer")) {
+            if (this.referred.includes(button.dataset.service)) {
+              button.disabled = true;
+              button.textContent = t("ui.result.referred");
+            }
+          }
           slot.replaceChildren();
           sent.append(h("p", { class: "notice success" }, t("ui.result.referral_sent", { service: serviceId ? serviceNameOf(recorded.suggested, serviceId) : "" })));
           sent.focus();

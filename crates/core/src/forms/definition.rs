@@ -171,6 +171,28 @@ pub struct Question {
     /// For country: a list of countries rather than one.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub multiple: bool,
+    /// Answers that end the interview at once because going on would not be safe (such as
+    /// "no" to "is it safe to talk here?"), with what the interviewer does now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<Stop>,
+}
+
+/// When a choice question's answer ends the interview, and the advice shown instead of the
+/// next question.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stop {
+    /// The answers (values of the question) that stop.
+    pub when: Vec<String>,
+    /// What to do now, for the interviewer.
+    pub advice: Text,
+}
+
+impl Question {
+    /// The stop this answer triggers, if any.
+    pub fn stops_at(&self, answer: &str) -> Option<&Stop> {
+        self.stop.as_ref().filter(|stop| stop.when.iter().any(|value| value == answer))
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 pub use countries::{COUNTRY_CODES, is_country_code};
 pub use definition::{
-    Choice, Code, Condition, Form, Lang, Level, Question, QuestionType, Rule, Scoring, Section, Text, Thresholds,
+    Choice, Code, Condition, Form, Lang, Level, Question, QuestionType, Rule, Scoring, Section, Stop, Text, Thresholds,
 };
 pub use i18n::Strings;
 pub use render::{AnswerLine, ResultText, colon, service_type_key};

@@ -98,6 +98,38 @@ pub(crate) fn check(form: &Form, strings: &Strings) -> Result<(), Fault> {
     Ok(())
 }
 
+/// A stop names answers the question can have: yes/no/unsure for a yes/no question, option
+/// values for a single choice (a stop makes no sense on free text or several choices).
+fn check_stop(question: &Question, stop: &super::definition::Stop, at: &str) -> Result<(), Fault> {
+    let allowed: Vec<&str> = match question.kind {
+        QuestionType::YesNoUnsureDeclined => vec!["yes", "no", "unsure", DECLINED],
+        QuestionType::SingleChoice => {
+            question.options.iter().map(|option| option.value.as_str()).chain([DECLINED]).collect()
+        }
+        other => {
+            return fault(
+                format!("{at}.stop"),
+                format!(
+                    "a {} question cannot stop the interview; put `stop` on a yes/no or single-choice question",
+                    other.as_str()
+                ),
+            );
+        }
+    };
+    if stop.when.is_empty() {
+        return fault(format!("{at}.stop.when"), "name at least one answer that stops the interview");
+    }
+    for (w, value) in stop.when.iter().enumerate() {
+        if !allowed.contains(&value.as_str()) {
+            return fault(
+                format!("{at}.stop.when[{w}]"),
+                format!("`{value}` is not an answer of this question; use one of: {}", allowed.join(", ")),
+            );
+        }
+    }
+    Ok(())
+}
+
 fn check_question(question: &Question, at: &str) -> Result<(), Fault> {
     if !is_slug(&question.id, '_') || !question.id.starts_with(|c: char| c.is_ascii_lowercase()) {
         return fault(
@@ -164,6 +196,10 @@ fn check_question(question: &Question, at: &str) -> Result<(), Fault> {
                 format!("a {} question cannot carry a code; put codes on options or yes/no questions", kind.as_str()),
             );
         }
+    }
+
+    if let Some(stop) = &question.stop {
+        check_stop(question, stop, at)?;
     }
 
     if kind != QuestionType::Number && (question.min.is_some() || question.max.is_some() || question.integer) {

@@ -397,7 +397,11 @@ impl_coded!(
 /// Parses one value of a coded list, or says which values are allowed.
 pub fn coded<T: Coded>(field: &str, text: &str) -> Result<T> {
     T::parse_code(text).ok_or_else(|| {
-        Error::invalid(field, format!("\"{}\" is not allowed; use one of: {}", text.trim(), T::allowed_values()))
+        Error::refused(
+            field,
+            super::fault::Fault::NotAllowed,
+            format!("\"{}\" is not allowed; use one of: {}", text.trim(), T::allowed_values()),
+        )
     })
 }
 

@@ -76,7 +76,11 @@ impl ConsentScope {
         let wanted = text.trim().to_ascii_lowercase().replace('-', "_");
         ConsentScope::ALL.iter().copied().find(|scope| scope.as_str() == wanted).ok_or_else(|| {
             let names: Vec<&str> = ConsentScope::ALL.iter().map(|scope| scope.as_str()).collect();
-            Error::invalid("share", format!("\"{}\" is not allowed; use one of: {}", text.trim(), names.join(", ")))
+            Error::refused(
+                "share",
+                super::fault::Fault::NotAllowed,
+                format!("\"{}\" is not allowed; use one of: {}", text.trim(), names.join(", ")),
+            )
         })
     }
 }
@@ -93,7 +97,11 @@ impl ConsentMethod {
         match text.trim().to_ascii_lowercase().as_str() {
             "verbal" => Ok(ConsentMethod::Verbal),
             "written" => Ok(ConsentMethod::Written),
-            other => Err(Error::invalid("method", format!("\"{other}\" is not allowed; use verbal or written"))),
+            other => Err(Error::refused(
+                "method",
+                super::fault::Fault::NotAllowed,
+                format!("\"{other}\" is not allowed; use verbal or written"),
+            )),
         }
     }
 }
@@ -136,8 +144,9 @@ impl ReferralStatus {
             "accepted" => Ok(ReferralStatus::Accepted),
             "declined" => Ok(ReferralStatus::Declined),
             "completed" => Ok(ReferralStatus::Completed),
-            other => Err(Error::invalid(
+            other => Err(Error::refused(
                 "status",
+                super::fault::Fault::NotAllowed,
                 format!("\"{other}\" is not a referral status; use accepted, declined or completed"),
             )),
         }

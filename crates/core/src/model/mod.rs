@@ -3,6 +3,7 @@
 pub mod case;
 pub mod codes;
 pub mod entries;
+pub mod fault;
 pub mod values;
 
 pub use case::{CaseFields, Field, FieldValue};
@@ -11,4 +12,5 @@ pub use entries::{
     Consent, ConsentMethod, ConsentScope, JusticeStep, Note, Perpetrator, ProcessEvent, Referral, ReferralStatus,
     Screening, ServiceReceived,
 };
+pub use fault::Fault;
 pub use values::{AgeEstimate, ApproxDate, Country, Language, Phone};

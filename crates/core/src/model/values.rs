@@ -4,6 +4,7 @@
 use chrono::{Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::fault::Fault;
 use crate::error::{Error, Result};
 
 /// Every officially assigned ISO 3166-1 alpha-2 code, sorted.
@@ -51,8 +52,9 @@ impl Country {
         if COUNTRY_CODES.binary_search(&code.as_str()).is_ok() {
             Ok(Country(code))
         } else {
-            Err(Error::invalid(
+            Err(Error::refused(
                 field,
+                Fault::NotACountry,
                 format!("\"{}\" is not an ISO 3166-1 country code; use two letters such as LC, GY or VE", text.trim()),
             ))
         }
@@ -94,8 +96,9 @@ impl Language {
         if two_letter || three_letter {
             Ok(Language(code))
         } else {
-            Err(Error::invalid(
+            Err(Error::refused(
                 "languages",
+                Fault::NotALanguage,
                 format!(
                     "\"{}\" is not a language code; use ISO 639-1 such as en, es, fr, or ISO 639-3 such as acf (Kwéyòl)",
                     text.trim()
@@ -106,6 +109,12 @@ impl Language {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The languages a form offers to choose from: every ISO 639-1 code, and Saint Lucian
+    /// Kwéyòl (`acf`, ISO 639-3), which has no two-letter code.
+    pub fn all() -> impl Iterator<Item = &'static str> {
+        LANGUAGES.split(' ').chain(std::iter::once("acf"))
     }
 }
 
@@ -138,8 +147,9 @@ impl Phone {
         if ok {
             Ok(Phone(compact))
         } else {
-            Err(Error::invalid(
+            Err(Error::refused(
                 "phone",
+                Fault::NotAPhone,
                 "use the international E.164 form: + then country code and number, 7 to 15 digits (such as +1 758 452 0000)",
             ))
         }
@@ -173,24 +183,26 @@ pub fn today() -> Date {
 
 /// A birth date: a real calendar date, not in the future, not before 1900.
 pub fn parse_birth_date(text: &str) -> Result<NaiveDate> {
-    let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| Error::invalid("birth_date", format!("\"{}\" is not a date; use YYYY-MM-DD", text.trim())))?;
+    let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+        Error::refused("birth_date", Fault::NotADate, format!("\"{}\" is not a date; use YYYY-MM-DD", text.trim()))
+    })?;
     let today = Utc::now().date_naive();
     if date > today {
-        return Err(Error::invalid("birth_date", "the date is in the future"));
+        return Err(Error::refused("birth_date", Fault::DateInFuture, "the date is in the future"));
     }
     if date.year() < 1900 {
-        return Err(Error::invalid("birth_date", "the date is before 1900"));
+        return Err(Error::refused("birth_date", Fault::DateTooEarly, "the date is before 1900"));
     }
     Ok(date)
 }
 
 /// A date such as a consent date: YYYY-MM-DD, not in the future.
 pub fn parse_past_date(field: &str, text: &str) -> Result<NaiveDate> {
-    let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
-        .map_err(|_| Error::invalid(field, format!("\"{}\" is not a date; use YYYY-MM-DD", text.trim())))?;
+    let date = NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| {
+        Error::refused(field, Fault::NotADate, format!("\"{}\" is not a date; use YYYY-MM-DD", text.trim()))
+    })?;
     if date > Utc::now().date_naive() {
-        return Err(Error::invalid(field, "the date is in the future"));
+        return Err(Error::refused(field, Fault::DateInFuture, "the date is in the future"));
     }
     Ok(date)
 }
@@ -205,7 +217,11 @@ pub struct AgeEstimate {
 impl AgeEstimate {
     pub fn parse(text: &str) -> Result<AgeEstimate> {
         let years: u8 = text.trim().parse().ok().filter(|years| *years <= 120).ok_or_else(|| {
-            Error::invalid("age", format!("\"{}\" is not an age; use whole years from 0 to 120", text.trim()))
+            Error::refused(
+                "age",
+                Fault::NotAnAge,
+                format!("\"{}\" is not an age; use whole years from 0 to 120", text.trim()),
+            )
         })?;
         Ok(AgeEstimate { years, as_of: Utc::now().date_naive() })
     }
@@ -225,13 +241,13 @@ pub fn long_text(field: &str, text: &str) -> Result<String> {
 fn checked_text(field: &str, text: &str, max: usize) -> Result<String> {
     let trimmed = text.trim();
     if trimmed.is_empty() {
-        return Err(Error::invalid(field, "must not be empty"));
+        return Err(Error::refused(field, Fault::Empty, "must not be empty"));
     }
     if trimmed.chars().count() > max {
-        return Err(Error::invalid(field, format!("is too long; at most {max} characters")));
+        return Err(Error::refused(field, Fault::TooLong { max }, format!("is too long; at most {max} characters")));
     }
     if trimmed.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(Error::invalid(field, "contains control characters"));
+        return Err(Error::refused(field, Fault::ControlCharacters, "contains control characters"));
     }
     Ok(trimmed.to_owned())
 }
@@ -343,6 +359,8 @@ mod tests {
         assert_eq!(Language::parse("acf").unwrap().as_str(), "acf");
         assert!(Language::parse("qq").is_err());
         assert!(Language::parse("english").is_err());
+        assert!(Language::all().all(|code| Language::parse(code).is_ok()));
+        assert!(Language::all().any(|code| code == "acf"));
     }
 
     #[test]
@@ -377,6 +395,23 @@ mod tests {
         for bad in ["2023-13", "23-05", "May 2023", "2023-02-30", "1850", "2999"] {
             assert!(ApproxDate::parse("from", bad).unwrap_err().to_string().starts_with("from:"), "{bad}");
         }
+    }
+
+    #[test]
+    fn refusals_carry_what_was_wrong_as_data() {
+        let fault = |error: Error| match error {
+            Error::Invalid { fault, .. } => fault,
+            _ => None,
+        };
+        assert_eq!(fault(parse_birth_date("2999-01-01").unwrap_err()), Some(Fault::DateInFuture));
+        assert_eq!(fault(parse_birth_date("1899-12-31").unwrap_err()), Some(Fault::DateTooEarly));
+        assert_eq!(fault(parse_birth_date("04/05/1996").unwrap_err()), Some(Fault::NotADate));
+        assert_eq!(fault(Country::parse("XX").unwrap_err()), Some(Fault::NotACountry));
+        assert_eq!(fault(Language::parse("español").unwrap_err()), Some(Fault::NotALanguage));
+        assert_eq!(fault(Phone::parse("call me").unwrap_err()), Some(Fault::NotAPhone));
+        assert_eq!(fault(AgeEstimate::parse("300").unwrap_err()), Some(Fault::NotAnAge));
+        assert_eq!(fault(short_text("name", " ").unwrap_err()), Some(Fault::Empty));
+        assert_eq!(fault(short_text("name", &"a".repeat(201)).unwrap_err()), Some(Fault::TooLong { max: 200 }));
     }
 
     #[test]

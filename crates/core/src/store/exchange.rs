@@ -540,26 +540,17 @@ fn case_grants(conn: &rusqlite::Connection, case_id: CaseId) -> Result<Vec<Seale
 }
 
 /// Whether `device` recorded this case's creation under `key` (a creation whose number a
-/// forgery took counts: it is proven real here, and settled into its place afterwards).
+/// forgery took counts too: it is settled into its place afterwards). The metadata suffices: the
+/// grant that asks is signed by `device` itself and names the key, so only that laptop could
+/// have made the pair; a creation that does not open under the key is refused when folded.
 fn created_by(conn: &rusqlite::Connection, case_id: CaseId, device: Uuid, key: &CaseKey) -> Result<bool> {
-    let mut statement = conn.prepare_cached(
-        "SELECT id, case_id, kind, device_id, device_seq, hlc, key_id, nonce, ciphertext
-         FROM events WHERE case_id = ?1 AND kind = 'case.created' AND device_id = ?2
-         UNION ALL
-         SELECT id, case_id, kind, device_id, device_seq, hlc, key_id, nonce, ciphertext
-         FROM contested_events WHERE case_id = ?1 AND kind = 'case.created' AND device_id = ?2",
-    )?;
-    let rows = statement.query_map(params![case_id.to_string(), device.to_string()], sealed_from_row)?;
-    for sealed in rows {
-        let sealed = sealed?;
-        if sealed.key_id == key.id
-            && crypto::open(&sealed, key)
-                .is_ok_and(|event| matches!(event.change, crate::event::Change::CaseCreated { .. }))
-        {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS(SELECT 1 FROM events WHERE case_id = ?1 AND kind = 'case.created' AND device_id = ?2 AND key_id = ?3)
+                 OR EXISTS(SELECT 1 FROM contested_events
+                            WHERE case_id = ?1 AND kind = 'case.created' AND device_id = ?2 AND key_id = ?3)",
+        )?
+        .query_row(params![case_id.to_string(), device.to_string(), key.id.to_string()], |row| row.get(0))?)
 }
 
 /// Keeps an event whose (device, number) another stored event holds, until one proves real.

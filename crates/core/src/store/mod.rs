@@ -24,6 +24,7 @@ mod membership;
 mod migrations;
 mod revocation;
 mod screening;
+mod search;
 mod trafficking;
 
 pub use audit_sync::{AUDIT_KIND, DeviceAudit, audit_channel};
@@ -541,7 +542,7 @@ impl Workspace {
 
     /// Lists cases, newest change first.
     pub fn list_cases(&self, query: &CaseQuery) -> Result<Vec<CaseSummary>> {
-        let search = query.search.as_deref().map(fts_query).filter(|text| !text.is_empty());
+        let search = query.search.as_deref().map(search::fts_query).filter(|text| !text.is_empty());
         let from_ms = query.updated_from.map(day_start_ms);
         let to_ms = query.updated_to.map(|day| day_start_ms(day) + 86_400_000 - 1);
         let limit = if query.limit == 0 { -1 } else { query.limit as i64 };
@@ -946,6 +947,7 @@ fn prepare_database(dir: &Path, conn: Connection) -> Result<Connection> {
         "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA cache_size = -65536;",
     )?;
     migrations::migrate(&conn, version)?;
+    search::index_code_parts(&conn)?;
     Ok(conn)
 }
 
@@ -1089,7 +1091,7 @@ pub(crate) fn unpack_projection(packed: &[u8]) -> Result<std::borrow::Cow<'_, [u
 
 /// Writes the projection of a case and, when its names changed, its search entry.
 fn save_state(conn: &Connection, state: &CaseState, clock_warning: bool) -> Result<()> {
-    let search_text = search_text(state);
+    let search_text = search::search_text(state);
     // Compressed: a case with a long history rewrites fewer (encrypted) pages on every change.
     let json = pack_projection(state.without_entries_json());
     let previous: Option<(i64, String)> = conn
@@ -1156,30 +1158,6 @@ fn save_state(conn: &Connection, state: &CaseState, clock_warning: bool) -> Resu
 /// digits as words: "José-María O'Brien" → "jose maria obrien". The same folding as the
 /// duplicate check, so that search and duplicates agree on what a name is.
 pub use crate::matching::normalize_name as normalize_text;
-
-fn search_text(state: &CaseState) -> String {
-    let mut text = normalize_text(&state.fields.name);
-    for alias in &state.fields.aliases {
-        text.push(' ');
-        text.push_str(&normalize_text(alias));
-    }
-    let code = state.code.as_str();
-    text.push(' ');
-    text.push_str(&normalize_text(code));
-    text.push(' ');
-    text.push_str(&code.replace('-', "").to_lowercase());
-    text
-}
-
-/// A full-text query matching every word of `text` as a prefix.
-fn fts_query(text: &str) -> String {
-    normalize_text(text)
-        .split(' ')
-        .filter(|word| !word.is_empty())
-        .map(|word| format!("\"{word}\"*"))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
 
 fn day_start_ms(day: NaiveDate) -> i64 {
     day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_millis()

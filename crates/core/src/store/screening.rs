@@ -382,7 +382,9 @@ fn directory_message(json: &str) -> Vec<u8> {
 /// A refused answer as core's error: the question as the field, what is allowed as the problem.
 fn answer_error(error: FormError) -> Error {
     match error {
-        FormError::Answer { question, message, .. } => Error::Invalid { field: question, problem: message },
+        FormError::Answer { question, message, .. } => {
+            Error::Invalid { field: question, problem: message, fault: None }
+        }
         other => Error::invalid("answers", other.to_string()),
     }
 }

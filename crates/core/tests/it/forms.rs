@@ -424,7 +424,7 @@ fn malformed_definitions_are_refused_with_the_path_of_the_fault() {
         "/sections/0/questions/1/colour",
         Some(json!("red")),
         expect![[
-            "clinic-screening v1: sections[0].questions[1].colour: unknown field `colour`, expected one of `id`, `type`, `text`, `help`, `why`, `required`, `show_if`, `options`, `code`, `min`, `max`, `integer`, `multiple`"
+            "clinic-screening v1: sections[0].questions[1].colour: unknown field `colour`, expected one of `id`, `type`, `text`, `help`, `why`, `required`, `show_if`, `options`, `code`, `min`, `max`, `integer`, `multiple`, `stop`"
         ]],
     );
     check_bad(
@@ -554,10 +554,44 @@ fn malformed_definitions_are_refused_with_the_path_of_the_fault() {
             "Clinic Screening v1: id: a form id is lowercase letters and digits joined by `-`, e.g. `clinic-screening`"
         ]],
     );
+    check_bad(
+        "/sections/0/questions/0/stop/when",
+        Some(json!(["maybe"])),
+        expect![[
+            "clinic-screening v1: sections[0].questions[0].stop.when[0]: `maybe` is not an answer of this question; use one of: yes, no, unsure, declined"
+        ]],
+    );
+    check_bad(
+        "/sections/0/questions/0/stop/when",
+        Some(json!([])),
+        expect![
+            "clinic-screening v1: sections[0].questions[0].stop.when: name at least one answer that stops the interview"
+        ],
+    );
     check_bad("/opening_script", None, expect!["clinic-screening v1: (top level): missing field `opening_script`"]);
     let error = Form::from_json("broken.json", "{\"id\": \"x\",").unwrap_err();
     expect!["broken.json: line 1, column 11: this is not valid JSON (EOF while parsing a value at line 1 column 11); check commas, quotes and brackets"]
         .assert_eq(&error.to_string());
+}
+
+/// "Is it safe to talk here?" answered "no" ends the clinic and consular interviews, with
+/// advice in every language; no other answer of theirs does.
+#[test]
+fn an_unsafe_answer_stops_the_interview_as_data() {
+    let library = FormLibrary::builtin();
+    for id in ["clinic-screening", "consular-intake"] {
+        let form = library.latest(id).unwrap();
+        let questions: Vec<_> = form.sections.iter().flat_map(|section| &section.questions).collect();
+        let safe = questions.iter().find(|question| question.id == "q_safe_to_talk").unwrap();
+        let stop = safe.stops_at("no").unwrap_or_else(|| panic!("{id}: \"no\" stops"));
+        for lang in [Lang::En, Lang::Es, Lang::Fr] {
+            assert!(!stop.advice.get(lang).is_empty(), "{id}: advice in {lang:?}");
+        }
+        for answer in ["yes", "unsure", "declined"] {
+            assert!(safe.stops_at(answer).is_none(), "{id}: {answer} does not stop");
+        }
+        assert_eq!(questions.iter().filter(|question| question.stop.is_some()).count(), 1, "{id}");
+    }
 }
 
 #[test]
@@ -767,6 +801,9 @@ fn generated_keys() -> Vec<String> {
     keys.extend(ServiceType::ALL.iter().map(|service| harbour_core::forms::service_type_key(*service)));
     keys.extend(harbour_core::directory::Accepts::ALL.iter().map(|accepts| accepts.translation_key()));
     keys.extend(ui_code_keys());
+    // Every refusal of a typed value core can give reaches the desktop as a fault code that
+    // it says in the worker's language.
+    keys.extend(harbour_core::model::Fault::CODES.iter().map(|code| format!("error.fault.{code}")));
     keys
 }
 

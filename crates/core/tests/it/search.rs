@@ -58,6 +58,10 @@ fn search_ignores_accents_and_case_and_filters() {
     check(c, "code in lower case", text(&code.to_lowercase()), &["other"]);
     check(c, "code without dashes", text(&code.replace('-', "")), &["other"]);
     check(c, "code prefix finds every case", text("LC"), &["jose", "maria", "other"]);
+    check(c, "code without its prefix or dashes", text(&code[3..].replace('-', "")), &["other"]);
+    check(c, "a part from the middle with its dash", text(&code[4..9]), &["other"]);
+    check(c, "the last part of the code", text(&code[code.len() - 5..]), &["other"]);
+    check(c, "a name is matched from the start of its words only", text("matrix"), &[]);
     check(c, "nothing matches", text("Xylophrax"), &[]);
     check(c, "a word of one case and a word of another", text("jose ombrevalle"), &[]);
     check(c, "punctuation only is no search", text("-- "), &["jose", "maria", "other"]);
@@ -101,6 +105,27 @@ fn search_ignores_accents_and_case_and_filters() {
         labels: vec![(jose.id, "jose"), (maria.id, "maria"), (other.id, "other")],
     };
     check(&cases, "after unlock", text("JOSE"), &["jose"]);
+}
+
+/// A workspace whose search entries were written before code parts were indexed finds codes by
+/// any part after its next unlock.
+#[test]
+fn older_search_entries_learn_code_parts_at_the_next_unlock() {
+    let (fixture, mut workspace) = new_workspace();
+    let case = workspace.create_case(named("Ondrej Paslavicz", &[])).unwrap();
+    let code = case.code.as_str().to_owned();
+    drop(workspace);
+    let old =
+        format!("ondrej paslavicz {} {}", code.replace('-', " ").to_lowercase(), code.replace('-', "").to_lowercase());
+    let db = raw_db(&fixture.dir);
+    db.execute("UPDATE cases SET search_text = ?1", [&old]).unwrap();
+    db.execute("DELETE FROM case_search", []).unwrap();
+    db.execute("INSERT INTO case_search (rowid, text) SELECT rowid, search_text FROM cases", []).unwrap();
+    db.execute("DELETE FROM meta WHERE key = 'search_code_parts'", []).unwrap();
+    drop(db);
+    let cases = Cases { workspace: unlock(&fixture.dir), labels: vec![(case.id, "case")] };
+    check(&cases, "the middle of the code", text(&code[4..9]), &["case"]);
+    check(&cases, "the name still", text("paslav"), &["case"]);
 }
 
 #[test]
