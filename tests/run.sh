@@ -63,4 +63,4 @@ if [ -z "${HARBOUR_SCHEMATHESIS:-}" ]; then
 fi
 
 say "Running the tests"
-cargo test --workspace
+cargo test --workspace --no-fail-fast

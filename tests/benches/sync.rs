@@ -67,6 +67,38 @@ fn main() {
         summary.pulled as f64 / download.as_secs_f64()
     );
 
+    // What the signature checks cost within that download: every grant's author checked as
+    // `apply_pulled` does (its certificate once per page, then the grant's signature).
+    let (grants, verify_time) = runtime.block_on(async {
+        let mut feed = Vec::new();
+        let mut cursor = 0;
+        loop {
+            let page = admin_client.pull(cursor, Some(harbour_sync::engine::PULL_PAGE)).await.unwrap();
+            cursor = page.next_cursor;
+            feed.push(page.events);
+            if !page.more {
+                break;
+            }
+        }
+        let membership =
+            admin.lock().unwrap().membership().map(|m| (m.root_public_key.clone(), m.deployment_id)).unwrap();
+        let start = Instant::now();
+        let mut checked = 0u64;
+        for page in &feed {
+            let mut verifier = harbour_core::deployment::GrantVerifier::new(&membership.0, membership.1);
+            for grant in page.iter().filter(|event| event.kind == harbour_core::deployment::GRANT_KIND) {
+                verifier.author(grant).unwrap();
+                checked += 1;
+            }
+        }
+        (checked, start.elapsed())
+    });
+    println!(
+        "Signature checks in that download: {grants} grants in {verify_time:.2?} = {:.1} µs each, {:.0} % of the download's time",
+        verify_time.as_secs_f64() * 1e6 / grants as f64,
+        100.0 * verify_time.as_secs_f64() / download.as_secs_f64()
+    );
+
     // The clinic catches up first (fast link), so that the slow sync carries only the new events.
     runtime.block_on(sync_once(&clinic, &client, &mut |_| {})).unwrap();
 

@@ -36,17 +36,19 @@ impl Attacker {
     }
 
     /// Puts an event into the store and into the feeds of `teams`, as the server would for a
-    /// push, so that every laptop of those teams pulls it.
-    fn inject(&self, event: &SealedEvent, teams: &[Uuid]) {
+    /// push, so that every laptop of those teams pulls it. Returns false (nothing done) when
+    /// the store already holds that device's number.
+    fn inject(&self, event: &SealedEvent, teams: &[Uuid]) -> bool {
         self.db
             .execute(
                 "INSERT OR IGNORE INTO cases (case_id, owner_team_id, created_at_ms) VALUES (?1, ?2, 0)",
                 rusqlite::params![event.case_id.as_bytes().as_slice(), teams[0].as_bytes().as_slice()],
             )
             .unwrap();
-        self.db
+        let inserted = self
+            .db
             .execute(
-                "INSERT INTO events (event_id, format, case_id, kind, device_id, device_seq, hlc_wall_ms, hlc_counter,
+                "INSERT OR IGNORE INTO events (event_id, format, case_id, kind, device_id, device_seq, hlc_wall_ms, hlc_counter,
                                      key_id, nonce, ciphertext, received_at_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0)",
                 rusqlite::params![
@@ -64,6 +66,9 @@ impl Attacker {
                 ],
             )
             .unwrap();
+        if inserted == 0 {
+            return false;
+        }
         let seq = self.db.last_insert_rowid();
         for team in teams {
             self.db
@@ -73,6 +78,7 @@ impl Attacker {
                 )
                 .unwrap();
         }
+        true
     }
 
     /// Takes an injected event out again (so that the real one can be pushed in its number).
@@ -122,10 +128,10 @@ fn note(text: &str) -> Change {
 }
 
 /// A grant made by a laptop the attacker certified with a root key of its own.
-fn forged_grant(case_id: CaseId, key: &CaseKey, team: &Team, claimed: DeviceId) -> SealedEvent {
+fn forged_grant(case_id: CaseId, key: &CaseKey, team: &Team, claimed: DeviceId, seq: u64) -> SealedEvent {
     let identity =
         harbour_core::identity::self_certify(&RootKey::generate(), Uuid::now_v7(), Uuid::now_v7(), claimed, 1, None);
-    GrantSealer::new(&identity).seal(case_id, key, team, claimed, 4_000, now()).unwrap()
+    GrantSealer::new(&identity).seal(case_id, key, team, claimed, seq, now()).unwrap()
 }
 
 fn notes(device: &Device, case_id: CaseId) -> Vec<String> {
@@ -172,7 +178,7 @@ async fn a_compromised_server_can_neither_take_over_nor_plant_a_case() {
     // A grant of the attacker's key for the existing case, and a note sealed under it.
     let stolen = CaseKey::generate();
     let intruder = DeviceId::new();
-    attacker.inject(&forged_grant(case_id, &stolen, &d.clinic, intruder), &[d.clinic.id, d.ministry.id]);
+    attacker.inject(&forged_grant(case_id, &stolen, &d.clinic, intruder, 7), &[d.clinic.id, d.ministry.id]);
     attacker.inject(&sealed(&stolen, case_id, intruder, 1, note("Urgent: call this number")), &[d.clinic.id]);
     // A planted case under nurse A's name, granted to both teams.
     let planted = CaseId::new();
@@ -183,8 +189,8 @@ async fn a_compromised_server_can_neither_take_over_nor_plant_a_case() {
         fields: CaseFields::named("Urgent referral from the ministry").unwrap(),
     };
     attacker.inject(&sealed(&planted_key, planted, nurse_a, 3_000, creation), &[d.clinic.id, d.ministry.id]);
-    for team in [&d.clinic, &d.ministry] {
-        attacker.inject(&forged_grant(planted, &planted_key, team, nurse_a), &[d.clinic.id, d.ministry.id]);
+    for (seq, team) in [(4_000, &d.clinic), (4_001, &d.ministry)] {
+        attacker.inject(&forged_grant(planted, &planted_key, team, nurse_a, seq), &[d.clinic.id, d.ministry.id]);
     }
 
     let summary = d.nurse_b.sync().await;
@@ -201,6 +207,16 @@ async fn a_compromised_server_can_neither_take_over_nor_plant_a_case() {
     d.nurse_b.sync().await;
     d.admin.sync().await;
     assert_eq!(notes(&d.admin, case_id), ["Seen again at the clinic"]);
+
+    // Nurse B's audit log reaches the ministry through the same server, whole.
+    assert!(d.nurse_b.lock().seal_audit(true).unwrap() > 0);
+    d.nurse_b.sync().await;
+    d.admin.sync().await;
+    let logs = d.admin.lock().audit_all_devices().unwrap();
+    let nurse_b = d.nurse_b.device_id().0;
+    let log = logs.iter().find(|log| log.device_id == nurse_b).expect("nurse B's audit reached the ministry");
+    assert_eq!(log.problem, None);
+    assert!(log.entries.iter().any(|entry| entry.action == "note.add"));
 }
 
 #[tokio::test]
@@ -210,17 +226,17 @@ async fn a_replay_of_a_laptops_own_id_loses_none_of_its_work() {
     let case_id = new_case(&d.nurse_a, "Invented Person Mu");
     d.nurse_a.sync().await;
     let own = d.nurse_a.device_id();
-    let next = d.nurse_a.lock().case_events(case_id).unwrap().iter().map(|e| e.device_seq).max().unwrap() + 100;
-    // The attacker serves nurse A an event in its own name, in numbers it has not used yet.
+    let last = d.nurse_a.lock().case_events(case_id).unwrap().iter().map(|e| e.device_seq).max().unwrap();
+    // The attacker serves nurse A events in its own name, in every number after its case's that
+    // the server does not hold yet: its next change's number among them.
     let forged: Vec<SealedEvent> = (1..=200)
-        .map(|seq| sealed(&CaseKey::generate(), CaseId::new(), own, next - 100 + seq, note("forged")))
+        .map(|offset| sealed(&CaseKey::generate(), CaseId::new(), own, last + offset, note("forged")))
+        .filter(|event| attacker.inject(event, &[d.clinic.id]))
         .collect();
-    for event in &forged {
-        attacker.inject(event, &[d.clinic.id]);
-    }
+    assert!(forged.len() >= 190);
     let summary = d.nurse_a.sync().await;
     assert_eq!(summary.stored, 0);
-    assert_eq!(summary.refused, 200);
+    assert_eq!(summary.refused, forged.len() as u64);
     for event in &forged {
         attacker.remove(event);
     }
@@ -272,15 +288,16 @@ async fn a_lost_laptop_is_revoked_and_opens_nothing_shared_afterwards() {
     // The lost laptop is refused at once.
     let refused = sync_once(&d.nurse_a.workspace, &d.nurse_a.client, &mut |_| {}).await.unwrap_err();
     assert!(
-        matches!(&refused, harbour_sync::SyncError::Client(ClientError::Rejected { status: 401, .. })),
+        matches!(&refused, harbour_sync::SyncError::Client(ClientError::Unauthorized { .. })),
         "the lost laptop was not refused: {refused}"
     );
     // Nurse B receives the new key, keeps the old cases, and reads what is shared afterwards.
     d.nurse_b.sync().await;
     assert_eq!(d.nurse_b.lock().membership().unwrap().team_secrets.len(), 2);
     let after = new_case(&d.admin, "Invented Person Xi");
-    let clinic = d.clinic.clone();
-    d.admin.lock().share_case(after, &clinic).unwrap();
+    // Shared with the team as the caller knew it before the rotation: its new key is used.
+    let stale = d.clinic.clone();
+    d.admin.lock().share_case(after, &stale).unwrap();
     d.admin.sync().await;
     d.nurse_b.sync().await;
     assert!(d.nurse_b.lock().view_case(after).is_ok());

@@ -366,8 +366,10 @@ fn deployment_story(backend: &Backend) {
     let found = d.store.plaintext_found(&needles);
     assert!(found.is_empty(), "plaintext on the server (needle index, file): {found:?}");
     assert!(d.store.log().exists(), "the server wrote no log to scan");
-    // The scan does read the store: team names are routing metadata the server holds in clear.
-    let control = d.store.plaintext_found(&["Consulate"]);
+    // Nor a team's name ("Consulate" says who helps whom): the directory carries names sealed.
+    assert!(d.store.plaintext_found(&["Consulate"]).is_empty(), "a team's name is on the server in clear");
+    // The scan does read the store: an event's kind is routing metadata the server holds in clear.
+    let control = d.store.plaintext_found(&["case.key_granted"]);
     assert!(!control.is_empty(), "the plaintext scan did not find what the server does hold in clear");
     // But never logs them (docs/SERVER.md), even at debug level.
     let log = std::fs::read_to_string(d.store.log()).unwrap();

@@ -282,10 +282,11 @@ pub fn device(command: DeviceCommand, workspace: Workspace, out: &Output) -> Res
                 harbour_core::Error::invalid("device", "give the device id shown by `harbour device list`")
             })?;
             runtime.block_on(client.revoke_device(device_id))?;
-            out.message(&format!("Device {device_id} is revoked: the server refuses it from now on."));
+            let revoked = format!("Device {device_id} is revoked: the server refuses it from now on.");
             // Its team gets a new key, so that its copy of the old one opens nothing shared later.
             let devices = runtime.block_on(client.devices())?;
             let Some(team_id) = devices.iter().find(|d| d.device_id == device_id).map(|d| d.team_id) else {
+                out.message(&revoked);
                 return Ok(());
             };
             let keep: Vec<_> = devices
@@ -298,10 +299,15 @@ pub fn device(command: DeviceCommand, workspace: Workspace, out: &Output) -> Res
             runtime.block_on(client.publish_directory(&rotation.directory))?;
             let workspace = Mutex::new(workspace);
             runtime.block_on(sync_once(&workspace, &client, &mut |_| {}))?;
-            out.message(&format!(
-                "Its team has a new key, sent to its {} other laptop(s): what is shared from now on cannot be opened with the revoked laptop's copy.",
-                rotation.kept.len()
-            ));
+            if out.json {
+                out.value(&json!({ "device_id": device_id, "revoked": true, "team_key_replaced": true, "laptops_given_the_new_key": rotation.kept.len() }));
+            } else {
+                println!("{revoked}");
+                println!(
+                    "Its team has a new key, sent to its {} other laptop(s): what is shared from now on cannot be opened with the revoked laptop's copy.",
+                    rotation.kept.len()
+                );
+            }
         }
     }
     Ok(())

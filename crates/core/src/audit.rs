@@ -78,18 +78,29 @@ pub fn last_is_change_to(
 pub fn recent(conn: &Connection, limit: usize) -> Result<Vec<AuditEntry>> {
     let mut statement =
         conn.prepare("SELECT seq, at, actor, action, case_id, detail, hash FROM audit ORDER BY seq DESC LIMIT ?1")?;
-    let rows = statement.query_map([limit as i64], |row| {
-        Ok(AuditEntry {
-            seq: row.get(0)?,
-            at: row.get(1)?,
-            actor: row.get(2)?,
-            action: row.get(3)?,
-            case_id: row.get(4)?,
-            detail: row.get(5)?,
-            hash: row.get(6)?,
-        })
-    })?;
+    let rows = statement.query_map([limit as i64], entry_from_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// The entries after `seq`, oldest first, at most `limit` (what waits to leave the laptop).
+pub fn after(conn: &Connection, seq: i64, limit: i64) -> Result<Vec<AuditEntry>> {
+    let mut statement = conn.prepare_cached(
+        "SELECT seq, at, actor, action, case_id, detail, hash FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    )?;
+    let rows = statement.query_map(params![seq, limit], entry_from_row)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+fn entry_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
+    Ok(AuditEntry {
+        seq: row.get(0)?,
+        at: row.get(1)?,
+        actor: row.get(2)?,
+        action: row.get(3)?,
+        case_id: row.get(4)?,
+        detail: row.get(5)?,
+        hash: row.get(6)?,
+    })
 }
 
 /// Walks the whole chain. Returns the number of entries, or says where it breaks.

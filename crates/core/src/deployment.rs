@@ -480,6 +480,30 @@ fn normalize_code(code: &str) -> String {
 mod tests {
     use super::*;
 
+    /// An invitation into a clinic team; its credential is a placeholder (these tests are
+    /// about sealing the invitation, not about certificates).
+    fn invitation_for_tests() -> Invitation {
+        let root = RootKey::generate();
+        let team = TeamSecret::generate();
+        Invitation {
+            server_url: "https://harbour.example.org".into(),
+            deployment_id: Uuid::from_u128(7),
+            ministry_team_id: Uuid::from_u128(1),
+            root_public_key: root.public_key().to_vec(),
+            team_id: team.team_id,
+            team_name: "Clinic".into(),
+            team_secret: hex::encode(team.secret.expose()),
+            invitation_id: Uuid::from_u128(4),
+            invitation_token: "token".into(),
+            invitation_key: "00".repeat(32),
+            credential: SignedDocument { document: "{}".into(), signature: vec![0; 64] },
+            expires_ms: 5,
+            admin: false,
+            directory: root.sign(&directory(vec![team.team("Clinic")])),
+            directory_key: None,
+        }
+    }
+
     fn directory(teams: Vec<Team>) -> TeamDirectory {
         TeamDirectory { deployment_id: Uuid::from_u128(7), version: 1, teams }
     }
@@ -538,25 +562,7 @@ mod tests {
 
     #[test]
     fn invitations_open_only_with_their_code() {
-        let root = RootKey::generate();
-        let team = TeamSecret::generate();
-        let invitation = Invitation {
-            server_url: "http://127.0.0.1:1".into(),
-            deployment_id: Uuid::from_u128(7),
-            ministry_team_id: Uuid::from_u128(1),
-            root_public_key: root.public_key().to_vec(),
-            team_id: team.team_id,
-            team_name: "Clinic".into(),
-            team_secret: hex::encode(team.secret.expose()),
-            invitation_id: Uuid::from_u128(4),
-            invitation_token: "token".into(),
-            invitation_key: "00".repeat(32),
-            credential: SignedDocument { document: "{}".into(), signature: vec![0; 64] },
-            expires_ms: 5,
-            admin: false,
-            directory: root.sign(&directory(vec![team.team("Clinic")])),
-            directory_key: None,
-        };
+        let invitation = invitation_for_tests();
         let code = new_invitation_code();
         assert_eq!(code.len(), 14);
         let text = seal_invitation(&invitation, &code, KdfParams::INSECURE_FAST_FOR_TESTS).unwrap();
@@ -573,25 +579,7 @@ mod tests {
     /// gigabytes or hours before the code is checked: such an invitation is refused at once.
     #[test]
     fn invitations_asking_for_absurd_kdf_settings_are_refused_as_damaged() {
-        let root = RootKey::generate();
-        let team = TeamSecret::generate();
-        let invitation = Invitation {
-            server_url: "https://harbour.example.org".into(),
-            deployment_id: Uuid::from_u128(7),
-            ministry_team_id: Uuid::from_u128(1),
-            root_public_key: root.public_key().to_vec(),
-            team_id: team.team_id,
-            team_name: "Clinic".into(),
-            team_secret: hex::encode(team.secret.expose()),
-            invitation_id: Uuid::from_u128(4),
-            invitation_token: "token".into(),
-            invitation_key: "00".repeat(32),
-            credential: SignedDocument { document: "{}".into(), signature: vec![0; 64] },
-            expires_ms: 5,
-            admin: false,
-            directory: root.sign(&directory(vec![team.team("Clinic")])),
-            directory_key: None,
-        };
+        let invitation = invitation_for_tests();
         let code = new_invitation_code();
         let text = seal_invitation(&invitation, &code, KdfParams::INSECURE_FAST_FOR_TESTS).unwrap();
         let json = URL_SAFE_NO_PAD.decode(text.strip_prefix(INVITATION_PREFIX).unwrap()).unwrap();

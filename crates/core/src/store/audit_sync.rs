@@ -22,6 +22,9 @@ use crate::ids::{CaseId, EventId};
 pub const AUDIT_KIND: &str = "audit.batch";
 /// Most entries in one batch (a batch stays far below the largest event).
 const BATCH_ENTRIES: i64 = 2_000;
+/// A batch is sealed at most this often, unless [`BATCH_ENTRIES`] wait: a sync every minute
+/// then carries a batch every quarter of an hour, not one of a few entries each time.
+const BATCH_INTERVAL_MS: i64 = 15 * 60 * 1000;
 /// A batch's JSON is never unpacked beyond this.
 const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
 
@@ -52,7 +55,9 @@ impl Workspace {
     /// Seals the audit entries not sent yet into one event of this laptop's audit channel
     /// (granting the channel's key to the ministry team the first time). Returns how many
     /// entries it sealed. Outside a deployment, or before laptops had certificates, nothing.
-    pub fn seal_audit(&mut self) -> Result<usize> {
+    /// Unless `now`, nothing either when the last batch is under a quarter of an hour old and
+    /// fewer than a full batch of entries wait.
+    pub fn seal_audit(&mut self, now: bool) -> Result<usize> {
         let Some(membership) = self.secrets.membership.as_ref() else { return Ok(0) };
         let Some(author) = membership.identity.as_ref() else { return Ok(0) };
         let ministry_id = membership.ministry_team_id;
@@ -63,24 +68,23 @@ impl Workspace {
             .optional()?
             .and_then(|text| text.parse().ok())
             .unwrap_or(0);
-        let entries: Vec<AuditEntry> = {
-            let mut statement = self.conn.prepare_cached(
-                "SELECT seq, at, actor, action, case_id, detail, hash FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-            )?;
-            let rows = statement.query_map(params![sent, BATCH_ENTRIES], |row| {
-                Ok(AuditEntry {
-                    seq: row.get(0)?,
-                    at: row.get(1)?,
-                    actor: row.get(2)?,
-                    action: row.get(3)?,
-                    case_id: row.get(4)?,
-                    detail: row.get(5)?,
-                    hash: row.get(6)?,
-                })
-            })?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()?
-        };
+        let entries = audit::after(&self.conn, sent, BATCH_ENTRIES)?;
         let Some(last) = entries.last().map(|entry| entry.seq) else { return Ok(0) };
+        let sealed_at: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT value FROM meta WHERE key = 'audit_sealed_at'")?
+            .query_row([], |row| row.get::<_, String>(0))
+            .optional()?
+            .and_then(|text| text.parse().ok());
+        let now_ms = Utc::now().timestamp_millis();
+        // The first quarter of an hour counts from the laptop's first sync.
+        let Some(sealed_at) = sealed_at.or(if now { Some(0) } else { None }) else {
+            set_meta(&self.conn, "audit_sealed_at", &now_ms.to_string())?;
+            return Ok(0);
+        };
+        if !now && (entries.len() as i64) < BATCH_ENTRIES && now_ms - sealed_at < BATCH_INTERVAL_MS {
+            return Ok(0);
+        }
         let device_id = self.secrets.device_id;
         let channel = audit_channel(device_id.0);
         let held = load_case_key(&self.conn, &self.secrets.master_key, channel)?;
@@ -125,6 +129,7 @@ impl Workspace {
         batch.ciphertext = wrapped.ciphertext;
         insert_own(&tx, &batch)?;
         set_meta(&tx, "audit_sent", &last.to_string())?;
+        set_meta(&tx, "audit_sealed_at", &now_ms.to_string())?;
         set_meta(&tx, "device_seq", &device_seq.to_string())?;
         set_meta(&tx, "hlc", &self.clock.last.to_sortable())?;
         tx.commit()?;

@@ -419,6 +419,20 @@ impl Workspace {
     }
 
     fn record_grants(&mut self, case_id: CaseId, teams: &[Team], server_grant: bool) -> Result<()> {
+        // Each team's key as the directory has it now (a caller's copy may predate a rotation).
+        let directory = self.directory()?.ok_or_else(not_enrolled)?;
+        let teams: Vec<Team> = teams
+            .iter()
+            .map(|team| {
+                directory.teams.iter().find(|current| current.id == team.id).cloned().ok_or_else(|| {
+                    Error::invalid(
+                        "team",
+                        format!("no team \"{}\" in the directory; `harbour team list` shows them", team.name),
+                    )
+                })
+            })
+            .collect::<Result<_>>()?;
+        let teams = teams.as_slice();
         let key = self.case_key(case_id)?;
         let now = Utc::now();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

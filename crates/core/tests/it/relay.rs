@@ -535,11 +535,14 @@ fn the_audit_log_reaches_the_ministry_only_and_a_withheld_batch_shows_as_a_gap()
     let mut org = org();
     let case_id = new_case(&mut org.nurse_a, "Invented Person Kappa");
     org.nurse_a.view_case(case_id).unwrap();
-    assert!(org.nurse_a.seal_audit().unwrap() >= 3, "workspace creation, enrolment, case creation and view");
+    assert!(org.nurse_a.seal_audit(true).unwrap() >= 3, "workspace creation, enrolment, case creation and view");
     let first = push(&mut org.nurse_a);
     org.nurse_a.view_case(case_id).unwrap();
-    assert!(org.nurse_a.seal_audit().unwrap() >= 1);
+    assert!(org.nurse_a.seal_audit(true).unwrap() >= 1);
     let second = push(&mut org.nurse_a);
+    // Within a quarter of an hour and with few entries waiting, a sync seals no new batch.
+    org.nurse_a.view_case(case_id).unwrap();
+    assert_eq!(org.nurse_a.seal_audit(false).unwrap(), 0);
     // A person counts no "change" for the audit: it travels on its own.
     assert_eq!(org.nurse_a.pending_changes().unwrap(), 0);
 

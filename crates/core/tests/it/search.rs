@@ -170,11 +170,14 @@ fn the_list_is_newest_first() {
     // Within one hour too.
     set_updated(b, base + HOUR + 30 * 60_000);
     assert_eq!(order(&workspace), ["b", "c", "a"]);
-    // A change now moves a case to the top.
+    // A change now moves a case to the top (a millisecond apart: the list orders by millisecond).
+    let tick = || std::thread::sleep(std::time::Duration::from_millis(2));
     workspace.add_note(a, NOTE).unwrap();
     assert_eq!(order(&workspace), ["a", "b", "c"]);
+    tick();
     workspace.add_note(c, NOTE).unwrap();
     assert_eq!(order(&workspace), ["c", "a", "b"]);
+    tick();
     workspace.add_note(a, NOTE).unwrap();
     assert_eq!(order(&workspace), ["a", "c", "b"]);
 }

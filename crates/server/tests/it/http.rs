@@ -442,7 +442,7 @@ async fn failed_redemptions_are_rate_limited() {
     assert_eq!(body.error, "too_many_attempts");
     assert!(body.message.contains(&format!("wait {retry_after} seconds")), "{}", body.message);
     let error = newcomer.redeem_invitation(device_id, &certificate).await.unwrap_err();
-    assert!(matches!(error, ClientError::Rejected { status: 429, .. }), "{error:?}");
+    assert!(matches!(error, ClientError::TooManyRequests { .. }), "{error:?}");
     assert!(error.is_transient());
     // Nothing was redeemed; the limit is logged without any token.
     let listed = d.admin.client.invitations().await.unwrap();
