@@ -142,7 +142,8 @@ async fn sigkill_mid_sync(backend: &Backend) {
     let resent = metric(&clinic, "harbour_events_already_stored_total").await;
     assert!(resent <= PUSH_BATCH as u64, "{resent} events were sent twice, more than one batch");
     // The backlog, and the audit log's batches sealed on the way (3,000 entries fill one).
-    let audit = clinic.lock().case_events(harbour_core::store::audit_channel(clinic.device_id().0)).unwrap().len();
+    let channel = harbour_core::store::audit_channel(clinic.device_id().0);
+    let audit = clinic.lock().case_events(channel).unwrap().len();
     assert_eq!(
         metric(&clinic, "harbour_events").await,
         backlog + audit as u64,
@@ -174,7 +175,8 @@ async fn sigkill_mid_sync(backend: &Backend) {
     }
     let clinic_seqs = sequences.get_mut(&clinic.device_id().0).expect("the clinic's events are on the server");
     clinic_seqs.sort_unstable();
-    assert!(*clinic_seqs == (1..=backlog).collect::<Vec<u64>>(), "the clinic's device_seq has a hole or a duplicate");
+    let numbered = backlog + audit as u64;
+    assert!(*clinic_seqs == (1..=numbered).collect::<Vec<u64>>(), "the clinic's device_seq has a hole or a duplicate");
 
     // And the ministry holds every case whole, exactly the server's events of each.
     let listed = admin.lock().list_cases(&CaseQuery { limit: 0, ..CaseQuery::default() }).unwrap();

@@ -58,6 +58,18 @@ impl Workspace {
     /// Unless `now`, nothing either when the last batch is under a quarter of an hour old and
     /// fewer than a full batch of entries wait.
     pub fn seal_audit(&mut self, now: bool) -> Result<usize> {
+        // Every full batch waiting goes at once; a sync does not carry the backlog piecemeal.
+        let mut total = 0;
+        loop {
+            let sealed = self.seal_audit_batch(now)?;
+            total += sealed;
+            if sealed < BATCH_ENTRIES as usize {
+                return Ok(total);
+            }
+        }
+    }
+
+    fn seal_audit_batch(&mut self, now: bool) -> Result<usize> {
         let Some(membership) = self.secrets.membership.as_ref() else { return Ok(0) };
         let Some(author) = membership.identity.as_ref() else { return Ok(0) };
         let ministry_id = membership.ministry_team_id;

@@ -529,11 +529,12 @@ impl GrantCheck<'_> {
     }
 }
 
-/// The stored grants of a case, in arrival order.
+/// The stored grants of a case, in clock order (through the case index: ordering by arrival
+/// made SQLite walk the whole table).
 fn case_grants(conn: &rusqlite::Connection, case_id: CaseId) -> Result<Vec<SealedEvent>> {
     let mut statement = conn.prepare_cached(
         "SELECT id, case_id, kind, device_id, device_seq, hlc, key_id, nonce, ciphertext
-         FROM events WHERE case_id = ?1 AND kind = ?2 ORDER BY seq",
+         FROM events INDEXED BY events_by_case WHERE case_id = ?1 AND kind = ?2 ORDER BY hlc",
     )?;
     let rows = statement.query_map(params![case_id.to_string(), GRANT_KIND], sealed_from_row)?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -546,7 +547,8 @@ fn case_grants(conn: &rusqlite::Connection, case_id: CaseId) -> Result<Vec<Seale
 fn created_by(conn: &rusqlite::Connection, case_id: CaseId, device: Uuid, key: &CaseKey) -> Result<bool> {
     Ok(conn
         .prepare_cached(
-            "SELECT EXISTS(SELECT 1 FROM events WHERE case_id = ?1 AND kind = 'case.created' AND device_id = ?2 AND key_id = ?3)
+            "SELECT EXISTS(SELECT 1 FROM events INDEXED BY events_by_case
+                            WHERE case_id = ?1 AND kind = 'case.created' AND device_id = ?2 AND key_id = ?3)
                  OR EXISTS(SELECT 1 FROM contested_events
                             WHERE case_id = ?1 AND kind = 'case.created' AND device_id = ?2 AND key_id = ?3)",
         )?
