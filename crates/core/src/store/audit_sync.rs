@@ -197,8 +197,7 @@ impl Workspace {
 /// What breaks a laptop's chain, read from its first entry: a missing entry or a changed one.
 fn chain_problem(entries: &[AuditEntry]) -> Option<String> {
     let mut prev = audit::GENESIS.to_owned();
-    let mut expected = 1;
-    for entry in entries {
+    for (expected, entry) in (1..).zip(entries) {
         if entry.seq != expected {
             return Some(format!(
                 "entries {expected} to {} never reached this laptop: they were removed on the way",
@@ -218,7 +217,6 @@ fn chain_problem(entries: &[AuditEntry]) -> Option<String> {
             return Some(format!("entry {} was changed", entry.seq));
         }
         prev = entry.hash.clone();
-        expected += 1;
     }
     None
 }
