@@ -188,6 +188,11 @@ impl SyncRunner {
         let last = self.last.clone();
         let app = app.clone();
         let on_status = move |status: SyncStatus| {
+            if status == SyncStatus::Wiped {
+                // Its files are gone: nothing is left to unlock, and the keys leave memory.
+                use tauri::Manager;
+                app.state::<Session>().close();
+            }
             *lock(&last) = Some(status.clone());
             // Counts and states only: a status never carries case data.
             let _ = app.emit(SYNC_STATUS_EVENT, status);

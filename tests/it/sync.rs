@@ -375,3 +375,119 @@ fn deployment_story(backend: &Backend) {
     let log = std::fs::read_to_string(d.store.log()).unwrap();
     assert!(!log.contains("Consulate"), "the server logged a team's name");
 }
+
+#[test]
+fn a_lost_laptop_is_revoked_and_wiped_on_sqlite() {
+    lost_laptop_story(&Backend::Sqlite);
+}
+
+#[test]
+fn a_lost_laptop_is_revoked_and_wiped_on_postgres() {
+    match harbour_tests::server::postgres_url() {
+        Some(url) => lost_laptop_story(&Backend::Postgres(url)),
+        None => eprintln!("skipped: HARBOUR_TEST_POSTGRES_URL is not set"),
+    }
+}
+
+fn device_row(admin: &Laptop, device_id: &str) -> Value {
+    let devices = admin.json(&["device", "list"]);
+    devices.as_array().unwrap().iter().find(|device| device["device_id"] == device_id).cloned().expect("listed")
+}
+
+/// The consulate's laptop is lost with a case nobody has yet. The administrator revokes it and
+/// orders it wiped, sending first; at its next contact it sends the case, destroys its files and
+/// reports it; a case shared with the consulate afterwards cannot be opened with the lost
+/// laptop's copy of the team key. A server that forges or redirects a wipe order wipes nobody.
+fn lost_laptop_story(backend: &Backend) {
+    let d = Deployment::create(backend);
+    let rt = runtime();
+    let lost_id = d.consulate.unlock().device_id().0.to_string();
+    let lost_secrets = d.consulate.unlock().membership().unwrap().team_secrets.clone();
+    let waiting = d.consulate.json(&["case", "new", "--name", SECOND_NAME, "--sex", "male"]);
+    let waiting_id = waiting["id"].as_str().unwrap().to_owned();
+
+    // A compromised server cannot wipe anyone: an order it signs itself, and the consulate's
+    // genuine order replayed to another laptop, are both refused by the laptop.
+    let attacker = rt.block_on(harbour_server::store::open(&d.store.db)).expect("the attacker opens the store");
+    let shelter_id = d.shelter.unlock().device_id().0;
+    let forged_order = harbour_wire::wipe::WipeOrder {
+        order_id: uuid::Uuid::now_v7(),
+        deployment_id: d.admin.unlock().membership().unwrap().deployment_id,
+        device_id: shelter_id,
+        send_first: false,
+        issued_ms: 1,
+    };
+    let document = serde_json::to_string(&forged_order).unwrap();
+    let forged = harbour_wire::identity::SignedDocument {
+        signature: harbour_core::identity::SigningSecret::generate()
+            .sign(harbour_wire::wipe::WIPE_ORDER_CONTEXT, document.as_bytes())
+            .to_vec(),
+        document,
+    };
+    let plant = |signed: &harbour_wire::identity::SignedDocument| {
+        rt.block_on(attacker.order_wipe(&harbour_server::store::NewWipeOrder {
+            device_id: shelter_id,
+            order_id: uuid::Uuid::now_v7(),
+            send_first: false,
+            signed_order: serde_json::to_string(signed).unwrap(),
+        }))
+        .expect("the attacker writes the store");
+    };
+    plant(&forged);
+    let summary = d.shelter.sync();
+    assert!(summary["refused"].as_u64().unwrap() >= 1, "the forged order was not counted as refused");
+    assert!(Workspace::exists(&d.shelter.dir), "a forged wipe order wiped the shelter's laptop");
+
+    // The administrator revokes the lost laptop and orders the wipe.
+    d.admin.json(&["device", "revoke", &lost_id]);
+    let ordered = d.admin.json(&["device", "wipe", &lost_id, "--send-first"]);
+    assert_eq!(ordered["wipe"], "issued");
+    assert_eq!(device_row(&d.admin, &lost_id)["wipe"]["state"], "issued");
+
+    // The genuine order, replayed by the server to the shelter's laptop, is refused too.
+    let genuine: harbour_wire::identity::SignedDocument = {
+        let pending = rt.block_on(attacker.pending_wipe(uuid::Uuid::parse_str(&lost_id).unwrap())).unwrap().unwrap();
+        serde_json::from_str(&pending.signed_order).unwrap()
+    };
+    plant(&genuine);
+    d.shelter.sync();
+    assert!(Workspace::exists(&d.shelter.dir), "an order for another laptop wiped the shelter's laptop");
+
+    // The lost laptop's next contact: it sends what waited, destroys its data, and says so.
+    let wiped = harbour_fails(&d.consulate.dir, &["sync"]);
+    assert!(wiped.contains("ordered this laptop wiped"), "the wiped laptop's sync: {wiped}");
+    let left: Vec<String> = std::fs::read_dir(&d.consulate.dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!Workspace::exists(&d.consulate.dir), "the wiped laptop still has a workspace: {left:?}");
+    assert!(
+        left.iter().all(|name| !name.starts_with("keyfile") && !name.starts_with("harbour.db")),
+        "files left after the wipe: {left:?}"
+    );
+    let gone = harbour_fails(&d.consulate.dir, &["case", "list"]);
+    assert!(gone.contains("There is no Harbour workspace"), "{gone}");
+    let row = device_row(&d.admin, &lost_id);
+    assert_eq!(row["wipe"]["state"], "done", "the administrator sees the wipe done");
+    assert!(row["wipe"]["sent_first"].as_u64().unwrap() >= 1, "the waiting case was sent first");
+    assert_eq!(row["wipe"]["destroyed_unsent"], 0);
+    assert_eq!(row["revoked"], true);
+    // The case that waited on the lost laptop reached the ministry.
+    d.admin.sync();
+    assert!(case_ids(&d.admin.dir).contains(&waiting_id), "the case sent before the wipe did not arrive");
+    // A second order for a wiped laptop is refused with a sentence.
+    let again = harbour_fails(&d.admin.dir, &["device", "wipe", &lost_id]);
+    assert!(again.contains("already wiped"), "{again}");
+
+    // Shared with the consulate after the revocation: the lost laptop's team key opens nothing.
+    let after = d.admin.json(&["case", "new", "--name", CLINIC_NAME, "--sex", "female"]);
+    let after_id = after["id"].as_str().unwrap().to_owned();
+    d.admin.json(&["case", "share", &after_id, "--team", "Consulate"]);
+    d.admin.sync();
+    let workspace = d.admin.unlock();
+    let case = workspace.resolve(&after_id).unwrap();
+    let grants: Vec<SealedEvent> =
+        workspace.case_events(case).unwrap().into_iter().filter(|event| event.kind == GRANT_KIND).collect();
+    assert!(grants.len() >= 2, "the case was granted to the ministry and the consulate");
+    assert!(grants.iter().all(|grant| deployment::open_grant(grant, &lost_secrets).is_none()));
+}

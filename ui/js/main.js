@@ -197,6 +197,16 @@ function showLocked(reason) {
   app.navigate({ screen: "unlock", reason });
 }
 
+/** The administrator's wipe order was carried out: nothing of the workspace is left. */
+function showWiped() {
+  forget();
+  app.status = { ...(app.status || {}), unlocked: false, workspace_exists: false, enrolled: false };
+  lockShowing = false;
+  app.resumeRoute = null;
+  updateShell();
+  app.navigate({ screen: "first-run", wiped: true });
+}
+
 async function lockNow() {
   // What is typed on screen is stored before the workspace closes.
   await drafts.flushAll();
@@ -319,7 +329,9 @@ async function start() {
   buildShell();
   syncBar.setStatus(status);
   listen("locked", (payload) => showLocked(payload && payload.reason)).catch(() => {});
-  listen("sync-status", (payload) => syncBar.update(payload)).catch(() => {});
+  listen("sync-status", (payload) => (payload && payload.state === "wiped" ? showWiped() : syncBar.update(payload))).catch(
+    () => {},
+  );
   const first = !status.workspace_exists ? "first-run" : status.unlocked ? "cases" : "unlock";
   lockShowing = first === "unlock";
   await app.navigate({ screen: first });

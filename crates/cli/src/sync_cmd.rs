@@ -62,6 +62,13 @@ pub enum DeviceCommand {
     List,
     /// Refuse a lost or stolen laptop at once (administrators).
     Revoke { device: String },
+    /// Order a lost laptop wiped at its next contact, signed with the root key (administrators).
+    Wipe {
+        device: String,
+        /// Let the laptop send the changes it has waiting before it destroys its data.
+        #[arg(long)]
+        send_first: bool,
+    },
 }
 
 /// Two threads: a sync fetches the next page on one while it applies the last on the other.
@@ -263,6 +270,14 @@ pub fn device(command: DeviceCommand, workspace: Workspace, out: &Output) -> Res
                             "worker": worker(device),
                             "admin": device.admin,
                             "revoked": device.revoked,
+                            "wipe": device.wipe.as_ref().map(|wipe| json!({
+                                "state": if wipe.done_at_ms.is_some() { "done" } else { "issued" },
+                                "send_first": wipe.send_first,
+                                "issued_at": output::format_ms(wipe.issued_at_ms),
+                                "done_at": wipe.done_at_ms.map(output::format_ms),
+                                "sent_first": wipe.sent_first,
+                                "destroyed_unsent": wipe.destroyed_unsent,
+                            })),
                             "created_at": output::format_ms(device.created_at_ms),
                         })
                     })
@@ -270,17 +285,33 @@ pub fn device(command: DeviceCommand, workspace: Workspace, out: &Output) -> Res
                 out.value(&json!(rows));
             } else {
                 for device in &devices {
-                    let state = if device.revoked { "revoked" } else { "active" };
+                    let state = match (&device.wipe, device.revoked) {
+                        (Some(wipe), _) if wipe.done_at_ms.is_some() => "wiped",
+                        (Some(_), _) => "wipe issued",
+                        (None, true) => "revoked",
+                        (None, false) => "active",
+                    };
                     let admin = if device.admin { " (administrator)" } else { "" };
                     let worker = worker(device).unwrap_or_else(|| "—".into());
                     println!("{}  {:<24} {:<20} {state}{admin}", device.device_id, team_name(device.team_id), worker);
                 }
             }
         }
+        DeviceCommand::Wipe { device, send_first } => {
+            let device_id = device_id(&device)?;
+            let order = workspace.sign_wipe_order(device_id, send_first)?;
+            runtime.block_on(client.order_wipe(device_id, &order))?;
+            if out.json {
+                out.value(&json!({ "device_id": device_id, "wipe": "issued", "send_first": send_first }));
+            } else {
+                println!(
+                    "The wipe of laptop {device_id} is ordered: at its next contact it {}destroys its data and reports it. `harbour device list` shows when it is done.",
+                    if send_first { "sends what it has waiting, then " } else { "" }
+                );
+            }
+        }
         DeviceCommand::Revoke { device } => {
-            let device_id: uuid::Uuid = device.trim().parse().map_err(|_| {
-                harbour_core::Error::invalid("device", "give the device id shown by `harbour device list`")
-            })?;
+            let device_id = device_id(&device)?;
             runtime.block_on(client.revoke_device(device_id))?;
             let revoked = format!("Device {device_id} is revoked: the server refuses it from now on.");
             // Its team gets a new key, so that its copy of the old one opens nothing shared later.
@@ -311,6 +342,24 @@ pub fn device(command: DeviceCommand, workspace: Workspace, out: &Output) -> Res
         }
     }
     Ok(())
+}
+
+fn device_id(given: &str) -> Result<uuid::Uuid> {
+    Ok(given
+        .trim()
+        .parse()
+        .map_err(|_| harbour_core::Error::invalid("device", "give the device id shown by `harbour device list`"))?)
+}
+
+/// `harbour sync` on a laptop wiped on its administrator's order: delivers the report the
+/// server did not receive yet. False when there is none.
+pub fn deliver_wipe_report(dir: &std::path::Path, out: &Output) -> Result<bool> {
+    if harbour_core::store::wipe::unsent_report(dir).is_none() {
+        return Ok(false);
+    }
+    runtime()?.block_on(harbour_sync::deliver_unsent_wipe_report(dir))?;
+    out.message("This laptop was wiped on your administrator's order; the server now knows it was done.");
+    Ok(true)
 }
 
 /// Shares a case with a team, then tries to sync at once.

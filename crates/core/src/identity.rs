@@ -47,7 +47,7 @@ impl SigningSecret {
         SigningKey::from_bytes(self.0.expose()).sign(&signing_message(context, document)).to_bytes()
     }
 
-    fn sign_document(&self, context: &[u8], document: String) -> SignedDocument {
+    pub(crate) fn sign_document(&self, context: &[u8], document: String) -> SignedDocument {
         let signature = self.sign(context, document.as_bytes()).to_vec();
         SignedDocument { document, signature }
     }

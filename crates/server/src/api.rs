@@ -50,6 +50,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/devices"),
     ("post", "/v1/devices/{device_id}/revoke"),
     ("post", "/v1/devices/certificate"),
+    ("post", "/v1/devices/{device_id}/wipe"),
+    ("get", "/v1/wipe"),
+    ("post", "/v1/wipe/report"),
     ("get", "/v1/health"),
     ("get", "/v1/openapi.json"),
     ("get", "/metrics"),
@@ -112,6 +115,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .route("/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics_text))
         .merge(crate::enrolment::routes())
+        .merge(crate::wipe::routes())
         .fallback(not_found)
         .with_state(state)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
@@ -199,6 +203,11 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(Missing::Invitation) => {
                 ApiError::new(StatusCode::NOT_FOUND, "unknown_invitation", "No invitation has that id.")
             }
+            StoreError::NotFound(Missing::WipeOrder) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "unknown_wipe",
+                "No wipe order waits for that laptop; nothing was stored.",
+            ),
             StoreError::AlreadyInitialized => {
                 ApiError::new(StatusCode::CONFLICT, "already_initialized", "The server is already initialized.")
             }
@@ -504,7 +513,7 @@ async fn publish_directory(
 
 async fn push(
     State(state): State<AppState>,
-    AuthDevice(device): AuthDevice,
+    crate::wipe::PushingDevice(device): crate::wipe::PushingDevice,
     ApiJson(request): ApiJson<PushRequest>,
 ) -> Result<Json<PushResponse>, ApiError> {
     if request.events.len() > MAX_PUSH_EVENTS {

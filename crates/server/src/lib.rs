@@ -15,3 +15,4 @@ pub mod serve;
 pub mod sqlite;
 pub mod store;
 pub mod token;
+pub mod wipe;

@@ -17,10 +17,12 @@ use uuid::Uuid;
 
 use crate::postgres_tls::{PostgresTarget, SslMode, connect_error};
 use crate::store::{
-    Credential, Deployment, Device, EventPage, Missing, NewDeployment, NewInvitation, PageFill, PendingInvitation,
-    Store, StoreError, certificate_from_json, certificate_json, invitation_status, now_ms,
+    Credential, Deployment, Device, EventPage, Missing, NewDeployment, NewInvitation, NewWipeOrder, PageFill,
+    PendingInvitation, PendingWipe, Store, StoreError, WipeDone, certificate_from_json, certificate_json,
+    invitation_status, now_ms,
 };
 use crate::token::TokenHash;
+use harbour_wire::wipe::WipeStatus;
 
 /// Key of the advisory lock that serialises feed writers (any constant unique to Harbour).
 const FEED_LOCK: i64 = 0x4842_5246_4545_4400;
@@ -114,6 +116,20 @@ UPDATE invitations SET expires_at_ms = created_at_ms + 7 * 86400000;
 ALTER TABLE invitations ALTER COLUMN expires_at_ms SET NOT NULL;
 ALTER TABLE invitations ADD COLUMN cancelled_at_ms BIGINT;
 ALTER TABLE devices ADD COLUMN certificate TEXT;
+"#,
+    // 3: remote wipe orders (root-signed, relayed as they are) and the laptops' reports.
+    r#"
+CREATE TABLE wipe_orders (
+    device_id UUID PRIMARY KEY REFERENCES devices (device_id),
+    order_id UUID NOT NULL,
+    send_first BOOLEAN NOT NULL,
+    signed_order TEXT NOT NULL,
+    issued_at_ms BIGINT NOT NULL,
+    done_at_ms BIGINT,
+    sent_first BIGINT,
+    destroyed_unsent BIGINT,
+    report TEXT
+);
 "#,
 ];
 
@@ -500,6 +516,7 @@ impl Store for PostgresStore {
             revoked: false,
             created_at_ms: now as u64,
             certificate: Some(certificate.clone()),
+            wipe: None,
         })
     }
 
@@ -731,8 +748,10 @@ impl Store for PostgresStore {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT device_id, team_id, admin, revoked_at_ms IS NOT NULL, created_at_ms, certificate
-                 FROM devices ORDER BY created_at_ms, device_id",
+                "SELECT d.device_id, d.team_id, d.admin, d.revoked_at_ms IS NOT NULL, d.created_at_ms, d.certificate,
+                        w.order_id, w.send_first, w.issued_at_ms, w.done_at_ms, w.sent_first, w.destroyed_unsent
+                 FROM devices d LEFT JOIN wipe_orders w ON w.device_id = d.device_id
+                 ORDER BY d.created_at_ms, d.device_id",
                 &[],
             )
             .await
@@ -746,6 +765,14 @@ impl Store for PostgresStore {
                     revoked: row.get(3),
                     created_at_ms: row.get::<_, i64>(4) as u64,
                     certificate: certificate_from_json(row.get(5))?,
+                    wipe: row.get::<_, Option<Uuid>>(6).map(|order_id| WipeStatus {
+                        order_id,
+                        send_first: row.get(7),
+                        issued_at_ms: row.get::<_, i64>(8) as u64,
+                        done_at_ms: row.get::<_, Option<i64>>(9).map(|ms| ms as u64),
+                        sent_first: row.get::<_, Option<i64>>(10).map(|n| n as u64),
+                        destroyed_unsent: row.get::<_, Option<i64>>(11).map(|n| n as u64),
+                    }),
                 })
             })
             .collect()
@@ -764,6 +791,79 @@ impl Store for PostgresStore {
             return Err(StoreError::NotFound(Missing::Device));
         }
         Ok(())
+    }
+
+    async fn order_wipe(&self, order: &NewWipeOrder) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        let known = tx
+            .query_opt("SELECT 1 FROM devices WHERE device_id = $1 FOR UPDATE", &[&order.device_id])
+            .await
+            .map_err(backend)?;
+        if known.is_none() {
+            return Err(StoreError::NotFound(Missing::Device));
+        }
+        let done = tx
+            .query_opt("SELECT done_at_ms FROM wipe_orders WHERE device_id = $1", &[&order.device_id])
+            .await
+            .map_err(backend)?;
+        if done.is_some_and(|row| row.get::<_, Option<i64>>(0).is_some()) {
+            return Err(StoreError::Conflict("this laptop was already wiped".into()));
+        }
+        tx.execute(
+            "INSERT INTO wipe_orders (device_id, order_id, send_first, signed_order, issued_at_ms)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (device_id) DO UPDATE SET order_id = EXCLUDED.order_id, send_first = EXCLUDED.send_first,
+                 signed_order = EXCLUDED.signed_order, issued_at_ms = EXCLUDED.issued_at_ms",
+            &[&order.device_id, &order.order_id, &order.send_first, &order.signed_order, &now_ms()],
+        )
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn pending_wipe(&self, device_id: Uuid) -> Result<Option<PendingWipe>, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                "SELECT order_id, send_first, signed_order FROM wipe_orders WHERE device_id = $1 AND done_at_ms IS NULL",
+                &[&device_id],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(row.map(|row| PendingWipe { order_id: row.get(0), send_first: row.get(1), signed_order: row.get(2) }))
+    }
+
+    async fn wipe_done(&self, done: &WipeDone) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        let now = now_ms();
+        let changed = tx
+            .execute(
+                "UPDATE wipe_orders SET done_at_ms = COALESCE(done_at_ms, $1), sent_first = $2,
+                        destroyed_unsent = $3, report = $4
+                 WHERE device_id = $5 AND order_id = $6",
+                &[
+                    &now,
+                    &(done.sent_first as i64),
+                    &(done.destroyed_unsent as i64),
+                    &done.report,
+                    &done.device_id,
+                    &done.order_id,
+                ],
+            )
+            .await
+            .map_err(backend)?;
+        if changed == 0 {
+            return Err(StoreError::NotFound(Missing::WipeOrder));
+        }
+        tx.execute(
+            "UPDATE devices SET revoked_at_ms = COALESCE(revoked_at_ms, $1) WHERE device_id = $2",
+            &[&now, &done.device_id],
+        )
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)
     }
 
     async fn event_count(&self) -> Result<u64, StoreError> {

@@ -16,10 +16,12 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
 use crate::store::{
-    Credential, Deployment, Device, EventPage, Missing, NewDeployment, NewInvitation, PageFill, PendingInvitation,
-    Store, StoreError, certificate_from_json, certificate_json, invitation_status, now_ms,
+    Credential, Deployment, Device, EventPage, Missing, NewDeployment, NewInvitation, NewWipeOrder, PageFill,
+    PendingInvitation, PendingWipe, Store, StoreError, WipeDone, certificate_from_json, certificate_json,
+    invitation_status, now_ms,
 };
 use crate::token::TokenHash;
+use harbour_wire::wipe::WipeStatus;
 
 /// Versioned migrations, applied in order; `schema_migrations` records which ran. Public so a
 /// test can build a database as an older version of the server left it.
@@ -108,6 +110,20 @@ ALTER TABLE invitations ADD COLUMN expires_at_ms INTEGER NOT NULL DEFAULT 0;
 UPDATE invitations SET expires_at_ms = created_at_ms + 7 * 86400000;
 ALTER TABLE invitations ADD COLUMN cancelled_at_ms INTEGER;
 ALTER TABLE devices ADD COLUMN certificate TEXT;
+"#,
+    // 3: remote wipe orders (root-signed, relayed as they are) and the laptops' reports.
+    r#"
+CREATE TABLE wipe_orders (
+    device_id BLOB PRIMARY KEY REFERENCES devices (device_id),
+    order_id BLOB NOT NULL,
+    send_first INTEGER NOT NULL,
+    signed_order TEXT NOT NULL,
+    issued_at_ms INTEGER NOT NULL,
+    done_at_ms INTEGER,
+    sent_first INTEGER,
+    destroyed_unsent INTEGER,
+    report TEXT
+);
 "#,
 ];
 
@@ -623,6 +639,7 @@ impl Store for SqliteStore {
                 revoked: false,
                 created_at_ms: now as u64,
                 certificate: Some(certificate),
+                wipe: None,
             })
         })
         .await
@@ -878,8 +895,10 @@ impl Store for SqliteStore {
         self.read(|connection| {
             let mut statement = connection
                 .prepare(
-                    "SELECT device_id, team_id, admin, revoked_at_ms IS NOT NULL, created_at_ms, certificate
-                     FROM devices ORDER BY created_at_ms, device_id",
+                    "SELECT d.device_id, d.team_id, d.admin, d.revoked_at_ms IS NOT NULL, d.created_at_ms, d.certificate,
+                            w.order_id, w.send_first, w.issued_at_ms, w.done_at_ms, w.sent_first, w.destroyed_unsent
+                     FROM devices d LEFT JOIN wipe_orders w ON w.device_id = d.device_id
+                     ORDER BY d.created_at_ms, d.device_id",
                 )
                 .map_err(backend)?;
             let rows = statement
@@ -892,6 +911,17 @@ impl Store for SqliteStore {
                             revoked: row.get(3)?,
                             created_at_ms: row.get::<_, i64>(4)? as u64,
                             certificate: None,
+                            wipe: match row.get::<_, Option<Vec<u8>>>(6)? {
+                                None => None,
+                                Some(order_id) => Some(WipeStatus {
+                                    order_id: uuid(order_id)?,
+                                    send_first: row.get(7)?,
+                                    issued_at_ms: row.get::<_, i64>(8)? as u64,
+                                    done_at_ms: row.get::<_, Option<i64>>(9)?.map(|ms| ms as u64),
+                                    sent_first: row.get::<_, Option<i64>>(10)?.map(|n| n as u64),
+                                    destroyed_unsent: row.get::<_, Option<i64>>(11)?.map(|n| n as u64),
+                                }),
+                            },
                         },
                         row.get::<_, Option<String>>(5)?,
                     ))
@@ -920,6 +950,102 @@ impl Store for SqliteStore {
                 return Err(StoreError::NotFound(Missing::Device));
             }
             Ok(())
+        })
+        .await
+    }
+
+    async fn order_wipe(&self, order: &NewWipeOrder) -> Result<(), StoreError> {
+        let order = order.clone();
+        self.run(move |connection| {
+            let tx = connection.transaction().map_err(backend)?;
+            let known: bool = tx
+                .query_row(
+                    "SELECT COUNT(*) > 0 FROM devices WHERE device_id = ?1",
+                    [order.device_id.as_bytes()],
+                    |row| row.get(0),
+                )
+                .map_err(backend)?;
+            if !known {
+                return Err(StoreError::NotFound(Missing::Device));
+            }
+            let done: Option<Option<i64>> = tx
+                .query_row(
+                    "SELECT done_at_ms FROM wipe_orders WHERE device_id = ?1",
+                    [order.device_id.as_bytes()],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(backend)?;
+            if matches!(done, Some(Some(_))) {
+                return Err(StoreError::Conflict("this laptop was already wiped".into()));
+            }
+            tx.execute(
+                "INSERT OR REPLACE INTO wipe_orders (device_id, order_id, send_first, signed_order, issued_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    order.device_id.as_bytes(),
+                    order.order_id.as_bytes(),
+                    order.send_first,
+                    order.signed_order,
+                    now_ms()
+                ],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn pending_wipe(&self, device_id: Uuid) -> Result<Option<PendingWipe>, StoreError> {
+        self.read(move |connection| {
+            connection
+                .query_row(
+                    "SELECT order_id, send_first, signed_order FROM wipe_orders
+                     WHERE device_id = ?1 AND done_at_ms IS NULL",
+                    [device_id.as_bytes()],
+                    |row| {
+                        Ok(PendingWipe {
+                            order_id: uuid(row.get(0)?)?,
+                            send_first: row.get(1)?,
+                            signed_order: row.get(2)?,
+                        })
+                    },
+                )
+                .optional()
+                .map_err(backend)
+        })
+        .await
+    }
+
+    async fn wipe_done(&self, done: &WipeDone) -> Result<(), StoreError> {
+        let done = done.clone();
+        self.run(move |connection| {
+            let tx = connection.transaction().map_err(backend)?;
+            let now = now_ms();
+            let changed = tx
+                .execute(
+                    "UPDATE wipe_orders SET done_at_ms = COALESCE(done_at_ms, ?1), sent_first = ?2,
+                            destroyed_unsent = ?3, report = ?4
+                     WHERE device_id = ?5 AND order_id = ?6",
+                    params![
+                        now,
+                        done.sent_first as i64,
+                        done.destroyed_unsent as i64,
+                        done.report,
+                        done.device_id.as_bytes(),
+                        done.order_id.as_bytes()
+                    ],
+                )
+                .map_err(backend)?;
+            if changed == 0 {
+                return Err(StoreError::NotFound(Missing::WipeOrder));
+            }
+            tx.execute(
+                "UPDATE devices SET revoked_at_ms = COALESCE(revoked_at_ms, ?1) WHERE device_id = ?2",
+                params![now, done.device_id.as_bytes()],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)
         })
         .await
     }

@@ -64,6 +64,7 @@ pub enum Missing {
     Case,
     Device,
     Invitation,
+    WipeOrder,
 }
 
 impl std::fmt::Display for Missing {
@@ -76,6 +77,7 @@ impl std::fmt::Display for Missing {
             Missing::Case => "case",
             Missing::Device => "device",
             Missing::Invitation => "invitation",
+            Missing::WipeOrder => "wipe order",
         })
     }
 }
@@ -134,6 +136,35 @@ pub struct NewInvitation {
     pub created_by: Uuid,
     /// Milliseconds since the Unix epoch after which it cannot be redeemed.
     pub expires_at_ms: u64,
+}
+
+/// What `order_wipe` records.
+#[derive(Clone, Debug)]
+pub struct NewWipeOrder {
+    pub device_id: Uuid,
+    pub order_id: Uuid,
+    pub send_first: bool,
+    /// The signed order as JSON (a `SignedDocument`), relayed to the laptop as it is.
+    pub signed_order: String,
+}
+
+/// A wipe order waiting for its laptop.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingWipe {
+    pub order_id: Uuid,
+    pub send_first: bool,
+    pub signed_order: String,
+}
+
+/// What `wipe_done` records.
+#[derive(Clone, Debug)]
+pub struct WipeDone {
+    pub device_id: Uuid,
+    pub order_id: Uuid,
+    pub sent_first: u64,
+    pub destroyed_unsent: u64,
+    /// The signed report as JSON.
+    pub report: String,
 }
 
 /// A page of a team's feed.
@@ -263,6 +294,19 @@ pub trait Store: Send + Sync + 'static {
 
     /// Revoke a device at once. Revoking a revoked device is not an error.
     async fn revoke_device(&self, device_id: Uuid) -> Result<(), StoreError>;
+
+    /// Record the administrator's wipe order for `device_id` (its root signature checked by the
+    /// caller), replacing an earlier one that was not carried out. An unknown device is
+    /// `NotFound(Device)`; a device already wiped is `Conflict`.
+    async fn order_wipe(&self, order: &NewWipeOrder) -> Result<(), StoreError>;
+
+    /// The wipe order waiting for `device_id`, if there is one not yet carried out.
+    async fn pending_wipe(&self, device_id: Uuid) -> Result<Option<PendingWipe>, StoreError>;
+
+    /// Record the laptop's report (its signature checked by the caller) and revoke the laptop,
+    /// in one transaction. No pending order with that id is `NotFound(WipeOrder)`; the same
+    /// report again is harmless.
+    async fn wipe_done(&self, done: &WipeDone) -> Result<(), StoreError>;
 
     /// Total events stored (for metrics).
     async fn event_count(&self) -> Result<u64, StoreError>;

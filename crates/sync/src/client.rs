@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use harbour_wire::SealedEvent;
-use harbour_wire::identity::DeviceCertificate;
+use harbour_wire::identity::{DeviceCertificate, SignedDocument};
 use harbour_wire::protocol::{
     CreateInvitationRequest, CreateInvitationResponse, DeploymentInfo, DeviceInfo, DeviceList, ErrorBody, GrantRequest,
     GrantResponse, Health, InvitationInfo, InvitationList, PublishDirectoryResponse, PullResponse, PushRequest,
@@ -390,6 +390,31 @@ impl Client {
     /// harmless; another one is refused (`certificate_exists`).
     pub async fn upload_certificate(&self, certificate: &DeviceCertificate) -> Result<(), ClientError> {
         self.request(Method::POST, "/v1/devices/certificate", Some(certificate)).await?;
+        Ok(())
+    }
+
+    /// `POST /v1/devices/{device_id}/wipe` (administrators): hand over a root-signed wipe order.
+    pub async fn order_wipe(&self, device_id: Uuid, order: &SignedDocument) -> Result<(), ClientError> {
+        self.request(Method::POST, &format!("/v1/devices/{device_id}/wipe"), Some(order)).await?;
+        Ok(())
+    }
+
+    /// `GET /v1/wipe`: the wipe order waiting for this laptop, if any (NOT verified: the
+    /// laptop checks it against its pinned root key before obeying).
+    pub async fn wipe_order(&self) -> Result<Option<SignedDocument>, ClientError> {
+        let response = self.request(Method::GET, "/v1/wipe", None::<&()>).await?;
+        if response.status() == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        let bytes = self.read_capped(response, MAX_ERROR_BODY_BYTES).await?;
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| ClientError::InvalidResponse { url: self.base_url.clone(), detail: e.to_string() })
+    }
+
+    /// `POST /v1/wipe/report`: a wiped laptop's signed report (no token needed).
+    pub async fn report_wipe(&self, report: &SignedDocument) -> Result<(), ClientError> {
+        self.request(Method::POST, "/v1/wipe/report", Some(report)).await?;
         Ok(())
     }
 

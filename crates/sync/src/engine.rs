@@ -85,6 +85,15 @@ pub enum SyncError {
         "This laptop does not belong to a deployment yet: join one with `harbour enroll`, or create it with `harbour deployment create`."
     )]
     NotEnrolled,
+    /// The administrator ordered this laptop wiped (the order verified against the deployment's
+    /// root key): its key file and database are gone.
+    #[error(
+        "Your administrator ordered this laptop wiped, and Harbour has destroyed its data on it. If this is a mistake, ask your administrator for a new invitation."
+    )]
+    Wiped {
+        /// The laptop's signed report reached the server (if not, it waits in the data folder).
+        report_delivered: bool,
+    },
     /// A page being fetched in the background was lost (the runtime stopped); nothing was applied.
     #[error("The sync stopped before it finished. Nothing was lost: it will be tried again.")]
     Interrupted,
@@ -96,7 +105,10 @@ impl SyncError {
         match self {
             SyncError::Client(error) => error.is_transient(),
             SyncError::Interrupted => true,
-            SyncError::Core(_) | SyncError::NotEnrolled | SyncError::ChangeTooLarge { .. } => false,
+            SyncError::Core(_)
+            | SyncError::NotEnrolled
+            | SyncError::ChangeTooLarge { .. }
+            | SyncError::Wiped { .. } => false,
         }
     }
 
@@ -157,6 +169,20 @@ pub async fn sync_once(
     let mut progress = Progress { waiting: with(workspace, |ws| ws.pending_count())?, ..Progress::default() };
     on_progress(&progress);
 
+    // An administrator's wipe order comes before anything else (a revoked laptop may still
+    // fetch it). The server only relays it: an order that does not verify against the root key
+    // this laptop pinned is refused and counted, and the sync goes on.
+    match client.wipe_order().await {
+        Ok(Some(signed)) => match with(workspace, |ws| Ok(ws.check_wipe_order(&signed)))? {
+            Ok(order) => return Err(carry_out_wipe(workspace, client, &order, &mut progress, on_progress).await?),
+            Err(_) => summary.refused += 1,
+        },
+        Ok(None) => {}
+        // A server from before remote wipe.
+        Err(ClientError::Rejected { status: 404, .. }) => {}
+        Err(error) => return Err(error.into()),
+    }
+
     // A newer directory first: new teams' keys are needed to open their grants.
     let server_version = match client.directory().await {
         Ok(signed) => {
@@ -191,23 +217,7 @@ pub async fn sync_once(
     // every quarter of an hour).
     with(workspace, |ws| ws.seal_audit(false))?;
 
-    progress.phase = Phase::Pushing;
-    loop {
-        let batch: Vec<SealedEvent> = with(workspace, |ws| ws.pending_events(PUSH_BATCH))?;
-        if batch.is_empty() {
-            break;
-        }
-        let bytes = serde_json::to_vec(&batch).map_or(0, |json| json.len() as u64);
-        let answer = push_waiting_if_asked(workspace, client, &batch).await?;
-        let acknowledged: Vec<uuid::Uuid> = answer.events.iter().map(|event| event.id).collect();
-        with(workspace, |ws| ws.mark_sent(&acknowledged))?;
-        summary.pushed += acknowledged.len() as u64;
-        summary.bytes_up += bytes;
-        progress.pushed = summary.pushed;
-        progress.bytes_up = summary.bytes_up;
-        progress.waiting = with(workspace, |ws| ws.pending_count())?;
-        on_progress(&progress);
-    }
+    push_all(workspace, client, &mut summary, &mut progress, on_progress).await?;
 
     progress.phase = Phase::Sharing;
     for (case_id, team_id) in with(workspace, |ws| ws.pending_shares())? {
@@ -244,6 +254,85 @@ pub async fn sync_once(
     progress.phase = Phase::Done;
     on_progress(&progress);
     Ok(summary)
+}
+
+/// Sends every waiting event, batch by batch, each marked sent once acknowledged.
+async fn push_all(
+    workspace: &Mutex<Workspace>,
+    client: &Client,
+    summary: &mut SyncSummary,
+    progress: &mut Progress,
+    on_progress: &mut (dyn FnMut(&Progress) + Send),
+) -> Result<(), SyncError> {
+    progress.phase = Phase::Pushing;
+    loop {
+        let batch: Vec<SealedEvent> = with(workspace, |ws| ws.pending_events(PUSH_BATCH))?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let bytes = serde_json::to_vec(&batch).map_or(0, |json| json.len() as u64);
+        let answer = push_waiting_if_asked(workspace, client, &batch).await?;
+        let acknowledged: Vec<uuid::Uuid> = answer.events.iter().map(|event| event.id).collect();
+        with(workspace, |ws| ws.mark_sent(&acknowledged))?;
+        summary.pushed += acknowledged.len() as u64;
+        summary.bytes_up += bytes;
+        progress.pushed = summary.pushed;
+        progress.bytes_up = summary.bytes_up;
+        progress.waiting = with(workspace, |ws| ws.pending_count())?;
+        on_progress(progress);
+    }
+}
+
+/// Tries to deliver a wiped laptop's report this many times before leaving it in the folder.
+const WIPE_REPORT_TRIES: u32 = 3;
+
+/// Obeys a verified wipe order: sends what waits first if the order says so (a failure there
+/// stops before anything is destroyed, so the next contact tries again), destroys the data,
+/// then delivers the signed report, or leaves it in the data folder to deliver later.
+/// Returns the [`SyncError::Wiped`] that ends every sync from then on.
+async fn carry_out_wipe(
+    workspace: &Mutex<Workspace>,
+    client: &Client,
+    order: &harbour_wire::wipe::WipeOrder,
+    progress: &mut Progress,
+    on_progress: &mut (dyn FnMut(&Progress) + Send),
+) -> Result<SyncError, SyncError> {
+    let mut summary = SyncSummary::default();
+    if order.send_first {
+        with(workspace, |ws| ws.seal_audit(true))?;
+        push_all(workspace, client, &mut summary, progress, on_progress).await?;
+    }
+    let (report, dir) = with(workspace, |ws| Ok((ws.wipe(order, summary.pushed)?, ws.dir().to_owned())))?;
+    let mut delivered = false;
+    for attempt in 0..WIPE_REPORT_TRIES {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_secs(1 << attempt)).await;
+        }
+        match client.report_wipe(&report).await {
+            Ok(()) => {
+                delivered = true;
+                break;
+            }
+            Err(error) if error.is_transient() => continue,
+            Err(_) => break,
+        }
+    }
+    if !delivered {
+        let unsent = harbour_core::store::wipe::UnsentReport { server_url: client.base_url().to_owned(), report };
+        harbour_core::store::wipe::keep_unsent_report(&dir, &unsent)?;
+    }
+    Ok(SyncError::Wiped { report_delivered: delivered })
+}
+
+/// Delivers the report a wipe left in `dir`, if there is one. Returns whether there was one and
+/// it reached the server (then the file is removed).
+pub async fn deliver_unsent_wipe_report(dir: &std::path::Path) -> Result<bool, SyncError> {
+    let Some(unsent) = harbour_core::store::wipe::unsent_report(dir) else {
+        return Ok(false);
+    };
+    Client::new(&unsent.server_url)?.report_wipe(&unsent.report).await?;
+    harbour_core::store::wipe::forget_unsent_report(dir)?;
+    Ok(true)
 }
 
 /// Push one batch; a refusal for sending too fast with a short `Retry-After` is waited out
@@ -366,6 +455,8 @@ pub enum SyncStatus {
         at_ms: u64,
         waiting: u64,
     },
+    /// The administrator ordered this laptop wiped and its data is gone: the loop has stopped.
+    Wiped,
     /// The sync failed for a reason a person must act on (a revoked laptop, a refused event).
     Failed {
         message: String,
@@ -424,6 +515,10 @@ pub async fn background_loop(
                             with(&workspace, |ws| Ok((ws.last_sync_ms()?, ws.pending_changes()?))).unwrap_or((None, 0));
                         on_status(SyncStatus::Synced { at_ms: at_ms.unwrap_or(0), waiting });
                         settings.interval
+                    }
+                    Err(SyncError::Wiped { .. }) => {
+                        on_status(SyncStatus::Wiped);
+                        return;
                     }
                     Err(error) => {
                         // The server's Retry-After, when it gave one, is the least we wait.

@@ -5,5 +5,6 @@ pub mod client;
 pub mod engine;
 
 pub use engine::{
-    Backoff, LoopSettings, Progress, SyncError, SyncStatus, SyncSummary, background_loop, client_for, enroll, sync_once,
+    Backoff, LoopSettings, Progress, SyncError, SyncStatus, SyncSummary, background_loop, client_for,
+    deliver_unsent_wipe_report, enroll, sync_once,
 };

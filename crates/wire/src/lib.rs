@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 pub mod identity;
 pub mod protocol;
+pub mod wipe;
 
 /// Version of the sealed-event format; bound into the associated data of every event.
 pub const SEALED_FORMAT: u8 = 1;

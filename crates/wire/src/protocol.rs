@@ -205,6 +205,9 @@ pub struct DeviceInfo {
     /// The device's certificate (its signing key, certified from the root key), when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate: Option<crate::identity::DeviceCertificate>,
+    /// The administrator's wipe order for this device and whether it was carried out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wipe: Option<crate::wipe::WipeStatus>,
 }
 
 /// `GET /v1/devices` answer (administrators only).

@@ -19,7 +19,17 @@ import {
   strengthMeter,
 } from "../ui.js";
 
-export function render(root) {
+export function render(root, route) {
+  if (route && route.wiped) {
+    root.append(
+      h(
+        "div",
+        { id: "wiped-notice", class: "notice warning", role: "alert" },
+        h("p", { class: "notice-title" }, t("ui.wiped.title")),
+        h("p", {}, t("ui.wiped.body")),
+      ),
+    );
+  }
   root.append(
     pageHeader(t("ui.first_run.title"), t("ui.first_run.lead")),
     h("div", { class: "columns" }, createPanel(), joinPanel()),

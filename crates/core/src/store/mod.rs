@@ -26,6 +26,7 @@ mod revocation;
 mod screening;
 mod search;
 mod trafficking;
+pub mod wipe;
 
 pub use audit_sync::{AUDIT_KIND, DeviceAudit, audit_channel};
 pub use exchange::{ApplyReport, ClockWarning};

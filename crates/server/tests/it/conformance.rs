@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
-use harbour_server::store::{Credential, Device, Missing, NewDeployment, NewInvitation, Store, StoreError};
+use harbour_server::store::{
+    Credential, Device, Missing, NewDeployment, NewInvitation, NewWipeOrder, Store, StoreError, WipeDone,
+};
 use harbour_server::token::{Token, TokenHash};
 use harbour_wire::SealedEvent;
 use harbour_wire::identity::DeviceCertificate;
@@ -50,6 +52,7 @@ conformance!(
     pull_pages_are_bounded_in_bytes,
     grants_backfill_older_events,
     devices_are_listed_and_revoked,
+    wipe_orders_wait_until_reported,
     data_survives_reopening,
 );
 
@@ -493,6 +496,51 @@ mod checks {
         let clinic = devices.iter().find(|d| d.device_id == fixture.clinic_device.id).unwrap();
         assert!(clinic.revoked);
         assert_eq!(devices.iter().filter(|d| d.revoked).count(), 1);
+    }
+
+    pub async fn wipe_orders_wait_until_reported(store: Arc<dyn Store>, _spec: &str) {
+        let fixture = registered(&store).await;
+        let laptop = fixture.clinic_device.id;
+        assert_eq!(store.pending_wipe(laptop).await.unwrap(), None);
+        let order = |order_id: Uuid, send_first: bool| NewWipeOrder {
+            device_id: laptop,
+            order_id,
+            send_first,
+            signed_order: format!("{{\"order\":\"{order_id}\"}}"),
+        };
+        let unknown = NewWipeOrder { device_id: Uuid::now_v7(), ..order(Uuid::now_v7(), false) };
+        assert!(matches!(store.order_wipe(&unknown).await, Err(StoreError::NotFound(Missing::Device))));
+        // A newer order replaces one not carried out.
+        let (first, second) = (Uuid::now_v7(), Uuid::now_v7());
+        store.order_wipe(&order(first, false)).await.unwrap();
+        store.order_wipe(&order(second, true)).await.unwrap();
+        let pending = store.pending_wipe(laptop).await.unwrap().unwrap();
+        assert_eq!((pending.order_id, pending.send_first), (second, true));
+        assert_eq!(pending.signed_order, order(second, true).signed_order);
+        let listed = store.list_devices().await.unwrap();
+        let status = listed.iter().find(|d| d.device_id == laptop).unwrap().wipe.clone().unwrap();
+        assert_eq!((status.order_id, status.done_at_ms), (second, None));
+        assert!(listed.iter().filter(|d| d.device_id != laptop).all(|d| d.wipe.is_none()));
+        // The report of a replaced order is not this one's.
+        let done = |order_id| WipeDone {
+            device_id: laptop,
+            order_id,
+            sent_first: 4,
+            destroyed_unsent: 1,
+            report: "{}".into(),
+        };
+        assert!(matches!(store.wipe_done(&done(first)).await, Err(StoreError::NotFound(Missing::WipeOrder))));
+        store.wipe_done(&done(second)).await.unwrap();
+        store.wipe_done(&done(second)).await.unwrap();
+        assert_eq!(store.pending_wipe(laptop).await.unwrap(), None);
+        let listed = store.list_devices().await.unwrap();
+        let device = listed.iter().find(|d| d.device_id == laptop).unwrap();
+        assert!(device.revoked, "a wiped laptop is revoked");
+        let status = device.wipe.clone().unwrap();
+        assert!(status.done_at_ms.is_some());
+        assert_eq!((status.sent_first, status.destroyed_unsent), (Some(4), Some(1)));
+        // A wiped laptop cannot be ordered wiped again.
+        assert!(matches!(store.order_wipe(&order(Uuid::now_v7(), false)).await, Err(StoreError::Conflict(_))));
     }
 
     pub async fn data_survives_reopening(store: Arc<dyn Store>, spec: &str) {
