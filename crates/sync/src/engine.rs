@@ -19,6 +19,10 @@ use crate::client::{Client, ClientError};
 
 /// Events per push.
 pub const PUSH_BATCH: usize = 500;
+/// Sealed bytes per push, at most (a single larger event goes alone): a batch must reach the
+/// server within its request timeout (30 s) even over a slow link — 128 KiB takes 16 s at
+/// 64 kbit/s. Audit batches are large, and a laptop back from weeks offline has many.
+pub const PUSH_BATCH_BYTES: usize = 128 * 1024;
 /// Events per pull page.
 pub const PULL_PAGE: u32 = 1000;
 /// A push refused with `Retry-After` up to this long is waited out and sent again within the
@@ -266,10 +270,11 @@ async fn push_all(
 ) -> Result<(), SyncError> {
     progress.phase = Phase::Pushing;
     loop {
-        let batch: Vec<SealedEvent> = with(workspace, |ws| ws.pending_events(PUSH_BATCH))?;
+        let mut batch: Vec<SealedEvent> = with(workspace, |ws| ws.pending_events(PUSH_BATCH))?;
         if batch.is_empty() {
             return Ok(());
         }
+        batch.truncate(within_bytes(&batch, PUSH_BATCH_BYTES));
         let bytes = serde_json::to_vec(&batch).map_or(0, |json| json.len() as u64);
         let answer = push_waiting_if_asked(workspace, client, &batch).await?;
         let acknowledged: Vec<uuid::Uuid> = answer.events.iter().map(|event| event.id).collect();
@@ -281,6 +286,18 @@ async fn push_all(
         progress.waiting = with(workspace, |ws| ws.pending_count())?;
         on_progress(progress);
     }
+}
+
+/// How many of `events`, from the first, fit in `max_bytes` of ciphertext; at least one.
+fn within_bytes(events: &[SealedEvent], max_bytes: usize) -> usize {
+    let mut total = 0usize;
+    for (taken, event) in events.iter().enumerate() {
+        total = total.saturating_add(event.ciphertext.len());
+        if total > max_bytes {
+            return taken.max(1);
+        }
+    }
+    events.len()
 }
 
 /// Tries to deliver a wiped laptop's report this many times before leaving it in the folder.
@@ -545,6 +562,32 @@ pub async fn background_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn sealed(bytes: usize) -> SealedEvent {
+        SealedEvent {
+            format: harbour_wire::SEALED_FORMAT,
+            id: uuid::Uuid::now_v7(),
+            case_id: uuid::Uuid::now_v7(),
+            kind: "note.added".into(),
+            device_id: uuid::Uuid::now_v7(),
+            device_seq: 1,
+            hlc: harbour_wire::Hlc::default(),
+            key_id: uuid::Uuid::now_v7(),
+            nonce: vec![0; 12],
+            ciphertext: vec![0; bytes],
+        }
+    }
+
+    #[test]
+    fn a_push_batch_is_bounded_in_bytes_but_never_empty() {
+        let small: Vec<_> = (0..10).map(|_| sealed(100)).collect();
+        assert_eq!(within_bytes(&small, PUSH_BATCH_BYTES), 10);
+        let large: Vec<_> = (0..10).map(|_| sealed(50 * 1024)).collect();
+        assert_eq!(within_bytes(&large, PUSH_BATCH_BYTES), 2, "two of 50 KiB fit in 128 KiB, not three");
+        let huge = vec![sealed(PUSH_BATCH_BYTES + 1), sealed(10)];
+        assert_eq!(within_bytes(&huge, PUSH_BATCH_BYTES), 1, "an event larger than the bound goes alone");
+        assert_eq!(within_bytes(&[], PUSH_BATCH_BYTES), 0);
+    }
 
     #[test]
     fn backoff_grows_to_its_ceiling_with_jitter_below_it() {
