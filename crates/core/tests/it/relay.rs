@@ -530,6 +530,53 @@ fn revoking_a_laptop_replaces_its_teams_key_for_everything_granted_afterwards() 
     assert_eq!(org.nurse_a.membership().unwrap().team_secrets.len(), 1);
 }
 
+/// A relay that replays an older team-key notice (after a second revocation) gives a laptop
+/// nothing it did not already hold, and grants made afterwards still use the newest key.
+#[test]
+fn a_replayed_older_team_key_notice_changes_nothing() {
+    let mut org = org();
+    let keep = vec![org.nurse_b.certificate().unwrap().clone()];
+    let first = org.admin.rotate_team_key(org.clinic.id, &keep).unwrap();
+    let first_notice = push(&mut org.admin);
+    assert!(org.nurse_b.accept_directory(&first.directory).unwrap());
+    pull(&mut org.nurse_b, &first_notice);
+    let second = org.admin.rotate_team_key(org.clinic.id, &keep).unwrap();
+    let second_notice = push(&mut org.admin);
+    assert!(org.nurse_b.accept_directory(&second.directory).unwrap());
+    pull(&mut org.nurse_b, &second_notice);
+    let held = org.nurse_b.membership().unwrap().team_secrets.clone();
+    assert_eq!(held.len(), 3, "nurse B holds the first key and both replacements");
+
+    // The first notice again, as the relay would re-serve it: exactly, and under a new id.
+    let old = first_notice.iter().find(|event| event.kind == harbour_core::store::TEAM_KEY_KIND).unwrap().clone();
+    let mut relabelled = old.clone();
+    relabelled.id = Uuid::now_v7();
+    relabelled.device_seq += 1000;
+    for replay in [old, relabelled] {
+        let report = pull(&mut org.nurse_b, &[replay]);
+        assert_eq!(report.keys_received, 0, "a replayed notice gave a key");
+        assert_eq!(org.nurse_b.membership().unwrap().team_secrets.len(), 3);
+    }
+    // An older directory (the first rotation's) is not taken back either.
+    assert!(!org.nurse_b.accept_directory(&first.directory).unwrap_or(false));
+
+    // Shared afterwards: sealed to the newest key, which the two older ones do not open.
+    let after = new_case(&mut org.admin, "Invented Person Omicron");
+    let clinic = org.admin.team("Clinic").unwrap();
+    org.admin.share_case(after, &clinic).unwrap();
+    let shared = push(&mut org.admin);
+    let older: Vec<_> = held[..2].to_vec();
+    let to_clinic: Vec<&SealedEvent> = shared
+        .iter()
+        .filter(|event| event.kind == harbour_core::deployment::GRANT_KIND)
+        .filter(|event| harbour_core::deployment::open_grant(event, &held).is_some())
+        .collect();
+    assert_eq!(to_clinic.len(), 1, "one grant to the clinic, opened by nurse B's keys");
+    assert!(harbour_core::deployment::open_grant(to_clinic[0], &older).is_none(), "an older key opens a new grant");
+    pull(&mut org.nurse_b, &shared);
+    assert!(org.nurse_b.view_case(after).is_ok());
+}
+
 #[test]
 fn the_audit_log_reaches_the_ministry_only_and_a_withheld_batch_shows_as_a_gap() {
     let mut org = org();
