@@ -82,6 +82,7 @@ impl From<harbour_core::Error> for CommandError {
             Error::NoWorkspace(_) => "no_workspace",
             Error::WorkspaceExists(_) => "workspace_exists",
             Error::CaseNotFound(_) => "not_found",
+            Error::ChangeTooLarge { .. } => "too_large",
             _ => "internal",
         };
         let message = match &error {

@@ -144,6 +144,7 @@ const ERROR_KEYS = {
   workspace_exists: "error.workspace_exists",
   no_workspace: "error.no_workspace",
   sync: "error.sync",
+  too_large: "error.too_large",
   internal: "error.internal",
 };
 

@@ -70,6 +70,13 @@ pub enum Error {
     )]
     SequenceTaken(u64),
 
+    /// A change that would be larger, sealed, than any server accepts: it is refused when it is
+    /// made, so that it never blocks the changes made after it from syncing.
+    #[error(
+        "This change is too large to share ({bytes} bytes once sealed; the most is {max} bytes). Nothing was saved: shorten the text, or split it into several notes."
+    )]
+    ChangeTooLarge { bytes: usize, max: usize },
+
     /// A stored record could not be decoded; it indicates a bug or a damaged store.
     #[error("A stored record could not be read ({0}). Please report this to your administrator.")]
     Corrupt(String),

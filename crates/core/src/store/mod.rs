@@ -757,7 +757,12 @@ impl Workspace {
                     }
                 }
             };
-            insert_own(&tx, &seal(&event, &key))?;
+            let sealed = seal(&event, &key);
+            let max = harbour_wire::protocol::MAX_SEALED_EVENT_BYTES;
+            if sealed.ciphertext.len() > max {
+                return Err(Error::ChangeTooLarge { bytes: sealed.ciphertext.len(), max });
+            }
+            insert_own(&tx, &sealed)?;
             if item.new_key.is_some() {
                 for team in &grant_to {
                     device_seq += 1;
@@ -1166,4 +1171,36 @@ fn day_start_ms(day: NaiveDate) -> i64 {
 
 fn format_ms(ms: i64) -> String {
     Utc.timestamp_millis_opt(ms).single().unwrap_or_default().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The model already bounds every text (a note: 20,000 characters); this is the last line:
+    /// a change larger, sealed, than any server accepts is refused when it is made, so it never
+    /// blocks the changes after it. Built past the model's checks to reach it.
+    #[test]
+    fn a_change_too_large_to_sync_is_refused_when_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = CreateOptions { kdf: crypto::KdfParams::INSECURE_FAST_FOR_TESTS, ..Default::default() };
+        let mut workspace =
+            Workspace::create(&dir.path().join("ws"), "correct horse battery staple", &options).unwrap();
+        let case = workspace.create_case(crate::model::CaseFields::named("Limit Test").unwrap()).unwrap().id;
+        let waiting = workspace.pending_count().unwrap();
+        // Random letters barely compress: 2 MB of them seal to well over 1 MiB.
+        let mut bytes = vec![0u8; 2_000_000];
+        crypto::fill_random(&mut bytes);
+        let text: String = bytes.iter().map(|byte| char::from(b'a' + byte % 26)).collect();
+        let huge = Change::NoteAdded { note: Note { id: EntryId::new(), text: text.clone() } };
+        let refused = workspace.record(case, huge, "note.add", "").unwrap_err();
+        assert!(matches!(refused, Error::ChangeTooLarge { max, .. } if max == 1024 * 1024), "{refused}");
+        assert!(refused.to_string().contains("Nothing was saved"));
+        assert_eq!(workspace.pending_count().unwrap(), waiting, "nothing of the refused change waits");
+        assert!(workspace.view_case(case).unwrap().notes.is_empty());
+        // A large change under the limit is an ordinary change.
+        let large = Change::NoteAdded { note: Note { id: EntryId::new(), text: text[..600_000].to_owned() } };
+        workspace.record(case, large, "note.add", "").unwrap();
+        assert_eq!(workspace.pending_count().unwrap(), waiting + 1);
+    }
 }
