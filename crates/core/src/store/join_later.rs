@@ -33,7 +33,7 @@ impl Workspace {
         let cases: Vec<CaseId> = {
             let mut statement = self.conn.prepare("SELECT id FROM cases ORDER BY rowid")?;
             let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
-            rows.map(|id| Ok(id?.parse::<CaseId>()?)).collect::<Result<Vec<_>>>()?
+            rows.map(|id| id?.parse::<CaseId>()).collect::<Result<Vec<_>>>()?
         };
         for case_id in &cases {
             self.record_grants(*case_id, &teams, false)?;
