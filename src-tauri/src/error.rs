@@ -78,12 +78,7 @@ impl From<harbour_core::Error> for CommandError {
                 let faults = fault.map(|fault| FieldFault { field: field.clone(), fault }).into_iter().collect();
                 return CommandError { kind: "invalid", message: error.to_string(), field: Some(field), faults };
             }
-            Error::WrongPassphrase => "wrong_passphrase",
-            Error::NoWorkspace(_) => "no_workspace",
-            Error::WorkspaceExists(_) => "workspace_exists",
-            Error::CaseNotFound(_) => "not_found",
-            Error::ChangeTooLarge { .. } => "too_large",
-            _ => "internal",
+            other => kind_of(other),
         };
         let message = match &error {
             // The command-line wording ("create one with `harbour init`") does not fit the app.
@@ -100,6 +95,51 @@ impl From<harbour_core::Error> for CommandError {
     }
 }
 
+/// Every `kind` a `CommandError` can have. The interface translates each (`ERROR_KEYS` in
+/// `ui/js/i18n.js`); the test below checks that it does, in every language.
+pub const KINDS: &[&str] = &[
+    "invalid",
+    "wrong_passphrase",
+    "no_workspace",
+    "workspace_exists",
+    "not_found",
+    "not_discardable",
+    "already_referred",
+    "directory_not_editable",
+    "too_large",
+    "locked",
+    "sync",
+    "sync_busy",
+    "internal",
+];
+
+/// The kind of a core error other than `Invalid`. No wildcard: a new core error must be given
+/// a kind (and so a translation) here.
+fn kind_of(error: &harbour_core::Error) -> &'static str {
+    use harbour_core::Error;
+    match error {
+        Error::Invalid { .. } => "invalid",
+        Error::WrongPassphrase => "wrong_passphrase",
+        Error::NoWorkspace(_) => "no_workspace",
+        Error::WorkspaceExists(_) => "workspace_exists",
+        Error::CaseNotFound(_) => "not_found",
+        Error::NotDiscardable { .. } => "not_discardable",
+        Error::AlreadyReferred => "already_referred",
+        Error::DirectoryNotEditable => "directory_not_editable",
+        Error::ChangeTooLarge { .. } => "too_large",
+        // What a person cannot fix on the screen: the interface says so, and what to do.
+        Error::NewerSchema { .. }
+        | Error::Tampered
+        | Error::MissingCaseKey(_)
+        | Error::KeyFile { .. }
+        | Error::AuditBroken(_)
+        | Error::Io { .. }
+        | Error::Database(_)
+        | Error::SequenceTaken(_)
+        | Error::Corrupt(_) => "internal",
+    }
+}
+
 impl From<harbour_sync::SyncError> for CommandError {
     fn from(error: harbour_sync::SyncError) -> CommandError {
         match error {
@@ -112,5 +152,103 @@ impl From<harbour_sync::SyncError> for CommandError {
 impl From<harbour_sync::client::ClientError> for CommandError {
     fn from(error: harbour_sync::client::ClientError) -> CommandError {
         CommandError::new("sync", error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use harbour_core::Error;
+    use harbour_core::model::Fault;
+
+    use super::*;
+
+    /// `ERROR_KEYS` of ui/js/i18n.js: kind → key of strings.json.
+    fn interface_error_keys() -> BTreeMap<String, String> {
+        let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/js/i18n.js")).unwrap();
+        let start = source.find("const ERROR_KEYS = {").expect("i18n.js has ERROR_KEYS");
+        let body = &source[start..];
+        let body = &body[..body.find("};").expect("ERROR_KEYS ends")];
+        body.lines()
+            .filter_map(|line| line.trim().trim_end_matches(',').split_once(": "))
+            .map(|(kind, key)| (kind.trim().to_owned(), key.trim().trim_matches('"').to_owned()))
+            .collect()
+    }
+
+    fn strings() -> serde_json::Value {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/i18n/strings.json");
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn translated(strings: &serde_json::Value, key: &str) -> bool {
+        ["en", "es", "fr"].iter().all(|lang| strings[key][lang].as_str().is_some_and(|text| !text.trim().is_empty()))
+    }
+
+    /// One error of every kind core returns (a database error aside: it cannot be made here
+    /// without SQLite, and `kind_of` has no wildcard, so its kind is checked by the compiler).
+    fn every_core_error() -> Vec<Error> {
+        vec![
+            Error::invalid("status", "the case is already closed"),
+            Error::refused("birth_date", Fault::DateInFuture, "the date is in the future"),
+            Error::WrongPassphrase,
+            Error::NoWorkspace("/x".into()),
+            Error::WorkspaceExists("/x".into()),
+            Error::NewerSchema { found: 9, known: 5 },
+            Error::CaseNotFound("LC-XXXX-XX".into()),
+            Error::Tampered,
+            Error::MissingCaseKey("x".into()),
+            Error::KeyFile { path: "/x".into(), why: "x".into() },
+            Error::AuditBroken("x".into()),
+            Error::Io { path: "/x".into(), source: std::io::Error::other("x") },
+            Error::SequenceTaken(1),
+            Error::NotDiscardable { why: harbour_core::store::Held::Sent },
+            Error::AlreadyReferred,
+            Error::DirectoryNotEditable,
+            Error::ChangeTooLarge { bytes: 2_000_000, max: 1_048_576 },
+            Error::Corrupt("x".into()),
+        ]
+    }
+
+    /// `KINDS` of ui/js/api.js: the kinds the interface keeps (any other becomes `internal`).
+    fn interface_kinds() -> Vec<String> {
+        let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/js/api.js")).unwrap();
+        let start = source.find("const KINDS = [").expect("api.js has KINDS");
+        let body = &source[start..];
+        let body = &body[..body.find("];").expect("KINDS ends")];
+        body.lines()
+            .filter_map(|line| line.trim().strip_suffix(','))
+            .map(|kind| kind.trim_matches('"').to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn no_error_core_makes_reaches_the_interface_without_a_translation() {
+        let kept = interface_kinds();
+        for kind in KINDS {
+            assert!(kept.iter().any(|known| known == kind), "ui/js/api.js KINDS drops `{kind}` to internal");
+        }
+        let keys = interface_error_keys();
+        let strings = strings();
+        for kind in KINDS {
+            let key = keys.get(*kind).unwrap_or_else(|| panic!("ui/js/i18n.js ERROR_KEYS does not translate `{kind}`"));
+            assert!(translated(&strings, key), "`{key}` (for `{kind}`) is not in strings.json in en, es and fr");
+        }
+        for error in every_core_error() {
+            let sentence = error.to_string();
+            let command = CommandError::from(error);
+            assert!(KINDS.contains(&command.kind), "`{}` is not a listed kind ({sentence})", command.kind);
+            for fault in &command.faults {
+                let key = format!("error.fault.{}", fault.fault.code());
+                assert!(translated(&strings, &key), "`{key}` is not in strings.json in en, es and fr");
+            }
+        }
+        for code in Fault::CODES {
+            assert!(translated(&strings, &format!("error.fault.{code}")), "fault `{code}` has no translation");
+        }
+        for kind in ["locked", "sync", "sync_busy", "internal"] {
+            assert!(KINDS.contains(&kind), "the shell's own kind `{kind}` is listed");
+        }
     }
 }

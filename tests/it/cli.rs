@@ -213,3 +213,42 @@ fn a_plain_http_server_elsewhere_is_refused_unless_allowed() {
     assert!(stderr.contains("warning: plain http:// server addresses are allowed"), "{stderr}");
     assert!(stderr.contains("could not be reached"), "past the check, the address was tried: {stderr}");
 }
+
+#[test]
+fn a_case_created_by_mistake_is_discarded_or_closed_in_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ws");
+    assert!(harbour(&data, &["init", "--worker", "Nurse Joseph"]).status.success());
+    let mistaken = harbour_json(&data, &["case", "new", "--name", "Typed By Mistake"]);
+    let kept = harbour_json(&data, &["case", "new", "--name", "Kept Person"]);
+    let code = mistaken["code"].as_str().unwrap();
+    assert!(harbour(&data, &["note", "add", code, "--text", "wrong person"]).status.success());
+
+    let discarded = harbour(&data, &["case", "discard", code]);
+    assert!(discarded.status.success(), "{}", stderr_of(&discarded));
+    assert!(harbour_json(&data, &["case", "list", "--search", "mistake"]).as_array().unwrap().is_empty());
+    let again = harbour(&data, &["case", "discard", code]);
+    assert!(!again.status.success());
+    assert!(stderr_of(&again).contains("No case has the id or code"), "{}", stderr_of(&again));
+    let entries = harbour_json(&data, &["audit", "show", "--limit", "100"]);
+    assert!(
+        entries
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|entry| entry["action"] == "case.discard" && entry["case_id"] == mistaken["id"])
+    );
+    assert_eq!(harbour_json(&data, &["audit", "verify"])["ok"], true);
+
+    // Closing as created in error needs no reason, and records the coded one.
+    let kept_code = kept["code"].as_str().unwrap();
+    let both = harbour(&data, &["case", "close", kept_code, "--in-error", "--reason", "x"]);
+    assert!(!both.status.success(), "--in-error takes no free-text reason");
+    assert!(harbour(&data, &["case", "close", kept_code, "--in-error"]).status.success());
+    let shown = harbour_json(&data, &["case", "show", kept_code]);
+    assert_eq!(shown["fields"]["status"], "closed");
+    let history = shown["history"].as_array().unwrap();
+    assert_eq!(history.last().unwrap()["reason"], "created_in_error");
+    let unnamed = harbour(&data, &["case", "close", kept_code]);
+    assert!(!unnamed.status.success(), "a close needs --reason or --in-error");
+}

@@ -441,6 +441,405 @@ fn the_language_switch_changes_the_interface() {
     );
 }
 
+/// A case created by mistake, in English at 1366×768: discarded from its page before it ever
+/// left the laptop (gone from the list and the store, the audit keeping `case.discard`); another
+/// closed as created in error, which the timeline says in words.
+#[test]
+fn a_case_created_by_mistake_is_discarded_or_closed_in_error() {
+    let app = Harbour::start();
+    app.wait_screen("first-run");
+    app.create_workspace();
+    let size = app.session.set_window_size(1366, 768);
+    assert_eq!([size[2], size[3]], [1366, 768], "the window takes a common laptop's size");
+    let code = app.create_case("Quillon Mistyped Aberdane");
+    app.click("#discard-case");
+    app.session.wait_for("#discard-form", Duration::from_secs(10));
+    assert_eq!(app.text("#discard-form h2"), translation("ui.case.discard_title", "en").replace("{code}", &code));
+    assert!(app.in_view("#discard-confirm"), "the confirmation's button is on screen");
+    app.shot("discard-confirm");
+    app.click("#discard-confirm");
+    app.wait_screen("cases");
+    let notice = app.session.wait_until("the list to say the case was discarded", Duration::from_secs(10), || {
+        app.session.try_find("#cases-notice").map(|notice| notice.text())
+    });
+    assert_eq!(notice, translation("ui.cases.discarded", "en").replace("{code}", &code));
+    app.fill("#case-search", "aberdane");
+    app.session.wait_until("the search to find nothing", Duration::from_secs(10), || {
+        (app.text("#case-count") == translation("ui.cases.none_found", "en")).then_some(())
+    });
+    let audit = harbour_json_unlocked(app.desktop.data_dir(), &["audit", "show", "--limit", "50"]);
+    let actions: Vec<&str> = audit.as_array().unwrap().iter().filter_map(|entry| entry["action"].as_str()).collect();
+    assert!(actions.contains(&"case.discard"), "the audit log records the discard");
+    let data = app.desktop.data_dir().to_owned();
+    assert!(plaintext_found(&data, &["Quillon", "Aberdane"]).is_empty(), "no trace of the name in clear");
+
+    // A case closed as created in error needs no written reason; the timeline says why in words.
+    app.create_case("Perrault Wendeline");
+    app.click("#close-case");
+    app.click("#close-in-error");
+    app.click("#status-save");
+    app.session.wait_until("the case to be closed", Duration::from_secs(10), || {
+        app.session
+            .try_find("#case-status")
+            .and_then(|status| status.attribute("data-status"))
+            .filter(|s| s == "closed")
+    });
+    let reason =
+        translation("ui.timeline.reason", "en").replace("{reason}", &translation("ui.case.created_in_error", "en"));
+    app.session.wait_until("the timeline to say created in error", Duration::from_secs(10), || {
+        app.session.find_all(".prewrap").iter().any(|p| p.text() == reason).then_some(())
+    });
+    assert!(app.session.try_find("#discard-case").is_none(), "a closed case offers no discard");
+}
+
+/// The same in Spanish at 1024×600, on a laptop of an organisation: a case whose changes reached
+/// the server while its discard was being confirmed is refused in a Spanish sentence that says
+/// what to do, offers no discard afterwards, and is closed as created in error instead.
+#[test]
+fn a_case_that_left_the_laptop_is_refused_in_spanish_and_closed_in_error() {
+    let root = tempfile::tempdir().unwrap();
+    let store = ServerStore::new(&Backend::Sqlite, &root.path().join("server"));
+    let bootstrap = store.init();
+    let mut server = store.start();
+    let ministry = root.path().join("ministry");
+    assert!(harbour(&ministry, &["init", "--worker", "Administrator"]).status.success());
+    harbour_json(&ministry, &["deployment", "create", "--server", &server.url, "--bootstrap-token", &bootstrap]);
+    harbour_json(&ministry, &["team", "create", "Clinic"]);
+    let invited = harbour_json(&ministry, &["invite", "create", "--team", "Clinic"]);
+
+    let app = Harbour::start();
+    app.wait_screen("first-run");
+    app.fill("#join-invitation", invited["invitation"].as_str().unwrap());
+    app.fill("#join-code", invited["code"].as_str().unwrap());
+    app.fill("#join-worker", WORKER);
+    app.fill("#join-passphrase", PASSPHRASE);
+    app.click("#join-submit");
+    app.session.wait_until("the laptop to join", Duration::from_secs(60), || (app.screen() == "cases").then_some(()));
+    app.set_language("es");
+    let size = app.session.set_window_size(1024, 600);
+    assert_eq!([size[2], size[3]], [1024, 600], "the window takes a small laptop's size");
+    // A clinic's laptop does not edit the organisation's service directory, and says who does.
+    let panel = app.session.wait_until("the directory panel", Duration::from_secs(10), || {
+        app.session.try_find("#directory-panel").map(|panel| panel.text())
+    });
+    assert!(panel.contains(&translation("ui.directory.admin_only", "es")), "who edits the directory");
+    assert!(app.session.try_find(".directory-edit").is_none(), "no edit button on a member's laptop");
+
+    // Offline, the new case is still this laptop's alone: it can be discarded.
+    server.kill();
+    let code = app.create_case("Ysmay Corrandel");
+    app.click("#discard-case");
+    app.session.wait_for("#discard-form", Duration::from_secs(10));
+    assert!(app.in_view("#discard-confirm"), "the confirmation's button is above the sync bar at 1024×600");
+    // The link comes back and the case is sent before the worker confirms.
+    server.restart();
+    app.click("#sync-now");
+    app.session.wait_until("the sync bar to say everything was sent", Duration::from_secs(60), || {
+        (app.sync_state() == "synced").then_some(())
+    });
+    app.click("#discard-confirm");
+    let said = app.session.wait_until("the refusal", Duration::from_secs(10), || {
+        app.session.try_find("#discard-error").map(|box_| box_.text()).filter(|text| !text.is_empty())
+    });
+    assert_eq!(said, translation("error.not_discardable", "es"), "the refusal is the Spanish sentence, nothing else");
+    app.shot("discard-refused-es");
+    app.click("#discard-cancel");
+    assert!(app.session.try_find("#discard-case").is_none(), "no discard is offered any more");
+    assert_eq!(app.text("#case-code"), code);
+
+    app.click("#close-case");
+    app.click("#close-in-error");
+    assert!(app.in_view("#status-save"), "Close is above the sync bar at 1024×600");
+    app.click("#status-save");
+    let reason =
+        translation("ui.timeline.reason", "es").replace("{reason}", &translation("ui.case.created_in_error", "es"));
+    app.session.wait_until("the timeline to say created in error in Spanish", Duration::from_secs(10), || {
+        app.session.find_all(".prewrap").iter().any(|p| p.text() == reason).then_some(())
+    });
+    // The ministry receives the case closed, with the coded reason.
+    app.click("#sync-now");
+    app.session
+        .wait_until("the close to be sent", Duration::from_secs(60), || (app.sync_state() == "synced").then_some(()));
+    harbour_json(&ministry, &["sync"]);
+    let shown = harbour_json(&ministry, &["case", "show", &code]);
+    assert_eq!(shown["fields"]["status"], "closed");
+    assert_eq!(shown["history"].as_array().unwrap().last().unwrap()["reason"], "created_in_error");
+}
+
+/// Referrals say what really happened, in `language` at `width`×`height`: on a laptop connected to
+/// nothing a referral is "recorded on this laptop only", never "sent"; a status change is asked
+/// once more and can be cancelled; the same service is not offered again while its referral is
+/// open, and the core refuses it in the interface's language; once declined it is offered again.
+fn referrals_say_what_happened(language: &str, width: u32, height: u32) {
+    let app = Harbour::start();
+    app.wait_screen("first-run");
+    app.create_workspace();
+    if language != "en" {
+        app.set_language(language);
+    }
+    let size = app.session.set_window_size(width, height);
+    assert_eq!([size[2], size[3]], [width, height], "the window's size");
+    app.create_case("Orlaith Venmarrow");
+    app.click("#add-referral");
+    app.session.find("#referral-form");
+    let service = app
+        .session
+        .execute(
+            "return [...document.querySelectorAll('#referral-service option')].map(o => o.value).find(v => v) || null",
+            json!([]),
+        )
+        .as_str()
+        .expect("the directory offers a service")
+        .to_owned();
+    app.choose("#referral-service", &service);
+    app.click("#referral-consent");
+    app.click("#referral-submit");
+    app.session.wait_for(".referral[data-status=\"sent\"]", Duration::from_secs(10));
+    assert_eq!(app.text(".referral .badge.status"), translation("ui.referrals.status_recorded", language));
+    assert_eq!(app.text(".referral-delivery"), translation("ui.referrals.delivery_standalone", language));
+
+    // The service is not offered a second time while the referral is open, and the core refuses it.
+    app.click("#add-referral");
+    app.session.find("#referral-form");
+    let offered = app.session.execute(
+        "return [...document.querySelectorAll('#referral-service option')].some(o => o.value === arguments[0])",
+        json!([service]),
+    );
+    assert!(!truthy(&offered), "an open referral's service is not offered again");
+    let case_id =
+        app.invoke("get_case", json!({"id": app.text("#case-code")}))["case"]["id"].as_str().unwrap().to_owned();
+    let page = app.invoke("get_case", json!({"id": case_id}));
+    let consent = page["case"]["consents"][0]["id"].as_str().unwrap().to_owned();
+    let refused = app.session.execute_async(
+        "const [id, service, consent, done] = arguments;
+         window.__TAURI__.core.invoke('add_referral', {id, input: {service, service_type: 'shelter', reason: 'other', urgency: 'routine', consent_id: consent}})
+           .then(() => done(null), (error) => done(error.kind));",
+        json!([case_id, service, consent]),
+    );
+    assert_eq!(refused, json!("already_referred"));
+    app.click("#referral-cancel");
+
+    // "The service declined" is asked once more; Cancel leaves the referral as it was.
+    app.click(".referral-status-button[data-status=\"declined\"]");
+    let asked = app.text(".referral-confirm-text");
+    let expected_start = translation("ui.referrals.confirm_declined", language);
+    let expected_start = expected_start.split("{service}").next().unwrap();
+    assert!(asked.starts_with(expected_start), "the confirmation asks in the interface's language");
+    app.shot(&format!("referral-confirm-{language}-{width}"));
+    app.click(".referral-status-cancel");
+    assert!(app.session.try_find(".referral[data-status=\"sent\"]").is_some(), "cancelling changes nothing");
+    app.click(".referral-status-button[data-status=\"declined\"]");
+    app.click(".referral-status-confirm");
+    app.session.wait_for(".referral[data-status=\"declined\"]", Duration::from_secs(10));
+    app.click("#add-referral");
+    app.session.find("#referral-form");
+    let offered = app.session.execute(
+        "return [...document.querySelectorAll('#referral-service option')].some(o => o.value === arguments[0])",
+        json!([service]),
+    );
+    assert!(truthy(&offered), "a declined service can be asked again");
+}
+
+#[test]
+fn referrals_say_what_happened_in_english_at_1366x768() {
+    referrals_say_what_happened("en", 1366, 768);
+}
+
+#[test]
+fn referrals_say_what_happened_in_spanish_at_1024x600() {
+    referrals_say_what_happened("es", 1024, 600);
+}
+
+/// A date is picked from a calendar in the worker's language (month names from the locale) and
+/// stored as YYYY-MM-DD; the field then shows it the way the locale writes it.
+#[test]
+fn a_date_is_picked_from_a_calendar_in_spanish() {
+    let app = Harbour::start();
+    app.wait_screen("first-run");
+    app.create_workspace();
+    app.set_language("es");
+    let size = app.session.set_window_size(1024, 600);
+    assert_eq!([size[2], size[3]], [1024, 600]);
+    app.create_case("Maelis Trevanion");
+    app.click("#edit-case");
+    app.fill("#edit-birth-date", "15/03/1990");
+    app.click("#edit-birth-date-pick");
+    app.session.wait_for("#edit-birth-date-calendar .calendar-day", Duration::from_secs(5));
+    assert_eq!(app.text("#edit-birth-date-calendar .calendar-head strong").to_lowercase(), "marzo de 1990");
+    app.shot("date-picker-es");
+    app.click("#edit-birth-date-calendar .calendar-prev");
+    app.click("#edit-birth-date-calendar .calendar-day[data-day=\"1990-02-14\"]");
+    assert_eq!(app.session.find("#edit-birth-date").property("value"), json!("14/02/1990"));
+    assert!(app.session.find("#edit-birth-date-calendar").property("hidden") == json!(true), "the calendar closes");
+    app.click("#edit-save");
+    app.session.wait_until("the summary with the picked date", Duration::from_secs(20), || {
+        app.session
+            .try_find(".kv[data-field=\"birth_date\"] dd")
+            .map(|dd| dd.text())
+            .filter(|text| text.contains("1990"))
+    });
+    let code = app.text("#case-code");
+    let stored = app.invoke("get_case", json!({"id": code}));
+    assert_eq!(stored["case"]["fields"]["birth_date"], json!("1990-02-14"), "stored as YYYY-MM-DD");
+}
+
+/// The service directory is edited in Settings on a standalone laptop, each text in English with
+/// its Spanish and French; the referral form then shows the service in the worker's language, and
+/// a text still to be filled in reads as such in that language, never in English.
+fn the_service_directory_is_edited_and_translated(language: &str, width: u32, height: u32) {
+    let app = Harbour::start();
+    app.wait_screen("first-run");
+    app.create_workspace();
+    if language != "en" {
+        app.set_language(language);
+    }
+    let size = app.session.set_window_size(width, height);
+    assert_eq!([size[2], size[3]], [width, height], "the window's size");
+    app.click("#settings-button");
+    app.wait_screen("settings");
+    app.session.wait_for("#directory-panel .directory-edit", Duration::from_secs(10));
+    let first = app.session.find("#directory-panel .directory-edit").attribute("data-service").expect("a service id");
+    app.click(&format!(".directory-edit[data-service=\"{first}\"]"));
+    app.session.wait_for("#directory-form", Duration::from_secs(10));
+    app.fill("#directory-contact-en", "Duty desk, ask for the focal point");
+    app.fill("#directory-contact-es", "Mostrador de guardia, pregunte por la persona de enlace");
+    app.fill("#directory-contact-fr", "Accueil de garde, demandez le point focal");
+    app.fill("#directory-phone", "+1 758 452 0000");
+    app.session.execute("document.getElementById('directory-save').scrollIntoView({block: 'nearest'})", json!([]));
+    assert!(app.in_view("#directory-save"), "Save is on screen");
+    app.shot(&format!("directory-edit-{language}"));
+    app.click("#directory-save");
+    app.session.wait_for("#directory-saved", Duration::from_secs(10));
+    let stored = app.invoke("service_directory", json!({}));
+    let service = stored["services"].as_array().unwrap().iter().find(|s| s["id"] == json!(first)).unwrap().clone();
+    assert_eq!(service["phone"], json!("+17584520000"), "the phone is stored in E.164");
+    assert_eq!(
+        service["translations"]["es"]["contact"],
+        json!("Mostrador de guardia, pregunte por la persona de enlace")
+    );
+
+    // The referral form shows the edited service in the worker's language, and another
+    // service's text still to be filled in as such in that language.
+    app.create_case("Tamsin Orrowhale");
+    app.click("#add-referral");
+    app.session.find("#referral-form");
+    app.choose("#referral-service", &first);
+    let card = app.session.wait_until("the service's card", Duration::from_secs(10), || {
+        app.session.try_find(&format!(".service-card[data-service=\"{first}\"]")).map(|card| card.text())
+    });
+    let expected_contact = match language {
+        "es" => "Mostrador de guardia, pregunte por la persona de enlace",
+        _ => "Duty desk, ask for the focal point",
+    };
+    assert!(card.contains(expected_contact), "the contact in the interface's language");
+    let other = stored["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] != json!(first) && s["contact"] == json!("To be filled in by the administrator"))
+        .and_then(|s| s["id"].as_str())
+        .expect("a template service still to be filled in")
+        .to_owned();
+    app.choose("#referral-service", &other);
+    let card = app.session.wait_until("the other service's card", Duration::from_secs(10), || {
+        app.session.try_find(&format!(".service-card[data-service=\"{other}\"]")).map(|card| card.text())
+    });
+    assert!(card.contains(&translation("ui.directory.placeholder", language)), "the placeholder is translated");
+    if language != "en" {
+        assert!(!card.contains("To be filled in"), "no English placeholder in the {language} interface");
+    }
+}
+
+#[test]
+fn the_service_directory_is_edited_in_english_at_1366x768() {
+    the_service_directory_is_edited_and_translated("en", 1366, 768);
+}
+
+#[test]
+fn the_service_directory_is_edited_in_spanish_at_1024x600() {
+    the_service_directory_is_edited_and_translated("es", 1024, 600);
+}
+
+/// Join later, from Settings, in `language` at `width`×`height`: a laptop started on its own
+/// joins its organisation with an invitation and its code, its case moves into the organisation
+/// and reaches the ministry, and the join form is gone.
+fn a_standalone_laptop_joins_its_organisation_from_settings(language: &str, width: u32, height: u32) {
+    let root = tempfile::tempdir().unwrap();
+    let store = ServerStore::new(&Backend::Sqlite, &root.path().join("server"));
+    let bootstrap = store.init();
+    let server = store.start();
+    let ministry = root.path().join("ministry");
+    assert!(harbour(&ministry, &["init", "--worker", "Administrator"]).status.success());
+    harbour_json(&ministry, &["deployment", "create", "--server", &server.url, "--bootstrap-token", &bootstrap]);
+    harbour_json(&ministry, &["team", "create", "Clinic"]);
+    let invited = harbour_json(&ministry, &["invite", "create", "--team", "Clinic"]);
+
+    let app = Harbour::start();
+    app.wait_screen("first-run");
+    app.create_workspace();
+    let size = app.session.set_window_size(width, height);
+    assert_eq!([size[2], size[3]], [width, height], "the window's size");
+    let code = app.create_case("Wrenna Calloway-Stroud");
+    if language == "en" {
+        app.click("#settings-button");
+        app.wait_screen("settings");
+    } else {
+        app.set_language(language);
+    }
+    app.session.wait_for("#join-later-invitation", Duration::from_secs(10));
+    assert_eq!(app.text("#join-later-title"), translation("ui.join_later.title", language));
+    app.fill("#join-later-invitation", invited["invitation"].as_str().unwrap());
+    app.fill("#join-later-code", invited["code"].as_str().unwrap());
+    app.session.execute("document.getElementById('join-later-submit').scrollIntoView({block: 'nearest'})", json!([]));
+    assert!(app.in_view("#join-later-submit"), "the join button is on screen");
+    app.shot(&format!("join-later-{language}"));
+    app.click("#join-later-submit");
+    let done = app.session.wait_until("the laptop to join", Duration::from_secs(60), || {
+        app.session.try_find("#join-later-done").map(|done| done.text())
+    });
+    let expected = translation("ui.join_later.done_one", language).replace("{team}", "Clinic");
+    assert_eq!(done, expected, "the notice says which team and that the case moves");
+    app.session.wait_until("the sync bar to say everything was sent", Duration::from_secs(60), || {
+        (app.sync_state() == "synced").then_some(())
+    });
+    harbour_json(&ministry, &["sync"]);
+    let found = harbour_json(&ministry, &["case", "list", "--search", "calloway"]);
+    let codes: Vec<&str> = found.as_array().unwrap().iter().filter_map(|case| case["code"].as_str()).collect();
+    assert_eq!(codes, [code.as_str()], "the ministry finds the case recorded before the laptop joined");
+    app.go_to_cases();
+    app.click("#settings-button");
+    app.wait_screen("settings");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        app.session.try_find("#join-later-invitation").is_none(),
+        "a laptop of an organisation is not offered to join"
+    );
+}
+
+#[test]
+fn a_standalone_laptop_joins_later_in_english_at_1366x768() {
+    a_standalone_laptop_joins_its_organisation_from_settings("en", 1366, 768);
+}
+
+#[test]
+fn a_standalone_laptop_joins_later_in_spanish_at_1024x600() {
+    a_standalone_laptop_joins_its_organisation_from_settings("es", 1024, 600);
+}
+
+/// `harbour --json ARGS` on the app's data directory, unlocked with the test passphrase.
+fn harbour_json_unlocked(data_dir: &std::path::Path, args: &[&str]) -> Value {
+    let output = std::process::Command::new(binary("harbour"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--json")
+        .args(args)
+        .env("HARBOUR_PASSPHRASE", PASSPHRASE)
+        .output()
+        .expect("harbour runs");
+    assert!(output.status.success(), "harbour {:?}: {}", args.first(), String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("harbour --json prints JSON")
+}
+
 /// One text of the interface's translation table (assets/i18n/strings.json).
 fn translation(key: &str, language: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/i18n/strings.json");

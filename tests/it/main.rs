@@ -4,6 +4,8 @@ mod cli;
 mod closed_pipe;
 mod crash_safety;
 mod desktop;
+mod discard;
+mod join_later;
 mod no_plaintext;
 mod relay_attacks;
 mod screening;

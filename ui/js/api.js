@@ -2,6 +2,7 @@
 // into {kind, message, field, faults} whatever shape it arrived in, and tells the app when the
 // workspace turned out to be locked.
 
+// The shell's `CommandError` kinds (src-tauri/src/error.rs `KINDS`; a test there checks this list).
 const KINDS = [
   "wrong_passphrase",
   "locked",
@@ -9,7 +10,12 @@ const KINDS = [
   "not_found",
   "workspace_exists",
   "no_workspace",
+  "not_discardable",
+  "already_referred",
+  "directory_not_editable",
+  "too_large",
   "sync",
+  "sync_busy",
   "internal",
 ];
 
@@ -18,6 +24,7 @@ const WRITES = new Set([
   "create_case",
   "update_case",
   "close_case",
+  "discard_case",
   "reopen_case",
   "resolve_conflict",
   "add_note",

@@ -1,6 +1,13 @@
 // The deployment's service directory, fetched once (it holds no case data).
 
 import { call } from "./api.js";
+import { language, t } from "./i18n.js";
+
+/** The template's words for a text not filled in yet, said in the worker's language. */
+const PLACEHOLDERS = {
+  "To be filled in by the administrator": "ui.directory.placeholder",
+  "Template entry: confirm the service, its focal point and its hours before use.": "ui.directory.template_note",
+};
 
 let directory = null;
 let loading = null;
@@ -28,5 +35,18 @@ export function service(id) {
 
 export function serviceName(id) {
   const entry = service(id);
-  return entry ? entry.name : id;
+  return entry ? serviceText(entry, "name") : id;
+}
+
+/** A service's text (`name`, `description`, `hours`, `contact`, `notes`) in the interface language. */
+export function serviceText(entry, key) {
+  const translated = entry.translations && entry.translations[language()] && entry.translations[language()][key];
+  const text = translated || entry[key] || "";
+  return PLACEHOLDERS[text] ? t(PLACEHOLDERS[text]) : text;
+}
+
+/** Takes a directory just saved (the editor), so every screen shows it at once. */
+export function setDirectory(next) {
+  directory = next;
+  loading = null;
 }

@@ -77,6 +77,12 @@ export function flushAll() {
   return Promise.all(pending);
 }
 
+/** Drops the drafts of every form on screen whose key ends with `suffix` (`:<case id>` of a
+ * case just discarded): nothing of it is written again. */
+export function dropAll(suffix) {
+  return Promise.all([...live].filter((handle) => handle.key.endsWith(suffix)).map((handle) => handle.drop()));
+}
+
 /** True when every draft saved so far is stored. */
 export function allSaved() {
   return failed.size === 0;

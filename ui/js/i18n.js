@@ -136,11 +136,17 @@ export function languageName(code) {
   return code;
 }
 
+// Every kind the shell's `CommandError` can have (src-tauri/src/error.rs `KINDS`; a test there
+// checks that each is listed here and translated).
 const ERROR_KEYS = {
   wrong_passphrase: "error.wrong_passphrase",
   locked: "error.locked",
   invalid: "error.invalid",
   not_found: "error.not_found",
+  not_discardable: "error.not_discardable",
+  already_referred: "error.already_referred",
+  directory_not_editable: "error.directory_not_editable",
+  sync_busy: "error.sync_busy",
   workspace_exists: "error.workspace_exists",
   no_workspace: "error.no_workspace",
   sync: "error.sync",
@@ -154,9 +160,10 @@ const ERROR_KEYS = {
  */
 export function errorText(error) {
   const key = ERROR_KEYS[error && error.kind];
-  const sentence = key && has(key) ? t(key) : "";
+  const sentence = key && has(key) ? t(key) : t("error.internal");
   const detail = error && error.message ? error.message : "";
-  if (!sentence) return { sentence: detail || t("error.internal"), detail: "" };
-  const showDetail = ["invalid", "sync", "internal", "not_found"].includes(error.kind);
+  // Core's own sentence is English: it is added only to the English interface, so a Spanish or
+  // French screen never shows a sentence that was not translated.
+  const showDetail = lang === "en" && ["invalid", "sync", "internal", "not_found"].includes(error && error.kind);
   return { sentence, detail: showDetail && detail !== sentence ? detail : "" };
 }

@@ -6,7 +6,7 @@ import { call } from "./api.js";
 import { h, replace, uid } from "./dom.js";
 import { languageName, t } from "./i18n.js";
 import { choices, codeLabel, loadLists } from "./codes.js";
-import { loadDirectory } from "./directory.js";
+import { loadDirectory, serviceText } from "./directory.js";
 import * as drafts from "./drafts.js";
 import { busy, errorBox, field, showError } from "./ui.js";
 
@@ -19,16 +19,16 @@ export function serviceCard(entry, extra) {
   return h(
     "div",
     { class: "service-card", dataset: { service: entry.id } },
-    h("h3", {}, entry.name),
-    entry.organisation ? h("p", { class: "muted" }, entry.organisation) : null,
-    entry.description ? h("p", {}, entry.description) : null,
+    h("h3", {}, serviceText(entry, "name")),
+    entry.organisation ? h("p", { class: "muted" }, serviceText(entry, "organisation")) : null,
+    entry.description ? h("p", {}, serviceText(entry, "description")) : null,
     h(
       "dl",
       { class: "kvs" },
       line(t("directory.types"), entry.types.map((type) => codeLabel("service_type", type)).join(", ")),
       line(t("directory.languages"), entry.languages.map(languageName).join(", ")),
-      line(t("directory.hours"), entry.hours),
-      line(t("directory.contact"), [entry.contact, entry.phone, entry.email].filter(Boolean).join(" · ")),
+      line(t("directory.hours"), serviceText(entry, "hours")),
+      line(t("directory.contact"), [serviceText(entry, "contact"), entry.phone, entry.email].filter(Boolean).join(" · ")),
       line(t("directory.area"), entry.area),
       line(t("directory.accepts"), (entry.accepts || []).map((accepts) => t("accepts." + accepts)).join(", ")),
     ),
@@ -122,7 +122,7 @@ export async function openReferralForm(container, options) {
     replace(serviceSelect, 
       h("option", { value: "" }, shown.length ? t("ui.referral.choose_service") : t("ui.referral.no_service")),
       shown.map((entry) =>
-        h("option", { value: entry.id }, `${entry.name} — ${entry.types.map((kind) => codeLabel("service_type", kind)).join(", ")}`),
+        h("option", { value: entry.id }, `${serviceText(entry, "name")} — ${entry.types.map((kind) => codeLabel("service_type", kind)).join(", ")}`),
       ),
     );
     serviceSelect.value = shown.some((entry) => entry.id === keep) ? keep : "";
@@ -140,7 +140,7 @@ export async function openReferralForm(container, options) {
       serviceType.value = entry.types.includes(wanted) ? wanted : entry.types[0];
     }
     serviceType.disabled = !entry || entry.types.length < 2;
-    if (!sharedEdited) sharedWith.value = entry ? entry.name : "";
+    if (!sharedEdited) sharedWith.value = entry ? serviceText(entry, "name") : "";
   }
 
   typeFilter.addEventListener("change", () => fillServices(serviceSelect.value));
@@ -208,7 +208,7 @@ export async function openReferralForm(container, options) {
     showError(error, null);
     const consentInput = {
       scope,
-      shared_with: sharedWith.value.trim() || entry.name,
+      shared_with: sharedWith.value.trim() || serviceText(entry, "name"),
       method: method.value,
     };
     const key = JSON.stringify(consentInput);

@@ -2,7 +2,7 @@
 // strength meter.
 
 import { h, replace, uid } from "./dom.js";
-import { day, errorText, t } from "./i18n.js";
+import { day, errorText, language, t } from "./i18n.js";
 
 /**
  * A labelled control: <label for> + control + optional hint wired with aria-describedby, and a
@@ -158,9 +158,35 @@ export function dateInput(id, iso) {
   input.addEventListener("input", update);
   update();
   describe(input, echo.id);
+  const calendar = h("div", { class: "calendar", id: `${id}-calendar`, hidden: true });
+  const pickButton = h(
+    "button",
+    { type: "button", class: "calendar-toggle", id: `${id}-pick`, "aria-expanded": "false", "aria-controls": calendar.id },
+    t("ui.date.pick"),
+  );
+  const choose = (iso) => {
+    input.value = writeDay(iso);
+    update();
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+    calendar.hidden = true;
+    pickButton.setAttribute("aria-expanded", "false");
+    input.focus();
+  };
+  pickButton.addEventListener("click", () => {
+    if (!calendar.hidden) {
+      calendar.hidden = true;
+      pickButton.setAttribute("aria-expanded", "false");
+      return;
+    }
+    showCalendar(calendar, parseDay(input.value), choose);
+    calendar.hidden = false;
+    pickButton.setAttribute("aria-expanded", "true");
+    const focus = calendar.querySelector(".calendar-day[aria-current]") || calendar.querySelector(".calendar-day");
+    if (focus) focus.focus();
+  });
   return {
     input,
-    element: h("div", { class: "date-input" }, input, echo),
+    element: h("div", { class: "date-input" }, h("div", { class: "date-row" }, input, pickButton), echo, calendar),
     value: () => {
       const text = input.value.trim();
       return parseDay(text) || text;
@@ -171,6 +197,98 @@ export function dateInput(id, iso) {
       update();
     },
   };
+}
+
+/**
+ * A month of days to pick from, in the worker's language (month and weekday names from the
+ * locale, weeks starting on Monday); `choose(iso)` receives the day as YYYY-MM-DD. Keyboard:
+ * arrows move by a day or a week, Page Up/Down by a month, Enter picks, Escape closes.
+ */
+function showCalendar(root, iso, choose) {
+  const today = new Date();
+  const start = iso ? new Date(`${iso}T00:00:00Z`) : new Date(Date.UTC(today.getFullYear(), today.getMonth(), today.getDate()));
+  let focused = start;
+  const lang = language();
+  const monthName = new Intl.DateTimeFormat(lang, { month: "long", year: "numeric", timeZone: "UTC" });
+  const weekday = new Intl.DateTimeFormat(lang, { weekday: "short", timeZone: "UTC" });
+  const whole = new Intl.DateTimeFormat(lang, { dateStyle: "full", timeZone: "UTC" });
+  const isoOf = (date) => date.toISOString().slice(0, 10);
+  const paint = (focusDay) => {
+    const year = focused.getUTCFullYear();
+    const month = focused.getUTCMonth();
+    const first = new Date(Date.UTC(year, month, 1));
+    const offset = (first.getUTCDay() + 6) % 7;
+    const days = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
+    const heads = [0, 1, 2, 3, 4, 5, 6].map((n) => h("th", { scope: "col" }, weekday.format(new Date(Date.UTC(2024, 0, 1 + n)))));
+    const rows = [];
+    let cells = Array.from({ length: offset }, () => h("td", {}));
+    for (let d = 1; d <= days; d++) {
+      const date = new Date(Date.UTC(year, month, d));
+      const value = isoOf(date);
+      const current = value === isoOf(focused);
+      cells.push(
+        h(
+          "td",
+          {},
+          h(
+            "button",
+            {
+              type: "button",
+              class: "calendar-day",
+              tabindex: current ? "0" : "-1",
+              "aria-current": value === iso ? "date" : false,
+              "aria-label": whole.format(date),
+              dataset: { day: value },
+              onclick: () => choose(value),
+            },
+            String(d),
+          ),
+        ),
+      );
+      if (cells.length === 7) {
+        rows.push(h("tr", {}, cells));
+        cells = [];
+      }
+    }
+    if (cells.length) rows.push(h("tr", {}, cells));
+    const move = (months) => {
+      focused = new Date(Date.UTC(year, month + months, Math.min(focused.getUTCDate(), 28)));
+      paint(false);
+    };
+    replace(
+      root,
+      h(
+        "div",
+        { class: "calendar-head" },
+        h("button", { type: "button", class: "calendar-prev", "aria-label": t("ui.date.previous_month"), onclick: () => move(-1) }, "‹"),
+        h("strong", { "aria-live": "polite" }, monthName.format(first)),
+        h("button", { type: "button", class: "calendar-next", "aria-label": t("ui.date.next_month"), onclick: () => move(1) }, "›"),
+      ),
+      h("table", { role: "grid" }, h("thead", {}, h("tr", {}, heads)), h("tbody", {}, rows)),
+    );
+    if (focusDay) {
+      const button = root.querySelector(`.calendar-day[data-day="${isoOf(focused)}"]`);
+      if (button) button.focus();
+    }
+  };
+  root.onkeydown = (event) => {
+    const steps = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -7, ArrowDown: 7 };
+    if (event.key in steps) {
+      focused = new Date(focused.getTime() + steps[event.key] * 86400000);
+    } else if (event.key === "PageUp" || event.key === "PageDown") {
+      const months = event.key === "PageUp" ? -1 : 1;
+      focused = new Date(Date.UTC(focused.getUTCFullYear(), focused.getUTCMonth() + months, Math.min(focused.getUTCDate(), 28)));
+    } else if (event.key === "Escape") {
+      // Closes the calendar only: the quick exit still sees Escape (it listens on the window).
+      root.hidden = true;
+      return;
+    } else {
+      return;
+    }
+    event.preventDefault();
+    paint(true);
+  };
+  paint(false);
 }
 
 // ---- Choosing countries and languages by name ---------------------------------------------

@@ -41,7 +41,7 @@ pub enum Command {
         #[arg(long, default_value = "LC")]
         code_prefix: String,
     },
-    /// Cases: create, list, show, change, close, reopen.
+    /// Cases: create, list, show, change, close, reopen, discard.
     #[command(subcommand)]
     Case(CaseCommand),
     /// Notes on a case.
@@ -185,12 +185,19 @@ pub enum CaseCommand {
     /// Close a case.
     Close {
         case: String,
-        #[arg(long)]
-        reason: String,
+        #[arg(long, required_unless_present = "in_error")]
+        reason: Option<String>,
         /// The person was referred on (HTCDS ClosedReferred).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "in_error")]
         referred: bool,
+        /// The case was created by mistake (its reason is recorded as created_in_error). A case
+        /// that never left this laptop can be discarded instead.
+        #[arg(long, conflicts_with = "reason")]
+        in_error: bool,
     },
+    /// Delete a case created by mistake, with everything recorded on it. Only while none of it
+    /// has left this laptop (not sent, not shared); recorded in the audit log.
+    Discard { case: String },
     /// Reopen a closed case.
     Reopen {
         case: String,

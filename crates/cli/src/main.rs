@@ -266,9 +266,18 @@ fn case(command: CaseCommand, mut workspace: Workspace, out: &Output) -> Result<
             let state = workspace.update_case(id, values, reason)?;
             out.case_updated(&state);
         }
-        CaseCommand::Close { case, reason, referred } => {
+        CaseCommand::Close { case, reason, referred, in_error } => {
             let id = workspace.resolve(&case)?;
-            out.case_updated(&workspace.close_case(id, &reason, referred)?);
+            let state = match reason {
+                Some(reason) if !in_error => workspace.close_case(id, &reason, referred)?,
+                _ => workspace.close_in_error(id)?,
+            };
+            out.case_updated(&state);
+        }
+        CaseCommand::Discard { case } => {
+            let id = workspace.resolve(&case)?;
+            workspace.discard_case(id)?;
+            out.message(&format!("Discarded case {}: it is no longer on this laptop.", case.trim()));
         }
         CaseCommand::Reopen { case, reason } => {
             let id = workspace.resolve(&case)?;

@@ -69,7 +69,8 @@ fn populated(dir: &std::path::Path, cases: usize) -> Workspace {
         let (consent_id, _) = workspace.add_consent(id, consent).unwrap();
         for service_type in [ServiceType::Shelter, ServiceType::Medical] {
             let input = ReferralInput {
-                service: "Bench service".into(),
+                // One service per referral: a second open referral to one service is refused.
+                service: format!("Bench service {}", service_type.as_str()),
                 service_type,
                 reason: ReferralReason::AdditionalServicesRequired,
                 details: None,

@@ -4,6 +4,7 @@
 //! (`assets/directory/saint-lucia.json`) with placeholder contacts that the administrator
 //! fills in; a screening result suggests services from it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -56,7 +57,30 @@ pub struct Service {
     pub accepts: Vec<Accepts>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+    /// The service's texts in the interface's other languages (`es`, `fr`); a text left out is
+    /// shown as written above (English).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub translations: BTreeMap<String, ServiceTexts>,
 }
+
+/// A service's texts in one language.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceTexts {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hours: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+/// The languages a service's texts may be translated into (English is the directory's own).
+pub const TRANSLATED_LANGUAGES: [&str; 2] = ["es", "fr"];
 
 /// Whom a service accepts, and how.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -271,6 +295,14 @@ impl Directory {
                         format!(
                             "`{language}` is not a language code; use ISO 639 codes such as en, es, fr or acf (Kwéyòl)"
                         ),
+                    ));
+                }
+            }
+            for language in service.translations.keys() {
+                if !TRANSLATED_LANGUAGES.contains(&language.as_str()) {
+                    return Err((
+                        format!("services[{s}].translations.{language}"),
+                        "translations are given for es and fr (the texts above are English)".to_owned(),
                     ));
                 }
             }

@@ -77,6 +77,26 @@ pub enum Error {
     )]
     ChangeTooLarge { bytes: usize, max: usize },
 
+    /// A case cannot be discarded because some of it has left this laptop (`why` says how):
+    /// other laptops may hold it, so it can only be closed as created in error.
+    #[error(
+        "This case cannot be discarded: {why}, so other laptops may hold it. Close it as created in error instead (harbour case close CASE --in-error)."
+    )]
+    NotDiscardable { why: crate::store::Held },
+
+    /// The case already has an open referral (sent or accepted) to this service.
+    #[error(
+        "This case already has an open referral to this service. Update that referral's status instead (harbour referral status); once it is declined or completed, the service can be asked again."
+    )]
+    AlreadyReferred,
+
+    /// This laptop may not edit the service directory: in an organisation only the
+    /// administrator's laptop does (it signs the directory).
+    #[error(
+        "Only the administrator's laptop can change the service directory of an organisation. Ask your administrator to make the change."
+    )]
+    DirectoryNotEditable,
+
     /// A stored record could not be decoded; it indicates a bug or a damaged store.
     #[error("A stored record could not be read ({0}). Please report this to your administrator.")]
     Corrupt(String),

@@ -50,6 +50,10 @@ pub struct CaseList {
 pub struct CasePage {
     pub case: CaseState,
     pub clock_warnings: Vec<ClockWarning>,
+    /// None of the case has left this laptop: it can still be discarded.
+    pub can_discard: bool,
+    /// How far each referral's latest change got (`waiting`, `sent_to_server`, `received`).
+    pub referral_delivery: BTreeMap<EntryId, harbour_core::store::Delivery>,
 }
 
 #[derive(Serialize)]
@@ -155,7 +159,9 @@ fn case_page(
     session.with(|workspace| {
         let case_id = workspace.resolve(id)?;
         let case = read(workspace, case_id)?;
-        Ok(CasePage { case, clock_warnings: workspace.clock_warnings(case_id)? })
+        let can_discard = workspace.discard_check(case_id)?.is_none();
+        let referral_delivery = workspace.referral_deliveries(&case)?;
+        Ok(CasePage { case, clock_warnings: workspace.clock_warnings(case_id)?, can_discard, referral_delivery })
     })
 }
 
@@ -201,8 +207,25 @@ pub fn close_case(
     id: String,
     reason: String,
     referred: bool,
+    in_error: Option<bool>,
 ) -> CommandResult<CaseState> {
-    change(&session, &sync, &id, |workspace, case_id| workspace.close_case(case_id, &reason, referred))
+    change(&session, &sync, &id, |workspace, case_id| match in_error {
+        Some(true) => workspace.close_in_error(case_id),
+        _ => workspace.close_case(case_id, &reason, referred),
+    })
+}
+
+/// Deletes a case created by mistake that never left this laptop (`Workspace::discard_case`).
+/// Refused while a sync runs: the case's changes may be on their way to the server.
+#[tauri::command(async)]
+pub fn discard_case(session: State<'_, Session>, sync: State<'_, SyncRunner>, id: String) -> CommandResult<()> {
+    if matches!(sync.last(), Some(harbour_sync::SyncStatus::Syncing { .. })) {
+        return Err(CommandError::new("sync_busy", "Harbour is sending changes right now. Try again in a moment."));
+    }
+    session.with(|workspace| {
+        let case_id = workspace.resolve(&id)?;
+        workspace.discard_case(case_id)
+    })
 }
 
 #[tauri::command(async)]

@@ -94,6 +94,18 @@ pub fn service_directory(session: State<'_, Session>) -> CommandResult<Directory
     session.with(|workspace| workspace.service_directory())
 }
 
+/// Whether this laptop may edit the service directory (standalone, or the administrator's).
+#[tauri::command(async)]
+pub fn may_edit_directory(session: State<'_, Session>) -> CommandResult<bool> {
+    session.with(|workspace| Ok(workspace.may_edit_directory()))
+}
+
+/// Adds or replaces one service (by its id); returns the new directory.
+#[tauri::command(async)]
+pub fn save_service(session: State<'_, Session>, service: Service) -> CommandResult<Directory> {
+    session.with(|workspace| workspace.save_service(service))
+}
+
 fn unknown_form(id: &str) -> CommandError {
     CommandError::new("not_found", format!("There is no screening form \"{id}\" in this version of Harbour."))
 }

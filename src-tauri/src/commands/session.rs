@@ -82,6 +82,41 @@ pub async fn join_deployment(app: AppHandle, input: JoinInput) -> CommandResult<
     opened(&app, workspace)
 }
 
+#[derive(Deserialize)]
+pub struct JoinLaterInput {
+    pub invitation: String,
+    pub code: String,
+}
+
+#[derive(Serialize)]
+pub struct JoinedLater {
+    pub status: AppStatus,
+    /// Cases moved into the organisation: sent at the first sync, which starts at once.
+    pub cases: usize,
+}
+
+/// Settings → join an organisation: this standalone laptop joins with an invitation and its
+/// code, keeping its id and its cases (`Workspace::join_later`). The workspace is not locked
+/// while the server redeems the invitation.
+#[tauri::command]
+pub async fn join_organisation(app: AppHandle, input: JoinLaterInput) -> CommandResult<JoinedLater> {
+    let shared = app.state::<Session>().shared()?;
+    let (invitation, enrolment) = {
+        let workspace = state::lock(&shared);
+        if workspace.membership().is_some() {
+            return Err(CommandError::invalid("invitation", "this laptop already belongs to an organisation"));
+        }
+        let invitation = harbour_core::deployment::open_invitation(input.invitation.trim(), input.code.trim())?;
+        let enrolment = Workspace::prepare_enrolment_as(&invitation, workspace.worker(), workspace.device_id())?;
+        (invitation, enrolment)
+    };
+    let redeemer = harbour_sync::client::Client::new(&invitation.server_url)?.with_token(&invitation.invitation_token);
+    let redeemed = redeemer.redeem_invitation(enrolment.device_id.0, &enrolment.identity.certificate).await?;
+    let cases = state::lock(&shared).join_later(&invitation, enrolment, &redeemed.device_token)?;
+    app.state::<SyncRunner>().start(&app, &shared);
+    Ok(JoinedLater { status: status(&app.state::<Session>(), &app.state::<Settings>())?, cases })
+}
+
 #[tauri::command(async)]
 pub fn unlock(app: AppHandle, input: UnlockInput) -> CommandResult<AppStatus> {
     let session = app.state::<Session>();

@@ -96,9 +96,8 @@ function order(stamp) {
  * for as a redraw after the change, so the audit log gets no second view of the case.
  */
 async function full(caseState, id) {
-  if (caseState && Array.isArray(caseState.history) && caseState.history.length) return caseState;
-  const result = await call("get_case_after_change", { id });
-  return result.case;
+  if (caseState && Array.isArray(caseState.history) && caseState.history.length) return { case: caseState };
+  return call("get_case_after_change", { id });
 }
 
 let forms = null;
@@ -126,7 +125,7 @@ export async function render(root, route, current) {
     drafts.load(`screening:${caseId}`),
   ]);
   if (!current()) return;
-  shown = { state: result.case, warnings: result.clock_warnings || [] };
+  shown = { state: result.case, warnings: result.clock_warnings || [], canDiscard: Boolean(result.can_discard), delivery: result.referral_delivery || {} };
   const id = shown.state.id;
 
   const header = h("div", { class: "case-header" });
@@ -151,7 +150,10 @@ export async function render(root, route, current) {
 
   async function update(next) {
     if (!shown || !current()) return;
-    shown.state = await full(next, id);
+    const page = await full(next, id);
+    shown.state = page.case;
+    if (page.referral_delivery) shown.delivery = page.referral_delivery;
+    if ("can_discard" in page) shown.canDiscard = Boolean(page.can_discard);
     if (current()) paint();
   }
 
@@ -200,9 +202,9 @@ export async function render(root, route, current) {
 
 // ---- Header ---------------------------------------------------------------------------------
 
-/** Services this case is referred to and not declined: the form does not offer them again. */
+/** Services with an open referral (sent or accepted): the form does not offer them again. */
 function activeReferrals(state) {
-  return (state.referrals || []).filter((referral) => referral.status !== "declined").map((referral) => referral.service);
+  return (state.referrals || []).filter((referral) => ["sent", "accepted"].includes(referral.status)).map((referral) => referral.service);
 }
 
 function paintHeader(root, state, openReferral, screeningDraft) {
@@ -348,8 +350,13 @@ function paintSummary(root, state, update) {
   const statusButton = closing
     ? h("button", { id: "reopen-case", type: "button", onclick: () => statusForm(root, state, update, "reopen") }, t("ui.case.reopen"))
     : h("button", { id: "close-case", type: "button", onclick: () => statusForm(root, state, update, "close") }, t("ui.case.close"));
+  // Only a case none of which has left this laptop can be taken back whole.
+  const discard =
+    shown && shown.canDiscard && !closing
+      ? h("button", { id: "discard-case", type: "button", onclick: () => discardForm(root, state, update) }, t("ui.case.discard"))
+      : null;
   replace(root, 
-    h("div", { class: "section-header" }, h("h2", { id: "summary-title", tabindex: "-1" }, t("ui.case.summary")), h("div", { class: "section-actions" }, edit, statusButton)),
+    h("div", { class: "section-header" }, h("h2", { id: "summary-title", tabindex: "-1" }, t("ui.case.summary")), h("div", { class: "section-actions" }, edit, statusButton, discard)),
     h(
       "dl",
       { class: "kvs summary" },
@@ -505,12 +512,70 @@ function editForm(root, state, update, draft) {
   controls.name.focus();
 }
 
+/** Asks before deleting a case created by mistake; then the list, with what was done. */
+function discardForm(root, state, update) {
+  const error = errorBox("discard-error");
+  const yes = h("button", { id: "discard-confirm", type: "submit", class: "primary" }, t("ui.case.discard_confirm"));
+  const form = h(
+    "form",
+    { id: "discard-form", class: "status-form", novalidate: true },
+    h("h2", { id: "summary-title", tabindex: "-1" }, t("ui.case.discard_title", { code: state.code })),
+    h("p", {}, t("ui.case.discard_lead")),
+    error,
+    h(
+      "div",
+      { class: "actions" },
+      yes,
+      h(
+        "button",
+        {
+          id: "discard-cancel",
+          type: "button",
+          onclick: () => {
+            paintSummary(root, state, update);
+            // Back to the button that opened the form, or (once refused) to the heading.
+            (document.getElementById("discard-case") || document.getElementById("summary-title")).focus();
+          },
+        },
+        t("ui.common.cancel"),
+      ),
+    ),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await busy(yes, () => call("discard_case", { id: state.id }));
+      // Nothing typed on this case is written again: its drafts went with it.
+      await drafts.dropAll(`:${state.id}`);
+      shown = null;
+      await app.navigate({ screen: "cases", notice: "discarded", code: state.code });
+    } catch (failure) {
+      showError(error, failure);
+      if (failure && failure.kind === "not_discardable") {
+        // It can no longer succeed: the way on is Cancel, then closing it as created in error.
+        if (shown) shown.canDiscard = false;
+        yes.hidden = true;
+        const cancel = document.getElementById("discard-cancel");
+        cancel.scrollIntoView({ block: "center" });
+        cancel.focus();
+      }
+    }
+  });
+  replace(root, form);
+  yes.scrollIntoView({ block: "nearest" });
+  document.getElementById("discard-cancel").focus();
+}
+
 function statusForm(root, state, update, action, draft) {
   const reason = h("textarea", { id: "status-reason", rows: "2" });
   reason.value = (draft && draft.reason) || "";
   const referred = h("input", { id: "close-referred", type: "checkbox", checked: Boolean(draft && draft.referred) });
+  // A case created by mistake is closed with a coded reason, not free text.
+  const inError = h("input", { id: "close-in-error", type: "checkbox", checked: Boolean(draft && draft.inError) });
   const keeper = drafts.keeper(`status:${state.id}`, () =>
-    reason.value.trim() || referred.checked ? { action, reason: reason.value, referred: referred.checked } : null,
+    reason.value.trim() || referred.checked || inError.checked
+      ? { action, reason: reason.value, referred: referred.checked, inError: inError.checked }
+      : null,
   );
   const error = errorBox("status-error");
   const save = h("button", { id: "status-save", type: "submit", class: "primary" }, action === "close" ? t("ui.case.close") : t("ui.case.reopen"));
@@ -520,6 +585,7 @@ function statusForm(root, state, update, action, draft) {
     h("h2", { id: "summary-title", tabindex: "-1" }, action === "close" ? t("ui.case.close_title") : t("ui.case.reopen_title")),
     field(t("ui.case.status_reason"), reason),
     action === "close" ? h("div", { class: "check" }, referred, h("label", { for: "close-referred" }, t("ui.case.close_referred"))) : null,
+    action === "close" ? h("div", { class: "check" }, inError, h("label", { for: "close-in-error" }, t("ui.case.close_in_error"))) : null,
     error,
     h(
       "div",
@@ -542,7 +608,8 @@ function statusForm(root, state, update, action, draft) {
   form.addEventListener("change", () => keeper.keep());
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    if (!reason.value.trim()) {
+    const closingInError = action === "close" && inError.checked;
+    if (!reason.value.trim() && !closingInError) {
       showError(error, t("ui.case.status_reason_missing"));
       reason.focus();
       return;
@@ -550,7 +617,7 @@ function statusForm(root, state, update, action, draft) {
     try {
       const next = await busy(save, () =>
         action === "close"
-          ? call("close_case", { id: state.id, reason: reason.value.trim(), referred: referred.checked })
+          ? call("close_case", { id: state.id, reason: reason.value.trim(), referred: referred.checked, inError: closingInError })
           : call("reopen_case", { id: state.id, reason: reason.value.trim() }),
       );
       await keeper.drop();
@@ -561,19 +628,45 @@ function statusForm(root, state, update, action, draft) {
   });
   replace(root, form);
   reason.focus();
+  // The whole short form in view, its button above the sync bar on a small screen.
+  save.scrollIntoView({ block: "nearest" });
 }
 
 // ---- Referrals and consents ------------------------------------------------------------------
 
+/**
+ * What a referral's status really means on this laptop: a referral only recorded here, one the
+ * server acknowledged (Harbour cannot tell when the receiving team's laptop has it, until that
+ * team answers), or one recorded on another laptop.
+ */
+function deliveryText(referral) {
+  const delivery = (shown && shown.delivery && shown.delivery[referral.id]) || "waiting";
+  if (referral.status === "sent") {
+    if (delivery === "sent_to_server") return t("ui.referrals.delivery_sent_to_server");
+    if (delivery === "received") return t("ui.referrals.delivery_received");
+    return app.status && app.status.enrolled ? t("ui.referrals.delivery_waiting") : t("ui.referrals.delivery_standalone");
+  }
+  if (delivery === "waiting" && app.status && app.status.enrolled) return t("ui.referrals.delivery_answer_waiting");
+  return "";
+}
+
+const STATUS_CONFIRM_KEYS = {
+  accepted: "ui.referrals.confirm_accepted",
+  declined: "ui.referrals.confirm_declined",
+  completed: "ui.referrals.confirm_completed",
+};
+
 function paintReferrals(root, state, update) {
   const error = errorBox("referrals-error");
   const items = state.referrals.map((referral) => {
-    const moves = (NEXT_STATUS[referral.status] || []).map((status) =>
-      h(
+    const slot = h("div", { class: "actions inline referral-moves" });
+    // A status change is asked once more before it is recorded: one stray click is not final.
+    const confirm = (status) => {
+      const yes = h(
         "button",
         {
           type: "button",
-          class: "referral-status-button",
+          class: "primary referral-status-confirm",
           dataset: { status },
           onclick: async (event) => {
             try {
@@ -586,9 +679,21 @@ function paintReferrals(root, state, update) {
             }
           },
         },
-        t(STATUS_ACTION_KEYS[status]),
-      ),
-    );
+        t("ui.referrals.confirm_yes"),
+      );
+      const no = h("button", { type: "button", class: "referral-status-cancel", onclick: () => { showMoves(); slot.querySelector(".referral-status-button").focus(); } }, t("ui.common.cancel"));
+      replace(slot, h("span", { class: "referral-confirm-text", role: "status" }, t(STATUS_CONFIRM_KEYS[status], { service: serviceName(referral.service) })), yes, no);
+      yes.focus();
+    };
+    const showMoves = () => {
+      const moves = (NEXT_STATUS[referral.status] || []).map((status) =>
+        h("button", { type: "button", class: "referral-status-button", dataset: { status }, onclick: () => confirm(status) }, t(STATUS_ACTION_KEYS[status])),
+      );
+      if (moves.length) replace(slot, h("span", { class: "muted" }, t("ui.referrals.update")), moves);
+      else slot.replaceChildren();
+    };
+    showMoves();
+    const delivery = deliveryText(referral);
     return h(
       "li",
       { class: "referral", dataset: { status: referral.status, id: referral.id, urgency: referral.urgency } },
@@ -596,9 +701,10 @@ function paintReferrals(root, state, update) {
         "div",
         { class: "referral-head" },
         h("strong", {}, serviceName(referral.service)),
-        h("span", { class: "badge status", dataset: { status: referral.status } }, codeLabel("referral_status", referral.status)),
+        h("span", { class: "badge status", dataset: { status: referral.status } }, referral.status === "sent" ? t("ui.referrals.status_recorded") : codeLabel("referral_status", referral.status)),
         referral.urgency !== "routine" ? h("span", { class: "badge urgency", dataset: { urgency: referral.urgency } }, codeLabel("urgency", referral.urgency)) : null,
       ),
+      delivery ? h("p", { class: "referral-delivery", dataset: { delivery: (shown && shown.delivery && shown.delivery[referral.id]) || "waiting" } }, delivery) : null,
       h("p", { class: "muted" }, `${codeLabel("service_type", referral.service_type)} · ${codeLabel("referral_reason", referral.reason)} · ${by(referral.recorded)}`),
       referral.details ? h("p", { class: "prewrap" }, referral.details) : null,
       sharedBy(state, referral),
@@ -611,7 +717,7 @@ function paintReferrals(root, state, update) {
             ),
           )
         : null,
-      moves.length ? h("div", { class: "actions inline" }, h("span", { class: "muted" }, t("ui.referrals.update")), moves) : null,
+      slot,
     );
   });
   replace(root, 
@@ -718,7 +824,9 @@ function timelineEntries(state) {
             { class: "changes" },
             sets.map((set) => h("li", {}, t("ui.timeline.changed", { field: fieldLabel(set.field), value: valueText(set.field, set.value) }))),
           ),
-          entry.reason ? h("p", { class: "prewrap" }, t("ui.timeline.reason", { reason: entry.reason })) : null,
+          entry.reason
+            ? h("p", { class: "prewrap" }, t("ui.timeline.reason", { reason: entry.reason === "created_in_error" ? t("ui.case.created_in_error") : entry.reason }))
+            : null,
           entry.concurrent ? h("p", { class: "muted" }, t("ui.timeline.concurrent")) : null,
         ],
       });

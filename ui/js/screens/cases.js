@@ -47,8 +47,14 @@ export async function render(root, route, current) {
   );
   const newCase = h("button", { id: "new-case", type: "button", onclick: () => app.navigate({ screen: "new-case" }) }, t("ui.cases.new_case"));
 
+  // What the worker has just done elsewhere, such as discarding a case, said once.
+  const notice =
+    route && route.notice === "discarded"
+      ? h("p", { id: "cases-notice", class: "notice info", role: "status" }, t("ui.cases.discarded", { code: route.code || "" }))
+      : null;
   root.append(
     pageHeader(t("ui.cases.title"), null, newScreening, newCase),
+    notice,
     h(
       "div",
       { class: "filters", role: "search" },

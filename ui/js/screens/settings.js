@@ -28,12 +28,20 @@ export function render(root) {
   const nodes = makeNodes();
   const paint = () => {
     const status = app.status;
+    // The service directory (ui/js/directory-editor.js) fills its slot once it has asked the shell.
+    const directorySlot = h("div", { id: "directory-slot" });
+    // A standalone laptop can join its organisation from here (ui/js/join-later.js).
+    const joinSlot = h("div", { id: "join-later-slot" });
     replace(
       root,
       pageHeader(t("ui.settings.title")),
       h("div", { class: "columns" }, generalPanel(status, nodes, paint), passphrasePanel(nodes)),
       aboutPanel(status),
+      joinSlot,
+      directorySlot,
     );
+    import("../join-later.js").then((join) => join.mount(joinSlot)).catch(() => {});
+    import("../directory-editor.js").then((editor) => editor.mount(directorySlot)).catch(() => {});
   };
   paint();
   nodes.language.focus();

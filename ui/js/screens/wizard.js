@@ -9,6 +9,7 @@ import { h, replace, uid } from "../dom.js";
 import { LANGUAGES, language, t, tIn, tx } from "../i18n.js";
 import { choices, codeLabel, loadLists } from "../codes.js";
 import * as drafts from "../drafts.js";
+import { serviceText } from "../directory.js";
 import { errorBox, busy, field, parseDay, showError, writeDay } from "../ui.js";
 
 const DECLINED = "declined";
@@ -808,7 +809,7 @@ class Wizard {
 
 function serviceNameOf(list, id) {
   const entry = (list || []).find((service) => service.id === id);
-  return entry ? entry.name : id;
+  return entry ? serviceText(entry, "name") : id;
 }
 
 /** A suggested service: name, kinds, hours and contact, and the Refer button. */
@@ -816,10 +817,10 @@ function serviceCardLite(entry, button) {
   return h(
     "div",
     { class: "service-card", dataset: { service: entry.id } },
-    h("h3", {}, entry.name),
+    h("h3", {}, serviceText(entry, "name")),
     h("p", { class: "muted" }, entry.types.map((kind) => codeLabel("service_type", kind)).join(", ")),
-    entry.hours ? h("p", {}, `${t("directory.hours")}: ${entry.hours}`) : null,
-    entry.contact ? h("p", {}, `${t("directory.contact")}: ${entry.contact}`) : null,
+    entry.hours ? h("p", {}, `${t("directory.hours")}: ${serviceText(entry, "hours")}`) : null,
+    entry.contact ? h("p", {}, `${t("directory.contact")}: ${serviceText(entry, "contact")}`) : null,
     h("div", { class: "actions" }, button),
   );
 }

@@ -255,6 +255,12 @@ impl Workspace {
     /// makes this laptop's id, signing key and certificate, which the server checks at
     /// redemption.
     pub fn prepare_enrolment(invitation: &Invitation, worker: &str) -> Result<Enrolment> {
+        Workspace::prepare_enrolment_as(invitation, worker, DeviceId::new())
+    }
+
+    /// [`Workspace::prepare_enrolment`] for a laptop that keeps its id (a standalone workspace
+    /// joining later: its events already bear it).
+    pub fn prepare_enrolment_as(invitation: &Invitation, worker: &str, device_id: DeviceId) -> Result<Enrolment> {
         deployment::verify_directory(&invitation.directory, &invitation.root_public_key, invitation.deployment_id)?;
         let damaged =
             || Error::invalid("invitation", "the invitation is damaged; ask your administrator for a new one");
@@ -276,7 +282,6 @@ impl Workspace {
         if invitation_key.public_key().as_slice() != terms.invitation_key.as_slice() {
             return Err(damaged());
         }
-        let device_id = DeviceId::new();
         let key = SigningSecret::generate();
         let directory =
             deployment::verify_directory(&invitation.directory, &invitation.root_public_key, invitation.deployment_id)?;
@@ -306,37 +311,9 @@ impl Workspace {
         enrolment: Enrolment,
         device_token: &str,
     ) -> Result<Workspace> {
-        deployment::verify_directory(&invitation.directory, &invitation.root_public_key, invitation.deployment_id)?;
-        let secret_bytes = Zeroizing::new(
-            hex::decode(&invitation.team_secret)
-                .map_err(|_| Error::invalid("invitation", "the team key inside the invitation is damaged"))?,
-        );
-        let secret = Secret::from_slice(&secret_bytes)
-            .ok_or_else(|| Error::invalid("invitation", "the team key inside the invitation is damaged"))?;
-        let membership = Membership {
-            deployment_id: invitation.deployment_id,
-            server_url: invitation.server_url.clone(),
-            device_token: Zeroizing::new(device_token.to_owned()),
-            root_public_key: invitation.root_public_key.clone(),
-            ministry_team_id: invitation.ministry_team_id,
-            team_id: invitation.team_id,
-            admin: invitation.admin,
-            team_secrets: vec![TeamSecret { team_id: invitation.team_id, secret }],
-            root_key: None,
-            identity: Some(enrolment.identity),
-            directory_key: match &invitation.directory_key {
-                Some(text) => Some(
-                    Secret::from_slice(&Zeroizing::new(hex::decode(text).map_err(|_| {
-                        Error::invalid("invitation", "the directory key inside the invitation is damaged")
-                    })?))
-                    .ok_or_else(|| {
-                        Error::invalid("invitation", "the directory key inside the invitation is damaged")
-                    })?,
-                ),
-                None => None,
-            },
-        };
-        let mut workspace = Workspace::create_member(dir, passphrase, options, enrolment.device_id, membership)?;
+        let device_id = enrolment.device_id;
+        let membership = membership_for(invitation, enrolment.identity, device_token)?;
+        let mut workspace = Workspace::create_member(dir, passphrase, options, device_id, membership)?;
         workspace.store_directory(&invitation.directory)?;
         workspace.mark_certificate_sent()?;
         workspace.audit_now("device.enrol", None, &invitation.team_id.to_string())?;
@@ -418,7 +395,7 @@ impl Workspace {
         Ok(teams)
     }
 
-    fn record_grants(&mut self, case_id: CaseId, teams: &[Team], server_grant: bool) -> Result<()> {
+    pub(super) fn record_grants(&mut self, case_id: CaseId, teams: &[Team], server_grant: bool) -> Result<()> {
         // Each team's key as the directory has it now (a caller's copy may predate a rotation).
         let directory = self.directory()?.ok_or_else(not_enrolled)?;
         let teams: Vec<Team> = teams
@@ -475,6 +452,43 @@ pub(super) fn needs_new_invitation() -> Error {
         "deployment",
         "this laptop joined its organisation before laptops had their own signing key, so it cannot share or sync cases; ask your administrator for a new invitation and join again",
     )
+}
+
+/// The membership an invitation gives a laptop with `identity`, once the server minted
+/// `device_token` (its directory checked against the root key it names).
+pub(super) fn membership_for(
+    invitation: &Invitation,
+    identity: DeviceIdentity,
+    device_token: &str,
+) -> Result<Membership> {
+    deployment::verify_directory(&invitation.directory, &invitation.root_public_key, invitation.deployment_id)?;
+    let secret_bytes = Zeroizing::new(
+        hex::decode(&invitation.team_secret)
+            .map_err(|_| Error::invalid("invitation", "the team key inside the invitation is damaged"))?,
+    );
+    let secret = Secret::from_slice(&secret_bytes)
+        .ok_or_else(|| Error::invalid("invitation", "the team key inside the invitation is damaged"))?;
+    Ok(Membership {
+        deployment_id: invitation.deployment_id,
+        server_url: invitation.server_url.clone(),
+        device_token: Zeroizing::new(device_token.to_owned()),
+        root_public_key: invitation.root_public_key.clone(),
+        ministry_team_id: invitation.ministry_team_id,
+        team_id: invitation.team_id,
+        admin: invitation.admin,
+        team_secrets: vec![TeamSecret { team_id: invitation.team_id, secret }],
+        root_key: None,
+        identity: Some(identity),
+        directory_key: match &invitation.directory_key {
+            Some(text) => Some(
+                Secret::from_slice(&Zeroizing::new(hex::decode(text).map_err(|_| {
+                    Error::invalid("invitation", "the directory key inside the invitation is damaged")
+                })?))
+                .ok_or_else(|| Error::invalid("invitation", "the directory key inside the invitation is damaged"))?,
+            ),
+            None => None,
+        },
+    })
 }
 
 /// A team's name: plain text of at most 100 characters (sealed, it must fit the server's 200).

@@ -17,20 +17,26 @@ use serde::Serialize;
 use uuid::Uuid;
 
 mod audit_sync;
+mod discard;
 mod drafts;
 mod exchange;
 pub(crate) mod facts;
+mod join_later;
 mod membership;
 mod migrations;
+mod referrals;
 mod revocation;
 mod screening;
 mod search;
+mod services;
 mod trafficking;
 pub mod wipe;
 
 pub use audit_sync::{AUDIT_KIND, DeviceAudit, audit_channel};
+pub use discard::{CREATED_IN_ERROR, Held};
 pub use exchange::{ApplyReport, ClockWarning};
 pub use membership::{DeploymentPlan, Enrolment};
+pub use referrals::{Delivery, ReferralInput};
 pub use revocation::{Rotation, TEAM_KEY_KIND, team_key_channel};
 pub use screening::{
     ConsentShared, ContactShared, DUPLICATE_PREFILTER_LIMIT, DuplicateCandidate, IdentityShared, NoteShared,
@@ -46,8 +52,7 @@ use crate::fold::CaseState;
 use crate::ids::{CaseCode, CaseId, CodePrefix, DeviceId, EntryId, EventId};
 use crate::keyfile::{self, LocalSecrets};
 use crate::model::{
-    CaseFields, CaseStatus, Consent, ConsentMethod, ConsentScope, Field, FieldValue, Note, ReferralReason,
-    ReferralStatus, RiskLevel, Screening, ServiceType, Urgency, values,
+    CaseFields, CaseStatus, Consent, ConsentMethod, ConsentScope, Field, FieldValue, Note, RiskLevel, Screening, values,
 };
 
 pub const DB_FILE: &str = "harbour.db";
@@ -109,17 +114,6 @@ pub struct ConsentInput {
     pub given_on: NaiveDate,
     pub method: ConsentMethod,
     pub note: Option<String>,
-}
-
-/// A referral as typed by a worker.
-#[derive(Clone, Debug)]
-pub struct ReferralInput {
-    pub service: String,
-    pub service_type: ServiceType,
-    pub reason: ReferralReason,
-    pub details: Option<String>,
-    pub urgency: Urgency,
-    pub consent_id: EntryId,
 }
 
 /// An unlocked workspace. Dropping it locks: the connection closes and every key is zeroized.
@@ -435,58 +429,6 @@ impl Workspace {
         let id = consent.id;
         let state = self.record(case_id, Change::ConsentRecorded { consent }, "consent.add", "")?;
         Ok((id, state))
-    }
-
-    /// Records a referral. It must rely on a consent already recorded on the case.
-    pub fn add_referral(&mut self, case_id: CaseId, input: ReferralInput) -> Result<(EntryId, CaseState)> {
-        let state = self.state(case_id)?;
-        if state.consent(input.consent_id).is_none() {
-            return Err(Error::invalid(
-                "consent",
-                "no consent with that id on this case; record the person's consent first (harbour consent add)",
-            ));
-        }
-        let referral = crate::model::Referral {
-            id: EntryId::new(),
-            service: values::short_text("service", &input.service)?,
-            service_type: input.service_type,
-            reason: input.reason,
-            details: input.details.as_deref().map(|text| values::long_text("details", text)).transpose()?,
-            urgency: input.urgency,
-            consent_id: input.consent_id,
-        };
-        let id = referral.id;
-        let detail = input.service_type.as_str();
-        let state = self.record_on(state, Change::ReferralMade { referral }, "referral.add", detail)?;
-        Ok((id, state))
-    }
-
-    /// Moves a referral along sent → accepted/declined → completed.
-    pub fn set_referral_status(
-        &mut self,
-        case_id: CaseId,
-        referral_id: EntryId,
-        status: ReferralStatus,
-        note: Option<&str>,
-    ) -> Result<CaseState> {
-        let state = self.state(case_id)?;
-        let current = state
-            .referral(referral_id)
-            .ok_or_else(|| Error::invalid("referral", "no referral with that id on this case"))?
-            .status;
-        if !current.may_become(status) {
-            return Err(Error::invalid(
-                "status",
-                format!(
-                    "a referral that is {} cannot become {}; the order is sent, then accepted or declined, then completed",
-                    current.as_str(),
-                    status.as_str()
-                ),
-            ));
-        }
-        let note = note.map(|text| values::long_text("note", text)).transpose()?;
-        let change = Change::ReferralStatusChanged { referral_id, status, note };
-        self.record_on(state, change, "referral.status", status.as_str())
     }
 
     /// Records a filled screening (validated and scored by the form engine before it gets here).

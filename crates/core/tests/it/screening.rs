@@ -300,7 +300,8 @@ fn a_referral_packet_holds_only_what_the_consent_covers() {
         };
         let (consent_id, _) = workspace.add_consent(case.id, consent).unwrap();
         let referral = ReferralInput {
-            service: "Safe House".into(),
+            // A service of its own for each referral: a second open one to a service is refused.
+            service: format!("Safe House {consent_id}"),
             service_type: ServiceType::Shelter,
             reason: ReferralReason::AdditionalServicesRequired,
             details: None,

@@ -196,10 +196,11 @@ fn populate() -> Population {
             note: None,
         };
         let (consent_id, _) = workspace.add_consent(case.id, consent).unwrap();
-        for _ in 0..draw.below(3) {
+        for n in 0..draw.below(3) {
             let service_type = draw.pick(&[ServiceType::Shelter, ServiceType::Medical, ServiceType::LegalAid]);
             let input = ReferralInput {
-                service: "Generated service".into(),
+                // One service per referral: a second open referral to one service is refused.
+                service: format!("Generated service {n}"),
                 service_type,
                 reason: ReferralReason::AdditionalServicesRequired,
                 details: None,

@@ -269,7 +269,14 @@ fn referrals_rely_on_consent_and_follow_their_lifecycle() {
     let made = state.referral(first).unwrap();
     assert_eq!(made.status, ReferralStatus::Sent);
     assert_eq!(made.referral.consent_id, consent);
-    let (second, _) = workspace.add_referral(case, referral_input(consent)).unwrap();
+    // The same service again while the first is open is refused; another service is not.
+    assert_eq!(
+        outcome(&workspace.add_referral(case, referral_input(consent))),
+        format!("error: {}", harbour_core::Error::AlreadyReferred)
+    );
+    let (second, _) = workspace
+        .add_referral(case, ReferralInput { service: "Castries Legal Aid".into(), ..referral_input(consent) })
+        .unwrap();
 
     let w = &mut workspace;
     let not_allowed = |from: &str, to: &str| {

@@ -1,0 +1,76 @@
+//! A laptop started on its own joins its organisation later and keeps its cases: a real
+//! `harbour-server` on 127.0.0.1, the ministry's laptop driven through the `harbour` binary, and
+//! the standalone workspace joined through core and the sync client, as the desktop does.
+
+use harbour_core::Workspace;
+use harbour_sync::client::Client;
+use harbour_tests::server::{Backend, ServerStore};
+use harbour_tests::{PASSPHRASE, harbour, harbour_json};
+
+#[test]
+fn a_standalone_laptop_joins_later_and_its_cases_reach_the_ministry() {
+    let root = tempfile::tempdir().unwrap();
+    let store = ServerStore::new(&Backend::Sqlite, &root.path().join("server"));
+    let bootstrap = store.init();
+    let server = store.start();
+    let ministry = root.path().join("ministry");
+    assert!(harbour(&ministry, &["init", "--worker", "Administrator"]).status.success());
+    harbour_json(&ministry, &["deployment", "create", "--server", &server.url, "--bootstrap-token", &bootstrap]);
+    harbour_json(&ministry, &["team", "create", "Clinic"]);
+    let invited = harbour_json(&ministry, &["invite", "create", "--team", "Clinic"]);
+
+    // A clinic laptop worked alone for a while.
+    let clinic = root.path().join("clinic");
+    assert!(harbour(&clinic, &["init", "--worker", "Nurse"]).status.success());
+    let first = harbour_json(&clinic, &["case", "new", "--name", "Invented Zephyrine Talbrook"]);
+    harbour_json(&clinic, &["note", "add", first["code"].as_str().unwrap(), "--text", "Invented note"]);
+    let second = harbour_json(&clinic, &["case", "new", "--name", "Invented Corwin Ashdale"]);
+    let before = Workspace::unlock(&clinic, PASSPHRASE).unwrap().device_id();
+
+    // It joins: the invitation is redeemed for a certificate made for its own id.
+    let mut workspace = Workspace::unlock(&clinic, PASSPHRASE).unwrap();
+    let invitation = harbour_core::deployment::open_invitation(
+        invited["invitation"].as_str().unwrap(),
+        invited["code"].as_str().unwrap(),
+    )
+    .unwrap();
+    let enrolment = Workspace::prepare_enrolment_as(&invitation, workspace.worker(), workspace.device_id()).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let redeemer = Client::new(&invitation.server_url).unwrap().with_token(&invitation.invitation_token);
+    let redeemed =
+        runtime.block_on(redeemer.redeem_invitation(enrolment.device_id.0, &enrolment.identity.certificate)).unwrap();
+    assert_eq!(workspace.join_later(&invitation, enrolment, &redeemed.device_token).unwrap(), 2);
+    assert!(
+        workspace
+            .join_later(&invitation, Workspace::prepare_enrolment_as(&invitation, "x", before).unwrap(), "t")
+            .is_err(),
+        "a second join is refused"
+    );
+    drop(workspace);
+
+    // Unlocked again it is a laptop of the organisation, with the same id and its cases.
+    let workspace = Workspace::unlock(&clinic, PASSPHRASE).unwrap();
+    assert_eq!(workspace.device_id(), before, "the laptop keeps its id");
+    assert!(workspace.membership().is_some());
+    drop(workspace);
+    let sent = harbour_json(&clinic, &["sync"]);
+    assert!(sent["pushed"].as_u64().unwrap() >= 7, "the cases, the note and their grants are sent: {}", sent["pushed"]);
+
+    // The ministry receives both cases and can read them.
+    harbour_json(&ministry, &["sync"]);
+    for case in [&first, &second] {
+        let shown = harbour_json(&ministry, &["case", "show", case["code"].as_str().unwrap()]);
+        assert!(
+            shown["fields"]["name"] == case["name"],
+            "the ministry reads a case the clinic recorded before joining"
+        );
+    }
+    assert_eq!(
+        harbour_json(&ministry, &["case", "show", first["code"].as_str().unwrap()])["notes"].as_array().map(Vec::len),
+        Some(1)
+    );
+    assert!(
+        store.plaintext_found(&["Zephyrine", "Talbrook", "Ashdale"]).is_empty(),
+        "the server holds no name in clear"
+    );
+}

@@ -1,0 +1,146 @@
+// Settings → Service directory: the services people are referred to, edited in the app by
+// whoever may edit them (the person on a standalone laptop, the administrator's laptop in an
+// organisation), each text in English and translated into Spanish and French.
+
+import { call } from "./api.js";
+import { h, replace } from "./dom.js";
+import { t } from "./i18n.js";
+import { setDirectory, serviceText } from "./directory.js";
+import { busy, errorBox, field, showError } from "./ui.js";
+
+/** The texts a service has in each language, with the label of each. */
+const TEXTS = [
+  ["name", "ui.directory.name"],
+  ["hours", "directory.hours"],
+  ["contact", "directory.contact"],
+  ["description", "ui.directory.description"],
+];
+
+const TRANSLATED = [
+  ["es", "Español"],
+  ["fr", "Français"],
+];
+
+/** Fills `slot` with the directory panel: the list, or a sentence saying who may edit it. */
+export async function mount(slot) {
+  const mayEdit = await call("may_edit_directory").catch(() => false);
+  if (!mayEdit) {
+    replace(
+      slot,
+      h(
+        "section",
+        { id: "directory-panel", class: "panel", "aria-labelledby": "directory-title" },
+        h("h2", { id: "directory-title" }, t("ui.directory.title")),
+        h("p", { class: "muted" }, t("ui.directory.admin_only")),
+      ),
+    );
+    return;
+  }
+  const directory = await call("service_directory");
+  showList(slot, directory);
+}
+
+function showList(slot, directory, notice) {
+  replace(
+    slot,
+    h(
+      "section",
+      { id: "directory-panel", class: "panel", "aria-labelledby": "directory-title" },
+      h("h2", { id: "directory-title", tabindex: "-1" }, t("ui.directory.title")),
+      h("p", { class: "muted" }, t("ui.directory.lead")),
+      notice ? h("p", { id: "directory-saved", class: "notice success", role: "status" }, notice) : null,
+      h(
+        "ul",
+        { class: "directory-list" },
+        directory.services.map((entry) =>
+          h(
+            "li",
+            { class: "directory-service", dataset: { service: entry.id } },
+            h("strong", {}, serviceText(entry, "name")),
+            h("span", { class: "muted" }, ` · ${serviceText(entry, "contact")}`),
+            h(
+              "button",
+              { type: "button", class: "directory-edit", dataset: { service: entry.id }, onclick: () => showForm(slot, directory, entry) },
+              t("ui.directory.edit"),
+            ),
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function showForm(slot, directory, entry) {
+  const inputs = {};
+  const input = (id, value) => h("input", { id, type: "text", autocomplete: "off", value: value || "" });
+  const groups = TEXTS.map(([key, label]) => {
+    inputs[key] = { en: input(`directory-${key}-en`, entry[key]) };
+    for (const [lang] of TRANSLATED) {
+      inputs[key][lang] = input(`directory-${key}-${lang}`, entry.translations && entry.translations[lang] && entry.translations[lang][key]);
+    }
+    return h(
+      "fieldset",
+      { class: "directory-texts" },
+      h("legend", {}, t(label)),
+      field("English", inputs[key].en),
+      TRANSLATED.map(([lang, name]) => field(name, inputs[key][lang], null)),
+    );
+  });
+  const phone = input("directory-phone", entry.phone);
+  const email = input("directory-email", entry.email);
+  const error = errorBox("directory-error");
+  const save = h("button", { id: "directory-save", type: "submit", class: "primary" }, t("ui.directory.save"));
+  const form = h(
+    "form",
+    { id: "directory-form", class: "panel", novalidate: true },
+    h("h2", { id: "directory-title", tabindex: "-1" }, t("ui.directory.edit_title", { service: serviceText(entry, "name") })),
+    h("p", { class: "muted" }, t("ui.directory.translate_hint")),
+    groups,
+    h("div", { class: "row" }, field(t("ui.directory.phone"), phone, t("ui.directory.phone_hint")), field(t("ui.directory.email"), email)),
+    error,
+    h(
+      "div",
+      { class: "actions" },
+      save,
+      h("button", { id: "directory-cancel", type: "button", onclick: () => showList(slot, directory) }, t("ui.common.cancel")),
+    ),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const next = { ...entry, translations: {} };
+    for (const [key] of TEXTS) {
+      const english = inputs[key].en.value.trim();
+      if (english) next[key] = english;
+      else if (key === "description") delete next.description;
+      else {
+        showError(error, t("ui.directory.missing", { field: t(TEXTS.find(([k]) => k === key)[1]) }));
+        inputs[key].en.focus();
+        return;
+      }
+      for (const [lang] of TRANSLATED) {
+        const text = inputs[key][lang].value.trim();
+        if (text) next.translations[lang] = { ...(next.translations[lang] || {}), [key]: text };
+      }
+    }
+    const typedPhone = phone.value.replace(/[\s().-]/g, "");
+    if (typedPhone && !/^\+[1-9]\d{1,14}$/.test(typedPhone)) {
+      showError(error, t("ui.directory.phone_invalid"));
+      phone.focus();
+      return;
+    }
+    if (typedPhone) next.phone = typedPhone;
+    else delete next.phone;
+    if (email.value.trim()) next.email = email.value.trim();
+    else delete next.email;
+    try {
+      const saved = await busy(save, () => call("save_service", { service: next }));
+      setDirectory(saved);
+      showList(slot, saved, t("ui.directory.saved", { service: serviceText(next, "name") }));
+      document.getElementById("directory-title").focus();
+    } catch (failure) {
+      showError(error, failure);
+    }
+  });
+  replace(slot, form);
+  inputs.name.en.focus();
+}
