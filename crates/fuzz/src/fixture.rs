@@ -35,6 +35,9 @@ fn secret(fill: u8) -> Secret {
 }
 
 pub(crate) const NOW_MS: u64 = 1_764_279_012_345;
+/// When the fixture's invitation expires: 2100, so that what checks expiry against the real
+/// clock goes on to the checks after it.
+pub(crate) const EXPIRES_MS: u64 = 4_102_444_800_000;
 
 pub(crate) fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
@@ -55,7 +58,7 @@ pub(crate) fn fixture() -> &'static Fixture {
                 invitation_id: Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0004),
                 team_id: team.team_id,
                 admin: false,
-                expires_ms: NOW_MS + 86_400_000,
+                expires_ms: EXPIRES_MS,
                 invitation_key: invitation_key.public_key().to_vec(),
             },
         );

@@ -30,8 +30,9 @@ pub struct Target {
     pub name: &'static str,
     /// What it reads, in a few words.
     pub what: &'static str,
-    /// Feeds bytes to the parser; panics only on a bug.
-    pub run: fn(&[u8]),
+    /// Feeds bytes to the parser; panics only on a bug. True when the input was accepted all
+    /// the way (every seed is: the structure-aware modes do reach the parsers behind a seal).
+    pub run: fn(&[u8]) -> bool,
     /// Valid inputs (with their mode byte) to start from.
     pub seeds: fn() -> Vec<Vec<u8>>,
 }

@@ -12,8 +12,8 @@ use crate::{seed, split_mode, text};
 const SAINT_LUCIA: &str = include_str!("../../../../assets/directory/saint-lucia.json");
 
 /// A service-directory file. What loads must export and load again to the same file.
-pub(crate) fn service_directory(data: &[u8]) {
-    let Ok(directory) = Directory::from_json(&text(data)) else { return };
+pub(crate) fn service_directory(data: &[u8]) -> bool {
+    let Ok(directory) = Directory::from_json(&text(data)) else { return false };
     let exported = directory.to_json();
     let again = Directory::from_json(&exported).expect("an exported directory loads again");
     assert_eq!(again.to_json(), exported, "export → load → export changed the directory");
@@ -24,6 +24,7 @@ pub(crate) fn service_directory(data: &[u8]) {
     for lang in Lang::ALL {
         let _ = directory.report(lang, strings);
     }
+    true
 }
 
 pub(crate) fn service_directory_seeds() -> Vec<Vec<u8>> {
@@ -33,19 +34,20 @@ pub(crate) fn service_directory_seeds() -> Vec<Vec<u8>> {
 /// Mode 0: a `GET /v1/directory` body as the server sends it. Mode 1: the bytes as the
 /// document, signed with the deployment's root key, so that what only the root key could have
 /// written is parsed too.
-pub(crate) fn signed_directory(data: &[u8]) {
+pub(crate) fn signed_directory(data: &[u8]) -> bool {
     let fixture = fixture();
     let (mode, rest) = split_mode(data, 2);
     let signed = match mode {
         0 => match serde_json::from_slice::<SignedDirectory>(rest) {
             Ok(signed) => signed,
-            Err(_) => return,
+            Err(_) => return false,
         },
         _ => fixture.sign_directory(text(rest).into_owned()),
     };
-    let Ok(directory) = verify_directory(&signed, &fixture.root_public, fixture.deployment_id) else { return };
-    let _ = open_team_names(directory.clone(), Some(&fixture.directory_key));
+    let Ok(directory) = verify_directory(&signed, &fixture.root_public, fixture.deployment_id) else { return false };
+    let opened = open_team_names(directory.clone(), Some(&fixture.directory_key)).is_ok();
     let _ = open_team_names(directory, None);
+    opened
 }
 
 pub(crate) fn signed_directory_seeds() -> Vec<Vec<u8>> {

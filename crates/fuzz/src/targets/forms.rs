@@ -9,25 +9,25 @@ use crate::{seed, split_mode, text};
 const STRINGS: &str = include_str!("../../../../assets/i18n/strings.json");
 
 /// Mode 0: a form definition. Mode 1: a translation table.
-pub(crate) fn form_definition(data: &[u8]) {
+pub(crate) fn form_definition(data: &[u8]) -> bool {
     let (mode, rest) = split_mode(data, 2);
     let json = text(rest);
     match mode {
         0 => {
-            if let Ok(form) = Form::from_json("fuzz.v1.json", &json) {
-                use_form(&form, &Answers::new());
-                // What loads also loads into a library, which checks it against the others.
-                let _ = FormLibrary::builtin().insert(form);
-            }
+            let Ok(form) = Form::from_json("fuzz.v1.json", &json) else { return false };
+            use_form(&form, &Answers::new());
+            // What loads also loads into a library, which checks it against the others.
+            let _ = FormLibrary::builtin().insert(form);
+            true
         }
         _ => {
-            if let Ok(strings) = Strings::from_json(&json) {
-                for key in strings.keys().take(50) {
-                    for lang in Lang::ALL {
-                        let _ = strings.text(key, lang);
-                    }
+            let Ok(strings) = Strings::from_json(&json) else { return false };
+            for key in strings.keys().take(50) {
+                for lang in Lang::ALL {
+                    let _ = strings.text(key, lang);
                 }
             }
+            true
         }
     }
 }
@@ -54,20 +54,21 @@ fn use_form(form: &Form, answers: &Answers) {
 /// Mode 0: an answers file, as the CLI reads it, against every shipped form. Mode 1: answers
 /// built from the bytes for one shipped form's own questions (each byte picks an answer among
 /// the question's options and values that break them), so scoring and `show_if` are reached.
-pub(crate) fn answers(data: &[u8]) {
+pub(crate) fn answers(data: &[u8]) -> bool {
     let (mode, rest) = split_mode(data, 2);
     let library = FormLibrary::shipped();
     match mode {
         0 => {
-            let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&text(rest)) else { return };
+            let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&text(rest)) else { return false };
             let answers: Answers = map.into_iter().collect();
             for form in library.latest_forms() {
                 use_form(form, &answers);
             }
+            true
         }
         _ => {
             let forms = library.latest_forms();
-            let Some((pick, choices)) = rest.split_first() else { return };
+            let Some((pick, choices)) = rest.split_first() else { return false };
             let form = forms[*pick as usize % forms.len()];
             let mut answers = Answers::new();
             for (question, &choice) in form.questions().zip(choices) {
@@ -88,6 +89,7 @@ pub(crate) fn answers(data: &[u8]) {
                 answers.insert(question.id.clone(), value);
             }
             use_form(form, &answers);
+            true
         }
     }
 }

@@ -18,14 +18,14 @@ const CERTIFICATE_AT: usize = SIGNED_LEN + 64;
 ///
 /// Whatever the bytes, only the one grant the fixture's laptop signed may pass as signed, and
 /// only the fixture's case key may come out of opening one.
-pub(crate) fn sealed_grant(data: &[u8]) {
+pub(crate) fn sealed_grant(data: &[u8]) -> bool {
     let fixture = fixture();
     let valid = &fixture.grant;
     let (mode, rest) = split_mode(data, 4);
     let sealed = match mode {
         0 => match serde_json::from_slice::<SealedEvent>(rest) {
             Ok(sealed) => sealed,
-            Err(_) => return,
+            Err(_) => return false,
         },
         1 => SealedEvent { ciphertext: rest.to_vec(), ..valid.clone() },
         2 => SealedEvent { ciphertext: [&valid.ciphertext[..CERTIFICATE_AT], rest].concat(), ..valid.clone() },
@@ -38,7 +38,8 @@ pub(crate) fn sealed_grant(data: &[u8]) {
         }
     };
     let _ = grant_team(&sealed);
-    if GrantVerifier::new(&fixture.root_public, fixture.deployment_id).author(&sealed).is_ok() {
+    let signed = GrantVerifier::new(&fixture.root_public, fixture.deployment_id).author(&sealed).is_ok();
+    if signed {
         assert!(
             sealed.kind == GRANT_KIND
                 && sealed.associated_data() == valid.associated_data()
@@ -54,6 +55,7 @@ pub(crate) fn sealed_grant(data: &[u8]) {
             assert_eq!(key.secret.expose(), fixture.case_key.secret.expose(), "a grant opened to another key");
         }
     }
+    signed
 }
 
 pub(crate) fn sealed_grant_seeds() -> Vec<Vec<u8>> {

@@ -4,6 +4,7 @@ use std::sync::OnceLock;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use harbour_core::Workspace;
 use harbour_core::crypto::{self, KdfParams, Secret};
 use harbour_core::deployment::{Invitation, open_invitation, seal_invitation};
 use serde_json::{Value, json};
@@ -20,21 +21,21 @@ const SALT: [u8; 16] = [9; 16];
 
 /// Mode 0: the pasted text. Mode 1: the bytes as the invitation inside, sealed under the code
 /// with cheap Argon2 settings, so that the fuzzer reaches what only the code's holder can read.
-pub(crate) fn invitation(data: &[u8]) {
+pub(crate) fn invitation(data: &[u8]) -> bool {
     let (mode, rest) = split_mode(data, 2);
     let pasted = match mode {
         0 => {
             let pasted = text(rest).into_owned();
             if too_slow(&pasted) {
-                return;
+                return false;
             }
             pasted
         }
         _ => sealed_text(rest),
     };
-    if let Ok(invitation) = open_invitation(&pasted, CODE) {
-        let _ = format!("{invitation:?}");
-    }
+    let Ok(invitation) = open_invitation(&pasted, CODE) else { return false };
+    // What the new laptop does next, before it asks the server anything.
+    Workspace::prepare_enrolment(&invitation, "Fuzz Worker").is_ok()
 }
 
 pub(crate) fn invitation_seeds() -> Vec<Vec<u8>> {
@@ -59,7 +60,7 @@ fn valid_invitation() -> Invitation {
         invitation_token: "hbi_0123456789abcdef".into(),
         invitation_key: fixture.invitation_key.secret().to_hex().to_string(),
         credential: fixture.credential.clone(),
-        expires_ms: crate::fixture::NOW_MS + 86_400_000,
+        expires_ms: crate::fixture::EXPIRES_MS,
         admin: false,
         directory: fixture.directory.clone(),
         directory_key: Some(fixture.directory_key.to_hex().to_string()),

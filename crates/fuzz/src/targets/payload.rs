@@ -20,15 +20,18 @@ const SMALL_LIMIT: usize = 64 * 1024;
 /// then opened and folded after a creation. Mode 1: the bytes as the compressed payload (zstd
 /// frames that lie about their size, bombs). Mode 2: the bytes to `decompress` with a small
 /// limit, which must hold.
-pub(crate) fn event_payload(data: &[u8]) {
+pub(crate) fn event_payload(data: &[u8]) -> bool {
     let (mode, rest) = split_mode(data, 3);
     match mode {
         0 => open_and_fold(&compress(rest, 3), kind_of(rest)),
-        1 => open_and_fold(rest, "case.updated"),
+        1 => {
+            let kind = crypto::decompress(rest, SMALL_LIMIT).map_or("case.updated", |body| kind_of(&body));
+            open_and_fold(rest, kind)
+        }
         _ => {
-            if let Some(out) = crypto::decompress(rest, SMALL_LIMIT) {
-                assert!(out.len() <= SMALL_LIMIT, "decompression went past its limit");
-            }
+            let Some(out) = crypto::decompress(rest, SMALL_LIMIT) else { return false };
+            assert!(out.len() <= SMALL_LIMIT, "decompression went past its limit");
+            true
         }
     }
 }
@@ -81,11 +84,12 @@ fn sealed(compressed: &[u8], kind: &str) -> SealedEvent {
     sealed
 }
 
-fn open_and_fold(compressed: &[u8], kind: &str) {
-    let Ok(event) = crypto::open(&sealed(compressed, kind), &fixture().case_key) else { return };
+fn open_and_fold(compressed: &[u8], kind: &str) -> bool {
+    let Ok(event) = crypto::open(&sealed(compressed, kind), &fixture().case_key) else { return false };
     let created = creation();
     let _ = CaseState::fold([&created, &event]);
     let _ = CaseState::fold([&event]);
+    true
 }
 
 /// The case the fuzzed events change.

@@ -23,7 +23,7 @@ use crate::{seed, split_mode};
 const BODIES: u8 = 24;
 
 /// The mode chooses the body type; the rest is the body.
-pub(crate) fn wire_bodies(data: &[u8]) {
+pub(crate) fn wire_bodies(data: &[u8]) -> bool {
     let (mode, body) = split_mode(data, BODIES);
     match mode {
         0 => json::<SealedEvent>(body),
@@ -52,23 +52,28 @@ pub(crate) fn wire_bodies(data: &[u8]) {
         _ => {
             // The query of `GET /v1/events`, and the sortable clock text kept as a key.
             let text = String::from_utf8_lossy(body);
+            let mut accepted = false;
             if let Ok(query) = serde_urlencoded::from_str::<PullQuery>(&text) {
                 let again = serde_urlencoded::to_string(query).expect("a query serializes");
                 assert_eq!(serde_urlencoded::from_str::<PullQuery>(&again).ok(), Some(query), "query round trip");
+                accepted = true;
             }
             if let Some(hlc) = Hlc::from_sortable(&text) {
                 assert_eq!(Hlc::from_sortable(&hlc.to_sortable()), Some(hlc), "clock text round trip");
+                accepted = true;
             }
+            accepted
         }
     }
 }
 
 /// Parses a body; if it parses, writes it and reads it back unchanged.
-fn json<T: Serialize + DeserializeOwned + PartialEq + Debug>(body: &[u8]) {
-    let Ok(value) = serde_json::from_slice::<T>(body) else { return };
+fn json<T: Serialize + DeserializeOwned + PartialEq + Debug>(body: &[u8]) -> bool {
+    let Ok(value) = serde_json::from_slice::<T>(body) else { return false };
     let written = serde_json::to_vec(&value).expect("a parsed body serializes");
     let again: T = serde_json::from_slice(&written).expect("a written body parses");
     assert!(again == value, "a body changed in a round trip: {}", std::any::type_name::<T>());
+    true
 }
 
 pub(crate) fn wire_bodies_seeds() -> Vec<Vec<u8>> {
