@@ -68,6 +68,9 @@ pub struct LoadReport {
     /// CPU seconds used during the measured phase.
     pub server_cpu: Duration,
     pub generator_cpu: Duration,
+    /// The machine's 1-minute load average at the start and the end of the measured phase
+    /// (other work on the machine competes with both processes).
+    pub load_average: (f64, f64),
 }
 
 impl LoadReport {
@@ -92,7 +95,8 @@ impl LoadReport {
              pull latency: p50 {pull50:.1?}, p99 {pull99:.1?}, max {pullmax:.1?}\n\
              errors: {errors} {kinds:?}; lost events: {lost}; rounds without events: {starved}\n\
              server RSS: peak {rss_peak} MiB, end {rss_end} MiB\n\
-             CPU of the {cores:.0}-core machine: server {server_cpu:.0}%, load generator {generator_cpu:.0}%",
+             CPU of the {cores:.0}-core machine: server {server_cpu:.0}%, load generator {generator_cpu:.0}%; \
+             load average {load_start:.1} at the start, {load_end:.1} at the end",
             backend = self.backend,
             laptops = self.laptops,
             teams = self.teams,
@@ -120,6 +124,8 @@ impl LoadReport {
             rss_end = self.server_rss_end_kib / 1024,
             server_cpu = share(self.server_cpu),
             generator_cpu = share(self.generator_cpu),
+            load_start = self.load_average.0,
+            load_end = self.load_average.1,
         )
     }
 }
@@ -180,6 +186,7 @@ pub fn run(config: &LoadConfig, dir: &Path) -> LoadReport {
             }
         })
     };
+    let load_before = load_average();
     let server_cpu_before = cpu_time(server.pid());
     let own_cpu_before = cpu_time(std::process::id());
     let measure_start = Instant::now();
@@ -220,6 +227,7 @@ pub fn run(config: &LoadConfig, dir: &Path) -> LoadReport {
         server_rss_end_kib: rss_end,
         server_cpu,
         generator_cpu,
+        load_average: (load_before, load_average()),
         ..LoadReport::default()
     };
     let mut acknowledged_by_team: BTreeMap<Uuid, HashSet<Uuid>> = BTreeMap::new();
@@ -316,7 +324,9 @@ async fn drive(laptop: &Laptop, offset: Duration, interval: Duration, deadline: 
     let mut cursor = 0u64;
     let mut next = Instant::now() + offset;
     let mut round = 0usize;
-    while next < deadline {
+    // A laptop that falls behind its schedule (a sync slower than its interval) syncs again at
+    // once, until the deadline: the phase lasts its duration whatever the server's pace.
+    while next < deadline && Instant::now() < deadline {
         tokio::time::sleep_until(next.into()).await;
         next += interval;
         match laptop.rounds.get(round) {
@@ -446,6 +456,14 @@ impl Drop for LoadServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// The machine's 1-minute load average.
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// Resident memory of a process, in KiB (0 when it cannot be read).
