@@ -9,6 +9,14 @@
 #   HARBOUR_CRASH_KILLS=1000              crash safety: SIGKILLs of a writing process
 #   HARBOUR_IDLE_CONNECTIONS=20000        idle connections held against the server while a device syncs
 #   HARBOUR_SCHEMATHESIS_EXAMPLES=1000    Schemathesis cases per API operation and phase
+#   HARBOUR_FUZZ_CASES=20000              proptest cases per fuzz target (crates/fuzz/tests/fuzz.rs)
+#   HARBOUR_FUZZ_SECONDS=180              libFuzzer's time per fuzz target (tests/fuzz.sh)
+#   HARBOUR_LOAD_LAPTOPS=200              load benchmark: laptops, each with its own token
+#   HARBOUR_LOAD_SECONDS=60               load benchmark: measured seconds per backend
+#   HARBOUR_LOAD_INTERVAL_MS=1000         load benchmark: each laptop syncs this often
+#
+# Each part can be run alone: HARBOUR_LONG_PARTS="fuzz load" runs only those (of: sim crash
+# connections fuzz load).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +26,13 @@ export HARBOUR_SIM_CASES=${HARBOUR_SIM_CASES:-10000}
 export HARBOUR_CRASH_KILLS=${HARBOUR_CRASH_KILLS:-1000}
 export HARBOUR_IDLE_CONNECTIONS=${HARBOUR_IDLE_CONNECTIONS:-20000}
 export HARBOUR_SCHEMATHESIS_EXAMPLES=${HARBOUR_SCHEMATHESIS_EXAMPLES:-1000}
+export HARBOUR_FUZZ_CASES=${HARBOUR_FUZZ_CASES:-20000}
+export HARBOUR_FUZZ_SECONDS=${HARBOUR_FUZZ_SECONDS:-180}
+export HARBOUR_LOAD_LAPTOPS=${HARBOUR_LOAD_LAPTOPS:-200}
+export HARBOUR_LOAD_SECONDS=${HARBOUR_LOAD_SECONDS:-60}
+export HARBOUR_LOAD_INTERVAL_MS=${HARBOUR_LOAD_INTERVAL_MS:-1000}
+parts=${HARBOUR_LONG_PARTS:-sim crash connections fuzz load}
+part() { [[ " $parts " == *" $1 "* ]]; }
 
 say() { printf '\n== %s\n' "$*"; }
 
@@ -27,11 +42,37 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 cargo build --workspace --bins
 
-say "Sync simulation: $HARBOUR_SIM_CASES cases"
-cargo test -p harbour-tests --test it sync_simulation -- --nocapture
+if part sim; then
+    say "Sync simulation: $HARBOUR_SIM_CASES cases"
+    cargo test -p harbour-tests --test it sync_simulation -- --nocapture
+fi
 
-say "Crash safety: $HARBOUR_CRASH_KILLS kills"
-cargo test -p harbour-tests --test it crash_safety -- --nocapture
+if part crash; then
+    say "Crash safety: $HARBOUR_CRASH_KILLS kills"
+    cargo test -p harbour-tests --test it crash_safety -- --nocapture
+fi
 
-say "Connections: $HARBOUR_IDLE_CONNECTIONS idle connections; Schemathesis: $HARBOUR_SCHEMATHESIS_EXAMPLES cases per operation"
-cargo test -p harbour-server --test it -- hardening:: schemathesis:: --nocapture
+if part connections; then
+    say "Connections: $HARBOUR_IDLE_CONNECTIONS idle connections; Schemathesis: $HARBOUR_SCHEMATHESIS_EXAMPLES cases per operation"
+    cargo test -p harbour-server --test it -- hardening:: schemathesis:: --nocapture
+fi
+
+if part fuzz; then
+    say "Fuzzing, structure-aware under proptest: $HARBOUR_FUZZ_CASES cases per target"
+    cargo test -p harbour-fuzz
+    say "Fuzzing, coverage-guided (libFuzzer): $HARBOUR_FUZZ_SECONDS s per target"
+    bash tests/fuzz.sh
+fi
+
+if part load; then
+    say "Load: $HARBOUR_LOAD_LAPTOPS laptops for $HARBOUR_LOAD_SECONDS s on SQLite, then PostgreSQL"
+    cargo build --release -p harbour-server
+    cargo build -p harbour-tests --bin load-bench
+    if [ -z "${HARBOUR_TEST_POSTGRES_URL:-}" ] && [ "$(id -u)" = 0 ]; then
+        trap 'bash .ci/postgres.sh stop' EXIT
+        HARBOUR_TEST_POSTGRES_URL=$(bash .ci/postgres.sh start)
+        export HARBOUR_TEST_POSTGRES_URL
+    fi
+    # The server holds a connection per laptop, and the generator one per laptop too.
+    target/debug/load-bench
+fi

@@ -6,6 +6,7 @@ mod crash_safety;
 mod desktop;
 mod discard;
 mod join_later;
+mod load;
 mod no_plaintext;
 mod relay_attacks;
 mod screening;

@@ -5,6 +5,7 @@ use std::process::{Command, Output};
 
 pub mod desktop;
 pub mod devices;
+pub mod load;
 pub mod server;
 pub mod webdriver;
 

@@ -248,6 +248,23 @@ impl KdfParams {
     pub const STANDARD: KdfParams = KdfParams { memory_kib: 64 * 1024, iterations: 3, parallelism: 4 };
     /// Cheap parameters for tests and benchmarks of other things than the KDF. Never the default.
     pub const INSECURE_FAST_FOR_TESTS: KdfParams = KdfParams { memory_kib: 256, iterations: 1, parallelism: 1 };
+    /// Most memory settings read from a file or an invitation may ask of this laptop (1 GiB, in KiB).
+    pub const MAX_MEMORY_KIB: u32 = 1024 * 1024;
+    /// Most Argon2id passes settings read from a file or an invitation may ask for.
+    pub const MAX_ITERATIONS: u32 = 16;
+    /// Most Argon2id lanes settings read from a file or an invitation may ask for.
+    pub const MAX_PARALLELISM: u32 = 16;
+
+    /// Whether these are settings Harbour could have chosen: from the tests' floor up to the
+    /// maxima above. Settings that travel with what they protect (a key file, an invitation)
+    /// are checked with this before Argon2 runs, which would otherwise take whatever memory
+    /// and time they name (4 TiB, or four billion passes).
+    pub fn within_bounds(self) -> bool {
+        let floor = KdfParams::INSECURE_FAST_FOR_TESTS;
+        (floor.memory_kib..=KdfParams::MAX_MEMORY_KIB).contains(&self.memory_kib)
+            && (1..=KdfParams::MAX_ITERATIONS).contains(&self.iterations)
+            && (1..=KdfParams::MAX_PARALLELISM).contains(&self.parallelism)
+    }
 }
 
 /// Derives the key-encryption key from a passphrase.

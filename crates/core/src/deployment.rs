@@ -26,12 +26,6 @@ pub const GRANT_KIND: &str = "case.key_granted";
 const GRANT_INFO: &[u8] = b"harbour-case-key-grant-v1";
 const INVITATION_PREFIX: &str = "HARBOUR-INVITATION-1.";
 const INVITATION_CONTEXT: &[u8] = b"harbour-invitation-v1";
-/// Largest Argon2id memory an invitation may ask of the laptop opening it (1 GiB, in KiB).
-const INVITATION_MAX_MEMORY_KIB: u32 = 1024 * 1024;
-/// Most Argon2id passes an invitation may ask for.
-const INVITATION_MAX_ITERATIONS: u32 = 16;
-/// Most Argon2id lanes an invitation may ask for.
-const INVITATION_MAX_PARALLELISM: u32 = 16;
 
 /// The deployment's root signing key, held by administrators' devices only.
 pub struct RootKey(Secret);
@@ -451,7 +445,7 @@ pub fn open_invitation(text: &str, code: &str) -> Result<Invitation> {
     let sealed: SealedInvitation = serde_json::from_slice(&json).map_err(|_| malformed())?;
     // The parameters travel with the text: a forged invitation naming 4 GiB or a million passes
     // would stall or exhaust the laptop before the code is even tried.
-    if !kdf_within_bounds(sealed.kdf) {
+    if !sealed.kdf.within_bounds() {
         return Err(Error::invalid(
             "invitation",
             "this invitation is damaged (it asks for impossible key-derivation settings); ask for a new one",
@@ -462,14 +456,6 @@ pub fn open_invitation(text: &str, code: &str) -> Result<Invitation> {
         Error::invalid("code", "the code does not open this invitation; check it with the person who sent it")
     })?;
     serde_json::from_slice(&opened).map_err(|_| malformed())
-}
-
-/// Whether an invitation's Argon2id parameters are ones Harbour could have chosen.
-fn kdf_within_bounds(kdf: KdfParams) -> bool {
-    let floor = KdfParams::INSECURE_FAST_FOR_TESTS;
-    (floor.memory_kib..=INVITATION_MAX_MEMORY_KIB).contains(&kdf.memory_kib)
-        && (1..=INVITATION_MAX_ITERATIONS).contains(&kdf.iterations)
-        && (1..=INVITATION_MAX_PARALLELISM).contains(&kdf.parallelism)
 }
 
 fn normalize_code(code: &str) -> String {

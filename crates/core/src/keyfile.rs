@@ -251,6 +251,11 @@ fn read_file(dir: &Path) -> Result<KeyFileJson> {
     if file.format != 1 || file.kdf.algorithm != "argon2id" {
         return Err(Error::KeyFile { path: file_path, why: "it was written by an unknown version".into() });
     }
+    // The settings travel in the file: a damaged or forged one naming 4 TiB or four billion
+    // passes would exhaust or stall the laptop before the passphrase is even tried.
+    if !file.kdf.params.within_bounds() {
+        return Err(Error::KeyFile { path: file_path, why: "it asks for impossible key-derivation settings".into() });
+    }
     Ok(file)
 }
 

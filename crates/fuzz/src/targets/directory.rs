@@ -1,0 +1,56 @@
+//! Service-directory files (imported by an administrator) and the signed team directory (pulled
+//! from the server, signed by the deployment's root key, team names sealed).
+
+use harbour_core::deployment::{open_team_names, verify_directory};
+use harbour_core::directory::Directory;
+use harbour_core::forms::{FormLibrary, Lang, Strings};
+use harbour_wire::protocol::SignedDirectory;
+
+use crate::fixture::fixture;
+use crate::{seed, split_mode, text};
+
+const SAINT_LUCIA: &str = include_str!("../../../../assets/directory/saint-lucia.json");
+
+/// A service-directory file. What loads must export and load again to the same file.
+pub(crate) fn service_directory(data: &[u8]) -> bool {
+    let Ok(directory) = Directory::from_json(&text(data)) else { return false };
+    let exported = directory.to_json();
+    let again = Directory::from_json(&exported).expect("an exported directory loads again");
+    assert_eq!(again.to_json(), exported, "export → load → export changed the directory");
+    let strings = Strings::builtin();
+    for form in FormLibrary::shipped().latest_forms() {
+        let _ = directory.suggest(&form.score(&Default::default()));
+    }
+    for lang in Lang::ALL {
+        let _ = directory.report(lang, strings);
+    }
+    true
+}
+
+pub(crate) fn service_directory_seeds() -> Vec<Vec<u8>> {
+    vec![SAINT_LUCIA.as_bytes().to_vec()]
+}
+
+/// Mode 0: a `GET /v1/directory` body as the server sends it. Mode 1: the bytes as the
+/// document, signed with the deployment's root key, so that what only the root key could have
+/// written is parsed too.
+pub(crate) fn signed_directory(data: &[u8]) -> bool {
+    let fixture = fixture();
+    let (mode, rest) = split_mode(data, 2);
+    let signed = match mode {
+        0 => match serde_json::from_slice::<SignedDirectory>(rest) {
+            Ok(signed) => signed,
+            Err(_) => return false,
+        },
+        _ => fixture.sign_directory(text(rest).into_owned()),
+    };
+    let Ok(directory) = verify_directory(&signed, &fixture.root_public, fixture.deployment_id) else { return false };
+    let opened = open_team_names(directory.clone(), Some(&fixture.directory_key)).is_ok();
+    let _ = open_team_names(directory, None);
+    opened
+}
+
+pub(crate) fn signed_directory_seeds() -> Vec<Vec<u8>> {
+    let signed = &fixture().directory;
+    vec![seed(0, serde_json::to_vec(signed).expect("a directory serializes")), seed(1, &signed.document)]
+}
