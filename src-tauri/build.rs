@@ -43,4 +43,8 @@ const COMMANDS: &[&str] = &[
     "service_directory",
     "sync_status",
     "sync_now",
+    "dashboard",
+    "figure_cases",
+    "annual_figures",
+    "annual_cell_cases",
 ];

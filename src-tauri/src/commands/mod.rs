@@ -8,6 +8,7 @@
 pub mod cases;
 pub mod screening;
 pub mod session;
+pub mod stats;
 pub mod sync;
 
 pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
@@ -47,5 +48,9 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         screening::service_directory,
         sync::sync_status,
         sync::sync_now,
+        stats::dashboard,
+        stats::figure_cases,
+        stats::annual_figures,
+        stats::annual_cell_cases,
     ]
 }
