@@ -47,4 +47,8 @@ const COMMANDS: &[&str] = &[
     "save_service",
     "sync_status",
     "sync_now",
+    "dashboard",
+    "figure_cases",
+    "annual_figures",
+    "annual_cell_cases",
 ];

@@ -40,6 +40,7 @@ pub fn run() {
         .manage(settings)
         .manage(Activity::default())
         .manage(SyncRunner::default())
+        .manage(commands::stats::Desk::default())
         .setup(|app| {
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(auto_lock(handle));

@@ -70,15 +70,23 @@ pub struct Preferences {
     pub language: String,
     /// 0 never locks on its own.
     pub auto_lock_minutes: u32,
+    /// The dashboard counts an open case as inactive after this many days without a change.
+    pub inactive_days: u32,
 }
 
 impl Default for Preferences {
     fn default() -> Preferences {
-        Preferences { language: "en".into(), auto_lock_minutes: 5 }
+        Preferences {
+            language: "en".into(),
+            auto_lock_minutes: 5,
+            inactive_days: harbour_core::stats::DEFAULT_INACTIVE_DAYS,
+        }
     }
 }
 
 pub const MAX_AUTO_LOCK_MINUTES: u32 = 240;
+/// The longest "no activity for N days" the dashboard offers (two years).
+pub const MAX_INACTIVE_DAYS: u32 = 730;
 const SETTINGS_FILE: &str = "desktop-settings.json";
 
 pub struct Settings {
@@ -118,6 +126,20 @@ impl Settings {
             }
             prefs.auto_lock_minutes = minutes;
         }
+        self.save(prefs)
+    }
+
+    /// Sets the days without a change after which the dashboard counts an open case as inactive.
+    pub fn update_inactive_days(&self, days: u32) -> CommandResult<Preferences> {
+        if !(1..=MAX_INACTIVE_DAYS).contains(&days) {
+            return Err(CommandError::invalid("inactive_days", format!("choose 1 to {MAX_INACTIVE_DAYS} days")));
+        }
+        let mut prefs = self.get();
+        prefs.inactive_days = days;
+        self.save(prefs)
+    }
+
+    fn save(&self, prefs: Preferences) -> CommandResult<Preferences> {
         if let Some(parent) = self.path.parent() {
             std::fs::create_dir_all(parent).map_err(|error| io_error(&self.path, error))?;
         }
@@ -251,8 +273,12 @@ mod tests {
         assert_eq!((error.kind, error.field.as_deref()), ("invalid", Some("language")));
         assert!(settings.update(None, Some(MAX_AUTO_LOCK_MINUTES + 1)).is_err());
         settings.update(Some("fr"), Some(10)).unwrap();
+        let error = settings.update_inactive_days(0).unwrap_err();
+        assert_eq!((error.kind, error.field.as_deref()), ("invalid", Some("inactive_days")));
+        assert!(settings.update_inactive_days(MAX_INACTIVE_DAYS + 1).is_err());
+        settings.update_inactive_days(45).unwrap();
         let again = Settings::load(&dir);
-        assert_eq!(again.get(), Preferences { language: "fr".into(), auto_lock_minutes: 10 });
+        assert_eq!(again.get(), Preferences { language: "fr".into(), auto_lock_minutes: 10, inactive_days: 45 });
         std::fs::write(dir.join(SETTINGS_FILE), "{ not json").unwrap();
         assert_eq!(Settings::load(&dir).get(), Preferences::default());
         std::fs::remove_dir_all(&dir).unwrap();

@@ -16,7 +16,14 @@
 //!   parameters and cached in the target directory, copied afresh for each run; the app is
 //!   started through tauri-driver, the passphrase typed into #unlock-passphrase, and one script
 //!   clicks #unlock-submit and times until the first `.case-row` is in the page. Then the PSS of
-//!   the app's processes with that list on screen.
+//!   the app's processes with that list on screen. Each case has the coded facts the task
+//!   force's figures count (sex, status, team, nationality, form of exploitation, labour sector,
+//!   identification status, intake date).
+//! - The dashboard with those 100,000 cases (Harbour only), in the same session after the
+//!   unlock: one script clicks #nav-dashboard and times until the screen says it is painted
+//!   (`#dashboard[data-state="ready"]`, set in the frame after every figure, table and chart went
+//!   in). Then the PSS of the app's processes with the dashboard on screen, against the minimal
+//!   app started through WebDriver.
 //!
 //! The two apps run alternately (ABAB…, the order flipping every run) so that both meet the
 //! same noise, and every process an app started is killed (its process group) after each run.
@@ -28,7 +35,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use harbour_core::crypto::KdfParams;
-use harbour_core::model::CaseFields;
+use harbour_core::model::{CaseFields, CaseStatus, Country, ExploitationType, IdentificationStatus, LabourSector, Sex};
 use harbour_core::{CreateOptions, Workspace};
 use harbour_tests::desktop::{Desktop, Display, ProcessGroup, app_env, tree_pss_kib};
 use serde_json::json;
@@ -78,16 +85,25 @@ fn main() {
     let workspace = cached_workspace(cases);
     let mut unlocks = Vec::new();
     let mut unlocked_memory = Vec::new();
+    let mut dashboards = Vec::new();
+    let mut dashboard_memory = Vec::new();
     // Driven through WebDriver (the only way to type the passphrase): an automation session
     // costs the web process memory of its own, so the minimal app is read the same way.
     let mut driven: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     for run in 0..runs {
         driven[0].push(driven_pss(&minimal));
-        let (locked_mib, unlock_ms, pss_mib) = unlock_with_cases(&harbour, &workspace);
-        eprintln!("  unlock {}/{runs}: {unlock_ms:.0} ms", run + 1);
-        driven[1].push(locked_mib);
-        unlocks.push(unlock_ms);
-        unlocked_memory.push(pss_mib);
+        let measured = unlock_with_cases(&harbour, &workspace);
+        eprintln!(
+            "  unlock {}/{runs}: {:.0} ms; dashboard {:.0} ms",
+            run + 1,
+            measured.unlock_ms,
+            measured.dashboard_ms
+        );
+        driven[1].push(measured.locked_mib);
+        unlocks.push(measured.unlock_ms);
+        unlocked_memory.push(measured.list_mib);
+        dashboards.push(measured.dashboard_ms);
+        dashboard_memory.push(measured.dashboard_mib);
     }
 
     println!("| what (median of {runs}; range) | {} | {} | ratio |", minimal.label, harbour.label);
@@ -107,6 +123,16 @@ fn main() {
         median(&mut unlocked_memory),
         range(&unlocked_memory, 0)
     );
+    println!(
+        "  dashboard (click on #nav-dashboard → painted): median {:.0} ms ({})",
+        median(&mut dashboards),
+        range(&dashboards, 0)
+    );
+    println!(
+        "  PSS of all its processes with the dashboard on screen: median {:.0} MiB ({})",
+        median(&mut dashboard_memory),
+        range(&dashboard_memory, 0)
+    );
     println!("\nUnder a WebDriver session (as the unlock above), 2 s after the first screen:");
     println!("| what (median of {runs}; range) | {} | {} | ratio |", minimal.label, harbour.label);
     println!("| --- | --- | --- | --- |");
@@ -116,6 +142,11 @@ fn main() {
         "  Harbour with the {cases}-case list, driven: {:.0} MiB = {:.2}x the minimal app driven",
         median(&mut unlocked_memory),
         median(&mut unlocked_memory) / minimal_driven
+    );
+    println!(
+        "  Harbour with the dashboard of {cases} cases, driven: {:.0} MiB = {:.2}x the minimal app driven",
+        median(&mut dashboard_memory),
+        median(&mut dashboard_memory) / minimal_driven
     );
     println!(
         "\nCommand: cargo build --release -p harbour-desktop -p harbour-minimal-app && cargo bench -p harbour-tests --bench desktop"
@@ -198,7 +229,7 @@ fn ready_line(group: &mut ProcessGroup) -> mpsc::Receiver<(f64, String)> {
 /// The 100,000-case workspace, made once and kept in the target directory (checked by opening
 /// it with this build's core, and made again when that fails).
 fn cached_workspace(cases: usize) -> PathBuf {
-    let dir = target_dir().join(format!("harbour-bench-desktop-{cases}"));
+    let dir = target_dir().join(format!("harbour-bench-desktop-facts-{cases}"));
     let complete = dir.join("bench-complete");
     if complete.exists() {
         match Workspace::unlock(&dir.join("workspace"), PASSPHRASE) {
@@ -216,13 +247,31 @@ fn cached_workspace(cases: usize) -> PathBuf {
     let mut seed = 0x9E37_79B9_7F4A_7C15u64;
     for chunk in 0..cases.div_ceil(1000) {
         let batch: Vec<CaseFields> =
-            (0..1000.min(cases - chunk * 1000)).map(|_| CaseFields::named(&person_name(&mut seed)).unwrap()).collect();
+            (0..1000.min(cases - chunk * 1000)).map(|index| with_facts(chunk * 1000 + index, &mut seed)).collect();
         workspace.create_cases(batch).unwrap();
     }
     drop(workspace);
     std::fs::write(&complete, "").unwrap();
     eprintln!("Made a workspace of {cases} cases in {:.0?} (kept in {})", started.elapsed(), dir.display());
     dir.join("workspace")
+}
+
+/// A case with the coded facts the figures count, spread over every value (as the core's stats
+/// bench draws them).
+fn with_facts(index: usize, seed: &mut u64) -> CaseFields {
+    let teams = ["Clinic North", "Clinic South", "Embassy", "Ministry", "Shelter"];
+    let nations = ["LC", "GY", "VE", "DO", "JM", "HT", "CU", "TT"];
+    let mut fields = CaseFields::named(&person_name(seed)).unwrap();
+    fields.sex = Some(Sex::ALL[index % Sex::ALL.len()]);
+    fields.status = CaseStatus::ALL[index % CaseStatus::ALL.len()];
+    fields.assigned_team = Some(teams[index % teams.len()].to_owned());
+    fields.nationalities = vec![Country::parse(nations[index % nations.len()]).unwrap()];
+    fields.exploitation_types = vec![ExploitationType::ALL[index % 3]];
+    fields.labour_sectors = vec![LabourSector::ALL[index % LabourSector::ALL.len()]];
+    fields.identification_status = Some(IdentificationStatus::ALL[index % 4]);
+    fields.intake_date =
+        chrono::NaiveDate::from_ymd_opt(2022, 1, 1).map(|day| day + chrono::Duration::days((index % 1000) as i64));
+    fields
 }
 
 /// PSS in MiB of `app`'s processes, started through WebDriver, 2 s after its page is shown.
@@ -244,10 +293,22 @@ fn app_pss_mib(desktop: &Desktop) -> f64 {
     tree_pss_kib(app_root.pid).0 as f64 / 1024.0
 }
 
-/// Unlocks a fresh copy of `workspace` in the app through the interface; returns (PSS in MiB
-/// of the app's processes on the unlock screen, ms from the click to the first case row, PSS in
-/// MiB 2 s after that).
-fn unlock_with_cases(app: &App, workspace: &Path) -> (f64, f64, f64) {
+struct Unlocked {
+    /// PSS in MiB of the app's processes on the unlock screen.
+    locked_mib: f64,
+    /// From the click to the first case row.
+    unlock_ms: f64,
+    /// PSS in MiB 2 s after that.
+    list_mib: f64,
+    /// From the click on the dashboard to its painting.
+    dashboard_ms: f64,
+    /// PSS in MiB 2 s after that.
+    dashboard_mib: f64,
+}
+
+/// Unlocks a fresh copy of `workspace` in the app through the interface, then opens the
+/// dashboard.
+fn unlock_with_cases(app: &App, workspace: &Path) -> Unlocked {
     let copy = tempfile::Builder::new().prefix("harbour-bench-unlock").tempdir().unwrap();
     let data = copy.path().join("harbour");
     copy_dir(workspace, &data);
@@ -270,12 +331,39 @@ fn unlock_with_cases(app: &App, workspace: &Path) -> (f64, f64, f64) {
           })();",
         json!([]),
     );
-    let Some(elapsed) = elapsed.as_f64() else { panic!("the unlock did not show the case list: {elapsed}") };
+    let Some(unlock_ms) = elapsed.as_f64() else { panic!("the unlock did not show the case list: {elapsed}") };
     std::thread::sleep(SETTLE);
-    let pss = app_pss_mib(&desktop);
+    let list_mib = app_pss_mib(&desktop);
+    let painted = session.execute_async(
+        r#"const done = arguments[arguments.length - 1];
+          const started = performance.now();
+          document.querySelector('#nav-dashboard').click();
+          (function poll() {
+              if (document.querySelector('#dashboard[data-state="ready"]')) return done(performance.now() - started);
+              const error = document.querySelector('#dashboard-error');
+              if (error && error.textContent.trim()) return done('the dashboard failed: ' + error.textContent.trim());
+              setTimeout(poll, 2);
+          })();"#,
+        json!([]),
+    );
+    let Some(dashboard_ms) = painted.as_f64() else { panic!("the dashboard was not painted: {painted}") };
+    let totals = session.execute("return document.querySelector('#tile-total .figure-link').dataset.count", json!([]));
+    assert_eq!(
+        totals.as_str().and_then(|n| n.parse::<usize>().ok()),
+        Some(workspace_cases(workspace)),
+        "every case counted"
+    );
+    std::thread::sleep(SETTLE);
+    let dashboard_mib = app_pss_mib(&desktop);
     session.delete();
     drop(desktop);
-    (locked, elapsed, pss)
+    Unlocked { locked_mib: locked, unlock_ms, list_mib, dashboard_ms, dashboard_mib }
+}
+
+/// How many cases the cached workspace holds (from its directory's name).
+fn workspace_cases(workspace: &Path) -> usize {
+    let name = workspace.parent().and_then(Path::file_name).and_then(|name| name.to_str()).unwrap_or_default();
+    name.rsplit('-').next().and_then(|n| n.parse().ok()).expect("the cached workspace's directory names its cases")
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -1290,3 +1290,244 @@ fn a_new_person_is_recorded_only_on_agreement_and_an_unsafe_answer_stops_the_scr
     assert_eq!(app.text("#wizard-stop h1"), translation("ui.wizard.stop_title", "es"));
     app.shot("screening-stop-es");
 }
+
+/// A case made through the shell's own command, as the new-case screen sends it; returns its code.
+fn case_with(app: &Harbour, name: &str, fields: &[(&str, &str)]) -> String {
+    let mut all = serde_json::Map::new();
+    all.insert("name".into(), json!(name));
+    for (field, value) in fields {
+        all.insert((*field).into(), json!(value));
+    }
+    let state = app.invoke("create_case", json!({ "fields": all }));
+    state["code"].as_str().expect("a new case has a code").to_owned()
+}
+
+impl Harbour {
+    fn open_dashboard(&self) {
+        self.click("#nav-dashboard");
+        self.wait_screen("dashboard");
+        self.dashboard_ready();
+    }
+
+    fn dashboard_ready(&self) {
+        self.session.wait_until("the dashboard's figures", Duration::from_secs(20), || {
+            self.session.try_find("#dashboard[data-state=\"ready\"]").map(|_| ())
+        });
+    }
+
+    /// The number the dashboard shows for `key`, read from its link.
+    fn figure(&self, key: &str) -> u64 {
+        let link = self.session.find(&format!(".figure-link[data-key=\"{key}\"]"));
+        let shown: u64 = link.text().trim().parse().expect("a figure is a whole number");
+        assert_eq!(link.attribute("data-count"), Some(shown.to_string()), "{key}: the link's count is its text");
+        shown
+    }
+
+    /// Follows the number `selector` to its list; returns the list's count and the codes listed.
+    fn follow(&self, selector: &str) -> (u64, Vec<String>) {
+        self.click(selector);
+        self.wait_screen("figure");
+        let total = self.session.wait_until("the list's count", Duration::from_secs(20), || {
+            self.session.try_find("#figure-count").and_then(|count| count.attribute("data-total"))
+        });
+        let codes = self.session.find_all(".figure-row").iter().filter_map(|row| row.attribute("data-code")).collect();
+        (total.parse().expect("a count"), codes)
+    }
+
+    /// Every label of the screen: headings, table headers, tile labels, buttons that are not
+    /// numbers, options and field labels.
+    fn labels(&self) -> Vec<String> {
+        let found = self.session.execute(
+            "return [...document.querySelectorAll('main h1, main h2, main th, main label, main .dash-tile-label, main button:not(.figure-link), main option, main .lead, header button')]
+               .map((element) => element.textContent.trim()).filter(Boolean);",
+            json!([]),
+        );
+        found.as_array().expect("a list").iter().filter_map(|text| text.as_str().map(str::to_owned)).collect()
+    }
+}
+
+/// The dashboard: each number opens the list of what it counts and the list's count is the
+/// number; the team filter changes exactly the figures expected; Print asks the window to print
+/// (and the print stylesheet leaves out the bars and buttons); the annual figures' cells open
+/// their cases; in Spanish and French no label is left in English.
+#[test]
+fn the_dashboard_opens_the_cases_behind_each_number_filters_and_prints() {
+    let app = Harbour::start();
+    app.wait_screen("first-run");
+    app.create_workspace();
+    // Five people: three women, two men; three with the team North, two with South.
+    let north = [("assigned_team", "North")];
+    let south = [("assigned_team", "South")];
+    let identified = case_with(
+        &app,
+        "Arvessa Quillmont",
+        &[
+            ("sex", "female"),
+            ("nationality", "GY"),
+            ("exploitation_type", "sexual_exploitation"),
+            ("identification_status", "identified"),
+            north[0],
+        ],
+    );
+    let second = case_with(
+        &app,
+        "Belinde Oskarvik",
+        &[
+            ("sex", "female"),
+            ("nationality", "VE"),
+            ("exploitation_type", "forced_labour"),
+            ("labour_sector", "agriculture"),
+            north[0],
+        ],
+    );
+    let third = case_with(&app, "Corvina Haldemar", &[("sex", "female"), ("nationality", "LC"), south[0]]);
+    case_with(
+        &app,
+        "Dantor Velisk",
+        &[
+            ("sex", "male"),
+            ("nationality", "GY"),
+            ("exploitation_type", "forced_labour"),
+            ("labour_sector", "construction"),
+            south[0],
+        ],
+    );
+    case_with(&app, "Emrik Sallowen", &[("sex", "male"), north[0]]);
+
+    app.open_dashboard();
+    app.shot("dashboard");
+    app.session.execute(
+        "const main = document.getElementById('main');
+         main.scrollTop += document.getElementById('group-by_sex').getBoundingClientRect().top - main.getBoundingClientRect().top;",
+        json!([]),
+    );
+    app.shot("dashboard-people");
+    assert_eq!(app.figure("total"), 5);
+    assert_eq!(app.figure("by_sex.female"), 3);
+    assert_eq!(app.figure("by_sex.male"), 2);
+    assert_eq!(app.figure("by_nationality.GY"), 2);
+    assert_eq!(app.figure("by_identification.identified"), 1);
+    assert_eq!(app.figure("by_exploitation.forced_labour"), 2);
+    assert_eq!(app.figure("by_labour_sector.agriculture"), 1);
+    assert_eq!(app.figure("by_team.North"), 3);
+    assert_eq!(app.figure("by_status.active"), 5);
+    // Every figure of the screen is drawn beside its chart and its table's total is its parts'.
+    let charts = app.session.execute("return document.querySelectorAll('.dash-chart canvas').length", json!([]));
+    assert!(charts.as_u64().is_some_and(|n| n >= 10), "the figures have their charts: {charts}");
+    let totals_add_up = app.session.execute(
+        "return [...document.querySelectorAll('.dash-table')].every((table) => {
+           const parts = [...table.querySelectorAll('tbody .figure-link')].reduce((sum, link) => sum + Number(link.dataset.count), 0);
+           return Number(table.querySelector('.dash-total').textContent.replace(/\\D/g, '')) === parts;
+         })",
+        json!([]),
+    );
+    assert_eq!(totals_add_up, json!(true), "each table's total is the sum of its rows");
+
+    // A number opens its cases, and the list's count is the number.
+    let (count, mut codes) = app.follow(".figure-link[data-key=\"by_sex.female\"]");
+    assert_eq!(count, 3, "the list of women counts three");
+    codes.sort();
+    let mut expected = vec![identified.clone(), second.clone(), third.clone()];
+    expected.sort();
+    assert_eq!(codes, expected, "the list holds exactly the women's cases");
+    app.click(".figure-row");
+    app.wait_screen("case");
+    app.open_dashboard();
+
+    // The team filter: South has one woman and one man.
+    app.choose("#dash-team", "South");
+    app.session.wait_until("the figures for South", Duration::from_secs(20), || {
+        let ready = app.session.try_find("#dashboard[data-state=\"ready\"]").is_some();
+        (ready && app.figure("total") == 2).then_some(())
+    });
+    assert_eq!(app.figure("by_sex.female"), 1);
+    assert_eq!(app.figure("by_sex.male"), 1);
+    assert_eq!(app.figure("by_team.South"), 2);
+    let (count, codes) = app.follow(".figure-link[data-key=\"by_sex.female\"]");
+    assert_eq!((count, codes), (1, vec![third.clone()]), "South's woman, and only her");
+    app.click("#figure-back");
+    app.wait_screen("dashboard");
+    app.dashboard_ready();
+    assert_eq!(app.figure("total"), 2, "the filter is kept on the way back");
+    app.choose("#dash-team", "");
+    app.session.wait_until("the figures for every team", Duration::from_secs(20), || {
+        let ready = app.session.try_find("#dashboard[data-state=\"ready\"]").is_some();
+        (ready && app.figure("total") == 5).then_some(())
+    });
+
+    // Print: the button asks the window to print; what prints leaves out the bars and buttons.
+    app.session.execute("window.__printed = 0; window.print = () => { window.__printed += 1; };", json!([]));
+    app.click("#dashboard-print");
+    app.session.wait_for_script("the print to be asked for", Duration::from_secs(5), "return window.__printed === 1");
+    let hidden_in_print = app.session.execute(
+        "const rules = [...document.styleSheets].flatMap((sheet) => [...sheet.cssRules]);
+         const print = rules.filter((rule) => rule.media && rule.media.mediaText === 'print').flatMap((rule) => [...rule.cssRules]);
+         const hides = (selector) => print.some((rule) => rule.selectorText && rule.selectorText.split(',').map((s) => s.trim()).includes(selector) && rule.style.display === 'none');
+         return ['.topbar', '#sync-bar', '.filters', '.page-actions'].every(hides);",
+        json!([]),
+    );
+    assert_eq!(hidden_in_print, json!(true), "the print stylesheet leaves out the bars, filters and buttons");
+
+    // The annual figures: this year's UNODC tables count the identified woman, and her cell
+    // opens her case.
+    app.click("#open-annual");
+    app.wait_screen("annual");
+    app.choose("#annual-period", "calendar");
+    let year =
+        app.session.execute("return String(new Date().getUTCFullYear())", json!([])).as_str().unwrap().to_owned();
+    app.choose("#annual-year", &year);
+    let cell = "[data-table=\"unodc.victims_by_form\"] .figure-link[data-row=\"0\"][data-column=\"0\"]";
+    app.session.wait_until("the calendar year's tables", Duration::from_secs(20), || {
+        let ready = app.session.try_find("#annual-tables[data-state=\"ready\"]").is_some();
+        (ready && app.session.try_find(cell).and_then(|link| link.attribute("data-count")).as_deref() == Some("1"))
+            .then_some(())
+    });
+    app.shot("annual");
+    let (count, codes) = app.follow(cell);
+    assert_eq!((count, codes), (1, vec![identified.clone()]), "the cell's case is the identified woman's");
+
+    // The audit log: each showing of the figures is one stats.view, never a view per case.
+    let output = std::process::Command::new(binary("harbour"))
+        .arg("--data-dir")
+        .arg(app.desktop.data_dir())
+        .args(["--json", "audit", "show"])
+        .env("HARBOUR_PASSPHRASE", PASSPHRASE)
+        .output()
+        .expect("harbour runs");
+    assert!(output.status.success(), "harbour audit show: {}", String::from_utf8_lossy(&output.stderr));
+    let entries: Value = serde_json::from_slice(&output.stdout).expect("harbour --json prints JSON");
+    let actions: Vec<&str> =
+        entries.as_array().expect("a list").iter().filter_map(|entry| entry["action"].as_str()).collect();
+    let views = actions.iter().filter(|action| **action == "stats.view").count();
+    assert_eq!(views, 5, "five showings of the dashboard, five stats.view: {actions:?}");
+    assert_eq!(actions.iter().filter(|action| **action == "report.export").count(), 2, "{actions:?}");
+    assert_eq!(actions.iter().filter(|action| **action == "case.view").count(), 1, "only the case opened is a view");
+
+    // In Spanish and in French, no label of the dashboard is left in English.
+    let table: Value = serde_json::from_str(
+        &std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../assets/i18n/strings.json"))
+            .expect("strings.json is readable"),
+    )
+    .expect("strings.json is JSON");
+    for language in ["es", "fr"] {
+        let english: std::collections::BTreeSet<&str> = table
+            .as_object()
+            .unwrap()
+            .values()
+            .filter(|entry| entry["en"] != entry[language])
+            .filter_map(|entry| entry["en"].as_str())
+            .collect();
+        app.set_language(language);
+        app.open_dashboard();
+        let labels = app.labels();
+        assert!(labels.len() > 40, "the dashboard has its labels ({})", labels.len());
+        let left: Vec<&String> = labels.iter().filter(|label| english.contains(label.as_str())).collect();
+        assert!(left.is_empty(), "English labels on the {language} dashboard: {left:?}");
+        assert!(labels.contains(&translation("ui.dashboard.by_sex", language)), "the {language} title of a figure");
+        let woman = translation("code.sex.female", language);
+        assert!(labels.contains(&woman), "sex is named in {language}");
+        if language == "es" {
+            app.shot("dashboard-es");
+        }
+    }
+}

@@ -21,6 +21,9 @@ const SCREENS = {
   "new-case": () => import("./screens/new-case.js"),
   wizard: () => import("./screens/wizard.js"),
   settings: () => import("./screens/settings.js"),
+  dashboard: () => import("./screens/dashboard.js"),
+  figure: () => import("./screens/figure.js"),
+  annual: () => import("./screens/annual.js"),
 };
 
 /** Screens that need no unlocked workspace. */
@@ -43,6 +46,12 @@ function buildShell() {
   const main = h("main", { id: "main", tabindex: "-1" });
   const brand = h("span", { class: "brand" }, "Harbour");
   const home = h("button", { id: "nav-cases", type: "button", class: "nav", onclick: () => app.navigate({ screen: "cases" }) });
+  const dashboard = h("button", {
+    id: "nav-dashboard",
+    type: "button",
+    class: "nav",
+    onclick: () => app.navigate({ screen: "dashboard" }),
+  });
   const settings = h("button", {
     id: "settings-button",
     type: "button",
@@ -56,11 +65,11 @@ function buildShell() {
     "header",
     { class: "topbar" },
     brand,
-    h("nav", { class: "topnav" }, home),
+    h("nav", { class: "topnav" }, home, dashboard),
     h("div", { class: "topactions" }, settings, lock, exit),
   );
   const footer = syncBar.build();
-  shell = { main, home, settings, lock, exit, skip };
+  shell = { main, home, dashboard, settings, lock, exit, skip };
   replace(document.body, skip, header, main, footer);
   updateShell();
 }
@@ -72,12 +81,14 @@ function updateShell() {
   shell.skip.textContent = t("ui.shell.skip_to_content");
   shell.home.textContent = t("ui.shell.cases");
   shell.home.hidden = !unlocked;
+  shell.dashboard.textContent = t("ui.shell.dashboard");
+  shell.dashboard.hidden = !unlocked;
   shell.settings.textContent = t("ui.shell.settings");
   shell.settings.disabled = !unlocked;
   shell.lock.textContent = t("ui.shell.lock");
   shell.lock.disabled = !unlocked;
   const screen = app.route && app.route.screen;
-  for (const [button, own] of [[shell.home, "cases"], [shell.settings, "settings"]]) {
+  for (const [button, own] of [[shell.home, "cases"], [shell.dashboard, "dashboard"], [shell.settings, "settings"]]) {
     if (screen === own) button.setAttribute("aria-current", "page");
     else button.removeAttribute("aria-current");
   }

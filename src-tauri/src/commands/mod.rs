@@ -8,6 +8,7 @@
 pub mod cases;
 pub mod screening;
 pub mod session;
+pub mod stats;
 pub mod sync;
 
 pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static {
@@ -51,5 +52,9 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         screening::save_service,
         sync::sync_status,
         sync::sync_now,
+        stats::dashboard,
+        stats::figure_cases,
+        stats::annual_figures,
+        stats::annual_cell_cases,
     ]
 }

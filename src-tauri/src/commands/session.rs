@@ -17,6 +17,8 @@ pub struct AppStatus {
     pub enrolled: bool,
     pub language: String,
     pub auto_lock_minutes: u32,
+    /// The dashboard's "no activity for N days".
+    pub inactive_days: u32,
     pub worker: Option<String>,
     pub team: Option<String>,
     pub device_id: Option<String>,
@@ -53,6 +55,7 @@ pub struct PassphraseChange {
 pub struct SettingsInput {
     pub language: Option<String>,
     pub auto_lock_minutes: Option<u32>,
+    pub inactive_days: Option<u32>,
 }
 
 #[tauri::command(async)]
@@ -159,6 +162,9 @@ pub fn set_settings(
     input: SettingsInput,
 ) -> CommandResult<AppStatus> {
     settings.update(input.language.as_deref(), input.auto_lock_minutes)?;
+    if let Some(days) = input.inactive_days {
+        settings.update_inactive_days(days)?;
+    }
     status(&session, &settings)
 }
 
@@ -181,6 +187,7 @@ pub fn ui_ready(screen: String) {
 /// Locks: stops the sync loop and forgets the workspace.
 pub fn close(app: &AppHandle) {
     app.state::<SyncRunner>().stop();
+    app.state::<crate::commands::stats::Desk>().forget();
     app.state::<Session>().close();
 }
 
@@ -200,6 +207,7 @@ fn status(session: &Session, settings: &Settings) -> CommandResult<AppStatus> {
         enrolled: false,
         language: prefs.language,
         auto_lock_minutes: prefs.auto_lock_minutes,
+        inactive_days: prefs.inactive_days,
         worker: None,
         team: None,
         device_id: None,

@@ -64,9 +64,19 @@ function makeNodes() {
     inputmode: "numeric",
     value: String(status.auto_lock_minutes ?? ""),
   });
+  const inactiveDays = h("input", {
+    id: "settings-inactive-days",
+    type: "number",
+    min: "1",
+    max: "730",
+    step: "1",
+    inputmode: "numeric",
+    value: String(status.inactive_days ?? 30),
+  });
   return {
     language,
     autoLock,
+    inactiveDays,
     save: h("button", { id: "settings-save", type: "submit", class: "primary" }),
     current: passphraseInput("passphrase-current", "current-password"),
     next: passphraseInput("passphrase-new", "new-password"),
@@ -79,7 +89,7 @@ function makeNodes() {
 }
 
 function generalPanel(status, nodes, paint) {
-  const { language, autoLock, save, saved } = nodes;
+  const { language, autoLock, inactiveDays, save, saved } = nodes;
   save.textContent = t("ui.settings.save");
   const error = errorBox("settings-error");
 
@@ -113,6 +123,7 @@ function generalPanel(status, nodes, paint) {
     h("h2", { id: "settings-general" }, t("ui.settings.general")),
     field(t("ui.settings.language"), language, t("ui.settings.language_hint")),
     field(t("ui.settings.auto_lock"), autoLock, t("ui.settings.auto_lock_hint")),
+    field(t("ui.settings.inactive_days"), inactiveDays, t("ui.settings.inactive_days_hint")),
     error,
     saved,
     h("div", { class: "actions" }, save),
@@ -128,11 +139,19 @@ function generalPanel(status, nodes, paint) {
       return;
     }
     autoLock.removeAttribute("aria-invalid");
+    const days = Number(inactiveDays.value);
+    if (!Number.isInteger(days) || days < 1 || days > 730) {
+      showError(error, t("ui.settings.inactive_days_invalid"));
+      inactiveDays.setAttribute("aria-invalid", "true");
+      inactiveDays.focus();
+      return;
+    }
+    inactiveDays.removeAttribute("aria-invalid");
     try {
-      await busy(save, () => apply({ language: language.value, auto_lock_minutes: minutes }));
+      await busy(save, () => apply({ language: language.value, auto_lock_minutes: minutes, inactive_days: days }));
     } catch (failure) {
       showError(error, failure);
-      markInvalid(failure, { auto_lock_minutes: autoLock, language });
+      markInvalid(failure, { auto_lock_minutes: autoLock, inactive_days: inactiveDays, language });
     }
   });
   return form;

@@ -23,6 +23,7 @@ use serde::Serialize;
 
 use super::facts::CaseFacts;
 use super::suppress::{self, Shown, Table};
+use super::{DrillRow, Item};
 use crate::error::{Error, Result};
 use crate::ids::EntryId;
 use crate::model::{JusticeStage, Sex};
@@ -92,6 +93,39 @@ pub struct AnnualReport {
     pub from: NaiveDate,
     pub to: NaiveDate,
     pub tables: Vec<Table>,
+    /// What each cell counts: `items[table][row][column]`, one item per victim or person.
+    #[serde(skip)]
+    pub items: Vec<Vec<Vec<Vec<Item>>>>,
+    /// The `cases` row of each fact an item indexes (filled by [`Workspace::annual_report`]).
+    #[serde(skip)]
+    rowids: Vec<i64>,
+}
+
+/// The items of a table while they are counted; its counts are their numbers.
+struct Grid {
+    items: Vec<Vec<Vec<Item>>>,
+}
+
+impl Grid {
+    fn new(rows: usize, columns: usize) -> Grid {
+        Grid { items: vec![vec![Vec::new(); columns]; rows] }
+    }
+
+    fn add(&mut self, row: usize, column: usize, item: Item) {
+        self.items[row][column].push(item);
+    }
+
+    fn table(
+        self,
+        id: &str,
+        title: String,
+        row_header: &str,
+        rows: Vec<String>,
+        columns: Vec<String>,
+    ) -> (Table, Vec<Vec<Vec<Item>>>) {
+        let cells = self.items.iter().map(|row| row.iter().map(|cell| cell.len() as u64).collect()).collect();
+        (Table { id: id.to_owned(), title, row_header: row_header.to_owned(), rows, columns, cells }, self.items)
+    }
 }
 
 /// The sexes as the reports count them: not recorded counts as unknown.
@@ -124,26 +158,24 @@ impl AnnualReport {
     pub fn compute(facts: &[CaseFacts], period: ReportPeriod, year: i32) -> Result<AnnualReport> {
         let (from, to) = period.days(year)?;
         let within = |day: NaiveDate| day >= from && day <= to;
-        let victims: Vec<&CaseFacts> =
-            facts.iter().filter(|case| case.is_victim() && case.identified_on.is_some_and(within)).collect();
+        let victims: Vec<(usize, &CaseFacts)> = facts
+            .iter()
+            .enumerate()
+            .filter(|(_, case)| case.is_victim() && case.identified_on.is_some_and(within))
+            .collect();
         let sex_names = names(SEXES, Sex::as_str);
         let form_rows: Vec<String> = FORMS.iter().map(|form| (*form).to_owned()).collect();
-        let form_by_sex = |id: &str, title: String, people: &[&CaseFacts]| {
-            let mut cells = vec![vec![0; SEXES.len()]; FORMS.len()];
-            for case in people {
-                let row = FORMS.iter().position(|form| *form == report_form(case)).expect("every form is a row");
-                cells[row][sex_column(case.sex)] += 1;
+        let form_row = |case: &CaseFacts| FORMS.iter().position(|form| *form == report_form(case)).expect("a row");
+        let case_item = |index: usize| Item { case: index as u32, entry: None };
+        let form_by_sex = |id: &str, title: String, people: &[(usize, &CaseFacts)]| {
+            let mut grid = Grid::new(FORMS.len(), SEXES.len());
+            for (index, case) in people {
+                grid.add(form_row(case), sex_column(case.sex), case_item(*index));
             }
-            Table {
-                id: id.to_owned(),
-                title,
-                row_header: "form_of_exploitation".into(),
-                rows: form_rows.clone(),
-                columns: sex_names.clone(),
-                cells,
-            }
+            grid.table(id, title, "form_of_exploitation", form_rows.clone(), sex_names.clone())
         };
-        let persons = |stages: &[JusticeStage]| -> Vec<(&CaseFacts, Option<Sex>)> {
+        // One item per person: the case, and the perpetrator when the step names one.
+        let persons = |stages: &[JusticeStage]| -> Vec<(usize, Option<Sex>, Item)> {
             let mut seen: BTreeSet<(usize, Option<EntryId>)> = BTreeSet::new();
             let mut found = Vec::new();
             for (index, case) in facts.iter().enumerate() {
@@ -153,7 +185,7 @@ impl AnnualReport {
                             .perpetrator
                             .and_then(|id| case.perpetrators.iter().find(|known| known.id == id))
                             .and_then(|known| known.sex);
-                        found.push((case, sex));
+                        found.push((index, sex, Item { case: index as u32, entry: step.perpetrator }));
                     }
                 }
             }
@@ -166,13 +198,12 @@ impl AnnualReport {
 
         let tables = match period {
             ReportPeriod::Tip => {
-                let referred: Vec<&CaseFacts> =
-                    victims.iter().copied().filter(|case| !case.referrals.is_empty()).collect();
-                let mut justice = vec![vec![0; 3]; FORMS.len()];
+                let referred: Vec<(usize, &CaseFacts)> =
+                    victims.iter().copied().filter(|(_, case)| !case.referrals.is_empty()).collect();
+                let mut justice = Grid::new(FORMS.len(), 3);
                 for (column, people) in [&investigated, &prosecuted, &convicted].into_iter().enumerate() {
-                    for (case, _) in people {
-                        let row = FORMS.iter().position(|form| *form == report_form(case)).expect("a row");
-                        justice[row][column] += 1;
+                    for (index, _, item) in people {
+                        justice.add(form_row(&facts[*index]), column, *item);
                     }
                 }
                 vec![
@@ -188,78 +219,95 @@ impl AnnualReport {
                         ),
                         &referred,
                     ),
-                    Table {
-                        id: "tip.law_enforcement".into(),
-                        title: format!(
+                    justice.table(
+                        "tip.law_enforcement",
+                        format!(
                             "Persons investigated, prosecuted and convicted, by form of exploitation ({span}); the total counts steps, not persons"
                         ),
-                        row_header: "form_of_exploitation".into(),
-                        rows: form_rows.clone(),
-                        columns: vec!["investigated".into(), "prosecuted".into(), "convicted".into()],
-                        cells: justice,
-                    },
+                        "form_of_exploitation",
+                        form_rows.clone(),
+                        vec!["investigated".into(), "prosecuted".into(), "convicted".into()],
+                    ),
                 ]
             }
             ReportPeriod::Calendar => {
                 let age_columns = ["child", "adult", "age_unknown"];
-                let mut by_age = vec![vec![0; age_columns.len()]; SEXES.len()];
-                let mut by_citizenship: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-                for case in &victims {
+                let mut by_age = Grid::new(SEXES.len(), age_columns.len());
+                let mut by_citizenship: BTreeMap<String, Vec<Vec<Item>>> = BTreeMap::new();
+                for (index, case) in &victims {
                     let column = match case.age_band.is_minor() {
                         Some(true) => 0,
                         Some(false) => 1,
                         None => 2,
                     };
-                    by_age[sex_column(case.sex)][column] += 1;
+                    by_age.add(sex_column(case.sex), column, case_item(*index));
                     let country = case.nationality.as_ref().map_or("not_recorded", |country| country.as_str());
-                    by_citizenship.entry(country.to_owned()).or_insert_with(|| vec![0; SEXES.len()])
-                        [sex_column(case.sex)] += 1;
+                    by_citizenship.entry(country.to_owned()).or_insert_with(|| vec![Vec::new(); SEXES.len()])
+                        [sex_column(case.sex)]
+                    .push(case_item(*index));
                 }
-                let mut justice = vec![vec![0; 2]; SEXES.len()];
+                let mut justice = Grid::new(SEXES.len(), 2);
                 for (column, people) in [&prosecuted, &convicted].into_iter().enumerate() {
-                    for (_, sex) in people {
-                        justice[sex_column(*sex)][column] += 1;
+                    for (_, sex, item) in people {
+                        justice.add(sex_column(*sex), column, *item);
                     }
                 }
-                let (citizenships, citizenship_cells): (Vec<String>, Vec<Vec<u64>>) = if by_citizenship.is_empty() {
-                    (vec!["not_recorded".into()], vec![vec![0; SEXES.len()]])
+                let (citizenships, citizenship_items): (Vec<String>, Vec<Vec<Vec<Item>>>) = if by_citizenship.is_empty()
+                {
+                    (vec!["not_recorded".into()], vec![vec![Vec::new(); SEXES.len()]])
                 } else {
                     by_citizenship.into_iter().unzip()
                 };
                 vec![
-                    Table {
-                        id: "unodc.victims_by_sex_and_age".into(),
-                        title: format!("Victims detected, by sex and age group ({span})"),
-                        row_header: "sex".into(),
-                        rows: sex_names.clone(),
-                        columns: age_columns.iter().map(|column| (*column).to_owned()).collect(),
-                        cells: by_age,
-                    },
+                    by_age.table(
+                        "unodc.victims_by_sex_and_age",
+                        format!("Victims detected, by sex and age group ({span})"),
+                        "sex",
+                        sex_names.clone(),
+                        age_columns.iter().map(|column| (*column).to_owned()).collect(),
+                    ),
                     form_by_sex(
                         "unodc.victims_by_form",
                         format!("Victims detected, by form of exploitation and sex ({span})"),
                         &victims,
                     ),
-                    Table {
-                        id: "unodc.victims_by_citizenship".into(),
-                        title: format!("Victims detected, by citizenship and sex ({span})"),
-                        row_header: "citizenship".into(),
-                        rows: citizenships,
-                        columns: sex_names.clone(),
-                        cells: citizenship_cells,
-                    },
-                    Table {
-                        id: "unodc.persons_prosecuted_convicted".into(),
-                        title: format!("Persons prosecuted and convicted, by sex ({span})"),
-                        row_header: "sex".into(),
-                        rows: sex_names.clone(),
-                        columns: vec!["prosecuted".into(), "convicted".into()],
-                        cells: justice,
-                    },
+                    Grid { items: citizenship_items }.table(
+                        "unodc.victims_by_citizenship",
+                        format!("Victims detected, by citizenship and sex ({span})"),
+                        "citizenship",
+                        citizenships,
+                        sex_names.clone(),
+                    ),
+                    justice.table(
+                        "unodc.persons_prosecuted_convicted",
+                        format!("Persons prosecuted and convicted, by sex ({span})"),
+                        "sex",
+                        sex_names.clone(),
+                        vec!["prosecuted".into(), "convicted".into()],
+                    ),
                 ]
             }
         };
-        Ok(AnnualReport { period, year, from, to, tables })
+        let (tables, items) = tables.into_iter().unzip();
+        Ok(AnnualReport { period, year, from, to, tables, items, rowids: Vec::new() })
+    }
+
+    /// What a cell counts (`row` and `column` index the table's rows and columns; one past the
+    /// last is its total), or `None` when there is no such table or cell.
+    pub fn cell_items(&self, table: &str, row: usize, column: usize) -> Option<Vec<Item>> {
+        let index = self.tables.iter().position(|known| known.id == table)?;
+        let (rows, columns) = (&self.items[index], self.tables[index].columns.len());
+        if row > rows.len() || column > columns {
+            return None;
+        }
+        let rows_wanted: Vec<usize> = if row == rows.len() { (0..rows.len()).collect() } else { vec![row] };
+        let columns_wanted: Vec<usize> = if column == columns { (0..columns).collect() } else { vec![column] };
+        Some(
+            rows_wanted
+                .iter()
+                .flat_map(|row| columns_wanted.iter().flat_map(move |column| rows[*row][*column].iter().copied()))
+                .collect(),
+        )
     }
 
     /// The tables as CSV: for each table its title, a header, its rows with their totals and
@@ -304,14 +352,36 @@ impl Workspace {
     /// The annual tables, with true counts. The audit log records one `report.export` saying
     /// which report and how it leaves (`shown`, `suppressed` or `internal`).
     pub fn annual_report(&mut self, period: ReportPeriod, year: i32, report_use: ReportUse) -> Result<AnnualReport> {
-        let facts: Vec<CaseFacts> = self.all_facts()?.into_iter().map(|(_, facts)| facts).collect();
-        let report = AnnualReport::compute(&facts, period, year)?;
+        let (rowids, facts): (Vec<i64>, Vec<CaseFacts>) = self.all_facts()?.into_iter().unzip();
+        let mut report = AnnualReport::compute(&facts, period, year)?;
+        report.rowids = rowids;
         let period_name = match period {
             ReportPeriod::Tip => "tip",
             ReportPeriod::Calendar => "calendar",
         };
         self.audit_now("report.export", None, &format!("{period_name} {year} {}", report_use.as_str()))?;
         Ok(report)
+    }
+
+    /// The cases behind one cell of `report` (a row or column one past the last is its total),
+    /// one line per victim or person counted: as many lines as the cell's number.
+    pub fn annual_cell_cases(
+        &self,
+        report: &AnnualReport,
+        table: &str,
+        row: usize,
+        column: usize,
+    ) -> Result<Vec<DrillRow>> {
+        let items = report.cell_items(table, row, column).ok_or_else(|| {
+            Error::invalid("cell", format!("the annual tables have no cell {row},{column} in \"{table}\""))
+        })?;
+        let rowids: Vec<i64> = items.iter().map(|item| report.rowids[item.case as usize]).collect();
+        let cases = self.cases_by_rowid(&rowids)?;
+        Ok(items
+            .iter()
+            .zip(cases)
+            .map(|(item, (case_id, code, status))| DrillRow { case_id, code, status, entry: item.entry })
+            .collect())
     }
 }
 

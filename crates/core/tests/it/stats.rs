@@ -505,12 +505,13 @@ fn figures_are_one_audit_entry_and_never_a_view_per_case() {
     assert!(workspace.drill_down(&stats, "by_colour.red").unwrap_err().to_string().starts_with("figure:"));
 }
 
-/// Expected annual tables, cell by cell, from what was drawn.
+/// Expected annual tables, cell by cell, from what was drawn: the case of each victim or person
+/// a cell counts (its number is their count).
 fn expected_cells(
     cases: &[Drawn],
     period: ReportPeriod,
     year: i32,
-) -> BTreeMap<String, BTreeMap<(String, String), u64>> {
+) -> BTreeMap<String, BTreeMap<(String, String), Vec<CaseId>>> {
     let (from, to) = period.days(year).unwrap();
     let within = |d: NaiveDate| d >= from && d <= to;
     let sex = |s: Option<Sex>| s.unwrap_or(Sex::Unknown).as_str().to_owned();
@@ -518,11 +519,11 @@ fn expected_cells(
         f @ ("sexual_exploitation" | "forced_labour" | "sex_and_labour" | "not_recorded") => f.to_owned(),
         _ => "other".to_owned(),
     };
-    let mut out: BTreeMap<String, BTreeMap<(String, String), u64>> = BTreeMap::new();
-    let mut add = |table: &str, row: String, column: String| {
-        *out.entry(table.into()).or_default().entry((row, column)).or_default() += 1;
-    };
+    let mut out: BTreeMap<String, BTreeMap<(String, String), Vec<CaseId>>> = BTreeMap::new();
     for case in cases {
+        let mut add = |table: &str, row: String, column: String| {
+            out.entry(table.into()).or_default().entry((row, column)).or_default().push(case.id);
+        };
         let victim =
             matches!(case.identification, Some(IdentificationStatus::Presumed | IdentificationStatus::Identified))
                 && case.identified_on.is_some_and(within);
@@ -677,13 +678,37 @@ fn annual_tables_match_what_was_drawn_and_suppression_holds() {
         let want = expected_cells(&population.cases, period, year);
         for table in &report.tables {
             let expected = want.get(&table.id).cloned().unwrap_or_default();
+            let sorted = |mut ids: Vec<CaseId>| {
+                ids.sort();
+                ids
+            };
+            let listed = |r: usize, c: usize| -> Vec<CaseId> {
+                let rows = population.workspace.annual_cell_cases(&report, &table.id, r, c).unwrap();
+                sorted(rows.into_iter().map(|row| row.case_id).collect())
+            };
             for (r, row) in table.rows.iter().enumerate() {
                 for (c, column) in table.columns.iter().enumerate() {
-                    let cell = expected.get(&(row.clone(), column.clone())).copied().unwrap_or(0);
-                    assert_eq!(table.cells[r][c], cell, "{} {row} {column}", table.id);
+                    let cases = sorted(expected.get(&(row.clone(), column.clone())).cloned().unwrap_or_default());
+                    assert_eq!(table.cells[r][c], cases.len() as u64, "{} {row} {column}", table.id);
+                    // The cell's cases, one line per victim or person: the cases drawn for it.
+                    assert_eq!(listed(r, c), cases, "{} {row} {column}: the cases behind the cell", table.id);
                 }
             }
-            assert_eq!(table.total(), expected.values().sum::<u64>(), "{}: nothing counted outside its rows", table.id);
+            // Totals (one past the last row or column) list the cases of their row, column or table.
+            let grid = table.grid();
+            for (r, line) in grid.iter().enumerate() {
+                for (c, count) in line.iter().enumerate() {
+                    if r == table.rows.len() || c == table.columns.len() {
+                        assert_eq!(listed(r, c).len() as u64, *count, "{} total at {r},{c}", table.id);
+                    }
+                }
+            }
+            let all: usize = expected.values().map(Vec::len).sum();
+            assert_eq!(table.total(), all as u64, "{}: nothing counted outside its rows", table.id);
+            assert!(
+                population.workspace.annual_cell_cases(&report, &table.id, table.rows.len() + 1, 0).is_err(),
+                "a cell outside the table is refused"
+            );
             for threshold in [DEFAULT_THRESHOLD, 3, 40] {
                 check_suppressed(table, threshold);
             }

@@ -1,0 +1,187 @@
+//! The task force's desk: the dashboard's figures over the cases this laptop can read (the same
+//! as `harbour stats --json`), the cases behind any number, and the annual tables.
+//!
+//! Opening the dashboard computes the figures once (one `stats.view` in the audit log, written by
+//! the core) and keeps them here, so that following a number lists exactly the cases it
+//! counted, even if a case changed since, without a second view in the log.
+
+use std::sync::{Arc, Mutex, Weak};
+
+use harbour_core::stats::annual::{AnnualReport, ReportPeriod, ReportUse};
+use harbour_core::stats::{DEFAULT_UNANSWERED_DAYS, DrillRow, Statistics, StatsQuery};
+use harbour_core::{Workspace, model::values};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tauri::State;
+
+use crate::error::{CommandError, CommandResult};
+use crate::state::{Session, Settings, lock};
+
+/// Rows a drill-down sends at most; its `total` is always the figure's whole number.
+pub const MAX_FIGURE_ROWS: usize = 1000;
+
+/// The figures last shown, with the workspace they were computed on: a lock (or another
+/// workspace) makes them unusable, and they are dropped with the next dashboard.
+#[derive(Default)]
+pub struct Desk {
+    shown: Mutex<Option<(Weak<Mutex<Workspace>>, Statistics)>>,
+    annual: Mutex<Option<(Weak<Mutex<Workspace>>, AnnualReport)>>,
+}
+
+impl Desk {
+    /// Forgets the figures (the workspace locked).
+    pub fn forget(&self) {
+        *lock(&self.shown) = None;
+        *lock(&self.annual) = None;
+    }
+}
+
+/// The figures kept in `slot` if they were computed on the workspace open now.
+fn kept<'a, T>(slot: &'a Option<(Weak<Mutex<Workspace>>, T)>, shared: &Arc<Mutex<Workspace>>) -> CommandResult<&'a T> {
+    match slot {
+        Some((workspace, kept)) if Weak::ptr_eq(workspace, &Arc::downgrade(shared)) => Ok(kept),
+        _ => Err(CommandError::invalid(
+            "figure",
+            "these figures are no longer on screen; open them again and choose the number",
+        )),
+    }
+}
+
+/// The dashboard's filters, as the interface sends them (days as YYYY-MM-DD, empty = none).
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct DashboardQuery {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub team: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct Group {
+    pub name: &'static str,
+    pub values: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub struct Dashboard {
+    /// `harbour stats --json`: singles as numbers, groups as objects of counts.
+    pub figures: Value,
+    /// Every group with its values in display order.
+    pub groups: Vec<Group>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub team: Option<String>,
+    pub today: String,
+    pub inactive_days: u32,
+    pub unanswered_days: u32,
+}
+
+#[derive(Serialize)]
+pub struct FigureCases {
+    pub key: String,
+    /// The figure's number.
+    pub total: usize,
+    /// Its first `MAX_FIGURE_ROWS` lines: a case, with the referral or screening it counts.
+    pub rows: Vec<DrillRow>,
+}
+
+fn optional_day(field: &str, text: Option<String>) -> CommandResult<Option<chrono::NaiveDate>> {
+    match text.as_deref().map(str::trim).filter(|text| !text.is_empty()) {
+        None => Ok(None),
+        Some(text) => chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map(Some).map_err(|_| {
+            harbour_core::Error::invalid(field, format!("\"{text}\" is not a date; use YYYY-MM-DD")).into()
+        }),
+    }
+}
+
+/// The dashboard: every figure over the cases this laptop can read, for the period and team
+/// chosen. One `stats.view` in the audit log.
+#[tauri::command(async)]
+pub fn dashboard(
+    session: State<'_, Session>,
+    settings: State<'_, Settings>,
+    desk: State<'_, Desk>,
+    query: DashboardQuery,
+) -> CommandResult<Dashboard> {
+    let inactive_days = settings.get().inactive_days;
+    let team = query.team.map(|team| team.trim().to_owned()).filter(|team| !team.is_empty());
+    let stats_query = StatsQuery {
+        from: optional_day("from", query.from)?,
+        to: optional_day("to", query.to)?,
+        team,
+        today: values::today(),
+        inactive_days,
+        unanswered_days: DEFAULT_UNANSWERED_DAYS,
+    };
+    if let (Some(from), Some(to)) = (stats_query.from, stats_query.to)
+        && to < from
+    {
+        return Err(CommandError::invalid("to", "the end of the period is before its start; choose a later end"));
+    }
+    let shared = session.shared()?;
+    let stats = lock(&shared).statistics(&stats_query)?;
+    let figures = &stats.figures;
+    let dashboard = Dashboard {
+        figures: figures.to_json(),
+        groups: figures
+            .group_names()
+            .map(|name| Group { name, values: figures.group(name).unwrap_or_default().to_vec() })
+            .collect(),
+        from: stats_query.from.map(|day| day.to_string()),
+        to: stats_query.to.map(|day| day.to_string()),
+        team: stats_query.team.clone(),
+        today: stats_query.today.to_string(),
+        inactive_days,
+        unanswered_days: stats_query.unanswered_days,
+    };
+    *lock(&desk.shown) = Some((Arc::downgrade(&shared), stats));
+    Ok(dashboard)
+}
+
+/// The cases behind one number of the dashboard on screen (`by_sex.female`, `inactive` …):
+/// exactly those it counted.
+#[tauri::command(async)]
+pub fn figure_cases(session: State<'_, Session>, desk: State<'_, Desk>, key: String) -> CommandResult<FigureCases> {
+    let shared = session.shared()?;
+    let shown = lock(&desk.shown);
+    let stats = kept(&shown, &shared)?;
+    let total = stats.figures.count(&key).unwrap_or(0);
+    let mut rows = lock(&shared).drill_down(stats, &key)?;
+    rows.truncate(MAX_FIGURE_ROWS);
+    Ok(FigureCases { key, total, rows })
+}
+
+/// The annual tables for the US TIP report (`tip`) or UNODC (`calendar`), with true counts:
+/// the task force's own view. One `report.export` (shown) in the audit log.
+#[tauri::command(async)]
+pub fn annual_figures(
+    session: State<'_, Session>,
+    desk: State<'_, Desk>,
+    period: String,
+    year: i32,
+) -> CommandResult<AnnualReport> {
+    let period = ReportPeriod::parse(&period)?;
+    let shared = session.shared()?;
+    let report = lock(&shared).annual_report(period, year, ReportUse::Shown)?;
+    *lock(&desk.annual) = Some((Arc::downgrade(&shared), report.clone()));
+    Ok(report)
+}
+
+/// The cases behind one cell of the annual tables on screen (a row or column one past the
+/// last is its total): one line per victim or person the cell counts.
+#[tauri::command(async)]
+pub fn annual_cell_cases(
+    session: State<'_, Session>,
+    desk: State<'_, Desk>,
+    table: String,
+    row: usize,
+    column: usize,
+) -> CommandResult<FigureCases> {
+    let shared = session.shared()?;
+    let annual = lock(&desk.annual);
+    let report = kept(&annual, &shared)?;
+    let mut rows = lock(&shared).annual_cell_cases(report, &table, row, column)?;
+    let total = rows.len();
+    rows.truncate(MAX_FIGURE_ROWS);
+    Ok(FigureCases { key: format!("{table}.{row}.{column}"), total, rows })
+}
