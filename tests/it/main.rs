@@ -4,6 +4,7 @@ mod cli;
 mod closed_pipe;
 mod crash_safety;
 mod desktop;
+mod export;
 mod no_plaintext;
 mod relay_attacks;
 mod screening;
