@@ -245,7 +245,7 @@ fn filters_choose_the_cases_and_a_truncated_export_is_refused() {
     let february = export("february.zip", &["--from", "2024-02-01", "--to", "2024-02-29"]);
     assert_eq!(february["rows"], 1);
     let sheets = csv_sheets(&std::fs::read(dir.path().join("february.zip")).unwrap());
-    assert_eq!(column(&sheets["cases.csv"], "case_code"), [code.clone()]);
+    assert_eq!(column(&sheets["cases.csv"], "case_code"), [code]);
     assert_eq!(export("march.zip", &["--from", "2024-03-01", "--to", "2024-03-31"])["rows"], 0);
     let backwards = run(
         &data,
@@ -326,7 +326,7 @@ fn an_export_writes_nothing_in_clear_but_what_was_asked_for_in_clear() {
     assert!(stderr(&output).contains("warning: writing the export in clear"));
     let mut new: Vec<PathBuf> = files_below(dir.path()).into_iter().filter(|file| !before.contains(file)).collect();
     new.retain(|file| !file.starts_with(&data) || !file.to_string_lossy().contains("harbour.db"));
-    assert_eq!(new, [clear.clone()], "the export is the only new file");
+    assert_eq!(new, std::slice::from_ref(&clear), "the export is the only new file");
     let mut zip = zip::ZipArchive::new(std::fs::File::open(&clear).unwrap()).unwrap();
     let mut strings = String::new();
     zip.by_name("xl/sharedStrings.xml").unwrap().read_to_string(&mut strings).unwrap();
