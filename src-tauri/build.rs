@@ -20,6 +20,7 @@ const COMMANDS: &[&str] = &[
     "set_settings",
     "translations",
     "ui_ready",
+    "backup_workspace",
     "value_lists",
     "list_cases",
     "get_case",

@@ -7,6 +7,7 @@ mod desktop;
 mod discard;
 mod join_later;
 mod load;
+mod export;
 mod no_plaintext;
 mod relay_attacks;
 mod screening;

@@ -111,6 +111,16 @@ pub enum Command {
     /// Reports: the annual tables for the US TIP report and UNODC.
     #[command(subcommand)]
     Report(crate::desk::ReportCommand),
+    /// Exports that leave this laptop: cases as a spreadsheet (encrypted unless --plaintext).
+    #[command(subcommand)]
+    Export(crate::export::ExportCommand),
+    /// Back up this workspace to one file (encrypted, checked on restore).
+    Backup(crate::export::BackupArgs),
+    /// Restore a backup into --data-dir with the passphrase it was made under.
+    Restore(crate::export::RestoreArgs),
+    /// Bring data in: past cases from a spreadsheet.
+    #[command(subcommand)]
+    Import(crate::export::ImportCommand),
 }
 
 #[derive(Subcommand)]

@@ -19,6 +19,7 @@ macro_rules! print {
 
 mod args;
 mod desk;
+mod export;
 mod output;
 mod passphrase;
 mod screening;
@@ -190,6 +191,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Service(command) => desk::service(command, unlock()?, &out)?,
         Command::Stats(args) => desk::stats(args, unlock()?, &out)?,
         Command::Report(command) => desk::report(command, unlock()?, &out)?,
+        Command::Export(command) => export::export(command, unlock, &out)?,
+        Command::Backup(args) => export::backup(args, unlock, &out)?,
+        Command::Restore(args) => export::restore(args, &dir, cli.global.passphrase_file.as_deref(), &out)?,
+        Command::Import(command) => export::import(command, unlock, &out)?,
         Command::Enroll { invitation, code, worker } => {
             let invitation = match invitation.strip_prefix('@') {
                 Some(file) => std::fs::read_to_string(file)

@@ -100,6 +100,24 @@ pub enum Error {
     /// A stored record could not be decoded; it indicates a bug or a damaged store.
     #[error("A stored record could not be read ({0}). Please report this to your administrator.")]
     Corrupt(String),
+
+    /// An export, backup or other file Harbour writes already exists: it is never replaced.
+    #[error("{0} already exists. Nothing was written: choose another file name, or move that file away first.")]
+    FileExists(std::path::PathBuf),
+
+    /// The passphrase given does not open an encrypted export.
+    #[error(
+        "The passphrase does not open this export. Check it with the person who made the export (letters, spaces and capitals count), and try again."
+    )]
+    ExportPassphrase,
+
+    /// The file is not an export encrypted to a passphrase (age format).
+    #[error("{0} is not an export encrypted with a passphrase (age format). Check that you chose the right file.")]
+    NotAnExport(std::path::PathBuf),
+
+    /// An export or backup was cut short, altered or is unreadable; nothing was taken from it.
+    #[error("{path} is damaged: {why}. Nothing was taken from it; ask for a new copy or use another backup.")]
+    Damaged { path: std::path::PathBuf, why: String },
 }
 
 impl Error {

@@ -5,6 +5,7 @@
 //! Commands run off the main thread (`async`), so a slow disk or a large list never freezes
 //! the window.
 
+pub mod backup;
 pub mod cases;
 pub mod screening;
 pub mod session;
@@ -25,6 +26,7 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         session::set_settings,
         session::translations,
         session::ui_ready,
+        backup::backup_workspace,
         cases::value_lists,
         cases::list_cases,
         cases::get_case,

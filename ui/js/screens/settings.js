@@ -1,5 +1,5 @@
-// Settings: the interface language (applied at once), auto-lock, the passphrase, and what this
-// laptop is (version, team, device).
+// Settings: the interface language (applied at once), auto-lock, the passphrase, a backup to a
+// file, and what this laptop is (version, team, device).
 
 import { call } from "../api.js";
 import { app } from "../app.js";
@@ -36,6 +36,7 @@ export function render(root) {
       root,
       pageHeader(t("ui.settings.title")),
       h("div", { class: "columns" }, generalPanel(status, nodes, paint), passphrasePanel(nodes)),
+      backupPanel(nodes),
       aboutPanel(status),
       joinSlot,
       directorySlot,
@@ -84,6 +85,9 @@ function makeNodes() {
     passphraseSave: h("button", { id: "passphrase-save", type: "submit", class: "primary" }),
     saved: h("p", { class: "saved", role: "status" }),
     done: h("p", { class: "saved", role: "status" }),
+    backupPath: h("input", { id: "backup-path", type: "text", autocomplete: "off", spellcheck: "false" }),
+    backupSave: h("button", { id: "backup-save", type: "submit", class: "primary" }),
+    backupDone: h("p", { id: "backup-done", class: "saved", role: "status" }),
     wired: false,
   };
 }
@@ -194,6 +198,37 @@ function passphrasePanel(nodes) {
       showError(error, failure);
       if (failure.kind === "wrong_passphrase") markInvalid({ kind: "invalid", field: "current" }, controls);
       else markInvalid(failure, controls);
+    }
+  });
+  return form;
+}
+
+function backupPanel(nodes) {
+  const { backupPath, backupDone } = nodes;
+  const save = nodes.backupSave;
+  save.textContent = t("ui.settings.backup_save");
+  const error = errorBox("backup-error");
+  const form = h(
+    "form",
+    { class: "panel", novalidate: true, "aria-labelledby": "settings-backup" },
+    h("h2", { id: "settings-backup" }, t("ui.settings.backup")),
+    h("p", { class: "hint" }, t("ui.settings.backup_help")),
+    field(t("ui.settings.backup_path"), backupPath, t("ui.settings.backup_path_hint")),
+    error,
+    backupDone,
+    h("div", { class: "actions" }, save),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    backupDone.textContent = "";
+    const controls = { path: backupPath };
+    if (!formIsComplete(error, controls, [["path", !backupPath.value.trim(), "ui.settings.backup_missing"]])) return;
+    try {
+      const written = await busy(save, () => call("backup_workspace", { input: { path: backupPath.value } }));
+      backupDone.textContent = t("ui.settings.backup_done", { cases: written.cases, path: written.path });
+    } catch (failure) {
+      showError(error, failure);
+      markInvalid(failure.kind === "invalid" ? failure : { kind: "invalid", field: "path" }, controls);
     }
   });
   return form;

@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 mod audit_sync;
 mod discard;
+mod backup;
 mod drafts;
 mod exchange;
 pub(crate) mod facts;
@@ -25,6 +26,7 @@ mod join_later;
 mod membership;
 mod migrations;
 mod referrals;
+mod projections;
 mod revocation;
 mod screening;
 mod search;
@@ -34,6 +36,7 @@ pub mod wipe;
 
 pub use audit_sync::{AUDIT_KIND, DeviceAudit, audit_channel};
 pub use discard::{CREATED_IN_ERROR, Held};
+pub use backup::{BackupSummary, RestoreSummary};
 pub use exchange::{ApplyReport, ClockWarning};
 pub use membership::{DeploymentPlan, Enrolment};
 pub use referrals::{Delivery, ReferralInput};
@@ -864,7 +867,12 @@ fn record_failed_unlock(dir: &Path) -> Result<()> {
 /// Opens (creating if needed) the SQLCipher database with its raw key, refusing a newer layout
 /// without writing to it, then migrates an older one.
 fn open_database(dir: &Path, key: &Secret) -> Result<Connection> {
-    let conn = Connection::open(dir.join(DB_FILE))?;
+    prepare_database(dir, keyed_connection(&dir.join(DB_FILE), key)?)
+}
+
+/// Opens the SQLCipher file `path` with its raw key and the workspace's cipher settings.
+fn keyed_connection(path: &Path, key: &Secret) -> Result<Connection> {
+    let conn = Connection::open(path)?;
     // SQLCipher reports failed page checks on stderr by default; errors reach the caller instead.
     conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
     let pragma = zeroize::Zeroizing::new(format!("PRAGMA key = \"x'{}'\";", key.to_hex().as_str()));
@@ -872,7 +880,7 @@ fn open_database(dir: &Path, key: &Secret) -> Result<Connection> {
     // HMAC-SHA256 for page authentication: as strong here, and much faster than SHA-512 on
     // processors with SHA extensions. Set on every open, before the first page is read.
     conn.execute_batch("PRAGMA cipher_hmac_algorithm = HMAC_SHA256;")?;
-    prepare_database(dir, conn)
+    Ok(conn)
 }
 
 /// Everything an opened database gets after its key: settings, the version check, migrations.

@@ -1,0 +1,167 @@
+//! Cases leaving Harbour on purpose: a spreadsheet of cases for the ministry's analyst, with
+//! optional sheets for referrals, screenings and justice steps and a data dictionary.
+//!
+//! An export is identifiable, so it is encrypted to a passphrase by default ([`protect`]: the
+//! age format) and written in clear only when the person asks (`Protection::Plaintext`). The
+//! clear text exists only in memory: the file is encrypted as it is written. Every export is one
+//! `export.cases` audit entry saying its format, protection and how many rows of each sheet.
+//!
+//! Formats: a ZIP archive of CSV files (`cases.csv`, the optional sheets, `dictionary.csv`;
+//! UTF-8 with a byte-order mark so Excel reads accents, CRLF lines, formula-like cells made
+//! inert), or an XLSX workbook with the same sheets (cells written as text, never formulas).
+
+pub mod protect;
+pub mod sheets;
+mod write;
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+pub use protect::{Protection, open_export};
+pub use sheets::Sheet;
+
+use crate::error::{Error, Result};
+use crate::model::{CaseStatus, IdentificationStatus};
+use crate::store::Workspace;
+use sheets::ExportedCase;
+
+/// Which cases an export holds.
+#[derive(Clone, Debug, Default)]
+pub struct ExportQuery {
+    pub status: Option<CaseStatus>,
+    pub team: Option<String>,
+    /// Cases registered (intake date, else recorded) on or after this day.
+    pub from: Option<NaiveDate>,
+    /// Cases registered on or before this day.
+    pub to: Option<NaiveDate>,
+    pub identification: Option<Identification>,
+}
+
+/// The identification filter: a status, or cases where none is recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Identification {
+    Status(IdentificationStatus),
+    NotRecorded,
+}
+
+impl Identification {
+    pub fn parse(text: &str) -> Result<Identification> {
+        if text.trim().eq_ignore_ascii_case("not_recorded") {
+            return Ok(Identification::NotRecorded);
+        }
+        IdentificationStatus::parse(text).map(Identification::Status).ok_or_else(|| {
+            Error::invalid("identification", format!("use one of: {}, not_recorded", IdentificationStatus::allowed()))
+        })
+    }
+}
+
+impl ExportQuery {
+    fn keeps(&self, case: &ExportedCase) -> bool {
+        let day = case.registered_on();
+        self.from.is_none_or(|from| day >= from)
+            && self.to.is_none_or(|to| day <= to)
+            && match self.identification {
+                None => true,
+                Some(Identification::NotRecorded) => case.fields.identification_status.is_none(),
+                Some(Identification::Status(status)) => case.fields.identification_status == Some(status),
+            }
+    }
+
+    /// The names of the filters given (never their values), for the audit entry.
+    fn filter_names(&self) -> Vec<&'static str> {
+        [
+            ("status", self.status.is_some()),
+            ("team", self.team.is_some()),
+            ("from", self.from.is_some()),
+            ("to", self.to.is_some()),
+            ("identification", self.identification.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, given)| given.then_some(name))
+        .collect()
+    }
+}
+
+/// The file format of an export of cases.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    /// A ZIP archive of CSV files, one per sheet.
+    CsvArchive,
+    /// An XLSX workbook, one worksheet per sheet.
+    Xlsx,
+}
+
+impl ExportFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportFormat::CsvArchive => "csv",
+            ExportFormat::Xlsx => "xlsx",
+        }
+    }
+}
+
+/// What an export wrote.
+#[derive(Clone, Debug, Serialize)]
+pub struct ExportSummary {
+    pub path: PathBuf,
+    pub format: ExportFormat,
+    pub encrypted: bool,
+    /// Rows of each sheet written (the dictionary included), in the order written.
+    pub sheets: Vec<(String, usize)>,
+    /// Rows of the cases sheet.
+    pub rows: usize,
+}
+
+impl Workspace {
+    /// Writes the cases `query` selects to the new file `out` with the optional `extra`
+    /// sheets and the data dictionary, protected as asked, and records one `export.cases`
+    /// audit entry. An existing `out` is refused; a failed export leaves no file.
+    pub fn export_cases(
+        &mut self,
+        query: &ExportQuery,
+        extra: &[Sheet],
+        format: ExportFormat,
+        protection: &Protection,
+        out: &Path,
+    ) -> Result<ExportSummary> {
+        let mut cases = Vec::new();
+        self.each_projection(query.status, query.team.as_deref(), |json, needs_review| {
+            let case: ExportedCase = serde_json::from_slice(json).map_err(|_| Error::Corrupt("case state".into()))?;
+            if query.keeps(&case) {
+                cases.push((case, needs_review));
+            }
+            Ok(())
+        })?;
+        let mut sheets = vec![Sheet::Cases];
+        sheets.extend(Sheet::OPTIONAL.iter().copied().filter(|sheet| extra.contains(sheet)));
+        sheets.push(Sheet::Dictionary);
+        let tables = write::Tables { cases: &cases, sheets: &sheets };
+        let sink = protect::Sink::create(out, protection)?;
+        let counts = match format {
+            ExportFormat::CsvArchive => write::csv_archive(&tables, sink, out)?,
+            ExportFormat::Xlsx => write::xlsx(&tables, sink, out)?,
+        };
+        let detail = format!(
+            "{} {} filters={} {}",
+            format.as_str(),
+            protection.as_str(),
+            query.filter_names().join(","),
+            counts.iter().map(|(sheet, rows)| format!("{sheet}={rows}")).collect::<Vec<_>>().join(" ")
+        );
+        if let Err(error) = self.audit_now("export.cases", None, &detail) {
+            // An export that is not in the audit log does not stay.
+            let _ = std::fs::remove_file(out);
+            return Err(error);
+        }
+        Ok(ExportSummary {
+            path: out.to_owned(),
+            format,
+            encrypted: protection.is_encrypted(),
+            rows: cases.len(),
+            sheets: counts.into_iter().map(|(sheet, rows)| (sheet.to_owned(), rows)).collect(),
+        })
+    }
+}

@@ -1,0 +1,257 @@
+//! Past cases coming in from a spreadsheet (CSV, UTF-8, with or without a byte-order mark).
+//!
+//! Columns named like the fields of `harbour case set` (`name`, `sex`, `birth_date`, `age`,
+//! `nationalities` …) map themselves; a [`Mapping`] names the others. [`plan`] reads the whole
+//! file and checks every row as a case would be checked when typed, collecting every problem
+//! (row, column, field and what is allowed, never the value) and the likely duplicates among
+//! the cases already here. [`Workspace::import_cases`] then records all the cases in one
+//! transaction, or none: a file with any problem imports nothing.
+//!
+//! Rows are numbered as a spreadsheet shows them: the header is row 1, the first case row 2.
+//! A cell that an export made inert (a `'` before `=`, `+`, `-`, `@`, tab or carriage return)
+//! is read back without the quote, so an export imports as it was.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::ids::CaseCode;
+use crate::matching::MatchReason;
+use crate::model::{CaseFields, Field, FieldValue};
+use crate::store::Workspace;
+
+/// Columns of the file given other names than the fields': column header → field, or `None`
+/// to leave a column out. Read from a JSON object such as `{"Full name": "name", "Notes": null}`.
+#[derive(Clone, Debug, Default)]
+pub struct Mapping(BTreeMap<String, Option<Field>>);
+
+impl Mapping {
+    pub fn from_json(text: &str) -> Result<Mapping> {
+        let raw: BTreeMap<String, Option<String>> = serde_json::from_str(text).map_err(|_| {
+            Error::invalid(
+                "mapping",
+                "write the mapping as a JSON object of column header to field name, such as {\"Full name\": \"name\", \"Notes\": null}",
+            )
+        })?;
+        let mut mapping = BTreeMap::new();
+        for (column, field) in raw {
+            let field = field.as_deref().map(Field::parse).transpose()?;
+            mapping.insert(column.trim().to_owned(), field);
+        }
+        Ok(Mapping(mapping))
+    }
+
+    fn field_of(&self, header: &str) -> Option<Field> {
+        match self.0.get(header) {
+            Some(field) => *field,
+            None => Field::parse(header).ok(),
+        }
+    }
+}
+
+/// A problem of one row: where, which field, and what is allowed (never the value).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RowProblem {
+    /// The row as a spreadsheet numbers it (the header is row 1).
+    pub row: usize,
+    pub column: String,
+    pub field: String,
+    pub problem: String,
+}
+
+/// A row that looks like a case already here.
+#[derive(Clone, Debug, Serialize)]
+pub struct RowDuplicate {
+    pub row: usize,
+    pub code: CaseCode,
+    pub score: u8,
+    pub reasons: Vec<MatchReason>,
+}
+
+/// What a file would import: checked, not yet recorded.
+#[derive(Debug, Serialize)]
+pub struct ImportPlan {
+    /// Case rows read (the header excluded).
+    pub rows: usize,
+    /// Each column used and the field it fills.
+    pub columns: Vec<(String, Field)>,
+    /// Columns left out: neither named like a field nor mapped.
+    pub ignored_columns: Vec<String>,
+    pub problems: Vec<RowProblem>,
+    pub duplicates: Vec<RowDuplicate>,
+    #[serde(skip)]
+    cases: Vec<CaseFields>,
+}
+
+impl ImportPlan {
+    pub fn is_clean(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// What an import recorded.
+#[derive(Clone, Debug, Serialize)]
+pub struct ImportSummary {
+    pub imported: usize,
+    pub codes: Vec<CaseCode>,
+}
+
+/// Reads and checks a CSV file of cases against this workspace (for likely duplicates).
+pub fn plan(workspace: &Workspace, reader: impl Read, mapping: &Mapping) -> Result<ImportPlan> {
+    let mut csv = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(reader);
+    let unreadable =
+        |_| Error::invalid("file", "is not a readable CSV file in UTF-8; save it from the spreadsheet as CSV UTF-8");
+    let headers: Vec<String> = csv
+        .headers()
+        .map_err(unreadable)?
+        .iter()
+        .enumerate()
+        .map(|(index, header)| {
+            let header = if index == 0 { header.trim_start_matches('\u{feff}') } else { header };
+            header.trim().to_owned()
+        })
+        .collect();
+    let mut columns: Vec<(usize, String, Field)> = Vec::new();
+    let mut ignored_columns = Vec::new();
+    for (index, header) in headers.iter().enumerate() {
+        match mapping.field_of(header) {
+            Some(field) => {
+                if let Some((_, other, _)) = columns.iter().find(|(_, _, taken)| *taken == field) {
+                    return Err(Error::invalid(
+                        "mapping",
+                        format!(
+                            "the columns \"{other}\" and \"{header}\" both fill the field {field}; map one of them to null"
+                        ),
+                    ));
+                }
+                columns.push((index, header.clone(), field));
+            }
+            None => ignored_columns.push(header.clone()),
+        }
+    }
+    if !columns.iter().any(|(_, _, field)| *field == Field::Name) {
+        return Err(Error::invalid(
+            "name",
+            "no column gives the person's name; call one column \"name\", or map one to name with --mapping",
+        ));
+    }
+    let mut problems = Vec::new();
+    let mut cases = Vec::new();
+    let mut duplicates = Vec::new();
+    let mut rows = 0;
+    for (index, record) in csv.records().enumerate() {
+        let row = index + 2;
+        rows += 1;
+        let record = record.map_err(unreadable)?;
+        let mut fields = None::<CaseFields>;
+        let mut values = Vec::new();
+        for (column_index, header, field) in &columns {
+            let cell = unquote(record.get(*column_index).unwrap_or("").trim());
+            let problem = |error: Error| RowProblem {
+                row,
+                column: header.clone(),
+                field: field.as_str().to_owned(),
+                problem: without_value(&error),
+            };
+            if *field == Field::Name {
+                match CaseFields::named(cell) {
+                    Ok(named) => fields = Some(named),
+                    Err(error) => problems.push(problem(error)),
+                }
+            } else if !cell.is_empty() {
+                match FieldValue::parse(*field, cell) {
+                    Ok(value) => values.push(value),
+                    Err(error) => problems.push(problem(error)),
+                }
+            }
+        }
+        let Some(mut fields) = fields else { continue };
+        for value in values {
+            fields.set(value);
+        }
+        for found in workspace.likely_duplicates(&fields)? {
+            duplicates.push(RowDuplicate { row, code: found.code, score: found.score, reasons: found.reasons });
+        }
+        cases.push(fields);
+    }
+    Ok(ImportPlan {
+        rows,
+        columns: columns.into_iter().map(|(_, header, field)| (header, field)).collect(),
+        ignored_columns,
+        problems,
+        duplicates,
+        cases,
+    })
+}
+
+impl Workspace {
+    /// Records every case of a clean plan in one transaction, and one `import.cases` audit entry
+    /// beside each case's own. A plan with problems records nothing.
+    pub fn import_cases(&mut self, plan: ImportPlan) -> Result<ImportSummary> {
+        if !plan.is_clean() {
+            return Err(Error::invalid(
+                "file",
+                format!(
+                    "{} problem(s) in the file, so nothing was imported; list them with --dry-run, correct the file and import it again",
+                    plan.problems.len()
+                ),
+            ));
+        }
+        if plan.cases.is_empty() {
+            return Err(Error::invalid("file", "holds no case rows under its header; nothing was imported"));
+        }
+        let states = self.create_cases(plan.cases)?;
+        self.audit_now("import.cases", None, &format!("rows={}", states.len()))?;
+        Ok(ImportSummary { imported: states.len(), codes: states.into_iter().map(|state| state.code).collect() })
+    }
+}
+
+/// An export's inert cell (`'=…`) read back as it was typed.
+fn unquote(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        _ => cell,
+    }
+}
+
+/// What was wrong, without the value: core's sentences start with the refused value in quotes
+/// (`"31/02/1990" is not a date; use YYYY-MM-DD`), which is cut to `the value is not a date …`.
+fn without_value(error: &Error) -> String {
+    let problem = match error {
+        Error::Invalid { problem, .. } => problem.as_str(),
+        _ => return "could not be read".into(),
+    };
+    if problem.starts_with('"')
+        && let Some(end) = problem.rfind("\" ")
+    {
+        return format!("the value {}", &problem[end + 2..]);
+    }
+    problem.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problems_never_repeat_the_value() {
+        let secret = "Ma\"ría\" is 1990";
+        for field in [Field::BirthDate, Field::Sex, Field::Nationalities, Field::EstimatedAge, Field::Phone] {
+            let error = FieldValue::parse(field, secret).unwrap_err();
+            let text = without_value(&error);
+            assert!(!text.contains("Ma") && !text.contains("1990"), "{field}: {text}");
+        }
+        let error = FieldValue::parse(Field::Sex, "x").unwrap_err();
+        assert!(without_value(&error).starts_with("the value is not allowed; use one of: female"));
+    }
+
+    #[test]
+    fn inert_cells_come_back_as_typed() {
+        assert_eq!(unquote("'=1+1"), "=1+1");
+        assert_eq!(unquote("'-5"), "-5");
+        assert_eq!(unquote("'tis"), "'tis");
+        assert_eq!(unquote("O'Brien"), "O'Brien");
+    }
+}

@@ -1,0 +1,520 @@
+//! Data in and out through the real `harbour` binary: encrypted exports opened by other code
+//! (the age crate's decryptor and the Go `age` command), formula injection, filters, the
+//! no-plaintext scan over everything an export writes, backup and restore, and imports.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use harbour_tests::{PASSPHRASE, binary, files_below, harbour, harbour_json, plaintext_found};
+
+const EXPORT_PASSPHRASE: &str = "correct horse battery staple";
+
+/// OWASP's CSV-injection payloads, DDE examples included.
+const PAYLOADS: &[&str] = &[
+    "=1+1",
+    "+1+1",
+    "-1+1",
+    "@SUM(1+1)",
+    "=cmd|' /C calc'!A0",
+    "=HYPERLINK(\"http://evil.example\",\"click\")",
+    "@SUM(1+9)*cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    "+cmd|' /C notepad'!'B1'",
+];
+
+/// `harbour` with the workspace passphrase and, when given, the export passphrase.
+fn run(data: &Path, args: &[&str], export_passphrase: Option<&str>) -> Output {
+    let mut command = Command::new(binary("harbour"));
+    command
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env("HARBOUR_PASSPHRASE", PASSPHRASE)
+        .env_remove("HARBOUR_DATA_DIR")
+        .env_remove("HARBOUR_EXPORT_PASSPHRASE");
+    if let Some(passphrase) = export_passphrase {
+        command.env("HARBOUR_EXPORT_PASSPHRASE", passphrase);
+    }
+    command.output().expect("harbour runs")
+}
+
+fn ok_json(output: Output) -> serde_json::Value {
+    assert!(output.status.success(), "harbour failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).expect("--json prints JSON")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Decrypts an age file with the age crate's own decryptor: a path independent of Harbour's.
+fn age_decrypt(path: &Path, passphrase: &str) -> Vec<u8> {
+    let file = std::fs::File::open(path).unwrap();
+    let decryptor = age::Decryptor::new(std::io::BufReader::new(file)).unwrap();
+    let identity = age::scrypt::Identity::new(age::secrecy::SecretString::from(passphrase.to_owned()));
+    let mut reader = decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity)).unwrap();
+    let mut bytes = Vec::new();
+    reader.read_to_end(&mut bytes).unwrap();
+    bytes
+}
+
+/// The CSV files of an export archive, by name, as rows of cells (the byte-order mark checked
+/// and removed).
+fn csv_sheets(archive: &[u8]) -> std::collections::BTreeMap<String, Vec<Vec<String>>> {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(archive)).unwrap();
+    let mut sheets = std::collections::BTreeMap::new();
+    for index in 0..zip.len() {
+        let mut file = zip.by_index(index).unwrap();
+        let name = file.name().unwrap().to_string();
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).unwrap();
+        assert!(bytes.starts_with("\u{feff}".as_bytes()), "{name} starts with a UTF-8 byte-order mark");
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(&bytes[3..]);
+        let rows = reader.records().map(|record| record.unwrap().iter().map(str::to_owned).collect()).collect();
+        sheets.insert(name, rows);
+    }
+    sheets
+}
+
+fn column(rows: &[Vec<String>], name: &str) -> Vec<String> {
+    let index = rows[0].iter().position(|header| header == name).unwrap_or_else(|| panic!("no column {name}"));
+    rows[1..].iter().map(|row| row[index].clone()).collect()
+}
+
+/// A workspace with a case per payload and two named cases, one with a referral and a justice step.
+fn workspace_with_cases(data: &Path) -> String {
+    assert!(harbour(data, &["init"]).status.success());
+    for payload in PAYLOADS {
+        // `--name=…`: a value starting with `-` would otherwise read as an option.
+        assert!(harbour(data, &["case", "new", &format!("--name={payload}")]).status.success());
+    }
+    let case = harbour_json(
+        data,
+        &[
+            "case",
+            "new",
+            "--name",
+            "Zoë Ærendil-Núñez",
+            "--sex",
+            "female",
+            "--birth-date",
+            "1990-02-03",
+            "--nationality",
+            "VE",
+        ],
+    );
+    let code = case["code"].as_str().unwrap().to_owned();
+    assert!(
+        harbour(
+            data,
+            &[
+                "case",
+                "set",
+                &code,
+                "identification_status=identified",
+                "identification_date=2024-03-01",
+                "intake_date=2024-02-28"
+            ]
+        )
+        .status
+        .success()
+    );
+    let consent = harbour_json(data, &["consent", "add", &code, "--share", "identity", "--with", "Shelter"]);
+    assert!(
+        harbour(
+            data,
+            &[
+                "referral",
+                "add",
+                &code,
+                "--service",
+                "Safe House",
+                "--type",
+                "shelter",
+                "--consent",
+                consent["id"].as_str().unwrap()
+            ]
+        )
+        .status
+        .success()
+    );
+    assert!(harbour(data, &["justice", "add", &code, "--stage", "reported", "--date", "2024-03-02"]).status.success());
+    let closed = harbour_json(data, &["case", "new", "--name", "Closed Person"]);
+    assert!(harbour(data, &["case", "close", closed["code"].as_str().unwrap(), "--reason", "done"]).status.success());
+    code
+}
+
+#[test]
+fn an_encrypted_export_opens_elsewhere_with_its_passphrase_and_its_cells_are_inert() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ws");
+    let code = workspace_with_cases(&data);
+    let out = dir.path().join("cases.zip.age");
+    let summary = ok_json(run(
+        &data,
+        &["--json", "export", "csv", "--out", out.to_str().unwrap(), "--sheets", "referrals,screenings,justice"],
+        Some(EXPORT_PASSPHRASE),
+    ));
+    assert_eq!(summary["encrypted"], true);
+    assert_eq!(summary["rows"], PAYLOADS.len() + 2);
+    assert_eq!(summary["sheets"]["referrals"], 1);
+    assert_eq!(summary["sheets"]["justice"], 1);
+    assert!(std::fs::read(&out).unwrap().starts_with(b"age-encryption.org/v1\n-> scrypt "));
+
+    // Opened by the age crate's decryptor, not Harbour's code.
+    let archive = age_decrypt(&out, EXPORT_PASSPHRASE);
+    let sheets = csv_sheets(&archive);
+    let names: Vec<&str> = sheets.keys().map(String::as_str).collect();
+    assert_eq!(names, ["cases.csv", "dictionary.csv", "justice.csv", "referrals.csv", "screenings.csv"]);
+    let cases = &sheets["cases.csv"];
+    let names = column(cases, "name");
+    for payload in PAYLOADS {
+        assert!(names.contains(&format!("'{payload}")), "{payload:?} is made inert");
+    }
+    assert!(names.iter().all(|name| !name.starts_with(['=', '+', '-', '@', '\t', '\r'])));
+    let row = column(cases, "case_code").iter().position(|c| *c == code).unwrap();
+    assert_eq!(names[row], "Zoë Ærendil-Núñez", "accents survive");
+    assert_eq!(column(cases, "birth_date")[row], "1990-02-03");
+    assert_eq!(column(cases, "registered_on")[row], "2024-02-28");
+    assert!(column(cases, "created_at")[row].ends_with('Z') && column(cases, "created_at")[row].contains('T'));
+    assert_eq!(column(&sheets["referrals.csv"], "service_type"), ["shelter"]);
+    assert_eq!(column(&sheets["justice.csv"], "date"), ["2024-03-02"]);
+    let dictionary = &sheets["dictionary.csv"];
+    assert_eq!(
+        dictionary.len() - 1,
+        cases[0].len()
+            + sheets["referrals.csv"][0].len()
+            + sheets["screenings.csv"][0].len()
+            + sheets["justice.csv"][0].len()
+    );
+
+    // Harbour's own opener: the right passphrase gives the same archive, a wrong one says so.
+    let opened = dir.path().join("opened.zip");
+    assert!(
+        run(
+            &data,
+            &["export", "open", out.to_str().unwrap(), "--out", opened.to_str().unwrap()],
+            Some(EXPORT_PASSPHRASE)
+        )
+        .status
+        .success()
+    );
+    assert_eq!(std::fs::read(&opened).unwrap(), archive);
+    let wrong = run(
+        &data,
+        &["export", "open", out.to_str().unwrap(), "--out", dir.path().join("x.zip").to_str().unwrap()],
+        Some("not the passphrase"),
+    );
+    assert!(!wrong.status.success());
+    assert!(stderr(&wrong).contains("The passphrase does not open this export"), "{}", stderr(&wrong));
+    assert!(!dir.path().join("x.zip").exists());
+
+    // The Go implementation of age (Debian's `age`, installed by tests/run.sh) opens it too.
+    let by_go = dir.path().join("by-go.zip");
+    let go = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("it/age_tty.py"))
+        .arg(&out)
+        .arg(&by_go)
+        .env("AGE_TEST_PASSPHRASE", EXPORT_PASSPHRASE)
+        .output()
+        .expect("python3 runs");
+    assert!(go.status.success(), "age -d failed (is Debian's `age` installed?): {}", stderr(&go));
+    assert_eq!(std::fs::read(&by_go).unwrap(), archive);
+
+    let audit = harbour_json(&data, &["audit", "show", "--limit", "5"]);
+    let export = audit.as_array().unwrap().iter().find(|entry| entry["action"] == "export.cases").unwrap();
+    assert!(export["detail"].as_str().unwrap().contains(&format!("cases={}", PAYLOADS.len() + 2)));
+}
+
+#[test]
+fn filters_choose_the_cases_and_a_truncated_export_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ws");
+    let code = workspace_with_cases(&data);
+    let export = |name: &str, filters: &[&str]| -> serde_json::Value {
+        let out = dir.path().join(name);
+        let mut args = vec!["--json", "export", "csv", "--plaintext", "--out", out.to_str().unwrap()];
+        args.extend_from_slice(filters);
+        ok_json(run(&data, &args, None))
+    };
+    assert_eq!(export("closed.zip", &["--status", "closed"])["rows"], 1);
+    assert_eq!(export("identified.zip", &["--identification", "identified"])["rows"], 1);
+    assert_eq!(export("unidentified.zip", &["--identification", "not_recorded"])["rows"], PAYLOADS.len() + 1);
+    // Registered on its intake date, 2024-02-28: inside February, outside March.
+    let february = export("february.zip", &["--from", "2024-02-01", "--to", "2024-02-29"]);
+    assert_eq!(february["rows"], 1);
+    let sheets = csv_sheets(&std::fs::read(dir.path().join("february.zip")).unwrap());
+    assert_eq!(column(&sheets["cases.csv"], "case_code"), [code]);
+    assert_eq!(export("march.zip", &["--from", "2024-03-01", "--to", "2024-03-31"])["rows"], 0);
+    let backwards = run(
+        &data,
+        &["export", "csv", "--plaintext", "--out", "/nonexistent/x", "--from", "2024-03-01", "--to", "2024-02-01"],
+        None,
+    );
+    assert!(stderr(&backwards).contains("to: the end of the period is before its start"));
+
+    // An existing file is never replaced.
+    let again =
+        run(&data, &["export", "csv", "--plaintext", "--out", dir.path().join("march.zip").to_str().unwrap()], None);
+    assert!(!again.status.success() && stderr(&again).contains("already exists"), "{}", stderr(&again));
+
+    // A cut-short encrypted export is refused, and nothing is written in clear.
+    let out = dir.path().join("all.age");
+    ok_json(run(&data, &["--json", "export", "csv", "--out", out.to_str().unwrap()], Some(EXPORT_PASSPHRASE)));
+    let bytes = std::fs::read(&out).unwrap();
+    let cut = dir.path().join("cut.age");
+    std::fs::write(&cut, &bytes[..bytes.len() - 40]).unwrap();
+    let opened = dir.path().join("cut.zip");
+    let refused = run(
+        &data,
+        &["export", "open", cut.to_str().unwrap(), "--out", opened.to_str().unwrap()],
+        Some(EXPORT_PASSPHRASE),
+    );
+    assert!(!refused.status.success() && stderr(&refused).contains("is damaged"), "{}", stderr(&refused));
+    assert!(!opened.exists());
+}
+
+#[test]
+fn an_export_writes_nothing_in_clear_but_what_was_asked_for_in_clear() {
+    const NAME: &str = "Quintessa Marbleforth";
+    const LOCATION: &str = "Wrenfield Crossing";
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ws");
+    let exports = dir.path().join("exports");
+    std::fs::create_dir(&exports).unwrap();
+    assert!(harbour(&data, &["init"]).status.success());
+    assert!(harbour(&data, &["case", "new", "--name", NAME, "--location", LOCATION]).status.success());
+    let needles = [NAME, "Marbleforth", LOCATION];
+    for (name, extra) in [("cases.age", vec![]), ("cases.xlsx.age", vec!["--xlsx"])] {
+        let out = exports.join(name);
+        let mut args = vec!["export", "csv", "--out", out.to_str().unwrap(), "--sheets", "referrals,justice"];
+        args.extend(extra);
+        assert!(run(&data, &args, Some(EXPORT_PASSPHRASE)).status.success());
+    }
+    // Exactly the files asked for, each an age file from its first byte; no temporary file.
+    let mut written: Vec<PathBuf> = files_below(&exports);
+    written.sort();
+    assert_eq!(written, [exports.join("cases.age"), exports.join("cases.xlsx.age")]);
+    for file in &written {
+        assert!(std::fs::read(file).unwrap().starts_with(b"age-encryption.org/v1\n"));
+    }
+    assert!(
+        files_below(&data).iter().all(|file| !file.file_name().unwrap().to_string_lossy().contains("tmp")),
+        "no temporary file is left"
+    );
+    assert_eq!(plaintext_found(&data, &needles), []);
+    assert_eq!(plaintext_found(&exports, &needles), []);
+    // The XLSX inside opens as a workbook with the name in it (its shared strings).
+    let workbook = age_decrypt(&exports.join("cases.xlsx.age"), EXPORT_PASSPHRASE);
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(workbook)).unwrap();
+    let mut strings = String::new();
+    zip.by_name("xl/sharedStrings.xml").unwrap().read_to_string(&mut strings).unwrap();
+    assert!(strings.contains(NAME));
+    for sheet in ["cases", "referrals", "justice", "dictionary"] {
+        let mut workbook_xml = String::new();
+        zip.by_name("xl/workbook.xml").unwrap().read_to_string(&mut workbook_xml).unwrap();
+        assert!(workbook_xml.contains(&format!("name=\"{sheet}\"")), "the workbook has the {sheet} sheet");
+    }
+
+    // In clear only on request, with a warning; then the export is the one new file, and in it
+    // the name is readable (inside the workbook's compressed parts).
+    let before = files_below(dir.path());
+    let clear = exports.join("clear.xlsx");
+    let output = run(&data, &["export", "csv", "--plaintext", "--xlsx", "--out", clear.to_str().unwrap()], None);
+    assert!(output.status.success());
+    assert!(stderr(&output).contains("warning: writing the export in clear"));
+    let mut new: Vec<PathBuf> = files_below(dir.path()).into_iter().filter(|file| !before.contains(file)).collect();
+    new.retain(|file| !file.starts_with(&data) || !file.to_string_lossy().contains("harbour.db"));
+    assert_eq!(new, std::slice::from_ref(&clear), "the export is the only new file");
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&clear).unwrap()).unwrap();
+    let mut strings = String::new();
+    zip.by_name("xl/sharedStrings.xml").unwrap().read_to_string(&mut strings).unwrap();
+    assert!(strings.contains(NAME));
+    assert_eq!(plaintext_found(&data, &needles), []);
+}
+
+fn case_codes(data: &Path) -> Vec<String> {
+    let mut codes: Vec<String> = harbour_json(data, &["case", "list", "--limit", "0"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|case| case["code"].as_str().unwrap().to_owned())
+        .collect();
+    codes.sort();
+    codes
+}
+
+#[test]
+fn backup_and_restore_give_the_same_cases_history_and_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ws");
+    workspace_with_cases(&data);
+    let codes = case_codes(&data);
+    let audit_before = harbour_json(&data, &["audit", "show", "--limit", "1000"]);
+    let backup = dir.path().join("stick").join("harbour.hbk");
+    std::fs::create_dir(backup.parent().unwrap()).unwrap();
+    let made = harbour_json(&data, &["backup", "--out", backup.to_str().unwrap()]);
+    assert_eq!(made["cases"], codes.len());
+    assert_eq!(plaintext_found(backup.parent().unwrap(), &["Ærendil", "Closed Person"]), []);
+
+    let laptop = dir.path().join("new-laptop");
+    let restored = harbour_json(&laptop, &["restore", backup.to_str().unwrap()]);
+    assert_eq!(restored["cases"], codes.len());
+    assert_eq!(case_codes(&laptop), codes);
+    // The audit: every entry as it was (hashes included), then the backup and the restore.
+    let audit_after = harbour_json(&laptop, &["audit", "show", "--limit", "1000"]);
+    let after = audit_after.as_array().unwrap();
+    let before = audit_before.as_array().unwrap();
+    assert_eq!(after.len(), before.len() + 1, "the restore is the one entry added after the snapshot");
+    assert_eq!(after[0]["action"], "backup.restore");
+    assert_eq!(&after[1..], &before[..], "the audit log is restored entry for entry");
+    assert_eq!(harbour_json(&laptop, &["audit", "verify"])["ok"], true);
+    // Every case whole, with its entries and history (exported last: each export is audited).
+    for code in &codes {
+        assert_eq!(
+            harbour_json(&laptop, &["case", "export", code]),
+            harbour_json(&data, &["case", "export", code]),
+            "case {code} is the same"
+        );
+    }
+
+    // Nothing overwritten without asking; with --force the old one is kept aside.
+    let again = run(&laptop, &["restore", backup.to_str().unwrap()], None);
+    assert!(!again.status.success() && stderr(&again).contains("--force"), "{}", stderr(&again));
+    let forced = harbour_json(&laptop, &["restore", "--force", backup.to_str().unwrap()]);
+    let aside = PathBuf::from(forced["moved_aside"].as_str().unwrap());
+    assert!(aside.join("keyfile.json").exists());
+
+    // A wrong passphrase, a cut-short or an altered backup is refused, and no workspace appears.
+    let elsewhere = dir.path().join("elsewhere");
+    let wrong = Command::new(binary("harbour"))
+        .arg("--data-dir")
+        .arg(&elsewhere)
+        .args(["restore", backup.to_str().unwrap()])
+        .env("HARBOUR_PASSPHRASE", "wrong wrong wrong")
+        .output()
+        .unwrap();
+    assert!(stderr(&wrong).contains("The passphrase is not correct"), "{}", stderr(&wrong));
+    let bytes = std::fs::read(&backup).unwrap();
+    for (name, damaged, why) in [
+        ("cut.hbk", bytes[..bytes.len() - 1000].to_vec(), "cut short"),
+        (
+            "flipped.hbk",
+            {
+                let mut flipped = bytes.clone();
+                let middle = flipped.len() / 2;
+                flipped[middle] ^= 0x01;
+                flipped
+            },
+            "altered",
+        ),
+        ("not.hbk", b"not a backup at all".to_vec(), "not a Harbour backup"),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, damaged).unwrap();
+        let refused = run(&elsewhere, &["restore", path.to_str().unwrap()], None);
+        assert!(!refused.status.success() && stderr(&refused).contains(why), "{name}: {}", stderr(&refused));
+        assert!(!elsewhere.join("keyfile.json").exists() && !elsewhere.join("harbour.db").exists());
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.file_name().to_string_lossy().contains("restoring"))
+        .collect();
+    assert!(leftovers.is_empty(), "no staging directory is left behind");
+}
+
+#[test]
+fn import_checks_every_row_then_imports_all_or_nothing_and_exports_what_it_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ws");
+    assert!(harbour(&data, &["init"]).status.success());
+    let existing = harbour_json(&data, &["case", "new", "--name", "Marisol Quintanilla", "--birth-date", "1991-04-05"]);
+
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "\u{feff}Full name,sex,birth_date,nationality,Remarks\n\
+         Ana Belén Ruiz,female,1990-01-02,VE,first\n\
+         Secretvalue Person,dragon,31/02/1990,VE,second\n\
+         Marisol Quintanilla,female,1991-04-05,LC,third\n\
+         ,male,,GY,fourth\n",
+    )
+    .unwrap();
+    let mapping = dir.path().join("mapping.json");
+    std::fs::write(&mapping, r#"{"Full name": "name"}"#).unwrap();
+    let mapping_arg = mapping.to_str().unwrap();
+    let dry =
+        run(&data, &["--json", "import", "cases", bad.to_str().unwrap(), "--dry-run", "--mapping", mapping_arg], None);
+    assert!(!dry.status.success(), "a file with problems fails even as a dry run");
+    let report: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
+    let problems = report["plan"]["problems"].as_array().unwrap();
+    let found: Vec<(u64, &str)> =
+        problems.iter().map(|p| (p["row"].as_u64().unwrap(), p["field"].as_str().unwrap())).collect();
+    assert_eq!(found, [(3, "sex"), (3, "birth_date"), (5, "name")]);
+    assert!(problems[0]["problem"].as_str().unwrap().contains("use one of: female"));
+    let printed = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        !printed.contains("dragon") && !printed.contains("31/02") && !printed.contains("Secretvalue"),
+        "values are never repeated"
+    );
+    assert_eq!(report["plan"]["ignored_columns"], serde_json::json!(["Remarks"]));
+    let duplicates = report["plan"]["duplicates"].as_array().unwrap();
+    assert_eq!(duplicates.len(), 1);
+    assert_eq!((duplicates[0]["row"].as_u64(), &duplicates[0]["code"]), (Some(4), &existing["code"]));
+
+    // A bad row stops the whole import.
+    let refused = run(&data, &["import", "cases", bad.to_str().unwrap(), "--mapping", mapping_arg], None);
+    assert!(!refused.status.success() && stderr(&refused).contains("nothing was imported"));
+    assert_eq!(case_codes(&data).len(), 1);
+
+    // A good file comes in whole, and an export gives back what was imported.
+    let good = dir.path().join("good.csv");
+    std::fs::write(
+        &good,
+        "name,sex,birth_date,nationalities,languages,exploitation_types,intake_date,status\n\
+         Ana Belén Ruiz,female,1990-01-02,\"VE,CO\",es,sexual_exploitation,2023-06-07,active\n\
+         '=1+2 Person,male,,GY,,,,closed\n",
+    )
+    .unwrap();
+    let dry = harbour_json(&data, &["import", "cases", good.to_str().unwrap(), "--dry-run"]);
+    assert_eq!((dry["imported"].as_u64(), dry["plan"]["rows"].as_u64()), (Some(0), Some(2)));
+    assert_eq!(case_codes(&data).len(), 1, "a dry run imports nothing");
+    let imported = harbour_json(&data, &["import", "cases", good.to_str().unwrap()]);
+    assert_eq!(imported["imported"], 2);
+    let out = dir.path().join("back.zip");
+    ok_json(run(&data, &["--json", "export", "csv", "--plaintext", "--out", out.to_str().unwrap()], None));
+    let sheets = csv_sheets(&std::fs::read(&out).unwrap());
+    let cases = &sheets["cases.csv"];
+    let row = column(cases, "name").iter().position(|name| name == "Ana Belén Ruiz").unwrap();
+    for (field, value) in [
+        ("sex", "female"),
+        ("birth_date", "1990-01-02"),
+        ("nationalities", "VE,CO"),
+        ("languages", "es"),
+        ("exploitation_types", "sexual_exploitation"),
+        ("intake_date", "2023-06-07"),
+        ("status", "active"),
+    ] {
+        assert_eq!(column(cases, field)[row], value, "{field}");
+    }
+    let formula =
+        column(cases, "name").iter().position(|name| name == "'=1+2 Person").expect("made inert again on export");
+    assert_eq!(column(cases, "status")[formula], "closed");
+
+    // The export itself imports into another workspace as the same cases.
+    let other = dir.path().join("other");
+    assert!(harbour(&other, &["init"]).status.success());
+    let sheet = dir.path().join("cases.csv");
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(std::fs::read(&out).unwrap())).unwrap();
+    std::io::copy(&mut zip.by_name("cases.csv").unwrap(), &mut std::fs::File::create(&sheet).unwrap()).unwrap();
+    assert_eq!(harbour_json(&other, &["import", "cases", sheet.to_str().unwrap()])["imported"], 3);
+    let names: Vec<String> = harbour_json(&other, &["case", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|case| case["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(names.contains(&"=1+2 Person".to_owned()) && names.contains(&"Marisol Quintanilla".to_owned()));
+}
