@@ -107,6 +107,7 @@ pub const KINDS: &[&str] = &[
     "already_referred",
     "directory_not_editable",
     "too_large",
+    "file_exists",
     "locked",
     "sync",
     "sync_busy",
@@ -127,6 +128,7 @@ fn kind_of(error: &harbour_core::Error) -> &'static str {
         Error::AlreadyReferred => "already_referred",
         Error::DirectoryNotEditable => "directory_not_editable",
         Error::ChangeTooLarge { .. } => "too_large",
+        Error::FileExists(_) => "file_exists",
         // What a person cannot fix on the screen: the interface says so, and what to do.
         Error::NewerSchema { .. }
         | Error::Tampered
@@ -136,6 +138,10 @@ fn kind_of(error: &harbour_core::Error) -> &'static str {
         | Error::Io { .. }
         | Error::Database(_)
         | Error::SequenceTaken(_)
+        // The desktop neither opens exports nor restores backups (the CLI does).
+        | Error::ExportPassphrase
+        | Error::NotAnExport(_)
+        | Error::Damaged { .. }
         | Error::Corrupt(_) => "internal",
     }
 }
@@ -207,6 +213,10 @@ mod tests {
             Error::AlreadyReferred,
             Error::DirectoryNotEditable,
             Error::ChangeTooLarge { bytes: 2_000_000, max: 1_048_576 },
+            Error::FileExists("/x".into()),
+            Error::ExportPassphrase,
+            Error::NotAnExport("/x".into()),
+            Error::Damaged { path: "/x".into(), why: "x".into() },
             Error::Corrupt("x".into()),
         ]
     }

@@ -14,6 +14,7 @@ const KINDS = [
   "already_referred",
   "directory_not_editable",
   "too_large",
+  "file_exists",
   "sync",
   "sync_busy",
   "internal",

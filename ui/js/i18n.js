@@ -151,6 +151,7 @@ const ERROR_KEYS = {
   no_workspace: "error.no_workspace",
   sync: "error.sync",
   too_large: "error.too_large",
+  file_exists: "error.file_exists",
   internal: "error.internal",
 };
 
