@@ -1,5 +1,6 @@
 //! Cross-crate tests: the real `harbour` binary and real processes on real files.
 
+mod anon;
 mod cli;
 mod closed_pipe;
 mod crash_safety;

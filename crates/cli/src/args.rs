@@ -111,6 +111,9 @@ pub enum Command {
     /// Reports: the annual tables for the US TIP report and UNODC.
     #[command(subcommand)]
     Report(crate::desk::ReportCommand),
+    /// Data out of Harbour: the anonymised CTDC data set, an HTCDS transfer.
+    #[command(subcommand)]
+    Export(crate::anon::ExportCommand),
 }
 
 #[derive(Subcommand)]

@@ -17,6 +17,7 @@ macro_rules! print {
     ($($arg:tt)*) => { $crate::write_stdout(format_args!($($arg)*)) };
 }
 
+mod anon;
 mod args;
 mod desk;
 mod output;
@@ -187,6 +188,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Service(command) => desk::service(command, unlock()?, &out)?,
         Command::Stats(args) => desk::stats(args, unlock()?, &out)?,
         Command::Report(command) => desk::report(command, unlock()?, &out)?,
+        Command::Export(command) => anon::export(command, unlock()?, &out)?,
         Command::Enroll { invitation, code, worker } => {
             let invitation = match invitation.strip_prefix('@') {
                 Some(file) => std::fs::read_to_string(file)

@@ -1,6 +1,7 @@
 //! Harbour's core: the domain model, sealed events and their merge, keys and the encrypted
 //! local store. It knows nothing of HTTP, Tauri or the terminal.
 
+pub mod anon;
 pub mod audit;
 pub mod crypto;
 pub mod deployment;
