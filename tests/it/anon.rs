@@ -273,3 +273,186 @@ fn a_handful_of_victims_gets_the_aggregate_tables_instead() {
     assert!(!bad_k.status.success());
     assert!(String::from_utf8_lossy(&bad_k.stderr).contains("k: use a k of 2 or more"));
 }
+
+/// The HTCDS transfer: only cases whose consent covers identity and case summary, contact only
+/// when consented, the rest listed by code; encrypted by default in the age format.
+#[test]
+fn htcds_transfer_carries_only_consented_cases_and_is_encrypted_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ws");
+    assert!(harbour(&data, &["init", "--worker", "Nurse Joseph"]).status.success());
+    let mut codes = Vec::new();
+    for (name, share) in [
+        ("Rosalía Núñez", Some("identity,case_summary,contact")),
+        ("Amadou Diallo", Some("identity,case_summary")),
+        ("Céline Moreau", Some("case_summary")),
+        ("Dmitri Volkov", None),
+    ] {
+        let created = harbour_json(
+            &data,
+            &["case", "new", "--name", name, "--sex", "female", "--phone", "+17584520000", "--location", "Castries"],
+        );
+        let code = created["code"].as_str().unwrap().to_owned();
+        assert!(harbour(&data, &["case", "set", &code, "means_of_control=debt_bondage,threats"]).status.success());
+        if let Some(share) = share {
+            assert!(
+                harbour(&data, &["consent", "add", &code, "--share", share, "--with", "Partner NGO"]).status.success()
+            );
+        }
+        codes.push(code);
+    }
+    let clear = dir.path().join("transfer.json");
+    let written = harbour_json(
+        &data,
+        &["export", "htcds", "--plaintext", "--out", clear.to_str().unwrap(), &codes[0], &codes[1], &codes[2]],
+    );
+    assert_eq!(written["rows"], 2);
+    assert_eq!(written["left_out"], serde_json::json!([codes[2]]));
+    let document: serde_json::Value = serde_json::from_slice(&std::fs::read(&clear).unwrap()).unwrap();
+    assert_eq!(document["version"], "2.0");
+    let cases = document["cases"].as_array().unwrap();
+    assert_eq!(cases[0]["prs"]["prs_FullName"], "Rosalía Núñez");
+    assert_eq!(cases[0]["prs"]["prs_PhoneNumber"], "+17584520000", "contact consented");
+    assert_eq!(cases[0]["prs"]["prs_Gender"], "Female");
+    assert_eq!(cases[0]["vic"]["vic_MethodsOfControl"], serde_json::json!(["DebtBondage", "Threats"]));
+    assert_eq!(cases[0]["cas"]["cas_Status"], "Active");
+    assert_eq!(cases[1]["prs"]["prs_FullName"], "Amadou Diallo");
+    assert!(cases[1]["prs"].get("prs_PhoneNumber").is_none() && cases[1]["prs"].get("prs_Address").is_none());
+    let text = std::fs::read_to_string(&clear).unwrap();
+    assert!(!text.contains("Céline") && !text.contains("Dmitri") && !text.contains("Nurse Joseph"));
+
+    // Encrypted by default: nothing readable in the file; it opens with the passphrase.
+    let sealed = dir.path().join("transfer.age");
+    let output = Command::new(harbour_tests::binary("harbour"))
+        .args(["--json", "--data-dir", data.to_str().unwrap(), "export", "htcds", "--out", sealed.to_str().unwrap()])
+        .env("HARBOUR_PASSPHRASE", PASSPHRASE)
+        .env("HARBOUR_EXPORT_PASSPHRASE", "a passphrase for the partner")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let written: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(written["encrypted"], true);
+    assert_eq!(written["left_out"].as_array().unwrap().len(), 2, "every case considered when none is named");
+    let bytes = std::fs::read(&sealed).unwrap();
+    assert!(bytes.starts_with(b"age-encryption.org/v1"));
+    assert!(harbour_tests::plaintext_found(dir.path(), &["Amadou"]).iter().all(|(_, file)| *file == clear));
+    let opened = age_open(&bytes, "a passphrase for the partner").expect("opens with its passphrase");
+    let reopened: serde_json::Value = serde_json::from_slice(&opened).unwrap();
+    assert_eq!(reopened["cases"].as_array().unwrap().len(), 2);
+    assert!(age_open(&bytes, "the wrong passphrase").is_none(), "a wrong passphrase opens nothing");
+
+    let audit = harbour_json(&data, &["audit", "show", "--limit", "3"]);
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|entry| entry["action"] == "export.htcds" && entry["detail"] == "included=2 left_out=2")
+    );
+}
+
+/// Opens an age file with a passphrase, through the age library (not Harbour's code).
+fn age_open(bytes: &[u8], passphrase: &str) -> Option<Vec<u8>> {
+    use std::io::Read as _;
+    let decryptor = age::Decryptor::new(bytes).ok()?;
+    let identity = age::scrypt::Identity::new(age::secrecy::SecretString::from(passphrase.to_owned()));
+    let mut reader = decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity)).ok()?;
+    let mut plain = Vec::new();
+    reader.read_to_end(&mut plain).ok()?;
+    Some(plain)
+}
+
+/// The text of a PDF, read back by poppler's `pdftotext` (another program than the one that wrote it).
+fn pdf_text(pdf: &Path) -> String {
+    let output = Command::new("pdftotext")
+        .args(["-layout", "-enc", "UTF-8"])
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext runs (poppler-utils; tests/run.sh installs it)");
+    assert!(output.status.success(), "pdftotext read the letter: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The printed referral letter carries what the consent covers and nothing else, in English,
+/// Spanish and French, accents and all.
+#[test]
+fn the_referral_letter_prints_only_what_the_consent_covers_in_three_languages() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ws");
+    assert!(harbour(&data, &["init", "--worker", "Nurse Joseph"]).status.success());
+    let created = harbour_json(
+        &data,
+        &[
+            "case",
+            "new",
+            "--name",
+            "Rosalía Núñez",
+            "--alias",
+            "Rosa",
+            "--sex",
+            "female",
+            "--phone",
+            "+17584520000",
+            "--location",
+            "Anse-la-Raye",
+            "--risk-level",
+            "high",
+        ],
+    );
+    let code = created["code"].as_str().unwrap().to_owned();
+    assert!(
+        harbour(&data, &["case", "set", &code, "means_of_control=threats", "exploitation_types=forced_labour"])
+            .status
+            .success()
+    );
+    assert!(harbour(&data, &["note", "add", &code, "--text", "Mentioned a cousin in Vieux-Fort"]).status.success());
+    let consent =
+        harbour_json(&data, &["consent", "add", &code, "--share", "identity,case_summary", "--with", "Maison Sûre"]);
+    let referral = harbour_json(
+        &data,
+        &[
+            "referral",
+            "add",
+            &code,
+            "--service",
+            "Maison Sûre",
+            "--type",
+            "shelter",
+            "--consent",
+            consent["id"].as_str().unwrap(),
+            "--urgency",
+            "urgent",
+        ],
+    );
+    let referral_id = referral["id"].as_str().unwrap().to_owned();
+
+    for (lang, title, words) in [
+        ("en", "Referral letter", ["Female", "Threats", "Forced labour", "Urgent"]),
+        ("es", "Carta de derivación", ["Mujer", "Amenazas", "Trabajo forzoso", "Urgente"]),
+        ("fr", "Lettre d'orientation", ["Femme", "Menaces", "Travail forcé", "Urgente"]),
+    ] {
+        let pdf = dir.path().join(format!("letter-{lang}.pdf"));
+        let written = harbour_json(
+            &data,
+            &["referral", "letter", &code, &referral_id, "--out", pdf.to_str().unwrap(), "--lang", lang],
+        );
+        assert_eq!(written["lang"], lang);
+        assert!(std::fs::read(&pdf).unwrap().starts_with(b"%PDF-"));
+        let text = pdf_text(&pdf);
+        for expected in [title, "Rosalía Núñez", "Rosa", &code, "Maison Sûre"].into_iter().chain(words) {
+            assert!(text.contains(expected), "the {lang} letter says {expected:?}:\n{text}");
+        }
+        // Not consented: contact (phone, location) and notes.
+        for absent in ["+17584520000", "Anse-la-Raye", "cousin", "Vieux-Fort", "Nurse Joseph"] {
+            assert!(!text.contains(absent), "the {lang} letter must not carry an unconsented detail");
+        }
+    }
+    let audit = harbour_json(&data, &["audit", "show", "--limit", "5"]);
+    let letters = audit.as_array().unwrap().iter().filter(|entry| entry["action"] == "referral.export").count();
+    assert_eq!(letters, 3, "each letter is recorded as the referral's export");
+
+    let wrong = harbour(&data, &["referral", "letter", &code, &referral_id, "--out", "x.pdf", "--lang", "de"]);
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("lang: \"de\" is not a language of the letter"));
+}

@@ -5,11 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use harbour_core::Workspace;
 use harbour_core::anon::{CtdcExport, CtdcRelease, DEFAULT_K};
 use harbour_core::forms::Lang;
+use harbour_core::htcds::HtcdsExport;
 use serde_json::json;
 
 use crate::output::Output;
@@ -26,6 +27,72 @@ pub enum ExportCommand {
         #[arg(long, default_value_t = DEFAULT_K)]
         k: u64,
     },
+    /// HTCDS v2.0-shaped JSON of the chosen cases (every case when none is named), only of
+    /// those whose consent covers the transfer (identity and case summary); the rest are listed
+    /// as left out. Encrypted in the age format to a passphrase (HARBOUR_EXPORT_PASSPHRASE or
+    /// a prompt) unless --plaintext is given.
+    Htcds {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Write the file in clear: anyone who gets it can read it.
+        #[arg(long)]
+        plaintext: bool,
+        /// Case codes or ids.
+        #[arg(value_name = "CASE")]
+        cases: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ReferralLetterCommand {
+    /// The printed referral letter (PDF) with the case summary the service may see: only what
+    /// the person's consent for this referral covers (recorded in the audit log as an export).
+    Letter {
+        case: String,
+        /// The referral's id, as printed by `harbour referral add`.
+        referral: String,
+        #[arg(long, value_name = "FILE.pdf")]
+        out: PathBuf,
+        /// The letter's language: en, es or fr.
+        #[arg(long, default_value = "en")]
+        lang: String,
+    },
+}
+
+pub fn referral_letter(command: ReferralLetterCommand, mut workspace: Workspace, out: &Output) -> Result<()> {
+    let ReferralLetterCommand::Letter { case, referral, out: path, lang: letter_lang } = command;
+    let said = lang();
+    let letter_lang = Lang::parse(&letter_lang).ok_or_else(|| {
+        harbour_core::Error::invalid(
+            "lang",
+            say(
+                said,
+                format!("\"{letter_lang}\" is not a language of the letter; use en, es or fr"),
+                format!("\"{letter_lang}\" no es un idioma de la carta; use en, es o fr"),
+                format!("\"{letter_lang}\" n'est pas une langue de la lettre ; utilisez en, es ou fr"),
+            ),
+        )
+    })?;
+    let case_id = workspace.resolve(&case)?;
+    let referral_id = referral.parse::<harbour_core::EntryId>().map_err(|_| {
+        harbour_core::Error::invalid("referral", "give the referral's id as printed by `harbour referral add`")
+    })?;
+    let pdf = workspace.referral_letter(case_id, referral_id, letter_lang)?;
+    std::fs::write(&path, &pdf).with_context(|| cannot_write(said, &path))?;
+    if out.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "path": path, "bytes": pdf.len(), "lang": letter_lang.code() }))?
+        );
+        return Ok(());
+    }
+    out.message(&say(
+        said,
+        format!("Wrote {}: the letter holds what the person agreed to share, in clear. Print it, then delete the file.", path.display()),
+        format!("Se escribió {}: la carta contiene lo que la persona aceptó compartir, sin cifrar. Imprímala y luego borre el archivo.", path.display()),
+        format!("{} a été écrit : la lettre contient en clair ce que la personne a accepté de partager. Imprimez-la, puis supprimez le fichier.", path.display()),
+    ));
+    Ok(())
 }
 
 /// The language of this command's messages.
@@ -53,8 +120,104 @@ pub fn export(command: ExportCommand, mut workspace: Workspace, out: &Output) ->
             let export = workspace.export_ctdc(&path, k)?;
             ctdc_written(&path, &export, out);
         }
+        ExportCommand::Htcds { out: path, plaintext, cases } => {
+            let ids = cases.iter().map(|case| workspace.resolve(case)).collect::<Result<Vec<_>, _>>()?;
+            let export = workspace.export_htcds(&ids)?;
+            let bytes = serde_json::to_vec_pretty(&export.document)?;
+            write_identifiable(&path, &bytes, plaintext)?;
+            htcds_written(&path, &export, plaintext, out);
+        }
     }
     Ok(())
+}
+
+/// Writes an identifiable export: encrypted in the age format to a passphrase
+/// (`HARBOUR_EXPORT_PASSPHRASE`, else typed twice), or in clear when `plaintext` is chosen,
+/// with a warning. Nothing in clear touches the disk on the encrypted path.
+pub fn write_identifiable(path: &Path, bytes: &[u8], plaintext: bool) -> Result<()> {
+    use std::io::Write as _;
+    let lang = lang();
+    if plaintext {
+        eprintln!(
+            "{}",
+            say(
+                lang,
+                format!("Warning: {} is written in clear; anyone who gets the file can read it.", path.display()),
+                format!(
+                    "Atención: {} se escribe sin cifrar; cualquiera que obtenga el archivo puede leerlo.",
+                    path.display()
+                ),
+                format!(
+                    "Attention : {} est écrit en clair ; quiconque obtient le fichier peut le lire.",
+                    path.display()
+                ),
+            )
+        );
+        return std::fs::write(path, bytes).with_context(|| cannot_write(lang, path));
+    }
+    let passphrase = crate::passphrase::new(None, "HARBOUR_EXPORT_PASSPHRASE")?;
+    if passphrase.trim().is_empty() {
+        bail!(say(
+            lang,
+            "the export passphrase is empty; set HARBOUR_EXPORT_PASSPHRASE or type one".into(),
+            "la frase de contraseña de la exportación está vacía; defina HARBOUR_EXPORT_PASSPHRASE o escriba una"
+                .into(),
+            "la phrase secrète de l'export est vide ; définissez HARBOUR_EXPORT_PASSPHRASE ou tapez-en une".into(),
+        ));
+    }
+    let encryptor = age::Encryptor::with_user_passphrase(age::secrecy::SecretString::from(passphrase.to_string()));
+    let file = std::fs::File::create(path).with_context(|| cannot_write(lang, path))?;
+    let mut writer = encryptor.wrap_output(std::io::BufWriter::new(file)).with_context(|| cannot_write(lang, path))?;
+    writer.write_all(bytes).with_context(|| cannot_write(lang, path))?;
+    writer.finish().and_then(|mut inner| inner.flush()).with_context(|| cannot_write(lang, path))?;
+    Ok(())
+}
+
+fn cannot_write(lang: Lang, path: &Path) -> String {
+    say(
+        lang,
+        format!("could not write {}", path.display()),
+        format!("no se pudo escribir {}", path.display()),
+        format!("impossible d'écrire {}", path.display()),
+    )
+}
+
+fn htcds_written(path: &Path, export: &HtcdsExport, plaintext: bool, out: &Output) {
+    let left_out: Vec<&str> = export.left_out.iter().map(|code| code.as_str()).collect();
+    if out.json {
+        let value = json!({
+            "path": path,
+            "encrypted": !plaintext,
+            "rows": export.included.len(),
+            "included": export.included.iter().map(|code| code.as_str()).collect::<Vec<_>>(),
+            "left_out": left_out,
+        });
+        println!("{}", serde_json::to_string_pretty(&value).expect("JSON"));
+        return;
+    }
+    let (path, count, left) = (path.display(), export.included.len(), left_out.join(", "));
+    let how = match (plaintext, lang()) {
+        (false, Lang::En) => "encrypted in the age format (open it with `age -d`)",
+        (false, Lang::Es) => "cifrado en formato age (se abre con `age -d`)",
+        (false, Lang::Fr) => "chiffré au format age (s'ouvre avec `age -d`)",
+        (true, Lang::En) => "in clear",
+        (true, Lang::Es) => "sin cifrar",
+        (true, Lang::Fr) => "en clair",
+    };
+    out.message(&say(
+        lang(),
+        format!("Wrote {path}, {how}: {count} cases whose consent covers the transfer."),
+        format!("Se escribió {path}, {how}: {count} casos cuyo consentimiento cubre la transferencia."),
+        format!("{path} a été écrit, {how} : {count} dossiers dont le consentement couvre le transfert."),
+    ));
+    if !left_out.is_empty() {
+        out.message(&say(
+            lang(),
+            format!("Left out, their consent does not cover identity and case summary: {left}."),
+            format!("Quedaron fuera, su consentimiento no cubre la identidad y el resumen del caso: {left}."),
+            format!("Laissés de côté, leur consentement ne couvre pas l'identité et le résumé du dossier : {left}."),
+        ));
+    }
 }
 
 fn ctdc_written(path: &Path, export: &CtdcExport, out: &Output) {

@@ -286,6 +286,8 @@ pub enum ReferralCommand {
     },
     #[command(flatten)]
     Packet(crate::screening::ReferralPacketCommand),
+    #[command(flatten)]
+    Letter(crate::anon::ReferralLetterCommand),
 }
 
 #[derive(Subcommand)]

@@ -160,6 +160,7 @@ fn run(cli: Cli) -> Result<()> {
             out.entry_added("referral status", &referral_id.to_string(), &state);
         }
         Command::Referral(ReferralCommand::Packet(command)) => screening::referral(command, unlock()?, &out)?,
+        Command::Referral(ReferralCommand::Letter(command)) => anon::referral_letter(command, unlock()?, &out)?,
         Command::Form(command) => screening::form(command, &out)?,
         Command::Screening(command) => screening::screening(command, unlock, &out)?,
         Command::Directory(command) => screening::directory(command, unlock, &out)?,

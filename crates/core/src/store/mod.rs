@@ -668,7 +668,7 @@ impl Workspace {
     }
 
     /// The whole case, entries and history included: folded again from its events.
-    fn full_state(&mut self, case_id: CaseId) -> Result<CaseState> {
+    pub(crate) fn full_state(&mut self, case_id: CaseId) -> Result<CaseState> {
         let key = self.case_key(case_id)?;
         let events = open_case_events(&self.conn, &key, case_id)?;
         CaseState::fold(&events).ok_or_else(|| Error::CaseNotFound(case_id.to_string()))
