@@ -8,7 +8,8 @@
 //! screening), then criterion times `Workspace::statistics` (read every case's facts, compute
 //! every figure, append the one `stats.view` audit entry), and apart: reading the facts, and
 //! computing the figures from facts already read; and the CTDC data set (read the facts,
-//! anonymise with its k-check, write the file, audit; target ≤ 2 s).
+//! anonymise with its k-check, write the file, audit; target ≤ 2 s); and a referral letter's
+//! PDF (the packet read and audited, the letter typeset; target ≤ 1 s).
 
 use std::time::Duration;
 
@@ -112,6 +113,11 @@ fn figures(c: &mut Criterion) {
     let ctdc = root.path().join("ctdc.csv");
     group.bench_function("export_ctdc_k11", |b| {
         b.iter(|| workspace.export_ctdc(&ctdc, harbour_core::anon::DEFAULT_K).unwrap())
+    });
+    let referred = workspace.list_cases(&harbour_core::CaseQuery::default()).unwrap()[0].id;
+    let referral = workspace.view_case(referred).unwrap().referrals[0].referral.id;
+    group.bench_function("referral_letter_pdf", |b| {
+        b.iter(|| workspace.referral_letter(referred, referral, harbour_core::forms::Lang::Fr).unwrap())
     });
     group.finish();
 }
