@@ -12,11 +12,12 @@ say() { printf '\n== %s\n' "$*"; }
 # Build tools for SQLCipher with its vendored OpenSSL (C compiler, make, perl, pkg-config);
 # WebKitGTK and GTK for the desktop app (Tauri 2); and for its end-to-end tests a virtual
 # display (Xvfb) and WebKit's WebDriver server; the Go `age` command, which the export tests
-# use to open Harbour's encrypted exports as a recipient would.
+# use to open Harbour's encrypted exports as a recipient would; poppler's pdftotext and Python 3,
+# the independent readers of the printed letter and of the anonymised data set (tests/it/anon.rs).
 source .ci/packages.sh
 install_packages tests/run.sh build-essential pkg-config perl make \
     libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libssl-dev libxdo-dev \
-    xvfb xauth webkit2gtk-driver age
+    xvfb xauth webkit2gtk-driver age poppler-utils python3
 
 if ! command -v cargo >/dev/null; then
     echo "tests/run.sh: cargo is not installed; install Rust with rustup (https://rustup.rs) and run again" >&2

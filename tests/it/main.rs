@@ -1,13 +1,14 @@
 //! Cross-crate tests: the real `harbour` binary and real processes on real files.
 
+mod anon;
 mod cli;
 mod closed_pipe;
 mod crash_safety;
 mod desktop;
 mod discard;
+mod export;
 mod join_later;
 mod load;
-mod export;
 mod no_plaintext;
 mod relay_attacks;
 mod screening;

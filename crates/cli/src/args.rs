@@ -300,6 +300,8 @@ pub enum ReferralCommand {
     },
     #[command(flatten)]
     Packet(crate::screening::ReferralPacketCommand),
+    #[command(flatten)]
+    Letter(crate::anon::ReferralLetterCommand),
 }
 
 #[derive(Subcommand)]

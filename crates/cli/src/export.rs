@@ -31,6 +31,9 @@ pub enum ExportCommand {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// The anonymised CTDC data set and the HTCDS transfer.
+    #[command(flatten)]
+    Anon(crate::anon::ExportCommand),
 }
 
 #[derive(Args)]
@@ -67,6 +70,7 @@ pub struct CsvArgs {
 pub fn export(command: ExportCommand, unlock: impl FnOnce() -> Result<Workspace>, out: &Output) -> Result<()> {
     match command {
         ExportCommand::Csv(args) => csv(args, unlock, out),
+        ExportCommand::Anon(command) => crate::anon::export(command, unlock()?, out),
         ExportCommand::Open { file, out: target } => {
             let passphrase = export_passphrase(false)?;
             let bytes = harbour_core::export::open_export(&file, &passphrase, &target)?;
@@ -140,7 +144,7 @@ fn refuse_existing(path: &Path) -> Result<()> {
 }
 
 /// The passphrase of an export: HARBOUR_EXPORT_PASSPHRASE, else a prompt (twice for a new one).
-fn export_passphrase(new: bool) -> Result<Zeroizing<String>> {
+pub(crate) fn export_passphrase(new: bool) -> Result<Zeroizing<String>> {
     if let Ok(value) = std::env::var(EXPORT_PASSPHRASE_VAR) {
         return Ok(Zeroizing::new(value));
     }

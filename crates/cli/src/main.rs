@@ -17,6 +17,7 @@ macro_rules! print {
     ($($arg:tt)*) => { $crate::write_stdout(format_args!($($arg)*)) };
 }
 
+mod anon;
 mod args;
 mod desk;
 mod export;
@@ -160,6 +161,7 @@ fn run(cli: Cli) -> Result<()> {
             out.entry_added("referral status", &referral_id.to_string(), &state);
         }
         Command::Referral(ReferralCommand::Packet(command)) => screening::referral(command, unlock()?, &out)?,
+        Command::Referral(ReferralCommand::Letter(command)) => anon::referral_letter(command, unlock()?, &out)?,
         Command::Form(command) => screening::form(command, &out)?,
         Command::Screening(command) => screening::screening(command, unlock, &out)?,
         Command::Directory(command) => screening::directory(command, unlock, &out)?,

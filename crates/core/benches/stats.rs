@@ -7,7 +7,9 @@
 //! The workspace is made once (cases imported in batches, one in twenty with referrals and a
 //! screening), then criterion times `Workspace::statistics` (read every case's facts, compute
 //! every figure, append the one `stats.view` audit entry), and apart: reading the facts, and
-//! computing the figures from facts already read.
+//! computing the figures from facts already read; and the CTDC data set (read the facts,
+//! anonymise with its k-check, write the file, audit; target ≤ 2 s); and a referral letter's
+//! PDF (the packet read and audited, the letter typeset; target ≤ 1 s).
 
 use std::time::Duration;
 
@@ -108,6 +110,15 @@ fn figures(c: &mut Criterion) {
     });
     group.bench_function("annual_report_calendar", |b| {
         b.iter(|| workspace.annual_report(ReportPeriod::Calendar, 2022, ReportUse::Shown).unwrap())
+    });
+    let ctdc = root.path().join("ctdc.csv");
+    group.bench_function("export_ctdc_k11", |b| {
+        b.iter(|| workspace.export_ctdc(&ctdc, harbour_core::anon::DEFAULT_K).unwrap())
+    });
+    let referred = workspace.list_cases(&harbour_core::CaseQuery::default()).unwrap()[0].id;
+    let referral = workspace.view_case(referred).unwrap().referrals[0].referral.id;
+    group.bench_function("referral_letter_pdf", |b| {
+        b.iter(|| workspace.referral_letter(referred, referral, harbour_core::forms::Lang::Fr).unwrap())
     });
     group.finish();
 }

@@ -1,6 +1,7 @@
 //! Harbour's core: the domain model, sealed events and their merge, keys and the encrypted
 //! local store. It knows nothing of HTTP, Tauri or the terminal.
 
+pub mod anon;
 pub mod audit;
 pub mod crypto;
 pub mod deployment;
@@ -10,10 +11,12 @@ pub mod event;
 pub mod export;
 pub mod fold;
 pub mod forms;
+pub mod htcds;
 pub mod identity;
 pub mod ids;
 pub mod import;
 pub mod keyfile;
+pub mod letter;
 pub mod matching;
 pub mod model;
 pub mod stats;

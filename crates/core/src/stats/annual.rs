@@ -22,7 +22,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::facts::CaseFacts;
-use super::suppress::{self, Shown, Table};
+use super::suppress::{self, Table};
 use super::{DrillRow, Item};
 use crate::error::{Error, Result};
 use crate::ids::EntryId;
@@ -310,42 +310,10 @@ impl AnnualReport {
         )
     }
 
-    /// The tables as CSV: for each table its title, a header, its rows with their totals and
-    /// a total row, then an empty line. With `threshold`, small cells are suppressed.
+    /// The tables as CSV ([`suppress::tables_csv`]). With `threshold`, small cells are suppressed.
     pub fn to_csv(&self, threshold: Option<u64>) -> String {
-        let mut out = String::new();
-        for table in &self.tables {
-            let grid: Vec<Vec<String>> = match threshold {
-                Some(threshold) => suppress::suppress(table, threshold)
-                    .into_iter()
-                    .map(|line| line.into_iter().map(Shown::text).collect())
-                    .collect(),
-                None => table.grid().into_iter().map(|line| line.iter().map(u64::to_string).collect()).collect(),
-            };
-            out.push_str(&csv_line(&[table.id.clone(), table.title.clone()]));
-            let mut header = vec![table.row_header.clone()];
-            header.extend(table.columns.iter().cloned());
-            header.push("total".into());
-            out.push_str(&csv_line(&header));
-            for (index, line) in grid.into_iter().enumerate() {
-                let mut fields = vec![table.rows.get(index).cloned().unwrap_or_else(|| "total".into())];
-                fields.extend(line);
-                out.push_str(&csv_line(&fields));
-            }
-            out.push('\n');
-        }
-        out
+        suppress::tables_csv(&self.tables, threshold)
     }
-}
-
-fn csv_line(fields: &[String]) -> String {
-    let quoted: Vec<String> = fields
-        .iter()
-        .map(|field| {
-            if field.contains([',', '"', '\n']) { format!("\"{}\"", field.replace('"', "\"\"")) } else { field.clone() }
-        })
-        .collect();
-    format!("{}\n", quoted.join(","))
 }
 
 impl Workspace {

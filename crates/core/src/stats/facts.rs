@@ -10,7 +10,7 @@ use crate::fold::CaseState;
 use crate::ids::EntryId;
 use crate::model::{
     CaseStatus, Country, ExploitationType, Field, FieldValue, IdentificationStatus, JusticeStage, LabourSector,
-    ReferralStatus, ServiceType, Sex,
+    MeansOfControl, RecruiterRelation, RecruitmentMethod, ReferralStatus, ServiceType, Sex,
 };
 
 /// The facts of one case that the figures count.
@@ -41,6 +41,15 @@ pub struct CaseFacts {
     pub exploitation: Vec<ExploitationType>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sectors: Vec<LabourSector>,
+    /// What the CTDC data set codes besides (schema 6 derived them for every stored case).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub means_of_control: Vec<MeansOfControl>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub country_of_exploitation: Option<Country>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recruiter_relation: Option<RecruiterRelation>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recruitment_methods: Vec<RecruitmentMethod>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub referrals: Vec<ReferralFact>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -228,6 +237,10 @@ impl CaseFacts {
             nationality: fields.nationalities.first().cloned(),
             exploitation: fields.exploitation_types.clone(),
             sectors: fields.labour_sectors.clone(),
+            means_of_control: fields.means_of_control.clone(),
+            country_of_exploitation: fields.country_of_exploitation.clone(),
+            recruiter_relation: fields.recruiter_relation,
+            recruitment_methods: fields.recruitment_methods.clone(),
             referrals: state
                 .referrals
                 .iter()

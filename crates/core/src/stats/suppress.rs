@@ -152,6 +152,44 @@ pub fn suppress(table: &Table, threshold: u64) -> Vec<Vec<Shown>> {
         .collect()
 }
 
+/// Tables as CSV: for each table its id and title, a header, its rows with their totals and a
+/// total row, then an empty line. With `threshold`, small cells and their complements are
+/// hidden (`<11`); without, the true counts are written.
+pub fn tables_csv(tables: &[Table], threshold: Option<u64>) -> String {
+    let mut out = String::new();
+    for table in tables {
+        let grid: Vec<Vec<String>> = match threshold {
+            Some(threshold) => {
+                suppress(table, threshold).into_iter().map(|line| line.into_iter().map(Shown::text).collect()).collect()
+            }
+            None => table.grid().into_iter().map(|line| line.iter().map(u64::to_string).collect()).collect(),
+        };
+        out.push_str(&csv_line(&[table.id.clone(), table.title.clone()]));
+        let mut header = vec![table.row_header.clone()];
+        header.extend(table.columns.iter().cloned());
+        header.push("total".into());
+        out.push_str(&csv_line(&header));
+        for (index, line) in grid.into_iter().enumerate() {
+            let mut fields = vec![table.rows.get(index).cloned().unwrap_or_else(|| "total".into())];
+            fields.extend(line);
+            out.push_str(&csv_line(&fields));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// One CSV line, fields quoted when they hold a comma, a quote or a line break.
+pub fn csv_line(fields: &[String]) -> String {
+    let quoted: Vec<String> = fields
+        .iter()
+        .map(|field| {
+            if field.contains([',', '"', '\n']) { format!("\"{}\"", field.replace('"', "\"\"")) } else { field.clone() }
+        })
+        .collect();
+    format!("{}\n", quoted.join(","))
+}
+
 /// The rows and columns reachable from a start through hidden entries.
 struct Side {
     rows: Vec<bool>,

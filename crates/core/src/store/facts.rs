@@ -57,9 +57,14 @@ pub(crate) fn read_all(conn: &Connection) -> Result<Vec<(i64, CaseFacts)>> {
     Ok(all)
 }
 
-/// Schema 4: the table, filled from every stored projection.
+/// Schema 5: the table, filled from every stored projection.
 pub(super) fn migrate(conn: &Connection) -> Result<()> {
     conn.execute_batch("CREATE TABLE case_facts (case_rowid INTEGER PRIMARY KEY, facts BLOB NOT NULL)")?;
+    derive_all(conn)
+}
+
+/// Writes every case's facts again from its stored projection (when the facts gain a field).
+pub(super) fn derive_all(conn: &Connection) -> Result<()> {
     let mut statement = conn
         .prepare("SELECT c.rowid, c.needs_review, s.state FROM cases c JOIN case_states s ON s.case_rowid = c.rowid")?;
     let mut rows = statement.query([])?;

@@ -144,5 +144,12 @@ pub(super) fn migrate(conn: &Connection, from: i64) -> Result<()> {
         super::facts::migrate(conn)?;
         conn.execute_batch("PRAGMA user_version = 5; COMMIT;")?;
     }
+    if from < 6 {
+        // The facts gain what the CTDC data set codes (means of control, country of
+        // exploitation, recruiter, recruitment): derived again from every stored projection.
+        conn.execute_batch("BEGIN")?;
+        super::facts::derive_all(conn)?;
+        conn.execute_batch("PRAGMA user_version = 6; COMMIT;")?;
+    }
     Ok(())
 }

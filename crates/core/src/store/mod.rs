@@ -17,16 +17,16 @@ use serde::Serialize;
 use uuid::Uuid;
 
 mod audit_sync;
-mod discard;
 mod backup;
+mod discard;
 mod drafts;
 mod exchange;
 pub(crate) mod facts;
 mod join_later;
 mod membership;
 mod migrations;
-mod referrals;
 mod projections;
+mod referrals;
 mod revocation;
 mod screening;
 mod search;
@@ -35,8 +35,8 @@ mod trafficking;
 pub mod wipe;
 
 pub use audit_sync::{AUDIT_KIND, DeviceAudit, audit_channel};
-pub use discard::{CREATED_IN_ERROR, Held};
 pub use backup::{BackupSummary, RestoreSummary};
+pub use discard::{CREATED_IN_ERROR, Held};
 pub use exchange::{ApplyReport, ClockWarning};
 pub use membership::{DeploymentPlan, Enrolment};
 pub use referrals::{Delivery, ReferralInput};
@@ -61,7 +61,7 @@ use crate::model::{
 pub const DB_FILE: &str = "harbour.db";
 const FAILED_UNLOCKS_FILE: &str = "failed-unlocks.log";
 /// The newest database layout this version understands.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 /// The shortest passphrase accepted for a new workspace.
 pub const MIN_PASSPHRASE_CHARS: usize = 8;
 
@@ -614,7 +614,7 @@ impl Workspace {
     }
 
     /// The whole case, entries and history included: folded again from its events.
-    fn full_state(&mut self, case_id: CaseId) -> Result<CaseState> {
+    pub(crate) fn full_state(&mut self, case_id: CaseId) -> Result<CaseState> {
         let key = self.case_key(case_id)?;
         let events = open_case_events(&self.conn, &key, case_id)?;
         CaseState::fold(&events).ok_or_else(|| Error::CaseNotFound(case_id.to_string()))

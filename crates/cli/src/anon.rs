@@ -1,0 +1,290 @@
+//! Data out of Harbour on purpose: `harbour export ctdc` (the anonymised CTDC data set, in
+//! clear), `harbour export htcds` (a consented transfer, encrypted unless asked otherwise) and
+//! `harbour referral letter` (the printed letter). Messages are in the language of
+//! `HARBOUR_LANG` (en, es or fr; else the system's `LANG`; else English).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use harbour_core::Workspace;
+use harbour_core::anon::{CtdcExport, CtdcRelease, DEFAULT_K};
+use harbour_core::forms::Lang;
+use harbour_core::htcds::HtcdsExport;
+use serde_json::json;
+
+use crate::output::Output;
+
+#[derive(Subcommand)]
+pub enum ExportCommand {
+    /// The CTDC-coded anonymised data set of the victims (written in clear, as CSV): no
+    /// combination of its values describes fewer than k people. When that cannot be met
+    /// without destroying the data, the aggregate tables are written instead.
+    Ctdc {
+        #[arg(long, value_name = "FILE.csv")]
+        out: PathBuf,
+        /// The smallest number of people any combination of released values may describe.
+        #[arg(long, default_value_t = DEFAULT_K)]
+        k: u64,
+    },
+    /// HTCDS v2.0-shaped JSON of the chosen cases (every case when none is named), only of
+    /// those whose consent covers the transfer (identity and case summary); the rest are listed
+    /// as left out. Encrypted in the age format to a passphrase (HARBOUR_EXPORT_PASSPHRASE or
+    /// a prompt) unless --plaintext is given.
+    Htcds {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Write the file in clear: anyone who gets it can read it.
+        #[arg(long)]
+        plaintext: bool,
+        /// Case codes or ids.
+        #[arg(value_name = "CASE")]
+        cases: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ReferralLetterCommand {
+    /// The printed referral letter (PDF) with the case summary the service may see: only what
+    /// the person's consent for this referral covers (recorded in the audit log as an export).
+    Letter {
+        case: String,
+        /// The referral's id, as printed by `harbour referral add`.
+        referral: String,
+        #[arg(long, value_name = "FILE.pdf")]
+        out: PathBuf,
+        /// The letter's language: en, es or fr.
+        #[arg(long, default_value = "en")]
+        lang: String,
+    },
+}
+
+pub fn referral_letter(command: ReferralLetterCommand, mut workspace: Workspace, out: &Output) -> Result<()> {
+    let ReferralLetterCommand::Letter { case, referral, out: path, lang: letter_lang } = command;
+    let said = lang();
+    let letter_lang = Lang::parse(&letter_lang).ok_or_else(|| {
+        harbour_core::Error::invalid(
+            "lang",
+            say(
+                said,
+                format!("\"{letter_lang}\" is not a language of the letter; use en, es or fr"),
+                format!("\"{letter_lang}\" no es un idioma de la carta; use en, es o fr"),
+                format!("\"{letter_lang}\" n'est pas une langue de la lettre ; utilisez en, es ou fr"),
+            ),
+        )
+    })?;
+    let case_id = workspace.resolve(&case)?;
+    let referral_id = referral.parse::<harbour_core::EntryId>().map_err(|_| {
+        harbour_core::Error::invalid("referral", "give the referral's id as printed by `harbour referral add`")
+    })?;
+    let pdf = workspace.referral_letter(case_id, referral_id, letter_lang)?;
+    std::fs::write(&path, &pdf).with_context(|| cannot_write(said, &path))?;
+    if out.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "path": path, "bytes": pdf.len(), "lang": letter_lang.code() }))?
+        );
+        return Ok(());
+    }
+    out.message(&say(
+        said,
+        format!("Wrote {}: the letter holds what the person agreed to share, in clear. Print it, then delete the file.", path.display()),
+        format!("Se escribió {}: la carta contiene lo que la persona aceptó compartir, sin cifrar. Imprímala y luego borre el archivo.", path.display()),
+        format!("{} a été écrit : la lettre contient en clair ce que la personne a accepté de partager. Imprimez-la, puis supprimez le fichier.", path.display()),
+    ));
+    Ok(())
+}
+
+/// The language of this command's messages.
+pub fn lang() -> Lang {
+    ["HARBOUR_LANG", "LC_ALL", "LC_MESSAGES", "LANG"]
+        .iter()
+        .filter_map(|name| std::env::var(name).ok())
+        .find(|value| !value.is_empty())
+        .and_then(|value| Lang::parse(&value))
+        .unwrap_or(Lang::En)
+}
+
+/// One sentence in the three languages.
+fn say(lang: Lang, en: String, es: String, fr: String) -> String {
+    match lang {
+        Lang::En => en,
+        Lang::Es => es,
+        Lang::Fr => fr,
+    }
+}
+
+pub fn export(command: ExportCommand, mut workspace: Workspace, out: &Output) -> Result<()> {
+    match command {
+        ExportCommand::Ctdc { out: path, k } => {
+            let export = workspace.export_ctdc(&path, k)?;
+            ctdc_written(&path, &export, out);
+        }
+        ExportCommand::Htcds { out: path, plaintext, cases } => {
+            let ids = cases.iter().map(|case| workspace.resolve(case)).collect::<Result<Vec<_>, _>>()?;
+            let export = workspace.export_htcds(&ids)?;
+            let bytes = serde_json::to_vec_pretty(&export.document)?;
+            write_identifiable(&path, &bytes, plaintext)?;
+            htcds_written(&path, &export, plaintext, out);
+        }
+    }
+    Ok(())
+}
+
+/// Writes an identifiable export: encrypted in the age format to a passphrase
+/// (`HARBOUR_EXPORT_PASSPHRASE`, else typed twice), or in clear when `plaintext` is chosen,
+/// with a warning. Nothing in clear touches the disk on the encrypted path.
+pub fn write_identifiable(path: &Path, bytes: &[u8], plaintext: bool) -> Result<()> {
+    use std::io::Write as _;
+    let lang = lang();
+    if plaintext {
+        eprintln!(
+            "{}",
+            say(
+                lang,
+                format!("Warning: {} is written in clear; anyone who gets the file can read it.", path.display()),
+                format!(
+                    "Atención: {} se escribe sin cifrar; cualquiera que obtenga el archivo puede leerlo.",
+                    path.display()
+                ),
+                format!(
+                    "Attention : {} est écrit en clair ; quiconque obtient le fichier peut le lire.",
+                    path.display()
+                ),
+            )
+        );
+        return std::fs::write(path, bytes).with_context(|| cannot_write(lang, path));
+    }
+    // The same encrypted sink as every identifiable export (age, scrypt passphrase recipient).
+    let passphrase = crate::export::export_passphrase(true)?;
+    let protection = harbour_core::export::Protection::passphrase(&passphrase)?;
+    let mut sink = harbour_core::export::protect::Sink::create(path, &protection)?;
+    sink.write_all(bytes).with_context(|| cannot_write(lang, path))?;
+    sink.finish()?;
+    Ok(())
+}
+
+fn cannot_write(lang: Lang, path: &Path) -> String {
+    say(
+        lang,
+        format!("could not write {}", path.display()),
+        format!("no se pudo escribir {}", path.display()),
+        format!("impossible d'écrire {}", path.display()),
+    )
+}
+
+fn htcds_written(path: &Path, export: &HtcdsExport, plaintext: bool, out: &Output) {
+    let left_out: Vec<&str> = export.left_out.iter().map(|code| code.as_str()).collect();
+    if out.json {
+        let value = json!({
+            "path": path,
+            "encrypted": !plaintext,
+            "rows": export.included.len(),
+            "included": export.included.iter().map(|code| code.as_str()).collect::<Vec<_>>(),
+            "left_out": left_out,
+        });
+        println!("{}", serde_json::to_string_pretty(&value).expect("JSON"));
+        return;
+    }
+    let (path, count, left) = (path.display(), export.included.len(), left_out.join(", "));
+    let how = match (plaintext, lang()) {
+        (false, Lang::En) => "encrypted in the age format (open it with `age -d`)",
+        (false, Lang::Es) => "cifrado en formato age (se abre con `age -d`)",
+        (false, Lang::Fr) => "chiffré au format age (s'ouvre avec `age -d`)",
+        (true, Lang::En) => "in clear",
+        (true, Lang::Es) => "sin cifrar",
+        (true, Lang::Fr) => "en clair",
+    };
+    out.message(&say(
+        lang(),
+        format!("Wrote {path}, {how}: {count} cases whose consent covers the transfer."),
+        format!("Se escribió {path}, {how}: {count} casos cuyo consentimiento cubre la transferencia."),
+        format!("{path} a été écrit, {how} : {count} dossiers dont le consentement couvre le transfert."),
+    ));
+    if !left_out.is_empty() {
+        out.message(&say(
+            lang(),
+            format!("Left out, their consent does not cover identity and case summary: {left}."),
+            format!("Quedaron fuera, su consentimiento no cubre la identidad y el resumen del caso: {left}."),
+            format!("Laissés de côté, leur consentement ne couvre pas l'identité et le résumé du dossier : {left}."),
+        ));
+    }
+}
+
+fn ctdc_written(path: &Path, export: &CtdcExport, out: &Output) {
+    if out.json {
+        let value = json!({
+            "path": path,
+            "release": export.release,
+            "k": export.k,
+            "people": export.people,
+            "rows": export.rows,
+            "generalised_values": export.generalised_values,
+            "suppressed_values": export.suppressed_values,
+            "changed_records": export.changed_records,
+            "withheld_records": export.withheld_records,
+            "generalisations": export.generalisations,
+        });
+        println!("{}", serde_json::to_string_pretty(&value).expect("JSON"));
+        return;
+    }
+    let lang = lang();
+    let (path, k, people, rows) = (path.display(), export.k, export.people, export.rows);
+    let (generalised, suppressed, changed, withheld) =
+        (export.generalised_values, export.suppressed_values, export.changed_records, export.withheld_records);
+    let text = match export.release {
+        CtdcRelease::Records => say(
+            lang,
+            format!(
+                "Wrote {path}: {rows} records of {people} victims, no combination of values describing fewer than {k} people. \
+                 {generalised} values were generalised and {suppressed} suppressed (-99) in {changed} records; {withheld} records were withheld."
+            ),
+            format!(
+                "Se escribió {path}: {rows} registros de {people} víctimas; ninguna combinación de valores describe a menos de {k} personas. \
+                 Se generalizaron {generalised} valores y se suprimieron {suppressed} (-99) en {changed} registros; se retuvieron {withheld} registros."
+            ),
+            format!(
+                "{path} a été écrit : {rows} enregistrements de {people} victimes, aucune combinaison de valeurs ne décrit moins de {k} personnes. \
+                 {generalised} valeurs ont été généralisées et {suppressed} supprimées (-99) dans {changed} enregistrements ; {withheld} enregistrements ont été retenus."
+            ),
+        ),
+        release => {
+            let why = match release {
+                CtdcRelease::AggregatesTooFewPeople => say(
+                    lang,
+                    format!("there are fewer than {k} victims"),
+                    format!("hay menos de {k} víctimas"),
+                    format!("il y a moins de {k} victimes"),
+                ),
+                CtdcRelease::AggregatesTooManyWithheld => say(
+                    lang,
+                    "more than a tenth of the records would have been withheld".into(),
+                    "se habría retenido más de una décima parte de los registros".into(),
+                    "plus d'un dixième des enregistrements auraient été retenus".into(),
+                ),
+                _ => say(
+                    lang,
+                    "more than half of the known values would have been lost".into(),
+                    "se habría perdido más de la mitad de los valores conocidos".into(),
+                    "plus de la moitié des valeurs connues auraient été perdues".into(),
+                ),
+            };
+            say(
+                lang,
+                format!(
+                    "The record-level data set was refused ({why}): it could not describe at least {k} people in every combination without destroying the data. \
+                     Wrote the aggregate tables to {path} instead, counts under {k} shown as <{k} ({suppressed} cells hidden)."
+                ),
+                format!(
+                    "Se rechazó el conjunto de datos por registro ({why}): no podía describir al menos {k} personas en cada combinación sin destruir los datos. \
+                     En su lugar se escribieron las tablas agregadas en {path}, con los recuentos menores de {k} mostrados como <{k} ({suppressed} celdas ocultas)."
+                ),
+                format!(
+                    "Le jeu de données par enregistrement a été refusé ({why}) : il ne pouvait pas décrire au moins {k} personnes dans chaque combinaison sans détruire les données. \
+                     Les tableaux agrégés ont été écrits dans {path} à la place, les effectifs inférieurs à {k} affichés comme <{k} ({suppressed} cellules masquées)."
+                ),
+            )
+        }
+    };
+    out.message(&text);
+}
