@@ -616,3 +616,82 @@ async fn bad_http_input_gets_json_errors() {
     }
     assert_eq!(stored_events(&d.anonymous).await, before, "no bad request changed anything");
 }
+
+fn signed(key: &SigningKey, context: &[u8], document: String) -> harbour_wire::identity::SignedDocument {
+    use ed25519_dalek::Signer;
+    let signature = key.sign(&harbour_wire::identity::signing_message(context, document.as_bytes()));
+    harbour_wire::identity::SignedDocument { document, signature: signature.to_bytes().to_vec() }
+}
+
+/// A wipe order the root key did not sign, or that names another laptop, is refused; a
+/// genuine one is handed to its laptop only (even revoked), which may push first only when the
+/// order says so; a report not signed by the laptop's certified key changes nothing.
+#[tokio::test]
+async fn wipe_orders_and_reports_are_checked_before_they_are_stored() {
+    use harbour_wire::wipe::{WIPE_ORDER_CONTEXT, WIPE_REPORT_CONTEXT, WipeOrder, WipeReport};
+    let (server, bootstrap, _dir) = sqlite_server(&[]);
+    let d = Deployment::register(&server, &bootstrap).await;
+    let lost = &d.clinic_device;
+    let order = |device_id: Uuid, send_first: bool| WipeOrder {
+        order_id: Uuid::now_v7(),
+        deployment_id: d.deployment_id,
+        device_id,
+        send_first,
+        issued_ms: 1,
+    };
+    let by_root = |order: &WipeOrder| signed(&d.root, WIPE_ORDER_CONTEXT, serde_json::to_string(order).unwrap());
+
+    // Forged: another key; for another laptop than the address; the root's credential context.
+    let forged = signed(
+        &SigningKey::generate(&mut OsRng),
+        WIPE_ORDER_CONTEXT,
+        serde_json::to_string(&order(lost.id, true)).unwrap(),
+    );
+    let error = d.admin.client.order_wipe(lost.id, &forged).await.unwrap_err();
+    assert_eq!(code(&error), "wipe_refused", "{error:?}");
+    let elsewhere = by_root(&order(d.shelter_device.id, true));
+    let error = d.admin.client.order_wipe(lost.id, &elsewhere).await.unwrap_err();
+    assert_eq!(code(&error), "wipe_refused", "{error:?}");
+    let wrong_context = signed(
+        &d.root,
+        harbour_wire::identity::CREDENTIAL_CONTEXT,
+        serde_json::to_string(&order(lost.id, true)).unwrap(),
+    );
+    assert_eq!(code(&d.admin.client.order_wipe(lost.id, &wrong_context).await.unwrap_err()), "wipe_refused");
+    // Only an administrator hands one over.
+    let genuine = order(lost.id, false);
+    let error = d.shelter_device.client.order_wipe(lost.id, &by_root(&genuine)).await.unwrap_err();
+    assert_eq!(code(&error), "admin_only", "{error:?}");
+    assert_eq!(lost.client.wipe_order().await.unwrap(), None, "a refused order was stored");
+
+    // A genuine order reaches its laptop, revoked or not, and no other.
+    d.admin.client.order_wipe(lost.id, &by_root(&genuine)).await.unwrap();
+    d.admin.client.revoke_device(lost.id).await.unwrap();
+    assert_eq!(lost.client.wipe_order().await.unwrap(), Some(by_root(&genuine)));
+    assert_eq!(d.shelter_device.client.wipe_order().await.unwrap(), None);
+    let case = Case::new();
+    // Not "send first": the revoked laptop may not push.
+    let error = lost.client.push(&[case.seal(lost, "case.created", "x")]).await.unwrap_err();
+    assert!(matches!(error, ClientError::Unauthorized { .. }), "{error:?}");
+    // "Send first": it may, until it reports.
+    d.admin.client.order_wipe(lost.id, &by_root(&order(lost.id, true))).await.unwrap();
+    lost.client.push(&[case.seal(lost, "case.created", "x")]).await.unwrap();
+
+    // A report signed by any key but the laptop's certified one is refused and changes nothing.
+    let pending: harbour_wire::identity::SignedDocument = lost.client.wipe_order().await.unwrap().unwrap();
+    let pending: WipeOrder = serde_json::from_str(&pending.document).unwrap();
+    let report =
+        WipeReport { order_id: pending.order_id, device_id: lost.id, sent_first: 1, destroyed_unsent: 0, wiped_ms: 2 };
+    let forged =
+        signed(&SigningKey::generate(&mut OsRng), WIPE_REPORT_CONTEXT, serde_json::to_string(&report).unwrap());
+    let error = d.anonymous.report_wipe(&forged).await.unwrap_err();
+    assert_eq!(code(&error), "wipe_refused", "{error:?}");
+    let by_root_report = signed(&d.root, WIPE_REPORT_CONTEXT, serde_json::to_string(&report).unwrap());
+    assert_eq!(code(&d.anonymous.report_wipe(&by_root_report).await.unwrap_err()), "wipe_refused");
+    let unknown = WipeReport { device_id: Uuid::now_v7(), ..report.clone() };
+    let unknown = signed(&d.root, WIPE_REPORT_CONTEXT, serde_json::to_string(&unknown).unwrap());
+    assert_eq!(code(&d.anonymous.report_wipe(&unknown).await.unwrap_err()), "unknown_wipe");
+    let listed = d.admin.client.devices().await.unwrap();
+    let status = listed.iter().find(|device| device.device_id == lost.id).unwrap().wipe.clone().unwrap();
+    assert_eq!((status.order_id, status.done_at_ms), (pending.order_id, None), "a refused report marked the wipe done");
+}
