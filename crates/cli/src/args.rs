@@ -111,7 +111,8 @@ pub enum Command {
     /// Reports: the annual tables for the US TIP report and UNODC.
     #[command(subcommand)]
     Report(crate::desk::ReportCommand),
-    /// Exports that leave this laptop: cases as a spreadsheet (encrypted unless --plaintext).
+    /// Exports that leave this laptop: cases as a spreadsheet and HTCDS transfers (encrypted
+    /// unless --plaintext), and the anonymised CTDC data set.
     #[command(subcommand)]
     Export(crate::export::ExportCommand),
     /// Back up this workspace to one file (encrypted, checked on restore).

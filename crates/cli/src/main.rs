@@ -183,10 +183,14 @@ fn run(cli: Cli) -> Result<()> {
         Command::Team(command) => sync_cmd::team(command, unlock()?, &out)?,
         Command::Invite(command) => sync_cmd::invite(command, unlock()?, &out)?,
         Command::Device(command) => sync_cmd::device(command, unlock()?, &out)?,
-        // A laptop wiped on its administrator's order has no workspace left, only, perhaps, the
-        // report the server did not receive yet.
-        Command::Sync if !Workspace::exists(&dir) && sync_cmd::deliver_wipe_report(&dir, &out)? => {}
-        Command::Sync => sync_cmd::sync(unlock()?, &out)?,
+        Command::Sync => {
+            // A laptop wiped on its administrator's order has no workspace left, only, perhaps,
+            // the report the server did not receive yet.
+            let wiped = !Workspace::exists(&dir) && sync_cmd::deliver_wipe_report(&dir, &out)?;
+            if !wiped {
+                sync_cmd::sync(unlock()?, &out)?;
+            }
+        }
         Command::Process(command) => desk::process(command, unlock()?, &out)?,
         Command::Justice(command) => desk::justice(command, unlock()?, &out)?,
         Command::Perpetrator(command) => desk::perpetrator(command, unlock()?, &out)?,

@@ -178,7 +178,7 @@ pub async fn sync_once(
     // this laptop pinned is refused and counted, and the sync goes on.
     match client.wipe_order().await {
         Ok(Some(signed)) => match with(workspace, |ws| Ok(ws.check_wipe_order(&signed)))? {
-            Ok(order) => return Err(carry_out_wipe(workspace, client, &order, &mut progress, on_progress).await?),
+            Ok(order) => return Err(carry_out_wipe(workspace, client, &order, &mut progress, on_progress).await),
             Err(_) => summary.refused += 1,
         },
         Ok(None) => {}
@@ -306,14 +306,28 @@ const WIPE_REPORT_TRIES: u32 = 3;
 /// Obeys a verified wipe order: sends what waits first if the order says so (a failure there
 /// stops before anything is destroyed, so the next contact tries again), destroys the data,
 /// then delivers the signed report, or leaves it in the data folder to deliver later.
-/// Returns the [`SyncError::Wiped`] that ends every sync from then on.
+/// Returns what ends the sync: [`SyncError::Wiped`], or the error that stopped it before
+/// anything was destroyed.
 async fn carry_out_wipe(
     workspace: &Mutex<Workspace>,
     client: &Client,
     order: &harbour_wire::wipe::WipeOrder,
     progress: &mut Progress,
     on_progress: &mut (dyn FnMut(&Progress) + Send),
-) -> Result<SyncError, SyncError> {
+) -> SyncError {
+    match wipe_and_report(workspace, client, order, progress, on_progress).await {
+        Ok(report_delivered) => SyncError::Wiped { report_delivered },
+        Err(error) => error,
+    }
+}
+
+async fn wipe_and_report(
+    workspace: &Mutex<Workspace>,
+    client: &Client,
+    order: &harbour_wire::wipe::WipeOrder,
+    progress: &mut Progress,
+    on_progress: &mut (dyn FnMut(&Progress) + Send),
+) -> Result<bool, SyncError> {
     let mut summary = SyncSummary::default();
     if order.send_first {
         with(workspace, |ws| ws.seal_audit(true))?;
@@ -338,7 +352,7 @@ async fn carry_out_wipe(
         let unsent = harbour_core::store::wipe::UnsentReport { server_url: client.base_url().to_owned(), report };
         harbour_core::store::wipe::keep_unsent_report(&dir, &unsent)?;
     }
-    Ok(SyncError::Wiped { report_delivered: delivered })
+    Ok(delivered)
 }
 
 /// Delivers the report a wipe left in `dir`, if there is one. Returns whether there was one and
