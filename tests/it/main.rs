@@ -15,3 +15,4 @@ mod screening;
 mod sync;
 mod sync_faults;
 mod sync_simulation;
+mod wipe_report;

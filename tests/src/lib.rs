@@ -6,6 +6,7 @@ use std::process::{Command, Output};
 pub mod desktop;
 pub mod devices;
 pub mod load;
+pub mod proxy;
 pub mod server;
 pub mod webdriver;
 

@@ -1,0 +1,84 @@
+//! A lost laptop wiped while the network fails under it: the wipe still happens, the signed
+//! report the server did not receive waits in the data folder (ids and a signature, nothing
+//! else), the administrator keeps seeing the wipe as issued, and the next `harbour sync` on that
+//! laptop delivers the report — after which the administrator sees it done and the file is gone.
+//! Real `harbour` and `harbour-server` processes, with a proxy between them that refuses the
+//! report on purpose.
+
+use std::path::Path;
+
+use harbour_core::Workspace;
+use harbour_core::store::wipe::UNSENT_REPORT_FILE;
+use harbour_tests::proxy::FailingProxy;
+use harbour_tests::server::{Backend, ServerStore};
+use harbour_tests::{harbour, harbour_json};
+use serde_json::Value;
+
+/// Runs `harbour` and expects it to fail; returns its stderr.
+fn fails(dir: &Path, args: &[&str]) -> String {
+    let output = harbour(dir, args);
+    assert!(!output.status.success(), "harbour {:?} should have failed", args.first());
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn wipe_state(admin: &Path, device_id: &str) -> Value {
+    let devices = harbour_json(admin, &["device", "list"]);
+    let row = devices.as_array().unwrap().iter().find(|device| device["device_id"] == device_id).cloned();
+    row.expect("the laptop is listed")["wipe"].clone()
+}
+
+#[test]
+fn a_wipe_report_the_server_missed_is_delivered_by_the_next_sync() {
+    let root = tempfile::tempdir().unwrap();
+    let store = ServerStore::new(&Backend::Sqlite, &root.path().join("server"));
+    let bootstrap = store.init();
+    let server = store.start();
+    let proxy = FailingProxy::start(&server.url);
+
+    let admin = root.path().join("ministry");
+    let lost = root.path().join("consulate");
+    assert!(harbour(&admin, &["init", "--worker", "Administrator"]).status.success());
+    harbour_json(&admin, &["deployment", "create", "--server", &proxy.url, "--bootstrap-token", &bootstrap]);
+    harbour_json(&admin, &["team", "create", "Consulate"]);
+    let invited = harbour_json(&admin, &["invite", "create", "--team", "Consulate"]);
+    let (invitation, code) = (invited["invitation"].as_str().unwrap(), invited["code"].as_str().unwrap());
+    harbour_json(&lost, &["enroll", "--invitation", invitation, "--code", code, "--worker", "Worker"]);
+    let lost_id = Workspace::unlock(&lost, harbour_tests::PASSPHRASE).unwrap().device_id().0.to_string();
+
+    harbour_json(&admin, &["device", "revoke", &lost_id]);
+    harbour_json(&admin, &["device", "wipe", &lost_id]);
+
+    // The report cannot get through: the laptop wipes itself all the same and keeps the report.
+    proxy.refuse("POST", "/v1/wipe/report");
+    let wiped = fails(&lost, &["sync"]);
+    assert!(wiped.contains("ordered this laptop wiped"), "the wiped laptop's sync: {wiped}");
+    assert!(proxy.refusals() >= 1, "the report was tried");
+    assert!(!Workspace::exists(&lost), "the laptop was not wiped when its report could not be sent");
+    let kept = std::fs::read_to_string(lost.join(UNSENT_REPORT_FILE)).expect("the unsent report waits in the folder");
+    let kept: Value = serde_json::from_str(&kept).expect("the unsent report is JSON");
+    assert_eq!(kept["server_url"], proxy.url.as_str(), "the report remembers where to go");
+    let left: Vec<String> = std::fs::read_dir(&lost)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, vec![UNSENT_REPORT_FILE.to_owned()], "only the report is left in the data folder");
+    assert_eq!(wipe_state(&admin, &lost_id)["state"], "issued", "the server has not heard of the wipe yet");
+
+    // Still refused: the next sync says it could not deliver, and the report stays.
+    let refused = proxy.refusals();
+    fails(&lost, &["sync"]);
+    assert!(proxy.refusals() > refused, "the next sync tried the report again");
+    assert!(lost.join(UNSENT_REPORT_FILE).exists(), "a report that was not delivered was dropped");
+
+    // The network is back: the next sync delivers it, and nothing is left.
+    proxy.refuse_nothing();
+    let delivered = harbour(&lost, &["sync"]);
+    assert!(delivered.status.success(), "delivering the report: {}", String::from_utf8_lossy(&delivered.stderr));
+    assert!(String::from_utf8_lossy(&delivered.stdout).contains("the server now knows it was done"));
+    assert!(!lost.join(UNSENT_REPORT_FILE).exists(), "the delivered report was not removed");
+    let state = wipe_state(&admin, &lost_id);
+    assert_eq!(state["state"], "done", "the administrator sees the wipe done");
+    assert_eq!(state["destroyed_unsent"], 0);
+    let gone = fails(&lost, &["sync"]);
+    assert!(gone.contains("There is no Harbour workspace"), "{gone}");
+}
