@@ -5,6 +5,7 @@
 pub mod commands;
 pub mod error;
 pub mod state;
+pub mod wipe_report;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -44,6 +45,10 @@ pub fn run() {
         .setup(|app| {
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(auto_lock(handle));
+            let session = app.state::<Session>();
+            if session.wiped_at_start {
+                tauri::async_runtime::spawn(wipe_report::deliver(session.dir.clone()));
+            }
             Ok(())
         })
         .invoke_handler(commands::handler())

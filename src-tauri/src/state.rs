@@ -20,12 +20,16 @@ pub type SharedWorkspace = Arc<Mutex<Workspace>>;
 /// The workspace, while it is unlocked.
 pub struct Session {
     pub dir: PathBuf,
+    /// The app started on what a wipe leaves (its report still to deliver): the first screen
+    /// says so, even once the report has gone out in the background.
+    pub wiped_at_start: bool,
     open: Mutex<Option<SharedWorkspace>>,
 }
 
 impl Session {
     pub fn new(dir: PathBuf) -> Session {
-        Session { dir, open: Mutex::new(None) }
+        let wiped_at_start = crate::wipe_report::waiting(&dir);
+        Session { dir, wiped_at_start, open: Mutex::new(None) }
     }
 
     pub fn is_open(&self) -> bool {

@@ -345,7 +345,7 @@ async function start() {
   );
   const first = !status.workspace_exists ? "first-run" : status.unlocked ? "cases" : "unlock";
   lockShowing = first === "unlock";
-  await app.navigate({ screen: first });
+  await app.navigate(status.wiped ? { screen: "first-run", wiped: true } : { screen: first });
   if (status.unlocked) syncBar.refresh();
 }
 

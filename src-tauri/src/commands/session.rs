@@ -13,6 +13,9 @@ use crate::state::{self, Activity, Session, Settings, SyncRunner};
 #[derive(Debug, Serialize)]
 pub struct AppStatus {
     pub workspace_exists: bool,
+    /// The app started on a laptop wiped on its administrator's order, and no workspace was made
+    /// since.
+    pub wiped: bool,
     pub unlocked: bool,
     pub enrolled: bool,
     pub language: String,
@@ -203,6 +206,7 @@ fn status(session: &Session, settings: &Settings) -> CommandResult<AppStatus> {
     let prefs = settings.get();
     let mut status = AppStatus {
         workspace_exists: Workspace::exists(&session.dir),
+        wiped: session.wiped_at_start && !Workspace::exists(&session.dir),
         unlocked: false,
         enrolled: false,
         language: prefs.language,
