@@ -236,12 +236,16 @@ mod tests {
                 assert!(memchr::memmem::find(json, b",\"conflicts\":").is_some(), "the projection has its history");
                 let leading = exported_case(json, &mut buffer)?;
                 assert_eq!(format!("{leading:?}"), format!("{whole:?}"));
+                // A projection laid out otherwise (no such key) is read whole.
+                let text = String::from_utf8(json.to_vec()).unwrap().replacen(",\"conflicts\":", ",\"disputes\":", 1);
+                let other = exported_case(text.as_bytes(), &mut buffer)?;
+                assert_eq!(format!("{other:?}"), format!("{whole:?}"));
                 read += 1;
                 Ok(())
             })
             .unwrap();
         assert_eq!(read, 2);
-        // A projection without the key (laid out otherwise) is read whole.
+        // What is not a projection is refused, as before.
         let json = br#"{"id":"x"}"#;
         assert!(matches!(exported_case(json, &mut buffer), Err(Error::Corrupt(_))));
     }

@@ -88,7 +88,7 @@ impl Workspace {
 
     fn write_backup(&mut self, snapshot: &Path, out: &Path) -> Result<u64> {
         // The database file is already encrypted under the workspace's key: when it can be held
-        // still (see `frozen_database`), it is copied as it is, in one read, into the HMAC and the
+        // still (see `freeze_database`), it is copied as it is, in one read, into the HMAC and the
         // backup file. Otherwise (another connection keeps the WAL busy) SQLite's online backup
         // makes a snapshot file first, which costs a decryption and an encryption of every page.
         let database = self.dir.join(DB_FILE);
