@@ -5,6 +5,8 @@
 //!     target/debug/deps/export-… --bench                              (100,000 cases)
 //!     HARBOUR_BENCH_CASES=5000 target/debug/deps/export-… --bench     (a quicker run)
 //!     HARBOUR_BENCH_ONLY=import target/debug/deps/export-… --bench    (the import alone)
+//!     HARBOUR_BENCH_KEEP=/some/dir target/debug/deps/export-… --bench (made once, then copied)
+//!     HARBOUR_BENCH_RUNS=1 target/debug/deps/export-… --bench          (one run of each)
 //!
 //! The workspace is made once (cases imported in batches; one in fifty with a consent and a
 //! referral, one in a hundred with a justice step), then each operation is timed three times
@@ -93,6 +95,25 @@ fn populated(dir: &std::path::Path, cases: usize) -> Workspace {
     workspace
 }
 
+/// A workspace of `cases` cases made once under `keep` (another run reuses it), copied to `dir`
+/// so that every run starts from the same files.
+fn kept(keep: &std::path::Path, dir: &std::path::Path, cases: usize) -> Workspace {
+    let made = keep.join(format!("ws-{cases}"));
+    if !made.join("done").exists() {
+        let _ = std::fs::remove_dir_all(&made);
+        drop(populated(&made, cases));
+        std::fs::write(made.join("done"), b"").unwrap();
+    }
+    std::fs::create_dir_all(dir).unwrap();
+    for entry in std::fs::read_dir(&made).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() != "done" {
+            std::fs::copy(entry.path(), dir.join(entry.file_name())).unwrap();
+        }
+    }
+    Workspace::unlock(dir, PASSPHRASE).unwrap()
+}
+
 /// Names made of syllables, so that rows do not all share their words (as people do not).
 fn varied_name(index: usize) -> String {
     const SYLLABLES: &[&str] =
@@ -126,20 +147,35 @@ fn import_file(rows: usize, round: usize) -> Vec<u8> {
 }
 
 fn timed<T>(label: &str, runs: usize, mut run: impl FnMut(usize) -> T) -> Vec<Duration> {
+    // HARBOUR_BENCH_RUNS=1 for a quicker look (at most the runs asked for here).
+    let runs = std::env::var("HARBOUR_BENCH_RUNS").ok().and_then(|text| text.parse().ok()).unwrap_or(runs).min(runs);
     let mut times = Vec::new();
+    let mut cpu = Vec::new();
     for round in 0..runs {
-        let start = Instant::now();
+        let (start, cpu_start) = (Instant::now(), cpu_seconds());
         let _ = run(round);
         times.push(start.elapsed());
+        cpu.push(cpu_seconds() - cpu_start);
     }
     let mut sorted = times.clone();
     sorted.sort();
     println!(
-        "{label}: median {:.3} s (runs: {})",
+        "{label}: median {:.3} s (runs: {}; CPU time of this process: {} s)",
         sorted[sorted.len() / 2].as_secs_f64(),
-        times.iter().map(|time| format!("{:.3}", time.as_secs_f64())).collect::<Vec<_>>().join(", ")
+        times.iter().map(|time| format!("{:.3}", time.as_secs_f64())).collect::<Vec<_>>().join(", "),
+        cpu.iter().map(|seconds| format!("{seconds:.2}")).collect::<Vec<_>>().join(", ")
     );
     times
+}
+
+/// User and system CPU time of this process so far (Linux's /proc, in 1/100 s), which the other
+/// processes of a loaded machine change less than the wall-clock time; 0 elsewhere.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name (in parentheses): utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or_default().split_whitespace().collect();
+    let ticks = |index: usize| fields.get(index).and_then(|field| field.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn main() {
@@ -152,7 +188,10 @@ fn main() {
     let out = tempfile::tempdir().unwrap();
     let only = std::env::var("HARBOUR_BENCH_ONLY").unwrap_or_default();
     let start = Instant::now();
-    let mut workspace = populated(&dir.path().join("ws"), cases);
+    let mut workspace = match std::env::var_os("HARBOUR_BENCH_KEEP") {
+        Some(keep) => kept(std::path::Path::new(&keep), &dir.path().join("ws"), cases),
+        None => populated(&dir.path().join("ws"), cases),
+    };
     println!("made {cases} cases in {:.1} s", start.elapsed().as_secs_f64());
     let sheets = [Sheet::Referrals, Sheet::Screenings, Sheet::Justice];
     if only != "import" {
@@ -160,11 +199,12 @@ fn main() {
     }
     let files: Vec<Vec<u8>> = (0..3).map(|round| import_file(IMPORT_ROWS, round)).collect();
     timed("import 10,000 rows (check with duplicates, then record)", 3, |round| {
-        let start = Instant::now();
+        let (start, cpu_start) = (Instant::now(), cpu_seconds());
         let plan = harbour_core::import::plan(&workspace, &files[round][..], &Default::default()).unwrap();
         println!(
-            "  (round {round}: read and checked in {:.3} s, {} likely duplicates)",
+            "  (round {round}: read and checked in {:.3} s, CPU {:.2} s, {} likely duplicates)",
             start.elapsed().as_secs_f64(),
+            cpu_seconds() - cpu_start,
             plan.duplicates.len()
         );
         assert!(plan.is_clean());

@@ -4,7 +4,8 @@
 //! `nationalities` …) map themselves; a [`Mapping`] names the others. [`plan`] reads the whole
 //! file and checks every row as a case would be checked when typed, collecting every problem
 //! (row, column, field and what is allowed, never the value) and the likely duplicates among
-//! the cases already here. [`Workspace::import_cases`] then records all the cases in one
+//! the cases already here (the duplicate check of `harbour case new`, for every row in one pass:
+//! [`Workspace::likely_duplicates_of_many`]). [`Workspace::import_cases`] then records all the cases in one
 //! transaction, or none: a file with any problem imports nothing.
 //!
 //! Rows are numbered as a spreadsheet shows them: the header is row 1, the first case row 2.
@@ -139,6 +140,7 @@ pub fn plan(workspace: &Workspace, reader: impl Read, mapping: &Mapping) -> Resu
     }
     let mut problems = Vec::new();
     let mut cases = Vec::new();
+    let mut case_rows = Vec::new();
     let mut duplicates = Vec::new();
     let mut rows = 0;
     for (index, record) in csv.records().enumerate() {
@@ -171,10 +173,15 @@ pub fn plan(workspace: &Workspace, reader: impl Read, mapping: &Mapping) -> Resu
         for value in values {
             fields.set(value);
         }
-        for found in workspace.likely_duplicates(&fields)? {
+        case_rows.push(row);
+        cases.push(fields);
+    }
+    // The duplicate check of every row in one pass over the cases here.
+    let found = workspace.likely_duplicates_of_many(&cases)?;
+    for (row, found) in case_rows.into_iter().zip(found) {
+        for found in found {
             duplicates.push(RowDuplicate { row, code: found.code, score: found.score, reasons: found.reasons });
         }
-        cases.push(fields);
     }
     Ok(ImportPlan {
         rows,

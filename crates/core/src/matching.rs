@@ -105,7 +105,7 @@ pub fn find_matches<'a, Id>(person: &PersonDetails, candidates: &'a [Candidate<I
     let names = all_names(person);
     let mut matches: Vec<Match<'a, Id>> = candidates
         .iter()
-        .filter_map(|candidate| compare(person, &names, candidate))
+        .filter_map(|candidate| compare(person, &names, candidate, &all_names(&candidate.person)))
         .filter(|found| found.score >= MATCH_THRESHOLD)
         .collect();
     // Stable sort keeps the caller's order among equal scores.
@@ -113,26 +113,85 @@ pub fn find_matches<'a, Id>(person: &PersonDetails, candidates: &'a [Candidate<I
     matches
 }
 
+/// A candidate with its names folded once, for checking many people against the same cases
+/// (an import): [`find_matches_prepared`] gives what [`find_matches`] gives.
+#[derive(Clone, Debug)]
+pub struct PreparedCandidate<Id> {
+    pub candidate: Candidate<Id>,
+    names: Vec<Name>,
+}
+
+impl<Id> PreparedCandidate<Id> {
+    pub fn new(candidate: Candidate<Id>) -> PreparedCandidate<Id> {
+        let names = all_names(&candidate.person);
+        PreparedCandidate { candidate, names }
+    }
+}
+
+/// [`find_matches`] over prepared candidates, in the order given.
+pub fn find_matches_prepared<'a, Id: 'a>(
+    person: &PersonDetails,
+    candidates: impl IntoIterator<Item = &'a PreparedCandidate<Id>>,
+) -> Vec<Match<'a, Id>> {
+    let names = all_names(person);
+    let mut matches: Vec<Match<'a, Id>> = candidates
+        .into_iter()
+        .filter_map(|prepared| compare(person, &names, &prepared.candidate, &prepared.names))
+        .filter(|found| found.score >= MATCH_THRESHOLD)
+        .collect();
+    matches.sort_by_key(|found| std::cmp::Reverse(found.score));
+    matches
+}
+
+/// A name's word, folded, with what the comparisons read of it.
+#[derive(Clone, Debug)]
+struct Word {
+    text: String,
+    skeleton: String,
+    consonants: String,
+}
+
+/// A name as its words, and as the consonants of its sorted skeletons run together.
+#[derive(Clone, Debug)]
+struct Name {
+    words: Vec<Word>,
+    run: String,
+}
+
 /// Name tokens: the words of [`normalize_name`].
 fn tokens(text: &str) -> Vec<String> {
     normalize_name(text).split(' ').filter(|t| !t.is_empty()).map(str::to_owned).collect()
 }
 
-/// Each name of a person (the name first, then aliases) as tokens.
-fn all_names(person: &PersonDetails) -> Vec<Vec<String>> {
+/// Each name of a person (the name first, then aliases) as words.
+fn all_names(person: &PersonDetails) -> Vec<Name> {
     std::iter::once(&person.name)
         .chain(&person.aliases)
         .map(|name| tokens(name))
         .filter(|tokens| !tokens.is_empty())
+        .map(|tokens| {
+            let words: Vec<Word> = tokens
+                .into_iter()
+                .map(|text| {
+                    let skeleton = skeleton(&text);
+                    let consonants = consonants(&skeleton);
+                    Word { text, skeleton, consonants }
+                })
+                .collect();
+            let mut sorted: Vec<&str> = words.iter().map(|word| word.skeleton.as_str()).collect();
+            sorted.sort();
+            let run = consonants(&sorted.concat());
+            Name { words, run }
+        })
         .collect()
 }
 
 fn compare<'a, Id>(
     person: &PersonDetails,
-    names: &[Vec<String>],
+    names: &[Name],
     candidate: &'a Candidate<Id>,
+    theirs: &[Name],
 ) -> Option<Match<'a, Id>> {
-    let theirs = all_names(&candidate.person);
     // The best pairing of any name of one with any name of the other.
     let mut best: Option<(f64, bool)> = None;
     for (i, mine) in names.iter().enumerate() {
@@ -193,26 +252,20 @@ fn compare<'a, Id>(
 /// How alike two names are, from 0 to 1, ignoring word order: every word of the shorter name
 /// is paired with its best match in the longer one. A one-word name against a longer one
 /// counts for less, since a given name alone says little.
-fn name_similarity(a: &[String], b: &[String]) -> f64 {
-    by_words(a, b).max(joined(a, b))
+fn name_similarity(a: &Name, b: &Name) -> f64 {
+    by_words(&a.words, &b.words).max(joined(a, b))
 }
 
 /// Names whose words are split differently (Al-Hassan, Alhassan): the words run together in
 /// sorted order, compared by their consonants.
-fn joined(a: &[String], b: &[String]) -> f64 {
-    let run = |words: &[String]| {
-        let mut sorted: Vec<String> = words.iter().map(|w| skeleton(w)).collect();
-        sorted.sort();
-        consonants(&sorted.concat())
-    };
-    let (ra, rb) = (run(a), run(b));
-    if ra.len() < 6 || rb.len() < 6 {
+fn joined(a: &Name, b: &Name) -> f64 {
+    if a.run.len() < 6 || b.run.len() < 6 {
         return 0.0;
     }
-    if ra == rb { 0.9 } else { 0.0 }
+    if a.run == b.run { 0.9 } else { 0.0 }
 }
 
-fn by_words(a: &[String], b: &[String]) -> f64 {
+fn by_words(a: &[Word], b: &[Word]) -> f64 {
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
     if short.is_empty() {
         return 0.0;
@@ -245,23 +298,23 @@ fn by_words(a: &[String], b: &[String]) -> f64 {
 /// 1 for the same folded word, 0.97 for the same transliteration skeleton, 0.9 for an initial
 /// or the same consonants (Mohammed, Muhammad), Jaro-Winkler on the skeletons when close,
 /// else 0.
-fn word_similarity(a: &str, b: &str) -> f64 {
-    if a == b {
+fn word_similarity(a: &Word, b: &Word) -> f64 {
+    if a.text == b.text {
         return 1.0;
     }
-    let (sa, sb) = (skeleton(a), skeleton(b));
+    let (sa, sb) = (&a.skeleton, &b.skeleton);
     if sa == sb {
         return 0.97;
     }
     let initial = |short: &str, long: &str| short.len() == 1 && long.len() > 1 && long.starts_with(short);
-    if initial(a, b) || initial(b, a) {
+    if initial(&a.text, &b.text) || initial(&b.text, &a.text) {
         return 0.9;
     }
-    let (ca, cb) = (consonants(&sa), consonants(&sb));
+    let (ca, cb) = (&a.consonants, &b.consonants);
     if ca == cb && ca.len() >= 3 {
         return 0.9;
     }
-    let similarity = strsim::jaro_winkler(&sa, &sb);
+    let similarity = strsim::jaro_winkler(sa, sb);
     if similarity >= 0.9 && sa.len() >= 4 && sb.len() >= 4 { similarity * 0.95 } else { 0.0 }
 }
 

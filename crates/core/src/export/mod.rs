@@ -115,6 +115,24 @@ pub struct ExportSummary {
     pub rows: usize,
 }
 
+/// The part of a stored projection an export shows. A projection is written
+/// (`CaseState::without_entries_json`, as `CaseState`'s own order) with everything an export
+/// shows first and the fields' version history after it (`conflicts`, then `heads`: most of
+/// its bytes), so it is read up to its top-level `"conflicts"` key only: the one place that key
+/// occurs, since no nested part has a field of that name and a string cannot hold an unescaped
+/// quote. A projection laid out otherwise is read whole.
+fn exported_case(json: &[u8], buffer: &mut Vec<u8>) -> Result<ExportedCase> {
+    if let Some(at) = memchr::memmem::find(json, b",\"conflicts\":") {
+        buffer.clear();
+        buffer.extend_from_slice(&json[..at]);
+        buffer.push(b'}');
+        if let Ok(case) = serde_json::from_slice(buffer) {
+            return Ok(case);
+        }
+    }
+    serde_json::from_slice(json).map_err(|_| Error::Corrupt("case state".into()))
+}
+
 impl Workspace {
     /// Writes the cases `query` selects to the new file `out` with the optional `extra`
     /// sheets and the data dictionary, protected as asked, and records one `export.cases`
@@ -128,8 +146,9 @@ impl Workspace {
         out: &Path,
     ) -> Result<ExportSummary> {
         let mut cases = Vec::new();
+        let mut buffer = Vec::new();
         self.each_projection(query.status, query.team.as_deref(), |json, needs_review| {
-            let case: ExportedCase = serde_json::from_slice(json).map_err(|_| Error::Corrupt("case state".into()))?;
+            let case = exported_case(json, &mut buffer)?;
             if query.keeps(&case) {
                 cases.push((case, needs_review));
             }
@@ -163,5 +182,71 @@ impl Workspace {
             rows: cases.len(),
             sheets: counts.into_iter().map(|(sheet, rows)| (sheet.to_owned(), rows)).collect(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::KdfParams;
+    use crate::model::{CaseFields, ConsentMethod, ConsentScope, JusticeStage, ReferralReason, ServiceType, Urgency};
+    use crate::{ConsentInput, CreateOptions, JusticeInput, ReferralInput};
+
+    /// Read up to `"conflicts"`, a projection gives what it gives read whole.
+    #[test]
+    fn the_leading_part_of_a_projection_is_the_whole_of_what_an_export_shows() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = CreateOptions { kdf: KdfParams::INSECURE_FAST_FOR_TESTS, ..Default::default() };
+        let mut workspace =
+            Workspace::create(&dir.path().join("ws"), "correct horse battery staple", &options).unwrap();
+        let mut fields = CaseFields::named("Ærendil \"conflicts\": Quote").unwrap();
+        fields.aliases = vec![",\"conflicts\":[]".into()];
+        fields.location = Some("Rue des Conflits".into());
+        let case = workspace.create_case(fields).unwrap().id;
+        workspace.create_case(CaseFields::named("Plain Person").unwrap()).unwrap();
+        let consent = ConsentInput {
+            scope: vec![ConsentScope::CaseSummary],
+            shared_with: "services".into(),
+            given_on: chrono::NaiveDate::from_ymd_opt(2024, 5, 1).unwrap(),
+            method: ConsentMethod::Verbal,
+            note: None,
+        };
+        let (consent_id, _) = workspace.add_consent(case, consent).unwrap();
+        let referral = ReferralInput {
+            service: "Shelter \"conflicts\":".into(),
+            service_type: ServiceType::Shelter,
+            reason: ReferralReason::AdditionalServicesRequired,
+            details: Some("details".into()),
+            urgency: Urgency::Routine,
+            consent_id,
+        };
+        workspace.add_referral(case, referral).unwrap();
+        let step = JusticeInput {
+            stage: JusticeStage::Reported,
+            date: chrono::NaiveDate::from_ymd_opt(2024, 1, 2),
+            perpetrator: None,
+            sentence_months: None,
+        };
+        workspace.add_justice_step(case, step).unwrap();
+        let mut read = 0;
+        let mut buffer = Vec::new();
+        workspace
+            .each_projection(None, None, |json, _| {
+                let whole: ExportedCase = serde_json::from_slice(json).unwrap();
+                assert!(memchr::memmem::find(json, b",\"conflicts\":").is_some(), "the projection has its history");
+                let leading = exported_case(json, &mut buffer)?;
+                assert_eq!(format!("{leading:?}"), format!("{whole:?}"));
+                // A projection laid out otherwise (no such key) is read whole.
+                let text = String::from_utf8(json.to_vec()).unwrap().replacen(",\"conflicts\":", ",\"disputes\":", 1);
+                let other = exported_case(text.as_bytes(), &mut buffer)?;
+                assert_eq!(format!("{other:?}"), format!("{whole:?}"));
+                read += 1;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(read, 2);
+        // What is not a projection is refused, as before.
+        let json = br#"{"id":"x"}"#;
+        assert!(matches!(exported_case(json, &mut buffer), Err(Error::Corrupt(_))));
     }
 }

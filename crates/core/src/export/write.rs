@@ -30,6 +30,11 @@ impl Tables<'_> {
 
 const BOM: &[u8] = "\u{feff}".as_bytes();
 
+/// Deflate's fastest level for the CSV files: its cost leaves the export's profile (the default
+/// 6 was ~10 % of an export of 100,000 cases), for an archive 1.8 times larger (5.5 MB instead of
+/// 3.1 MB for 100,000 cases; docs/PERFORMANCE.md).
+const DEFLATE_LEVEL: i64 = 1;
+
 /// One CSV file per sheet in a ZIP archive (streamed: no seeking back into the sink).
 pub(super) fn csv_archive(tables: &Tables<'_>, sink: Sink, out: &Path) -> Result<Vec<(&'static str, usize)>> {
     let zip_error = |error: zip::result::ZipError| match error {
@@ -37,8 +42,10 @@ pub(super) fn csv_archive(tables: &Tables<'_>, sink: Sink, out: &Path) -> Result
         other => Error::io(out, std::io::Error::other(other.to_string())),
     };
     let mut zip = zip::ZipWriter::new_stream(sink);
-    let options =
-        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated).large_file(false);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(DEFLATE_LEVEL))
+        .large_file(false);
     let mut counts = Vec::new();
     for &sheet in tables.sheets {
         zip.start_file(format!("{}.csv", sheet.as_str()), options).map_err(zip_error)?;
@@ -48,7 +55,10 @@ pub(super) fn csv_archive(tables: &Tables<'_>, sink: Sink, out: &Path) -> Result
         csv.write_record(sheet.columns().iter().map(|column| column.name)).map_err(csv_error)?;
         let mut rows = 0;
         for row in tables.rows(sheet) {
-            csv.write_record(row.iter().map(|cell| sheets::neutralise(cell).into_owned())).map_err(csv_error)?;
+            for cell in &row {
+                csv.write_field(sheets::neutralise(cell).as_bytes()).map_err(csv_error)?;
+            }
+            csv.write_record(None::<&[u8]>).map_err(csv_error)?;
             rows += 1;
         }
         csv.flush().map_err(|error| Error::io(out, error))?;

@@ -11,14 +11,15 @@
 //! HMAC-SHA256                    32 bytes, over everything before it
 //! ```
 //! Nothing in it is in clear: the key file is sealed to the passphrase and the snapshot is the
-//! encrypted database (SQLite's online backup in one step: one read transaction, so a consistent
-//! snapshot even while another process writes). The HMAC key is derived from the
+//! encrypted database, copied as it is on disk while one read transaction holds it still (so a
+//! consistent snapshot even while another process writes; SQLite's online backup when the file
+//! cannot be held still). The HMAC key is derived from the
 //! workspace's master key (HKDF-SHA256), so only someone with the passphrase can check it or
 //! make a valid one: a backup cut short or altered anywhere is refused before anything of it
 //! is used.
 
 use std::fs::{self, File};
-use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{SecondsFormat, Utc};
@@ -86,25 +87,85 @@ impl Workspace {
     }
 
     fn write_backup(&mut self, snapshot: &Path, out: &Path) -> Result<u64> {
-        // SQLite's online backup in one step: one read transaction (a consistent snapshot while
-        // another process writes), pages copied as they are, still encrypted under the same key.
-        {
-            let mut copy = keyed_connection(snapshot, &self.secrets.db_key)?;
-            let backup = rusqlite::backup::Backup::new(&self.conn, &mut copy)?;
-            // Busy or locked only while another connection holds a write lock on the copy's
-            // side, which nothing does; tried again a few times all the same.
-            let mut tries = 0;
-            while backup.step(-1)? != rusqlite::backup::StepResult::Done {
-                tries += 1;
-                if tries > 50 {
-                    return Err(Error::io(snapshot, io::Error::other("the database stayed busy for 5 seconds")));
-                }
-                std::thread::sleep(std::time::Duration::from_millis(100));
+        // The database file is already encrypted under the workspace's key: when it can be held
+        // still (see `freeze_database`), it is copied as it is, in one read, into the HMAC and the
+        // backup file. Otherwise (another connection keeps the WAL busy) SQLite's online backup
+        // makes a snapshot file first, which costs a decryption and an encryption of every page.
+        let database = self.dir.join(DB_FILE);
+        let frozen = self.freeze_database(&database)?;
+        let result = (|| {
+            let source = if frozen {
+                database.clone()
+            } else {
+                self.snapshot_with_backup_api(snapshot)?;
+                snapshot.to_owned()
+            };
+            let mut file = File::open(&source).map_err(|error| Error::io(&source, error))?;
+            let database_len = file.metadata().map_err(|error| Error::io(&source, error))?.len();
+            self.write_backup_file(&mut file, database_len, out)
+        })();
+        if frozen {
+            // The read transaction that held the file still ends once it is copied.
+            self.conn.execute_batch("COMMIT")?;
+        }
+        result
+    }
+
+    /// Holds the database file still, when it can be, and says whether it does: every change
+    /// moved into it from the WAL (a TRUNCATE checkpoint), then a read transaction begun while
+    /// the WAL is still empty. Such a reader reads the file alone, and SQLite lets no checkpoint
+    /// write into the file until it ends, while other connections may go on writing (to the
+    /// WAL). Not when another connection wrote first or kept the checkpoint from completing;
+    /// no transaction is left open then.
+    fn freeze_database(&mut self, database: &Path) -> Result<bool> {
+        let wal = database.with_file_name(format!("{DB_FILE}-wal"));
+        let busy: i64 = self.conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| row.get(0))?;
+        if busy != 0 {
+            return Ok(false);
+        }
+        // The read transaction begins with its first read.
+        self.conn.execute_batch("BEGIN DEFERRED")?;
+        let wal_len = self
+            .conn
+            .query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get::<_, i64>(0))
+            .map_err(Error::from)
+            .and_then(|_| match fs::metadata(&wal) {
+                Ok(metadata) => Ok(metadata.len()),
+                Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(0),
+                Err(error) => Err(Error::io(&wal, error)),
+            });
+        match wal_len {
+            Ok(0) => Ok(true),
+            other => {
+                self.conn.execute_batch("COMMIT")?;
+                other.map(|_| false)
             }
         }
+    }
+
+    /// SQLite's online backup in one step: one read transaction (a consistent snapshot while
+    /// another process writes), every page copied into the new file `snapshot` under the same key.
+    fn snapshot_with_backup_api(&mut self, snapshot: &Path) -> Result<()> {
+        let mut copy = keyed_connection(snapshot, &self.secrets.db_key)?;
+        let backup = rusqlite::backup::Backup::new(&self.conn, &mut copy)?;
+        // Busy or locked only while another connection holds a write lock on the copy's
+        // side, which nothing does; tried again a few times all the same.
+        let mut tries = 0;
+        while backup.step(-1)? != rusqlite::backup::StepResult::Done {
+            tries += 1;
+            if tries > 50 {
+                return Err(Error::io(snapshot, io::Error::other("the database stayed busy for 5 seconds")));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Ok(())
+    }
+
+    /// Writes the backup file: magic, header, key file, the `database_len` bytes of `database`,
+    /// and the HMAC of all of it, computed as it is written; then makes it durable.
+    fn write_backup_file(&self, database: &mut File, database_len: u64, out: &Path) -> Result<u64> {
         let keyfile_path = keyfile::path(&self.dir);
         let keyfile = fs::read(&keyfile_path).map_err(|error| Error::io(&keyfile_path, error))?;
-        let database_len = fs::metadata(snapshot).map_err(|error| Error::io(snapshot, error))?.len();
         let header = Header {
             format: FORMAT,
             created_at: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
@@ -114,22 +175,30 @@ impl Workspace {
         };
         let header = serde_json::to_vec(&header).expect("a header serializes");
         let file = create_new(out)?;
-        let mut writer =
-            MacWriter { inner: BufWriter::with_capacity(1 << 20, file), mac: mac(&self.secrets.master_key) };
+        let mut writer = MacWriter { inner: file, mac: mac(&self.secrets.master_key) };
         let written = (|| -> io::Result<u64> {
-            writer.write_all(MAGIC)?;
-            writer.write_all(&(header.len() as u32).to_le_bytes())?;
-            writer.write_all(&header)?;
-            writer.write_all(&keyfile)?;
-            let copied = io::copy(&mut File::open(snapshot)?, &mut writer)?;
-            if copied != database_len {
-                return Err(io::Error::other("the snapshot changed while it was copied"));
+            let mut head = Vec::with_capacity(16 + 4 + header.len() + keyfile.len());
+            head.extend_from_slice(MAGIC);
+            head.extend_from_slice(&(header.len() as u32).to_le_bytes());
+            head.extend_from_slice(&header);
+            head.extend_from_slice(&keyfile);
+            writer.write_all(&head)?;
+            // Large reads and writes straight between the files (no buffer in between).
+            let mut chunk = vec![0u8; 4 << 20];
+            let mut left = database_len;
+            while left > 0 {
+                let want = left.min(chunk.len() as u64) as usize;
+                database.read_exact(&mut chunk[..want]).map_err(|error| match error.kind() {
+                    io::ErrorKind::UnexpectedEof => io::Error::other("the snapshot changed while it was copied"),
+                    _ => error,
+                })?;
+                writer.write_all(&chunk[..want])?;
+                left -= want as u64;
             }
             let tag = writer.mac.clone().finalize().into_bytes();
             writer.inner.write_all(&tag)?;
-            let file = writer.inner.into_inner().map_err(|error| error.into_error())?;
-            file.sync_all()?;
-            Ok(file.metadata()?.len())
+            writer.inner.sync_all()?;
+            Ok(writer.inner.metadata()?.len())
         })();
         written.map_err(|error| {
             let _ = fs::remove_file(out);
@@ -311,5 +380,82 @@ impl Write for MacSink<'_> {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::KdfParams;
+    use crate::model::CaseFields;
+    use crate::store::CreateOptions;
+
+    const PASSPHRASE: &str = "correct horse battery staple";
+
+    fn cases(count: usize, name: &str) -> Vec<CaseFields> {
+        (0..count).map(|index| CaseFields::named(&format!("{name} {index}")).unwrap()).collect()
+    }
+
+    /// Another connection to the same workspace (as the desktop app and the CLI at once).
+    fn second(dir: &Path) -> Workspace {
+        Workspace::unlock(dir, PASSPHRASE).unwrap()
+    }
+
+    fn restored_cases(backup: &Path, into: &Path) -> i64 {
+        let summary = Workspace::restore(backup, PASSPHRASE, into, false).unwrap();
+        let restored = Workspace::unlock(into, PASSPHRASE).unwrap();
+        assert_eq!(restored.integrity_check().unwrap(), "ok");
+        assert_eq!(restored.case_count().unwrap(), summary.cases);
+        summary.cases
+    }
+
+    /// The database file copied as it is holds every change made before, including those of
+    /// another connection still in the WAL; a change made while it is copied is not in it.
+    #[test]
+    fn a_backup_holds_every_change_made_before_it_from_any_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = CreateOptions { kdf: KdfParams::INSECURE_FAST_FOR_TESTS, ..Default::default() };
+        let path = dir.path().join("ws");
+        let mut workspace = Workspace::create(&path, PASSPHRASE, &options).unwrap();
+        workspace.create_cases(cases(50, "Before")).unwrap();
+        let mut other = second(&path);
+        other.create_cases(cases(7, "Other")).unwrap();
+        assert!(fs::metadata(path.join(format!("{DB_FILE}-wal"))).unwrap().len() > 0, "changes wait in the WAL");
+
+        assert!(workspace.freeze_database(&path.join(DB_FILE)).unwrap(), "a quiet workspace is held still");
+        // Another connection writes while the file is held: to the WAL, not into the file.
+        let before = fs::read(path.join(DB_FILE)).unwrap();
+        other.create_cases(cases(5, "During")).unwrap();
+        assert_eq!(fs::read(path.join(DB_FILE)).unwrap(), before, "the database file did not change");
+        workspace.conn.execute_batch("COMMIT").unwrap();
+
+        let backup = dir.path().join("one.hbk");
+        workspace.backup(&backup).unwrap();
+        assert!(!path.join(SNAPSHOT_FILE).exists(), "no snapshot file is left");
+        assert_eq!(restored_cases(&backup, &dir.path().join("restored")), 62);
+    }
+
+    /// When another connection reads an older snapshot, the WAL cannot be emptied and the file
+    /// cannot be held still: SQLite's online backup makes the snapshot instead, just as whole.
+    #[test]
+    fn a_busy_workspace_is_backed_up_through_sqlites_online_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = CreateOptions { kdf: KdfParams::INSECURE_FAST_FOR_TESTS, ..Default::default() };
+        let path = dir.path().join("ws");
+        let mut workspace = Workspace::create(&path, PASSPHRASE, &options).unwrap();
+        workspace.create_cases(cases(20, "Before")).unwrap();
+        let reader = second(&path);
+        reader.conn.execute_batch("BEGIN").unwrap();
+        assert_eq!(reader.case_count().unwrap(), 20);
+        workspace.create_cases(cases(3, "After")).unwrap();
+        // The checkpoint waits for the reader no longer than this.
+        workspace.conn.busy_timeout(std::time::Duration::from_millis(50)).unwrap();
+
+        assert!(!workspace.freeze_database(&path.join(DB_FILE)).unwrap(), "the reader keeps the WAL");
+        let backup = dir.path().join("busy.hbk");
+        workspace.backup(&backup).unwrap();
+        reader.conn.execute_batch("COMMIT").unwrap();
+        assert!(!path.join(SNAPSHOT_FILE).exists(), "the snapshot file is removed");
+        assert_eq!(restored_cases(&backup, &dir.path().join("restored")), 23);
     }
 }

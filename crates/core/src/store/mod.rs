@@ -20,6 +20,7 @@ mod audit_sync;
 mod backup;
 mod discard;
 mod drafts;
+mod duplicate_batch;
 mod exchange;
 pub(crate) mod facts;
 mod join_later;

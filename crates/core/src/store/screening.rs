@@ -293,12 +293,12 @@ impl Screening {
 
 /// The case fields the duplicate check reads from a stored state; the rest is skipped.
 #[derive(Deserialize)]
-struct StoredPerson {
-    fields: PersonFields,
+pub(super) struct StoredPerson {
+    pub(super) fields: PersonFields,
 }
 
 #[derive(Deserialize)]
-struct PersonFields {
+pub(super) struct PersonFields {
     name: String,
     #[serde(default)]
     aliases: Vec<String>,
@@ -308,7 +308,7 @@ struct PersonFields {
     nationalities: Vec<String>,
 }
 
-fn person_details(fields: &CaseFields) -> PersonDetails {
+pub(super) fn person_details(fields: &CaseFields) -> PersonDetails {
     PersonDetails {
         name: fields.name.clone(),
         aliases: fields.aliases.clone(),
@@ -317,7 +317,7 @@ fn person_details(fields: &CaseFields) -> PersonDetails {
     }
 }
 
-fn stored_details(fields: PersonFields) -> PersonDetails {
+pub(super) fn stored_details(fields: PersonFields) -> PersonDetails {
     PersonDetails {
         birth_year: birth_year(fields.birth_date, fields.estimated_age.as_ref()),
         name: fields.name,
@@ -335,6 +335,15 @@ fn birth_year(birth_date: Option<NaiveDate>, estimated_age: Option<&AgeEstimate>
 /// letters (with first-letter transliteration variants), as prefixes OR-ed. `None` when no
 /// word is long enough to search by.
 fn duplicate_query(person: &PersonDetails) -> Option<String> {
+    let terms = duplicate_terms(person);
+    if terms.is_empty() {
+        return None;
+    }
+    Some(terms.iter().map(|term| format!("\"{term}\"*")).collect::<Vec<_>>().join(" OR "))
+}
+
+/// The prefixes of [`duplicate_query`], in its order, each once.
+pub(super) fn duplicate_terms(person: &PersonDetails) -> Vec<String> {
     let mut terms: Vec<String> = Vec::new();
     let mut add = |term: String| {
         if !terms.contains(&term) {
@@ -349,10 +358,7 @@ fn duplicate_query(person: &PersonDetails) -> Option<String> {
             }
         }
     }
-    if terms.is_empty() {
-        return None;
-    }
-    Some(terms.iter().map(|term| format!("\"{term}\"*")).collect::<Vec<_>>().join(" OR "))
+    terms
 }
 
 /// A word and the spellings its beginning takes between scripts (as `matching` folds them):
