@@ -95,7 +95,7 @@ fn populated(dir: &std::path::Path, cases: usize) -> Workspace {
 fn figures(c: &mut Criterion) {
     let cases: usize = std::env::var("HARBOUR_BENCH_CASES").ok().and_then(|text| text.parse().ok()).unwrap_or(100_000);
     let root = tempfile::tempdir().unwrap();
-    let mut workspace = populated(&root.path().join("stats"), cases);
+    let workspace = populated(&root.path().join("stats"), cases);
     let today = Utc::now().date_naive();
     let all = StatsQuery::new(today);
     let filtered = StatsQuery {

@@ -138,6 +138,8 @@ fn refresh(conn: &Connection, cache: &mut FactsCache) -> Result<()> {
             if written.is_empty() {
                 return Ok(());
             }
+            // Even if a row below fails, the rows are no longer those of any figures computed.
+            cache.generation += 1;
             let mut read = conn.prepare_cached("SELECT facts FROM case_facts WHERE case_rowid = ?1")?;
             for rowid in written {
                 let stored: Option<Vec<u8>> = read.query_row([rowid], |row| row.get(0)).optional()?;
@@ -148,14 +150,11 @@ fn refresh(conn: &Connection, cache: &mut FactsCache) -> Result<()> {
                 cache.put(rowid, row);
             }
             conn.execute_batch("DELETE FROM temp.facts_written")?;
-            cache.generation += 1;
             return Ok(());
         }
     }
     cache.clear();
     conn.execute_batch(TRACK_WRITES)?;
-    let count: i64 = conn.query_row("SELECT count(*) FROM case_facts", [], |row| row.get(0))?;
-    cache.rows.reserve_exact(usize::try_from(count).unwrap_or(0));
     let mut statement = conn.prepare_cached("SELECT case_rowid, facts FROM case_facts ORDER BY case_rowid")?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
@@ -164,6 +163,8 @@ fn refresh(conn: &Connection, cache: &mut FactsCache) -> Result<()> {
         let row = cache.row(rowid, bytes).ok_or_else(|| Error::Corrupt("case facts".into()))?;
         cache.rows.push(row);
     }
+    // Counting the rows first would read (and decrypt) every page twice: trim the slack instead.
+    cache.rows.shrink_to_fit();
     cache.data_version = Some(data_version);
     Ok(())
 }
