@@ -22,8 +22,9 @@ use crate::state::{Session, Settings, lock};
 /// Rows a drill-down sends at most; its `total` is always the figure's whole number.
 pub const MAX_FIGURE_ROWS: usize = 1000;
 
-/// The figures last shown (numbers, no lists), with the workspace they were computed on: a lock (or another
-/// workspace) makes them unusable, and they are dropped with the next dashboard.
+/// The figures last shown (their numbers, not the cases they count), with the workspace they
+/// were computed on: a lock (or another workspace) makes them unusable, and they are dropped
+/// with the next dashboard.
 #[derive(Default)]
 pub struct Desk {
     shown: Mutex<Option<(Weak<Mutex<Workspace>>, Statistics)>>,
