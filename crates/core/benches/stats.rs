@@ -5,20 +5,24 @@
 //!     HARBOUR_BENCH_CASES=20000 cargo bench -p harbour-core --bench stats   (a quicker run)
 //!
 //! The workspace is made once (cases imported in batches, one in twenty with referrals and a
-//! screening), then criterion times `Workspace::statistics` (read every case's facts, compute
-//! every figure, append the one `stats.view` audit entry), and apart: reading the facts, and
-//! computing the figures from facts already read; and the CTDC data set (read the facts,
+//! screening), then criterion times `Workspace::statistics`: the first call after an unlock
+//! (read every case's facts into memory, count every figure, append the one `stats.view` audit
+//! entry), the calls after it (the facts are in memory: count and audit), and a call after one
+//! case changed (that case's facts read again); a change to one case before the figures were
+//! ever computed and after (the write path also records, through a temporary trigger, which
+//! case's facts it wrote); a drill-down (its figure counted again); the annual tables; and the
+//! CTDC data set (read the facts,
 //! anonymise with its k-check, write the file, audit; target ≤ 2 s); and a referral letter's
 //! PDF (the packet read and audited, the letter typeset; target ≤ 1 s).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{NaiveDate, Utc};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use harbour_core::crypto::KdfParams;
 use harbour_core::model::{
-    CaseFields, CaseStatus, ConsentMethod, ConsentScope, Country, ExploitationType, IdentificationStatus, LabourSector,
-    ReferralReason, ReferralStatus, ServiceType, Sex, Urgency,
+    CaseFields, CaseStatus, ConsentMethod, ConsentScope, Country, ExploitationType, FieldValue, IdentificationStatus,
+    LabourSector, ReferralReason, ReferralStatus, RiskLevel, ServiceType, Sex, Urgency,
 };
 use harbour_core::stats::StatsQuery;
 use harbour_core::stats::annual::{ReportPeriod, ReportUse};
@@ -91,7 +95,7 @@ fn populated(dir: &std::path::Path, cases: usize) -> Workspace {
 fn figures(c: &mut Criterion) {
     let cases: usize = std::env::var("HARBOUR_BENCH_CASES").ok().and_then(|text| text.parse().ok()).unwrap_or(100_000);
     let root = tempfile::tempdir().unwrap();
-    let mut workspace = populated(&root.path().join("stats"), cases);
+    let workspace = populated(&root.path().join("stats"), cases);
     let today = Utc::now().date_naive();
     let all = StatsQuery::new(today);
     let filtered = StatsQuery {
@@ -100,9 +104,47 @@ fn figures(c: &mut Criterion) {
         team: Some("Embassy".into()),
         ..StatsQuery::new(today)
     };
+    let dir = root.path().join("stats");
+    let changed = workspace.list_cases(&harbour_core::CaseQuery::default()).unwrap()[1].id;
+    let mut risk = 0usize;
+    let mut change = move |workspace: &mut harbour_core::Workspace| {
+        risk += 1;
+        let level = if risk.is_multiple_of(2) { RiskLevel::High } else { RiskLevel::Medium };
+        workspace.update_case(changed, vec![FieldValue::RiskLevel(Some(level))], None).unwrap();
+    };
     let mut group = c.benchmark_group(format!("stats_{cases}_cases"));
     group.sample_size(20).measurement_time(Duration::from_secs(20));
+    drop(workspace);
+    // One connection for the change before and after the first figures: before, the write
+    // path is as it was, without the temporary triggers.
+    let mut workspace = Workspace::unlock(&dir, PASSPHRASE).unwrap();
+    group.bench_function("a_change_before_any_figure", |b| b.iter(|| change(&mut workspace)));
+    group.bench_function("statistics_first_after_unlock", |b| {
+        b.iter_batched(
+            || Workspace::unlock(&dir, PASSPHRASE).unwrap(),
+            |mut fresh| {
+                fresh.statistics(&all).unwrap();
+                fresh
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    workspace.statistics(&all).unwrap();
+    group.bench_function("a_change_after_figures", |b| b.iter(|| change(&mut workspace)));
     group.bench_function("statistics_all", |b| b.iter(|| workspace.statistics(&all).unwrap()));
+    group.bench_function("statistics_after_a_change", |b| {
+        // Only the figures are timed, not the change before each.
+        b.iter_custom(|iterations| {
+            let mut spent = Duration::ZERO;
+            for _ in 0..iterations {
+                change(&mut workspace);
+                let start = Instant::now();
+                std::hint::black_box(workspace.statistics(&all).unwrap());
+                spent += start.elapsed();
+            }
+            spent
+        })
+    });
     group.bench_function("statistics_period_and_team", |b| b.iter(|| workspace.statistics(&filtered).unwrap()));
     let stats = workspace.statistics(&all).unwrap();
     group.bench_function("drill_down_by_status_active", |b| {

@@ -2,8 +2,10 @@
 //! as `harbour stats --json`), the cases behind any number, and the annual tables.
 //!
 //! Opening the dashboard computes the figures once (one `stats.view` in the audit log, written by
-//! the core) and keeps them here, so that following a number lists exactly the cases it
-//! counted, even if a case changed since, without a second view in the log.
+//! the core) and keeps their numbers and query here (not the cases they count: the core keeps
+//! every case's facts once, as small integers), so that following a number counts it again
+//! without a second view in the log: exactly the cases it counted, or, when the cases changed
+//! since and its number with them, a request to open the figures again.
 
 use std::sync::{Arc, Mutex, Weak};
 
@@ -20,8 +22,9 @@ use crate::state::{Session, Settings, lock};
 /// Rows a drill-down sends at most; its `total` is always the figure's whole number.
 pub const MAX_FIGURE_ROWS: usize = 1000;
 
-/// The figures last shown, with the workspace they were computed on: a lock (or another
-/// workspace) makes them unusable, and they are dropped with the next dashboard.
+/// The figures last shown (their numbers, not the cases they count), with the workspace they
+/// were computed on: a lock (or another workspace) makes them unusable, and they are dropped
+/// with the next dashboard.
 #[derive(Default)]
 pub struct Desk {
     shown: Mutex<Option<(Weak<Mutex<Workspace>>, Statistics)>>,

@@ -1,5 +1,5 @@
 // The cases behind one number of the dashboard or of the annual figures: exactly those it
-// counted (kept by the shell from the figures on screen), so the list's count is the number.
+// counted (counted again by the core for the figures on screen), so the list's count is the number.
 
 import { call } from "../api.js";
 import { app } from "../app.js";

@@ -288,37 +288,48 @@ impl CaseFacts {
         matches!(self.identification, Some(IdentificationStatus::Presumed | IdentificationStatus::Identified))
     }
 
-    /// The person's form of exploitation, one per person: the single type recorded, or
-    /// `sex_and_labour` when both sexual exploitation and forced labour are, or `multiple`, or
-    /// `not_recorded`.
+    /// The person's form of exploitation, one per person ([`form_of`]).
     pub fn form(&self) -> &'static str {
-        let sexual_and_labour = |kind: &ExploitationType| {
-            matches!(
-                kind,
-                ExploitationType::SexAndLabour | ExploitationType::SexualExploitation | ExploitationType::ForcedLabour
-            )
-        };
-        let has = |kind| self.exploitation.contains(&kind);
-        match self.exploitation.as_slice() {
-            [] => "not_recorded",
-            [one] => one.as_str(),
-            kinds
-                if kinds.iter().all(sexual_and_labour)
-                    && (has(ExploitationType::SexAndLabour)
-                        || (has(ExploitationType::SexualExploitation) && has(ExploitationType::ForcedLabour))) =>
-            {
-                ExploitationType::SexAndLabour.as_str()
-            }
-            _ => "multiple",
-        }
+        form_of(&self.exploitation)
     }
 
-    /// The labour sector, one per person: the single sector recorded, `multiple`, or `none`.
+    /// The labour sector, one per person ([`sector_of`]).
     pub fn sector(&self) -> &'static str {
-        match self.sectors.as_slice() {
-            [] => "none",
-            [one] => one.as_str(),
-            _ => "multiple",
+        sector_of(&self.sectors)
+    }
+}
+
+/// The form of exploitation of a person with these types recorded: the single type recorded,
+/// or `sex_and_labour` when both sexual exploitation and forced labour are, or `multiple`, or
+/// `not_recorded`.
+pub fn form_of(exploitation: &[ExploitationType]) -> &'static str {
+    let sexual_and_labour = |kind: &ExploitationType| {
+        matches!(
+            kind,
+            ExploitationType::SexAndLabour | ExploitationType::SexualExploitation | ExploitationType::ForcedLabour
+        )
+    };
+    let has = |kind| exploitation.contains(&kind);
+    match exploitation {
+        [] => "not_recorded",
+        [one] => one.as_str(),
+        kinds
+            if kinds.iter().all(sexual_and_labour)
+                && (has(ExploitationType::SexAndLabour)
+                    || (has(ExploitationType::SexualExploitation) && has(ExploitationType::ForcedLabour))) =>
+        {
+            ExploitationType::SexAndLabour.as_str()
         }
+        _ => "multiple",
+    }
+}
+
+/// The labour sector of a person with these sectors recorded: the single sector, `multiple`,
+/// or `none`.
+pub fn sector_of(sectors: &[LabourSector]) -> &'static str {
+    match sectors {
+        [] => "none",
+        [one] => one.as_str(),
+        _ => "multiple",
     }
 }

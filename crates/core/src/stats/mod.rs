@@ -3,8 +3,10 @@
 //! with small-cell suppression for tables that leave the ministry (`suppress`).
 //!
 //! Figures read [`facts::CaseFacts`], one small row per case kept beside its projection, never
-//! the events. Every figure keeps the list of what it counts ([`Item`]s), so a person can open
-//! the cases behind any number, and the list's length is the number.
+//! the events; the dashboard keeps them in memory after the first read, as small integers
+//! ([`cache`]), and counts each figure into an array indexed by code. A figure keeps only its
+//! number: the cases behind it are counted again by the same code when a person opens them
+//! ([`Workspace::drill_down`]), so the list's length is the number.
 //!
 //! What is counted (the filters are a period `from`–`to`, both days included, and a team):
 //! - case figures (`total`, `by_status`, `by_identification`, `by_sex`, `by_age_band`,
@@ -22,10 +24,11 @@
 //! - `inactive` cases are open (not closed) with no change for `inactive_days` up to today.
 
 pub mod annual;
+pub(crate) mod cache;
 pub mod facts;
 pub mod suppress;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
@@ -35,7 +38,8 @@ use crate::error::{Error, Result};
 use crate::ids::{CaseCode, CaseId, EntryId};
 use crate::model::{CaseStatus, IdentificationStatus, ReferralStatus, ServiceType, Sex};
 use crate::store::Workspace;
-use facts::{AgeBand, CaseFacts, day_of_ms};
+use cache::{CaseRow, FactsCache, NONE};
+use facts::{AgeBand, day_of_ms};
 
 /// Days without a change after which an open case counts as inactive, unless asked otherwise.
 pub const DEFAULT_INACTIVE_DAYS: u32 = 30;
@@ -64,14 +68,6 @@ impl StatsQuery {
             unanswered_days: DEFAULT_UNANSWERED_DAYS,
         }
     }
-
-    fn in_period(&self, day: NaiveDate) -> bool {
-        self.from.is_none_or(|from| day >= from) && self.to.is_none_or(|to| day <= to)
-    }
-
-    fn of_team(&self, facts: &CaseFacts) -> bool {
-        self.team.as_deref().is_none_or(|team| facts.team.as_deref() == Some(team))
-    }
 }
 
 /// One thing a figure counts: a case (its position in the facts read), and for referral and
@@ -82,140 +78,248 @@ pub struct Item {
     pub entry: Option<EntryId>,
 }
 
-/// Every figure, by its key (`total`, `by_status.active`, `referrals_by_type.shelter` …),
-/// with what it counts.
+/// Every figure's number, by its key (`total`, `by_status.active`, `referrals_by_type.shelter`
+/// …). What a figure counts is not kept: [`Workspace::drill_down`] counts it again.
 #[derive(Clone, Debug, Default)]
 pub struct Figures {
-    figures: BTreeMap<String, Vec<Item>>,
+    figures: BTreeMap<String, usize>,
     /// Group names in display order, each with its values in display order.
     groups: Vec<(&'static str, Vec<String>)>,
     pub referral_median_days_to_accept: Option<f64>,
 }
 
-/// The single-number figures, in display order.
+/// The single-number figures, in display order; then the groups (a figure's `slot` is its
+/// position in `SINGLES` followed by `GROUPS`).
 const SINGLES: &[&str] = &["total", "needs_review", "inactive", "unanswered_referrals"];
+const GROUPS: &[&str] = &[
+    "by_status",
+    "by_identification",
+    "by_sex",
+    "by_age_band",
+    "by_nationality",
+    "by_exploitation",
+    "by_labour_sector",
+    "by_team",
+    "new_per_month",
+    "referrals_by_type",
+    "referrals_by_outcome",
+    "screenings_by_result",
+];
+const TOTAL: u8 = 0;
+const NEEDS_REVIEW: u8 = 1;
+const INACTIVE: u8 = 2;
+const UNANSWERED: u8 = 3;
+const BY_STATUS: u8 = 4;
+const BY_IDENTIFICATION: u8 = 5;
+const BY_SEX: u8 = 6;
+const BY_AGE_BAND: u8 = 7;
+const BY_NATIONALITY: u8 = 8;
+const BY_EXPLOITATION: u8 = 9;
+const BY_LABOUR_SECTOR: u8 = 10;
+const BY_TEAM: u8 = 11;
+const NEW_PER_MONTH: u8 = 12;
+const REFERRALS_BY_TYPE: u8 = 13;
+const REFERRALS_BY_OUTCOME: u8 = 14;
+const SCREENINGS_BY_RESULT: u8 = 15;
+const SLOTS: usize = SINGLES.len() + GROUPS.len();
 
-impl Figures {
-    /// Computes every figure over `facts` (in the order read; [`Item::case`] indexes it).
-    pub fn compute(facts: &[CaseFacts], query: &StatsQuery) -> Figures {
-        let mut g = Groups::default();
-        g.seed("by_status", CaseStatus::ALL.iter().map(|v| v.as_str()).collect());
-        let mut identification: Vec<&str> = IdentificationStatus::ALL.iter().map(|v| v.as_str()).collect();
-        identification.push("not_recorded");
-        g.seed("by_identification", identification);
-        let mut sexes: Vec<&str> = Sex::ALL.iter().map(|v| v.as_str()).collect();
-        sexes.push("not_recorded");
-        g.seed("by_sex", sexes);
-        g.seed("by_age_band", AgeBand::ALL.iter().map(|v| v.as_str()).collect());
-        g.seed("by_nationality", Vec::new());
-        g.seed("by_exploitation", Vec::new());
-        g.seed("by_labour_sector", Vec::new());
-        g.seed("by_team", Vec::new());
-        g.seed("new_per_month", Vec::new());
-        g.seed("referrals_by_type", ServiceType::ALL.iter().map(|v| v.as_str()).collect());
-        g.seed("referrals_by_outcome", vec!["sent", "accepted", "declined", "completed"]);
-        g.seed("screenings_by_result", Vec::new());
-        // In SINGLES order: total, needs_review, inactive, unanswered_referrals.
-        let mut singles: [Vec<Item>; 4] = Default::default();
+/// The values of a group whose values are a closed list, in display order (a value's code is
+/// its position); `None` for groups of names (and months) found while counting.
+fn closed_values(slot: u8) -> Option<Vec<&'static str>> {
+    let with_missing = |mut values: Vec<&'static str>| {
+        values.push("not_recorded");
+        values
+    };
+    Some(match slot {
+        BY_STATUS => CaseStatus::ALL.iter().map(|v| v.as_str()).collect(),
+        BY_IDENTIFICATION => with_missing(IdentificationStatus::ALL.iter().map(|v| v.as_str()).collect()),
+        BY_SEX => with_missing(Sex::ALL.iter().map(|v| v.as_str()).collect()),
+        BY_AGE_BAND => AgeBand::ALL.iter().map(|v| v.as_str()).collect(),
+        REFERRALS_BY_TYPE => ServiceType::ALL.iter().map(|v| v.as_str()).collect(),
+        REFERRALS_BY_OUTCOME => cache::REFERRAL_OUTCOMES.iter().map(|v| v.as_str()).collect(),
+        _ => return None,
+    })
+}
 
-        let end = query.to.unwrap_or(query.today);
-        let end_month = end.year() * 12 + end.month0() as i32;
-        let months: Vec<String> = (0..12)
+/// The team asked for is not any case's team.
+const NO_SUCH_TEAM: u32 = u32::MAX - 1;
+
+/// A query made ready for counting over the rows in memory.
+struct Plan {
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    /// `None`: every team; else the team's name id (`NO_SUCH_TEAM`: a team no case has).
+    team: Option<u32>,
+    /// Where a case without a team counts in `by_team`: under `no_team` (a team of that name
+    /// shares it, as it always did).
+    no_team: u32,
+    end_month: i32,
+    inactive_before: NaiveDate,
+    today_end_ms: i64,
+    unanswered_ms: i64,
+}
+
+fn month_number(day: NaiveDate) -> i32 {
+    day.year() * 12 + day.month0() as i32
+}
+
+impl Plan {
+    fn new(query: &StatsQuery, names: &cache::Names) -> Plan {
+        Plan {
+            from: query.from,
+            to: query.to,
+            team: query.team.as_deref().map(|team| names.id(team).unwrap_or(NO_SUCH_TEAM)),
+            no_team: names.id("no_team").unwrap_or(NONE),
+            end_month: month_number(query.to.unwrap_or(query.today)),
+            inactive_before: query.today - chrono::Duration::days(i64::from(query.inactive_days)),
+            today_end_ms: (query.today + chrono::Duration::days(1))
+                .and_hms_opt(0, 0, 0)
+                .expect("midnight exists")
+                .and_utc()
+                .timestamp_millis(),
+            unanswered_ms: i64::from(query.unanswered_days) * 86_400_000,
+        }
+    }
+
+    fn in_period(&self, day: NaiveDate) -> bool {
+        self.from.is_none_or(|from| day >= from) && self.to.is_none_or(|to| day <= to)
+    }
+
+    /// The 12 months of `new_per_month`, oldest first (`2024-01`).
+    fn months(&self) -> Vec<String> {
+        (0..12)
             .rev()
             .map(|back| {
-                let month = end_month - back;
+                let month = self.end_month - back;
                 format!("{:04}-{:02}", month.div_euclid(12), month.rem_euclid(12) + 1)
             })
-            .collect();
-        for month in &months {
-            g.bucket("new_per_month", month);
-        }
-        let inactive_before = query.today - chrono::Duration::days(i64::from(query.inactive_days));
-        let unanswered_ms = i64::from(query.unanswered_days) * 86_400_000;
-        let today_end_ms = (query.today + chrono::Duration::days(1))
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight exists")
-            .and_utc()
-            .timestamp_millis();
-        let mut accept_days = Vec::new();
+            .collect()
+    }
 
-        for (index, case) in facts.iter().enumerate() {
-            if !query.of_team(case) {
+    /// Hands every (figure, value code, item) the cases count to `count`, and every referral's
+    /// days from sent to accepted to `accepted`. The one definition of what each figure counts:
+    /// the numbers and their drill-downs both come from it.
+    fn visit(&self, rows: &[CaseRow], mut count: impl FnMut(u8, u32, Item), mut accepted: impl FnMut(f64)) {
+        let closed = |status: u8| {
+            matches!(CaseStatus::ALL.get(status as usize), Some(CaseStatus::Closed | CaseStatus::ClosedReferred))
+        };
+        for (index, case) in rows.iter().enumerate() {
+            if self.team.is_some_and(|team| team != case.team) {
                 continue;
             }
             let item = Item { case: index as u32, entry: None };
-            let registered = case.registered_on;
-            let month = registered.year() * 12 + registered.month0() as i32;
-            if (end_month - 11..=end_month).contains(&month) {
-                g.push("new_per_month", &months[(month - end_month + 11) as usize], item);
+            let month = month_number(case.registered);
+            if (self.end_month - 11..=self.end_month).contains(&month) {
+                count(NEW_PER_MONTH, (month - self.end_month + 11) as u32, item);
             }
-            if query.in_period(registered) {
-                singles[0].push(item);
-                g.push("by_status", case.status.as_str(), item);
-                g.push("by_identification", case.identification.map_or("not_recorded", |v| v.as_str()), item);
-                g.push("by_sex", case.sex.map_or("not_recorded", |v| v.as_str()), item);
-                g.push("by_age_band", case.age_band.as_str(), item);
-                g.push("by_nationality", case.nationality.as_ref().map_or("not_recorded", |v| v.as_str()), item);
-                g.push("by_exploitation", case.form(), item);
-                g.push("by_labour_sector", case.sector(), item);
-                g.push("by_team", case.team.as_deref().unwrap_or("no_team"), item);
+            if self.in_period(case.registered) {
+                count(TOTAL, 0, item);
+                count(BY_STATUS, u32::from(case.status), item);
+                count(BY_IDENTIFICATION, u32::from(case.identification), item);
+                count(BY_SEX, u32::from(case.sex), item);
+                count(BY_AGE_BAND, u32::from(case.age_band), item);
+                count(BY_NATIONALITY, case.nationality, item);
+                count(BY_EXPLOITATION, case.form, item);
+                count(BY_LABOUR_SECTOR, case.sector, item);
+                count(BY_TEAM, if case.team == NONE { self.no_team } else { case.team }, item);
                 if case.needs_review {
-                    singles[1].push(item);
+                    count(NEEDS_REVIEW, 0, item);
                 }
-                let open = !matches!(case.status, CaseStatus::Closed | CaseStatus::ClosedReferred);
-                if open && day_of_ms(case.updated_ms) < inactive_before {
-                    singles[2].push(item);
+                if !closed(case.status) && case.updated < self.inactive_before {
+                    count(INACTIVE, 0, item);
                 }
             }
-            for referral in &case.referrals {
-                if !query.in_period(day_of_ms(referral.sent_ms)) {
+            let Some(entries) = &case.entries else { continue };
+            for referral in &entries.referrals {
+                if !self.in_period(day_of_ms(referral.sent_ms)) {
                     continue;
                 }
                 let item = Item { case: index as u32, entry: Some(referral.id) };
-                g.push("referrals_by_type", referral.service_type.as_str(), item);
-                g.push("referrals_by_outcome", referral.status.as_str(), item);
-                if referral.status == ReferralStatus::Sent && today_end_ms - referral.sent_ms > unanswered_ms {
-                    singles[3].push(item);
+                count(REFERRALS_BY_TYPE, u32::from(referral.service_type), item);
+                count(REFERRALS_BY_OUTCOME, u32::from(referral.status), item);
+                if cache::REFERRAL_OUTCOMES.get(referral.status as usize) == Some(&ReferralStatus::Sent)
+                    && self.today_end_ms - referral.sent_ms > self.unanswered_ms
+                {
+                    count(UNANSWERED, 0, item);
                 }
-                if let Some(accepted) = referral.accepted_ms {
-                    accept_days.push((accepted - referral.sent_ms) as f64 / 86_400_000.0);
+                if let Some(at) = referral.accepted_ms {
+                    accepted((at - referral.sent_ms) as f64 / 86_400_000.0);
                 }
             }
-            for screening in &case.screenings {
-                if query.in_period(day_of_ms(screening.recorded_ms)) {
+            for screening in &entries.screenings {
+                if self.in_period(day_of_ms(screening.recorded_ms)) {
                     let item = Item { case: index as u32, entry: Some(screening.id) };
-                    g.push("screenings_by_result", screening.level.as_deref().unwrap_or("not_recorded"), item);
+                    count(SCREENINGS_BY_RESULT, screening.level, item);
                 }
             }
         }
+    }
+}
+
+impl Figures {
+    /// Counts every figure over the rows in memory, into one array per figure indexed by code.
+    fn compute(rows: &FactsCache, query: &StatsQuery) -> Figures {
+        let plan = Plan::new(query, &rows.names);
+        let names = rows.names.len();
+        // A name's code is its id; NONE (no team, no nationality) counts at `names`.
+        let mut counts: Vec<Vec<u32>> = (0..SLOTS as u8)
+            .map(|slot| match (slot, closed_values(slot)) {
+                (_, Some(values)) => vec![0; values.len()],
+                (NEW_PER_MONTH, None) => vec![0; 12],
+                (slot, None) if (slot as usize) < SINGLES.len() => vec![0; 1],
+                _ => vec![0; names + 1],
+            })
+            .collect();
+        let mut accept_days = Vec::new();
+        plan.visit(
+            &rows.rows,
+            |slot, code, _| {
+                let slot = &mut counts[slot as usize];
+                let at = (code as usize).min(slot.len() - 1);
+                // Closed lists have no code past their end, names none past `names` (NONE).
+                slot[at] += 1;
+            },
+            |days| accept_days.push(days),
+        );
 
         let mut figures = Figures { referral_median_days_to_accept: median(&mut accept_days), ..Figures::default() };
-        for (name, items) in SINGLES.iter().zip(singles) {
-            figures.figures.insert((*name).to_owned(), items);
+        for (slot, name) in SINGLES.iter().enumerate() {
+            figures.figures.insert((*name).to_owned(), counts[slot][0] as usize);
         }
-        g.finish_order();
-        let Groups { order, buckets, .. } = g;
-        for ((group, values), found) in order.into_iter().zip(buckets) {
-            let mut buckets: HashMap<&str, Vec<Item>> = found.into_iter().collect();
+        for (group, name) in GROUPS.iter().enumerate() {
+            let slot = (SINGLES.len() + group) as u8;
+            let found = &counts[slot as usize];
+            let values: Vec<(String, u32)> = match closed_values(slot) {
+                Some(values) => values.into_iter().map(str::to_owned).zip(found.iter().copied()).collect(),
+                None if slot == NEW_PER_MONTH => plan.months().into_iter().zip(found.iter().copied()).collect(),
+                None => {
+                    let missing = if slot == BY_TEAM { "no_team" } else { "not_recorded" };
+                    let mut values: Vec<(String, u32)> = found
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, count)| **count > 0)
+                        .map(|(id, count)| {
+                            let value = if id == names { missing } else { rows.names.name(id as u32) };
+                            (value.to_owned(), *count)
+                        })
+                        .collect();
+                    values.sort();
+                    values
+                }
+            };
             let mut shown = Vec::with_capacity(values.len());
-            for value in values {
-                let items = buckets.remove(value.as_str()).unwrap_or_default();
-                figures.figures.insert(format!("{group}.{value}"), items);
+            for (value, count) in values {
+                figures.figures.insert(format!("{name}.{value}"), count as usize);
                 shown.push(value);
             }
-            figures.groups.push((group, shown));
+            figures.groups.push((name, shown));
         }
         figures
     }
 
     /// The number a figure shows, or `None` when there is no such figure.
     pub fn count(&self, key: &str) -> Option<usize> {
-        self.figures.get(key).map(Vec::len)
-    }
-
-    /// What a figure counts.
-    pub fn items(&self, key: &str) -> Option<&[Item]> {
-        self.figures.get(key).map(Vec::as_slice)
+        self.figures.get(key).copied()
     }
 
     /// Every figure's key.
@@ -249,68 +353,25 @@ impl Figures {
         out.insert("referral_median_days_to_accept".into(), json!(self.referral_median_days_to_accept));
         Value::Object(out)
     }
-}
 
-/// Buckets of the groups while counting, keyed by strings borrowed from the facts. A group has
-/// a few values to tens of them, so a bucket is found by a linear scan (a value coded by the
-/// core is the same `&'static str` every time, compared by address first): over 100,000 cases
-/// this counts several times faster than two hash lookups per figure.
-#[derive(Default)]
-struct Groups<'a> {
-    order: Vec<(&'static str, Vec<String>)>,
-    /// `buckets[group]`: each value found, with what it counts.
-    buckets: Vec<Vec<(&'a str, Vec<Item>)>>,
-    fixed: Vec<bool>,
-}
-
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && (std::ptr::eq(a.as_ptr(), b.as_ptr()) || a == b)
-}
-
-impl<'a> Groups<'a> {
-    /// A group; with values, they are always shown (zeros too) in this order; without, the
-    /// values found are shown sorted.
-    fn seed(&mut self, group: &'static str, values: Vec<&'a str>) {
-        self.fixed.push(!values.is_empty());
-        self.order.push((group, values.iter().map(|value| (*value).to_owned()).collect()));
-        self.buckets.push(values.into_iter().map(|value| (value, Vec::new())).collect());
-    }
-
-    fn index(&self, group: &str) -> usize {
-        self.order.iter().position(|(name, _)| same(name, group)).expect("seeded")
-    }
-
-    fn items(&mut self, group: &'static str, value: &'a str) -> &mut Vec<Item> {
-        let index = self.index(group);
-        let buckets = &mut self.buckets[index];
-        let at = match buckets.iter().position(|(known, _)| same(known, value)) {
-            Some(at) => at,
-            None => {
-                buckets.push((value, Vec::new()));
-                buckets.len() - 1
-            }
-        };
-        &mut buckets[at].1
-    }
-
-    fn bucket(&mut self, group: &'static str, value: &'a str) {
-        self.items(group, value);
-    }
-
-    fn push(&mut self, group: &'static str, value: &'a str, item: Item) {
-        self.items(group, value).push(item);
-    }
-}
-
-impl Groups<'_> {
-    fn finish_order(&mut self) {
-        for ((_, values), (fixed, buckets)) in self.order.iter_mut().zip(self.fixed.iter().zip(&self.buckets)) {
-            if !fixed {
-                let mut found: Vec<String> = buckets.iter().map(|(value, _)| (*value).to_owned()).collect();
-                found.sort();
-                *values = found;
-            }
+    /// The figure and value code of a key of these figures, as [`Plan::visit`] hands them.
+    fn slot_of(&self, key: &str, names: &cache::Names) -> Option<(u8, u32)> {
+        self.figures.get(key)?;
+        if let Some(single) = SINGLES.iter().position(|name| *name == key) {
+            return Some((single as u8, 0));
         }
+        let (group, value) = key.split_once('.')?;
+        let slot = (SINGLES.len() + GROUPS.iter().position(|name| *name == group)?) as u8;
+        let code = match closed_values(slot) {
+            Some(values) => values.iter().position(|known| *known == value)? as u32,
+            None if slot == NEW_PER_MONTH => self.group(group)?.iter().position(|known| known == value)? as u32,
+            None => match (slot, value) {
+                (BY_TEAM, "no_team") => names.id("no_team").unwrap_or(NONE),
+                (BY_NATIONALITY, "not_recorded") => NONE,
+                _ => names.id(value)?,
+            },
+        };
+        Some((slot, code))
     }
 }
 
@@ -323,13 +384,14 @@ fn median(values: &mut [f64]) -> Option<f64> {
     Some(if values.len().is_multiple_of(2) { (values[middle - 1] + values[middle]) / 2.0 } else { values[middle] })
 }
 
-/// The figures computed over this laptop's cases, with the cases they count.
+/// The figures computed over this laptop's cases: their numbers and the query, not the cases
+/// they count (a drill-down counts its figure again).
 #[derive(Clone, Debug)]
 pub struct Statistics {
     pub query: StatsQuery,
     pub figures: Figures,
-    /// The `cases` row of each item's case.
-    rowids: Vec<i64>,
+    /// The generation of the rows in memory the figures were counted on.
+    generation: u64,
 }
 
 /// One line of a drill-down: a case, and the referral or screening when the figure counts those.
@@ -346,9 +408,10 @@ impl Workspace {
     /// Computes the figures. The audit log records one `stats.view` (with the filters, never
     /// the numbers), not one view per case.
     pub fn statistics(&mut self, query: &StatsQuery) -> Result<Statistics> {
-        let rows = self.all_facts()?;
-        let (rowids, facts): (Vec<i64>, Vec<CaseFacts>) = rows.into_iter().unzip();
-        let figures = Figures::compute(&facts, query);
+        let (figures, generation) = {
+            let rows = self.figure_rows()?;
+            (Figures::compute(&rows, query), rows.generation)
+        };
         let detail = format!(
             "from={} to={} team={}",
             query.from.map_or_else(String::new, |day| day.to_string()),
@@ -356,19 +419,50 @@ impl Workspace {
             if query.team.is_some() { "given" } else { "all" }
         );
         self.audit_now("stats.view", None, &detail)?;
-        Ok(Statistics { query: query.clone(), figures, rowids })
+        Ok(Statistics { query: query.clone(), figures, generation })
     }
 
     /// The cases behind one figure of `stats` (its key, such as `by_sex.female`), one line per
-    /// item: as many lines as the figure's number.
+    /// item: as many lines as the figure's number. The figure is counted again: over the very
+    /// rows it was counted on when nothing was read since, else over the cases as they are now,
+    /// and refused if its number changed (the figures must then be computed again).
     pub fn drill_down(&self, stats: &Statistics, key: &str) -> Result<Vec<DrillRow>> {
-        let items = stats.figures.items(key).ok_or_else(|| {
+        let not_a_figure = || {
             Error::invalid(
                 "figure",
                 format!("\"{key}\" is not a figure; use a key shown by harbour stats --json, such as by_status.active"),
             )
-        })?;
-        let rowids: Vec<i64> = items.iter().map(|item| stats.rowids[item.case as usize]).collect();
+        };
+        let shown = stats.figures.count(key).ok_or_else(not_a_figure)?;
+        let rows = if self.figure_rows_generation() == Some(stats.generation) {
+            self.kept_figure_rows()
+        } else {
+            self.figure_rows()?
+        };
+        let changed = |now: usize| {
+            Error::invalid(
+                "figure",
+                format!(
+                    "the cases changed since these figures were computed ({key} is now {now}, not {shown}); open the figures again"
+                ),
+            )
+        };
+        let mut items = Vec::with_capacity(shown);
+        // A value no case has any more (after the rows were read again) counts nothing.
+        if let Some((slot, code)) = stats.figures.slot_of(key, &rows.names) {
+            let plan = Plan::new(&stats.query, &rows.names);
+            let collect = |at: u8, found: u32, item: Item| {
+                if at == slot && found == code {
+                    items.push(item);
+                }
+            };
+            plan.visit(&rows.rows, collect, |_| {});
+        }
+        if items.len() != shown {
+            return Err(changed(items.len()));
+        }
+        let rowids: Vec<i64> = items.iter().map(|item| rows.rows[item.case as usize].rowid).collect();
+        drop(rows);
         let cases = self.cases_by_rowid(&rowids)?;
         Ok(items
             .iter()

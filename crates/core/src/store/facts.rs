@@ -1,20 +1,53 @@
 //! The `case_facts` table: one small row per case with what the figures count
 //! ([`CaseFacts`]), written with the case's projection in the same transaction, so the figures
 //! never fold events or parse whole cases.
+//!
+//! The dashboard's figures read them once, then keep them in memory
+//! ([`crate::stats::cache::FactsCache`]) and bring them up to date before each use with the rows
+//! written since: temporary triggers (on this connection only, not part of the schema) record
+//! which case's facts each write touched, whichever path wrote them (a local change, a sync,
+//! a discard). A commit by another connection (`PRAGMA data_version`) or a connection without
+//! the triggers means reading them all again.
 
-use rusqlite::{Connection, params};
+use std::cell::Ref;
+
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Workspace;
 use crate::error::{Error, Result};
 use crate::fold::CaseState;
 use crate::ids::{CaseCode, CaseId};
 use crate::model::CaseStatus;
+use crate::stats::cache::FactsCache;
 use crate::stats::facts::CaseFacts;
 
 impl Workspace {
     /// Every case's facts with its row of `cases`.
     pub(crate) fn all_facts(&self) -> Result<Vec<(i64, CaseFacts)>> {
         read_all(&self.conn)
+    }
+
+    /// The figures' rows in memory, brought up to date with the facts written since they were read.
+    pub(crate) fn figure_rows(&self) -> Result<Ref<'_, FactsCache>> {
+        refresh(&self.conn, &mut self.figures_cache.borrow_mut())?;
+        Ok(self.figures_cache.borrow())
+    }
+
+    /// The figures' rows in memory as they are, not brought up to date (see
+    /// [`Workspace::figure_rows_generation`]).
+    pub(crate) fn kept_figure_rows(&self) -> Ref<'_, FactsCache> {
+        self.figures_cache.borrow()
+    }
+
+    /// The generation of the rows in memory, or `None` before they were first read.
+    pub(crate) fn figure_rows_generation(&self) -> Option<u64> {
+        let cache = self.figures_cache.borrow();
+        cache.data_version.map(|_| cache.generation)
+    }
+
+    /// Drops the figures' rows from memory (a wipe).
+    pub(crate) fn forget_figure_rows(&mut self) {
+        self.figures_cache.get_mut().clear();
     }
 
     /// Id, code and status of the cases at these rows of `cases`, in the order asked.
@@ -76,5 +109,62 @@ pub(super) fn derive_all(conn: &Connection) -> Result<()> {
         let state: CaseState = serde_json::from_slice(&json).map_err(|_| Error::Corrupt("case state".into()))?;
         save(conn, rowid, &state, needs_review)?;
     }
+    Ok(())
+}
+
+/// This connection's record of the cases whose facts were written (emptied at each refresh).
+const TRACK_WRITES: &str = "
+    CREATE TEMP TABLE IF NOT EXISTS facts_written (case_rowid INTEGER PRIMARY KEY);
+    CREATE TEMP TRIGGER IF NOT EXISTS facts_inserted AFTER INSERT ON main.case_facts
+        BEGIN INSERT OR REPLACE INTO facts_written (case_rowid) VALUES (new.case_rowid); END;
+    CREATE TEMP TRIGGER IF NOT EXISTS facts_updated AFTER UPDATE ON main.case_facts
+        BEGIN
+            INSERT OR REPLACE INTO facts_written (case_rowid) VALUES (new.case_rowid);
+            INSERT OR REPLACE INTO facts_written (case_rowid) VALUES (old.case_rowid);
+        END;
+    CREATE TEMP TRIGGER IF NOT EXISTS facts_deleted AFTER DELETE ON main.case_facts
+        BEGIN INSERT OR REPLACE INTO facts_written (case_rowid) VALUES (old.case_rowid); END;
+    DELETE FROM facts_written;";
+
+/// Brings `cache` up to date: the rows written since the last refresh, or every row.
+fn refresh(conn: &Connection, cache: &mut FactsCache) -> Result<()> {
+    let data_version: i64 = conn.query_row("PRAGMA data_version", [], |row| row.get(0))?;
+    if cache.data_version == Some(data_version) {
+        // Fails when the triggers are not on this connection: then everything is read again.
+        let written: rusqlite::Result<Vec<i64>> = conn
+            .prepare_cached("SELECT case_rowid FROM temp.facts_written")
+            .and_then(|mut statement| statement.query_map([], |row| row.get(0))?.collect());
+        if let Ok(written) = written {
+            if written.is_empty() {
+                return Ok(());
+            }
+            // Even if a row below fails, the rows are no longer those of any figures computed.
+            cache.generation += 1;
+            let mut read = conn.prepare_cached("SELECT facts FROM case_facts WHERE case_rowid = ?1")?;
+            for rowid in written {
+                let stored: Option<Vec<u8>> = read.query_row([rowid], |row| row.get(0)).optional()?;
+                let row = match stored {
+                    Some(bytes) => Some(cache.row(rowid, &bytes).ok_or_else(|| Error::Corrupt("case facts".into()))?),
+                    None => None,
+                };
+                cache.put(rowid, row);
+            }
+            conn.execute_batch("DELETE FROM temp.facts_written")?;
+            return Ok(());
+        }
+    }
+    cache.clear();
+    conn.execute_batch(TRACK_WRITES)?;
+    let mut statement = conn.prepare_cached("SELECT case_rowid, facts FROM case_facts ORDER BY case_rowid")?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        let rowid: i64 = row.get(0)?;
+        let bytes = row.get_ref(1)?.as_blob().map_err(|_| Error::Corrupt("case facts".into()))?;
+        let row = cache.row(rowid, bytes).ok_or_else(|| Error::Corrupt("case facts".into()))?;
+        cache.rows.push(row);
+    }
+    // Counting the rows first would read (and decrypt) every page twice: trim the slack instead.
+    cache.rows.shrink_to_fit();
+    cache.data_version = Some(data_version);
     Ok(())
 }

@@ -135,6 +135,8 @@ pub struct Workspace {
     /// Projections of recently written cases, so that a change does not read and parse the
     /// case back from the database first. Always equal to the stored projection.
     recent: HashMap<CaseId, CaseState>,
+    /// Every case's facts as the figures count them, once read (`facts.rs`).
+    figures_cache: std::cell::RefCell<crate::stats::cache::FactsCache>,
     sealer: keyfile::Sealer,
     /// Set only by [`Workspace::create_unencrypted_baseline`].
     #[cfg(feature = "unencrypted-baseline")]
@@ -178,6 +180,7 @@ impl Workspace {
             code_prefix: options.code_prefix.clone(),
             case_keys: HashMap::new(),
             recent: HashMap::new(),
+            figures_cache: Default::default(),
             sealer: keyfile::Sealer::new("unused baseline passphrase", options.kdf)?,
             unencrypted: true,
         })
@@ -241,6 +244,7 @@ impl Workspace {
             code_prefix: options.code_prefix.clone(),
             case_keys: HashMap::new(),
             recent: HashMap::new(),
+            figures_cache: Default::default(),
             sealer,
             #[cfg(feature = "unencrypted-baseline")]
             unencrypted: false,
@@ -280,6 +284,7 @@ impl Workspace {
             code_prefix,
             case_keys: HashMap::new(),
             recent: HashMap::new(),
+            figures_cache: Default::default(),
             sealer,
             #[cfg(feature = "unencrypted-baseline")]
             unencrypted: false,

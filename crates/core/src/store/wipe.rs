@@ -87,6 +87,7 @@ impl Workspace {
         self.conn = Connection::open_in_memory()?;
         self.case_keys.clear();
         self.recent.clear();
+        self.forget_figure_rows();
         destroy_files(&self.dir)?;
         if let Some(membership) = self.secrets.membership.as_mut() {
             membership.team_secrets.clear();

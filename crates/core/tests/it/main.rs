@@ -13,6 +13,7 @@ mod schema;
 mod screening;
 mod search;
 mod stats;
+mod stats_kept;
 mod support;
 mod tamper;
 mod unlock;
