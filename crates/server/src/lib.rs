@@ -6,6 +6,7 @@
 pub mod api;
 pub mod connections;
 pub mod enrolment;
+mod group_commit;
 pub mod metrics;
 pub mod postgres;
 pub mod postgres_tls;

@@ -3,8 +3,14 @@
 //!
 //! Feed positions and event sequence numbers come from identity columns. Concurrent
 //! transactions could commit them out of order, and a pulling device that saw position 10
-//! before 9 committed would skip 9 for ever; so every transaction that assigns them first takes
-//! one transaction-scoped advisory lock, making assignment order equal commit order.
+//! before 9 committed would skip 9 for ever; so every transaction that assigns them takes one
+//! transaction-scoped advisory lock before it does, making assignment order equal commit order.
+//! A push reads and decides first, without the lock, and then writes its cases, events and feed
+//! rows in one statement: the lock is held for that statement and the commit only, and a push
+//! that raced another writer for the same row (the unique indexes refuse it) is tried again.
+//! Statements every request runs are prepared once per connection (`prepare_cached`).
+
+use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -12,6 +18,7 @@ use futures_util::StreamExt as _;
 use harbour_wire::identity::DeviceCertificate;
 use harbour_wire::protocol::{DeviceInfo, InvitationInfo, InvitationStatus, PushedEvent, SignedDirectory, Team};
 use harbour_wire::{Hlc, SealedEvent};
+use tokio_postgres::error::SqlState;
 use tokio_postgres::{NoTls, Row};
 use uuid::Uuid;
 
@@ -25,7 +32,8 @@ use crate::token::TokenHash;
 use harbour_wire::wipe::WipeStatus;
 
 /// Key of the advisory lock that serialises feed writers (any constant unique to Harbour).
-const FEED_LOCK: i64 = 0x4842_5246_4545_4400;
+/// Another program that writes feed rows must take it (`pg_advisory_xact_lock`) first.
+pub const FEED_LOCK: i64 = 0x4842_5246_4545_4400;
 const MIGRATION_LOCK: i64 = 0x4842_524d_4947_5200;
 
 /// Versioned migrations, applied in order; `schema_migrations` records which ran. Public so a
@@ -195,6 +203,291 @@ impl PostgresStore {
     }
 }
 
+/// A push is tried this many times when it raced another writer for the same row (an event
+/// pushed twice at once, a new case created by two teams at once); the last race is an error.
+const PUSH_ATTEMPTS: usize = 3;
+
+/// What one try of a push came to.
+enum PushAttempt {
+    Done(Result<Vec<PushedEvent>, StoreError>),
+    /// A row another writer committed meanwhile: nothing was stored; read again and retry.
+    Raced(tokio_postgres::Error),
+}
+
+/// What is stored already of a push's events, read before the write.
+struct Stored {
+    events: HashMap<Uuid, (i64, SealedEvent)>,
+    /// (device, device sequence number) already taken.
+    device_seqs: HashSet<(Uuid, i64)>,
+    owners: HashMap<Uuid, Uuid>,
+    /// Cases of the batch granted to the pushing team.
+    granted: HashSet<Uuid>,
+    ministry: Uuid,
+}
+
+/// What a push answers for one of its events.
+#[derive(Clone, Copy)]
+enum Answer {
+    /// Stored before, with this sequence number.
+    Stored(i64),
+    /// Stored by this push: the event at this index of `PushPlan::new_events`.
+    New(usize),
+    /// The same event a second time in the batch, stored by this push at this index.
+    Repeated(usize),
+}
+
+/// A push decided: what to answer, and what to write.
+struct PushPlan<'a> {
+    /// Per event of the batch, what to answer.
+    answers: Vec<Answer>,
+    new_events: Vec<&'a SealedEvent>,
+    new_cases: Vec<Uuid>,
+    /// The owning team of every case a new event belongs to.
+    owners: HashMap<Uuid, Uuid>,
+}
+
+/// Decide a push against what is stored, as the one-event-at-a-time rules say: an event stored
+/// already (or earlier in the batch) is answered as such if identical and refused otherwise;
+/// a device sequence number may be used once; a case belongs to the team that first pushes
+/// to it, and others may write to it only when it is granted to them (the ministry always).
+fn plan_push<'a>(team: Uuid, events: &'a [SealedEvent], stored: &Stored) -> Result<PushPlan<'a>, StoreError> {
+    let mut plan = PushPlan {
+        answers: Vec::with_capacity(events.len()),
+        new_events: Vec::new(),
+        new_cases: Vec::new(),
+        owners: HashMap::new(),
+    };
+    let mut new_ids: HashMap<Uuid, usize> = HashMap::new();
+    let mut new_seqs: HashSet<(Uuid, i64)> = HashSet::new();
+    let mut known_owners = stored.owners.clone();
+    for event in events {
+        let earlier = stored
+            .events
+            .get(&event.id)
+            .map(|(seq, stored)| (stored, Answer::Stored(*seq)))
+            .or_else(|| new_ids.get(&event.id).map(|&index| (plan.new_events[index], Answer::Repeated(index))));
+        if let Some((earlier, answer)) = earlier {
+            if earlier != event {
+                return Err(StoreError::Conflict(format!(
+                    "event {} is already stored with different content",
+                    event.id
+                )));
+            }
+            plan.answers.push(answer);
+            continue;
+        }
+        let device_seq = (event.device_id, event.device_seq as i64);
+        if stored.device_seqs.contains(&device_seq) || !new_seqs.insert(device_seq) {
+            return Err(StoreError::Conflict(format!(
+                "device sequence number {} is already used by another event",
+                event.device_seq
+            )));
+        }
+        let owner = match known_owners.get(&event.case_id) {
+            Some(&owner) => {
+                // A case created earlier in this batch is the pushing team's own.
+                let visible = team == owner || team == stored.ministry || stored.granted.contains(&event.case_id);
+                if !visible {
+                    return Err(StoreError::CaseNotVisible(event.case_id));
+                }
+                owner
+            }
+            None => {
+                plan.new_cases.push(event.case_id);
+                known_owners.insert(event.case_id, team);
+                team
+            }
+        };
+        plan.owners.insert(event.case_id, owner);
+        new_ids.insert(event.id, plan.new_events.len());
+        plan.answers.push(Answer::New(plan.new_events.len()));
+        plan.new_events.push(event);
+    }
+    Ok(plan)
+}
+
+/// A push's events, cases and feed rows in one statement. The feed's teams are read here, after
+/// the feed lock is taken, so a grant committed meanwhile is seen (the grant's back-fill could
+/// not see this push's events).
+const INSERT_PUSH: &str = "
+WITH input AS (
+    SELECT * FROM unnest($1::uuid[], $2::smallint[], $3::uuid[], $4::text[], $5::uuid[], $6::bigint[],
+                         $7::bigint[], $8::bigint[], $9::uuid[], $10::bytea[], $11::bytea[])
+        WITH ORDINALITY AS i(event_id, format, case_id, kind, device_id, device_seq, hlc_wall_ms,
+                             hlc_counter, key_id, nonce, ciphertext, ord)
+), new_cases AS (
+    INSERT INTO cases (case_id, owner_team_id, created_at_ms) SELECT unnest($12::uuid[]), $13::uuid, $14::bigint
+), new_events AS (
+    INSERT INTO events (event_id, format, case_id, kind, device_id, device_seq, hlc_wall_ms, hlc_counter,
+                        key_id, nonce, ciphertext, received_at_ms)
+    SELECT event_id, format, case_id, kind, device_id, device_seq, hlc_wall_ms, hlc_counter, key_id, nonce,
+           ciphertext, $14::bigint
+    FROM input ORDER BY ord
+    RETURNING seq, event_id, case_id
+), owners AS (
+    SELECT * FROM unnest($15::uuid[], $16::uuid[]) AS o(case_id, owner_team_id)
+), fed AS (
+    INSERT INTO feed (team_id, event_seq)
+    SELECT t.team_id, e.seq FROM new_events e
+    CROSS JOIN LATERAL (
+        SELECT o.owner_team_id FROM owners o WHERE o.case_id = e.case_id
+        UNION SELECT $17::uuid
+        UNION SELECT g.team_id FROM case_grants g WHERE g.case_id = e.case_id
+    ) AS t(team_id)
+    ORDER BY e.seq, t.team_id
+)
+SELECT event_id, seq FROM new_events";
+
+impl PostgresStore {
+    /// One try of a push: read what is stored (no lock, several queries in one round trip),
+    /// decide, then write everything new in one statement under the feed lock and commit.
+    /// Take the feed lock, write the plan's new cases, events and feed rows, commit. The lock is
+    /// taken only now, when everything is decided: it is held for one statement and the commit.
+    /// `Ok(Err(_))` when another writer committed one of the same rows meanwhile.
+    async fn insert_push(
+        &self,
+        client: &mut deadpool_postgres::Object,
+        team: Uuid,
+        ministry: Uuid,
+        plan: &PushPlan<'_>,
+    ) -> Result<Result<Vec<i64>, tokio_postgres::Error>, StoreError> {
+        let lock = client.prepare_cached("SELECT pg_advisory_xact_lock($1)").await.map_err(backend)?;
+        let insert = client.prepare_cached(INSERT_PUSH).await.map_err(backend)?;
+        let new = &plan.new_events;
+        let column = |get: fn(&SealedEvent) -> Uuid| new.iter().map(|event| get(event)).collect::<Vec<Uuid>>();
+        let ids = column(|event| event.id);
+        let formats: Vec<i16> = new.iter().map(|event| event.format as i16).collect();
+        let cases = column(|event| event.case_id);
+        let kinds: Vec<&str> = new.iter().map(|event| event.kind.as_str()).collect();
+        let devices = column(|event| event.device_id);
+        let device_seqs: Vec<i64> = new.iter().map(|event| event.device_seq as i64).collect();
+        let walls: Vec<i64> = new.iter().map(|event| event.hlc.wall_ms as i64).collect();
+        let counters: Vec<i64> = new.iter().map(|event| event.hlc.counter as i64).collect();
+        let keys = column(|event| event.key_id);
+        let nonces: Vec<&[u8]> = new.iter().map(|event| event.nonce.as_slice()).collect();
+        let ciphertexts: Vec<&[u8]> = new.iter().map(|event| event.ciphertext.as_slice()).collect();
+        let (owned_cases, owners): (Vec<Uuid>, Vec<Uuid>) =
+            plan.owners.iter().map(|(case, owner)| (*case, *owner)).unzip();
+        let tx = client.transaction().await.map_err(backend)?;
+        tx.execute(&lock, &[&FEED_LOCK]).await.map_err(backend)?;
+        let rows = tx
+            .query(
+                &insert,
+                &[
+                    &ids,
+                    &formats,
+                    &cases,
+                    &kinds,
+                    &devices,
+                    &device_seqs,
+                    &walls,
+                    &counters,
+                    &keys,
+                    &nonces,
+                    &ciphertexts,
+                    &plan.new_cases,
+                    &team,
+                    &now_ms(),
+                    &owned_cases,
+                    &owners,
+                    &ministry,
+                ],
+            )
+            .await;
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(error) if error.code() == Some(&SqlState::UNIQUE_VIOLATION) => return Ok(Err(error)),
+            Err(error) => return Err(backend(error)),
+        };
+        tx.commit().await.map_err(backend)?;
+        let seqs: HashMap<Uuid, i64> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+        ids.iter()
+            .map(|id| seqs.get(id).copied().ok_or_else(|| StoreError::Backend(format!("event {id} was not stored"))))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Ok)
+    }
+
+    async fn push_once(&self, team: Uuid, events: &[SealedEvent]) -> Result<PushAttempt, StoreError> {
+        let mut client = self.client().await?;
+        let ids: Vec<Uuid> = events.iter().map(|event| event.id).collect();
+        let devices: Vec<Uuid> = events.iter().map(|event| event.device_id).collect();
+        let seqs: Vec<i64> = events.iter().map(|event| event.device_seq as i64).collect();
+        let mut cases: Vec<Uuid> = events.iter().map(|event| event.case_id).collect();
+        cases.sort();
+        cases.dedup();
+        let stored_events = client
+            .prepare_cached(&format!("SELECT e.seq, {EVENT_COLUMNS} FROM events e WHERE e.event_id = ANY($1)"))
+            .await
+            .map_err(backend)?;
+        let taken = client
+            .prepare_cached(
+                "SELECT device_id, device_seq FROM events
+                 WHERE (device_id, device_seq) IN (SELECT * FROM unnest($1::uuid[], $2::bigint[]))",
+            )
+            .await
+            .map_err(backend)?;
+        let owners = client
+            .prepare_cached("SELECT case_id, owner_team_id FROM cases WHERE case_id = ANY($1)")
+            .await
+            .map_err(backend)?;
+        let granted = client
+            .prepare_cached("SELECT case_id FROM case_grants WHERE team_id = $1 AND case_id = ANY($2)")
+            .await
+            .map_err(backend)?;
+        let ministry = client.prepare_cached("SELECT ministry_team_id FROM deployment").await.map_err(backend)?;
+        // Sent together: the connection answers them in order, one round trip for all.
+        let (stored_events, taken, owners, granted, ministry) = futures_util::future::try_join5(
+            client.query(&stored_events, &[&ids]),
+            client.query(&taken, &[&devices, &seqs]),
+            client.query(&owners, &[&cases]),
+            client.query(&granted, &[&team, &cases]),
+            client.query_opt(&ministry, &[]),
+        )
+        .await
+        .map_err(backend)?;
+        let Some(ministry) = ministry.map(|row| row.get::<_, Uuid>(0)) else {
+            return Ok(PushAttempt::Done(Err(StoreError::NotFound(Missing::Deployment))));
+        };
+        let stored = Stored {
+            events: stored_events
+                .iter()
+                .map(|row| {
+                    let event = event_from_row(row, 1);
+                    (event.id, (row.get(0), event))
+                })
+                .collect(),
+            device_seqs: taken.iter().map(|row| (row.get(0), row.get(1))).collect(),
+            owners: owners.iter().map(|row| (row.get(0), row.get(1))).collect(),
+            granted: granted.iter().map(|row| row.get(0)).collect(),
+            ministry,
+        };
+        let plan = match plan_push(team, events, &stored) {
+            Ok(plan) => plan,
+            Err(refused) => return Ok(PushAttempt::Done(Err(refused))),
+        };
+        let mut new_seqs = Vec::new();
+        if !plan.new_events.is_empty() {
+            match self.insert_push(&mut client, team, ministry, &plan).await? {
+                Ok(seqs) => new_seqs = seqs,
+                Err(raced) => return Ok(PushAttempt::Raced(raced)),
+            }
+        }
+        let pushed = events
+            .iter()
+            .zip(&plan.answers)
+            .map(|(event, answer)| {
+                let (seq, already_stored) = match *answer {
+                    Answer::Stored(seq) => (seq, true),
+                    Answer::New(index) => (new_seqs[index], false),
+                    Answer::Repeated(index) => (new_seqs[index], true),
+                };
+                PushedEvent { id: event.id, seq: seq as u64, already_stored }
+            })
+            .collect();
+        Ok(PushAttempt::Done(Ok(pushed)))
+    }
+}
+
 fn backend(error: tokio_postgres::Error) -> StoreError {
     StoreError::Backend(error.to_string())
 }
@@ -337,14 +630,14 @@ impl Store for PostgresStore {
     async fn authenticate(&self, token: &TokenHash) -> Result<Credential, StoreError> {
         let client = self.client().await?;
         let hash = token.0.as_slice();
-        if let Some(row) = client
-            .query_opt(
+        // Every request asks this: a statement prepared once per connection.
+        let device = client
+            .prepare_cached(
                 "SELECT device_id, team_id, admin, revoked_at_ms IS NOT NULL FROM devices WHERE token_hash = $1",
-                &[&hash],
             )
             .await
-            .map_err(backend)?
-        {
+            .map_err(backend)?;
+        if let Some(row) = client.query_opt(&device, &[&hash]).await.map_err(backend)? {
             return Ok(Credential::Device(Device {
                 id: row.get(0),
                 team_id: row.get(1),
@@ -576,106 +869,14 @@ impl Store for PostgresStore {
     }
 
     async fn push_events(&self, device: &Device, events: &[SealedEvent]) -> Result<Vec<PushedEvent>, StoreError> {
-        let team = device.team_id;
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(backend)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&FEED_LOCK]).await.map_err(backend)?;
-        let ministry = ministry_team(&tx).await?;
-        let mut pushed = Vec::with_capacity(events.len());
-        for event in events {
-            let existing = tx
-                .query_opt(&format!("SELECT e.seq, {EVENT_COLUMNS} FROM events e WHERE e.event_id = $1"), &[&event.id])
-                .await
-                .map_err(backend)?;
-            if let Some(row) = existing {
-                if &event_from_row(&row, 1) != event {
-                    return Err(StoreError::Conflict(format!(
-                        "event {} is already stored with different content",
-                        event.id
-                    )));
-                }
-                let seq: i64 = row.get(0);
-                pushed.push(PushedEvent { id: event.id, seq: seq as u64, already_stored: true });
-                continue;
+        let mut attempt = 1;
+        loop {
+            match self.push_once(device.team_id, events).await? {
+                PushAttempt::Done(outcome) => return outcome,
+                PushAttempt::Raced(error) if attempt >= PUSH_ATTEMPTS => return Err(backend(error)),
+                PushAttempt::Raced(_) => attempt += 1,
             }
-            let used = tx
-                .query_opt(
-                    "SELECT 1 FROM events WHERE device_id = $1 AND device_seq = $2",
-                    &[&event.device_id, &(event.device_seq as i64)],
-                )
-                .await
-                .map_err(backend)?;
-            if used.is_some() {
-                return Err(StoreError::Conflict(format!(
-                    "device sequence number {} is already used by another event",
-                    event.device_seq
-                )));
-            }
-            let owner: Option<Uuid> = tx
-                .query_opt("SELECT owner_team_id FROM cases WHERE case_id = $1", &[&event.case_id])
-                .await
-                .map_err(backend)?
-                .map(|row| row.get(0));
-            let owner = match owner {
-                Some(owner) => {
-                    if !can_see(&tx, team, event.case_id, owner).await? {
-                        return Err(StoreError::CaseNotVisible(event.case_id));
-                    }
-                    owner
-                }
-                None => {
-                    tx.execute(
-                        "INSERT INTO cases (case_id, owner_team_id, created_at_ms) VALUES ($1, $2, $3)",
-                        &[&event.case_id, &team, &now_ms()],
-                    )
-                    .await
-                    .map_err(backend)?;
-                    team
-                }
-            };
-            let seq: i64 = tx
-                .query_one(
-                    "INSERT INTO events (event_id, format, case_id, kind, device_id, device_seq,
-                         hlc_wall_ms, hlc_counter, key_id, nonce, ciphertext, received_at_ms)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING seq",
-                    &[
-                        &event.id,
-                        &(event.format as i16),
-                        &event.case_id,
-                        &event.kind,
-                        &event.device_id,
-                        &(event.device_seq as i64),
-                        &(event.hlc.wall_ms as i64),
-                        &(event.hlc.counter as i64),
-                        &event.key_id,
-                        &event.nonce,
-                        &event.ciphertext,
-                        &now_ms(),
-                    ],
-                )
-                .await
-                .map_err(backend)?
-                .get(0);
-            // The owner, the ministry and every granted team see the event.
-            let mut teams = vec![owner, ministry];
-            for row in tx
-                .query("SELECT team_id FROM case_grants WHERE case_id = $1", &[&event.case_id])
-                .await
-                .map_err(backend)?
-            {
-                teams.push(row.get(0));
-            }
-            teams.sort();
-            teams.dedup();
-            for feed_team in teams {
-                tx.execute("INSERT INTO feed (team_id, event_seq) VALUES ($1, $2)", &[&feed_team, &seq])
-                    .await
-                    .map_err(backend)?;
-            }
-            pushed.push(PushedEvent { id: event.id, seq: seq as u64, already_stored: false });
         }
-        tx.commit().await.map_err(backend)?;
-        Ok(pushed)
     }
 
     async fn pull_events(&self, team: Uuid, after: u64, limit: u32, max_bytes: u64) -> Result<EventPage, StoreError> {
@@ -685,16 +886,14 @@ impl Store for PostgresStore {
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&team, &after_position, &row_limit];
         // Rows are read as they arrive and the rest left unread once the page is full, so a feed
         // of large events never sits whole in memory.
-        let rows = client
-            .query_raw(
-                &format!(
-                    "SELECT f.position, {EVENT_COLUMNS} FROM feed f JOIN events e ON e.seq = f.event_seq
-                     WHERE f.team_id = $1 AND f.position > $2 ORDER BY f.position LIMIT $3"
-                ),
-                params,
-            )
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT f.position, {EVENT_COLUMNS} FROM feed f JOIN events e ON e.seq = f.event_seq
+                 WHERE f.team_id = $1 AND f.position > $2 ORDER BY f.position LIMIT $3"
+            ))
             .await
             .map_err(backend)?;
+        let rows = client.query_raw(&statement, params).await.map_err(backend)?;
         let mut rows = std::pin::pin!(rows);
         let mut page = PageFill::new(after, limit, max_bytes);
         while let Some(row) = rows.next().await {

@@ -3,6 +3,11 @@
 //! and a small pool of read-only connections: in WAL mode a reader sees the last committed
 //! state and never waits for a writer, so pulls, authentication and health go on while a push
 //! commits or another process holds the write lock. Every call runs on tokio's blocking pool.
+//!
+//! Pushes are committed in groups ([`crate::group_commit`]): the pushes that wait while one
+//! commits are stored by the next transaction, each under its own savepoint (a refused push
+//! leaves no trace and spoils no other), so that many pushes share one fsync. Each push is
+//! answered only after the commit that holds it.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -15,6 +20,7 @@ use harbour_wire::{Hlc, SealedEvent};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
 
+use crate::group_commit::CommitQueue;
 use crate::store::{
     Credential, Deployment, Device, EventPage, Missing, NewDeployment, NewInvitation, NewWipeOrder, PageFill,
     PendingInvitation, PendingWipe, Store, StoreError, WipeDone, certificate_from_json, certificate_json,
@@ -140,6 +146,8 @@ const READERS: usize = 4;
 
 pub struct SqliteStore {
     connection: Arc<Mutex<Connection>>,
+    /// Pushes waiting for the writer, committed in groups.
+    pushes: Arc<CommitQueue<PushJob>>,
     readers: Arc<Mutex<Vec<Connection>>>,
     /// One permit per idle reader.
     reader_permits: Arc<tokio::sync::Semaphore>,
@@ -188,6 +196,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::Backend(e.to_string()))??;
         Ok(SqliteStore {
             connection: Arc::new(Mutex::new(connection)),
+            pushes: Arc::new(CommitQueue::new(MAX_GROUP_EVENTS)),
             readers: Arc::new(Mutex::new(readers)),
             reader_permits: Arc::new(tokio::sync::Semaphore::new(READERS)),
             path,
@@ -325,24 +334,180 @@ fn invitation_from_row(row: &rusqlite::Row<'_>, now: i64) -> rusqlite::Result<In
     })
 }
 
-fn can_see(tx: &rusqlite::Transaction<'_>, team: Uuid, case_id: Uuid, owner: Uuid) -> Result<bool, StoreError> {
-    if team == owner || team == ministry_team(tx)? {
-        return Ok(true);
-    }
-    let granted = tx
-        .query_row(
-            "SELECT 1 FROM case_grants WHERE case_id = ?1 AND team_id = ?2",
-            params![case_id.as_bytes(), team.as_bytes()],
-            |_| Ok(()),
-        )
-        .optional()
-        .map_err(backend)?;
-    Ok(granted.is_some())
+/// A push waiting for the writer (see [`crate::group_commit`]).
+struct PushJob {
+    team: Uuid,
+    events: Vec<SealedEvent>,
+    answer: tokio::sync::oneshot::Sender<Result<Vec<PushedEvent>, StoreError>>,
 }
 
-fn ministry_team(tx: &rusqlite::Transaction<'_>) -> Result<Uuid, StoreError> {
-    tx.query_row("SELECT ministry_team_id FROM deployment", [], |row| uuid(row.get(0)?))
-        .optional()
+/// A group holds pushes of this many events at most (one push of any size still fits).
+const MAX_GROUP_EVENTS: usize = 2_000;
+
+/// The committer's turn: commit the waiting pushes, a group per transaction, until none wait.
+fn commit_pushes(connection: &Mutex<Connection>, pushes: &CommitQueue<PushJob>) {
+    let _turn = pushes.turn();
+    while let Some(group) = pushes.next_group(|job| job.events.len()) {
+        let mut connection = connection.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (batches, answers): (Vec<_>, Vec<_>) =
+            group.into_iter().map(|job| ((job.team, job.events), job.answer)).unzip();
+        match commit_group(&mut connection, &batches) {
+            Ok(results) => {
+                for (answer, result) in answers.into_iter().zip(results) {
+                    let _ = answer.send(result);
+                }
+            }
+            Err(error) => {
+                for answer in answers {
+                    let _ = answer.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// One transaction, one savepoint per push: a push refused (a conflict, a case it cannot see)
+/// leaves no trace and does not spoil the others. `Err` when the transaction itself failed:
+/// then nothing of the group was stored.
+fn commit_group(
+    connection: &mut Connection,
+    batches: &[(Uuid, Vec<SealedEvent>)],
+) -> Result<Vec<Result<Vec<PushedEvent>, StoreError>>, StoreError> {
+    let mut tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+    let ministry = ministry_team(&tx)?;
+    let mut results = Vec::with_capacity(batches.len());
+    for (team, events) in batches {
+        let savepoint = tx.savepoint().map_err(backend)?;
+        let result = store_batch(&savepoint, ministry, *team, events);
+        if result.is_ok() {
+            savepoint.commit().map_err(backend)?;
+        } else {
+            // Rolls back to the savepoint; fails (and so fails the group) if SQLite already
+            // rolled back the whole transaction after a serious error.
+            savepoint.finish().map_err(backend)?;
+        }
+        results.push(result);
+    }
+    tx.commit().map_err(backend)?;
+    Ok(results)
+}
+
+/// Store one push, idempotent by event id, inside the writer's transaction.
+fn store_batch(
+    connection: &Connection,
+    ministry: Uuid,
+    team: Uuid,
+    events: &[SealedEvent],
+) -> Result<Vec<PushedEvent>, StoreError> {
+    let mut existing = connection
+        .prepare_cached(&format!("SELECT e.seq, {EVENT_COLUMNS} FROM events e WHERE e.event_id = ?1"))
+        .map_err(backend)?;
+    let mut used =
+        connection.prepare_cached("SELECT 1 FROM events WHERE device_id = ?1 AND device_seq = ?2").map_err(backend)?;
+    let mut owner_of =
+        connection.prepare_cached("SELECT owner_team_id FROM cases WHERE case_id = ?1").map_err(backend)?;
+    let mut new_case = connection
+        .prepare_cached("INSERT INTO cases (case_id, owner_team_id, created_at_ms) VALUES (?1, ?2, ?3)")
+        .map_err(backend)?;
+    let mut insert = connection
+        .prepare_cached(
+            "INSERT INTO events (event_id, format, case_id, kind, device_id, device_seq,
+                 hlc_wall_ms, hlc_counter, key_id, nonce, ciphertext, received_at_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        )
+        .map_err(backend)?;
+    let mut grantees =
+        connection.prepare_cached("SELECT team_id FROM case_grants WHERE case_id = ?1").map_err(backend)?;
+    let mut feed =
+        connection.prepare_cached("INSERT INTO feed (team_id, event_seq) VALUES (?1, ?2)").map_err(backend)?;
+    let now = now_ms();
+    let mut pushed = Vec::with_capacity(events.len());
+    for event in events {
+        let stored = existing
+            .query_row(params![event.id.as_bytes()], |row| Ok((row.get::<_, i64>(0)?, event_from_row(row, 1)?)))
+            .optional()
+            .map_err(backend)?;
+        if let Some((seq, stored)) = stored {
+            if &stored != event {
+                return Err(StoreError::Conflict(format!(
+                    "event {} is already stored with different content",
+                    event.id
+                )));
+            }
+            pushed.push(PushedEvent { id: event.id, seq: seq as u64, already_stored: true });
+            continue;
+        }
+        if used.exists(params![event.device_id.as_bytes(), event.device_seq as i64]).map_err(backend)? {
+            return Err(StoreError::Conflict(format!(
+                "device sequence number {} is already used by another event",
+                event.device_seq
+            )));
+        }
+        let owner: Option<Uuid> = owner_of
+            .query_row(params![event.case_id.as_bytes()], |row| uuid(row.get(0)?))
+            .optional()
+            .map_err(backend)?;
+        let owner = match owner {
+            Some(owner) => {
+                if team != owner && team != ministry && !granted(connection, event.case_id, team)? {
+                    return Err(StoreError::CaseNotVisible(event.case_id));
+                }
+                owner
+            }
+            None => {
+                new_case.execute(params![event.case_id.as_bytes(), team.as_bytes(), now]).map_err(backend)?;
+                team
+            }
+        };
+        insert
+            .execute(params![
+                event.id.as_bytes(),
+                event.format,
+                event.case_id.as_bytes(),
+                event.kind,
+                event.device_id.as_bytes(),
+                event.device_seq as i64,
+                event.hlc.wall_ms as i64,
+                event.hlc.counter,
+                event.key_id.as_bytes(),
+                event.nonce,
+                event.ciphertext,
+                now
+            ])
+            .map_err(backend)?;
+        let seq = connection.last_insert_rowid();
+        // The owner, the ministry and every granted team see the event.
+        let mut teams = vec![owner, ministry];
+        for granted in
+            grantees.query_map(params![event.case_id.as_bytes()], |row| uuid(row.get(0)?)).map_err(backend)?
+        {
+            teams.push(granted.map_err(backend)?);
+        }
+        teams.sort();
+        teams.dedup();
+        for feed_team in teams {
+            feed.execute(params![feed_team.as_bytes(), seq]).map_err(backend)?;
+        }
+        pushed.push(PushedEvent { id: event.id, seq: seq as u64, already_stored: false });
+    }
+    Ok(pushed)
+}
+
+fn can_see(connection: &Connection, team: Uuid, case_id: Uuid, owner: Uuid) -> Result<bool, StoreError> {
+    Ok(team == owner || team == ministry_team(connection)? || granted(connection, case_id, team)?)
+}
+
+fn granted(connection: &Connection, case_id: Uuid, team: Uuid) -> Result<bool, StoreError> {
+    connection
+        .prepare_cached("SELECT 1 FROM case_grants WHERE case_id = ?1 AND team_id = ?2")
+        .and_then(|mut statement| statement.exists(params![case_id.as_bytes(), team.as_bytes()]))
+        .map_err(backend)
+}
+
+fn ministry_team(connection: &Connection) -> Result<Uuid, StoreError> {
+    connection
+        .prepare_cached("SELECT ministry_team_id FROM deployment")
+        .and_then(|mut statement| statement.query_row([], |row| uuid(row.get(0)?)).optional())
         .map_err(backend)?
         .ok_or(StoreError::NotFound(Missing::Deployment))
 }
@@ -439,20 +604,23 @@ impl Store for SqliteStore {
     async fn authenticate(&self, token: &TokenHash) -> Result<Credential, StoreError> {
         let hash = token.0;
         self.read(move |connection| {
+            // Every request asks this: a cached statement.
             let device = connection
-                .query_row(
+                .prepare_cached(
                     "SELECT device_id, team_id, admin, revoked_at_ms IS NOT NULL FROM devices WHERE token_hash = ?1",
-                    params![hash.as_slice()],
-                    |row| {
-                        Ok(Device {
-                            id: uuid(row.get(0)?)?,
-                            team_id: uuid(row.get(1)?)?,
-                            admin: row.get(2)?,
-                            revoked: row.get(3)?,
-                        })
-                    },
                 )
-                .optional()
+                .and_then(|mut statement| {
+                    statement
+                        .query_row(params![hash.as_slice()], |row| {
+                            Ok(Device {
+                                id: uuid(row.get(0)?)?,
+                                team_id: uuid(row.get(1)?)?,
+                                admin: row.get(2)?,
+                                revoked: row.get(3)?,
+                            })
+                        })
+                        .optional()
+                })
                 .map_err(backend)?;
             if let Some(device) = device {
                 return Ok(Credential::Device(device));
@@ -708,120 +876,13 @@ impl Store for SqliteStore {
     }
 
     async fn push_events(&self, device: &Device, events: &[SealedEvent]) -> Result<Vec<PushedEvent>, StoreError> {
-        let team = device.team_id;
-        let events = events.to_vec();
-        self.run(move |connection| {
-            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
-            let ministry = ministry_team(&tx)?;
-            let mut pushed = Vec::with_capacity(events.len());
-            for event in &events {
-                let existing = tx
-                    .query_row(
-                        &format!("SELECT e.seq, {EVENT_COLUMNS} FROM events e WHERE e.event_id = ?1"),
-                        params![event.id.as_bytes()],
-                        |row| {
-                            let seq: i64 = row.get(0)?;
-                            Ok((seq, event_from_row(row, 1)?))
-                        },
-                    )
-                    .optional()
-                    .map_err(backend)?;
-                if let Some((seq, stored)) = existing {
-                    if &stored != event {
-                        return Err(StoreError::Conflict(format!(
-                            "event {} is already stored with different content",
-                            event.id
-                        )));
-                    }
-                    pushed.push(PushedEvent { id: event.id, seq: seq as u64, already_stored: true });
-                    continue;
-                }
-                let used = tx
-                    .query_row(
-                        "SELECT 1 FROM events WHERE device_id = ?1 AND device_seq = ?2",
-                        params![event.device_id.as_bytes(), event.device_seq as i64],
-                        |_| Ok(()),
-                    )
-                    .optional()
-                    .map_err(backend)?;
-                if used.is_some() {
-                    return Err(StoreError::Conflict(format!(
-                        "device sequence number {} is already used by another event",
-                        event.device_seq
-                    )));
-                }
-                let owner: Option<Uuid> = tx
-                    .query_row(
-                        "SELECT owner_team_id FROM cases WHERE case_id = ?1",
-                        params![event.case_id.as_bytes()],
-                        |row| uuid(row.get(0)?),
-                    )
-                    .optional()
-                    .map_err(backend)?;
-                let owner = match owner {
-                    Some(owner) => {
-                        if !can_see(&tx, team, event.case_id, owner)? {
-                            return Err(StoreError::CaseNotVisible(event.case_id));
-                        }
-                        owner
-                    }
-                    None => {
-                        tx.execute(
-                            "INSERT INTO cases (case_id, owner_team_id, created_at_ms) VALUES (?1, ?2, ?3)",
-                            params![event.case_id.as_bytes(), team.as_bytes(), now_ms()],
-                        )
-                        .map_err(backend)?;
-                        team
-                    }
-                };
-                tx.execute(
-                    "INSERT INTO events (event_id, format, case_id, kind, device_id, device_seq,
-                         hlc_wall_ms, hlc_counter, key_id, nonce, ciphertext, received_at_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                    params![
-                        event.id.as_bytes(),
-                        event.format,
-                        event.case_id.as_bytes(),
-                        event.kind,
-                        event.device_id.as_bytes(),
-                        event.device_seq as i64,
-                        event.hlc.wall_ms as i64,
-                        event.hlc.counter,
-                        event.key_id.as_bytes(),
-                        event.nonce,
-                        event.ciphertext,
-                        now_ms()
-                    ],
-                )
-                .map_err(backend)?;
-                let seq = tx.last_insert_rowid();
-                // The owner, the ministry and every granted team see the event.
-                let mut teams = vec![owner, ministry];
-                {
-                    let mut statement =
-                        tx.prepare_cached("SELECT team_id FROM case_grants WHERE case_id = ?1").map_err(backend)?;
-                    let granted = statement
-                        .query_map(params![event.case_id.as_bytes()], |row| uuid(row.get(0)?))
-                        .map_err(backend)?;
-                    for granted in granted {
-                        teams.push(granted.map_err(backend)?);
-                    }
-                }
-                teams.sort();
-                teams.dedup();
-                for feed_team in teams {
-                    tx.execute(
-                        "INSERT INTO feed (team_id, event_seq) VALUES (?1, ?2)",
-                        params![feed_team.as_bytes(), seq],
-                    )
-                    .map_err(backend)?;
-                }
-                pushed.push(PushedEvent { id: event.id, seq: seq as u64, already_stored: false });
-            }
-            tx.commit().map_err(backend)?;
-            Ok(pushed)
-        })
-        .await
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job = PushJob { team: device.team_id, events: events.to_vec(), answer };
+        if self.pushes.submit(job) {
+            let (connection, pushes) = (Arc::clone(&self.connection), Arc::clone(&self.pushes));
+            tokio::task::spawn_blocking(move || commit_pushes(&connection, &pushes));
+        }
+        answered.await.map_err(|_| StoreError::Backend("the writer stopped before committing the push".into()))?
     }
 
     async fn pull_events(&self, team: Uuid, after: u64, limit: u32, max_bytes: u64) -> Result<EventPage, StoreError> {

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::token::TokenHash;
 
 /// Everything a backend can answer besides success.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     /// The thing asked for does not exist.
     #[error("{0} not found")]

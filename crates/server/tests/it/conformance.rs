@@ -1,7 +1,9 @@
 //! One conformance suite for the storage trait, run against every backend: SQLite always,
 //! PostgreSQL when `HARBOUR_TEST_POSTGRES_URL` is set (and it must be when `CI=true`).
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ed25519_dalek::SigningKey;
 use harbour_server::store::{
@@ -54,6 +56,10 @@ conformance!(
     devices_are_listed_and_revoked,
     wipe_orders_wait_until_reported,
     data_survives_reopening,
+    concurrent_pushes_and_pulls_skip_nothing,
+    a_refused_push_spoils_no_concurrent_push,
+    racing_pushes_of_the_same_rows,
+    a_push_waits_for_a_feed_writer_in_flight,
 );
 
 /// A registered deployment with a ministry, a clinic and a shelter, and one device each.
@@ -141,6 +147,101 @@ fn event(case: &Case, device: &Device, seq: u64) -> SealedEvent {
 
 async fn ids(store: &Arc<dyn Store>, team: Uuid) -> Vec<Uuid> {
     store.pull_events(team, 0, 1000, u64::MAX).await.unwrap().events.iter().map(|e| e.id).collect()
+}
+
+/// Another program writing the feed as the server does, holding its transaction open: on
+/// SQLite the write lock, on PostgreSQL the feed lock (`harbour_server::postgres::FEED_LOCK`).
+enum OutsideWriter {
+    Sqlite(rusqlite::Connection),
+    Postgres(tokio_postgres::Client),
+}
+
+impl OutsideWriter {
+    async fn begin(spec: &str, event: &SealedEvent, owner: Uuid, reader: Uuid) -> OutsideWriter {
+        let now = now_ms() as i64;
+        if let Some(path) = spec.strip_prefix("sqlite:") {
+            let connection = rusqlite::Connection::open(path).unwrap();
+            connection.execute_batch("BEGIN IMMEDIATE").unwrap();
+            connection
+                .execute(
+                    "INSERT INTO cases (case_id, owner_team_id, created_at_ms) VALUES (?1, ?2, ?3)",
+                    rusqlite::params![event.case_id.as_bytes(), owner.as_bytes(), now],
+                )
+                .unwrap();
+            connection
+                .execute(
+                    "INSERT INTO events (event_id, format, case_id, kind, device_id, device_seq, hlc_wall_ms,
+                         hlc_counter, key_id, nonce, ciphertext, received_at_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    rusqlite::params![
+                        event.id.as_bytes(),
+                        event.format,
+                        event.case_id.as_bytes(),
+                        event.kind,
+                        event.device_id.as_bytes(),
+                        event.device_seq as i64,
+                        event.hlc.wall_ms as i64,
+                        event.hlc.counter,
+                        event.key_id.as_bytes(),
+                        event.nonce,
+                        event.ciphertext,
+                        now
+                    ],
+                )
+                .unwrap();
+            connection
+                .execute(
+                    "INSERT INTO feed (team_id, event_seq) VALUES (?1, last_insert_rowid())",
+                    rusqlite::params![reader.as_bytes()],
+                )
+                .unwrap();
+            OutsideWriter::Sqlite(connection)
+        } else {
+            let (client, connection) = tokio_postgres::connect(spec, tokio_postgres::NoTls).await.unwrap();
+            tokio::spawn(connection);
+            client.batch_execute("BEGIN").await.unwrap();
+            client.execute("SELECT pg_advisory_xact_lock($1)", &[&harbour_server::postgres::FEED_LOCK]).await.unwrap();
+            client
+                .execute(
+                    "INSERT INTO cases (case_id, owner_team_id, created_at_ms) VALUES ($1, $2, $3)",
+                    &[&event.case_id, &owner, &now],
+                )
+                .await
+                .unwrap();
+            let seq: i64 = client
+                .query_one(
+                    "INSERT INTO events (event_id, format, case_id, kind, device_id, device_seq, hlc_wall_ms,
+                         hlc_counter, key_id, nonce, ciphertext, received_at_ms)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING seq",
+                    &[
+                        &event.id,
+                        &(event.format as i16),
+                        &event.case_id,
+                        &event.kind,
+                        &event.device_id,
+                        &(event.device_seq as i64),
+                        &(event.hlc.wall_ms as i64),
+                        &(event.hlc.counter as i64),
+                        &event.key_id,
+                        &event.nonce,
+                        &event.ciphertext,
+                        &now,
+                    ],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            client.execute("INSERT INTO feed (team_id, event_seq) VALUES ($1, $2)", &[&reader, &seq]).await.unwrap();
+            OutsideWriter::Postgres(client)
+        }
+    }
+
+    async fn commit(self) {
+        match self {
+            OutsideWriter::Sqlite(connection) => connection.execute_batch("COMMIT").unwrap(),
+            OutsideWriter::Postgres(client) => client.batch_execute("COMMIT").await.unwrap(),
+        }
+    }
 }
 
 mod checks {
@@ -554,5 +655,180 @@ mod checks {
         assert_eq!(reopened.pull_events(fixture.clinic.id, 0, 10, u64::MAX).await.unwrap().events, events);
         assert_eq!(reopened.event_count().await.unwrap(), 2);
         assert_eq!(reopened.directory().await.unwrap(), directory(1));
+    }
+    /// Laptops push at once while others pull as they go: every pull sequence, read page by
+    /// page during the pushes, is the team's whole feed in order, nothing skipped or repeated
+    /// (a position that commits after a later one was read would be skipped for ever).
+    pub async fn concurrent_pushes_and_pulls_skip_nothing(store: Arc<dyn Store>, _spec: &str) {
+        const LAPTOPS: usize = 6;
+        const BATCHES: u64 = 12;
+        let fixture = registered(&store).await;
+        let mut laptops = vec![fixture.clinic_device.clone(), fixture.shelter_device.clone()];
+        for index in 2..LAPTOPS {
+            let team = if index % 2 == 0 { &fixture.clinic } else { &fixture.shelter };
+            laptops.push(enrol(&store, team, fixture.admin.id).await);
+        }
+        let pushing = Arc::new(AtomicUsize::new(LAPTOPS));
+        let pushers: Vec<_> = laptops
+            .into_iter()
+            .map(|device| {
+                let (store, pushing) = (store.clone(), pushing.clone());
+                tokio::spawn(async move {
+                    let mut acknowledged = Vec::new();
+                    for batch in 0..BATCHES {
+                        let case = Case::new();
+                        let events: Vec<_> = (1..=3).map(|n| event(&case, &device, batch * 3 + n)).collect();
+                        let pushed = store.push_events(&device, &events).await.unwrap();
+                        acknowledged.extend(pushed.iter().map(|pushed| pushed.id));
+                    }
+                    pushing.fetch_sub(1, Ordering::SeqCst);
+                    (device.team_id, acknowledged)
+                })
+            })
+            .collect();
+        let pullers: Vec<_> = [fixture.clinic.id, fixture.clinic.id, fixture.shelter.id, fixture.ministry.id]
+            .into_iter()
+            .map(|team| {
+                let (store, pushing) = (store.clone(), pushing.clone());
+                tokio::spawn(async move {
+                    let (mut seen, mut cursor) = (Vec::new(), 0);
+                    loop {
+                        // Read before the pull: a pull that starts after the last push sees all.
+                        let finished = pushing.load(Ordering::SeqCst) == 0;
+                        let page = store.pull_events(team, cursor, 5, u64::MAX).await.unwrap();
+                        seen.extend(page.events.iter().map(|event| event.id));
+                        cursor = page.next_cursor;
+                        if finished && !page.more {
+                            return (team, seen);
+                        }
+                        tokio::task::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        let mut acknowledged: HashMap<Uuid, HashSet<Uuid>> = HashMap::new();
+        for pusher in pushers {
+            let (team, ids) = pusher.await.unwrap();
+            acknowledged.entry(team).or_default().extend(ids);
+        }
+        for puller in pullers {
+            let (team, seen) = puller.await.unwrap();
+            let whole = ids(&store, team).await;
+            assert_eq!(seen, whole, "pulled during the pushes, a page skipped or repeated an event");
+            let expected: HashSet<Uuid> = if team == fixture.ministry.id {
+                acknowledged.values().flatten().copied().collect()
+            } else {
+                acknowledged[&team].clone()
+            };
+            assert_eq!(whole.iter().copied().collect::<HashSet<_>>(), expected, "the feed holds what was acknowledged");
+            assert_eq!(whole.len(), expected.len());
+        }
+    }
+
+    /// Pushes at once, some of them refused: each is answered on its own, and a refused one
+    /// leaves no trace and spoils none of the others (pushes may share one transaction).
+    pub async fn a_refused_push_spoils_no_concurrent_push(store: Arc<dyn Store>, _spec: &str) {
+        let fixture = registered(&store).await;
+        let (clinic, shelter) = (&fixture.clinic_device, &fixture.shelter_device);
+        let clinic_case = Case::new();
+        let first = event(&clinic_case, clinic, 1);
+        store.push_events(clinic, std::slice::from_ref(&first)).await.unwrap();
+        let mut altered = first.clone();
+        altered.ciphertext[0] ^= 1;
+        let shelter_case = Case::new();
+        let batches: Vec<(&Device, Vec<SealedEvent>, &str)> = (0..4u64)
+            .flat_map(|round| {
+                let own = Case::new();
+                [
+                    (clinic, vec![event(&own, clinic, 10 + round * 2), event(&own, clinic, 11 + round * 2)], "stored"),
+                    (shelter, vec![event(&clinic_case, shelter, 100 + round)], "not visible"),
+                    (clinic, vec![event(&own, clinic, 1)], "sequence used"),
+                    (shelter, vec![event(&shelter_case, shelter, 1 + round)], "stored"),
+                    (clinic, vec![altered.clone()], "altered"),
+                ]
+            })
+            .collect();
+        let answers =
+            futures_util::future::join_all(batches.iter().map(|(device, events, _)| store.push_events(device, events)))
+                .await;
+        let mut stored = 1;
+        for ((_, events, expected), answer) in batches.iter().zip(answers) {
+            match (*expected, answer) {
+                ("stored", Ok(pushed)) => {
+                    assert!(pushed.iter().all(|pushed| !pushed.already_stored));
+                    stored += events.len() as u64;
+                }
+                ("not visible", Err(StoreError::CaseNotVisible(id))) => assert_eq!(id, clinic_case.id),
+                ("sequence used" | "altered", Err(StoreError::Conflict(_))) => {}
+                (expected, answer) => panic!("expected {expected}, got {answer:?}"),
+            }
+        }
+        assert_eq!(store.event_count().await.unwrap(), stored, "refused pushes left nothing");
+        assert_eq!(ids(&store, fixture.shelter.id).await.len(), 4, "the shelter's own events only");
+    }
+
+    /// The same push sent several times at once (a laptop retrying while its first try is still
+    /// in flight) is stored once; two teams creating the same case at once: one owns it.
+    pub async fn racing_pushes_of_the_same_rows(store: Arc<dyn Store>, _spec: &str) {
+        let fixture = registered(&store).await;
+        let (clinic, shelter) = (&fixture.clinic_device, &fixture.shelter_device);
+        for round in 0..5u64 {
+            let case = Case::new();
+            let batch: Vec<_> = (1..=3).map(|n| event(&case, clinic, round * 3 + n)).collect();
+            let answers = futures_util::future::join_all((0..4).map(|_| store.push_events(clinic, &batch))).await;
+            let answers: Vec<_> = answers.into_iter().map(|answer| answer.unwrap()).collect();
+            for (index, event) in batch.iter().enumerate() {
+                let fresh = answers.iter().filter(|pushed| !pushed[index].already_stored).count();
+                assert_eq!(fresh, 1, "exactly one try stored event {}", event.id);
+                assert!(
+                    answers
+                        .iter()
+                        .all(|pushed| pushed[index].id == event.id && pushed[index].seq == answers[0][index].seq)
+                );
+            }
+
+            let contested = Case::new();
+            let (by_clinic, by_shelter) = futures_util::future::join(
+                store.push_events(clinic, &[event(&contested, clinic, 100 + round)]),
+                store.push_events(shelter, &[event(&contested, shelter, 100 + round)]),
+            )
+            .await;
+            match (by_clinic, by_shelter) {
+                (Ok(_), Err(StoreError::CaseNotVisible(id))) | (Err(StoreError::CaseNotVisible(id)), Ok(_)) => {
+                    assert_eq!(id, contested.id)
+                }
+                other => panic!("one team must own the contested case: {other:?}"),
+            }
+        }
+        assert_eq!(store.event_count().await.unwrap(), 5 * 3 + 5);
+    }
+
+    /// The attack on the feed's order: another writer has taken a feed position and not
+    /// committed yet. A push meanwhile must wait for it (on PostgreSQL for the feed lock, on
+    /// SQLite for the write lock), so that no later position can be read before the writer's
+    /// commits; a pull meanwhile sees neither, and afterwards both, the writer's first.
+    pub async fn a_push_waits_for_a_feed_writer_in_flight(store: Arc<dyn Store>, spec: &str) {
+        let fixture = registered(&store).await;
+        let before = event(&Case::new(), &fixture.clinic_device, 1);
+        store.push_events(&fixture.clinic_device, &[before]).await.unwrap();
+        let cursor = store.pull_events(fixture.ministry.id, 0, 100, u64::MAX).await.unwrap().next_cursor;
+
+        let outside = Case::new();
+        let written = event(&outside, &fixture.shelter_device, 1);
+        let writer = OutsideWriter::begin(spec, &written, fixture.shelter.id, fixture.ministry.id).await;
+        let push = {
+            let (store, device) = (store.clone(), fixture.clinic_device.clone());
+            let pushed = event(&Case::new(), &device, 2);
+            tokio::spawn(async move { store.push_events(&device, std::slice::from_ref(&pushed)).await.map(|_| pushed) })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        assert!(!push.is_finished(), "a push committed while another feed writer was in flight");
+        let page = store.pull_events(fixture.ministry.id, cursor, 100, u64::MAX).await.unwrap();
+        assert!(page.events.is_empty(), "a pull saw a position of a writer in flight");
+
+        writer.commit().await;
+        let pushed = tokio::time::timeout(std::time::Duration::from_secs(10), push).await.unwrap().unwrap().unwrap();
+        let page = store.pull_events(fixture.ministry.id, cursor, 100, u64::MAX).await.unwrap();
+        assert_eq!(page.events, vec![written, pushed], "the writer's position first, then the push's");
     }
 }

@@ -68,6 +68,56 @@ async fn sigkill_mid_push_loses_no_acknowledged_event() {
     assert_eq!(unique.len(), all.len());
 }
 
+/// Four laptops push at once, so pushes share commits (group commit on SQLite); the server is
+/// killed mid-way: every push any of them had acknowledged is there after the restart.
+#[tokio::test]
+async fn sigkill_among_concurrent_pushes_loses_no_acknowledged_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("harbour.db").display());
+    let log = dir.path().join("server.log");
+    let bootstrap = Server::init(&db);
+    let mut server = Server::start(&db, &log, &[]);
+    let d = Deployment::register(&server, &bootstrap).await;
+
+    let acknowledged = Arc::new(AtomicUsize::new(0));
+    let pushers: Vec<_> = [&d.admin, &d.clinic_device, &d.consulate_device, &d.shelter_device]
+        .into_iter()
+        .map(|device| {
+            let case = Case::new();
+            let batches: Vec<Vec<SealedEvent>> = (0..200)
+                .map(|b| (0..20).map(|i| case.seal(device, "note.added", &format!("note {b}/{i}"))).collect())
+                .collect();
+            let (client, acknowledged) = (device.client.clone(), Arc::clone(&acknowledged));
+            tokio::spawn(async move {
+                let mut stored = Vec::new();
+                for batch in batches {
+                    if client.push(&batch).await.is_err() {
+                        break; // the server died under us
+                    }
+                    acknowledged.fetch_add(1, Ordering::SeqCst);
+                    stored.extend(batch.iter().map(|event| event.id));
+                }
+                stored
+            })
+        })
+        .collect();
+    while acknowledged.load(Ordering::SeqCst) < 40 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.kill();
+    let mut acked = Vec::new();
+    for pusher in pushers {
+        acked.extend(pusher.await.unwrap());
+    }
+    assert!(acked.len() < 4 * 200 * 20, "the kill came too late to interrupt the pushes");
+
+    let server = Server::start(&db, &log, &[]);
+    let admin = d.admin.client.with_base_url(&server.url).unwrap();
+    let stored: HashSet<_> = pull_all(&admin, Some(1000)).await.iter().map(|e| e.id).collect();
+    let lost = acked.iter().filter(|id| !stored.contains(id)).count();
+    assert_eq!(lost, 0, "{lost} acknowledged events of {} were lost", acked.len());
+}
+
 #[tokio::test]
 async fn sigterm_stops_gracefully_and_restarts_cleanly() {
     let dir = tempfile::tempdir().unwrap();
