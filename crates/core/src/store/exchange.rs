@@ -570,7 +570,7 @@ fn grants_without_key(conn: &rusqlite::Connection) -> Result<Vec<CaseId>> {
         "SELECT DISTINCT case_id FROM events WHERE kind = ?1 AND case_id NOT IN (SELECT case_id FROM case_keys)",
     )?;
     let rows = statement.query_map([GRANT_KIND], |row| row.get::<_, String>(0))?;
-    rows.map(|row| Ok(row?.parse()?)).collect()
+    rows.map(|row| row?.parse()).collect()
 }
 
 /// Whether `device` recorded this case's creation under `key` (a creation whose number a
