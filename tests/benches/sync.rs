@@ -3,6 +3,8 @@
 //!
 //!     cargo build --release -p harbour-server && cargo bench -p harbour-tests --bench sync
 //!     HARBOUR_BENCH_SYNC_CASES=2000 cargo bench -p harbour-tests --bench sync   (a quicker run)
+//!     mkfifo ctl; HARBOUR_BENCH_PERF_CTL=ctl perf record -g --control fifo:ctl -D -1 BENCH --bench
+//!         (perf samples the download only)
 //!
 //! It measures the upload rate (push of sealed events); the download + decrypt + apply rate on
 //! another device; the bytes on the wire per batch against plain JSON of the same events; and a
@@ -35,6 +37,19 @@ fn main() {
     let (admin, clinic) = runtime.block_on(deployment_with_clinic(root.path(), &server.url));
     println!("Harbour sync benchmark: real harbour-server (release, SQLite) on 127.0.0.1\n");
 
+    // The administrator's laptop lists the clinic's laptop in the signed directory at its
+    // first sync after the enrolment, and the clinic takes that directory at its own: from then
+    // on the clinic's grants name it instead of carrying its certificate, as on any laptop
+    // enrolled for more than a sync. `HARBOUR_BENCH_INLINE_CERTIFICATES=1` skips this (every
+    // grant then carries its author's certificate, as before) for a comparison in one build.
+    let inline_certificates = std::env::var_os("HARBOUR_BENCH_INLINE_CERTIFICATES").is_some();
+    if !inline_certificates {
+        for laptop in [&admin, &clinic] {
+            let client = harbour_sync::client_for(&laptop.lock().unwrap()).unwrap();
+            runtime.block_on(sync_once(laptop, &client, &mut |_| {})).unwrap();
+        }
+    }
+
     // 1. Upload: a clinic with many new cases (each: creation + grants to clinic and ministry).
     let fields: Vec<CaseFields> =
         (0..cases).map(|index| CaseFields::named(&format!("Sync Benchmark Person {index}")).unwrap()).collect();
@@ -55,9 +70,11 @@ fn main() {
 
     // 2. Download, decrypt and apply on the ministry's laptop.
     let admin_client = harbour_sync::client_for(&admin.lock().unwrap()).unwrap();
+    let profiler = Profiler::from_env();
     let start = Instant::now();
     let summary = runtime.block_on(sync_once(&admin, &admin_client, &mut |_| {})).unwrap();
     let download = start.elapsed();
+    drop(profiler);
     assert_eq!(summary.cases_updated as usize, cases);
     println!(
         "Download + decrypt + apply (pages of {}): {} events ({} cases) in {download:.2?} = {:.0} events/s",
@@ -67,9 +84,10 @@ fn main() {
         summary.pulled as f64 / download.as_secs_f64()
     );
 
-    // What the signature checks cost within that download: every grant's author checked as
-    // `apply_pulled` does (its certificate once per page, then the grant's signature).
-    let (grants, verify_time) = runtime.block_on(async {
+    // What the signature checks cost within that download: every grant's author checked (its
+    // key from the directory, or its certificate once per page), the page's signatures
+    // together. `apply_pulled` checks fewer: one grant per new case.
+    let (grants, carrying, verify_time) = runtime.block_on(async {
         let mut feed = Vec::new();
         let mut cursor = 0;
         loop {
@@ -82,19 +100,27 @@ fn main() {
         }
         let membership =
             admin.lock().unwrap().membership().map(|m| (m.root_public_key.clone(), m.deployment_id)).unwrap();
+        let listed = admin.lock().unwrap().directory().unwrap().unwrap().devices;
         let start = Instant::now();
         let mut checked = 0u64;
+        let mut carrying = 0u64;
         for page in &feed {
-            let mut verifier = harbour_core::deployment::GrantVerifier::new(&membership.0, membership.1);
-            for grant in page.iter().filter(|event| event.kind == harbour_core::deployment::GRANT_KIND) {
+            let mut verifier =
+                harbour_core::deployment::GrantVerifier::new(&membership.0, membership.1).with_listed(&listed);
+            let grants: Vec<_> =
+                page.iter().filter(|event| event.kind == harbour_core::deployment::GRANT_KIND).collect();
+            // As `apply_pulled` does: a page's signatures together, then each grant's author.
+            verifier.check_together(&grants);
+            for grant in grants {
                 verifier.author(grant).unwrap();
                 checked += 1;
+                carrying += u64::from(grant.ciphertext.len() > 160);
             }
         }
-        (checked, start.elapsed())
+        (checked, carrying, start.elapsed())
     });
     println!(
-        "Signature checks in that download: {grants} grants in {verify_time:.2?} = {:.1} µs each, {:.0} % of the download's time",
+        "Signature checks in that download: {grants} grants ({carrying} carrying a certificate) in {verify_time:.2?} = {:.1} µs each, {:.0} % of the download's time",
         verify_time.as_secs_f64() * 1e6 / grants as f64,
         100.0 * verify_time.as_secs_f64() / download.as_secs_f64()
     );
@@ -157,6 +183,29 @@ fn main() {
         times[30].as_secs_f64() * 1e3,
         times[270].as_secs_f64() * 1e3
     );
+}
+
+/// `perf record --control fifo:CTL -D -1 …` samples only the download when
+/// `HARBOUR_BENCH_PERF_CTL=CTL` names the same control FIFO: enabled here, disabled on drop.
+struct Profiler(Option<std::fs::File>);
+
+impl Profiler {
+    fn from_env() -> Profiler {
+        let control = std::env::var_os("HARBOUR_BENCH_PERF_CTL").map(|path| {
+            let mut fifo = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+            fifo.write_all(b"enable\n").unwrap();
+            fifo
+        });
+        Profiler(control)
+    }
+}
+
+impl Drop for Profiler {
+    fn drop(&mut self) {
+        if let Some(fifo) = &mut self.0 {
+            let _ = fifo.write_all(b"disable\n");
+        }
+    }
 }
 
 /// The size of the same events as plain JSON, as a system without encryption would send them:

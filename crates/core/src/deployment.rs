@@ -3,11 +3,13 @@
 //! sealed under a one-time code. Ed25519, X25519, HKDF-SHA256 and AES-256-GCM come from their
 //! crates; this module only composes them.
 
+use std::collections::HashSet;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
 use harbour_wire::identity::{CertifiedDevice, DeviceCertificate, IdentityError, SignedDocument, signing_message};
-use harbour_wire::protocol::{SignedDirectory, Team, TeamDirectory, directory_signing_message};
+use harbour_wire::protocol::{ListedDevice, SignedDirectory, Team, TeamDirectory, directory_signing_message};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use x25519_dalek::{PublicKey, StaticSecret};
@@ -152,7 +154,11 @@ impl TeamSecret {
 /// certified key, so that a laptop can tell who made it (see [`GrantVerifier`]).
 ///
 /// `ciphertext` is: the team's id (a hint, 16 bytes), the ephemeral public key (32), the sealed
-/// key (48), the author's Ed25519 signature (64), then the author's certificate (JSON).
+/// key (48), the author's Ed25519 signature (64), then the author's certificate (JSON) — or
+/// nothing, once the signed team directory lists the author: the grant's device id then names
+/// it, and a receiver finds its key in the directory it holds. The signature never covers the
+/// certificate: a relay that adds, removes or swaps one changes only where the key is looked up,
+/// and the key must still be the certified one of the grant's own device.
 ///
 /// One ephemeral key serves every grant sealed in one transaction (a batch of new cases), so
 /// the receiver does one key agreement per batch and team, not one per case.
@@ -175,13 +181,7 @@ impl<'a> GrantSealer<'a> {
     pub fn new(author: &'a DeviceIdentity) -> GrantSealer<'a> {
         let ephemeral = StaticSecret::random_from_rng(rand_core::OsRng);
         let ephemeral_public = PublicKey::from(&ephemeral).to_bytes();
-        GrantSealer {
-            ephemeral,
-            ephemeral_public,
-            keys: Vec::new(),
-            author,
-            certificate: author.certificate_json().into_bytes(),
-        }
+        GrantSealer { ephemeral, ephemeral_public, keys: Vec::new(), author, certificate: author.grant_certificate() }
     }
 
     pub fn seal(
@@ -252,20 +252,84 @@ pub struct GrantVerifier<'a> {
     root_public_key: &'a [u8],
     deployment_id: Uuid,
     certified: Vec<(Vec<u8>, CertifiedDevice)>,
+    /// The laptops the verified team directory lists, for grants that carry no certificate.
+    listed: Vec<CertifiedDevice>,
+    /// Signatures that verified in a batch ([`GrantVerifier::check_together`]): the signature,
+    /// the author's key and the signed message, exactly.
+    verified: HashSet<Vec<u8>>,
 }
 
 impl<'a> GrantVerifier<'a> {
     pub fn new(root_public_key: &'a [u8], deployment_id: Uuid) -> GrantVerifier<'a> {
-        GrantVerifier { root_public_key, deployment_id, certified: Vec::new() }
+        GrantVerifier {
+            root_public_key,
+            deployment_id,
+            certified: Vec::new(),
+            listed: Vec::new(),
+            verified: HashSet::new(),
+        }
+    }
+
+    /// Grants that carry no certificate are checked against these laptops, from a team
+    /// directory verified against the root key (an entry whose key is damaged is left out).
+    pub fn with_listed(mut self, devices: &[ListedDevice]) -> GrantVerifier<'a> {
+        self.listed = devices.iter().filter_map(|device| device.certified().ok()).collect();
+        self
+    }
+
+    /// Checks the signatures of many grants at once (Ed25519 batch verification, about half
+    /// the work of checking them one by one) and remembers those that verified, so that
+    /// [`GrantVerifier::author`] does not check them again. When the batch fails nothing is
+    /// remembered: `author` then checks each grant alone and finds the bad one.
+    pub fn check_together(&mut self, grants: &[&SealedEvent]) {
+        let mut checks = Vec::with_capacity(grants.len());
+        for grant in grants {
+            let Ok((author, signed, signature)) = self.certified_author(grant) else { continue };
+            let Ok(parsed) = harbour_wire::identity::signature(signature) else { continue };
+            checks.push((grant_message(grant, signed), parsed, author.public_key, signature));
+        }
+        if checks.len() < 2 {
+            return;
+        }
+        let messages: Vec<&[u8]> = checks.iter().map(|(message, ..)| message.as_slice()).collect();
+        let signatures: Vec<ed25519_dalek::Signature> = checks.iter().map(|(_, signature, ..)| *signature).collect();
+        let keys: Vec<VerifyingKey> = checks.iter().map(|(_, _, key, _)| *key).collect();
+        if ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok() {
+            for (message, _, key, signature) in &checks {
+                self.verified.insert(verified_entry(signature, key, message));
+            }
+        }
     }
 
     /// The certified laptop that made this grant, or why it is refused.
     pub fn author(&mut self, sealed: &SealedEvent) -> std::result::Result<CertifiedDevice, IdentityError> {
+        let (author, signed_part, signature) = self.certified_author(sealed)?;
+        let message = grant_message(sealed, signed_part);
+        if self.verified.contains(&verified_entry(signature, &author.public_key, &message)) {
+            return Ok(author);
+        }
+        author
+            .public_key
+            .verify(&message, &harbour_wire::identity::signature(signature)?)
+            .map_err(|_| IdentityError::BadSignature)?;
+        Ok(author)
+    }
+
+    /// The grant's certified author (certificate checked, naming the grant's device), the part
+    /// of the grant its signature covers, and the signature; the signature itself NOT checked.
+    fn certified_author<'g>(
+        &mut self,
+        sealed: &'g SealedEvent,
+    ) -> std::result::Result<(CertifiedDevice, &'g [u8], &'g [u8]), IdentityError> {
         if grant_team(sealed).is_none() {
             return Err(IdentityError::Malformed);
         }
         let (signed_part, rest) = sealed.ciphertext.split_at(GRANT_SIGNED_LEN);
         let (signature, certificate) = rest.split_at(64);
+        if certificate.is_empty() {
+            let listed = self.listed.iter().find(|device| device.device_id == sealed.device_id);
+            return Ok((listed.ok_or(IdentityError::Unlisted)?.clone(), signed_part, signature));
+        }
         let author = match self.certified.iter().find(|(bytes, _)| bytes == certificate) {
             Some((_, author)) => author.clone(),
             None => {
@@ -279,13 +343,18 @@ impl<'a> GrantVerifier<'a> {
         if author.device_id != sealed.device_id {
             return Err(IdentityError::NotCertified);
         }
-        let message = signing_message(GRANT_SIGNING_CONTEXT, &grant_signing_document(sealed, signed_part));
-        author
-            .public_key
-            .verify(&message, &harbour_wire::identity::signature(signature)?)
-            .map_err(|_| IdentityError::BadSignature)?;
-        Ok(author)
+        Ok((author, signed_part, signature))
     }
+}
+
+/// The exact bytes a grant's author signed.
+fn grant_message(sealed: &SealedEvent, signed_part: &[u8]) -> Vec<u8> {
+    signing_message(GRANT_SIGNING_CONTEXT, &grant_signing_document(sealed, signed_part))
+}
+
+/// What a batch remembers of a signature that verified: the signature, the key and the message.
+fn verified_entry(signature: &[u8], key: &VerifyingKey, message: &[u8]) -> Vec<u8> {
+    [signature, key.as_bytes().as_slice(), message].concat()
 }
 
 /// Opens a grant with one of the team secrets this device holds; `None` if none opens it.
@@ -491,7 +560,7 @@ mod tests {
     }
 
     fn directory(teams: Vec<Team>) -> TeamDirectory {
-        TeamDirectory { deployment_id: Uuid::from_u128(7), version: 1, teams }
+        TeamDirectory { deployment_id: Uuid::from_u128(7), version: 1, teams, devices: Vec::new() }
     }
 
     #[test]
@@ -544,6 +613,102 @@ mod tests {
         let mut cut = sealed.clone();
         cut.ciphertext.truncate(100);
         assert_eq!(verifier.author(&cut), Err(IdentityError::Malformed));
+    }
+
+    /// A grant by a laptop the directory lists names its author and carries no certificate; it
+    /// is checked against the listed key only, and no certificate a relay attaches vouches for it.
+    #[test]
+    fn a_grant_by_a_listed_laptop_is_checked_against_the_directory() {
+        let (root, deployment) = (RootKey::generate(), Uuid::from_u128(7));
+        let root_public_key = root.public_key();
+        let device = DeviceId::new();
+        let mut author = crate::identity::self_certify(&root, deployment, Uuid::from_u128(1), device, 5, None);
+        author.listed = true;
+        let team = TeamSecret::generate().team("Shelter");
+        let sealed = GrantSealer::new(&author)
+            .seal(CaseId::new(), &CaseKey::generate(), &team, device, 4, Hlc { wall_ms: 9, counter: 0 })
+            .unwrap();
+        assert_eq!(sealed.ciphertext.len(), GRANT_CERTIFICATE_AT, "no certificate travels");
+        let certified = author.certificate.verify(&root_public_key, deployment).unwrap();
+        let listed = [ListedDevice::from_certified(&certified)];
+        let verifier = || GrantVerifier::new(&root_public_key, deployment).with_listed(&listed);
+
+        assert_eq!(verifier().author(&sealed).unwrap().device_id, device.0);
+        // A directory that does not list the author: the grant waits.
+        assert_eq!(GrantVerifier::new(&root_public_key, deployment).author(&sealed), Err(IdentityError::Unlisted));
+        // Another listed laptop's entry is not the author's.
+        let other = crate::identity::self_certify(&root, deployment, Uuid::from_u128(1), DeviceId::new(), 5, None);
+        let mut claimed = sealed.clone();
+        claimed.device_id = other.certificate.verify(&root_public_key, deployment).unwrap().device_id;
+        let both = [
+            listed[0].clone(),
+            ListedDevice::from_certified(&other.certificate.verify(&root_public_key, deployment).unwrap()),
+        ];
+        assert_eq!(
+            GrantVerifier::new(&root_public_key, deployment).with_listed(&both).author(&claimed),
+            Err(IdentityError::BadSignature)
+        );
+        // A relay attaches a certificate: another laptop's genuine one, or one for this device
+        // made under a root of its own. Neither is the grant's author.
+        for certificate in [other.certificate_json(), {
+            let forged =
+                crate::identity::self_certify(&RootKey::generate(), deployment, Uuid::from_u128(1), device, 5, None);
+            forged.certificate_json()
+        }] {
+            let mut attached = sealed.clone();
+            attached.ciphertext.extend_from_slice(certificate.as_bytes());
+            assert_eq!(verifier().author(&attached), Err(IdentityError::NotCertified));
+        }
+        // A listed entry naming the device with another key does not verify the grant.
+        let mut replaced = listed[0].clone();
+        replaced.public_key = other.key.public_key().to_vec();
+        assert_eq!(
+            GrantVerifier::new(&root_public_key, deployment).with_listed(&[replaced]).author(&sealed),
+            Err(IdentityError::BadSignature)
+        );
+    }
+
+    /// A page's signatures are checked together; one bad signature among them is still found,
+    /// and nothing that verified in a batch vouches for an altered grant.
+    #[test]
+    fn grants_checked_together_find_the_one_bad_signature() {
+        let (root, deployment) = (RootKey::generate(), Uuid::from_u128(7));
+        let device = DeviceId::new();
+        let author = crate::identity::self_certify(&root, deployment, Uuid::from_u128(1), device, 5, None);
+        let team = TeamSecret::generate().team("Shelter");
+        let mut sealer = GrantSealer::new(&author);
+        let grants: Vec<SealedEvent> = (0..6)
+            .map(|seq| {
+                sealer.seal(CaseId::new(), &CaseKey::generate(), &team, device, seq + 1, Hlc { wall_ms: 9, counter: 0 })
+            })
+            .collect::<Result<_>>()
+            .unwrap();
+        let root_public_key = root.public_key();
+
+        let mut verifier = GrantVerifier::new(&root_public_key, deployment);
+        verifier.check_together(&grants.iter().collect::<Vec<_>>());
+        assert_eq!(verifier.verified.len(), 6, "a batch of good signatures is remembered whole");
+        for grant in &grants {
+            assert_eq!(verifier.author(grant).unwrap().device_id, device.0);
+        }
+        // Moved to another case after its signature verified in the batch: not vouched for.
+        let mut moved = grants[0].clone();
+        moved.case_id = CaseId::new().0;
+        assert_eq!(verifier.author(&moved), Err(IdentityError::BadSignature));
+
+        let mut bad = grants.clone();
+        bad[3].ciphertext[GRANT_SIGNED_LEN] ^= 1;
+        let mut verifier = GrantVerifier::new(&root_public_key, deployment);
+        verifier.check_together(&bad.iter().collect::<Vec<_>>());
+        assert!(verifier.verified.is_empty(), "a failed batch vouches for nothing");
+        for (index, grant) in bad.iter().enumerate() {
+            let checked = verifier.author(grant);
+            if index == 3 {
+                assert_eq!(checked, Err(IdentityError::BadSignature));
+            } else {
+                assert_eq!(checked.unwrap().device_id, device.0);
+            }
+        }
     }
 
     #[test]

@@ -60,6 +60,9 @@ pub struct DeviceIdentity {
     pub certificate: DeviceCertificate,
     /// The X25519 secret whose public half the certificate names: new team keys are sealed to it.
     pub box_secret: Option<Secret>,
+    /// Whether the signed team directory held here lists this laptop (with this key): then its
+    /// grants name it instead of carrying the certificate. Known at unlock, not stored.
+    pub listed: bool,
 }
 
 impl std::fmt::Debug for DeviceIdentity {
@@ -72,6 +75,12 @@ impl DeviceIdentity {
     /// The certificate as carried inside grants.
     pub fn certificate_json(&self) -> String {
         serde_json::to_string(&self.certificate).expect("a certificate serializes")
+    }
+
+    /// What this laptop's grants carry after their signature: nothing once the directory lists
+    /// it (receivers find its key there), its certificate until then.
+    pub fn grant_certificate(&self) -> Vec<u8> {
+        if self.listed { Vec::new() } else { self.certificate_json().into_bytes() }
     }
 }
 
@@ -139,7 +148,7 @@ pub fn self_certify(
         worker_sealed,
         Some(&box_secret),
     );
-    DeviceIdentity { key, certificate, box_secret: Some(box_secret) }
+    DeviceIdentity { key, certificate, box_secret: Some(box_secret), listed: false }
 }
 
 /// The X25519 public key of a laptop's box secret.

@@ -224,6 +224,7 @@ pub fn unlock(dir: &Path, passphrase: &str) -> Result<(LocalSecrets, Sealer)> {
                     key: SigningSecret::from_secret(secret(key)?),
                     certificate,
                     box_secret: m.box_key.map(secret).transpose()?,
+                    listed: false,
                 }),
                 _ => None,
             },

@@ -75,7 +75,7 @@ pub(crate) fn fixture() -> &'static Fixture {
             Some(worker),
             Some(&box_secret),
         );
-        let identity = DeviceIdentity { key, certificate, box_secret: Some(box_secret) };
+        let identity = DeviceIdentity { key, certificate, box_secret: Some(box_secret), listed: false };
         let case_key = CaseKey { id: Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0006), secret: secret(8) };
         let grant = GrantSealer::new(&identity)
             .seal(
@@ -91,6 +91,7 @@ pub(crate) fn fixture() -> &'static Fixture {
             deployment_id,
             version: 1,
             teams: vec![ministry.team("Ministry"), team.team("Embassy of Fuzzing")],
+            devices: Vec::new(),
         };
         let directory = root.sign(&seal_team_names(&plain, &directory_key));
         Fixture {

@@ -196,11 +196,16 @@ pub async fn sync_once(
         Err(ClientError::Rejected { status: 404, .. }) => 0,
         Err(error) => return Err(error.into()),
     };
-    // An administrator's newer directory (a team made offline) is published now.
-    let (admin, local) = with(workspace, |ws| {
-        let admin = ws.membership().is_some_and(|membership| membership.root_key.is_some());
-        Ok((admin, ws.directory()?.map_or(0, |directory| directory.version)))
-    })?;
+    // An administrator's laptop lists in the directory the laptops certified since its last
+    // sync (each certificate checked against the root key here): their grants then name them
+    // instead of carrying a certificate.
+    let admin = with(workspace, |ws| Ok(ws.membership().is_some_and(|membership| membership.root_key.is_some())))?;
+    if admin {
+        let devices = client.devices().await?;
+        with(workspace, |ws| ws.list_certified_devices(&devices))?;
+    }
+    // An administrator's newer directory (a team made offline, laptops listed) is published now.
+    let local = with(workspace, |ws| Ok(ws.directory()?.map_or(0, |directory| directory.version)))?;
     if admin && local > server_version {
         let signed = with(workspace, |ws| ws.signed_directory())?;
         client.publish_directory(&signed).await?;

@@ -88,6 +88,10 @@ pub enum IdentityError {
     Expired,
     #[error("the signature does not match the laptop's certified key")]
     BadSignature,
+    /// A grant that names its author without carrying a certificate, by a laptop the team
+    /// directory held here does not list (yet): it waits for a newer directory.
+    #[error("the laptop that made this is not in the team directory held here")]
+    Unlisted,
 }
 
 impl SignedDocument {

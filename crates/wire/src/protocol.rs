@@ -81,6 +81,47 @@ pub struct TeamDirectory {
     /// Strictly increasing: a server refuses a directory that is not newer than the one it has.
     pub version: u64,
     pub teams: Vec<Team>,
+    /// Laptops whose certificates an administrator's laptop checked against the root key: a
+    /// grant made by one of them names its author and carries no certificate (absent in
+    /// directories made before, and from older laptops' directories).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<ListedDevice>,
+}
+
+/// A certified laptop as the root-signed directory lists it: what its certificate says.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListedDevice {
+    pub device_id: Uuid,
+    pub team_id: Uuid,
+    pub admin: bool,
+    pub invitation_id: Uuid,
+    /// Its Ed25519 public key (32 bytes), which signs its grants.
+    #[serde(with = "crate::b64")]
+    pub public_key: Vec<u8>,
+}
+
+impl ListedDevice {
+    /// What a verified certificate says, to be listed.
+    pub fn from_certified(device: &crate::identity::CertifiedDevice) -> ListedDevice {
+        ListedDevice {
+            device_id: device.device_id,
+            team_id: device.team_id,
+            admin: device.admin,
+            invitation_id: device.invitation_id,
+            public_key: device.public_key.to_bytes().to_vec(),
+        }
+    }
+
+    /// The listed laptop as a certified one (the directory's root signature is its proof).
+    pub fn certified(&self) -> Result<crate::identity::CertifiedDevice, crate::identity::IdentityError> {
+        Ok(crate::identity::CertifiedDevice {
+            device_id: self.device_id,
+            team_id: self.team_id,
+            admin: self.admin,
+            invitation_id: self.invitation_id,
+            public_key: crate::identity::verifying_key(&self.public_key)?,
+        })
+    }
 }
 
 /// `PUT /v1/directory` body and `GET /v1/directory` answer.

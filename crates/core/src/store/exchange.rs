@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::event::SealedEvent;
 use crate::fold::CaseState;
 use crate::ids::{CaseId, DeviceId, EventId};
-use harbour_wire::identity::CertifiedDevice;
+use harbour_wire::identity::{CertifiedDevice, IdentityError};
 
 /// What applying a pulled page did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -238,6 +238,9 @@ impl Workspace {
         };
         let mut trust = trust;
         let mut new_team_secrets = false;
+        // Laptops the verified directory lists: their grants name them instead of carrying a
+        // certificate.
+        let listed = self.listed_devices()?;
         // Pulled events change cases behind the in-memory projections: forget them all.
         self.recent.clear();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -246,6 +249,8 @@ impl Workspace {
         let mut granted: BTreeSet<CaseId> = BTreeSet::new();
         // Audit channels whose grants came: their key is kept, but they are not cases.
         let mut audit_channels: BTreeSet<CaseId> = BTreeSet::new();
+        // Each case's earliest new grant to this laptop's teams: the one whose author is checked.
+        let mut first_grants: BTreeMap<CaseId, &SealedEvent> = BTreeMap::new();
         for sealed in events {
             if sealed.format != SEALED_FORMAT {
                 report.refused += 1;
@@ -301,6 +306,10 @@ impl Workspace {
                 }
                 if deployment::grant_team(sealed).is_some_and(|team| trust.reads_for(team)) {
                     granted.insert(case_id);
+                    let first = first_grants.entry(case_id).or_insert(sealed);
+                    if sealed.hlc < first.hlc {
+                        *first = sealed;
+                    }
                 }
                 continue;
             }
@@ -311,11 +320,21 @@ impl Workspace {
         // allowed to grant it, and is then pinned; a grant of any other key is refused.
         let mut grants = GrantCheck {
             trust: &trust,
-            verifier: deployment::GrantVerifier::new(&trust.root_public_key, trust.deployment_id),
+            verifier: deployment::GrantVerifier::new(&trust.root_public_key, trust.deployment_id).with_listed(&listed),
             opener: deployment::GrantOpener::default(),
         };
+        // Their signatures are checked together; `accept` checks alone only what this missed.
+        grants.verifier.check_together(&first_grants.into_values().collect::<Vec<_>>());
         let mut received_keys = std::collections::HashMap::new();
         let mut rekeyed: BTreeSet<CaseId> = BTreeSet::new();
+        // A directory listing more laptops came: grants that waited for one look again.
+        let look_again: bool = tx
+            .prepare_cached("SELECT EXISTS(SELECT 1 FROM meta WHERE key = 'grants_to_look_at_again')")?
+            .query_row([], |row| row.get(0))?;
+        if look_again {
+            granted.extend(grants_without_key(&tx)?);
+            tx.prepare_cached("DELETE FROM meta WHERE key = 'grants_to_look_at_again'")?.execute([])?;
+        }
         let mut candidates: BTreeSet<CaseId> = granted.iter().chain(new_by_case.keys()).copied().collect();
         // Twice at most: settling a contested number may bring a grant back into the store.
         for _round in 0..2 {
@@ -474,10 +493,15 @@ impl GrantCheck<'_> {
             if outcome.key.is_some() {
                 continue;
             }
-            let Ok(author) = self.verifier.author(&grant) else {
-                outcome.refused += 1;
-                forget(tx, &grant)?;
-                continue;
+            let author = match self.verifier.author(&grant) {
+                Ok(author) => author,
+                // Its author is not in the directory held here (yet): it waits for a newer one.
+                Err(IdentityError::Unlisted) => continue,
+                Err(_) => {
+                    outcome.refused += 1;
+                    forget(tx, &grant)?;
+                    continue;
+                }
             };
             let Some(key) = self.opener.open(&grant, &self.trust.team_secrets) else {
                 outcome.refused += 1;
@@ -540,6 +564,15 @@ fn case_grants(conn: &rusqlite::Connection, case_id: CaseId) -> Result<Vec<Seale
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
+/// Cases holding a grant but no key yet.
+fn grants_without_key(conn: &rusqlite::Connection) -> Result<Vec<CaseId>> {
+    let mut statement = conn.prepare(
+        "SELECT DISTINCT case_id FROM events WHERE kind = ?1 AND case_id NOT IN (SELECT case_id FROM case_keys)",
+    )?;
+    let rows = statement.query_map([GRANT_KIND], |row| row.get::<_, String>(0))?;
+    rows.map(|row| row?.parse()).collect()
+}
+
 /// Whether `device` recorded this case's creation under `key` (a creation whose number a
 /// forgery took counts too: it is settled into its place afterwards). The metadata suffices: the
 /// grant that asks is signed by `device` itself and names the key, so only that laptop could
@@ -592,7 +625,11 @@ fn authentic(
     sealed: &SealedEvent,
 ) -> Result<Option<bool>> {
     if sealed.kind == GRANT_KIND {
-        return Ok(Some(verifier.author(sealed).is_ok()));
+        return Ok(match verifier.author(sealed) {
+            Ok(_) => Some(true),
+            Err(IdentityError::Unlisted) => None,
+            Err(_) => Some(false),
+        });
     }
     Ok(load_case_key(conn, master, CaseId(sealed.case_id))?.map(|key| crypto::open(sealed, &key).is_ok()))
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use chrono::Utc;
 use harbour_wire::protocol::{
-    CreateInvitationResponse, RegisterDeploymentRequest, SignedDirectory, Team, TeamDirectory,
+    CreateInvitationResponse, DeviceInfo, ListedDevice, RegisterDeploymentRequest, SignedDirectory, Team, TeamDirectory,
 };
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use uuid::Uuid;
@@ -52,7 +52,12 @@ impl DeploymentPlan {
             deployment_id: self.deployment_id,
             root_public_key: self.root.public_key().to_vec(),
             ministry_team: deployment::seal_team_names(
-                &TeamDirectory { deployment_id: self.deployment_id, version: 0, teams: vec![self.ministry_team()] },
+                &TeamDirectory {
+                    deployment_id: self.deployment_id,
+                    version: 0,
+                    teams: vec![self.ministry_team()],
+                    devices: Vec::new(),
+                },
                 &self.directory_key,
             )
             .teams
@@ -93,8 +98,12 @@ impl Workspace {
     /// Keeps the deployment's keys once the server has registered it, and grants every case
     /// already on this laptop to the ministry team. Returns the first signed directory, to publish.
     pub fn complete_deployment(&mut self, plan: DeploymentPlan, device_token: &str) -> Result<SignedDirectory> {
-        let directory =
-            TeamDirectory { deployment_id: plan.deployment_id, version: 1, teams: vec![plan.ministry_team()] };
+        let directory = TeamDirectory {
+            deployment_id: plan.deployment_id,
+            version: 1,
+            teams: vec![plan.ministry_team()],
+            devices: Vec::new(),
+        };
         let signed = plan.root.sign(&deployment::seal_team_names(&directory, &plan.directory_key));
         let identity = identity::self_certify(
             &plan.root,
@@ -166,7 +175,63 @@ impl Workspace {
     }
 
     pub(super) fn store_directory(&mut self, signed: &SignedDirectory) -> Result<()> {
-        set_meta(&self.conn, "directory", &serde_json::to_string(signed).expect("a directory serializes"))
+        let before = self.listed_devices()?;
+        set_meta(&self.conn, "directory", &serde_json::to_string(signed).expect("a directory serializes"))?;
+        // Grants whose author was not listed wait; a directory listing more laptops brings
+        // them to be looked at again with the next pulled page.
+        if self.listed_devices()?.len() > before.len() {
+            set_meta(&self.conn, "grants_to_look_at_again", "1")?;
+        }
+        self.note_listing()
+    }
+
+    /// The laptops the held directory lists (see `TeamDirectory::devices`).
+    pub(super) fn listed_devices(&self) -> Result<Vec<ListedDevice>> {
+        Ok(self.directory()?.map(|directory| directory.devices).unwrap_or_default())
+    }
+
+    /// Whether the held directory lists this laptop with its own key: its grants then name it
+    /// instead of carrying its certificate.
+    pub(super) fn note_listing(&mut self) -> Result<()> {
+        let listed = self.listed_devices()?;
+        let device_id = self.secrets.device_id.0;
+        if let Some(identity) = self.secrets.membership.as_mut().and_then(|membership| membership.identity.as_mut()) {
+            let key = identity.key.public_key();
+            identity.listed = listed.iter().any(|device| device.device_id == device_id && device.public_key == key);
+        }
+        Ok(())
+    }
+
+    /// Lists in the directory every laptop of `devices` (the server's list) whose certificate
+    /// verifies against the root key and names it, unless revoked or listed already
+    /// (administrators): returns the new signed version to publish, or `None` when nothing was
+    /// added. A listed laptop is never taken out: grants it made stay checkable.
+    pub fn list_certified_devices(&mut self, devices: &[DeviceInfo]) -> Result<Option<SignedDirectory>> {
+        let Some(membership) = self.membership() else { return Ok(None) };
+        if membership.root_key.is_none() {
+            return Ok(None);
+        }
+        let (root_public_key, deployment_id) = (membership.root_public_key.clone(), membership.deployment_id);
+        let Some(mut directory) = self.directory()? else { return Ok(None) };
+        let before = directory.devices.len();
+        for device in devices {
+            if device.revoked || directory.devices.iter().any(|listed| listed.device_id == device.device_id) {
+                continue;
+            }
+            let Some(certificate) = &device.certificate else { continue };
+            let Ok(certified) = certificate.verify(&root_public_key, deployment_id) else { continue };
+            if certified.device_id == device.device_id {
+                directory.devices.push(ListedDevice::from_certified(&certified));
+            }
+        }
+        if directory.devices.len() == before {
+            return Ok(None);
+        }
+        directory.version += 1;
+        let membership = self.secrets.membership.as_ref().expect("checked above");
+        let signed = membership.root_key.as_ref().expect("checked above").sign(&seal_names(membership, &directory));
+        self.store_directory(&signed)?;
+        Ok(Some(signed))
     }
 
     /// Adds a team to the deployment (administrators): a new key pair, and a new signed
@@ -298,7 +363,10 @@ impl Workspace {
             Some(worker),
             Some(&box_secret),
         );
-        Ok(Enrolment { device_id, identity: DeviceIdentity { key, certificate, box_secret: Some(box_secret) } })
+        Ok(Enrolment {
+            device_id,
+            identity: DeviceIdentity { key, certificate, box_secret: Some(box_secret), listed: false },
+        })
     }
 
     /// Creates a workspace that is a device of the deployment an invitation names, once the

@@ -291,6 +291,7 @@ impl Workspace {
         };
         workspace.import_failed_unlocks()?;
         workspace.ensure_identity()?;
+        workspace.note_listing()?;
         Ok(workspace)
     }
 

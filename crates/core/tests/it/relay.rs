@@ -139,6 +139,88 @@ fn signed_by(laptop: &Workspace, case_id: CaseId, key: &CaseKey, team: &Team) ->
         .unwrap()
 }
 
+/// The server's record of a laptop, as an administrator's sync lists them.
+fn device_info(laptop: &Workspace) -> harbour_wire::protocol::DeviceInfo {
+    let membership = laptop.membership().unwrap();
+    harbour_wire::protocol::DeviceInfo {
+        device_id: laptop.device_id().0,
+        team_id: membership.team_id,
+        admin: false,
+        revoked: false,
+        created_at_ms: 0,
+        certificate: Some(membership.identity.as_ref().unwrap().certificate.clone()),
+        wipe: None,
+    }
+}
+
+/// Once the root-signed directory lists a laptop, its grants carry no certificate: a laptop
+/// holding that directory checks them against it; one holding an older directory keeps them
+/// waiting (not accepted, not lost) until a directory lists the author; and a certificate that
+/// a relay attaches — another laptop's genuine one, or one certified by a root of its own —
+/// vouches for nothing.
+#[test]
+fn grants_naming_a_listed_author_are_checked_against_the_directory_and_a_relay_cannot_vouch_for_them() {
+    let mut org = org();
+    let devices = [device_info(&org.nurse_a), device_info(&org.consul)];
+    let signed = org.admin.list_certified_devices(&devices).unwrap().expect("two laptops to list");
+    assert!(org.admin.list_certified_devices(&devices).unwrap().is_none(), "each laptop is listed once");
+    org.nurse_a.accept_directory(&signed).unwrap();
+    let case_id = new_case(&mut org.nurse_a, "Listed Author Person");
+    org.nurse_a.add_note(case_id, "Seen at the clinic").unwrap();
+    let page = push(&mut org.nurse_a);
+    let grants: Vec<&SealedEvent> = page
+        .iter()
+        .filter(|event| event.kind == harbour_core::deployment::GRANT_KIND && event.case_id == case_id.0)
+        .collect();
+    assert!(!grants.is_empty());
+    assert!(grants.iter().all(|grant| grant.ciphertext.len() == 160), "a listed laptop's grants carry no certificate");
+
+    // The administrator holds the directory that lists the author: the case opens.
+    pull(&mut org.admin, &page);
+    assert_eq!(note_texts(&mut org.admin, case_id), vec!["Seen at the clinic".to_owned()]);
+
+    // A relay hands nurse B the grants with a certificate attached: the consul's genuine one,
+    // then one for nurse A's device id certified by a root the relay made. Neither is nurse A.
+    let forger = harbour_core::identity::self_certify(
+        &RootKey::generate(),
+        org.admin.membership().unwrap().deployment_id,
+        org.clinic.id,
+        org.nurse_a.device_id(),
+        1,
+        None,
+    );
+    for certificate in
+        [org.consul.membership().unwrap().identity.as_ref().unwrap().certificate_json(), forger.certificate_json()]
+    {
+        let with_certificate: Vec<SealedEvent> = page
+            .iter()
+            .cloned()
+            .map(|mut event| {
+                if event.kind == harbour_core::deployment::GRANT_KIND {
+                    event.ciphertext.extend_from_slice(certificate.as_bytes());
+                }
+                event
+            })
+            .collect();
+        let report = pull(&mut org.nurse_b, &with_certificate);
+        assert_eq!(report.keys_received, 0, "a certificate the relay attached vouched for a grant");
+        assert!(org.nurse_b.view_case(case_id).is_err());
+    }
+
+    // The genuine grants, to a laptop whose directory does not list their author yet: they wait.
+    // (The grant to the ministry, not nurse B's to check, still holds its number with the
+    // relay's certificate attached: the genuine one is contested, as any number taken is.)
+    let report = pull(&mut org.nurse_b, &page);
+    assert_eq!(report.keys_received, 0);
+    assert!(org.nurse_b.view_case(case_id).is_err());
+    // The directory that lists nurse A arrives (as at the start of a sync): the next page, even
+    // an empty one, looks at the waiting grants again.
+    org.nurse_b.accept_directory(&signed).unwrap();
+    let report = pull(&mut org.nurse_b, &[]);
+    assert_eq!(report.keys_received, 1);
+    assert_eq!(note_texts(&mut org.nurse_b, case_id), vec!["Seen at the clinic".to_owned()]);
+}
+
 #[test]
 fn a_grant_injected_for_an_existing_case_cannot_take_it_over() {
     let mut org = org();

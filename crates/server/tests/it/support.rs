@@ -174,7 +174,9 @@ pub fn team(name: &str) -> Team {
 
 /// A directory of `teams`, signed by `key`.
 pub fn signed_directory(key: &SigningKey, deployment_id: Uuid, version: u64, teams: &[Team]) -> SignedDirectory {
-    let document = serde_json::to_string(&TeamDirectory { deployment_id, version, teams: teams.to_vec() }).unwrap();
+    let document =
+        serde_json::to_string(&TeamDirectory { deployment_id, version, teams: teams.to_vec(), devices: Vec::new() })
+            .unwrap();
     let signature = key.sign(&directory_signing_message(&document));
     SignedDirectory { document, signature: signature.to_bytes().to_vec() }
 }
