@@ -251,6 +251,8 @@ impl Workspace {
         let mut audit_channels: BTreeSet<CaseId> = BTreeSet::new();
         // Each case's earliest new grant to this laptop's teams: the one whose author is checked.
         let mut first_grants: BTreeMap<CaseId, &SealedEvent> = BTreeMap::new();
+        // Cases that received an event whose number another stored event holds.
+        let mut contested_cases: BTreeSet<CaseId> = BTreeSet::new();
         for sealed in events {
             if sealed.format != SEALED_FORMAT {
                 report.refused += 1;
@@ -268,8 +270,11 @@ impl Workspace {
                 Stored::New => {}
                 Stored::Duplicate => continue,
                 Stored::Conflict => {
-                    // Kept aside until a case key shows which of the two is real.
+                    // Kept aside until a case key shows which of the two is real. A contested
+                    // creation can be what a grant already here waited for (its creator is
+                    // known by it), so the case's grants are looked at again below.
                     contest(&tx, sealed)?;
+                    contested_cases.insert(CaseId(sealed.case_id));
                     report.refused += 1;
                     continue;
                 }
@@ -335,7 +340,8 @@ impl Workspace {
             granted.extend(grants_without_key(&tx)?);
             tx.prepare_cached("DELETE FROM meta WHERE key = 'grants_to_look_at_again'")?.execute([])?;
         }
-        let mut candidates: BTreeSet<CaseId> = granted.iter().chain(new_by_case.keys()).copied().collect();
+        let mut candidates: BTreeSet<CaseId> =
+            granted.iter().chain(new_by_case.keys()).chain(contested_cases.iter()).copied().collect();
         // Twice at most: settling a contested number may bring a grant back into the store.
         for _round in 0..2 {
             for case_id in std::mem::take(&mut candidates) {

@@ -540,6 +540,22 @@ fn check_relay(steps: &[Step]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Found by the property below: a forgery takes the number nurse B's next creation will use,
+/// then B's grant of that case arrives alone (it waits: its creator is not known yet), and last
+/// the creation, which is kept aside as contested. The contested creation must send the case's
+/// waiting grant to be looked at again, or the case never opens on nurse A's laptop.
+#[test]
+fn a_creation_whose_number_a_forgery_took_still_opens_its_case() {
+    check_relay(&[
+        Step::Create(0),
+        Step::Create(1),
+        Step::Deliver { to: 0, mask: 0, seed: 0, forge: 2 },
+        Step::Create(1),
+        Step::Deliver { to: 0, mask: 1_908_906_118_484_851_456, seed: 0, forge: 0 },
+    ])
+    .unwrap();
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
         cases: std::env::var("HARBOUR_RELAY_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(12),
