@@ -37,6 +37,7 @@ const COMMANDS: &[&str] = &[
     "add_referral",
     "set_referral_status",
     "referral_packet",
+    "save_referral_letter",
     "list_forms",
     "get_form",
     "record_screening",

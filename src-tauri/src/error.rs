@@ -4,6 +4,7 @@
 //! code the interface says in the worker's language, naming the field by its label.
 
 use harbour_core::model::{Fault, Field};
+use harbour_sync::failure::Failure;
 use serde::Serialize;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -15,6 +16,8 @@ pub struct CommandError {
     pub field: Option<String>,
     /// Every refused value of the form at once, in the form's order.
     pub faults: Vec<FieldFault>,
+    /// For `sync`: why, as a code the interface says in its language (`sync.failure.<code>`).
+    pub reason: Option<Failure>,
 }
 
 /// One refused value: which field (a case field's name, such as `birth_date`, or the form's
@@ -30,7 +33,7 @@ pub type CommandResult<T> = Result<T, CommandError>;
 
 impl CommandError {
     pub fn new(kind: &'static str, message: impl Into<String>) -> CommandError {
-        CommandError { kind, message: message.into(), field: None, faults: Vec::new() }
+        CommandError { kind, message: message.into(), field: None, faults: Vec::new(), reason: None }
     }
 
     /// Several refusals of one form as one error (each core error an `Invalid`; any other error
@@ -58,6 +61,11 @@ impl CommandError {
         CommandError::from(harbour_core::Error::invalid(field, problem))
     }
 
+    /// A sync or server failure: the interface says `reason` in its language.
+    pub fn sync(reason: Failure, message: impl Into<String>) -> CommandError {
+        CommandError { reason: Some(reason), ..CommandError::new("sync", message) }
+    }
+
     pub fn internal(message: impl Into<String>) -> CommandError {
         CommandError::new("internal", message)
     }
@@ -76,7 +84,13 @@ impl From<harbour_core::Error> for CommandError {
                     None => field.clone(),
                 };
                 let faults = fault.map(|fault| FieldFault { field: field.clone(), fault }).into_iter().collect();
-                return CommandError { kind: "invalid", message: error.to_string(), field: Some(field), faults };
+                return CommandError {
+                    kind: "invalid",
+                    message: error.to_string(),
+                    field: Some(field),
+                    faults,
+                    reason: None,
+                };
             }
             other => kind_of(other),
         };
@@ -91,7 +105,7 @@ impl From<harbour_core::Error> for CommandError {
             Error::CaseNotFound(_) => "This case is not on this laptop. Search for it in the case list.".into(),
             _ => error.to_string(),
         };
-        CommandError { kind, message, field: None, faults: Vec::new() }
+        CommandError { kind, message, field: None, faults: Vec::new(), reason: None }
     }
 }
 
@@ -110,7 +124,6 @@ pub const KINDS: &[&str] = &[
     "file_exists",
     "locked",
     "sync",
-    "sync_busy",
     "internal",
 ];
 
@@ -150,14 +163,14 @@ impl From<harbour_sync::SyncError> for CommandError {
     fn from(error: harbour_sync::SyncError) -> CommandError {
         match error {
             harbour_sync::SyncError::Core(core) => core.into(),
-            other => CommandError::new("sync", other.to_string()),
+            other => CommandError::sync(Failure::from(&other), other.to_string()),
         }
     }
 }
 
 impl From<harbour_sync::client::ClientError> for CommandError {
     fn from(error: harbour_sync::client::ClientError) -> CommandError {
-        CommandError::new("sync", error.to_string())
+        CommandError::sync(Failure::from(&error), error.to_string())
     }
 }
 
@@ -221,6 +234,53 @@ mod tests {
         ]
     }
 
+    /// A `const NAME = { kind: "key", … };` map of an interface file: kind → key.
+    fn interface_map(file: &str, name: &str) -> BTreeMap<String, String> {
+        let source =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/js").join(file)).unwrap();
+        let start = source.find(&format!("const {name} = {{")).unwrap_or_else(|| panic!("{file} has {name}"));
+        let body = &source[start..];
+        let body = &body[..body.find("};").expect("the map ends")];
+        body.lines()
+            .filter_map(|line| line.trim().trim_end_matches(',').split_once(": "))
+            .map(|(kind, key)| (kind.trim().to_owned(), key.trim().trim_matches('"').to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn every_sync_failure_is_a_sentence_in_every_language_and_no_raw_message_is_shown() {
+        let keys = interface_map("i18n.js", "SYNC_FAILURE_KEYS");
+        let strings = strings();
+        for failure in Failure::ALL {
+            let code = failure.code();
+            let key = keys.get(code).unwrap_or_else(|| panic!("ui/js/i18n.js SYNC_FAILURE_KEYS does not say `{code}`"));
+            assert!(
+                translated(&strings, key),
+                "`{key}` (sync failure `{code}`) is not in strings.json in en, es and fr"
+            );
+        }
+        assert_eq!(keys.len(), Failure::ALL.len(), "SYNC_FAILURE_KEYS lists a failure the shell never sends");
+        // Every sentence of the sync bar comes from the table: it never reads the status's
+        // `message` (the engine's English), and a `sync` error's sentence is its reason's.
+        let bar = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/js/syncbar.js")).unwrap();
+        assert!(!bar.contains(".message"), "ui/js/syncbar.js shows a status's raw message");
+        for key in bar.split("t(\"").skip(1).filter_map(|rest| rest.split('"').next()) {
+            assert!(translated(&strings, key), "the sync bar's `{key}` is not in strings.json in en, es and fr");
+        }
+        let revoked = CommandError::from(harbour_sync::client::ClientError::Unauthorized { url: "https://x".into() });
+        assert_eq!((revoked.kind, revoked.reason), ("sync", Some(Failure::Refused)));
+        let json = serde_json::to_value(&revoked).unwrap();
+        assert_eq!(json["reason"], "refused", "the interface receives the reason's code");
+        let i18n = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/js/i18n.js")).unwrap();
+        let error_text = &i18n[i18n.find("export function errorText").expect("errorText")..];
+        assert!(
+            error_text[..error_text.find("\n}").unwrap()].contains(
+                "if (error && error.kind === \"sync\") return { sentence: syncFailureText(error.reason), detail: \"\" }"
+            ),
+            "a `sync` error is said by its reason, without the server's sentence"
+        );
+    }
+
     /// `KINDS` of ui/js/api.js: the kinds the interface keeps (any other becomes `internal`).
     fn interface_kinds() -> Vec<String> {
         let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/js/api.js")).unwrap();
@@ -257,7 +317,7 @@ mod tests {
         for code in Fault::CODES {
             assert!(translated(&strings, &format!("error.fault.{code}")), "fault `{code}` has no translation");
         }
-        for kind in ["locked", "sync", "sync_busy", "internal"] {
+        for kind in ["locked", "sync", "internal"] {
             assert!(KINDS.contains(&kind), "the shell's own kind `{kind}` is listed");
         }
     }

@@ -1531,3 +1531,9 @@ fn the_dashboard_opens_the_cases_behind_each_number_filters_and_prints() {
         }
     }
 }
+
+#[path = "desktop_data.rs"]
+mod data;
+
+#[path = "desktop_sync_words.rs"]
+mod sync_words;

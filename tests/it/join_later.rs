@@ -74,3 +74,60 @@ fn a_standalone_laptop_joins_later_and_its_cases_reach_the_ministry() {
         "the server holds no name in clear"
     );
 }
+
+/// `harbour join`: the same, from the command line, with the invitation read from a file; the
+/// first sync runs at once, and a second join is refused without touching the workspace.
+#[test]
+fn harbour_join_moves_a_standalone_workspace_into_the_organisation() {
+    let root = tempfile::tempdir().unwrap();
+    let store = ServerStore::new(&Backend::Sqlite, &root.path().join("server"));
+    let bootstrap = store.init();
+    let server = store.start();
+    let ministry = root.path().join("ministry");
+    assert!(harbour(&ministry, &["init", "--worker", "Administrator"]).status.success());
+    harbour_json(&ministry, &["deployment", "create", "--server", &server.url, "--bootstrap-token", &bootstrap]);
+    harbour_json(&ministry, &["team", "create", "Embassy"]);
+    let invited = harbour_json(&ministry, &["invite", "create", "--team", "Embassy"]);
+
+    let embassy = root.path().join("embassy");
+    assert!(harbour(&embassy, &["init", "--worker", "Consul"]).status.success());
+    let case = harbour_json(&embassy, &["case", "new", "--name", "Invented Quillon Marsbury"]);
+    harbour_json(&embassy, &["note", "add", case["code"].as_str().unwrap(), "--text", "Invented first meeting"]);
+    let before = Workspace::unlock(&embassy, PASSPHRASE).unwrap().device_id();
+    let invitation_file = root.path().join("invitation.txt");
+    std::fs::write(&invitation_file, invited["invitation"].as_str().unwrap()).unwrap();
+
+    let joined = harbour_json(
+        &embassy,
+        &[
+            "join",
+            "--invitation",
+            &format!("@{}", invitation_file.display()),
+            "--code",
+            invited["code"].as_str().unwrap(),
+        ],
+    );
+    assert_eq!(joined["team"], "Embassy");
+    assert_eq!(joined["cases"], 1);
+    assert_eq!(joined["device_id"], serde_json::json!(before), "the laptop keeps its id");
+    assert!(
+        joined["first_sync"]["pushed"].as_u64().unwrap() >= 4,
+        "the case, its note and their grants are sent at once: {joined}"
+    );
+    let status = harbour_json(&embassy, &["sync"]);
+    assert_eq!(status["pushed"], 0, "nothing was left waiting");
+
+    let again = harbour(&embassy, &["join", "--invitation", invited["invitation"].as_str().unwrap(), "--code", "x"]);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already belongs to an organisation"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+
+    harbour_json(&ministry, &["sync"]);
+    let shown = harbour_json(&ministry, &["case", "show", case["code"].as_str().unwrap()]);
+    assert_eq!(shown["fields"]["name"], case["name"], "the ministry reads the case recorded before joining");
+    assert_eq!(shown["notes"].as_array().map(Vec::len), Some(1));
+    assert!(store.plaintext_found(&["Quillon", "Marsbury"]).is_empty(), "the server holds no name in clear");
+}

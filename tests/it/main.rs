@@ -10,6 +10,7 @@ mod export;
 mod join_later;
 mod load;
 mod no_plaintext;
+mod referrals;
 mod relay_attacks;
 mod screening;
 mod sync;

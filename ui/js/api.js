@@ -16,7 +16,6 @@ const KINDS = [
   "too_large",
   "file_exists",
   "sync",
-  "sync_busy",
   "internal",
 ];
 
@@ -67,6 +66,8 @@ export function toError(raw) {
       field: typeof value.field === "string" ? value.field : null,
       // Every refused field as data: {field, code, max?} (docs/DESKTOP.md).
       faults: Array.isArray(value.faults) ? value.faults.filter((fault) => fault && typeof fault.field === "string" && typeof fault.code === "string") : [],
+      // For `sync`: why, as a code the interface translates (i18n.js `syncFailureText`).
+      reason: typeof value.reason === "string" ? value.reason : null,
     };
   }
   const message = value && typeof value.message === "string" ? value.message : String(value);

@@ -146,7 +146,6 @@ const ERROR_KEYS = {
   not_discardable: "error.not_discardable",
   already_referred: "error.already_referred",
   directory_not_editable: "error.directory_not_editable",
-  sync_busy: "error.sync_busy",
   workspace_exists: "error.workspace_exists",
   no_workspace: "error.no_workspace",
   sync: "error.sync",
@@ -155,16 +154,43 @@ const ERROR_KEYS = {
   internal: "error.internal",
 };
 
+// Why a sync or a call to the server failed (`harbour_sync::failure::Failure`; the test in
+// src-tauri/src/error.rs checks that every code is here and translated). The server's and core's
+// own English sentences are never shown for these.
+const SYNC_FAILURE_KEYS = {
+  unreachable: "sync.failure.unreachable",
+  busy: "sync.failure.busy",
+  server_error: "sync.failure.server_error",
+  refused: "sync.failure.refused",
+  not_allowed: "sync.failure.not_allowed",
+  rejected: "sync.failure.rejected",
+  too_large: "sync.failure.too_large",
+  not_understood: "sync.failure.not_understood",
+  address: "sync.failure.address",
+  connection: "sync.failure.connection",
+  not_enrolled: "sync.failure.not_enrolled",
+  wiped: "sync.failure.wiped",
+  interrupted: "sync.failure.interrupted",
+  local: "sync.failure.local",
+};
+
+/** The sentence for a sync failure's code (`error.sync` when the code is unknown). */
+export function syncFailureText(reason) {
+  const key = SYNC_FAILURE_KEYS[reason];
+  return key && has(key) ? t(key) : t("error.sync");
+}
+
 /**
  * What to tell the worker about an error: the translated sentence for its kind and, when the
  * shell's own sentence adds something (which field, what is allowed), that too.
  */
 export function errorText(error) {
+  if (error && error.kind === "sync") return { sentence: syncFailureText(error.reason), detail: "" };
   const key = ERROR_KEYS[error && error.kind];
   const sentence = key && has(key) ? t(key) : t("error.internal");
   const detail = error && error.message ? error.message : "";
   // Core's own sentence is English: it is added only to the English interface, so a Spanish or
   // French screen never shows a sentence that was not translated.
-  const showDetail = lang === "en" && ["invalid", "sync", "internal", "not_found"].includes(error && error.kind);
+  const showDetail = lang === "en" && ["invalid", "internal", "not_found"].includes(error && error.kind);
   return { sentence, detail: showDetail && detail !== sentence ? detail : "" };
 }

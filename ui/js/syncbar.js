@@ -3,7 +3,7 @@
 
 import { call } from "./api.js";
 import { h } from "./dom.js";
-import { dateTime, number, plural, t, time } from "./i18n.js";
+import { dateTime, number, plural, syncFailureText, t, time } from "./i18n.js";
 
 const state = {
   unlocked: false,
@@ -150,7 +150,8 @@ function describe() {
     case "failed":
       return [
         "failed",
-        `${t("ui.sync.failed")} ${status.message || ""} ${retryText(status.retry_in_ms)}`.replace(/\s+/g, " ").trim(),
+        // The reason's sentence in the worker's language; the shell's English `message` is never shown.
+        `${t("ui.sync.failed")} ${syncFailureText(status.reason)} ${retryText(status.retry_in_ms)}`,
         null,
         true,
       ];

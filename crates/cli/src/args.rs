@@ -89,6 +89,16 @@ pub enum Command {
         #[arg(long)]
         worker: Option<String>,
     },
+    /// Join an organisation with this laptop's workspace, keeping its cases (a laptop that
+    /// started on its own): they are granted to the invitation's team and the ministry and sent.
+    Join {
+        /// The invitation text (or @FILE to read it from a file).
+        #[arg(long)]
+        invitation: String,
+        /// The one-time code that came by another channel.
+        #[arg(long)]
+        code: String,
+    },
     /// The deployment's laptops.
     #[command(subcommand)]
     Device(crate::sync_cmd::DeviceCommand),

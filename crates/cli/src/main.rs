@@ -201,18 +201,27 @@ fn run(cli: Cli) -> Result<()> {
         Command::Backup(args) => export::backup(args, unlock, &out)?,
         Command::Restore(args) => export::restore(args, &dir, cli.global.passphrase_file.as_deref(), &out)?,
         Command::Import(command) => export::import(command, unlock, &out)?,
+        Command::Join { invitation, code } => {
+            sync_cmd::join_later(unlock()?, &invitation_text(invitation)?, &code, &out)?;
+        }
         Command::Enroll { invitation, code, worker } => {
-            let invitation = match invitation.strip_prefix('@') {
-                Some(file) => std::fs::read_to_string(file)
-                    .with_context(|| format!("could not read the invitation file {file}"))?,
-                None => invitation,
-            };
+            let invitation = invitation_text(invitation)?;
             let passphrase = passphrase::new(cli.global.passphrase_file.as_deref(), "HARBOUR_PASSPHRASE")?;
             let worker = worker.unwrap_or_else(default_worker);
             sync_cmd::enroll(&dir, &invitation, &code, worker, &passphrase, &out)?;
         }
     }
     Ok(())
+}
+
+/// An invitation given on the command line, or read from @FILE.
+fn invitation_text(invitation: String) -> Result<String> {
+    Ok(match invitation.strip_prefix('@') {
+        Some(file) => {
+            std::fs::read_to_string(file).with_context(|| format!("could not read the invitation file {file}"))?
+        }
+        None => invitation,
+    })
 }
 
 fn case(command: CaseCommand, mut workspace: Workspace, out: &Output) -> Result<()> {

@@ -249,6 +249,31 @@ pub fn enroll(
     Ok(())
 }
 
+/// `harbour join`: this workspace joins the invitation's organisation and keeps its cases, then
+/// sends them in a first sync.
+pub fn join_later(workspace: Workspace, invitation: &str, code: &str, out: &Output) -> Result<()> {
+    let runtime = runtime()?;
+    let device_id = workspace.device_id();
+    let workspace = Mutex::new(workspace);
+    let joined = runtime.block_on(harbour_sync::join_later::join_later(&workspace, invitation, code))?;
+    let first_sync = runtime.block_on(sync_once(&workspace, &joined.client, &mut |_| {}));
+    if out.json {
+        out.value(&json!({
+            "device_id": device_id,
+            "team": joined.team,
+            "cases": joined.cases,
+            "first_sync": first_sync.as_ref().ok(),
+        }));
+    } else {
+        println!("This laptop joined the team {}, keeping its {} cases.", joined.team, joined.cases);
+        match first_sync {
+            Ok(summary) => println!("First sync: {} events sent, {} received.", summary.pushed, summary.pulled),
+            Err(error) => println!("The first sync did not finish ({error}); run `harbour sync` later."),
+        }
+    }
+    Ok(())
+}
+
 pub fn device(command: DeviceCommand, workspace: Workspace, out: &Output) -> Result<()> {
     let client = client_for(&workspace)?;
     let runtime = runtime()?;

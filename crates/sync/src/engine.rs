@@ -429,7 +429,7 @@ impl Drop for Prefetch {
 }
 
 /// Runs a local step with the workspace locked.
-fn with<T>(
+pub(crate) fn with<T>(
     workspace: &Mutex<Workspace>,
     step: impl FnOnce(&mut Workspace) -> harbour_core::Result<T>,
 ) -> Result<T, SyncError> {
@@ -496,6 +496,8 @@ pub enum SyncStatus {
     /// The sync failed for a reason a person must act on (a revoked laptop, a refused event).
     Failed {
         message: String,
+        /// Why, as a code the interface translates (it never shows `message`).
+        reason: crate::failure::Failure,
         retry_in_ms: u64,
     },
 }
@@ -563,7 +565,11 @@ pub async fn background_loop(
                         on_status(if error.is_transient() {
                             SyncStatus::Offline { waiting, retry_in_ms: delay.as_millis() as u64 }
                         } else {
-                            SyncStatus::Failed { message: error.to_string(), retry_in_ms: delay.as_millis() as u64 }
+                            SyncStatus::Failed {
+                                message: error.to_string(),
+                                reason: (&error).into(),
+                                retry_in_ms: delay.as_millis() as u64,
+                            }
                         });
                         delay
                     }

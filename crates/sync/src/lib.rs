@@ -3,6 +3,8 @@
 
 pub mod client;
 pub mod engine;
+pub mod failure;
+pub mod join_later;
 
 pub use engine::{
     Backoff, LoopSettings, Progress, SyncError, SyncStatus, SyncSummary, background_loop, client_for,

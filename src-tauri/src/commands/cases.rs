@@ -216,12 +216,10 @@ pub fn close_case(
 }
 
 /// Deletes a case created by mistake that never left this laptop (`Workspace::discard_case`).
-/// Refused while a sync runs: the case's changes may be on their way to the server.
+/// A case whose changes a running sync has already taken to send is refused by core in the
+/// same transaction as the deletion (`not_discardable`), so no sync can slip in between.
 #[tauri::command(async)]
-pub fn discard_case(session: State<'_, Session>, sync: State<'_, SyncRunner>, id: String) -> CommandResult<()> {
-    if matches!(sync.last(), Some(harbour_sync::SyncStatus::Syncing { .. })) {
-        return Err(CommandError::new("sync_busy", "Harbour is sending changes right now. Try again in a moment."));
-    }
+pub fn discard_case(session: State<'_, Session>, id: String) -> CommandResult<()> {
     session.with(|workspace| {
         let case_id = workspace.resolve(&id)?;
         workspace.discard_case(case_id)

@@ -7,6 +7,7 @@
 
 pub mod backup;
 pub mod cases;
+pub mod letter;
 pub mod screening;
 pub mod session;
 pub mod stats;
@@ -43,6 +44,7 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         cases::add_referral,
         cases::set_referral_status,
         cases::referral_packet,
+        letter::save_referral_letter,
         screening::list_forms,
         screening::get_form,
         screening::record_screening,

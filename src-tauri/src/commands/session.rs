@@ -102,25 +102,14 @@ pub struct JoinedLater {
 }
 
 /// Settings → join an organisation: this standalone laptop joins with an invitation and its
-/// code, keeping its id and its cases (`Workspace::join_later`). The workspace is not locked
-/// while the server redeems the invitation.
+/// code, keeping its id and its cases (`harbour_sync::join_later`, as `harbour join`). The
+/// workspace is not locked while the server redeems the invitation.
 #[tauri::command]
 pub async fn join_organisation(app: AppHandle, input: JoinLaterInput) -> CommandResult<JoinedLater> {
     let shared = app.state::<Session>().shared()?;
-    let (invitation, enrolment) = {
-        let workspace = state::lock(&shared);
-        if workspace.membership().is_some() {
-            return Err(CommandError::invalid("invitation", "this laptop already belongs to an organisation"));
-        }
-        let invitation = harbour_core::deployment::open_invitation(input.invitation.trim(), input.code.trim())?;
-        let enrolment = Workspace::prepare_enrolment_as(&invitation, workspace.worker(), workspace.device_id())?;
-        (invitation, enrolment)
-    };
-    let redeemer = harbour_sync::client::Client::new(&invitation.server_url)?.with_token(&invitation.invitation_token);
-    let redeemed = redeemer.redeem_invitation(enrolment.device_id.0, &enrolment.identity.certificate).await?;
-    let cases = state::lock(&shared).join_later(&invitation, enrolment, &redeemed.device_token)?;
+    let joined = harbour_sync::join_later::join_later(&shared, &input.invitation, &input.code).await?;
     app.state::<SyncRunner>().start(&app, &shared);
-    Ok(JoinedLater { status: status(&app.state::<Session>(), &app.state::<Settings>())?, cases })
+    Ok(JoinedLater { status: status(&app.state::<Session>(), &app.state::<Settings>())?, cases: joined.cases })
 }
 
 #[tauri::command(async)]

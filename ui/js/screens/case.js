@@ -8,6 +8,7 @@ import { country, dateTime, day, languageName, t, tx } from "../i18n.js";
 import { choices, codeLabel, loadLists } from "../codes.js";
 import { loadDirectory, serviceName } from "../directory.js";
 import * as drafts from "../drafts.js";
+import { letterControl } from "../letter.js";
 import { busy, dateInput, errorBox, field, picker, showError, showFaults, writeDay } from "../ui.js";
 
 /** The case on screen; dropped when Harbour locks. */
@@ -718,6 +719,7 @@ function paintReferrals(root, state, update) {
           )
         : null,
       slot,
+      letterControl(state.id, referral),
     );
   });
   replace(root, 

@@ -573,7 +573,9 @@ impl Workspace {
 
     // ----- events (what sync exchanges) -----
 
-    /// Sealed events of this device not yet acknowledged by the server, oldest first.
+    /// Sealed events of this device not yet acknowledged by the server, oldest first. Handing
+    /// them out is remembered: they may reach the server from now on, so their cases can no
+    /// longer be discarded ([`Workspace::discard_case`]).
     pub fn pending_events(&self, limit: usize) -> Result<Vec<SealedEvent>> {
         let mut statement = self.conn.prepare_cached(
             "SELECT id, case_id, kind, device_id, device_seq, hlc, key_id, nonce, ciphertext
@@ -581,7 +583,9 @@ impl Workspace {
         )?;
         let (device, cursor) = self.unsent_range()?;
         let rows = statement.query_map(params![device, cursor, limit as i64], sealed_from_row)?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        let events = rows.collect::<Result<Vec<_>, _>>()?;
+        discard::note_handed_out(&self.conn, &events)?;
+        Ok(events)
     }
 
     /// Every sealed event of a case, in fold order.

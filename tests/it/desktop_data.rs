@@ -1,0 +1,224 @@
+//! Data that leaves the desktop app on purpose (issue 13): a referral's printed letter and case
+//! summary saved as a PDF from the case page, and Settings → Back up restored by `harbour
+//! restore`. A submodule of `desktop`, so it drives the app with the same `Harbour` fixture.
+
+use std::path::Path;
+use std::process::Command;
+
+use super::*;
+
+/// The text of a PDF, read back by poppler's `pdftotext` (another program than the writer).
+fn pdf_text(pdf: &Path) -> String {
+    let output = Command::new("pdftotext")
+        .args(["-layout", "-enc", "UTF-8"])
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext runs (poppler-utils; tests/run.sh installs it)");
+    assert!(output.status.success(), "pdftotext could not read the letter");
+    String::from_utf8(output.stdout).expect("pdftotext writes UTF-8")
+}
+
+/// The app with an empty data directory and a home folder of its own (where the letters'
+/// default folder is).
+fn start_with_home(home: &Path) -> Harbour {
+    let (data, config) = (home.join("data"), home.join(".config"));
+    let env = [("HOME", home.to_str().unwrap()), ("XDG_CONFIG_HOME", config.to_str().unwrap())];
+    let desktop = Desktop::start_on(&binary("harbour-desktop"), &data, &env);
+    let session = desktop.session();
+    Harbour { session, desktop, shots: Screenshots::new() }
+}
+
+/// Where `selector`, the main area and the sync bar are (for a failed "on screen" check).
+fn rects(app: &Harbour, selector: &str) -> Value {
+    app.session.execute(
+        "const r = (e) => e ? [Math.round(e.getBoundingClientRect().top), Math.round(e.getBoundingClientRect().bottom)] : null;
+         return {element: r(document.querySelector(arguments[0])), main: r(document.getElementById('main')),
+                 bar: r(document.getElementById('sync-bar')), window: window.innerHeight};",
+        json!([selector]),
+    )
+}
+
+/// The case page of `code`, from the case list.
+fn open_case(app: &Harbour, code: &str) {
+    app.go_to_cases();
+    app.click(&format!(".case-row[data-code=\"{code}\"]"));
+    app.wait_screen("case");
+    app.session.wait_until("the case page", Duration::from_secs(10), || (app.text("#case-code") == code).then_some(()));
+}
+
+/// Save letter as PDF, in `language` at `width`×`height`: the letter and case summary are written
+/// where the worker said (or to the documented folder when they said nothing), in the language
+/// chosen, with what the consent covers and nothing it leaves out; a file is never replaced.
+fn a_referral_letter_is_saved_as_pdf(language: &str, width: u32, height: u32) {
+    let home = tempfile::tempdir().unwrap();
+    let app = start_with_home(home.path());
+    app.wait_screen("first-run");
+    app.create_workspace();
+    if language != "en" {
+        app.set_language(language);
+    }
+    let size = app.session.set_window_size(width, height);
+    assert_eq!([size[2], size[3]], [width, height], "the window's size");
+    let (phone, place, note) = ("+17584529911", "Vieux-Fort Quarry Road", "Mentioned an uncle in Soufrière");
+    let code = case_with(&app, "Thessaly Marrowind", &[("sex", "female"), ("phone", phone), ("location", place)]);
+    let id = app.invoke("get_case", json!({"id": code}))["case"]["id"].as_str().unwrap().to_owned();
+    app.invoke("add_note", json!({"id": id, "text": note}));
+    open_case(&app, &code);
+
+    // A referral with the default consent: identity and case summary, not contact or notes.
+    app.click("#add-referral");
+    app.session.find("#referral-form");
+    let service = app
+        .session
+        .execute(
+            "return [...document.querySelectorAll('#referral-service option')].map(o => o.value).find(v => v) || null",
+            json!([]),
+        )
+        .as_str()
+        .expect("the directory offers a service")
+        .to_owned();
+    app.choose("#referral-service", &service);
+    app.click("#referral-consent");
+    app.click("#referral-submit");
+    app.session.wait_for(".referral[data-status=\"sent\"]", Duration::from_secs(10));
+
+    // Saved where the worker says, in the interface's language by default.
+    app.click(".referral-letter");
+    app.session.wait_for("#letter-form", Duration::from_secs(10));
+    assert_eq!(app.session.find("#letter-lang").property("value"), json!(language), "the letter's language");
+    let chosen = home.path().join(format!("letter-{language}.pdf"));
+    app.fill("#letter-path", chosen.to_str().unwrap());
+    assert!(app.in_view("#letter-save"), "Save is on screen, above the sync bar: {}", rects(&app, "#letter-save"));
+    app.shot(&format!("referral-letter-{language}-{width}"));
+    app.click("#letter-save");
+    let saved = app.session.wait_until("the letter to be saved", Duration::from_secs(20), || {
+        app.session.try_find("#letter-saved").map(|done| done.text()).filter(|text| !text.is_empty())
+    });
+    let expected = translation("ui.letter.saved", language).replace("{path}", chosen.to_str().unwrap());
+    assert_eq!(saved, expected, "the notice says where the letter is, in the interface's language");
+    let titles = [("en", "Referral letter"), ("es", "Carta de derivación"), ("fr", "Lettre d'orientation")];
+    let title = |lang: &str| titles.iter().find(|(code, _)| *code == lang).unwrap().1;
+    let check = |pdf: &Path, lang: &str| {
+        assert!(std::fs::read(pdf).unwrap().starts_with(b"%PDF-"), "a PDF was written");
+        let text = pdf_text(pdf);
+        for expected in [title(lang), "Thessaly Marrowind", code.as_str()] {
+            assert!(text.contains(expected), "the {lang} letter holds {expected:?}");
+        }
+        for (other, words) in titles.iter().filter(|(other, _)| *other != lang) {
+            assert!(!text.contains(words), "the {lang} letter has no {other} title");
+        }
+        // Not consented: the contact (phone, place) and the notes.
+        for absent in [phone, "Vieux-Fort", "Quarry", "uncle", "Soufrière", WORKER] {
+            assert!(!text.contains(absent), "the {lang} letter must not carry a detail the consent leaves out");
+        }
+    };
+    check(&chosen, language);
+
+    // The same file again is refused and left as it was; with no path, the documented folder.
+    let before = std::fs::read(&chosen).unwrap();
+    app.click("#letter-save");
+    app.session.wait_until("the refusal", Duration::from_secs(20), || {
+        app.session.try_find("#letter-error").filter(|error| !error.text().is_empty()).map(|error| error.text())
+    });
+    assert_eq!(app.text("#letter-error"), translation("error.file_exists", language));
+    assert_eq!(std::fs::read(&chosen).unwrap(), before, "the first letter is untouched");
+    app.choose("#letter-lang", "fr");
+    app.session.find("#letter-path").clear();
+    app.click("#letter-save");
+    let saved = app.session.wait_until("the second letter", Duration::from_secs(20), || {
+        app.session.try_find("#letter-saved").map(|done| done.text()).filter(|text| !text.is_empty())
+    });
+    let folder = home.path().join("Harbour letters");
+    let written: Vec<_> = std::fs::read_dir(&folder).expect("the default folder was made").flatten().collect();
+    assert_eq!(written.len(), 1, "one letter in the default folder");
+    let path = written[0].path();
+    assert!(path.file_name().unwrap().to_str().unwrap().ends_with("-fr.pdf"), "named with its language");
+    assert!(saved.contains(path.to_str().unwrap()), "the notice shows the default folder's path");
+    check(&path, "fr");
+
+    let audit = harbour_json_unlocked(app.desktop.data_dir(), &["audit", "show", "--limit", "20"]);
+    let exports = audit.as_array().unwrap().iter().filter(|entry| entry["action"] == "referral.export").count();
+    assert_eq!(exports, 2, "each letter written is recorded as the referral's export, as the CLI's are");
+}
+
+#[test]
+fn a_referral_letter_is_saved_as_pdf_in_english_at_1366x768() {
+    a_referral_letter_is_saved_as_pdf("en", 1366, 768);
+}
+
+#[test]
+fn a_referral_letter_is_saved_as_pdf_in_spanish_at_1024x600() {
+    a_referral_letter_is_saved_as_pdf("es", 1024, 600);
+}
+
+/// Settings → Back up, in `language` at `width`×`height`: the backup written while the app runs
+/// restores on another laptop with `harbour restore` and the workspace's passphrase, with its
+/// cases; a second backup to the same file is refused.
+fn settings_back_up_restores_with_harbour_restore(language: &str, width: u32, height: u32) {
+    let app = Harbour::start();
+    app.wait_screen("first-run");
+    app.create_workspace();
+    let size = app.session.set_window_size(width, height);
+    assert_eq!([size[2], size[3]], [width, height], "the window's size");
+    let first = case_with(&app, "Corisande Pellworth", &[("sex", "female")]);
+    let second = case_with(&app, "Idris Tamworthy", &[]);
+    if language == "en" {
+        app.click("#settings-button");
+        app.wait_screen("settings");
+    } else {
+        app.set_language(language);
+    }
+    let stick = tempfile::tempdir().unwrap();
+    let file = stick.path().join("harbour.hbk");
+    app.session.wait_for("#backup-path", Duration::from_secs(10));
+    app.fill("#backup-path", file.to_str().unwrap());
+    app.session.execute("document.getElementById('backup-save').scrollIntoView({block: 'center'})", json!([]));
+    assert!(app.in_view("#backup-save"), "the backup button is on screen: {}", rects(&app, "#backup-save"));
+    app.click("#backup-save");
+    let done = app.session.wait_until("the backup", Duration::from_secs(60), || {
+        app.session.try_find("#backup-done").map(|done| done.text()).filter(|text| !text.is_empty())
+    });
+    let expected = translation("ui.settings.backup_done", language)
+        .replace("{cases}", "2")
+        .replace("{path}", file.to_str().unwrap());
+    assert_eq!(done, expected, "the notice says how many cases and where, in the interface's language");
+    assert!(
+        plaintext_found(stick.path(), &["Corisande", "Pellworth", "Tamworthy"]).is_empty(),
+        "the backup is encrypted"
+    );
+
+    // The same file again: refused, nothing replaced.
+    let bytes = std::fs::read(&file).unwrap();
+    app.click("#backup-save");
+    app.session.wait_until("the refusal", Duration::from_secs(20), || {
+        app.session.try_find("#backup-error").filter(|error| !error.text().is_empty()).map(|_| ())
+    });
+    assert_eq!(app.text("#backup-error"), translation("error.file_exists", language));
+    assert_eq!(std::fs::read(&file).unwrap(), bytes);
+
+    // Another laptop restores it with the command line and the workspace's passphrase.
+    let new_laptop = tempfile::tempdir().unwrap();
+    let restored_dir = new_laptop.path().join("harbour");
+    let restored = harbour_json_unlocked(&restored_dir, &["restore", file.to_str().unwrap()]);
+    assert_eq!(restored["cases"], 2);
+    let listed = harbour_json_unlocked(&restored_dir, &["case", "list"]);
+    let mut codes: Vec<&str> = listed.as_array().unwrap().iter().filter_map(|case| case["code"].as_str()).collect();
+    codes.sort_unstable();
+    let mut expected = vec![first.as_str(), second.as_str()];
+    expected.sort_unstable();
+    assert_eq!(codes, expected, "the restored laptop holds the same cases");
+    let shown = harbour_json_unlocked(&restored_dir, &["case", "show", &first]);
+    assert!(shown["fields"]["name"] == "Corisande Pellworth", "the restored case reads as it was written");
+    assert!(harbour_json_unlocked(&restored_dir, &["audit", "verify"])["ok"] == true, "the audit chain is intact");
+}
+
+#[test]
+fn settings_back_up_restores_in_english_at_1366x768() {
+    settings_back_up_restores_with_harbour_restore("en", 1366, 768);
+}
+
+#[test]
+fn settings_back_up_restores_in_spanish_at_1024x600() {
+    settings_back_up_restores_with_harbour_restore("es", 1024, 600);
+}
