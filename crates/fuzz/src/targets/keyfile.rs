@@ -90,6 +90,7 @@ pub(crate) fn key_file_seeds() -> Vec<Vec<u8>> {
                 key: SigningSecret::from_secret(fixture.identity.key.secret().clone()),
                 certificate: fixture.identity.certificate.clone(),
                 box_secret: fixture.identity.box_secret.clone(),
+                listed: false,
             }),
             directory_key: Some(fixture.directory_key.clone()),
         }),
