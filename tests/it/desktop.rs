@@ -788,6 +788,11 @@ fn a_standalone_laptop_joins_its_organisation_from_settings(language: &str, widt
     }
     app.session.wait_for("#join-later-invitation", Duration::from_secs(10));
     assert_eq!(app.text("#join-later-title"), translation("ui.join_later.title", language));
+    app.session.wait_for_script(
+        "a standalone laptop to offer to edit its service directory",
+        Duration::from_secs(10),
+        "return document.querySelectorAll('#directory-panel .directory-edit').length > 0",
+    );
     app.fill("#join-later-invitation", invited["invitation"].as_str().unwrap());
     app.fill("#join-later-code", invited["code"].as_str().unwrap());
     app.session.execute("document.getElementById('join-later-submit').scrollIntoView({block: 'nearest'})", json!([]));
@@ -799,6 +804,13 @@ fn a_standalone_laptop_joins_its_organisation_from_settings(language: &str, widt
     });
     let expected = translation("ui.join_later.done_one", language).replace("{team}", "Clinic");
     assert_eq!(done, expected, "the notice says which team and that the case moves");
+    // The directory is now the administrator's: the panel stops offering to edit it.
+    app.session.wait_for_script(
+        "the service directory to be read-only once the laptop joined",
+        Duration::from_secs(10),
+        "return !!document.getElementById('directory-panel') \
+         && document.querySelectorAll('#directory-panel .directory-edit').length === 0",
+    );
     app.session.wait_until("the sync bar to say everything was sent", Duration::from_secs(60), || {
         (app.sync_state() == "synced").then_some(())
     });

@@ -8,7 +8,8 @@ import { t } from "./i18n.js";
 import { busy, errorBox, field, formIsComplete, markInvalid, showError } from "./ui.js";
 
 /** Fills `slot` with the join form on a standalone laptop; leaves it empty otherwise. */
-export function mount(slot) {
+/** `onJoined` runs once the laptop belongs to the organisation (other panels may change). */
+export function mount(slot, onJoined) {
   if (!app.status || app.status.enrolled) {
     slot.replaceChildren();
     return;
@@ -49,11 +50,15 @@ export function mount(slot) {
           h(
             "p",
             { id: "join-later-done", class: "notice success", role: "status" },
-            t(joined.cases === 1 ? "ui.join_later.done_one" : "ui.join_later.done", { team: joined.status.team || "", n: joined.cases }),
+            t(
+              joined.cases === 0 ? "ui.join_later.done_none" : joined.cases === 1 ? "ui.join_later.done_one" : "ui.join_later.done",
+              { team: joined.status.team || "", n: joined.cases },
+            ),
           ),
         ),
       );
       document.getElementById("join-later-title").focus();
+      if (onJoined) onJoined();
     } catch (failure) {
       showError(error, failure);
       markInvalid(failure, controls);

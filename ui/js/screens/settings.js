@@ -41,8 +41,11 @@ export function render(root) {
       joinSlot,
       directorySlot,
     );
-    import("../join-later.js").then((join) => join.mount(joinSlot)).catch(() => {});
-    import("../directory-editor.js").then((editor) => editor.mount(directorySlot)).catch(() => {});
+    // Joining makes the directory the administrator's: the panel asks the shell again.
+    const mountDirectory = () =>
+      import("../directory-editor.js").then((editor) => editor.mount(directorySlot)).catch(() => {});
+    import("../join-later.js").then((join) => join.mount(joinSlot, mountDirectory)).catch(() => {});
+    mountDirectory();
   };
   paint();
   nodes.language.focus();
