@@ -580,21 +580,7 @@ fn referrals_say_what_happened(language: &str, width: u32, height: u32) {
     let size = app.session.set_window_size(width, height);
     assert_eq!([size[2], size[3]], [width, height], "the window's size");
     app.create_case("Orlaith Venmarrow");
-    app.click("#add-referral");
-    app.session.find("#referral-form");
-    let service = app
-        .session
-        .execute(
-            "return [...document.querySelectorAll('#referral-service option')].map(o => o.value).find(v => v) || null",
-            json!([]),
-        )
-        .as_str()
-        .expect("the directory offers a service")
-        .to_owned();
-    app.choose("#referral-service", &service);
-    app.click("#referral-consent");
-    app.click("#referral-submit");
-    app.session.wait_for(".referral[data-status=\"sent\"]", Duration::from_secs(10));
+    let service = app.refer_to_first_service();
     assert_eq!(app.text(".referral .badge.status"), translation("ui.referrals.status_recorded", language));
     assert_eq!(app.text(".referral-delivery"), translation("ui.referrals.delivery_standalone", language));
 
@@ -873,6 +859,27 @@ impl Harbour {
         let desktop = Desktop::start(&binary("harbour-desktop"));
         let session = desktop.session();
         Harbour { session, desktop, shots: Screenshots::new() }
+    }
+
+    /// On the open case page: a referral to the directory's first service with the default
+    /// consent, recorded; returns the service's id.
+    fn refer_to_first_service(&self) -> String {
+        self.click("#add-referral");
+        self.session.find("#referral-form");
+        let service = self
+            .session
+            .execute(
+                "return [...document.querySelectorAll('#referral-service option')].map(o => o.value).find(v => v) || null",
+                json!([]),
+            )
+            .as_str()
+            .expect("the directory offers a service")
+            .to_owned();
+        self.choose("#referral-service", &service);
+        self.click("#referral-consent");
+        self.click("#referral-submit");
+        self.session.wait_for(".referral[data-status=\"sent\"]", Duration::from_secs(10));
+        service
     }
 
     /// `document.body.dataset.screen`.

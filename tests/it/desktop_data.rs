@@ -67,21 +67,7 @@ fn a_referral_letter_is_saved_as_pdf(language: &str, width: u32, height: u32) {
     open_case(&app, &code);
 
     // A referral with the default consent: identity and case summary, not contact or notes.
-    app.click("#add-referral");
-    app.session.find("#referral-form");
-    let service = app
-        .session
-        .execute(
-            "return [...document.querySelectorAll('#referral-service option')].map(o => o.value).find(v => v) || null",
-            json!([]),
-        )
-        .as_str()
-        .expect("the directory offers a service")
-        .to_owned();
-    app.choose("#referral-service", &service);
-    app.click("#referral-consent");
-    app.click("#referral-submit");
-    app.session.wait_for(".referral[data-status=\"sent\"]", Duration::from_secs(10));
+    app.refer_to_first_service();
 
     // Saved where the worker says, in the interface's language by default.
     app.click(".referral-letter");
