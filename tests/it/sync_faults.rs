@@ -18,11 +18,18 @@ use harbour_tests::server::{Backend, METRICS_TOKEN, Server, ServerStore, sigkill
 use harbour_wire::SealedEvent;
 use uuid::Uuid;
 
-/// 3,000 cases: a creation and two grants each, 9,000 events, 18 batches and 18 pages: enough
-/// for four kills, each after one batch (or page) and at most two more in flight, to land
-/// before the end.
-const CASES: usize = 3_000;
-const KILLS: usize = 4;
+/// Kills of the server mid-push, and again mid-pull: 4 each, or `HARBOUR_SERVER_KILLS` each
+/// (tests/long.sh runs 100 of each, 200 on each backend).
+fn kills() -> usize {
+    std::env::var("HARBOUR_SERVER_KILLS").ok().and_then(|text| text.parse().ok()).filter(|&n| n > 0).unwrap_or(4)
+}
+
+/// 750 cases per kill, 3,000 for four: a creation and two grants each, 9,000 events, 18
+/// batches and 18 pages: enough for each kill, after one batch (or page) and at most two more
+/// in flight, to land before the end.
+fn cases() -> usize {
+    750 * kills()
+}
 
 #[tokio::test]
 async fn sigkill_mid_push_and_mid_pull_on_sqlite() {
@@ -113,16 +120,16 @@ async fn sigkill_mid_sync(backend: &Backend) {
     let clinic = devices::enrol(&admin, &clinic_team, &root.path().join("clinic"), "clinic").await;
 
     let fields: Vec<CaseFields> =
-        (0..CASES).map(|index| CaseFields::named(&format!("Invented Person {index}")).unwrap()).collect();
+        (0..cases()).map(|index| CaseFields::named(&format!("Invented Person {index}")).unwrap()).collect();
     clinic.lock().create_cases(fields).unwrap();
     let backlog = clinic.lock().pending_count().unwrap();
-    assert_eq!(backlog, 3 * CASES as u64);
+    assert_eq!(backlog, 3 * cases() as u64);
     // A person counts a new case as one change, not as its creation and two grants.
-    assert_eq!(clinic.lock().pending_changes().unwrap(), CASES as u64);
+    assert_eq!(clinic.lock().pending_changes().unwrap(), cases() as u64);
 
     // Killed mid-push, twice: what was acknowledged stays sent, and at any kill at most one
     // batch is committed on the server without the laptop knowing (the one it will re-send).
-    for round in 1..=KILLS {
+    for round in 1..=kills() {
         let threshold = PUSH_BATCH as u64;
         let before = sync_killed(&clinic, &server, Phase::Pushing, threshold, &mut rng).await;
         server.restart();
@@ -158,7 +165,7 @@ async fn sigkill_mid_sync(backend: &Backend) {
     // Killed mid-pull, twice: the pages applied stay applied with their cursor; each next
     // sync starts after the last of them, so no page is applied twice and none is skipped.
     let mut pulled = 0;
-    for round in 1..=KILLS {
+    for round in 1..=kills() {
         let threshold = u64::from(PULL_PAGE);
         let before = sync_killed(&admin, &server, Phase::Pulling, threshold, &mut rng).await;
         server.restart();
@@ -183,7 +190,7 @@ async fn sigkill_mid_sync(backend: &Backend) {
 
     // And the ministry holds every case whole, exactly the server's events of each.
     let listed = admin.lock().list_cases(&CaseQuery { limit: 0, ..CaseQuery::default() }).unwrap();
-    assert_eq!(listed.len(), CASES, "the ministry does not show every case");
+    assert_eq!(listed.len(), cases(), "the ministry does not show every case");
     let mut by_case: BTreeMap<Uuid, BTreeSet<Uuid>> = BTreeMap::new();
     for event in &feed {
         by_case.entry(event.case_id).or_default().insert(event.id);

@@ -1,7 +1,7 @@
 //! Data in and out over 100,000 cases, for docs/PERFORMANCE.md (targets: the CSV export ≤ 2 s,
 //! a backup ≤ 5 s, an import of 10,000 rows ≤ 10 s):
 //!
-//!     CARGO_PROFILE_DEV_OPT_LEVEL=2 cargo test -p harbour-core --bench export --no-run
+//!     CARGO_PROFILE_DEV_OPT_LEVEL=2 cargo --config 'profile.dev.package."*".opt-level=2' test -p harbour-core --bench export --no-run
 //!     target/debug/deps/export-… --bench                              (100,000 cases)
 //!     HARBOUR_BENCH_CASES=5000 target/debug/deps/export-… --bench     (a quicker run)
 //!     HARBOUR_BENCH_ONLY=import target/debug/deps/export-… --bench    (the import alone)

@@ -3,8 +3,8 @@
 //! `harbour-server` on 127.0.0.1, on SQLite, then on PostgreSQL when
 //! `HARBOUR_TEST_POSTGRES_URL` names one (`bash .ci/postgres.sh start` starts a throwaway one).
 //!
-//!     cargo build --release -p harbour-server && cargo build -p harbour-tests --bin load-bench
-//!     target/debug/load-bench
+//!     cargo build --release -p harbour-server -p harbour-tests --bin harbour-server --bin load-bench
+//!     target/release/load-bench
 //!
 //! Sizes (environment): HARBOUR_LOAD_LAPTOPS=200, HARBOUR_LOAD_SECONDS=60,
 //! HARBOUR_LOAD_INTERVAL_MS=1000 (each laptop syncs that often), HARBOUR_LOAD_TEAM_SIZE=10,

@@ -1,4 +1,4 @@
-//! The merge, as a property: random histories on 2–4 devices that go offline, edit, and
+//! The merge, as a property: random histories on 2–5 devices that go offline, edit, and
 //! exchange random subsets of events converge to one state whatever the delivery order, lose
 //! no event, and flag exactly the fields whose edits were concurrent.
 //!
@@ -251,7 +251,7 @@ fn simulate(skews: &[u64], steps: &[Step]) -> Vec<Event> {
 }
 
 fn step() -> impl Strategy<Value = Step> {
-    let device = 0usize..4;
+    let device = 0usize..5;
     prop_oneof![
         2 => (device.clone(), 0u64..3).prop_map(|(device, ms)| Step::Wait { device, ms }),
         1 => (device.clone(), 0u64..400_000).prop_map(|(device, ms)| Step::Wait { device, ms }),
@@ -269,7 +269,7 @@ fn step() -> impl Strategy<Value = Step> {
 
 /// Device clock offsets: most within a few seconds of each other, some minutes apart.
 fn skews() -> impl Strategy<Value = Vec<u64>> {
-    prop::collection::vec(prop_oneof![3 => 0u64..5_000, 1 => 0u64..900_000], 2..=4)
+    prop::collection::vec(prop_oneof![3 => 0u64..5_000, 1 => 0u64..900_000], 2..=5)
 }
 
 /// A small deterministic generator for delivery orders (proptest supplies the seed).
@@ -397,8 +397,13 @@ fn check_merge(skews: &[u64], steps: &[Step], seed: u64) -> Result<(), TestCaseE
     Ok(())
 }
 
+/// Histories per run: 256, or `HARBOUR_MERGE_CASES` (tests/long.sh runs 10,000).
+fn merge_cases() -> u32 {
+    std::env::var("HARBOUR_MERGE_CASES").ok().and_then(|text| text.parse().ok()).unwrap_or(256)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: merge_cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn any_delivery_order_converges_and_flags_concurrent_edits(
