@@ -356,6 +356,10 @@ fn backup_and_restore_give_the_same_cases_history_and_audit() {
     std::fs::create_dir(backup.parent().unwrap()).unwrap();
     let made = harbour_json(&data, &["backup", "--out", backup.to_str().unwrap()]);
     assert_eq!(made["cases"], codes.len());
+    // The backup is audited with how many cases and bytes it holds.
+    let newest = harbour_json(&data, &["audit", "show", "--limit", "1"]);
+    assert_eq!(newest[0]["action"], "backup.create");
+    assert_eq!(newest[0]["detail"], format!("cases={} bytes={}", codes.len(), made["bytes"]));
     assert_eq!(plaintext_found(backup.parent().unwrap(), &["Ærendil", "Closed Person"]), []);
 
     let laptop = dir.path().join("new-laptop");
@@ -650,6 +654,11 @@ fn an_xlsx_workbook_is_checked_row_by_row_with_its_dates_read_as_dates() {
     write(&good, &[["Ana Belén Ruiz", "1990-01-02", "female", "45292", "first"], ["Jo Blank", "", "", "", ""]]);
     let imported = harbour_json(&data, &["import", "cases", good.to_str().unwrap(), "--mapping", mapping_arg]);
     assert_eq!(imported["imported"], 2);
+    let newest = harbour_json(&data, &["audit", "show", "--limit", "1"]);
+    assert_eq!(
+        (&newest[0]["action"], &newest[0]["detail"]),
+        (&serde_json::json!("import.cases"), &serde_json::json!("rows=2"))
+    );
     let values = case_values(&data, &dir.path().join("out.zip"));
     let ana = values.iter().find(|row| row[0] == "Ana Belén Ruiz").unwrap();
     assert!(ana.contains(&"1990-01-02".to_owned()), "the date cell: {ana:?}");
