@@ -311,13 +311,40 @@ fn htcds_transfer_carries_only_consented_cases_and_is_encrypted_by_default() {
     let document: serde_json::Value = serde_json::from_slice(&std::fs::read(&clear).unwrap()).unwrap();
     assert_eq!(document["version"], "2.0");
     let cases = document["cases"].as_array().unwrap();
-    assert_eq!(cases[0]["prs"]["prs_FullName"], "Rosalía Núñez");
-    assert_eq!(cases[0]["prs"]["prs_PhoneNumber"], "+17584520000", "contact consented");
-    assert_eq!(cases[0]["prs"]["prs_Gender"], "Female");
-    assert_eq!(cases[0]["vic"]["vic_MethodsOfControl"], serde_json::json!(["DebtBondage", "Threats"]));
+    assert_eq!(cases[0]["harbour"]["full_name"], "Rosalía Núñez");
+    assert_eq!(cases[0]["prs"]["prs_MobilePhone"], "+17584520000", "contact consented");
+    assert_eq!(cases[0]["harbour"]["location"], "Castries");
+    assert_eq!(cases[0]["prs"]["prs_Gender"], "Feminine", "HTCDS v2.0's value name");
+    assert_eq!(cases[0]["vic"]["vic_MethodsOfControl"], serde_json::json!(["DebtBondage", "PhysicalThreats"]));
+    assert_eq!(cases[0]["con"]["con_Consent"], true);
     assert_eq!(cases[0]["cas"]["cas_Status"], "Active");
-    assert_eq!(cases[1]["prs"]["prs_FullName"], "Amadou Diallo");
-    assert!(cases[1]["prs"].get("prs_PhoneNumber").is_none() && cases[1]["prs"].get("prs_Address").is_none());
+    assert_eq!(cases[1]["harbour"]["full_name"], "Amadou Diallo");
+    assert!(cases[1]["prs"].get("prs_MobilePhone").is_none() && cases[1]["harbour"].get("location").is_none());
+    // Every key is a field of HTCDS v2.0, a grouping, or inside a `harbour` object.
+    fn keys_outside_harbour(value: &serde_json::Value, found: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, inner) in map {
+                    if key != "harbour" {
+                        found.push(key.clone());
+                        keys_outside_harbour(inner, found);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|item| keys_outside_harbour(item, found)),
+            _ => {}
+        }
+    }
+    let mut keys = Vec::new();
+    keys_outside_harbour(&document["cases"], &mut keys);
+    let groups = ["prs", "vic", "con", "hte", "per", "cas", "outgoing_referrals"];
+    for key in &keys {
+        assert!(
+            groups.contains(&key.as_str()) || harbour_core::htcds::HTCDS_V2_FIELDS.contains(&key.as_str()),
+            "{key} is not an HTCDS v2.0 field"
+        );
+    }
+    assert!(keys.iter().any(|key| key == "vic_MethodsOfControl") && keys.iter().any(|key| key == "prs_Gender"));
     let text = std::fs::read_to_string(&clear).unwrap();
     assert!(!text.contains("Céline") && !text.contains("Dmitri") && !text.contains("Nurse Joseph"));
 

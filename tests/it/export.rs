@@ -356,6 +356,10 @@ fn backup_and_restore_give_the_same_cases_history_and_audit() {
     std::fs::create_dir(backup.parent().unwrap()).unwrap();
     let made = harbour_json(&data, &["backup", "--out", backup.to_str().unwrap()]);
     assert_eq!(made["cases"], codes.len());
+    // The backup is audited with how many cases and bytes it holds.
+    let newest = harbour_json(&data, &["audit", "show", "--limit", "1"]);
+    assert_eq!(newest[0]["action"], "backup.create");
+    assert_eq!(newest[0]["detail"], format!("cases={} bytes={}", codes.len(), made["bytes"]));
     assert_eq!(plaintext_found(backup.parent().unwrap(), &["Ærendil", "Closed Person"]), []);
 
     let laptop = dir.path().join("new-laptop");
@@ -517,4 +521,177 @@ fn import_checks_every_row_then_imports_all_or_nothing_and_exports_what_it_impor
         .map(|case| case["name"].as_str().unwrap().to_owned())
         .collect();
     assert!(names.contains(&"=1+2 Person".to_owned()) && names.contains(&"Marisol Quintanilla".to_owned()));
+}
+
+/// The cells of the `cases.csv` of a plain export that describe the person (ids, codes and
+/// times left out), one row per case, sorted.
+fn case_values(data: &Path, out: &Path) -> Vec<Vec<String>> {
+    ok_json(run(data, &["--json", "export", "csv", "--plaintext", "--out", out.to_str().unwrap()], None));
+    let sheets = csv_sheets(&std::fs::read(out).unwrap());
+    let cases = &sheets["cases.csv"];
+    let kept: Vec<usize> = cases[0]
+        .iter()
+        .enumerate()
+        .filter(|(_, header)| {
+            !["case_id", "case_code", "registered_on", "created_at", "updated_at", "age_estimated_on"]
+                .contains(&header.as_str())
+        })
+        .map(|(index, _)| index)
+        .collect();
+    let mut rows: Vec<Vec<String>> =
+        cases[1..].iter().map(|row| kept.iter().map(|index| row[*index].clone()).collect()).collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn an_xlsx_export_imports_into_another_workspace_as_the_same_cases() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ws");
+    workspace_with_cases(&data);
+    assert!(
+        harbour(&data, &["case", "new", "--name", "Aged Person", "--age", "34", "--nationality", "GY,VE"])
+            .status
+            .success()
+    );
+    let workbook = dir.path().join("cases.xlsx");
+    let summary = ok_json(run(
+        &data,
+        &["--json", "export", "csv", "--xlsx", "--plaintext", "--out", workbook.to_str().unwrap()],
+        None,
+    ));
+    assert_eq!(summary["format"], "xlsx");
+
+    let other = dir.path().join("other");
+    assert!(harbour(&other, &["init"]).status.success());
+    let dry = harbour_json(&other, &["import", "cases", workbook.to_str().unwrap(), "--dry-run"]);
+    assert_eq!(dry["plan"]["rows"], PAYLOADS.len() + 3);
+    assert_eq!(dry["plan"]["problems"], serde_json::json!([]));
+    assert!(case_codes(&other).is_empty(), "a dry run imports nothing");
+    let imported = harbour_json(&other, &["import", "cases", workbook.to_str().unwrap()]);
+    assert_eq!(imported["imported"], PAYLOADS.len() + 3);
+
+    let before = case_values(&data, &dir.path().join("before.zip"));
+    let after = case_values(&other, &dir.path().join("after.zip"));
+    assert_eq!(after, before, "every value of every case came back");
+    assert!(after.iter().any(|row| row.contains(&"'=1+1".to_owned())), "a formula-like name stays text");
+}
+
+#[test]
+fn an_xlsx_workbook_is_checked_row_by_row_with_its_dates_read_as_dates() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ws");
+    assert!(harbour(&data, &["init"]).status.success());
+    let existing = harbour_json(&data, &["case", "new", "--name", "Marisol Quintanilla", "--birth-date", "1991-04-05"]);
+
+    // A task force's own sheet: its own headers, a date cell, a serial number, a typed date.
+    let write = |path: &Path, rows: &[[&str; 5]]| {
+        let mut workbook = rust_xlsxwriter::Workbook::new();
+        let sheet = workbook.add_worksheet();
+        let date = rust_xlsxwriter::Format::new().set_num_format("dd/mm/yyyy");
+        for (column, header) in ["Full name", "Date of birth", "sex", "intake_date", "Remarks"].iter().enumerate() {
+            sheet.write_string(0, column as u16, *header).unwrap();
+        }
+        for (index, row) in rows.iter().enumerate() {
+            let at = index as u32 + 1;
+            sheet.write_string(at, 0, row[0]).unwrap();
+            match chrono::NaiveDate::parse_from_str(row[1], "%Y-%m-%d") {
+                Ok(day) => {
+                    let day =
+                        rust_xlsxwriter::ExcelDateTime::from_ymd(day.year() as u16, day.month() as u8, day.day() as u8)
+                            .unwrap();
+                    sheet.write_datetime_with_format(at, 1, &day, &date).unwrap();
+                }
+                Err(_) => {
+                    sheet.write_string(at, 1, row[1]).unwrap();
+                }
+            }
+            sheet.write_string(at, 2, row[2]).unwrap();
+            match row[3].parse::<f64>() {
+                Ok(serial) => sheet.write_number(at, 3, serial).unwrap(),
+                Err(_) => sheet.write_string(at, 3, row[3]).unwrap(),
+            };
+            sheet.write_string(at, 4, row[4]).unwrap();
+        }
+        workbook.save(path).unwrap();
+    };
+    use chrono::Datelike;
+    let mapping = dir.path().join("mapping.json");
+    std::fs::write(&mapping, r#"{"Full name": "name", "Date of birth": "birth_date"}"#).unwrap();
+    let mapping_arg = mapping.to_str().unwrap();
+
+    let bad = dir.path().join("bad.xlsx");
+    write(
+        &bad,
+        &[
+            ["Ana Belén Ruiz", "1990-01-02", "female", "45292", "first"],
+            ["Secretvalue Person", "31/02/1990", "dragon", "2024-01-05", "second"],
+            ["Marisol Quintanilla", "1991-04-05", "female", "", "third"],
+            ["Negative Serial", "", "male", "-4", "fourth"],
+        ],
+    );
+    let dry =
+        run(&data, &["--json", "import", "cases", bad.to_str().unwrap(), "--dry-run", "--mapping", mapping_arg], None);
+    assert!(!dry.status.success(), "a workbook with problems fails even as a dry run");
+    let report: serde_json::Value = serde_json::from_slice(&dry.stdout).unwrap();
+    let problems = report["plan"]["problems"].as_array().unwrap();
+    let found: Vec<(u64, &str)> =
+        problems.iter().map(|p| (p["row"].as_u64().unwrap(), p["field"].as_str().unwrap())).collect();
+    assert_eq!(found, [(3, "birth_date"), (3, "sex"), (5, "intake_date")]);
+    assert!(problems[2]["problem"].as_str().unwrap().contains("not a spreadsheet date"));
+    let printed = format!("{}{}", String::from_utf8_lossy(&dry.stdout), stderr(&dry));
+    for secret in ["dragon", "31/02", "Secretvalue", "-4"] {
+        assert!(!printed.contains(secret), "the value {secret:?} is never repeated");
+    }
+    assert_eq!(report["plan"]["ignored_columns"], serde_json::json!(["Remarks"]));
+    let duplicates = report["plan"]["duplicates"].as_array().unwrap();
+    assert_eq!((duplicates[0]["row"].as_u64(), &duplicates[0]["code"]), (Some(4), &existing["code"]));
+    let refused = run(&data, &["import", "cases", bad.to_str().unwrap(), "--mapping", mapping_arg], None);
+    assert!(!refused.status.success() && stderr(&refused).contains("nothing was imported"));
+    assert_eq!(case_codes(&data).len(), 1, "all or nothing");
+
+    let good = dir.path().join("good.xlsx");
+    write(&good, &[["Ana Belén Ruiz", "1990-01-02", "female", "45292", "first"], ["Jo Blank", "", "", "", ""]]);
+    let imported = harbour_json(&data, &["import", "cases", good.to_str().unwrap(), "--mapping", mapping_arg]);
+    assert_eq!(imported["imported"], 2);
+    let newest = harbour_json(&data, &["audit", "show", "--limit", "1"]);
+    assert_eq!(
+        (&newest[0]["action"], &newest[0]["detail"]),
+        (&serde_json::json!("import.cases"), &serde_json::json!("rows=2"))
+    );
+    let values = case_values(&data, &dir.path().join("out.zip"));
+    let ana = values.iter().find(|row| row[0] == "Ana Belén Ruiz").unwrap();
+    assert!(ana.contains(&"1990-01-02".to_owned()), "the date cell: {ana:?}");
+    assert!(ana.contains(&"2024-01-01".to_owned()), "the serial number 45292: {ana:?}");
+}
+
+#[test]
+fn a_damaged_or_foreign_file_is_refused_with_what_to_do_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ws");
+    assert!(harbour(&data, &["init"]).status.success());
+    assert!(harbour(&data, &["case", "new", "--name", "Only Case"]).status.success());
+    let mut workbook = rust_xlsxwriter::Workbook::new();
+    workbook.add_worksheet().write_string(0, 0, "name").unwrap();
+    let whole = workbook.save_to_buffer().unwrap();
+    let cases = [
+        ("cut.xlsx", whole[..whole.len() / 2].to_vec(), "not a readable XLSX workbook"),
+        ("garbage.xlsx", b"PK\x03\x04\x14\x00 then nothing of a workbook".to_vec(), "not a readable XLSX workbook"),
+        ("export.zip.age", b"age-encryption.org/v1\n-> scrypt xyz 18\n".to_vec(), "harbour export open"),
+        ("old.xls", vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0, 0], "old Excel workbook"),
+    ];
+    for (name, bytes, says) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        for dry in [true, false] {
+            let mut args = vec!["import", "cases", path.to_str().unwrap()];
+            if dry {
+                args.push("--dry-run");
+            }
+            let output = run(&data, &args, None);
+            assert!(!output.status.success(), "{name} is refused");
+            assert!(stderr(&output).contains(says), "{name}: {}", stderr(&output));
+        }
+    }
+    assert_eq!(case_codes(&data).len(), 1, "nothing was imported");
 }

@@ -1,5 +1,5 @@
 //! Data in and out: `harbour export csv|open`, `harbour backup`, `harbour restore`,
-//! `harbour import cases`. Identifiable exports are encrypted to a passphrase (age format) unless
+//! `harbour import cases` (CSV or XLSX). Identifiable exports are encrypted to a passphrase (age format) unless
 //! `--plaintext` is given; the passphrase comes from HARBOUR_EXPORT_PASSPHRASE or a prompt.
 
 use std::path::{Path, PathBuf};
@@ -185,9 +185,10 @@ pub struct RestoreArgs {
 
 #[derive(Subcommand)]
 pub enum ImportCommand {
-    /// Past cases from a CSV file: columns named like the `case set` fields map themselves.
+    /// Past cases from a CSV file or an XLSX workbook: columns named like the `case set` fields
+    /// map themselves.
     Cases {
-        /// The CSV file (UTF-8).
+        /// The CSV file (UTF-8) or XLSX workbook (its `cases` sheet, else its first).
         file: PathBuf,
         /// Check every row and list problems and likely duplicates; import nothing.
         #[arg(long)]
@@ -259,9 +260,9 @@ pub fn import(command: ImportCommand, unlock: impl FnOnce() -> Result<Workspace>
         )?,
         None => harbour_core::import::Mapping::default(),
     };
-    let reader = std::fs::File::open(&file).with_context(|| format!("could not read the file {}", file.display()))?;
+    std::fs::File::open(&file).with_context(|| format!("could not read the file {}", file.display()))?;
     let mut workspace = unlock()?;
-    let plan = harbour_core::import::plan(&workspace, std::io::BufReader::new(reader), &mapping)?;
+    let plan = harbour_core::import::plan_file(&workspace, &file, &mapping)?;
     if dry_run || !plan.is_clean() {
         if out.json {
             println!("{}", serde_json::to_string_pretty(&json!({ "dry_run": dry_run, "imported": 0, "plan": plan }))?);

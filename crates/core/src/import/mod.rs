@@ -1,19 +1,26 @@
-//! Past cases coming in from a spreadsheet (CSV, UTF-8, with or without a byte-order mark).
+//! Past cases coming in from a spreadsheet: a CSV file (UTF-8, with or without a byte-order
+//! mark) or an XLSX workbook ([`xlsx`]: its `cases` sheet, else its first).
 //!
 //! Columns named like the fields of `harbour case set` (`name`, `sex`, `birth_date`, `age`,
-//! `nationalities` …) map themselves; a [`Mapping`] names the others. [`plan`] reads the whole
-//! file and checks every row as a case would be checked when typed, collecting every problem
-//! (row, column, field and what is allowed, never the value) and the likely duplicates among
-//! the cases already here (the duplicate check of `harbour case new`, for every row in one pass:
-//! [`Workspace::likely_duplicates_of_many`]). [`Workspace::import_cases`] then records all the cases in one
-//! transaction, or none: a file with any problem imports nothing.
+//! `nationalities` …) map themselves; a [`Mapping`] names the others. [`plan`] (CSV) and
+//! [`plan_file`] (CSV or XLSX, told apart by their first bytes) read the whole file and check
+//! every row as a case would be checked when typed, collecting every problem (row, column,
+//! field and what is allowed, never the value) and the likely duplicates among the cases
+//! already here (the duplicate check of `harbour case new`, for every row in one pass:
+//! [`Workspace::likely_duplicates_of_many`]). [`Workspace::import_cases`] then records all the
+//! cases in one transaction, or none: a file with any problem imports nothing.
 //!
 //! Rows are numbered as a spreadsheet shows them: the header is row 1, the first case row 2.
 //! A cell that an export made inert (a `'` before `=`, `+`, `-`, `@`, tab or carriage return)
 //! is read back without the quote, so an export imports as it was.
 
+pub mod xlsx;
+
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::path::Path;
+
+use chrono::NaiveDate;
 
 use serde::Serialize;
 
@@ -99,6 +106,25 @@ pub struct ImportSummary {
     pub codes: Vec<CaseCode>,
 }
 
+/// A cell as a file gives it: CSV cells are text; a workbook's may be numbers or dates.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cell {
+    Text(String),
+    Number(f64),
+    Date(NaiveDate),
+    /// A spreadsheet error such as `#N/A` or `#DIV/0!`.
+    Error,
+}
+
+impl Cell {
+    pub(crate) fn is_blank(&self) -> bool {
+        matches!(self, Cell::Text(text) if text.trim().is_empty())
+    }
+}
+
+/// A row of cells and the row number a spreadsheet shows for it.
+pub(crate) type Row = (usize, Vec<Cell>);
+
 /// Reads and checks a CSV file of cases against this workspace (for likely duplicates).
 pub fn plan(workspace: &Workspace, reader: impl Read, mapping: &Mapping) -> Result<ImportPlan> {
     let mut csv = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(reader);
@@ -109,11 +135,76 @@ pub fn plan(workspace: &Workspace, reader: impl Read, mapping: &Mapping) -> Resu
         .map_err(unreadable)?
         .iter()
         .enumerate()
-        .map(|(index, header)| {
-            let header = if index == 0 { header.trim_start_matches('\u{feff}') } else { header };
-            header.trim().to_owned()
-        })
+        .map(|(index, header)| if index == 0 { header.trim_start_matches('\u{feff}') } else { header }.to_owned())
         .collect();
+    let rows = csv.records().enumerate().map(|(index, record)| {
+        let record = record.map_err(unreadable)?;
+        Ok((index + 2, record.iter().map(|cell| Cell::Text(cell.to_owned())).collect()))
+    });
+    plan_rows(workspace, headers, rows, mapping)
+}
+
+/// What a file of cases is, from its first bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Csv,
+    Xlsx,
+}
+
+/// Reads and checks a file of cases, CSV or XLSX (told apart by its first bytes, not its name).
+/// A file that is neither (an encrypted export, an old `.xls` workbook, another ZIP archive)
+/// is refused with what to do; nothing is written either way.
+pub fn plan_file(workspace: &Workspace, path: &Path, mapping: &Mapping) -> Result<ImportPlan> {
+    let mut file = std::fs::File::open(path).map_err(|error| Error::io(path, error))?;
+    let mut start = [0u8; 32];
+    let mut read = 0;
+    while read < start.len() {
+        match file.read(&mut start[read..]).map_err(|error| Error::io(path, error))? {
+            0 => break,
+            n => read += n,
+        }
+    }
+    let kind = kind_of(&start[..read])?;
+    drop(file);
+    match kind {
+        Kind::Csv => {
+            let file = std::fs::File::open(path).map_err(|error| Error::io(path, error))?;
+            plan(workspace, std::io::BufReader::new(file), mapping)
+        }
+        Kind::Xlsx => {
+            let (headers, rows) = xlsx::read(path, &xlsx::Limits::DEFAULT)?;
+            plan_rows(workspace, headers, rows.into_iter().map(Ok), mapping)
+        }
+    }
+}
+
+fn kind_of(start: &[u8]) -> Result<Kind> {
+    if start.starts_with(b"PK\x03\x04") {
+        return Ok(Kind::Xlsx);
+    }
+    if start.starts_with(b"age-encryption.org/") {
+        return Err(Error::invalid(
+            "file",
+            "is an encrypted Harbour export; open it first with `harbour export open`, then import its cases sheet",
+        ));
+    }
+    if start.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
+        return Err(Error::invalid(
+            "file",
+            "is an old Excel workbook (.xls); save it from the spreadsheet as .xlsx or as CSV UTF-8",
+        ));
+    }
+    Ok(Kind::Csv)
+}
+
+/// Checks every row: the columns mapped to fields, each cell read as its field would be typed.
+fn plan_rows(
+    workspace: &Workspace,
+    headers: Vec<String>,
+    rows: impl Iterator<Item = Result<Row>>,
+    mapping: &Mapping,
+) -> Result<ImportPlan> {
+    let headers: Vec<String> = headers.iter().map(|header| header.trim().to_owned()).collect();
     let mut columns: Vec<(usize, String, Field)> = Vec::new();
     let mut ignored_columns = Vec::new();
     for (index, header) in headers.iter().enumerate() {
@@ -129,6 +220,7 @@ pub fn plan(workspace: &Workspace, reader: impl Read, mapping: &Mapping) -> Resu
                 }
                 columns.push((index, header.clone(), field));
             }
+            None if header.is_empty() => {}
             None => ignored_columns.push(header.clone()),
         }
     }
@@ -142,30 +234,37 @@ pub fn plan(workspace: &Workspace, reader: impl Read, mapping: &Mapping) -> Resu
     let mut cases = Vec::new();
     let mut case_rows = Vec::new();
     let mut duplicates = Vec::new();
-    let mut rows = 0;
-    for (index, record) in csv.records().enumerate() {
-        let row = index + 2;
-        rows += 1;
-        let record = record.map_err(unreadable)?;
+    let mut count = 0;
+    let blank = Cell::Text(String::new());
+    for row in rows {
+        let (row, cells) = row?;
+        count += 1;
         let mut fields = None::<CaseFields>;
         let mut values = Vec::new();
         for (column_index, header, field) in &columns {
-            let cell = unquote(record.get(*column_index).unwrap_or("").trim());
-            let problem = |error: Error| RowProblem {
+            let problem = |text: String| RowProblem {
                 row,
                 column: header.clone(),
                 field: field.as_str().to_owned(),
-                problem: without_value(&error),
+                problem: text,
             };
+            let cell = match text_of(*field, cells.get(*column_index).unwrap_or(&blank)) {
+                Ok(text) => text,
+                Err(text) => {
+                    problems.push(problem(text.to_owned()));
+                    continue;
+                }
+            };
+            let cell = unquote(cell.trim());
             if *field == Field::Name {
                 match CaseFields::named(cell) {
                     Ok(named) => fields = Some(named),
-                    Err(error) => problems.push(problem(error)),
+                    Err(error) => problems.push(problem(without_value(&error))),
                 }
             } else if !cell.is_empty() {
                 match FieldValue::parse(*field, cell) {
                     Ok(value) => values.push(value),
-                    Err(error) => problems.push(problem(error)),
+                    Err(error) => problems.push(problem(without_value(&error))),
                 }
             }
         }
@@ -184,13 +283,37 @@ pub fn plan(workspace: &Workspace, reader: impl Read, mapping: &Mapping) -> Resu
         }
     }
     Ok(ImportPlan {
-        rows,
+        rows: count,
         columns: columns.into_iter().map(|(_, header, field)| (header, field)).collect(),
         ignored_columns,
         problems,
         duplicates,
         cases,
     })
+}
+
+/// The fields that hold a day.
+fn is_date(field: Field) -> bool {
+    matches!(field, Field::BirthDate | Field::IdentificationDate | Field::IntakeDate)
+}
+
+/// A cell as its field would be typed: a day as `YYYY-MM-DD` (a workbook's date cell, or a
+/// serial number in a date column), a whole number without `.0`. The error is what was wrong,
+/// without the value.
+fn text_of(field: Field, cell: &Cell) -> std::result::Result<std::borrow::Cow<'_, str>, &'static str> {
+    use std::borrow::Cow;
+    match cell {
+        Cell::Text(text) => Ok(Cow::Borrowed(text)),
+        Cell::Date(day) => Ok(Cow::Owned(day.to_string())),
+        Cell::Number(number) if is_date(field) => xlsx::serial_day(*number)
+            .map(|day| Cow::Owned(day.to_string()))
+            .ok_or("the number is not a spreadsheet date; type the date as YYYY-MM-DD"),
+        Cell::Number(number) if number.fract() == 0.0 && number.abs() < 1e15 => {
+            Ok(Cow::Owned(format!("{}", *number as i64)))
+        }
+        Cell::Number(number) => Ok(Cow::Owned(number.to_string())),
+        Cell::Error => Err("the cell holds a spreadsheet error (such as #N/A or #VALUE!); type the value itself"),
+    }
 }
 
 impl Workspace {
