@@ -25,6 +25,7 @@
 
 pub mod annual;
 pub(crate) mod cache;
+pub(crate) mod counted;
 pub mod facts;
 pub mod suppress;
 
