@@ -119,6 +119,7 @@ pub const KINDS: &[&str] = &[
     "not_found",
     "not_discardable",
     "already_referred",
+    "figures_changed",
     "directory_not_editable",
     "too_large",
     "file_exists",
@@ -139,6 +140,7 @@ fn kind_of(error: &harbour_core::Error) -> &'static str {
         Error::CaseNotFound(_) => "not_found",
         Error::NotDiscardable { .. } => "not_discardable",
         Error::AlreadyReferred => "already_referred",
+        Error::FiguresChanged { .. } => "figures_changed",
         Error::DirectoryNotEditable => "directory_not_editable",
         Error::ChangeTooLarge { .. } => "too_large",
         Error::FileExists(_) => "file_exists",
@@ -224,6 +226,7 @@ mod tests {
             Error::SequenceTaken(1),
             Error::NotDiscardable { why: harbour_core::store::Held::Sent },
             Error::AlreadyReferred,
+            Error::FiguresChanged { key: "by_sex.female".into(), shown: 3, now: 2 },
             Error::DirectoryNotEditable,
             Error::ChangeTooLarge { bytes: 2_000_000, max: 1_048_576 },
             Error::FileExists("/x".into()),
@@ -317,6 +320,11 @@ mod tests {
         for code in Fault::CODES {
             assert!(translated(&strings, &format!("error.fault.{code}")), "fault `{code}` has no translation");
         }
+        // A drill-down refused because the figures changed is said in the worker's language,
+        // not as a generic `invalid` with an English detail.
+        let changed = CommandError::from(Error::FiguresChanged { key: "by_status.active".into(), shown: 5, now: 4 });
+        assert_eq!((changed.kind, changed.field), ("figures_changed", None));
+        assert!(translated(&strings, &keys["figures_changed"]));
         for kind in ["locked", "sync", "internal"] {
             assert!(KINDS.contains(&kind), "the shell's own kind `{kind}` is listed");
         }

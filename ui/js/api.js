@@ -12,6 +12,7 @@ const KINDS = [
   "no_workspace",
   "not_discardable",
   "already_referred",
+  "figures_changed",
   "directory_not_editable",
   "too_large",
   "file_exists",

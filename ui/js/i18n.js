@@ -145,6 +145,7 @@ const ERROR_KEYS = {
   not_found: "error.not_found",
   not_discardable: "error.not_discardable",
   already_referred: "error.already_referred",
+  figures_changed: "error.figures_changed",
   directory_not_editable: "error.directory_not_editable",
   workspace_exists: "error.workspace_exists",
   no_workspace: "error.no_workspace",

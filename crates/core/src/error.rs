@@ -90,6 +90,14 @@ pub enum Error {
     )]
     AlreadyReferred,
 
+    /// The cases behind a figure were asked for after the cases changed and its number with them:
+    /// the figures must be computed again before their cases can be listed. `key` is the
+    /// figure's key (`by_sex.female`), `shown` its number then, `now` its number today.
+    #[error(
+        "The cases changed since these figures were computed ({key} is now {now}, not {shown}). Open the figures again (harbour stats), then ask for the cases of the number."
+    )]
+    FiguresChanged { key: String, shown: usize, now: usize },
+
     /// This laptop may not edit the service directory: in an organisation only the
     /// administrator's laptop does (it signs the directory).
     #[error(

@@ -4,20 +4,18 @@
 //! screening results), so that the dashboard counts into arrays instead of parsing 100,000 JSON
 //! rows each time it is opened.
 //!
-//! The rows are brought up to date before each use from the `case_facts` rows written since
+//! The first read takes each case's stored compact row (`case_counts`, [`super::counted`]).
+//! The rows are brought up to date before each use from the `case_counts` rows written since
 //! (`store::facts` records which, with temporary triggers on this connection: every write path
 //! is followed, the sync apply path included, without a call in any of them). Coded values and
 //! dates only, never a name, a note or an answer; dropped with the workspace.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 use chrono::NaiveDate;
-use serde::Deserialize;
 
-use super::facts::{AgeBand, ReferralFact, ScreeningFact, day_of_ms, form_of, sector_of};
 use crate::ids::EntryId;
-use crate::model::{CaseStatus, ExploitationType, IdentificationStatus, LabourSector, ReferralStatus, Sex};
+use crate::model::ReferralStatus;
 
 /// No value recorded (a name id).
 pub(crate) const NONE: u32 = u32::MAX;
@@ -120,83 +118,7 @@ pub(crate) struct FactsCache {
     pub data_version: Option<i64>,
 }
 
-/// What the figures read of a stored facts row, borrowing its strings (the rest is skipped).
-#[derive(Deserialize)]
-struct Counted<'a> {
-    #[serde(borrow, default)]
-    team: Option<Cow<'a, str>>,
-    status: CaseStatus,
-    #[serde(default)]
-    needs_review: bool,
-    registered_on: NaiveDate,
-    updated_ms: i64,
-    #[serde(default)]
-    identification: Option<IdentificationStatus>,
-    #[serde(default)]
-    sex: Option<Sex>,
-    age_band: AgeBand,
-    #[serde(borrow, default)]
-    nationality: Option<Cow<'a, str>>,
-    #[serde(default)]
-    exploitation: Vec<ExploitationType>,
-    #[serde(default)]
-    sectors: Vec<LabourSector>,
-    #[serde(default)]
-    referrals: Vec<ReferralFact>,
-    #[serde(default)]
-    screenings: Vec<ScreeningFact>,
-}
-
-fn position<T: PartialEq>(all: &[T], value: &T) -> u8 {
-    all.iter().position(|known| known == value).unwrap_or(all.len()) as u8
-}
-
 impl FactsCache {
-    /// The row of a stored facts row (`case_facts.facts`), or `None` when it cannot be read.
-    pub fn row(&mut self, rowid: i64, stored: &[u8]) -> Option<CaseRow> {
-        let facts: Counted = serde_json::from_slice(stored).ok()?;
-        let names = &mut self.names;
-        let referrals: Box<[ReferralRow]> = facts
-            .referrals
-            .iter()
-            .map(|referral| ReferralRow {
-                id: referral.id,
-                service_type: position(crate::model::ServiceType::ALL, &referral.service_type),
-                status: position(&REFERRAL_OUTCOMES, &referral.status),
-                sent_ms: referral.sent_ms,
-                accepted_ms: referral.accepted_ms,
-            })
-            .collect();
-        let screenings: Box<[ScreeningRow]> = facts
-            .screenings
-            .iter()
-            .map(|screening| ScreeningRow {
-                id: screening.id,
-                level: names.intern(screening.level.as_deref().unwrap_or("not_recorded")),
-                recorded_ms: screening.recorded_ms,
-            })
-            .collect();
-        let entries =
-            (!referrals.is_empty() || !screenings.is_empty()).then(|| Box::new(Entries { referrals, screenings }));
-        Some(CaseRow {
-            rowid,
-            registered: facts.registered_on,
-            updated: day_of_ms(facts.updated_ms),
-            team: facts.team.as_deref().map_or(NONE, |team| names.intern(team)),
-            nationality: facts.nationality.as_deref().map_or(NONE, |code| names.intern(code)),
-            form: names.intern(form_of(&facts.exploitation)),
-            sector: names.intern(sector_of(&facts.sectors)),
-            status: position(CaseStatus::ALL, &facts.status),
-            identification: facts
-                .identification
-                .map_or(IdentificationStatus::ALL.len() as u8, |value| position(IdentificationStatus::ALL, &value)),
-            sex: facts.sex.map_or(Sex::ALL.len() as u8, |value| position(Sex::ALL, &value)),
-            age_band: position(AgeBand::ALL, &facts.age_band),
-            needs_review: facts.needs_review,
-            entries,
-        })
-    }
-
     /// Puts the row of the case at `rowid` (`None`: the case is gone).
     pub fn put(&mut self, rowid: i64, row: Option<CaseRow>) {
         match (self.rows.binary_search_by_key(&rowid, |row| row.rowid), row) {
@@ -217,15 +139,40 @@ impl FactsCache {
 
 #[cfg(test)]
 mod tests {
+    use super::super::facts::{AgeBand, CaseFacts};
     use super::*;
+    use crate::model::{CaseStatus, Country, ExploitationType, Sex};
 
     #[test]
     fn a_row_is_small_and_rows_stay_in_order() {
         assert!(std::mem::size_of::<CaseRow>() <= 48, "{}", std::mem::size_of::<CaseRow>());
         let mut cache = FactsCache::default();
-        let stored = br#"{"team":"Clinic \"North\"","status":"active","created_ms":0,"registered_on":"2024-02-03","updated_ms":86400000,"age_band":"18-20","nationality":"LC","exploitation":["forced_labour","sexual_exploitation"]}"#;
-        let row = cache.row(7, stored).expect("a facts row reads");
+        let facts = CaseFacts {
+            team: Some("Clinic \"North\"".into()),
+            status: CaseStatus::Active,
+            needs_review: false,
+            created_ms: 0,
+            registered_on: NaiveDate::from_ymd_opt(2024, 2, 3).unwrap(),
+            updated_ms: 86_400_000,
+            identification: None,
+            identified_on: None,
+            sex: None,
+            age_band: AgeBand::From18To20,
+            nationality: Some(Country::parse("LC").unwrap()),
+            exploitation: vec![ExploitationType::ForcedLabour, ExploitationType::SexualExploitation],
+            sectors: Vec::new(),
+            means_of_control: Vec::new(),
+            country_of_exploitation: None,
+            recruiter_relation: None,
+            recruitment_methods: Vec::new(),
+            referrals: Vec::new(),
+            screenings: Vec::new(),
+            justice: Vec::new(),
+            perpetrators: Vec::new(),
+        };
+        let row = cache.decode(7, &super::super::counted::encode(&facts)).expect("a stored row reads");
         assert_eq!(cache.names.name(row.team), "Clinic \"North\"");
+        assert_eq!(cache.names.name(row.nationality), "LC");
         assert_eq!(cache.names.name(row.form), "sex_and_labour");
         assert_eq!(cache.names.name(row.sector), "none");
         assert_eq!(row.sex as usize, Sex::ALL.len(), "not recorded");
@@ -238,6 +185,6 @@ mod tests {
         cache.put(7, Some(CaseRow { needs_review: true, ..row.clone() }));
         let order: Vec<(i64, bool)> = cache.rows.iter().map(|row| (row.rowid, row.needs_review)).collect();
         assert_eq!(order, [(7, true), (9, false)]);
-        assert!(cache.row(8, b"{not json").is_none());
+        assert!(cache.decode(8, b"{not a row").is_none());
     }
 }

@@ -25,6 +25,7 @@
 
 pub mod annual;
 pub(crate) mod cache;
+pub(crate) mod counted;
 pub mod facts;
 pub mod suppress;
 
@@ -439,14 +440,7 @@ impl Workspace {
         } else {
             self.figure_rows()?
         };
-        let changed = |now: usize| {
-            Error::invalid(
-                "figure",
-                format!(
-                    "the cases changed since these figures were computed ({key} is now {now}, not {shown}); open the figures again"
-                ),
-            )
-        };
+        let changed = |now: usize| Error::FiguresChanged { key: key.to_owned(), shown, now };
         let mut items = Vec::with_capacity(shown);
         // A value no case has any more (after the rows were read again) counts nothing.
         if let Some((slot, code)) = stats.figures.slot_of(key, &rows.names) {

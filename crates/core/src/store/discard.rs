@@ -130,6 +130,7 @@ impl Workspace {
         tx.prepare_cached("DELETE FROM case_search WHERE rowid = ?1")?.execute([rowid])?;
         tx.prepare_cached("DELETE FROM case_states WHERE case_rowid = ?1")?.execute([rowid])?;
         tx.prepare_cached("DELETE FROM case_facts WHERE case_rowid = ?1")?.execute([rowid])?;
+        tx.prepare_cached("DELETE FROM case_counts WHERE case_rowid = ?1")?.execute([rowid])?;
         tx.prepare_cached("DELETE FROM cases WHERE rowid = ?1")?.execute([rowid])?;
         // Drafts of the case's forms are kept as `draft:<form>:<case id>`.
         tx.prepare_cached("DELETE FROM meta WHERE key LIKE 'draft:%' AND substr(key, -length(?1)) = ?1")?
@@ -190,11 +191,14 @@ mod tests {
         assert_eq!(count(&workspace, "SELECT count(*) FROM cases WHERE id = ?1", state.id), 0);
         let rows: i64 = workspace
             .conn
-            .query_row("SELECT (SELECT count(*) FROM case_states) + (SELECT count(*) FROM case_facts)", [], |row| {
-                row.get(0)
-            })
+            .query_row(
+                "SELECT (SELECT count(*) FROM case_states) + (SELECT count(*) FROM case_facts)
+                     + (SELECT count(*) FROM case_counts)",
+                [],
+                |row| row.get(0),
+            )
             .unwrap();
-        assert_eq!(rows, 2, "only the kept case's projection and facts remain");
+        assert_eq!(rows, 3, "only the kept case's projection, facts and compact row remain");
         let search = CaseQuery { search: Some("mistaken".into()), ..CaseQuery::default() };
         assert!(workspace.list_cases(&search).unwrap().is_empty());
         assert_eq!(workspace.draft(&format!("edit:{}", state.id)).unwrap(), None);

@@ -1,11 +1,12 @@
 //! The `case_facts` table: one small row per case with what the figures count
 //! ([`CaseFacts`]), written with the case's projection in the same transaction, so the figures
-//! never fold events or parse whole cases.
+//! never fold events or parse whole cases; and `case_counts`, the same case's compact binary row
+//! of what the dashboard counts ([`crate::stats::counted`]), written with it.
 //!
-//! The dashboard's figures read them once, then keep them in memory
+//! The dashboard's figures read the compact rows once, then keep them in memory
 //! ([`crate::stats::cache::FactsCache`]) and bring them up to date before each use with the rows
 //! written since: temporary triggers (on this connection only, not part of the schema) record
-//! which case's facts each write touched, whichever path wrote them (a local change, a sync,
+//! which case's row each write touched, whichever path wrote it (a local change, a sync,
 //! a discard). A commit by another connection (`PRAGMA data_version`) or a connection without
 //! the triggers means reading them all again.
 
@@ -19,6 +20,7 @@ use crate::fold::CaseState;
 use crate::ids::{CaseCode, CaseId};
 use crate::model::CaseStatus;
 use crate::stats::cache::FactsCache;
+use crate::stats::counted;
 use crate::stats::facts::CaseFacts;
 
 impl Workspace {
@@ -68,9 +70,18 @@ impl Workspace {
     }
 }
 
-/// Writes the facts of the case stored at `rowid` of `cases`.
+/// Writes the facts of the case stored at `rowid` of `cases`, and its compact row.
 pub(super) fn save(conn: &Connection, rowid: i64, state: &CaseState, needs_review: bool) -> Result<()> {
-    let json = serde_json::to_vec(&CaseFacts::of(state, needs_review)).expect("facts always serialize");
+    let facts = CaseFacts::of(state, needs_review);
+    save_facts(conn, rowid, &facts)?;
+    conn.prepare_cached("INSERT OR REPLACE INTO case_counts (case_rowid, row) VALUES (?1, ?2)")?
+        .execute(params![rowid, counted::encode(&facts)])?;
+    Ok(())
+}
+
+/// Writes the JSON facts only (the migrations before `case_counts` existed).
+fn save_facts(conn: &Connection, rowid: i64, facts: &CaseFacts) -> Result<()> {
+    let json = serde_json::to_vec(facts).expect("facts always serialize");
     conn.prepare_cached("INSERT OR REPLACE INTO case_facts (case_rowid, facts) VALUES (?1, ?2)")?
         .execute(params![rowid, json])?;
     Ok(())
@@ -107,7 +118,17 @@ pub(super) fn derive_all(conn: &Connection) -> Result<()> {
         let packed: Vec<u8> = row.get(2)?;
         let json = super::unpack_projection(&packed)?;
         let state: CaseState = serde_json::from_slice(&json).map_err(|_| Error::Corrupt("case state".into()))?;
-        save(conn, rowid, &state, needs_review)?;
+        save_facts(conn, rowid, &CaseFacts::of(&state, needs_review))?;
+    }
+    Ok(())
+}
+
+/// Schema 7: every case's compact row, from its stored facts.
+pub(super) fn migrate_counts(conn: &Connection) -> Result<()> {
+    conn.execute_batch("CREATE TABLE case_counts (case_rowid INTEGER PRIMARY KEY, row BLOB NOT NULL)")?;
+    let mut insert = conn.prepare("INSERT INTO case_counts (case_rowid, row) VALUES (?1, ?2)")?;
+    for (rowid, facts) in read_all(conn)? {
+        insert.execute(params![rowid, counted::encode(&facts)])?;
     }
     Ok(())
 }
@@ -115,14 +136,14 @@ pub(super) fn derive_all(conn: &Connection) -> Result<()> {
 /// This connection's record of the cases whose facts were written (emptied at each refresh).
 const TRACK_WRITES: &str = "
     CREATE TEMP TABLE IF NOT EXISTS facts_written (case_rowid INTEGER PRIMARY KEY);
-    CREATE TEMP TRIGGER IF NOT EXISTS facts_inserted AFTER INSERT ON main.case_facts
+    CREATE TEMP TRIGGER IF NOT EXISTS facts_inserted AFTER INSERT ON main.case_counts
         BEGIN INSERT OR REPLACE INTO facts_written (case_rowid) VALUES (new.case_rowid); END;
-    CREATE TEMP TRIGGER IF NOT EXISTS facts_updated AFTER UPDATE ON main.case_facts
+    CREATE TEMP TRIGGER IF NOT EXISTS facts_updated AFTER UPDATE ON main.case_counts
         BEGIN
             INSERT OR REPLACE INTO facts_written (case_rowid) VALUES (new.case_rowid);
             INSERT OR REPLACE INTO facts_written (case_rowid) VALUES (old.case_rowid);
         END;
-    CREATE TEMP TRIGGER IF NOT EXISTS facts_deleted AFTER DELETE ON main.case_facts
+    CREATE TEMP TRIGGER IF NOT EXISTS facts_deleted AFTER DELETE ON main.case_counts
         BEGIN INSERT OR REPLACE INTO facts_written (case_rowid) VALUES (old.case_rowid); END;
     DELETE FROM facts_written;";
 
@@ -140,11 +161,13 @@ fn refresh(conn: &Connection, cache: &mut FactsCache) -> Result<()> {
             }
             // Even if a row below fails, the rows are no longer those of any figures computed.
             cache.generation += 1;
-            let mut read = conn.prepare_cached("SELECT facts FROM case_facts WHERE case_rowid = ?1")?;
+            let mut read = conn.prepare_cached("SELECT row FROM case_counts WHERE case_rowid = ?1")?;
             for rowid in written {
                 let stored: Option<Vec<u8>> = read.query_row([rowid], |row| row.get(0)).optional()?;
                 let row = match stored {
-                    Some(bytes) => Some(cache.row(rowid, &bytes).ok_or_else(|| Error::Corrupt("case facts".into()))?),
+                    Some(bytes) => {
+                        Some(cache.decode(rowid, &bytes).ok_or_else(|| Error::Corrupt("case counts".into()))?)
+                    }
                     None => None,
                 };
                 cache.put(rowid, row);
@@ -155,12 +178,12 @@ fn refresh(conn: &Connection, cache: &mut FactsCache) -> Result<()> {
     }
     cache.clear();
     conn.execute_batch(TRACK_WRITES)?;
-    let mut statement = conn.prepare_cached("SELECT case_rowid, facts FROM case_facts ORDER BY case_rowid")?;
+    let mut statement = conn.prepare_cached("SELECT case_rowid, row FROM case_counts ORDER BY case_rowid")?;
     let mut rows = statement.query([])?;
     while let Some(row) = rows.next()? {
         let rowid: i64 = row.get(0)?;
-        let bytes = row.get_ref(1)?.as_blob().map_err(|_| Error::Corrupt("case facts".into()))?;
-        let row = cache.row(rowid, bytes).ok_or_else(|| Error::Corrupt("case facts".into()))?;
+        let bytes = row.get_ref(1)?.as_blob().map_err(|_| Error::Corrupt("case counts".into()))?;
+        let row = cache.decode(rowid, bytes).ok_or_else(|| Error::Corrupt("case counts".into()))?;
         cache.rows.push(row);
     }
     // Counting the rows first would read (and decrypt) every page twice: trim the slack instead.

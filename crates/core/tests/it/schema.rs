@@ -48,6 +48,7 @@ const BACK_TO_VERSION_2: &str = "BEGIN;
      CREATE INDEX cases_by_status ON cases (status, updated_ms);
      DELETE FROM meta WHERE key = 'sent_through';
      DROP TABLE case_facts;
+     DROP TABLE case_counts;
      PRAGMA user_version = 2;
      COMMIT;";
 
@@ -102,4 +103,28 @@ fn a_version_2_database_is_migrated_with_every_event_and_what_waits_to_be_sent()
     workspace.mark_sent(&pending.iter().map(|event| event.id).collect::<Vec<_>>()).unwrap();
     assert_eq!(workspace.pending_count().unwrap(), 0);
     assert!(workspace.pending_events(100).unwrap().is_empty());
+}
+
+#[test]
+fn a_version_6_database_gains_the_dashboards_compact_rows_with_the_same_figures() {
+    let (fixture, mut workspace) = new_workspace();
+    let mut fields = full_fields();
+    workspace.create_case(full_fields()).unwrap();
+    fields.sex = Some(harbour_core::model::Sex::Male);
+    fields.assigned_team = Some("Clinic South".into());
+    workspace.create_case(fields).unwrap();
+    let query = harbour_core::stats::StatsQuery::new(chrono::Utc::now().date_naive());
+    let figures = workspace.statistics(&query).unwrap().figures.to_json();
+    drop(workspace);
+    raw_db(&fixture.dir).execute_batch("BEGIN; DROP TABLE case_counts; PRAGMA user_version = 6; COMMIT;").unwrap();
+
+    let mut workspace = unlock(&fixture.dir);
+    let conn = raw_db(&fixture.dir);
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    let rows: i64 = conn.query_row("SELECT count(*) FROM case_counts", [], |row| row.get(0)).unwrap();
+    assert_eq!(rows, 2, "one compact row per case");
+    let again = workspace.statistics(&query).unwrap().figures.to_json();
+    assert_eq!(again, figures, "the figures read from the migrated rows are the same");
+    assert_eq!((again["by_sex"]["female"].as_u64(), again["by_sex"]["male"].as_u64()), (Some(1), Some(1)));
 }

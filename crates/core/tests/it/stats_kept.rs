@@ -51,8 +51,13 @@ fn figures_follow_every_write_after_the_first_read() {
     assert_eq!((count(&second, "by_sex.female"), count(&second, "by_sex.male")), (2, 1));
     assert_eq!(listed(&workspace, &second, "by_sex.male"), [changed]);
     // Once the facts were read again, the old number cannot be listed any more: it is refused.
-    let stale = workspace.drill_down(&first, "by_sex.female").unwrap_err().to_string();
-    assert!(stale.starts_with("figure:") && stale.contains("open the figures again"), "{stale}");
+    // Its own error, so an interface can say it in its language, with the numbers for the CLI.
+    let stale = workspace.drill_down(&first, "by_sex.female").unwrap_err();
+    assert!(
+        matches!(&stale, harbour_core::Error::FiguresChanged { key, shown: 3, now: 2 } if key == "by_sex.female"),
+        "{stale}"
+    );
+    assert!(stale.to_string().contains("(by_sex.female is now 2, not 3). Open the figures again"), "{stale}");
     // A number that did not change is still listed.
     assert_eq!(listed(&workspace, &first, "total").len(), 3);
 
