@@ -9,7 +9,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
 use harbour_wire::identity::{CertifiedDevice, DeviceCertificate, IdentityError, SignedDocument, signing_message};
-use harbour_wire::protocol::{ListedDevice, SignedDirectory, Team, TeamDirectory, directory_signing_message};
+use harbour_wire::protocol::{ListedDevice, SignedDirectory, Team, TeamDirectory};
+use harbour_wire::root::RootSigned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use x25519_dalek::{PublicKey, StaticSecret};
@@ -51,9 +52,16 @@ impl RootKey {
 
     /// Signs a directory: the exact JSON text is what is signed and carried.
     pub fn sign(&self, directory: &TeamDirectory) -> SignedDirectory {
-        let document = serde_json::to_string(directory).expect("a directory serializes");
-        let signature = SigningKey::from_bytes(self.0.expose()).sign(&directory_signing_message(&document));
-        SignedDirectory { document, signature: signature.to_bytes().to_vec() }
+        let SignedDocument { document, signature } = self.sign_document(directory);
+        SignedDirectory { document, signature }
+    }
+
+    /// Signs a root-signed document (the team directory, the service directory) under its
+    /// context: the exact JSON text is what is signed and carried.
+    pub fn sign_document<T: RootSigned + Serialize>(&self, document: &T) -> SignedDocument {
+        let document = serde_json::to_string(document).expect("a root-signed document serializes");
+        let signature = SigningKey::from_bytes(self.0.expose()).sign(&signing_message(T::CONTEXT, document.as_bytes()));
+        SignedDocument { document, signature: signature.to_bytes().to_vec() }
     }
 }
 
@@ -102,23 +110,12 @@ pub fn verify_directory(
     root_public_key: &[u8],
     deployment_id: Uuid,
 ) -> Result<TeamDirectory> {
-    let refused = || {
+    signed.verify(root_public_key, deployment_id).map_err(|_| {
         Error::invalid(
             "directory",
             "the team directory is not signed by this deployment's root key; it was not used (tell your administrator)",
         )
-    };
-    let key = <[u8; 32]>::try_from(root_public_key).ok().and_then(|bytes| VerifyingKey::from_bytes(&bytes).ok());
-    let signature = <[u8; 64]>::try_from(signed.signature.as_slice())
-        .ok()
-        .map(|bytes| ed25519_dalek::Signature::from_bytes(&bytes));
-    let (Some(key), Some(signature)) = (key, signature) else { return Err(refused()) };
-    key.verify(&directory_signing_message(&signed.document), &signature).map_err(|_| refused())?;
-    let directory = signed.unverified_directory().map_err(|_| refused())?;
-    if directory.deployment_id != deployment_id {
-        return Err(refused());
-    }
-    Ok(directory)
+    })
 }
 
 /// A team's private key, held by the devices of that team (and by administrators).
