@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use harbour_core::forms::{Answers, FormLibrary, Lang};
 use harbour_tests::desktop::{Desktop, Screenshots, group_members, process_tree, processes};
-use harbour_tests::server::{Backend, ServerStore};
+use harbour_tests::server::Organisation;
 use harbour_tests::webdriver::{Session, truthy};
 use harbour_tests::{binary, harbour, harbour_json, plaintext_found};
 use serde_json::{Value, json};
@@ -269,16 +269,10 @@ fn escape_twice_hides_everything_and_locks() {
 #[test]
 fn a_laptop_joins_its_organisation_and_the_sync_bar_shows_its_work_sent() {
     let root = tempfile::tempdir().unwrap();
-    let store = ServerStore::new(&Backend::Sqlite, &root.path().join("server"));
-    let bootstrap = store.init();
-    let mut server = store.start();
-    let ministry = root.path().join("ministry");
-    assert!(harbour(&ministry, &["init", "--worker", "Administrator"]).status.success());
-    let created =
-        harbour_json(&ministry, &["deployment", "create", "--server", &server.url, "--bootstrap-token", &bootstrap]);
+    let Organisation { store, mut server, ministry, created, team, invited } =
+        Organisation::start(root.path(), "Clinic");
     assert_eq!(created["directory_published"], true);
-    assert_eq!(harbour_json(&ministry, &["team", "create", "Clinic"])["directory_published"], true);
-    let invited = harbour_json(&ministry, &["invite", "create", "--team", "Clinic"]);
+    assert_eq!(team["directory_published"], true);
 
     let app = Harbour::start();
     app.wait_screen("first-run");
@@ -498,14 +492,7 @@ fn a_case_created_by_mistake_is_discarded_or_closed_in_error() {
 #[test]
 fn a_case_that_left_the_laptop_is_refused_in_spanish_and_closed_in_error() {
     let root = tempfile::tempdir().unwrap();
-    let store = ServerStore::new(&Backend::Sqlite, &root.path().join("server"));
-    let bootstrap = store.init();
-    let mut server = store.start();
-    let ministry = root.path().join("ministry");
-    assert!(harbour(&ministry, &["init", "--worker", "Administrator"]).status.success());
-    harbour_json(&ministry, &["deployment", "create", "--server", &server.url, "--bootstrap-token", &bootstrap]);
-    harbour_json(&ministry, &["team", "create", "Clinic"]);
-    let invited = harbour_json(&ministry, &["invite", "create", "--team", "Clinic"]);
+    let Organisation { mut server, ministry, invited, .. } = Organisation::start(root.path(), "Clinic");
 
     let app = Harbour::start();
     app.wait_screen("first-run");
@@ -751,14 +738,7 @@ fn the_service_directory_is_edited_in_spanish_at_1024x600() {
 /// and reaches the ministry, and the join form is gone.
 fn a_standalone_laptop_joins_its_organisation_from_settings(language: &str, width: u32, height: u32) {
     let root = tempfile::tempdir().unwrap();
-    let store = ServerStore::new(&Backend::Sqlite, &root.path().join("server"));
-    let bootstrap = store.init();
-    let server = store.start();
-    let ministry = root.path().join("ministry");
-    assert!(harbour(&ministry, &["init", "--worker", "Administrator"]).status.success());
-    harbour_json(&ministry, &["deployment", "create", "--server", &server.url, "--bootstrap-token", &bootstrap]);
-    harbour_json(&ministry, &["team", "create", "Clinic"]);
-    let invited = harbour_json(&ministry, &["invite", "create", "--team", "Clinic"]);
+    let Organisation { server: _server, ministry, invited, .. } = Organisation::start(root.path(), "Clinic");
 
     let app = Harbour::start();
     app.wait_screen("first-run");
@@ -830,14 +810,7 @@ fn a_standalone_laptop_joins_later_in_spanish_at_1024x600() {
 #[test]
 fn a_second_laptop_shows_the_administrators_directory_edit_read_only_in_spanish() {
     let root = tempfile::tempdir().unwrap();
-    let store = ServerStore::new(&Backend::Sqlite, &root.path().join("server"));
-    let bootstrap = store.init();
-    let server = store.start();
-    let ministry = root.path().join("ministry");
-    assert!(harbour(&ministry, &["init", "--worker", "Administrator"]).status.success());
-    harbour_json(&ministry, &["deployment", "create", "--server", &server.url, "--bootstrap-token", &bootstrap]);
-    harbour_json(&ministry, &["team", "create", "Clinic"]);
-    let invited = harbour_json(&ministry, &["invite", "create", "--team", "Clinic"]);
+    let Organisation { server: _server, ministry, invited, .. } = Organisation::start(root.path(), "Clinic");
     let file = root.path().join("services.json");
     harbour_json(&ministry, &["directory", "export", file.to_str().unwrap()]);
     let mut directory: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();

@@ -285,6 +285,10 @@ async fn service_directory(
     client: &Client,
     summary: &mut SyncSummary,
 ) -> Result<(), SyncError> {
+    // Without a deployment there is no root key to check a directory against.
+    if !with(workspace, |ws| Ok(ws.membership().is_some()))? {
+        return Ok(());
+    }
     let offered = match client.service_directory().await {
         Ok(offered) => offered,
         // A server from before service directories were relayed: nothing to take or publish.

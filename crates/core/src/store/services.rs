@@ -298,4 +298,31 @@ mod tests {
         let audit = workspace.audit_log(5).unwrap();
         assert!(audit.iter().any(|entry| entry.action == "directory.import"));
     }
+
+    #[test]
+    fn an_administrators_laptop_signs_each_version_above_the_last_and_publishes_only_newer() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = CreateOptions { kdf: KdfParams::INSECURE_FAST_FOR_TESTS, ..CreateOptions::default() };
+        let mut workspace = Workspace::create(dir.path(), "a long test passphrase", &options).unwrap();
+        let plan = workspace.plan_deployment("https://harbour.example.org", "Ministry").unwrap();
+        workspace.complete_deployment(plan, "device-token-for-tests").unwrap();
+        // Signed at once, from the version the laptop had before it made the deployment.
+        let first = workspace.service_directory_to_publish(0).unwrap().expect("a newer version to publish");
+        assert_eq!(workspace.service_directory_signed().unwrap(), Some(true));
+        assert_eq!(workspace.service_directory_to_publish(0).unwrap(), Some(first.clone()), "signed once, kept");
+        assert_eq!(workspace.service_directory_to_publish(1).unwrap(), None, "the server holds it already");
+
+        // An imported file whose version is not above the one signed is raised above it.
+        let imported = workspace.set_service_directory(Directory::saint_lucia_template().clone()).unwrap();
+        assert_eq!(imported.version, 2);
+        let second = workspace.service_directory_to_publish(1).unwrap().expect("version 2 to publish");
+        let document: ServiceDirectoryDocument = serde_json::from_str(&second.document).unwrap();
+        assert_eq!(document.version, 2);
+        // Its own earlier version, offered back by the server, changes nothing here.
+        assert_eq!(
+            workspace.accept_service_directory(&first).unwrap(),
+            ServiceDirectoryReceived::NotNewer { offered: 1 }
+        );
+        assert_eq!(workspace.service_directory().unwrap().version, 2);
+    }
 }
