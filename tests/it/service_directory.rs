@@ -115,12 +115,15 @@ fn serve(store: &ServerStore, signed: &SignedDocument, version: u64) {
     .unwrap();
 }
 
-/// `signed`'s document with the first service's contact replaced and its version raised.
-fn altered(signed: &SignedDocument, contact: &str, version: u64) -> ServiceDirectoryDocument {
+/// `signed`'s document, its version raised, carrying `held` (a laptop's directory) with the first
+/// service's contact replaced, in clear: what an attacker without the directory key can write.
+fn altered(signed: &SignedDocument, held: &Directory, contact: &str, version: u64) -> ServiceDirectoryDocument {
     let mut document: ServiceDirectoryDocument = serde_json::from_str(&signed.document).unwrap();
+    let mut directory = held.clone();
+    directory.version = version as u32;
+    directory.services[0].contact = contact.to_owned();
     document.version = version;
-    document.directory["version"] = serde_json::json!(version);
-    document.directory["services"][0]["contact"] = serde_json::json!(contact);
+    document.directory = serde_json::to_value(&directory).unwrap();
     document
 }
 
@@ -131,6 +134,11 @@ async fn a_compromised_server_can_serve_neither_a_forged_nor_an_older_directory(
     d.admin.sync().await;
     d.nurse.sync().await;
     let first = d.nurse.client.service_directory().await.unwrap().expect("the server relays the directory");
+    // Sealed for the organisation's laptops: the server holds no contact in clear.
+    assert!(
+        d.store.plaintext_found(&["Sergeant Joseph", "Sargento Joseph"]).is_empty(),
+        "a contact is on the server in clear"
+    );
     edit_contact(&d.admin, "Inspector Marie", "Inspectora Marie");
     d.admin.sync().await;
     assert!(d.nurse.sync().await.service_directory_updated);
@@ -138,11 +146,12 @@ async fn a_compromised_server_can_serve_neither_a_forged_nor_an_older_directory(
     let refusals = |device: &Device| audited(device, "directory.refuse");
 
     // 1. Forged: a directory signed by a root key of the attacker's own, a high version.
-    let forged = RootKey::generate().sign_document(&altered(&first, "Call +1 758 555 0100 at once", 99));
+    let lure = "Call +1 758 555 0100 at once";
+    let forged = RootKey::generate().sign_document(&altered(&first, &held, lure, 99));
     serve(&d.store, &forged, 99);
     // 2. Tampered: the real signature kept over a changed text.
     let mut tampered = first.clone();
-    tampered.document = serde_json::to_string(&altered(&first, "Call +1 758 555 0100 at once", 99)).unwrap();
+    tampered.document = serde_json::to_string(&altered(&first, &held, lure, 99)).unwrap();
     // 3. Replayed: the administrator's own earlier version, genuinely signed.
     let replayed = first.clone();
     let older = serde_json::from_str::<ServiceDirectoryDocument>(&first.document).unwrap().version;

@@ -76,9 +76,7 @@ pub fn seal_team_names(directory: &TeamDirectory, key: &Secret) -> TeamDirectory
         if team.name.starts_with(SEALED_NAME_PREFIX) {
             continue;
         }
-        let wrapped = crypto::wrap(key, team.id.as_bytes(), team.name.as_bytes());
-        team.name =
-            format!("{SEALED_NAME_PREFIX}{}", URL_SAFE_NO_PAD.encode([wrapped.nonce, wrapped.ciphertext].concat()));
+        team.name = seal_text(key, team.id.as_bytes(), &team.name);
     }
     sealed
 }
@@ -88,19 +86,41 @@ pub fn seal_team_names(directory: &TeamDirectory, key: &Secret) -> TeamDirectory
 pub fn open_team_names(directory: TeamDirectory, key: Option<&Secret>) -> Result<TeamDirectory> {
     let mut opened = directory;
     for team in &mut opened.teams {
-        let Some(sealed) = team.name.strip_prefix(SEALED_NAME_PREFIX) else { continue };
+        if !team.name.starts_with(SEALED_NAME_PREFIX) {
+            continue;
+        }
         let damaged =
             || Error::invalid("directory", "a team's name in the directory cannot be read; tell your administrator");
         let key = key.ok_or_else(damaged)?;
-        let bytes = URL_SAFE_NO_PAD.decode(sealed).map_err(|_| damaged())?;
-        if bytes.len() < 12 {
-            return Err(damaged());
-        }
-        let wrapped = Wrapped { nonce: bytes[..12].to_vec(), ciphertext: bytes[12..].to_vec() };
-        let name = crypto::unwrap(key, team.id.as_bytes(), &wrapped).ok_or_else(damaged)?;
-        team.name = String::from_utf8(name.to_vec()).map_err(|_| damaged())?;
+        team.name = open_text(key, team.id.as_bytes(), &team.name).ok_or_else(damaged)?;
     }
     Ok(opened)
+}
+
+/// What a sealed service directory is bound to: its deployment and version, so that a sealed
+/// text cannot be moved into another document.
+pub fn service_directory_context(deployment_id: Uuid, version: u64) -> Vec<u8> {
+    let mut context = b"harbour-service-directory-sealed-v1".to_vec();
+    context.extend_from_slice(deployment_id.as_bytes());
+    context.extend_from_slice(&version.to_be_bytes());
+    context
+}
+
+/// `text` sealed under the deployment's directory key (AES-256-GCM, `context` bound in), as
+/// published for every laptop and no server to read: team names, the service directory.
+pub fn seal_text(key: &Secret, context: &[u8], text: &str) -> String {
+    let wrapped = crypto::wrap(key, context, text.as_bytes());
+    format!("{SEALED_NAME_PREFIX}{}", URL_SAFE_NO_PAD.encode([wrapped.nonce, wrapped.ciphertext].concat()))
+}
+
+/// What [`seal_text`] sealed with `key` and `context`; `None` if it was not, or was altered.
+pub fn open_text(key: &Secret, context: &[u8], sealed: &str) -> Option<String> {
+    let bytes = URL_SAFE_NO_PAD.decode(sealed.strip_prefix(SEALED_NAME_PREFIX)?).ok()?;
+    if bytes.len() < 12 {
+        return None;
+    }
+    let wrapped = Wrapped { nonce: bytes[..12].to_vec(), ciphertext: bytes[12..].to_vec() };
+    String::from_utf8(crypto::unwrap(key, context, &wrapped)?.to_vec()).ok()
 }
 
 /// Checks a directory's signature against the pinned root public key, and that it belongs to

@@ -64,10 +64,11 @@ async fn publish_service_directory(
             "The service directory's version must be 1 or more; nothing was changed.",
         ));
     }
-    if !document.directory.is_object() {
+    // Sealed for the laptops (a string), or in clear for a deployment without a directory key.
+    if !(document.directory.is_string() || document.directory.is_object()) {
         return Err(ApiError::bad_request(
             "invalid_service_directory",
-            "The signed service directory holds no directory (its directory field must be a JSON object); nothing was changed.",
+            "The signed service directory holds no directory (its directory field must be a sealed string or a JSON object); nothing was changed.",
         ));
     }
     state.store.publish_service_directory(document.version, &signed).await?;

@@ -71,8 +71,9 @@ pub struct ServiceDirectoryDocument {
     pub deployment_id: Uuid,
     /// The directory's own version: strictly increasing, at least 1.
     pub version: u64,
-    /// The directory (services, their contacts and translations), as laptops read it; the
-    /// server relays it without looking inside.
+    /// The directory (services, their contacts and translations): a string, sealed under the
+    /// deployment's directory key that only laptops hold, or (a deployment without one) the
+    /// directory as a JSON object. The server relays it without looking inside.
     pub directory: serde_json::Value,
 }
 

@@ -3,7 +3,9 @@
 //!
 //! Who edits it: the person on a standalone laptop (the directory is theirs alone), and in an
 //! organisation the administrator's laptop, which signs each version with the deployment's root
-//! key ([`ServiceDirectoryDocument`], the same checks as the team directory: `harbour_wire::root`).
+//! key ([`ServiceDirectoryDocument`], the same checks as the team directory: `harbour_wire::root`),
+//! the directory inside sealed under the deployment's directory key like team names, so the
+//! server relays a shelter's contact without reading it.
 //! The sync publishes a version newer than the server's (`PUT /v1/services`); every other
 //! laptop of the organisation takes the server's (`GET /v1/services`) only if it verifies
 //! against the root key it pinned at enrolment and is newer than the signed version it holds,
@@ -18,6 +20,7 @@ use rusqlite::{OptionalExtension, TransactionBehavior};
 use sha2::{Digest, Sha256};
 
 use super::{Workspace, set_meta};
+use crate::deployment;
 use crate::directory::{Directory, DirectoryError, Service};
 use crate::error::{Error, Result};
 
@@ -134,7 +137,7 @@ impl Workspace {
         else {
             return Ok(Some(false));
         };
-        let signed_directory = Directory::from_json(&document.directory.to_string()).ok();
+        let signed_directory = self.directory_in(&document);
         Ok(Some(signed_directory.is_some_and(|signed| Some(signed) == self.service_directory().ok())))
     }
 
@@ -151,7 +154,7 @@ impl Workspace {
         }
         if let Some((document, signed)) = self.published_service_directory()?
             && document.version == u64::from(directory.version)
-            && Directory::from_json(&document.directory.to_string()).ok().as_ref() == Some(&directory)
+            && self.directory_in(&document).as_ref() == Some(&directory)
         {
             return Ok(Some(signed));
         }
@@ -176,7 +179,7 @@ impl Workspace {
             }
             Err(RootSignedError::Malformed) => return self.refuse_service_directory(signed, Refusal::Invalid),
         };
-        let Ok(directory) = Directory::from_json(&document.directory.to_string()) else {
+        let Some(directory) = self.directory_in(&document) else {
             return self.refuse_service_directory(signed, Refusal::Invalid);
         };
         if u64::from(directory.version) != document.version {
@@ -213,11 +216,18 @@ impl Workspace {
     fn sign_service_directory(&self, directory: &Directory) -> Result<Option<SignedDocument>> {
         let Some(membership) = self.membership() else { return Ok(None) };
         let Some(root) = membership.root_key.as_ref() else { return Ok(None) };
-        let document = ServiceDirectoryDocument {
-            deployment_id: membership.deployment_id,
-            version: u64::from(directory.version),
-            directory: serde_json::to_value(directory).expect("a directory serializes"),
+        let version = u64::from(directory.version);
+        // Sealed for the organisation's laptops: a shelter's contact is not the server's to read.
+        let directory = match membership.directory_key.as_ref() {
+            Some(key) => serde_json::Value::String(deployment::seal_text(
+                key,
+                &deployment::service_directory_context(membership.deployment_id, version),
+                &directory.to_json(),
+            )),
+            // A deployment made before names were sealed has no directory key.
+            None => serde_json::to_value(directory).expect("a directory serializes"),
         };
+        let document = ServiceDirectoryDocument { deployment_id: membership.deployment_id, version, directory };
         let signed = root.sign_document(&document);
         if signed.document.len() > MAX_SERVICE_DIRECTORY_BYTES {
             return Err(Error::invalid(
@@ -230,6 +240,21 @@ impl Workspace {
             ));
         }
         Ok(Some(signed))
+    }
+
+    /// The directory a verified document carries: opened with the deployment's directory key
+    /// when sealed (as every laptop of the organisation holds it), read as it is otherwise.
+    /// `None` when it cannot be opened or is not a valid directory.
+    fn directory_in(&self, document: &ServiceDirectoryDocument) -> Option<Directory> {
+        let json = match &document.directory {
+            serde_json::Value::String(sealed) => {
+                let membership = self.membership()?;
+                let context = deployment::service_directory_context(document.deployment_id, document.version);
+                deployment::open_text(membership.directory_key.as_ref()?, &context, sealed)?
+            }
+            clear => clear.to_string(),
+        };
+        Directory::from_json(&json).ok()
     }
 
     fn refuse_service_directory(&mut self, signed: &SignedDocument, why: Refusal) -> Result<ServiceDirectoryReceived> {

@@ -2,7 +2,7 @@
 //! from the server, signed by the deployment's root key) and the signed team directory (pulled
 //! from the server, signed by the deployment's root key, team names sealed).
 
-use harbour_core::deployment::{open_team_names, verify_directory};
+use harbour_core::deployment::{open_team_names, open_text, seal_text, service_directory_context, verify_directory};
 use harbour_core::directory::Directory;
 use harbour_core::forms::{FormLibrary, Lang, Strings};
 use harbour_wire::identity::SignedDocument;
@@ -75,14 +75,30 @@ pub(crate) fn signed_service_directory(data: &[u8]) -> bool {
     let Ok(document) = verify_service_directory(&signed, &fixture.root_public, fixture.deployment_id) else {
         return false;
     };
-    Directory::from_json(&document.directory.to_string())
-        .is_ok_and(|directory| u64::from(directory.version) == document.version)
+    let json = match &document.directory {
+        serde_json::Value::String(sealed) => {
+            let context = service_directory_context(document.deployment_id, document.version);
+            let Some(json) = open_text(&fixture.directory_key, &context, sealed) else { return false };
+            json
+        }
+        clear => clear.to_string(),
+    };
+    Directory::from_json(&json).is_ok_and(|directory| u64::from(directory.version) == document.version)
 }
 
 pub(crate) fn signed_service_directory_seeds() -> Vec<Vec<u8>> {
     let fixture = fixture();
     let template: serde_json::Value = serde_json::from_str(SAINT_LUCIA).expect("the template is JSON");
-    let document = ServiceDirectoryDocument { deployment_id: fixture.deployment_id, version: 1, directory: template };
-    let signed = fixture.root.sign_document(&document);
-    vec![seed(0, serde_json::to_vec(&signed).expect("a document serializes")), seed(1, &signed.document)]
+    let clear = ServiceDirectoryDocument { deployment_id: fixture.deployment_id, version: 1, directory: template };
+    let context = service_directory_context(fixture.deployment_id, 1);
+    let sealed = ServiceDirectoryDocument {
+        directory: serde_json::Value::String(seal_text(&fixture.directory_key, &context, SAINT_LUCIA)),
+        ..clear.clone()
+    };
+    let (clear, sealed) = (fixture.root.sign_document(&clear), fixture.root.sign_document(&sealed));
+    vec![
+        seed(0, serde_json::to_vec(&sealed).expect("a document serializes")),
+        seed(1, &sealed.document),
+        seed(1, &clear.document),
+    ]
 }
