@@ -10,7 +10,7 @@ use harbour_core::forms::{Answers, FormLibrary, Lang};
 use harbour_tests::desktop::{Desktop, Screenshots, group_members, process_tree, processes};
 use harbour_tests::server::Organisation;
 use harbour_tests::webdriver::{Session, truthy};
-use harbour_tests::{binary, harbour, harbour_json, plaintext_found};
+use harbour_tests::{binary, harbour_json, plaintext_found};
 use serde_json::{Value, json};
 
 /// The harness itself, on the smallest Tauri app: a session starts the app on our display, the

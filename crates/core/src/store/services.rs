@@ -145,7 +145,7 @@ impl Workspace {
     /// `server_version` (the server's, 0 when it has none). A directory saved before this laptop
     /// joined a deployment, or before directories were published, is signed now.
     pub fn service_directory_to_publish(&mut self, server_version: u64) -> Result<Option<SignedDocument>> {
-        if !self.membership().is_some_and(|membership| membership.root_key.is_some()) {
+        if self.membership().is_none_or(|membership| membership.root_key.is_none()) {
             return Ok(None);
         }
         let directory = self.service_directory()?;
