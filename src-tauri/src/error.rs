@@ -263,6 +263,18 @@ mod tests {
             );
         }
         assert_eq!(keys.len(), Failure::ALL.len(), "SYNC_FAILURE_KEYS lists a failure the shell never sends");
+        // A sync that went well may still have something to say (a service directory refused).
+        let notices = interface_map("i18n.js", "SYNC_NOTICE_KEYS");
+        for notice in harbour_sync::failure::Notice::ALL {
+            let code = notice.code();
+            let key =
+                notices.get(code).unwrap_or_else(|| panic!("ui/js/i18n.js SYNC_NOTICE_KEYS does not say `{code}`"));
+            assert!(
+                translated(&strings, key),
+                "`{key}` (sync notice `{code}`) is not in strings.json in en, es and fr"
+            );
+        }
+        assert_eq!(notices.len(), harbour_sync::failure::Notice::ALL.len(), "SYNC_NOTICE_KEYS lists an unknown notice");
         // Every sentence of the sync bar comes from the table: it never reads the status's
         // `message` (the engine's English), and a `sync` error's sentence is its reason's.
         let bar = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/js/syncbar.js")).unwrap();

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use harbour_core::forms::{Answers, FormLibrary, Lang};
 use harbour_tests::desktop::{Desktop, Screenshots, group_members, process_tree, processes};
-use harbour_tests::server::{Backend, ServerStore};
+use harbour_tests::server::Organisation;
 use harbour_tests::webdriver::{Session, truthy};
-use harbour_tests::{binary, harbour, harbour_json, plaintext_found};
+use harbour_tests::{binary, harbour_json, plaintext_found};
 use serde_json::{Value, json};
 
 /// The harness itself, on the smallest Tauri app: a session starts the app on our display, the
@@ -269,16 +269,10 @@ fn escape_twice_hides_everything_and_locks() {
 #[test]
 fn a_laptop_joins_its_organisation_and_the_sync_bar_shows_its_work_sent() {
     let root = tempfile::tempdir().unwrap();
-    let store = ServerStore::new(&Backend::Sqlite, &root.path().join("server"));
-    let bootstrap = store.init();
-    let mut server = store.start();
-    let ministry = root.path().join("ministry");
-    assert!(harbour(&ministry, &["init", "--worker", "Administrator"]).status.success());
-    let created =
-        harbour_json(&ministry, &["deployment", "create", "--server", &server.url, "--bootstrap-token", &bootstrap]);
+    let Organisation { store, mut server, ministry, created, team, invited } =
+        Organisation::start(root.path(), "Clinic");
     assert_eq!(created["directory_published"], true);
-    assert_eq!(harbour_json(&ministry, &["team", "create", "Clinic"])["directory_published"], true);
-    let invited = harbour_json(&ministry, &["invite", "create", "--team", "Clinic"]);
+    assert_eq!(team["directory_published"], true);
 
     let app = Harbour::start();
     app.wait_screen("first-run");
@@ -498,14 +492,7 @@ fn a_case_created_by_mistake_is_discarded_or_closed_in_error() {
 #[test]
 fn a_case_that_left_the_laptop_is_refused_in_spanish_and_closed_in_error() {
     let root = tempfile::tempdir().unwrap();
-    let store = ServerStore::new(&Backend::Sqlite, &root.path().join("server"));
-    let bootstrap = store.init();
-    let mut server = store.start();
-    let ministry = root.path().join("ministry");
-    assert!(harbour(&ministry, &["init", "--worker", "Administrator"]).status.success());
-    harbour_json(&ministry, &["deployment", "create", "--server", &server.url, "--bootstrap-token", &bootstrap]);
-    harbour_json(&ministry, &["team", "create", "Clinic"]);
-    let invited = harbour_json(&ministry, &["invite", "create", "--team", "Clinic"]);
+    let Organisation { mut server, ministry, invited, .. } = Organisation::start(root.path(), "Clinic");
 
     let app = Harbour::start();
     app.wait_screen("first-run");
@@ -751,14 +738,7 @@ fn the_service_directory_is_edited_in_spanish_at_1024x600() {
 /// and reaches the ministry, and the join form is gone.
 fn a_standalone_laptop_joins_its_organisation_from_settings(language: &str, width: u32, height: u32) {
     let root = tempfile::tempdir().unwrap();
-    let store = ServerStore::new(&Backend::Sqlite, &root.path().join("server"));
-    let bootstrap = store.init();
-    let server = store.start();
-    let ministry = root.path().join("ministry");
-    assert!(harbour(&ministry, &["init", "--worker", "Administrator"]).status.success());
-    harbour_json(&ministry, &["deployment", "create", "--server", &server.url, "--bootstrap-token", &bootstrap]);
-    harbour_json(&ministry, &["team", "create", "Clinic"]);
-    let invited = harbour_json(&ministry, &["invite", "create", "--team", "Clinic"]);
+    let Organisation { server: _server, ministry, invited, .. } = Organisation::start(root.path(), "Clinic");
 
     let app = Harbour::start();
     app.wait_screen("first-run");
@@ -822,6 +802,64 @@ fn a_standalone_laptop_joins_later_in_english_at_1366x768() {
 #[test]
 fn a_standalone_laptop_joins_later_in_spanish_at_1024x600() {
     a_standalone_laptop_joins_its_organisation_from_settings("es", 1024, 600);
+}
+
+/// The administrator changes a service's contact on the ministry's laptop (`harbour directory
+/// import`, signed with the root key there) and syncs; a clinic laptop that joined in the app
+/// shows, after its sync, the new contact in Spanish in Settings, read-only, at 1024×600.
+#[test]
+fn a_second_laptop_shows_the_administrators_directory_edit_read_only_in_spanish() {
+    let root = tempfile::tempdir().unwrap();
+    let Organisation { server: _server, ministry, invited, .. } = Organisation::start(root.path(), "Clinic");
+    let file = root.path().join("services.json");
+    harbour_json(&ministry, &["directory", "export", file.to_str().unwrap()]);
+    let mut directory: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let service = directory["services"][0]["id"].as_str().unwrap().to_owned();
+    directory["services"][0]["contact"] = json!("Sergeant Joseph, Castries police station");
+    directory["services"][0]["translations"]["es"]["contact"] = json!("Sargento Joseph, comisaría de Castries");
+    std::fs::write(&file, serde_json::to_string_pretty(&directory).unwrap()).unwrap();
+    let imported = harbour_json(&ministry, &["directory", "import", file.to_str().unwrap()]);
+    assert_eq!(imported["signed"], true, "the administrator's laptop signs the directory");
+    let synced = harbour_json(&ministry, &["sync"]);
+    assert_eq!(synced["service_directory_published"], true, "the administrator's sync publishes it");
+
+    let app = Harbour::start();
+    app.wait_screen("first-run");
+    app.fill("#join-invitation", invited["invitation"].as_str().unwrap());
+    app.fill("#join-code", invited["code"].as_str().unwrap());
+    app.fill("#join-worker", WORKER);
+    app.fill("#join-passphrase", PASSPHRASE);
+    app.click("#join-submit");
+    app.session.wait_until("the laptop to join", Duration::from_secs(60), || (app.screen() == "cases").then_some(()));
+    app.click("#sync-now");
+    app.session.wait_until("the sync bar to say everything was sent", Duration::from_secs(60), || {
+        (app.sync_state() == "synced").then_some(())
+    });
+    let size = app.session.set_window_size(1024, 600);
+    assert_eq!([size[2], size[3]], [1024, 600], "the window takes a small laptop's size");
+    app.set_language("es");
+    let selector = format!("#directory-panel .directory-service[data-service=\"{service}\"] .directory-contact");
+    let shown = app.session.wait_until("the received contact in Settings", Duration::from_secs(20), || {
+        app.session.try_find(&selector).map(|contact| contact.text()).filter(|text| text.contains("Sargento Joseph"))
+    });
+    assert_eq!(
+        shown,
+        format!("{}: Sargento Joseph, comisaría de Castries", translation("directory.contact", "es")),
+        "the contact in Spanish, labelled in Spanish"
+    );
+    let panel = app.text("#directory-panel");
+    assert!(panel.contains(&translation("ui.directory.admin_only", "es")), "it says who edits the directory");
+    assert!(!panel.contains("Sergeant Joseph"), "the English contact is not shown in the Spanish interface");
+    let version = imported["version"].as_u64().unwrap().to_string();
+    assert_eq!(
+        app.text("#directory-version"),
+        translation("ui.directory.version", "es").replace("{version}", &version)
+    );
+    assert!(app.session.try_find(".directory-edit").is_none(), "no edit button on a clinic's laptop");
+    assert!(app.session.try_find("#directory-form").is_none());
+    app.session
+        .execute(&format!("document.querySelector('{selector}').scrollIntoView({{block: 'center'}})"), json!([]));
+    app.shot("directory-received-es");
 }
 
 /// `harbour --json ARGS` on the app's data directory, unlocked with the test passphrase.

@@ -6,14 +6,7 @@ use super::*;
 #[test]
 fn a_refused_laptop_is_told_so_in_spanish_at_1024x600() {
     let root = tempfile::tempdir().unwrap();
-    let store = ServerStore::new(&Backend::Sqlite, &root.path().join("server"));
-    let bootstrap = store.init();
-    let _server = store.start();
-    let ministry = root.path().join("ministry");
-    assert!(harbour(&ministry, &["init", "--worker", "Administrator"]).status.success());
-    harbour_json(&ministry, &["deployment", "create", "--server", &_server.url, "--bootstrap-token", &bootstrap]);
-    harbour_json(&ministry, &["team", "create", "Clinic"]);
-    let invited = harbour_json(&ministry, &["invite", "create", "--team", "Clinic"]);
+    let Organisation { server: _server, ministry, invited, .. } = Organisation::start(root.path(), "Clinic");
 
     let app = Harbour::start();
     app.wait_screen("first-run");

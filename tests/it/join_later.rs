@@ -4,20 +4,13 @@
 
 use harbour_core::Workspace;
 use harbour_sync::client::Client;
-use harbour_tests::server::{Backend, ServerStore};
+use harbour_tests::server::Organisation;
 use harbour_tests::{PASSPHRASE, harbour, harbour_json};
 
 #[test]
 fn a_standalone_laptop_joins_later_and_its_cases_reach_the_ministry() {
     let root = tempfile::tempdir().unwrap();
-    let store = ServerStore::new(&Backend::Sqlite, &root.path().join("server"));
-    let bootstrap = store.init();
-    let server = store.start();
-    let ministry = root.path().join("ministry");
-    assert!(harbour(&ministry, &["init", "--worker", "Administrator"]).status.success());
-    harbour_json(&ministry, &["deployment", "create", "--server", &server.url, "--bootstrap-token", &bootstrap]);
-    harbour_json(&ministry, &["team", "create", "Clinic"]);
-    let invited = harbour_json(&ministry, &["invite", "create", "--team", "Clinic"]);
+    let Organisation { store, server: _server, ministry, invited, .. } = Organisation::start(root.path(), "Clinic");
 
     // A clinic laptop worked alone for a while.
     let clinic = root.path().join("clinic");
@@ -80,14 +73,7 @@ fn a_standalone_laptop_joins_later_and_its_cases_reach_the_ministry() {
 #[test]
 fn harbour_join_moves_a_standalone_workspace_into_the_organisation() {
     let root = tempfile::tempdir().unwrap();
-    let store = ServerStore::new(&Backend::Sqlite, &root.path().join("server"));
-    let bootstrap = store.init();
-    let server = store.start();
-    let ministry = root.path().join("ministry");
-    assert!(harbour(&ministry, &["init", "--worker", "Administrator"]).status.success());
-    harbour_json(&ministry, &["deployment", "create", "--server", &server.url, "--bootstrap-token", &bootstrap]);
-    harbour_json(&ministry, &["team", "create", "Embassy"]);
-    let invited = harbour_json(&ministry, &["invite", "create", "--team", "Embassy"]);
+    let Organisation { store, server: _server, ministry, invited, .. } = Organisation::start(root.path(), "Embassy");
 
     let embassy = root.path().join("embassy");
     assert!(harbour(&embassy, &["init", "--worker", "Consul"]).status.success());

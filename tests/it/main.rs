@@ -13,6 +13,7 @@ mod no_plaintext;
 mod referrals;
 mod relay_attacks;
 mod screening;
+mod service_directory;
 mod sync;
 mod sync_faults;
 mod sync_simulation;

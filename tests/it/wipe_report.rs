@@ -13,7 +13,7 @@ use harbour_core::Workspace;
 use harbour_core::store::wipe::UNSENT_REPORT_FILE;
 use harbour_tests::desktop::Desktop;
 use harbour_tests::proxy::FailingProxy;
-use harbour_tests::server::{Backend, Server, ServerStore};
+use harbour_tests::server::{Organisation, Server};
 use harbour_tests::{binary, harbour, harbour_json};
 use serde_json::Value;
 
@@ -44,18 +44,13 @@ struct WipedUnreported {
 
 fn wiped_with_its_report_refused() -> WipedUnreported {
     let root = tempfile::tempdir().unwrap();
-    let store = ServerStore::new(&Backend::Sqlite, &root.path().join("server"));
-    let bootstrap = store.init();
-    let server = store.start();
-    let proxy = FailingProxy::start(&server.url);
-
-    let admin = root.path().join("ministry");
+    // The ministry reaches the server through a proxy that can refuse chosen requests.
+    let serving = Organisation::serve(root.path());
+    let proxy = FailingProxy::start(&serving.server.url);
+    let organisation = serving.deploy(&proxy.url, "Consulate");
+    let admin = organisation.ministry.clone();
     let lost = root.path().join("consulate");
-    assert!(harbour(&admin, &["init", "--worker", "Administrator"]).status.success());
-    harbour_json(&admin, &["deployment", "create", "--server", &proxy.url, "--bootstrap-token", &bootstrap]);
-    harbour_json(&admin, &["team", "create", "Consulate"]);
-    let invited = harbour_json(&admin, &["invite", "create", "--team", "Consulate"]);
-    let (invitation, code) = (invited["invitation"].as_str().unwrap(), invited["code"].as_str().unwrap());
+    let (invitation, code) = (organisation.invitation(), organisation.code());
     harbour_json(&lost, &["enroll", "--invitation", invitation, "--code", code, "--worker", "Worker"]);
     let lost_id = Workspace::unlock(&lost, harbour_tests::PASSPHRASE).unwrap().device_id().0.to_string();
 
@@ -77,7 +72,7 @@ fn wiped_with_its_report_refused() -> WipedUnreported {
         .collect();
     assert_eq!(left, vec![UNSENT_REPORT_FILE.to_owned()], "only the report is left in the data folder");
     assert_eq!(wipe_state(&admin, &lost_id)["state"], "issued", "the server has not heard of the wipe yet");
-    WipedUnreported { admin, lost, lost_id, proxy, _server: server, _root: root }
+    WipedUnreported { admin, lost, lost_id, proxy, _server: organisation.server, _root: root }
 }
 
 #[test]

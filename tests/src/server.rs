@@ -120,6 +120,74 @@ impl ServerStore {
     }
 }
 
+/// How most cross-crate tests begin: a real server on a SQLite store below `root/server`, a
+/// ministry deployment made by the `harbour` binary in `root/ministry` (the administrator's
+/// laptop), one team, and an invitation into it with its one-time code.
+#[derive(Debug)]
+pub struct Organisation {
+    pub store: ServerStore,
+    pub server: Server,
+    /// The administrator's data directory.
+    pub ministry: PathBuf,
+    /// What `harbour deployment create --json` printed.
+    pub created: serde_json::Value,
+    /// What `harbour team create --json` printed.
+    pub team: serde_json::Value,
+    /// What `harbour invite create --json` printed (`invitation`, `code`).
+    pub invited: serde_json::Value,
+}
+
+/// A server started for an [`Organisation`] not made yet: what lies between them (a proxy)
+/// can be started first.
+#[derive(Debug)]
+pub struct Serving {
+    pub store: ServerStore,
+    pub server: Server,
+    bootstrap: String,
+    root: PathBuf,
+}
+
+impl Organisation {
+    /// A server on SQLite below `root`, the ministry deployment, `team` and an invitation into it.
+    pub fn start(root: &Path, team: &str) -> Organisation {
+        let serving = Organisation::serve(root);
+        let url = serving.server.url.clone();
+        serving.deploy(&url, team)
+    }
+
+    /// Only the server, on SQLite below `root`; [`Serving::deploy`] makes the rest.
+    pub fn serve(root: &Path) -> Serving {
+        let store = ServerStore::new(&Backend::Sqlite, &root.join("server"));
+        let bootstrap = store.init();
+        let server = store.start();
+        Serving { store, server, bootstrap, root: root.to_owned() }
+    }
+
+    pub fn invitation(&self) -> &str {
+        self.invited["invitation"].as_str().expect("invite create prints the invitation")
+    }
+
+    pub fn code(&self) -> &str {
+        self.invited["code"].as_str().expect("invite create prints the code")
+    }
+}
+
+impl Serving {
+    /// The ministry deployment made through `url` (the server's, or a proxy's in front of it),
+    /// `team`, and an invitation into it.
+    pub fn deploy(self, url: &str, team: &str) -> Organisation {
+        let ministry = self.root.join("ministry");
+        assert!(crate::harbour(&ministry, &["init", "--worker", "Administrator"]).status.success());
+        let created = crate::harbour_json(
+            &ministry,
+            &["deployment", "create", "--server", url, "--bootstrap-token", &self.bootstrap],
+        );
+        let made = crate::harbour_json(&ministry, &["team", "create", team]);
+        let invited = crate::harbour_json(&ministry, &["invite", "create", "--team", team]);
+        Organisation { store: self.store, server: self.server, ministry, created, team: made, invited }
+    }
+}
+
 /// A running `harbour-server serve`. SIGKILLed when dropped.
 #[derive(Debug)]
 pub struct Server {

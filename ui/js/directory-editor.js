@@ -1,6 +1,7 @@
 // Settings → Service directory: the services people are referred to, edited in the app by
 // whoever may edit them (the person on a standalone laptop, the administrator's laptop in an
-// organisation), each text in English and translated into Spanish and French.
+// organisation), each text in English and translated into Spanish and French. Other laptops of
+// an organisation show the directory their last sync received, read-only.
 
 import { call } from "./api.js";
 import { h, replace } from "./dom.js";
@@ -21,23 +22,50 @@ const TRANSLATED = [
   ["fr", "Français"],
 ];
 
-/** Fills `slot` with the directory panel: the list, or a sentence saying who may edit it. */
+/**
+ * Fills `slot` with the directory panel: the list to edit, or, on a laptop that may not edit it
+ * (an organisation's, not the administrator's), the directory received from the administrator,
+ * read-only, each service's texts in the interface's language.
+ */
 export async function mount(slot) {
   const mayEdit = await call("may_edit_directory").catch(() => false);
+  const directory = await call("service_directory");
+  setDirectory(directory);
   if (!mayEdit) {
-    replace(
-      slot,
-      h(
-        "section",
-        { id: "directory-panel", class: "panel", "aria-labelledby": "directory-title" },
-        h("h2", { id: "directory-title" }, t("ui.directory.title")),
-        h("p", { class: "muted" }, t("ui.directory.admin_only")),
-      ),
-    );
+    showReadOnly(slot, directory);
     return;
   }
-  const directory = await call("service_directory");
   showList(slot, directory);
+}
+
+function showReadOnly(slot, directory) {
+  const line = (className, label, value) =>
+    value ? h("span", { class: className }, `${t(label)}: ${value}`) : null;
+  replace(
+    slot,
+    h(
+      "section",
+      { id: "directory-panel", class: "panel", dataset: { readonly: "true" }, "aria-labelledby": "directory-title" },
+      h("h2", { id: "directory-title" }, t("ui.directory.title")),
+      h("p", { class: "muted" }, t("ui.directory.admin_only")),
+      h("p", { id: "directory-version", class: "muted" }, t("ui.directory.version", { version: String(directory.version) })),
+      h(
+        "ul",
+        { class: "directory-list" },
+        directory.services.map((entry) =>
+          h(
+            "li",
+            { class: "directory-service", dataset: { service: entry.id } },
+            h("strong", {}, serviceText(entry, "name")),
+            line("directory-contact", "directory.contact", serviceText(entry, "contact")),
+            line("directory-hours", "directory.hours", serviceText(entry, "hours")),
+            line("directory-phone", "ui.directory.phone", entry.phone),
+            line("directory-email", "ui.directory.email", entry.email),
+          ),
+        ),
+      ),
+    ),
+  );
 }
 
 function showList(slot, directory, notice) {

@@ -1,4 +1,5 @@
-// The deployment's service directory, fetched once (it holds no case data).
+// The deployment's service directory, fetched once (it holds no case data), and again after a
+// sync that may have brought a newer one.
 
 import { call } from "./api.js";
 import { language, t } from "./i18n.js";
@@ -43,6 +44,12 @@ export function serviceText(entry, key) {
   const translated = entry.translations && entry.translations[language()] && entry.translations[language()][key];
   const text = translated || entry[key] || "";
   return PLACEHOLDERS[text] ? t(PLACEHOLDERS[text]) : text;
+}
+
+/** Forgets the directory held, so the next screen asks the shell (a sync brought a newer one). */
+export function forgetDirectory() {
+  directory = null;
+  loading = null;
 }
 
 /** Takes a directory just saved (the editor), so every screen shows it at once. */

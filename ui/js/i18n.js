@@ -175,6 +175,18 @@ const SYNC_FAILURE_KEYS = {
   local: "sync.failure.local",
 };
 
+// What a sync that went well has to tell (`harbour_sync::failure::Notice`; checked like the
+// failures by the test in src-tauri/src/error.rs).
+const SYNC_NOTICE_KEYS = {
+  service_directory_refused: "sync.notice.service_directory_refused",
+};
+
+/** The sentence for a sync notice's code (nothing when the code is unknown). */
+export function syncNoticeText(code) {
+  const key = SYNC_NOTICE_KEYS[code];
+  return key && has(key) ? t(key) : "";
+}
+
 /** The sentence for a sync failure's code (`error.sync` when the code is unknown). */
 export function syncFailureText(reason) {
   const key = SYNC_FAILURE_KEYS[reason];

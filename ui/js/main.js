@@ -7,6 +7,7 @@ import { app } from "./app.js";
 import { debounce, focus, h, replace } from "./dom.js";
 import { setLanguage, setTable, t } from "./i18n.js";
 import * as syncBar from "./syncbar.js";
+import { forgetDirectory } from "./directory.js";
 import * as drafts from "./drafts.js";
 import * as firstRunScreen from "./screens/first-run.js";
 import * as unlockScreen from "./screens/unlock.js";
@@ -340,9 +341,12 @@ async function start() {
   buildShell();
   syncBar.setStatus(status);
   listen("locked", (payload) => showLocked(payload && payload.reason)).catch(() => {});
-  listen("sync-status", (payload) => (payload && payload.state === "wiped" ? showWiped() : syncBar.update(payload))).catch(
-    () => {},
-  );
+  listen("sync-status", (payload) => {
+    if (payload && payload.state === "wiped") return showWiped();
+    // A sync may have brought a newer service directory: the next screen asks for it again.
+    if (payload && payload.state === "synced") forgetDirectory();
+    return syncBar.update(payload);
+  }).catch(() => {});
   const first = !status.workspace_exists ? "first-run" : status.unlocked ? "cases" : "unlock";
   lockShowing = first === "unlock";
   await app.navigate(status.wiped ? { screen: "first-run", wiped: true } : { screen: first });

@@ -3,7 +3,7 @@
 
 import { call } from "./api.js";
 import { h } from "./dom.js";
-import { dateTime, number, plural, syncFailureText, t, time } from "./i18n.js";
+import { dateTime, number, plural, syncFailureText, syncNoticeText, t, time } from "./i18n.js";
 
 const state = {
   unlocked: false,
@@ -142,11 +142,17 @@ function describe() {
       const value = p.phase === "pushing" && total > 0 ? Math.round((100 * (p.pushed || 0)) / total) : -1;
       return ["syncing", phaseText(p), value, false];
     }
-    case "synced":
-      if (waiting > 0) {
-        return ["waiting", `${waitingText} · ${t("ui.sync.last_sync", { time: when(status.at_ms) })}`, null, true];
-      }
-      return ["synced", t("ui.sync.all_sent", { time: when(status.at_ms) }), null, true];
+    case "synced": {
+      const said =
+        waiting > 0
+          ? `${waitingText} · ${t("ui.sync.last_sync", { time: when(status.at_ms) })}`
+          : t("ui.sync.all_sent", { time: when(status.at_ms) });
+      // What this sync refused to take (a service directory not signed by the organisation),
+      // in the worker's language; the sync itself went well.
+      const notices = (status.notices || []).map(syncNoticeText).filter(Boolean);
+      if (notices.length > 0) return ["notice", `${said} · ${notices.join(" ")}`, null, true];
+      return [waiting > 0 ? "waiting" : "synced", said, null, true];
+    }
     case "failed":
       return [
         "failed",

@@ -112,7 +112,7 @@ pub fn directory(command: DirectoryCommand, unlock: impl FnOnce() -> Result<Work
         DirectoryCommand::Import { file } => {
             let directory = Directory::import(&file)?;
             let mut workspace = unlock()?;
-            workspace.set_service_directory(directory.clone())?;
+            let directory = workspace.set_service_directory(directory)?;
             out.directory_imported(&directory, workspace.service_directory_signed()?);
         }
         DirectoryCommand::Export { file } => {

@@ -445,6 +445,17 @@ pub fn sync(workspace: Workspace, out: &Output) -> Result<()> {
                 summary.clock_clamped
             );
         }
+        if summary.service_directory_updated {
+            println!("The organisation's service directory was updated (signed by its administrator).");
+        }
+        if summary.service_directory_published {
+            println!("This laptop's service directory was published to the organisation.");
+        }
+        if summary.service_directory_refused {
+            println!(
+                "The server offered a service directory that is not the organisation's latest signed one; it was not used and this laptop keeps its own. Tell your administrator."
+            );
+        }
     }
     Ok(())
 }

@@ -9,7 +9,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
 use harbour_wire::identity::{CertifiedDevice, DeviceCertificate, IdentityError, SignedDocument, signing_message};
-use harbour_wire::protocol::{ListedDevice, SignedDirectory, Team, TeamDirectory, directory_signing_message};
+use harbour_wire::protocol::{ListedDevice, SignedDirectory, Team, TeamDirectory};
+use harbour_wire::root::RootSigned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 use x25519_dalek::{PublicKey, StaticSecret};
@@ -51,9 +52,16 @@ impl RootKey {
 
     /// Signs a directory: the exact JSON text is what is signed and carried.
     pub fn sign(&self, directory: &TeamDirectory) -> SignedDirectory {
-        let document = serde_json::to_string(directory).expect("a directory serializes");
-        let signature = SigningKey::from_bytes(self.0.expose()).sign(&directory_signing_message(&document));
-        SignedDirectory { document, signature: signature.to_bytes().to_vec() }
+        let SignedDocument { document, signature } = self.sign_document(directory);
+        SignedDirectory { document, signature }
+    }
+
+    /// Signs a root-signed document (the team directory, the service directory) under its
+    /// context: the exact JSON text is what is signed and carried.
+    pub fn sign_document<T: RootSigned + Serialize>(&self, document: &T) -> SignedDocument {
+        let document = serde_json::to_string(document).expect("a root-signed document serializes");
+        let signature = SigningKey::from_bytes(self.0.expose()).sign(&signing_message(T::CONTEXT, document.as_bytes()));
+        SignedDocument { document, signature: signature.to_bytes().to_vec() }
     }
 }
 
@@ -68,9 +76,7 @@ pub fn seal_team_names(directory: &TeamDirectory, key: &Secret) -> TeamDirectory
         if team.name.starts_with(SEALED_NAME_PREFIX) {
             continue;
         }
-        let wrapped = crypto::wrap(key, team.id.as_bytes(), team.name.as_bytes());
-        team.name =
-            format!("{SEALED_NAME_PREFIX}{}", URL_SAFE_NO_PAD.encode([wrapped.nonce, wrapped.ciphertext].concat()));
+        team.name = seal_text(key, team.id.as_bytes(), &team.name);
     }
     sealed
 }
@@ -80,19 +86,41 @@ pub fn seal_team_names(directory: &TeamDirectory, key: &Secret) -> TeamDirectory
 pub fn open_team_names(directory: TeamDirectory, key: Option<&Secret>) -> Result<TeamDirectory> {
     let mut opened = directory;
     for team in &mut opened.teams {
-        let Some(sealed) = team.name.strip_prefix(SEALED_NAME_PREFIX) else { continue };
+        if !team.name.starts_with(SEALED_NAME_PREFIX) {
+            continue;
+        }
         let damaged =
             || Error::invalid("directory", "a team's name in the directory cannot be read; tell your administrator");
         let key = key.ok_or_else(damaged)?;
-        let bytes = URL_SAFE_NO_PAD.decode(sealed).map_err(|_| damaged())?;
-        if bytes.len() < 12 {
-            return Err(damaged());
-        }
-        let wrapped = Wrapped { nonce: bytes[..12].to_vec(), ciphertext: bytes[12..].to_vec() };
-        let name = crypto::unwrap(key, team.id.as_bytes(), &wrapped).ok_or_else(damaged)?;
-        team.name = String::from_utf8(name.to_vec()).map_err(|_| damaged())?;
+        team.name = open_text(key, team.id.as_bytes(), &team.name).ok_or_else(damaged)?;
     }
     Ok(opened)
+}
+
+/// What a sealed service directory is bound to: its deployment and version, so that a sealed
+/// text cannot be moved into another document.
+pub fn service_directory_context(deployment_id: Uuid, version: u64) -> Vec<u8> {
+    let mut context = b"harbour-service-directory-sealed-v1".to_vec();
+    context.extend_from_slice(deployment_id.as_bytes());
+    context.extend_from_slice(&version.to_be_bytes());
+    context
+}
+
+/// `text` sealed under the deployment's directory key (AES-256-GCM, `context` bound in), as
+/// published for every laptop and no server to read: team names, the service directory.
+pub fn seal_text(key: &Secret, context: &[u8], text: &str) -> String {
+    let wrapped = crypto::wrap(key, context, text.as_bytes());
+    format!("{SEALED_NAME_PREFIX}{}", URL_SAFE_NO_PAD.encode([wrapped.nonce, wrapped.ciphertext].concat()))
+}
+
+/// What [`seal_text`] sealed with `key` and `context`; `None` if it was not, or was altered.
+pub fn open_text(key: &Secret, context: &[u8], sealed: &str) -> Option<String> {
+    let bytes = URL_SAFE_NO_PAD.decode(sealed.strip_prefix(SEALED_NAME_PREFIX)?).ok()?;
+    if bytes.len() < 12 {
+        return None;
+    }
+    let wrapped = Wrapped { nonce: bytes[..12].to_vec(), ciphertext: bytes[12..].to_vec() };
+    String::from_utf8(crypto::unwrap(key, context, &wrapped)?.to_vec()).ok()
 }
 
 /// Checks a directory's signature against the pinned root public key, and that it belongs to
@@ -102,23 +130,12 @@ pub fn verify_directory(
     root_public_key: &[u8],
     deployment_id: Uuid,
 ) -> Result<TeamDirectory> {
-    let refused = || {
+    signed.verify(root_public_key, deployment_id).map_err(|_| {
         Error::invalid(
             "directory",
             "the team directory is not signed by this deployment's root key; it was not used (tell your administrator)",
         )
-    };
-    let key = <[u8; 32]>::try_from(root_public_key).ok().and_then(|bytes| VerifyingKey::from_bytes(&bytes).ok());
-    let signature = <[u8; 64]>::try_from(signed.signature.as_slice())
-        .ok()
-        .map(|bytes| ed25519_dalek::Signature::from_bytes(&bytes));
-    let (Some(key), Some(signature)) = (key, signature) else { return Err(refused()) };
-    key.verify(&directory_signing_message(&signed.document), &signature).map_err(|_| refused())?;
-    let directory = signed.unverified_directory().map_err(|_| refused())?;
-    if directory.deployment_id != deployment_id {
-        return Err(refused());
-    }
-    Ok(directory)
+    })
 }
 
 /// A team's private key, held by the devices of that team (and by administrators).

@@ -120,4 +120,13 @@ impl Fixture {
         let signature = key.sign(&harbour_wire::protocol::directory_signing_message(&document));
         SignedDirectory { document, signature: signature.to_bytes().to_vec() }
     }
+
+    /// Any text as a service directory document, signed with the root key.
+    pub(crate) fn sign_service_directory(&self, document: String) -> SignedDocument {
+        use ed25519_dalek::Signer as _;
+        let key = ed25519_dalek::SigningKey::from_bytes(self.root.secret().expose());
+        let message =
+            harbour_wire::identity::signing_message(harbour_wire::root::SERVICE_DIRECTORY_CONTEXT, document.as_bytes());
+        SignedDocument { document, signature: key.sign(&message).to_bytes().to_vec() }
+    }
 }

@@ -70,6 +70,12 @@ pub const TARGETS: &[Target] = &[
         seeds: targets::directory::signed_directory_seeds,
     },
     Target {
+        name: "signed_service_directory",
+        what: "signed service directories relayed by the server",
+        run: targets::directory::signed_service_directory,
+        seeds: targets::directory::signed_service_directory_seeds,
+    },
+    Target {
         name: "invitation",
         what: "invitations pasted by a new laptop",
         run: targets::invitation::invitation,

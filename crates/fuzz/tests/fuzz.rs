@@ -67,6 +67,7 @@ fn every_target_has_a_test_here() {
             "answers",
             "service_directory",
             "signed_directory",
+            "signed_service_directory",
             "invitation",
             "key_file",
             "device_certificate",
@@ -95,6 +96,11 @@ fn fuzz_service_directory() {
 #[test]
 fn fuzz_signed_directory() {
     fuzz("signed_directory");
+}
+
+#[test]
+fn fuzz_signed_service_directory() {
+    fuzz("signed_service_directory");
 }
 
 #[test]

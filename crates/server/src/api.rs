@@ -15,13 +15,13 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use ed25519_dalek::{Signature, VerifyingKey};
+use ed25519_dalek::VerifyingKey;
 use harbour_wire::protocol::{
     DEFAULT_PULL_LIMIT, DeploymentInfo, DeviceList, ErrorBody, GrantRequest, GrantResponse, Health, MAX_PULL_LIMIT,
     MAX_PULL_PAGE_BYTES, MAX_PUSH_EVENTS, MAX_SEALED_EVENT_BYTES, PublishDirectoryResponse, PullQuery, PullResponse,
     PushRequest, PushResponse, RegisterDeploymentRequest, RegisterDeploymentResponse, SignedDirectory, Team,
-    directory_signing_message,
 };
+use harbour_wire::root::RootSignedError;
 use harbour_wire::{SEALED_FORMAT, SealedEvent};
 use serde::de::DeserializeOwned;
 use tower_http::compression::CompressionLayer;
@@ -40,6 +40,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/deployment"),
     ("get", "/v1/directory"),
     ("put", "/v1/directory"),
+    ("get", "/v1/services"),
+    ("put", "/v1/services"),
     ("post", "/v1/invitations"),
     ("get", "/v1/invitations"),
     ("post", "/v1/invitations/redeem"),
@@ -116,6 +118,7 @@ pub fn router(state: AppState, limits: Limits) -> Router {
         .route("/metrics", get(metrics_text))
         .merge(crate::enrolment::routes())
         .merge(crate::wipe::routes())
+        .merge(crate::services::routes())
         .fallback(not_found)
         .with_state(state)
         .layer(DefaultBodyLimit::max(limits.max_body_bytes))
@@ -221,6 +224,13 @@ impl From<StoreError> for ApiError {
                 "stale_directory",
                 format!("The team directory version {offered} is not newer than the published version {current}."),
             ),
+            StoreError::StaleServiceDirectory { offered, current } => ApiError::new(
+                StatusCode::CONFLICT,
+                "stale_service_directory",
+                format!(
+                    "The service directory version {offered} is not newer than the published version {current}; nothing was changed."
+                ),
+            ),
             StoreError::InvitationUsed => ApiError::new(
                 StatusCode::CONFLICT,
                 "invitation_used",
@@ -293,6 +303,7 @@ fn too_large_message(path: &str) -> &'static str {
         "/v1/directory" => {
             "The team directory is too large for this server: ask its operator to raise --max-body-bytes."
         }
+        "/v1/services" => "The service directory is larger than this server accepts: shorten its texts.",
         _ => "The request body is far larger than this endpoint takes: check what is being sent.",
     }
 }
@@ -476,21 +487,19 @@ async fn publish_directory(
     ApiJson(signed): ApiJson<SignedDirectory>,
 ) -> Result<Json<PublishDirectoryResponse>, ApiError> {
     let deployment = state.store.deployment().await?;
-    let root = verifying_key(&deployment.root_public_key)?;
-    let bad_signature = || {
-        ApiError::bad_request(
-            "bad_signature",
-            "The team directory is not signed by this deployment's root key; nothing was changed.",
-        )
-    };
-    let signature = Signature::from_slice(&signed.signature).map_err(|_| bad_signature())?;
-    root.verify_strict(&directory_signing_message(&signed.document), &signature).map_err(|_| bad_signature())?;
-    let directory = signed
-        .unverified_directory()
-        .map_err(|_| ApiError::bad_request("invalid_directory", "The signed team directory is not valid JSON."))?;
-    if directory.deployment_id != deployment.deployment_id {
-        return Err(ApiError::bad_request("wrong_deployment", "The team directory belongs to another deployment."));
-    }
+    let directory =
+        signed.verify(&deployment.root_public_key, deployment.deployment_id).map_err(|error| match error {
+            RootSignedError::NotSignedByRoot => ApiError::bad_request(
+                "bad_signature",
+                "The team directory is not signed by this deployment's root key; nothing was changed.",
+            ),
+            RootSignedError::OtherDeployment => {
+                ApiError::bad_request("wrong_deployment", "The team directory belongs to another deployment.")
+            }
+            RootSignedError::Malformed => {
+                ApiError::bad_request("invalid_directory", "The signed team directory is not valid JSON.")
+            }
+        })?;
     if !directory.teams.iter().any(|team| team.id == deployment.ministry_team_id) {
         return Err(ApiError::bad_request("invalid_directory", "The team directory must list the ministry team."));
     }

@@ -13,6 +13,7 @@ pub mod postgres_tls;
 pub mod quota;
 pub mod ratelimit;
 pub mod serve;
+pub mod services;
 pub mod sqlite;
 pub mod store;
 pub mod token;

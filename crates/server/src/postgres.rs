@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures_util::StreamExt as _;
-use harbour_wire::identity::DeviceCertificate;
+use harbour_wire::identity::{DeviceCertificate, SignedDocument};
 use harbour_wire::protocol::{DeviceInfo, InvitationInfo, InvitationStatus, PushedEvent, SignedDirectory, Team};
 use harbour_wire::{Hlc, SealedEvent};
 use tokio_postgres::error::SqlState;
@@ -137,6 +137,15 @@ CREATE TABLE wipe_orders (
     sent_first BIGINT,
     destroyed_unsent BIGINT,
     report TEXT
+);
+"#,
+    // 4: the service directory (root-signed, relayed as it is).
+    r#"
+CREATE TABLE service_directory (
+    singleton SMALLINT PRIMARY KEY CHECK (singleton = 1),
+    version BIGINT NOT NULL,
+    document TEXT NOT NULL,
+    signature BYTEA NOT NULL
 );
 "#,
 ];
@@ -709,6 +718,36 @@ impl Store for PostgresStore {
             .map_err(backend)?;
         }
         tx.commit().await.map_err(backend)
+    }
+
+    async fn service_directory(&self) -> Result<Option<SignedDocument>, StoreError> {
+        let client = self.client().await?;
+        Ok(client
+            .query_opt("SELECT document, signature FROM service_directory", &[])
+            .await
+            .map_err(backend)?
+            .map(|row| SignedDocument { document: row.get(0), signature: row.get(1) }))
+    }
+
+    async fn publish_service_directory(&self, version: u64, directory: &SignedDocument) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        // One statement: two publications at once cannot both pass the version check.
+        let stored = client
+            .execute(
+                "INSERT INTO service_directory (singleton, version, document, signature) VALUES (1, $1, $2, $3)
+                 ON CONFLICT (singleton) DO UPDATE SET version = excluded.version,
+                     document = excluded.document, signature = excluded.signature
+                 WHERE service_directory.version < excluded.version",
+                &[&(version as i64), &directory.document, &directory.signature],
+            )
+            .await
+            .map_err(backend)?;
+        if stored == 1 {
+            return Ok(());
+        }
+        let current: i64 =
+            client.query_one("SELECT version FROM service_directory", &[]).await.map_err(backend)?.get(0);
+        Err(StoreError::StaleServiceDirectory { offered: version, current: current as u64 })
     }
 
     async fn create_invitation(&self, invitation: &NewInvitation) -> Result<(), StoreError> {

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use harbour_wire::identity::DeviceCertificate;
+use harbour_wire::identity::{DeviceCertificate, SignedDocument};
 use harbour_wire::protocol::{DeviceInfo, InvitationInfo, InvitationStatus, PushedEvent, SignedDirectory, Team};
 use harbour_wire::{Hlc, SealedEvent};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -129,6 +129,15 @@ CREATE TABLE wipe_orders (
     sent_first INTEGER,
     destroyed_unsent INTEGER,
     report TEXT
+);
+"#,
+    // 4: the service directory (root-signed, relayed as it is).
+    r#"
+CREATE TABLE service_directory (
+    singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+    version INTEGER NOT NULL,
+    document TEXT NOT NULL,
+    signature BLOB NOT NULL
 );
 "#,
 ];
@@ -692,6 +701,43 @@ impl Store for SqliteStore {
                 )
                 .map_err(backend)?;
             }
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn service_directory(&self) -> Result<Option<SignedDocument>, StoreError> {
+        self.read(|connection| {
+            connection
+                .query_row("SELECT document, signature FROM service_directory", [], |row| {
+                    Ok(SignedDocument { document: row.get(0)?, signature: row.get(1)? })
+                })
+                .optional()
+                .map_err(backend)
+        })
+        .await
+    }
+
+    async fn publish_service_directory(&self, version: u64, directory: &SignedDocument) -> Result<(), StoreError> {
+        let directory = directory.clone();
+        self.run(move |connection| {
+            let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+            let current: Option<i64> = tx
+                .query_row("SELECT version FROM service_directory", [], |row| row.get(0))
+                .optional()
+                .map_err(backend)?;
+            if let Some(current) = current
+                && current as u64 >= version
+            {
+                return Err(StoreError::StaleServiceDirectory { offered: version, current: current as u64 });
+            }
+            tx.execute(
+                "INSERT INTO service_directory (singleton, version, document, signature) VALUES (1, ?1, ?2, ?3)
+                 ON CONFLICT (singleton) DO UPDATE SET version = excluded.version,
+                     document = excluded.document, signature = excluded.signature",
+                params![version as i64, directory.document, directory.signature],
+            )
+            .map_err(backend)?;
             tx.commit().map_err(backend)
         })
         .await

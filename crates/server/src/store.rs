@@ -7,6 +7,7 @@
 use async_trait::async_trait;
 use harbour_wire::SealedEvent;
 use harbour_wire::identity::DeviceCertificate;
+use harbour_wire::identity::SignedDocument;
 use harbour_wire::protocol::{DeviceInfo, InvitationInfo, InvitationStatus, PushedEvent, SignedDirectory, Team};
 use uuid::Uuid;
 
@@ -27,6 +28,9 @@ pub enum StoreError {
     /// A directory whose version is not newer than the stored one.
     #[error("directory version {offered} is not newer than {current}")]
     StaleDirectory { offered: u64, current: u64 },
+    /// A service directory whose version is not newer than the stored one.
+    #[error("service directory version {offered} is not newer than {current}")]
+    StaleServiceDirectory { offered: u64, current: u64 },
     /// An invitation redeemed already (presented a second time, or cancelled after use).
     #[error("the invitation was already used")]
     InvitationUsed,
@@ -242,6 +246,13 @@ pub trait Store: Send + Sync + 'static {
         directory: &SignedDirectory,
         teams: &[Team],
     ) -> Result<(), StoreError>;
+
+    /// The latest published (already verified) service directory, `None` before the first.
+    async fn service_directory(&self) -> Result<Option<SignedDocument>, StoreError>;
+
+    /// Store a verified service directory of `version`. Refuses one that is not newer than the
+    /// stored one ([`StoreError::StaleServiceDirectory`]).
+    async fn publish_service_directory(&self, version: u64, directory: &SignedDocument) -> Result<(), StoreError>;
 
     /// Record a pending device (an invitation) in an existing team, with its expiry.
     async fn create_invitation(&self, invitation: &NewInvitation) -> Result<(), StoreError>;

@@ -22,6 +22,7 @@ use harbour_wire::protocol::{
     RegisterDeploymentResponse, SignedDirectory,
 };
 pub use harbour_wire::protocol::{MAX_RESPONSE_BYTES, MAX_SEALED_EVENT_BYTES};
+use harbour_wire::root::MAX_SERVICE_DIRECTORY_BYTES;
 use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -291,6 +292,29 @@ impl Client {
         directory: &SignedDirectory,
     ) -> Result<PublishDirectoryResponse, ClientError> {
         self.send(Method::PUT, "/v1/directory", Some(directory)).await
+    }
+
+    /// `GET /v1/services`: the root-signed service directory the server relays, or `None` when
+    /// none was published yet (204). Verify it against the root key before trusting it. A
+    /// document larger than any server accepts is refused unread.
+    pub async fn service_directory(&self) -> Result<Option<SignedDocument>, ClientError> {
+        let response = self.request(Method::GET, "/v1/services", None::<&()>).await?;
+        if response.status() == StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        // The document travels as a JSON string: escaping may double it, the signature adds little.
+        let bytes = self.read_capped(response, 2 * MAX_SERVICE_DIRECTORY_BYTES + 4096).await?;
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| ClientError::InvalidResponse { url: self.base_url.clone(), detail: e.to_string() })
+    }
+
+    /// `PUT /v1/services` (administrators): a newer root-signed service directory.
+    pub async fn publish_service_directory(
+        &self,
+        directory: &SignedDocument,
+    ) -> Result<PublishDirectoryResponse, ClientError> {
+        self.send(Method::PUT, "/v1/services", Some(directory)).await
     }
 
     /// `POST /v1/invitations` (administrators): an invitation into `team_id` that waits

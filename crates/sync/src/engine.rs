@@ -12,10 +12,12 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use harbour_core::Workspace;
+use harbour_core::store::ServiceDirectoryReceived;
 use harbour_wire::SealedEvent;
 use serde::Serialize;
 
 use crate::client::{Client, ClientError};
+use crate::failure::Notice;
 
 /// Events per push.
 pub const PUSH_BATCH: usize = 500;
@@ -67,6 +69,13 @@ pub struct SyncSummary {
     pub clock_clamped: u64,
     pub shares_granted: u64,
     pub directory_updated: bool,
+    /// A newer service directory, signed by the root key, was taken from the server.
+    pub service_directory_updated: bool,
+    /// This administrator's laptop published its newer service directory.
+    pub service_directory_published: bool,
+    /// The server offered a service directory that was refused (not signed by the root key,
+    /// or older than the one held): this laptop kept its own.
+    pub service_directory_refused: bool,
     pub bytes_up: u64,
     pub bytes_down: u64,
 }
@@ -211,6 +220,9 @@ pub async fn sync_once(
         client.publish_directory(&signed).await?;
     }
 
+    // The service directory (where referrals go), after the team directory and by the same rules.
+    service_directory(workspace, client, &mut summary).await?;
+
     // A laptop whose certificate the server has not seen yet (the administrator's first laptop,
     // or one made before certificates) gives it once: the server lists it with the laptop.
     if let Some(certificate) = with(workspace, |ws| ws.certificate_to_send())? {
@@ -263,6 +275,48 @@ pub async fn sync_once(
     progress.phase = Phase::Done;
     on_progress(&progress);
     Ok(summary)
+}
+
+/// Takes the server's service directory if it verifies against the root key this laptop pinned
+/// and is newer than the one held (a forged or older one is refused, audited, and noted in the
+/// summary); an administrator's laptop then publishes its own if it is newer than the server's.
+async fn service_directory(
+    workspace: &Mutex<Workspace>,
+    client: &Client,
+    summary: &mut SyncSummary,
+) -> Result<(), SyncError> {
+    // Without a deployment there is no root key to check a directory against.
+    if !with(workspace, |ws| Ok(ws.membership().is_some()))? {
+        return Ok(());
+    }
+    let offered = match client.service_directory().await {
+        Ok(offered) => offered,
+        // A server from before service directories were relayed: nothing to take or publish.
+        Err(ClientError::Rejected { status: 404, .. }) => return Ok(()),
+        Err(error) => return Err(error.into()),
+    };
+    // Only a verified version counts: a forged one claiming a high number stops nothing.
+    let mut server_version = 0;
+    if let Some(signed) = offered {
+        match with(workspace, |ws| ws.accept_service_directory(&signed))? {
+            ServiceDirectoryReceived::Taken { version } => {
+                summary.service_directory_updated = true;
+                server_version = version;
+            }
+            ServiceDirectoryReceived::NotNewer { offered } => server_version = offered,
+            ServiceDirectoryReceived::Refused { .. } => summary.service_directory_refused = true,
+        }
+    }
+    if let Some(signed) = with(workspace, |ws| ws.service_directory_to_publish(server_version))? {
+        match client.publish_service_directory(&signed).await {
+            Ok(_) => summary.service_directory_published = true,
+            // The server holds this version or a newer one (another administrator's laptop, or
+            // a forged one it was made to keep): not published; the next edit takes a new number.
+            Err(ClientError::Rejected { status: 409, .. }) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Sends every waiting event, batch by batch, each marked sent once acknowledged.
@@ -490,6 +544,8 @@ pub enum SyncStatus {
     Synced {
         at_ms: u64,
         waiting: u64,
+        /// What the person should know about this sync, as codes the interface translates.
+        notices: Vec<Notice>,
     },
     /// The administrator ordered this laptop wiped and its data is gone: the loop has stopped.
     Wiped,
@@ -547,11 +603,12 @@ pub async fn background_loop(
             Ok(_) => {
                 let mut report = |progress: &Progress| on_status(SyncStatus::Syncing { progress: progress.clone() });
                 match sync_once(&workspace, &client, &mut report).await {
-                    Ok(_) => {
+                    Ok(summary) => {
                         backoff.reset();
                         let (at_ms, waiting) =
                             with(&workspace, |ws| Ok((ws.last_sync_ms()?, ws.pending_changes()?))).unwrap_or((None, 0));
-                        on_status(SyncStatus::Synced { at_ms: at_ms.unwrap_or(0), waiting });
+                        let notices = Notice::of(&summary);
+                        on_status(SyncStatus::Synced { at_ms: at_ms.unwrap_or(0), waiting, notices });
                         settings.interval
                     }
                     Err(SyncError::Wiped { .. }) => {

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use crate::client::ClientError;
-use crate::engine::SyncError;
+use crate::engine::{SyncError, SyncSummary};
 
 /// What went wrong, in the terms of what a person can do about it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -81,6 +81,37 @@ impl Failure {
     }
 }
 
+/// Something a person should know about a sync that otherwise went well (`sync.notice.<code>`
+/// in `assets/i18n/strings.json`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Notice {
+    /// The server offered a service directory that is not the organisation's latest signed one
+    /// (forged, signed by another key, or older than the one held): it was not used.
+    ServiceDirectoryRefused,
+}
+
+impl Notice {
+    /// Every notice, for the check that each has a sentence in every language.
+    pub const ALL: &[Notice] = &[Notice::ServiceDirectoryRefused];
+
+    /// The code, as serialized.
+    pub fn code(self) -> &'static str {
+        match self {
+            Notice::ServiceDirectoryRefused => "service_directory_refused",
+        }
+    }
+
+    /// The notices a completed sync calls for.
+    pub fn of(summary: &SyncSummary) -> Vec<Notice> {
+        let mut notices = Vec::new();
+        if summary.service_directory_refused {
+            notices.push(Notice::ServiceDirectoryRefused);
+        }
+        notices
+    }
+}
+
 impl From<&ClientError> for Failure {
     fn from(error: &ClientError) -> Failure {
         match error {
@@ -126,5 +157,15 @@ mod tests {
         assert_eq!(Failure::from(&revoked), Failure::Refused);
         let slow = ClientError::Rejected { status: 429, code: "quota".into(), message: "wait".into() };
         assert_eq!(Failure::from(&slow), Failure::Busy);
+    }
+
+    #[test]
+    fn a_refused_service_directory_is_a_notice_and_nothing_else_is() {
+        for notice in Notice::ALL {
+            assert_eq!(serde_json::to_value(notice).unwrap(), serde_json::json!(notice.code()));
+        }
+        assert_eq!(Notice::of(&SyncSummary::default()), []);
+        let refused = SyncSummary { service_directory_refused: true, ..SyncSummary::default() };
+        assert_eq!(Notice::of(&refused), [Notice::ServiceDirectoryRefused]);
     }
 }

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 pub mod identity;
 pub mod protocol;
+pub mod root;
 pub mod wipe;
 
 /// Version of the sealed-event format; bound into the associated data of every event.

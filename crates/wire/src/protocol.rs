@@ -27,7 +27,7 @@ pub const MAX_PULL_PAGE_BYTES: usize = 4 * 1024 * 1024;
 pub const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Domain separation for the root key's signature over a directory document.
-const DIRECTORY_SIGNING_CONTEXT: &[u8] = b"harbour-directory-v1\0";
+pub const DIRECTORY_SIGNING_CONTEXT: &[u8] = b"harbour-directory-v1\0";
 
 /// Every 4xx/5xx response body: a stable machine `error` code and a sentence a person can act on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,14 +141,33 @@ impl SignedDirectory {
     pub fn unverified_directory(&self) -> Result<TeamDirectory, serde_json::Error> {
         serde_json::from_str(&self.document)
     }
+
+    /// The directory, checked against the root public key and the deployment
+    /// ([`crate::root::verify`], as for every root-signed document).
+    pub fn verify(
+        &self,
+        root_public_key: &[u8],
+        deployment_id: Uuid,
+    ) -> Result<TeamDirectory, crate::root::RootSignedError> {
+        crate::root::verify(&self.document, &self.signature, root_public_key, deployment_id)
+    }
+}
+
+impl crate::root::RootSigned for TeamDirectory {
+    const CONTEXT: &'static [u8] = DIRECTORY_SIGNING_CONTEXT;
+
+    fn deployment_id(&self) -> Uuid {
+        self.deployment_id
+    }
+
+    fn version(&self) -> u64 {
+        self.version
+    }
 }
 
 /// The bytes the root key signs for a directory document.
 pub fn directory_signing_message(document: &str) -> Vec<u8> {
-    let mut message = Vec::with_capacity(DIRECTORY_SIGNING_CONTEXT.len() + document.len());
-    message.extend_from_slice(DIRECTORY_SIGNING_CONTEXT);
-    message.extend_from_slice(document.as_bytes());
-    message
+    crate::identity::signing_message(DIRECTORY_SIGNING_CONTEXT, document.as_bytes())
 }
 
 /// `PUT /v1/directory` answer.

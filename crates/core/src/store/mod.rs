@@ -46,6 +46,7 @@ pub use screening::{
     ConsentShared, ContactShared, DUPLICATE_PREFILTER_LIMIT, DuplicateCandidate, IdentityShared, NoteShared,
     ReferralPacket, ScreeningShared, SummaryShared,
 };
+pub use services::{Refusal, ServiceDirectoryReceived};
 pub use trafficking::{JusticeInput, PerpetratorInput, ProcessInput};
 
 use crate::audit::{self, AuditEntry};

@@ -6,12 +6,10 @@
 //! versions, directory versions and referral ids only.
 
 use chrono::{Datelike, NaiveDate};
-use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
-use super::{Workspace, format_ms, set_meta};
-use crate::directory::Directory;
+use super::{Workspace, format_ms};
 use crate::error::{Error, Result};
 use crate::fold::CaseState;
 use crate::forms::{Answers, Form, FormError, FormLibrary, Lang, ScreeningResult};
@@ -119,11 +117,6 @@ pub struct NoteShared {
     pub text: String,
 }
 
-const DIRECTORY_KEY: &str = "service_directory";
-const DIRECTORY_SIGNATURE_KEY: &str = "service_directory_signature";
-/// Domain separation: a service-directory signature can never pass for another signed thing.
-const DIRECTORY_SIGNING_CONTEXT: &[u8] = b"harbour-service-directory-v1\n";
-
 impl Workspace {
     /// Checks answers against `form`, scores them and records the screening on the case. A
     /// refused answer names its question and never repeats the answer; nothing is stored then.
@@ -186,61 +179,6 @@ impl Workspace {
             .collect())
     }
 
-    /// This workspace's service directory: the one imported, else the Saint Lucia template.
-    pub fn service_directory(&self) -> Result<Directory> {
-        match self.meta(DIRECTORY_KEY)? {
-            Some(json) => Directory::from_json(&json).map_err(|_| Error::Corrupt("service directory".into())),
-            None => Ok(Directory::saint_lucia_template().clone()),
-        }
-    }
-
-    /// Replaces the service directory (audited as `directory.import`). On an administrator's
-    /// laptop it is signed with the deployment's root key, and the signature kept beside it.
-    pub fn set_service_directory(&mut self, directory: Directory) -> Result<()> {
-        // The same checks as a file import, for a directory built in code.
-        let json = directory.to_json();
-        Directory::from_json(&json).map_err(|error| match error {
-            crate::directory::DirectoryError::Invalid { at, message } => {
-                Error::invalid("service directory", format!("{at}: {message}"))
-            }
-            other => Error::invalid("service directory", other.to_string()),
-        })?;
-        let signature = self
-            .membership()
-            .and_then(|membership| membership.root_key.as_ref())
-            .map(|root| SigningKey::from_bytes(root.secret().expose()).sign(&directory_message(&json)).to_bytes());
-        let detail = format!("{} v{}", directory.deployment, directory.version);
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        set_meta(&tx, DIRECTORY_KEY, &json)?;
-        match signature {
-            Some(signature) => set_meta(&tx, DIRECTORY_SIGNATURE_KEY, &hex::encode(signature))?,
-            None => {
-                tx.execute("DELETE FROM meta WHERE key = ?1", [DIRECTORY_SIGNATURE_KEY])?;
-            }
-        }
-        crate::audit::append(&tx, chrono::Utc::now(), &self.worker, "directory.import", None, &detail)?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// Whether the stored service directory carries a valid signature by this deployment's
-    /// root key: `None` when it is unsigned or this laptop belongs to no deployment.
-    pub fn service_directory_signed(&self) -> Result<Option<bool>> {
-        let (Some(json), Some(signature)) = (self.meta(DIRECTORY_KEY)?, self.meta(DIRECTORY_SIGNATURE_KEY)?) else {
-            return Ok(None);
-        };
-        let Some(membership) = self.membership() else { return Ok(None) };
-        let key = <[u8; 32]>::try_from(membership.root_public_key.as_slice())
-            .ok()
-            .and_then(|bytes| VerifyingKey::from_bytes(&bytes).ok());
-        let signature = hex::decode(signature)
-            .ok()
-            .and_then(|bytes| <[u8; 64]>::try_from(bytes.as_slice()).ok())
-            .map(|bytes| ed25519_dalek::Signature::from_bytes(&bytes));
-        let (Some(key), Some(signature)) = (key, signature) else { return Ok(Some(false)) };
-        Ok(Some(key.verify(&directory_message(&json), &signature).is_ok()))
-    }
-
     /// What may be sent to the service of one referral: only the case fields its consent
     /// covers. Audited as `referral.export`, since it is meant to leave this laptop.
     pub fn referral_packet(&mut self, case_id: CaseId, referral_id: EntryId) -> Result<ReferralPacket> {
@@ -258,10 +196,6 @@ impl Workspace {
         let scope: Vec<&str> = consent.scope.iter().map(|scope| scope.as_str()).collect();
         self.audit_now("referral.export", Some(case_id), &format!("{referral_id} [{}]", scope.join(",")))?;
         Ok(packet)
-    }
-
-    fn meta(&self, key: &str) -> Result<Option<String>> {
-        Ok(self.conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| row.get(0)).optional()?)
     }
 }
 
@@ -377,12 +311,6 @@ fn first_letter_variants(word: &str) -> Vec<String> {
         }
     }
     out
-}
-
-fn directory_message(json: &str) -> Vec<u8> {
-    let mut message = DIRECTORY_SIGNING_CONTEXT.to_vec();
-    message.extend_from_slice(json.as_bytes());
-    message
 }
 
 /// A refused answer as core's error: the question as the field, what is allowed as the problem.

@@ -11,7 +11,7 @@ use harbour_server::store::{
 };
 use harbour_server::token::{Token, TokenHash};
 use harbour_wire::SealedEvent;
-use harbour_wire::identity::DeviceCertificate;
+use harbour_wire::identity::{DeviceCertificate, SignedDocument};
 use harbour_wire::protocol::{InvitationStatus, SignedDirectory, Team};
 use rand_core::OsRng;
 use uuid::Uuid;
@@ -45,6 +45,7 @@ macro_rules! conformance {
 conformance!(
     initialization_and_registration,
     directory_versions,
+    service_directory_versions,
     invitations_are_redeemed_once,
     invitations_expire_and_can_be_cancelled,
     certificates_are_kept,
@@ -304,6 +305,28 @@ mod checks {
         assert_eq!(store.directory().await.unwrap(), directory(2));
         // The new team can receive invitations at once.
         enrol(&store, &newcomer, fixture.admin.id).await;
+    }
+
+    pub async fn service_directory_versions(store: Arc<dyn Store>, _spec: &str) {
+        registered(&store).await;
+        assert_eq!(store.service_directory().await.unwrap(), None, "none before the first publication");
+        let signed = |version: u64| SignedDocument {
+            document: format!("{{\"version\":{version}}}"),
+            signature: vec![version as u8; 64],
+        };
+        store.publish_service_directory(3, &signed(3)).await.unwrap();
+        assert_eq!(store.service_directory().await.unwrap(), Some(signed(3)));
+        for older in [3, 2] {
+            assert!(matches!(
+                store.publish_service_directory(older, &signed(older)).await,
+                Err(StoreError::StaleServiceDirectory { offered, current: 3 }) if offered == older
+            ));
+        }
+        assert_eq!(store.service_directory().await.unwrap(), Some(signed(3)), "a refusal changed nothing");
+        store.publish_service_directory(4, &signed(4)).await.unwrap();
+        assert_eq!(store.service_directory().await.unwrap(), Some(signed(4)));
+        // The team directory is another document: its versions are its own.
+        assert_eq!(store.directory().await.unwrap(), directory(1));
     }
 
     pub async fn invitations_are_redeemed_once(store: Arc<dyn Store>, _spec: &str) {

@@ -1,8 +1,9 @@
 //! Every endpoint of the real `harbour-server` process, through the `harbour-sync` client,
 //! and every kind of bad input, each answered with a JSON 4xx that changes nothing.
 
-use ed25519_dalek::SigningKey;
+use ed25519_dalek::{Signer, SigningKey};
 use harbour_sync::client::{Client, ClientError};
+use harbour_wire::identity::SignedDocument;
 use harbour_wire::protocol::{
     CreateInvitationResponse, DEFAULT_INVITATION_DAYS, ErrorBody, InvitationStatus, MAX_INVITATION_DAYS,
     RegisterDeploymentRequest,
@@ -218,6 +219,63 @@ async fn directories_must_be_signed_by_the_root_key_and_newer() {
 
     assert_eq!(d.admin.client.publish_directory(&good).await.unwrap().version, 2);
     assert_eq!(d.clinic_device.client.directory().await.unwrap(), good);
+}
+
+/// A service directory as an administrator's laptop signs it.
+fn signed_services(key: &SigningKey, deployment_id: Uuid, version: u64, contact: &str) -> SignedDocument {
+    let document = harbour_wire::root::ServiceDirectoryDocument {
+        deployment_id,
+        version,
+        directory: serde_json::json!({ "deployment": "test", "version": version, "services": [{ "contact": contact }] }),
+    };
+    let document = serde_json::to_string(&document).unwrap();
+    let message =
+        harbour_wire::identity::signing_message(harbour_wire::root::SERVICE_DIRECTORY_CONTEXT, document.as_bytes());
+    SignedDocument { document, signature: key.sign(&message).to_bytes().to_vec() }
+}
+
+#[tokio::test]
+async fn service_directories_are_published_by_administrators_signed_newer_and_small() {
+    let (server, bootstrap, _dir) = sqlite_server(&[]);
+    let d = Deployment::register(&server, &bootstrap).await;
+    assert_eq!(d.clinic_device.client.service_directory().await.unwrap(), None, "204 before the first");
+
+    let good = signed_services(&d.root, d.deployment_id, 2, "Desk sergeant");
+    // A laptop that is not an administrator's is refused, even with a correctly signed document.
+    let error = d.clinic_device.client.publish_service_directory(&good).await.unwrap_err();
+    assert_eq!(code(&error), "admin_only");
+    assert!(matches!(error, ClientError::Forbidden { .. }), "{error:?}");
+    let impostor = SigningKey::generate(&mut OsRng);
+    let forged = signed_services(&impostor, d.deployment_id, 2, "Call this number");
+    assert_eq!(code(&d.admin.client.publish_service_directory(&forged).await.unwrap_err()), "bad_signature");
+    let mut tampered = good.clone();
+    tampered.document = tampered.document.replace("Desk sergeant", "Call this number");
+    assert_eq!(code(&d.admin.client.publish_service_directory(&tampered).await.unwrap_err()), "bad_signature");
+    // A team directory's signature never passes for a service directory's.
+    let team_context = {
+        let message = harbour_wire::protocol::directory_signing_message(&good.document);
+        SignedDocument { document: good.document.clone(), signature: d.root.sign(&message).to_bytes().to_vec() }
+    };
+    assert_eq!(code(&d.admin.client.publish_service_directory(&team_context).await.unwrap_err()), "bad_signature");
+    let elsewhere = signed_services(&d.root, Uuid::now_v7(), 2, "Desk sergeant");
+    assert_eq!(code(&d.admin.client.publish_service_directory(&elsewhere).await.unwrap_err()), "wrong_deployment");
+    let zero = signed_services(&d.root, d.deployment_id, 0, "Desk sergeant");
+    assert_eq!(code(&d.admin.client.publish_service_directory(&zero).await.unwrap_err()), "invalid_service_directory");
+    let huge =
+        signed_services(&d.root, d.deployment_id, 2, &"x".repeat(harbour_wire::root::MAX_SERVICE_DIRECTORY_BYTES));
+    assert_eq!(
+        code(&d.admin.client.publish_service_directory(&huge).await.unwrap_err()),
+        "service_directory_too_large"
+    );
+    assert_eq!(d.clinic_device.client.service_directory().await.unwrap(), None, "no refusal stored anything");
+
+    assert_eq!(d.admin.client.publish_service_directory(&good).await.unwrap().version, 2);
+    assert_eq!(d.clinic_device.client.service_directory().await.unwrap(), Some(good.clone()));
+    let older = signed_services(&d.root, d.deployment_id, 1, "Old contact");
+    assert_eq!(code(&d.admin.client.publish_service_directory(&older).await.unwrap_err()), "stale_service_directory");
+    assert_eq!(code(&d.admin.client.publish_service_directory(&good).await.unwrap_err()), "stale_service_directory");
+    assert_eq!(d.clinic_device.client.service_directory().await.unwrap(), Some(good));
+    assert_eq!(code(&d.anonymous.service_directory().await.unwrap_err()), "unauthorized");
 }
 
 #[tokio::test]

@@ -130,7 +130,7 @@ async fn a_push_refused_with_retry_after_is_sent_again_after_the_wait() {
     let counted = std::sync::Arc::clone(&pushes);
     let server = FakeServer::start(move |request| match (request.method.as_str(), request.path.as_str()) {
         ("GET", "/v1/directory") => Reply::json(404, json!({ "error": "no_directory", "message": "None yet." })),
-        ("GET", "/v1/wipe") => Reply::Body { status: 204, headers: vec![], body: vec![] },
+        ("GET", "/v1/wipe") | ("GET", "/v1/services") => Reply::Body { status: 204, headers: vec![], body: vec![] },
         ("POST", "/v1/events") if counted.fetch_add(1, Ordering::SeqCst) == 0 => Reply::Body {
             status: 429,
             headers: vec![("Content-Type", "application/json".into()), ("Retry-After", "1".into())],
