@@ -898,6 +898,11 @@ fn keyed_connection(path: &Path, key: &Secret) -> Result<Connection> {
 /// Everything an opened database gets after its key: settings, the version check, migrations.
 fn prepare_database(dir: &Path, conn: Connection) -> Result<Connection> {
     conn.set_prepared_statement_cache_capacity(64);
+    // Plans never depend on the values bound: without this, SQLite marks a statement whose
+    // WHERE compares a column with a parameter as "re-plan when rebound", and the statement
+    // cache clears every statement's bindings when it takes it back, so most cached queries
+    // were parsed and planned again at every use (15 % of applying a pulled page).
+    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     // Temporary tables and sorts stay in memory: nothing in clear in temp files.
     conn.execute_batch("PRAGMA temp_store = MEMORY;")?;
     let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0)).map_err(|error| match error {
@@ -1138,6 +1143,47 @@ fn format_ms(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// How many times the cached statement `sql` was parsed and planned again since prepared.
+    fn times_prepared_again(conn: &Connection, sql: &str) -> i32 {
+        conn.prepare_cached(sql).unwrap().get_status(rusqlite::StatementStatus::RePrepare)
+    }
+
+    /// A cached query is planned once: reading a case's key or state again for other cases
+    /// does not parse and plan the query again (it did at every use: 15 % of applying a page).
+    #[test]
+    fn cached_queries_are_not_prepared_again_at_each_use() {
+        const KEY: &str = "SELECT key_id, wrapped FROM case_keys WHERE case_id = ?1 ORDER BY rowid LIMIT 1";
+        const STATE: &str = "SELECT s.state FROM cases c JOIN case_states s ON s.case_rowid = c.rowid WHERE c.id = ?1";
+        let dir = tempfile::tempdir().unwrap();
+        let options = CreateOptions { kdf: crypto::KdfParams::INSECURE_FAST_FOR_TESTS, ..Default::default() };
+        let mut workspace =
+            Workspace::create(&dir.path().join("ws"), "correct horse battery staple", &options).unwrap();
+        let cases: Vec<CaseId> = (0..3)
+            .map(|index| {
+                workspace
+                    .create_case(crate::model::CaseFields::named(&format!("Plan Test {index}")).unwrap())
+                    .unwrap()
+                    .id
+            })
+            .collect();
+        let read_all = |workspace: &Workspace| {
+            for case in &cases {
+                assert!(load_case_key(&workspace.conn, &workspace.secrets.master_key, *case).unwrap().is_some());
+                assert!(load_state(&workspace.conn, *case).unwrap().is_some());
+            }
+        };
+        workspace.conn.flush_prepared_statement_cache();
+        read_all(&workspace);
+        assert_eq!(times_prepared_again(&workspace.conn, KEY), 0);
+        assert_eq!(times_prepared_again(&workspace.conn, STATE), 0);
+        // The cause: without the setting, the same reads plan their queries again at each use.
+        workspace.conn.flush_prepared_statement_cache();
+        workspace.conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, false).unwrap();
+        read_all(&workspace);
+        let again = times_prepared_again(&workspace.conn, KEY) + times_prepared_again(&workspace.conn, STATE);
+        assert!(again >= 2, "prepared again {again} times without the setting");
+    }
 
     /// The model already bounds every text (a note: 20,000 characters); this is the last line:
     /// a change larger, sealed, than any server accepts is refused when it is made, so it never
