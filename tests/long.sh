@@ -84,8 +84,7 @@ fi
 
 if part load; then
     say "Load: $HARBOUR_LOAD_LAPTOPS laptops for $HARBOUR_LOAD_SECONDS s on SQLite, then PostgreSQL"
-    # Both optimised: the dev profile builds most dependencies unoptimised (Cargo.toml), which
-    # would make the generator's own CPU share eat into the server's.
+    # Both optimised, so that the generator's own CPU share eats as little of the server's as it can.
     cargo build --release -p harbour-server -p harbour-tests --bin harbour-server --bin load-bench
     # The server holds a connection per laptop, and the generator one per laptop too.
     target/release/load-bench

@@ -34,8 +34,11 @@ fi
 export CARGO_PROFILE_DEV_DEBUG=0
 export CARGO_TERM_COLOR=never
 
-say "Building every binary (the cross-crate tests run the real ones)"
-cargo build --workspace --bins
+# Binaries and tests in one build: the cross-crate tests run the real binaries, and building the
+# tests with them resolves features once (with the tests' dev-dependencies), so `cargo test`
+# below finds everything built instead of compiling Harbour's crates a second time.
+say "Building every binary and test"
+cargo build --workspace --bins --tests
 
 # A throwaway PostgreSQL on 127.0.0.1 for the server's second backend (stopped on exit).
 if [ -z "${HARBOUR_TEST_POSTGRES_URL:-}" ]; then
