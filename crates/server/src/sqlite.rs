@@ -513,6 +513,34 @@ fn granted(connection: &Connection, case_id: Uuid, team: Uuid) -> Result<bool, S
         .map_err(backend)
 }
 
+/// Stores a root-signed document in its one-row `table` (`directory`, `service_directory`) if
+/// `version` is newer than the one held; otherwise changes nothing and gives the version held.
+fn replace_if_newer(
+    tx: &rusqlite::Transaction<'_>,
+    table: &'static str,
+    version: u64,
+    document: &dyn rusqlite::ToSql,
+    signature: &dyn rusqlite::ToSql,
+) -> Result<Result<(), u64>, StoreError> {
+    let current: Option<i64> =
+        tx.query_row(&format!("SELECT version FROM {table}"), [], |row| row.get(0)).optional().map_err(backend)?;
+    if let Some(current) = current
+        && current as u64 >= version
+    {
+        return Ok(Err(current as u64));
+    }
+    tx.execute(
+        &format!(
+            "INSERT INTO {table} (singleton, version, document, signature) VALUES (1, ?1, ?2, ?3)
+             ON CONFLICT (singleton) DO UPDATE SET version = excluded.version,
+                 document = excluded.document, signature = excluded.signature"
+        ),
+        params![version as i64, document, signature],
+    )
+    .map_err(backend)?;
+    Ok(Ok(()))
+}
+
 fn ministry_team(connection: &Connection) -> Result<Uuid, StoreError> {
     connection
         .prepare_cached("SELECT ministry_team_id FROM deployment")
@@ -679,20 +707,8 @@ impl Store for SqliteStore {
         let teams = teams.to_vec();
         self.run(move |connection| {
             let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
-            let current: Option<i64> =
-                tx.query_row("SELECT version FROM directory", [], |row| row.get(0)).optional().map_err(backend)?;
-            if let Some(current) = current
-                && current as u64 >= version
-            {
-                return Err(StoreError::StaleDirectory { offered: version, current: current as u64 });
-            }
-            tx.execute(
-                "INSERT INTO directory (singleton, version, document, signature) VALUES (1, ?1, ?2, ?3)
-                 ON CONFLICT (singleton) DO UPDATE SET version = excluded.version,
-                     document = excluded.document, signature = excluded.signature",
-                params![version as i64, directory.document, directory.signature],
-            )
-            .map_err(backend)?;
+            replace_if_newer(&tx, "directory", version, &directory.document, &directory.signature)?
+                .map_err(|current| StoreError::StaleDirectory { offered: version, current })?;
             for team in &teams {
                 tx.execute(
                     "INSERT INTO teams (team_id, name, public_key) VALUES (?1, ?2, ?3)
@@ -722,22 +738,8 @@ impl Store for SqliteStore {
         let directory = directory.clone();
         self.run(move |connection| {
             let tx = connection.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
-            let current: Option<i64> = tx
-                .query_row("SELECT version FROM service_directory", [], |row| row.get(0))
-                .optional()
-                .map_err(backend)?;
-            if let Some(current) = current
-                && current as u64 >= version
-            {
-                return Err(StoreError::StaleServiceDirectory { offered: version, current: current as u64 });
-            }
-            tx.execute(
-                "INSERT INTO service_directory (singleton, version, document, signature) VALUES (1, ?1, ?2, ?3)
-                 ON CONFLICT (singleton) DO UPDATE SET version = excluded.version,
-                     document = excluded.document, signature = excluded.signature",
-                params![version as i64, directory.document, directory.signature],
-            )
-            .map_err(backend)?;
+            replace_if_newer(&tx, "service_directory", version, &directory.document, &directory.signature)?
+                .map_err(|current| StoreError::StaleServiceDirectory { offered: version, current })?;
             tx.commit().map_err(backend)
         })
         .await
