@@ -832,10 +832,8 @@ fn a_second_laptop_shows_the_administrators_directory_edit_read_only_in_spanish(
     app.fill("#join-passphrase", PASSPHRASE);
     app.click("#join-submit");
     app.session.wait_until("the laptop to join", Duration::from_secs(60), || (app.screen() == "cases").then_some(()));
-    app.click("#sync-now");
-    app.session.wait_until("the sync bar to say everything was sent", Duration::from_secs(60), || {
-        (app.sync_state() == "synced").then_some(())
-    });
+    // Joining syncs at once (the "Sync now" button is hidden while a sync runs).
+    app.session.wait_until("the first sync", Duration::from_secs(60), || (app.sync_state() == "synced").then_some(()));
     let size = app.session.set_window_size(1024, 600);
     assert_eq!([size[2], size[3]], [1024, 600], "the window takes a small laptop's size");
     app.set_language("es");
