@@ -30,6 +30,7 @@ mod projections;
 mod referrals;
 mod revocation;
 mod screening;
+mod screening_result;
 mod search;
 mod services;
 mod trafficking;
@@ -46,6 +47,7 @@ pub use screening::{
     ConsentShared, ContactShared, DUPLICATE_PREFILTER_LIMIT, DuplicateCandidate, IdentityShared, NoteShared,
     ReferralPacket, ScreeningShared, SummaryShared,
 };
+pub use screening_result::{CaseSuggestion, FROM_SCREENING, ListSuggestion, RiskSuggestion, risk_for};
 pub use services::{Refusal, ServiceDirectoryReceived};
 pub use trafficking::{JusticeInput, PerpetratorInput, ProcessInput};
 

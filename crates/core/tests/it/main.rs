@@ -11,6 +11,7 @@ mod merge;
 mod relay;
 mod schema;
 mod screening;
+mod screening_result;
 mod search;
 mod stats;
 mod stats_kept;
