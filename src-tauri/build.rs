@@ -41,6 +41,7 @@ const COMMANDS: &[&str] = &[
     "list_forms",
     "get_form",
     "record_screening",
+    "take_screening_result",
     "save_draft",
     "load_draft",
     "discard_draft",

@@ -1149,6 +1149,10 @@ impl Harbour {
 
 // ---- Issue 11: the frontline path ------------------------------------------------------------
 
+/// Item 4, the result reaches the case: tests/it/desktop_result.rs.
+#[path = "desktop_result.rs"]
+mod result_reaches_the_case;
+
 /// Nothing typed is lost: an edit of a case's details comes back after a quick exit and the
 /// unlock (and the unlock screen says the work was saved only because it was), after leaving
 /// for the list, and a note being typed comes back after the Lock button.

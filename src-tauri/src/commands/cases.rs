@@ -6,7 +6,7 @@ use harbour_core::model::{
     CaseFields, CaseStatus, ConsentMethod, ConsentScope, Country, ExploitationType, Field, FieldValue, Language,
     MeansOfControl, ReferralReason, ReferralStatus, RiskLevel, ServiceType, Sex, Urgency, case::coded, values,
 };
-use harbour_core::store::ClockWarning;
+use harbour_core::store::{CaseSuggestion, ClockWarning};
 use harbour_core::{
     CaseId, CaseQuery, CaseState, CaseSummary, ConsentInput, EntryId, EventId, ReferralInput, Workspace,
 };
@@ -54,6 +54,8 @@ pub struct CasePage {
     pub can_discard: bool,
     /// How far each referral's latest change got (`waiting`, `sent_to_server`, `received`).
     pub referral_delivery: BTreeMap<EntryId, harbour_core::store::Delivery>,
+    /// What the latest screening's result would add to the case, until it is taken (or none).
+    pub suggestion: Option<CaseSuggestion>,
 }
 
 #[derive(Serialize)]
@@ -161,7 +163,14 @@ fn case_page(
         let case = read(workspace, case_id)?;
         let can_discard = workspace.discard_check(case_id)?.is_none();
         let referral_delivery = workspace.referral_deliveries(&case)?;
-        Ok(CasePage { case, clock_warnings: workspace.clock_warnings(case_id)?, can_discard, referral_delivery })
+        let suggestion = CaseSuggestion::latest(&case);
+        Ok(CasePage {
+            case,
+            clock_warnings: workspace.clock_warnings(case_id)?,
+            can_discard,
+            referral_delivery,
+            suggestion,
+        })
     })
 }
 

@@ -48,6 +48,7 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         screening::list_forms,
         screening::get_form,
         screening::record_screening,
+        screening::take_screening_result,
         screening::save_draft,
         screening::load_draft,
         screening::discard_draft,

@@ -1,8 +1,8 @@
 //! Screening forms, recording a screening, drafts of work on screen, the service directory.
 
-use harbour_core::CaseState;
 use harbour_core::directory::{Directory, Service};
 use harbour_core::forms::{Answers, BUILTIN_FORMS, Form, FormLibrary, Lang, ScreeningResult};
+use harbour_core::{CaseState, EntryId};
 use serde::Serialize;
 use serde_json::Value;
 use tauri::State;
@@ -47,9 +47,16 @@ pub fn list_forms() -> Vec<FormSummary> {
         .collect()
 }
 
+/// The latest version of a form, or the version `version` (a screening is read with the version
+/// it was filled with).
 #[tauri::command(async)]
-pub fn get_form(id: String) -> CommandResult<Form> {
-    FormLibrary::shipped().latest(&id).cloned().ok_or_else(|| unknown_form(&id))
+pub fn get_form(id: String, version: Option<u32>) -> CommandResult<Form> {
+    let library = FormLibrary::shipped();
+    let form = match version {
+        Some(version) => library.get(&id, version),
+        None => library.latest(&id),
+    };
+    form.cloned().ok_or_else(|| unknown_form(&id))
 }
 
 #[tauri::command(async)]
@@ -69,6 +76,18 @@ pub fn record_screening(
         let suggested = directory.suggest(&result).into_iter().cloned().collect();
         Ok(Recorded { result, suggested, case })
     })
+}
+
+/// Takes the result of the screening `screening` into the case `id` (`Workspace::take_screening_result`):
+/// one ordinary edit of the risk level, exploitation types and means of control it adds.
+#[tauri::command(async)]
+pub fn take_screening_result(
+    session: State<'_, Session>,
+    sync: State<'_, SyncRunner>,
+    id: String,
+    screening: EntryId,
+) -> CommandResult<CaseState> {
+    change(&session, &sync, &id, |workspace, case_id| workspace.take_screening_result(case_id, screening))
 }
 
 #[tauri::command(async)]

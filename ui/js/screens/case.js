@@ -103,6 +103,11 @@ async function full(caseState, id) {
 
 let forms = null;
 
+/** The draft key (with `:<case id>`) holding the screening whose suggestion was set aside here. */
+const SUGGESTION_DISMISSED = "suggestion-dismissed";
+/** The coded reason of an edit that took a screening's result (`store::FROM_SCREENING` in core). */
+const FROM_SCREENING = "from_screening:";
+
 async function formTitles() {
   if (!forms) {
     try {
@@ -119,22 +124,32 @@ export async function render(root, route, current) {
   if (!current()) return;
   // Work typed on this case and not recorded yet (an edit, a closing, a referral) comes back.
   const caseId = result.case.id;
-  const [editDraft, statusDraft, referralDraft, screeningDraft] = await Promise.all([
+  const [editDraft, statusDraft, referralDraft, screeningDraft, dismissed] = await Promise.all([
     drafts.load(`edit:${caseId}`),
     drafts.load(`status:${caseId}`),
     drafts.load(`referral:${caseId}`),
     drafts.load(`screening:${caseId}`),
+    drafts.load(`${SUGGESTION_DISMISSED}:${caseId}`),
   ]);
   if (!current()) return;
-  shown = { state: result.case, warnings: result.clock_warnings || [], canDiscard: Boolean(result.can_discard), delivery: result.referral_delivery || {} };
+  shown = {
+    state: result.case,
+    warnings: result.clock_warnings || [],
+    canDiscard: Boolean(result.can_discard),
+    delivery: result.referral_delivery || {},
+    suggestion: result.suggestion || null,
+    dismissed: typeof dismissed === "string" ? dismissed : null,
+  };
   const id = shown.state.id;
 
   const header = h("div", { class: "case-header" });
   const review = h("div", { class: "review-slot" });
+  const suggestion = h("div", { class: "suggestion-slot" });
   const summary = h("section", { class: "panel", "aria-labelledby": "summary-title" });
   const referrals = h("section", { class: "panel", "aria-labelledby": "referrals-title" });
   const referralSlot = h("div", { class: "referral-slot" });
   const consents = h("section", { class: "panel", "aria-labelledby": "consents-title" });
+  const screenings = h("section", { id: "case-screenings", class: "panel", "aria-labelledby": "screenings-title" });
   const timeline = h("section", { class: "panel", "aria-labelledby": "timeline-title" });
   const notes = noteForm(id);
 
@@ -143,9 +158,11 @@ export async function render(root, route, current) {
     const state = shown.state;
     paintHeader(header, state, openReferral, screeningDraft);
     paintReview(review, state, shown.warnings, update);
+    paintSuggestion(suggestion, state, update);
     paintSummary(summary, state, update);
     paintReferrals(referrals, state, update);
     paintConsents(consents, state);
+    paintScreenings(screenings, state, screeningDraft);
     paintTimeline(timeline, state);
   }
 
@@ -155,6 +172,7 @@ export async function render(root, route, current) {
     shown.state = page.case;
     if (page.referral_delivery) shown.delivery = page.referral_delivery;
     if ("can_discard" in page) shown.canDiscard = Boolean(page.can_discard);
+    if ("suggestion" in page) shown.suggestion = page.suggestion || null;
     if (current()) paint();
   }
 
@@ -184,10 +202,11 @@ export async function render(root, route, current) {
   root.append(
     header,
     review,
+    suggestion,
     h(
       "div",
       { class: "case-columns" },
-      h("div", { class: "case-main" }, summary, referrals, referralSlot, consents),
+      h("div", { class: "case-main" }, summary, referrals, referralSlot, consents, screenings),
       h("div", { class: "case-side" }, notes.element, timeline),
     ),
   );
@@ -633,6 +652,212 @@ function statusForm(root, state, update, action, draft) {
   save.scrollIntoView({ block: "nearest" });
 }
 
+// ---- A screening's result, offered to the case ------------------------------------------------
+
+/** Codes as their labels, or "none coded". */
+function labels(list, values) {
+  return values.length ? values.map((value) => codeLabel(list, value)).join(", ") : t("ui.suggestion.none");
+}
+
+/**
+ * After a screening: what its result would change on the case, field by field, with one button
+ * that records it as an ordinary edit (core merges the lists and never lowers a risk level) and
+ * one that sets it aside on this laptop. Shown until one of them is used.
+ */
+function paintSuggestion(root, state, update) {
+  const suggestion = shown && shown.suggestion;
+  if (!suggestion || shown.dismissed === suggestion.screening_id) {
+    replace(root);
+    return;
+  }
+  const risk = suggestion.risk_level;
+  const changes = [];
+  if (risk.new) {
+    changes.push(
+      h("li", { dataset: { field: "risk_level" } }, t("ui.suggestion.risk_set", { from: risk.current ? codeLabel("risk_level", risk.current) : t("ui.common.not_assessed"), to: codeLabel("risk_level", risk.new) })),
+    );
+  } else if (risk.current) {
+    changes.push(
+      h("li", { dataset: { field: "risk_level", kept: "true" } }, t("ui.suggestion.risk_kept", { current: codeLabel("risk_level", risk.current), suggested: codeLabel("risk_level", risk.suggested) })),
+    );
+  }
+  for (const [name, list] of [["exploitation_types", "exploitation_type"], ["means_of_control", "means_of_control"]]) {
+    const { added, kept } = suggestion[name];
+    if (!added.length) continue;
+    const words = { field: fieldLabel(name), added: labels(list, added), kept: labels(list, kept) };
+    changes.push(h("li", { dataset: { field: name } }, t(kept.length ? "ui.suggestion.adds_keeps" : "ui.suggestion.adds", words)));
+  }
+  const error = errorBox("suggestion-error");
+  const take = h(
+    "button",
+    {
+      id: "suggestion-take",
+      type: "button",
+      class: "primary",
+      onclick: async (event) => {
+        try {
+          const next = await busy(event.currentTarget, () => call("take_screening_result", { id: state.id, screening: suggestion.screening_id }));
+          shown.suggestion = null;
+          await update(next);
+          const done = h("p", { id: "suggestion-taken", class: "notice success", tabindex: "-1" }, t("ui.suggestion.taken"));
+          replace(root, done);
+          done.focus();
+        } catch (failure) {
+          showError(error, failure);
+        }
+      },
+    },
+    t("ui.suggestion.take"),
+  );
+  const dismiss = h(
+    "button",
+    {
+      id: "suggestion-dismiss",
+      type: "button",
+      onclick: async () => {
+        shown.dismissed = suggestion.screening_id;
+        replace(root);
+        document.getElementById("case-title").focus();
+        await call("save_draft", { key: `${SUGGESTION_DISMISSED}:${state.id}`, value: suggestion.screening_id }).catch(() => {});
+      },
+    },
+    t("ui.suggestion.dismiss"),
+  );
+  replace(
+    root,
+    h(
+      "section",
+      { id: "screening-suggestion", class: "notice info suggestion", "aria-labelledby": "suggestion-title", dataset: { screening: suggestion.screening_id, level: suggestion.level } },
+      h("h2", { id: "suggestion-title" }, t("ui.suggestion.title")),
+      h("p", { id: "suggestion-summary" }, t("ui.suggestion.summary", { risk: codeLabel("risk_level", risk.suggested), exploitation: labels("exploitation_type", suggestion.exploitation_types.suggested), control: labels("means_of_control", suggestion.means_of_control.suggested) })),
+      h("p", {}, t("ui.suggestion.lead")),
+      h("ul", { id: "suggestion-changes", class: "changes" }, changes),
+      error,
+      h("div", { class: "actions" }, take, dismiss),
+    ),
+  );
+}
+
+// ---- Screenings and their answers ------------------------------------------------------------
+
+/** Form versions read so far, by `id@version` (a screening is read with the version it was filled with). */
+const formVersions = new Map();
+
+function formVersion(id, version) {
+  const key = `${id}@${version}`;
+  if (!formVersions.has(key)) formVersions.set(key, call("get_form", { id, version }).catch((error) => { formVersions.delete(key); throw error; }));
+  return formVersions.get(key);
+}
+
+function formTitle(id) {
+  const form = (forms || []).find((entry) => entry.id === id);
+  return form ? tx(form.title) : id;
+}
+
+const YES_NO_KEYS = { yes: "answer.yes", no: "answer.no", unsure: "answer.unsure" };
+
+/** An answer in the interface's words: "Not sure" and "Prefers not to answer" as such. */
+function answerText(question, answer) {
+  if (answer === "declined") return t("answer.declined");
+  const option = (value) => {
+    const found = (question.options || []).find((o) => o.value === value);
+    return found ? tx(found.label) : String(value);
+  };
+  switch (question.type) {
+    case "yes_no_unsure_declined":
+      return YES_NO_KEYS[answer] ? t(YES_NO_KEYS[answer]) : String(answer);
+    case "single_choice":
+      return option(answer);
+    case "multiple_choice":
+      return (Array.isArray(answer) ? answer : [answer]).map(option).join(", ");
+    case "country":
+      return (Array.isArray(answer) ? answer : [answer]).map((code) => country(code)).join(", ");
+    case "date":
+      return day(String(answer));
+    default:
+      return String(answer);
+  }
+}
+
+/** The questions answered, in the form's order, each with its answer. */
+function answerList(form, answers) {
+  const rows = form.sections
+    .flatMap((section) => section.questions)
+    .filter((question) => answers[question.id] !== undefined)
+    .map((question) => {
+      const answer = answers[question.id];
+      // Only coded answers go into the page's data; a typed answer is text on screen only.
+      const coded = question.type === "yes_no_unsure_declined" || question.type === "single_choice" || answer === "declined";
+      return h(
+        "div",
+        { class: "kv screening-answer", dataset: { question: question.id, answer: coded ? String(answer) : undefined } },
+        h("dt", {}, tx(question.text)),
+        h("dd", {}, answerText(question, answer)),
+      );
+    });
+  return rows.length ? h("dl", { class: "kvs answers" }, rows) : h("p", { class: "muted" }, t("ui.screenings.no_answers"));
+}
+
+/** One screening, its questions and answers read (with its own form version) when it is opened. */
+function screeningItem({ id, formId, version, answers, heading, lead, state, level }) {
+  const body = h("div", { class: "screening-body" });
+  const details = h("details", { class: "screening-details" }, h("summary", {}, heading), lead, body);
+  let loaded = false;
+  details.addEventListener("toggle", async () => {
+    if (!details.open || loaded) return;
+    loaded = true;
+    try {
+      const form = await formVersion(formId, version);
+      replace(body, h("h3", {}, t("ui.screenings.answers")), answerList(form, answers || {}));
+    } catch {
+      loaded = false;
+      replace(body, h("p", { class: "notice warning" }, t("ui.screenings.unknown_form")));
+    }
+  });
+  return h("li", { class: "screening", dataset: { id, state, level } }, details);
+}
+
+function paintScreenings(root, state, paused) {
+  const items = [...(state.screenings || [])]
+    .sort((a, b) => order(b.recorded) - order(a.recorded))
+    .map((screening) => {
+      const level = (screening.result || {}).level;
+      return screeningItem({
+        id: screening.id,
+        formId: screening.form_id,
+        version: screening.form_version,
+        answers: screening.answers,
+        state: "recorded",
+        level,
+        heading: [
+          `${formTitle(screening.form_id)} · ${dateTime(screening.recorded.hlc.wall_ms)} · `,
+          level ? h("span", { class: "level-badge", dataset: { level } }, t("level." + level)) : null,
+        ],
+        lead: h("p", { class: "muted" }, `${t("ui.screenings.asked_in", { language: languageName(screening.language) })} ${by(screening.recorded)}`),
+      });
+    });
+  const closed = ["closed", "closed_referred"].includes(state.fields.status);
+  if (paused && typeof paused === "object" && paused.form && !closed) {
+    const answers = paused.answers || {};
+    items.unshift(
+      screeningItem({
+        id: "paused",
+        formId: paused.form,
+        version: paused.version,
+        answers,
+        state: "paused",
+        heading: [`${formTitle(paused.form)} · `, h("span", { class: "badge paused" }, t("ui.screenings.paused"))],
+        lead: h("p", {}, t("ui.screenings.paused_lead", { n: Object.keys(answers).length })),
+      }),
+    );
+  }
+  replace(
+    root,
+    h("h2", { id: "screenings-title" }, t("ui.screenings.title")),
+    items.length ? h("ul", { class: "screenings" }, items) : h("p", { class: "muted" }, t("ui.screenings.none")),
+  );
+}
+
 // ---- Referrals and consents ------------------------------------------------------------------
 
 /**
@@ -826,9 +1051,11 @@ function timelineEntries(state) {
             { class: "changes" },
             sets.map((set) => h("li", {}, t("ui.timeline.changed", { field: fieldLabel(set.field), value: valueText(set.field, set.value) }))),
           ),
-          entry.reason
-            ? h("p", { class: "prewrap" }, t("ui.timeline.reason", { reason: entry.reason === "created_in_error" ? t("ui.case.created_in_error") : entry.reason }))
-            : null,
+          entry.reason && entry.reason.startsWith(FROM_SCREENING)
+            ? h("p", { class: "from-screening" }, t("ui.timeline.from_screening"))
+            : entry.reason
+              ? h("p", { class: "prewrap" }, t("ui.timeline.reason", { reason: entry.reason === "created_in_error" ? t("ui.case.created_in_error") : entry.reason }))
+              : null,
           entry.concurrent ? h("p", { class: "muted" }, t("ui.timeline.concurrent")) : null,
         ],
       });

@@ -235,7 +235,10 @@ mod tests {
                 FieldValue::MeansOfControl(vec![MeansOfControl::DebtBondage, MeansOfControl::WithholdsDocuments]),
             ]
         );
-        assert_eq!(suggestion.risk_level, RiskSuggestion { current: None, suggested: RiskLevel::High, new: Some(RiskLevel::High) });
+        assert_eq!(
+            suggestion.risk_level,
+            RiskSuggestion { current: None, suggested: RiskLevel::High, new: Some(RiskLevel::High) }
+        );
         assert!(suggestion.means_of_control.kept.is_empty());
     }
 
@@ -281,7 +284,10 @@ mod tests {
         let mut fields = CaseFields::named("Test person").unwrap();
         fields.risk_level = Some(RiskLevel::High);
         let calm = suggest(&result(Level::NoIndicators, &[], &[]), &fields);
-        assert_eq!(calm.risk_level, RiskSuggestion { current: Some(RiskLevel::High), suggested: RiskLevel::Low, new: None });
+        assert_eq!(
+            calm.risk_level,
+            RiskSuggestion { current: Some(RiskLevel::High), suggested: RiskLevel::Low, new: None }
+        );
         assert!(calm.changes().is_empty(), "nothing to take");
         fields.risk_level = Some(RiskLevel::Low);
         let danger = suggest(&result(Level::ImmediateDanger, &[], &[]), &fields);

@@ -28,9 +28,7 @@ fn clinic_answers() -> Answers {
 fn a_screenings_result_is_taken_once_as_an_edit_that_keeps_what_the_case_had() {
     let (fixture, mut workspace) = new_workspace();
     let case = workspace.create_case(CaseFields::named("Maelis Corrowen").unwrap()).unwrap();
-    workspace
-        .update_case(case.id, vec![FieldValue::MeansOfControl(vec![MeansOfControl::Threats])], None)
-        .unwrap();
+    workspace.update_case(case.id, vec![FieldValue::MeansOfControl(vec![MeansOfControl::Threats])], None).unwrap();
     let library = FormLibrary::builtin();
     let form = library.latest("clinic-screening").unwrap();
     let (screening, result, _) = workspace.record_screening(case.id, form, clinic_answers(), Lang::En).unwrap();

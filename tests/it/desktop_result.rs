@@ -1,0 +1,254 @@
+//! Issue 11, item 4: the result reaches the case. A nurse goes from the locked screen to a
+//! referral: the screening takes one click per question (counted by the page itself), its result
+//! is taken into the case with one confirmation, merged with what the case had, shown in the
+//! interface's language, and its answers ("not sure" and "prefers not to answer" among them)
+//! are read back on the case. A child of `desktop`, so it drives the app with the same `Harbour`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use harbour_core::forms::{Answers, FormLibrary, Lang};
+use harbour_core::model::{ExploitationType, MeansOfControl};
+use harbour_tests::plaintext_found;
+use harbour_tests::webdriver::truthy;
+use serde_json::{Value, json};
+
+use super::{Harbour, PASSPHRASE, translation};
+
+/// Records in the page every click and every key that is not typing into a text field, with the
+/// question on screen when it happened (the ids of what was used, never a text).
+const COUNT_ACTIONS: &str = "
+    window.__actions = [];
+    const record = (kind, event) => {
+      const question = document.querySelector('form.question');
+      const target = event.target;
+      window.__actions.push({
+        kind,
+        question: question ? question.dataset.question : null,
+        target: target.id || target.getAttribute('name') || target.getAttribute('class') || target.tagName,
+      });
+    };
+    document.addEventListener('click', (event) => event.isTrusted && record('click', event), true);
+    document.addEventListener('keydown', (event) => {
+      const target = event.target;
+      const typing = target.tagName === 'TEXTAREA'
+        || (target.tagName === 'INPUT' && !['radio', 'checkbox', 'button', 'submit'].includes(target.type));
+      if (event.isTrusted && !(typing && event.key !== 'Enter')) record('key', event);
+    }, true);";
+
+/// The clinic screening's answers: three strong indicators, one "not sure" and one "prefers not
+/// to answer"; every question the form shows for them is in the plan.
+const PLAN: &[(&str, &str)] = &[
+    ("q_safe_to_talk", "yes"),
+    ("q_danger_now", "no"),
+    ("q_minor", "no"),
+    ("q_deceived", "declined"),
+    ("q_pay_withheld", "no"),
+    ("q_debt", "yes"),
+    ("q_documents", "yes"),
+    ("q_movement", "unsure"),
+    ("q_threats", "no"),
+    ("q_harmed", "no"),
+    ("q_sexual", "yes"),
+    ("q_wants_help", "yes"),
+];
+
+fn the_result_reaches_the_case(language: &str, width: u32, height: u32) {
+    let lang = Lang::parse(language).expect("en, es or fr");
+    let app = Harbour::start();
+    app.wait_screen("first-run");
+    app.create_workspace();
+    if language != "en" {
+        app.set_language(language);
+    }
+    let size = app.session.set_window_size(width, height);
+    assert_eq!([size[2], size[3]], [width, height], "the window's size");
+    let name = "Ilsabet Quorrigan Varrow";
+    let code = app.create_case(name);
+    // What the case says already, which the screening's result must keep.
+    app.invoke("update_case", json!({"id": code, "values": {"means_of_control": "threats"}}));
+    app.go_to_cases();
+    app.click("#lock-button");
+    app.wait_screen("unlock");
+
+    // ---- From the locked screen: every click and key from here is counted by the page.
+    app.session.execute(COUNT_ACTIONS, json!([]));
+    app.fill("#unlock-passphrase", PASSPHRASE);
+    app.session.find("#unlock-passphrase").send_keys("\u{E007}");
+    app.wait_screen("cases");
+    app.session.wait_for("#case-search", Duration::from_secs(10));
+    app.fill("#case-search", &code);
+    app.session.wait_until("the case in the list", Duration::from_secs(10), || {
+        (app.session.find_all(".case-row").len() == 1).then_some(())
+    });
+    app.click(".case-row");
+    app.wait_screen("case");
+    app.click("#start-screening");
+    app.session.wait_for("#wizard-start", Duration::from_secs(20));
+    let library = FormLibrary::builtin();
+    let form = library.latest("clinic-screening").expect("the clinic screening is built in");
+    assert_eq!(app.text("#wizard h1"), form.title.get(lang), "the clinic screening is offered first");
+    app.click("#wizard-start");
+    let answers = answer_by_clicks(&app);
+    let asked: Vec<&str> = answers.keys().map(String::as_str).collect();
+    let mut planned: Vec<&str> = PLAN.iter().map(|(id, _)| *id).collect();
+    planned.sort();
+    assert_eq!(asked, planned, "the form showed exactly the questions of the plan");
+    let expected = form.score(&answers);
+    app.session.wait_for("#result-level", Duration::from_secs(20));
+    assert_eq!(app.session.find("#result-level").attribute("data-level").as_deref(), Some(expected.level.as_str()));
+    app.click("#result-open-case");
+    app.wait_screen("case");
+
+    // ---- The result, offered once, in the interface's words.
+    app.session.wait_for("#screening-suggestion", Duration::from_secs(10));
+    let label = |list: &str, value: &str| translation(&format!("code.{list}.{value}"), language);
+    let labels =
+        |list: &str, values: &[&str]| values.iter().map(|value| label(list, value)).collect::<Vec<_>>().join(", ");
+    assert_eq!(expected.codes.exploitation_types, [ExploitationType::SexualExploitation]);
+    assert_eq!(expected.codes.means_of_control, [MeansOfControl::DebtBondage, MeansOfControl::WithholdsDocuments]);
+    let risk = label("risk_level", "high");
+    let summary = translation("ui.suggestion.summary", language)
+        .replace("{risk}", &risk)
+        .replace("{exploitation}", &label("exploitation_type", "sexual_exploitation"))
+        .replace("{control}", &labels("means_of_control", &["debt_bondage", "withholds_documents"]));
+    assert!(app.text("#suggestion-summary") == summary, "the suggestion names risk, exploitation and control by label");
+    let control_change = translation("ui.suggestion.adds_keeps", language)
+        .replace("{field}", &translation("ui.field.means_of_control", language))
+        .replace("{added}", &labels("means_of_control", &["debt_bondage", "withholds_documents"]))
+        .replace("{kept}", &label("means_of_control", "threats"));
+    assert!(
+        app.text("#suggestion-changes li[data-field=\"means_of_control\"]") == control_change,
+        "the suggestion says what it adds and what it keeps"
+    );
+    let risk_change = translation("ui.suggestion.risk_set", language)
+        .replace("{from}", &translation("ui.common.not_assessed", language))
+        .replace("{to}", &risk);
+    assert!(app.text("#suggestion-changes li[data-field=\"risk_level\"]") == risk_change, "the risk level's change");
+    app.session.execute("document.getElementById('screening-suggestion').scrollIntoView()", json!([]));
+    app.shot(&format!("case-screening-suggestion-{language}-{width}"));
+    app.click("#suggestion-take");
+    app.session.wait_for("#suggestion-taken", Duration::from_secs(10));
+    assert!(app.session.try_find("#screening-suggestion").is_none(), "taken once, the suggestion is gone");
+    assert_eq!(app.text("#case-risk"), risk, "the case's risk level, in the interface's language");
+    let field = |name: &str| app.text(&format!(".summary .kv[data-field=\"{name}\"] dd"));
+    assert!(field("exploitation_types") == label("exploitation_type", "sexual_exploitation"), "exploitation types");
+    assert!(
+        field("means_of_control") == labels("means_of_control", &["debt_bondage", "threats", "withholds_documents"]),
+        "means of control merged with what the case had"
+    );
+
+    // ---- The answers, read back on the case in the interface's language.
+    let screening = "#case-screenings .screening[data-state=\"recorded\"]";
+    app.session.execute(&format!("document.querySelector('{screening}').scrollIntoView()"), json!([]));
+    app.click(&format!("{screening} summary"));
+    app.session.wait_for(&format!("{screening} .screening-answer"), Duration::from_secs(10));
+    let rows = app.session.execute(
+        "return [...document.querySelectorAll(arguments[0])]
+           .map(row => [row.dataset.question, row.querySelector('dt').textContent, row.querySelector('dd').textContent])",
+        json!([format!("{screening} .screening-answer")]),
+    );
+    let shown: Vec<(String, String, String)> = serde_json::from_value(rows).expect("rows of three texts");
+    assert_eq!(shown.len(), answers.len(), "every answer is listed");
+    for (question, text, answer) in &shown {
+        let asked = form.question(question).unwrap_or_else(|| panic!("{question} is a question of the form"));
+        assert!(*text == asked.text.get(lang), "{question} is shown in the interface's language");
+        let key = match answers[question].as_str() {
+            Some("unsure") => "answer.unsure",
+            Some("declined") => "answer.declined",
+            Some("yes") => "answer.yes",
+            _ => "answer.no",
+        };
+        assert!(*answer == translation(key, language), "{question}'s answer reads as {key}");
+    }
+    app.session.execute(&format!("document.querySelector('{screening}').scrollIntoView()"), json!([]));
+    app.shot(&format!("case-screening-answers-{language}-{width}"));
+
+    // ---- And on to a referral.
+    app.session.execute("document.getElementById('add-referral').scrollIntoView()", json!([]));
+    app.refer_to_first_service();
+
+    let actions: Vec<Value> = app
+        .session
+        .execute("return window.__actions || null", json!([]))
+        .as_array()
+        .cloned()
+        .expect("the page counted every action since the locked screen (it was not reloaded)");
+    let mut per_question: BTreeMap<String, usize> = BTreeMap::new();
+    let mut other: Vec<String> = Vec::new();
+    for action in &actions {
+        let target = action["target"].as_str().unwrap_or_default();
+        match action["question"].as_str() {
+            // The Finish button records the screening: a step of its own, like Start.
+            Some(question) if target != "wizard-finish" => *per_question.entry(question.to_owned()).or_default() += 1,
+            _ => other.push(format!("{} {target}", action["kind"].as_str().unwrap_or_default())),
+        }
+    }
+    assert_eq!(per_question.len(), PLAN.len(), "an action was counted on every question: {per_question:?}");
+    assert!(per_question.values().all(|count| *count == 1), "one click or key per question: {per_question:?}");
+    // Unlock (Enter), open the case, start, agree, finish, open the case, take the result, read
+    // the answers, and the referral (add, service, consent, send): nothing else.
+    assert!(other.len() <= 13, "{} actions besides the questions: {other:?}", other.len());
+    eprintln!(
+        "{language} {width}x{height}: {} questions, {} actions on them, {} other actions from the locked screen to the referral",
+        per_question.len(),
+        per_question.values().sum::<usize>(),
+        other.len()
+    );
+
+    // ---- A screening paused half-way is on the case as paused.
+    app.click("#start-screening");
+    app.session.wait_for("#wizard-start", Duration::from_secs(20));
+    app.click("#wizard-start");
+    app.session.wait_for("form.question[data-question=\"q_safe_to_talk\"]", Duration::from_secs(10));
+    app.click("input[name=\"q_safe_to_talk\"][value=\"yes\"]");
+    app.session.wait_for("form.question[data-question=\"q_danger_now\"]", Duration::from_secs(10));
+    app.click("#wizard-pause");
+    app.wait_screen("case");
+    let paused = "#case-screenings .screening[data-state=\"paused\"]";
+    app.session.wait_for(paused, Duration::from_secs(10));
+    assert_eq!(app.text(&format!("{paused} .badge")), translation("ui.screenings.paused", language));
+    assert_eq!(app.session.find_all("#case-screenings .screening").len(), 2, "the recorded one and the paused one");
+    assert!(truthy(&app.session.execute("return !document.getElementById('screening-suggestion')", json!([]))));
+
+    let secrets = [name, PASSPHRASE];
+    assert_eq!(plaintext_found(app.desktop.data_dir(), &secrets), [], "nothing typed is stored in clear");
+    assert_eq!(app.log_has(&secrets), [false, false], "nothing typed reaches the app's log");
+}
+
+/// Answers the questions on screen by the plan, one click each, and presses Finish; returns the
+/// answers given (the page's own count is checked by the caller).
+fn answer_by_clicks(app: &Harbour) -> Answers {
+    let mut answers = Answers::new();
+    let mut previous = String::new();
+    loop {
+        assert!(answers.len() <= PLAN.len(), "the wizard asked a question that is not in the plan");
+        let question = app.session.wait_until("the next question", Duration::from_secs(10), || {
+            app.question_shown().filter(|id| *id != previous)
+        });
+        let answer = PLAN
+            .iter()
+            .find(|(id, _)| *id == question)
+            .map(|(_, answer)| *answer)
+            .unwrap_or_else(|| panic!("{question} is not in the plan"));
+        app.click(&format!("input[name=\"{question}\"][value=\"{answer}\"]"));
+        answers.insert(question.clone(), json!(answer));
+        previous = question;
+        if let Some(finish) = app.session.try_find("#wizard-finish")
+            && app.question_shown().as_deref() == Some(previous.as_str())
+        {
+            finish.click();
+            return answers;
+        }
+    }
+}
+
+#[test]
+fn the_result_reaches_the_case_in_english_at_1366x768() {
+    the_result_reaches_the_case("en", 1366, 768);
+}
+
+#[test]
+fn the_result_reaches_the_case_in_spanish_at_1024x600() {
+    the_result_reaches_the_case("es", 1024, 600);
+}
