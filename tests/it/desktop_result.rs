@@ -196,6 +196,32 @@ fn the_result_reaches_the_case(language: &str, width: u32, height: u32) {
         other.len()
     );
 
+    // ---- A later screening's result can be set aside: it stays aside, and the case unchanged.
+    let later = json!({"q_safe_to_talk": "yes", "q_danger_now": "no", "q_harmed": "yes", "q_wants_help": "yes"});
+    let recorded =
+        app.invoke("record_screening", json!({"id": code, "form": form.id, "answers": later, "lang": language}));
+    assert_eq!(recorded["result"]["codes"]["means_of_control"], json!(["physical_abuse"]));
+    let open_case = || {
+        app.go_to_cases();
+        app.fill("#case-search", &code);
+        app.session.wait_until("the case in the list", Duration::from_secs(10), || {
+            (app.session.find_all(".case-row").len() == 1).then_some(())
+        });
+        app.click(".case-row");
+        app.wait_screen("case");
+        app.session.wait_for("#case-screenings .screening", Duration::from_secs(10));
+    };
+    open_case();
+    app.session.wait_for("#screening-suggestion", Duration::from_secs(10));
+    app.click("#suggestion-dismiss");
+    assert!(app.session.try_find("#screening-suggestion").is_none(), "set aside, the suggestion is gone");
+    open_case();
+    assert!(app.session.try_find("#screening-suggestion").is_none(), "and it stays aside");
+    assert!(
+        field("means_of_control") == labels("means_of_control", &["debt_bondage", "threats", "withholds_documents"]),
+        "setting it aside changed nothing"
+    );
+
     // ---- A screening paused half-way is on the case as paused.
     app.click("#start-screening");
     app.session.wait_for("#wizard-start", Duration::from_secs(20));
@@ -208,7 +234,7 @@ fn the_result_reaches_the_case(language: &str, width: u32, height: u32) {
     let paused = "#case-screenings .screening[data-state=\"paused\"]";
     app.session.wait_for(paused, Duration::from_secs(10));
     assert_eq!(app.text(&format!("{paused} .badge")), translation("ui.screenings.paused", language));
-    assert_eq!(app.session.find_all("#case-screenings .screening").len(), 2, "the recorded one and the paused one");
+    assert_eq!(app.session.find_all("#case-screenings .screening").len(), 3, "the two recorded and the paused one");
     assert!(truthy(&app.session.execute("return !document.getElementById('screening-suggestion')", json!([]))));
 
     let secrets = [name, PASSPHRASE];
