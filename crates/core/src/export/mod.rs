@@ -145,6 +145,8 @@ impl Workspace {
         protection: &Protection,
         out: &Path,
     ) -> Result<ExportSummary> {
+        // Created first: an encrypted export's key is derived on another thread meanwhile.
+        let sink = protect::Sink::create(out, protection)?;
         let mut cases = Vec::new();
         let mut buffer = Vec::new();
         self.each_projection(query.status, query.team.as_deref(), |json, needs_review| {
@@ -158,7 +160,6 @@ impl Workspace {
         sheets.extend(Sheet::OPTIONAL.iter().copied().filter(|sheet| extra.contains(sheet)));
         sheets.push(Sheet::Dictionary);
         let tables = write::Tables { cases: &cases, sheets: &sheets };
-        let sink = protect::Sink::create(out, protection)?;
         let counts = match format {
             ExportFormat::CsvArchive => write::csv_archive(&tables, sink, out)?,
             ExportFormat::Xlsx => write::xlsx(&tables, sink, out)?,

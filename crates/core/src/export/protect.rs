@@ -4,11 +4,16 @@
 //!
 //! Encryption happens while the file is written (age's `StreamWriter` over the file), so no clear
 //! copy of the export ever reaches the disk, not even a temporary one.
+//!
+//! The passphrase's scrypt (about a second of one core, the work factor age's own tools use) runs
+//! on a thread of its own from the moment the sink is created, while the export reads its cases
+//! on the caller's thread; what is written before it ends is held in memory, never on disk.
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Write};
 use std::iter;
 use std::path::{Path, PathBuf};
+use std::thread::{self, JoinHandle};
 
 use age::secrecy::SecretString;
 
@@ -78,10 +83,34 @@ pub struct Sink {
 
 enum Writer {
     Plain(BufWriter<File>),
+    /// The passphrase's key is still being derived: what is written waits in memory.
+    Deriving(Box<Deriving>),
     Sealed(age::stream::StreamWriter<BufWriter<File>>),
 }
 
+struct Deriving {
+    encryptor: JoinHandle<std::result::Result<age::Encryptor, age::EncryptError>>,
+    file: BufWriter<File>,
+    held: Vec<u8>,
+}
+
+impl Deriving {
+    /// Waits for the key, writes the age header and what was held, and goes on encrypting.
+    fn seal(self) -> io::Result<age::stream::StreamWriter<BufWriter<File>>> {
+        let encryptor = self
+            .encryptor
+            .join()
+            .map_err(|_| io::Error::other("the export's key derivation stopped"))?
+            .map_err(|_| io::Error::other("the export passphrase could not be used to encrypt the export"))?;
+        let mut sealed = encryptor.wrap_output(self.file)?;
+        sealed.write_all(&self.held)?;
+        Ok(sealed)
+    }
+}
+
 impl Sink {
+    /// Creates the file at once (an existing one is refused); an encrypted sink starts deriving
+    /// its key on another thread.
     pub fn create(path: &Path, protection: &Protection) -> Result<Sink> {
         let file = create_new(path)?;
         let mut sink = Sink { path: path.to_owned(), writer: None };
@@ -89,11 +118,16 @@ impl Sink {
         sink.writer = Some(match protection {
             Protection::Plaintext => Writer::Plain(buffered),
             Protection::Passphrase(passphrase) => {
-                let mut recipient = age::scrypt::Recipient::new(passphrase.clone());
-                recipient.set_work_factor(WORK_FACTOR);
-                let encryptor = age::Encryptor::with_recipients(iter::once(&recipient as &dyn age::Recipient))
-                    .map_err(|_| Error::invalid("export passphrase", "could not be used to encrypt the export"))?;
-                Writer::Sealed(encryptor.wrap_output(buffered).map_err(|error| Error::io(path, error))?)
+                let passphrase = passphrase.clone();
+                let encryptor = thread::Builder::new()
+                    .name("export-key".into())
+                    .spawn(move || {
+                        let mut recipient = age::scrypt::Recipient::new(passphrase);
+                        recipient.set_work_factor(WORK_FACTOR);
+                        age::Encryptor::with_recipients(iter::once(&recipient as &dyn age::Recipient))
+                    })
+                    .map_err(|error| Error::io(path, error))?;
+                Writer::Deriving(Box::new(Deriving { encryptor, file: buffered, held: Vec::new() }))
             }
         });
         Ok(sink)
@@ -104,6 +138,9 @@ impl Sink {
         let path = self.path.clone();
         let buffered = match self.writer.take().expect("a sink is finished once") {
             Writer::Plain(buffered) => buffered,
+            Writer::Deriving(deriving) => {
+                deriving.seal().and_then(|sealed| sealed.finish()).map_err(|error| Error::io(&path, error))?
+            }
             Writer::Sealed(sealed) => sealed.finish().map_err(|error| Error::io(&path, error))?,
         };
         let file = buffered.into_inner().map_err(|error| Error::io(&path, error.into_error()))?;
@@ -117,6 +154,14 @@ impl Write for Sink {
     fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
         match self.writer.as_mut().expect("not finished") {
             Writer::Plain(writer) => writer.write(bytes),
+            Writer::Deriving(deriving) => {
+                deriving.held.extend_from_slice(bytes);
+                if deriving.encryptor.is_finished() {
+                    let Some(Writer::Deriving(deriving)) = self.writer.take() else { unreachable!() };
+                    self.writer = Some(Writer::Sealed(deriving.seal()?));
+                }
+                Ok(bytes.len())
+            }
             Writer::Sealed(writer) => writer.write(bytes),
         }
     }
@@ -124,6 +169,8 @@ impl Write for Sink {
     fn flush(&mut self) -> io::Result<()> {
         match self.writer.as_mut().expect("not finished") {
             Writer::Plain(writer) => writer.flush(),
+            // Held in memory until the key is there; `finish` writes it.
+            Writer::Deriving(_) => Ok(()),
             Writer::Sealed(writer) => writer.flush(),
         }
     }
@@ -185,4 +232,60 @@ pub(crate) fn create_new(path: &Path) -> Result<File> {
         io::ErrorKind::AlreadyExists => Error::FileExists(path.to_owned()),
         _ => Error::io(path, error),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes made while the key is derived, and after, come out whole and in order; a wrong
+    /// passphrase is told as such.
+    #[test]
+    fn what_is_written_while_the_key_is_derived_is_encrypted_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let sealed = dir.path().join("export.age");
+        let protection = Protection::passphrase("correct horse battery").unwrap();
+        let mut sink = Sink::create(&sealed, &protection).unwrap();
+        let mut expected = Vec::new();
+        // Early writes are held while scrypt runs on its own thread…
+        for row in 0..100u32 {
+            let line = format!("row {row}\n");
+            sink.write_all(line.as_bytes()).unwrap();
+            expected.extend_from_slice(line.as_bytes());
+        }
+        assert!(matches!(sink.writer, Some(Writer::Deriving(_))), "the key takes longer than a hundred writes");
+        // …later ones go through the age stream once it is ready.
+        let Some(Writer::Deriving(deriving)) = &sink.writer else { unreachable!() };
+        while !deriving.encryptor.is_finished() {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        for row in 100..70_000u32 {
+            let line = format!("row {row}\n");
+            sink.write_all(line.as_bytes()).unwrap();
+            expected.extend_from_slice(line.as_bytes());
+        }
+        assert!(matches!(sink.writer, Some(Writer::Sealed(_))));
+        sink.finish().unwrap();
+        let written = std::fs::read(&sealed).unwrap();
+        assert!(written.starts_with(b"age-encryption.org/v1\n"));
+        assert!(memchr::memmem::find(&written, b"row 1\n").is_none(), "nothing in clear");
+
+        let opened = dir.path().join("opened.csv");
+        assert!(matches!(open_export(&sealed, "wrong horse battery", &opened), Err(Error::ExportPassphrase)));
+        assert!(!opened.exists());
+        assert_eq!(open_export(&sealed, "correct horse battery", &opened).unwrap(), expected.len() as u64);
+        assert_eq!(std::fs::read(&opened).unwrap(), expected);
+    }
+
+    /// An export abandoned before its key is ready leaves no file.
+    #[test]
+    fn an_unfinished_encrypted_export_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("export.age");
+        let mut sink = Sink::create(&path, &Protection::passphrase("correct horse battery").unwrap()).unwrap();
+        sink.write_all(b"a row\n").unwrap();
+        assert!(path.exists());
+        drop(sink);
+        assert!(!path.exists());
+    }
 }
