@@ -124,7 +124,7 @@ fn the_result_reaches_the_case(language: &str, width: u32, height: u32, by: By) 
         assert_focused(&app, "#wizard-start");
     }
     activate(&app, by, "#wizard-start");
-    let answers = answer_screening(&app, by);
+    let answers = answer_screening(&app, by, &format!("{language}-{width}"));
     let asked: Vec<&str> = answers.keys().map(String::as_str).collect();
     let mut planned: Vec<&str> = PLAN.iter().map(|(id, _)| *id).collect();
     planned.sort();
@@ -305,7 +305,8 @@ fn the_result_reaches_the_case(language: &str, width: u32, height: u32, by: By) 
 /// Answers the questions on screen by the plan, one click or one key each (the key shown beside
 /// the answer, sent to whatever has the focus), then Finish on the check of the answers; returns
 /// the answers given (the page's own count is checked by the caller).
-fn answer_screening(app: &Harbour, by: By) -> Answers {
+/// `tag` names the screenshots of the first question and of the check of the answers.
+fn answer_screening(app: &Harbour, by: By, tag: &str) -> Answers {
     let mut answers = Answers::new();
     let mut previous = String::new();
     loop {
@@ -321,6 +322,7 @@ fn answer_screening(app: &Harbour, by: By) -> Answers {
             assert_eq!(answers.len(), PLAN.len(), "the check of the answers comes after the last question");
             let listed = app.session.find_all("#wizard-review .review-answer").len();
             assert_eq!(listed, PLAN.len(), "every answer is there to check");
+            app.shot(&format!("wizard-check-{tag}"));
             if by == By::Keyboard {
                 // Finish has the focus: Enter records.
                 assert_focused(app, "#wizard-finish");
@@ -334,6 +336,9 @@ fn answer_screening(app: &Harbour, by: By) -> Answers {
             .map(|(_, answer)| *answer)
             .unwrap_or_else(|| panic!("{question} is not in the plan"));
         let choice = format!("input[name=\"{question}\"][value=\"{answer}\"]");
+        if answers.is_empty() {
+            app.shot(&format!("wizard-keys-{tag}"));
+        }
         match by {
             By::Mouse => app.click(&choice),
             By::Keyboard => {
