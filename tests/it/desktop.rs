@@ -1107,13 +1107,21 @@ impl Harbour {
         let mut previous = String::new();
         for step in 0.. {
             assert!(step < 60, "the wizard asked more than 60 questions");
-            let question = self.session.wait_until("the next question", Duration::from_secs(10), || {
-                let id = self.session.execute(
-                    "const q = document.querySelector('form.question'); return q ? q.dataset.question : null",
-                    json!([]),
-                );
-                id.as_str().filter(|id| *id != previous).map(str::to_owned)
-            });
+            let next = self.session.wait_until(
+                "the next question or the check of the answers",
+                Duration::from_secs(10),
+                || {
+                    if self.session.try_find("#wizard-review").is_some() {
+                        return Some(None);
+                    }
+                    self.question_shown().filter(|id| *id != previous).map(Some)
+                },
+            );
+            // After the last question, the answers to check: Finish records them.
+            let Some(question) = next else {
+                self.click("#wizard-finish");
+                break;
+            };
             if step == 0 {
                 self.shot("wizard-question");
             }
@@ -1131,16 +1139,11 @@ impl Harbour {
             let value = if checkbox && choice.0 != "declined" { json!([choice.0]) } else { json!(choice.0) };
             answers.insert(question.clone(), value);
             previous = question;
-            // A choice made with the mouse goes on by itself (one click per question), except
-            // on the last question, whose Finish button records the screening.
-            if self.question_shown().as_deref() != Some(previous.as_str()) {
-                continue;
+            // A choice made with the mouse goes on by itself (one click per question); ticked
+            // boxes and typed answers go on with Next.
+            if self.question_shown().as_deref() == Some(previous.as_str()) {
+                self.click("#wizard-next");
             }
-            if let Some(finish) = self.session.try_find("#wizard-finish") {
-                finish.click();
-                break;
-            }
-            self.click("#wizard-next");
         }
         self.session.wait_for("#result-level", Duration::from_secs(20));
         answers
@@ -1341,10 +1344,16 @@ fn a_new_person_is_recorded_only_on_agreement_and_an_unsafe_answer_stops_the_scr
     app.wait_screen("case");
     app.click("#start-screening");
     app.wait_screen("wizard");
-    // The paused screening resumes at its second question; back to the first, then "no".
+    // The paused screening resumes at its second question; back to the first, then "no" by its
+    // key (shown beside it): a key stops as the click does.
     app.click("#wizard-back");
     app.session.wait_for("form.question[data-question=\"q_safe_to_talk\"]", Duration::from_secs(10));
-    app.click("input[name=\"q_safe_to_talk\"][value=\"no\"]");
+    let no = "input[name=\"q_safe_to_talk\"][value=\"no\"]";
+    let key = app.session.find(no).attribute("aria-keyshortcuts").expect("each answer has its key");
+    assert_eq!(key, "2", "\"no\" is the second answer");
+    let focused = app.session.execute("return document.activeElement.name || null", json!([]));
+    assert_eq!(focused, json!("q_safe_to_talk"), "the chosen answer has the focus");
+    app.session.focused().send_keys(&key);
     app.session.wait_for("#wizard-stop", Duration::from_secs(10));
     assert_eq!(app.text("#wizard-stop-advice"), advice.get(Lang::Es));
     assert_eq!(app.text("#wizard-stop h1"), translation("ui.wizard.stop_title", "es"));

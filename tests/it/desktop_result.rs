@@ -1,5 +1,6 @@
 //! Issue 11, item 4: the result reaches the case. A nurse goes from the locked screen to a
-//! referral: the screening takes one click per question (counted by the page itself), its result
+//! referral: the screening takes one click per question with the mouse (in English), one key per
+//! question with the keyboard only (in Spanish; counted by the page itself), its result
 //! is taken into the case with one confirmation, merged with what the case had, shown in the
 //! interface's language, and its answers ("not sure" and "prefers not to answer" among them)
 //! are read back on the case. A child of `desktop`, so it drives the app with the same `Harbour`.
@@ -10,13 +11,15 @@ use std::time::Duration;
 use harbour_core::forms::{Answers, FormLibrary, Lang};
 use harbour_core::model::{ExploitationType, MeansOfControl};
 use harbour_tests::plaintext_found;
-use harbour_tests::webdriver::truthy;
+use harbour_tests::webdriver::{keys, truthy};
 use serde_json::{Value, json};
 
 use super::{Harbour, PASSPHRASE, translation};
 
-/// Records in the page every click and every key that is not typing into a text field, with the
-/// question on screen when it happened (the ids of what was used, never a text).
+/// Records in the page every click and every key that is not typing into a text field (there,
+/// only Enter, Tab and the arrows up and down count), with the question on screen when it
+/// happened (the ids of what was used, never a text). A click that a key made (Enter or Space on
+/// a button, `detail` 0) is that key's, counted once.
 const COUNT_ACTIONS: &str = "
     window.__actions = [];
     const record = (kind, event) => {
@@ -28,12 +31,13 @@ const COUNT_ACTIONS: &str = "
         target: target.id || target.getAttribute('name') || target.getAttribute('class') || target.tagName,
       });
     };
-    document.addEventListener('click', (event) => event.isTrusted && record('click', event), true);
+    document.addEventListener('click', (event) => event.isTrusted && event.detail > 0 && record('click', event), true);
     document.addEventListener('keydown', (event) => {
       const target = event.target;
       const typing = target.tagName === 'TEXTAREA'
         || (target.tagName === 'INPUT' && !['radio', 'checkbox', 'button', 'submit'].includes(target.type));
-      if (event.isTrusted && !(typing && event.key !== 'Enter')) record('key', event);
+      const moving = ['Enter', 'Tab', 'ArrowDown', 'ArrowUp'].includes(event.key);
+      if (event.isTrusted && (moving || !typing)) record(event.key === 'Tab' ? 'Tab' : 'key', event);
     }, true);";
 
 /// The clinic screening's answers: three strong indicators, one "not sure" and one "prefers not
@@ -53,7 +57,15 @@ const PLAN: &[(&str, &str)] = &[
     ("q_wants_help", "yes"),
 ];
 
-fn the_result_reaches_the_case(language: &str, width: u32, height: u32) {
+/// How the nurse works: clicks, or keys only (Tab to move between controls, Enter, Space, arrows
+/// and the key shown beside each answer).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum By {
+    Mouse,
+    Keyboard,
+}
+
+fn the_result_reaches_the_case(language: &str, width: u32, height: u32, by: By) {
     let lang = Lang::parse(language).expect("en, es or fr");
     let app = Harbour::start();
     app.wait_screen("first-run");
@@ -73,23 +85,46 @@ fn the_result_reaches_the_case(language: &str, width: u32, height: u32) {
 
     // ---- From the locked screen: every click and key from here is counted by the page.
     app.session.execute(COUNT_ACTIONS, json!([]));
-    app.fill("#unlock-passphrase", PASSPHRASE);
-    app.session.find("#unlock-passphrase").send_keys("\u{E007}");
+    app.session.wait_for("#unlock-passphrase", Duration::from_secs(10));
+    if by == By::Keyboard {
+        // The passphrase box has the focus: typing goes there.
+        assert_focused(&app, "#unlock-passphrase");
+        app.session.focused().send_keys(PASSPHRASE);
+    } else {
+        app.fill("#unlock-passphrase", PASSPHRASE);
+    }
+    app.session.find("#unlock-passphrase").send_keys(keys::ENTER);
     app.wait_screen("cases");
     app.session.wait_for("#case-search", Duration::from_secs(10));
-    app.fill("#case-search", &code);
+    if by == By::Keyboard {
+        assert_focused(&app, "#case-search");
+        app.session.focused().send_keys(&code);
+    } else {
+        app.fill("#case-search", &code);
+    }
     app.session.wait_until("the case in the list", Duration::from_secs(10), || {
         (app.session.find_all(".case-row").len() == 1).then_some(())
     });
-    app.click(".case-row");
+    if by == By::Keyboard {
+        // Down from the search box to the case, Enter opens it.
+        app.session.focused().send_keys(keys::ARROW_DOWN);
+        assert_focused(&app, ".case-row");
+        app.session.focused().send_keys(keys::ENTER);
+    } else {
+        app.click(".case-row");
+    }
     app.wait_screen("case");
-    app.click("#start-screening");
+    activate(&app, by, "#start-screening");
     app.session.wait_for("#wizard-start", Duration::from_secs(20));
     let library = FormLibrary::builtin();
     let form = library.latest("clinic-screening").expect("the clinic screening is built in");
     assert_eq!(app.text("#wizard h1"), form.title.get(lang), "the clinic screening is offered first");
-    app.click("#wizard-start");
-    let answers = answer_by_clicks(&app);
+    if by == By::Keyboard {
+        // "The person agrees" has the focus after the opening script.
+        assert_focused(&app, "#wizard-start");
+    }
+    activate(&app, by, "#wizard-start");
+    let answers = answer_screening(&app, by, &format!("{language}-{width}"));
     let asked: Vec<&str> = answers.keys().map(String::as_str).collect();
     let mut planned: Vec<&str> = PLAN.iter().map(|(id, _)| *id).collect();
     planned.sort();
@@ -97,7 +132,7 @@ fn the_result_reaches_the_case(language: &str, width: u32, height: u32) {
     let expected = form.score(&answers);
     app.session.wait_for("#result-level", Duration::from_secs(20));
     assert_eq!(app.session.find("#result-level").attribute("data-level").as_deref(), Some(expected.level.as_str()));
-    app.click("#result-open-case");
+    activate(&app, by, "#result-open-case");
     app.wait_screen("case");
 
     // ---- The result, offered once, in the interface's words.
@@ -127,7 +162,7 @@ fn the_result_reaches_the_case(language: &str, width: u32, height: u32) {
     assert!(app.text("#suggestion-changes li[data-field=\"risk_level\"]") == risk_change, "the risk level's change");
     app.session.execute("document.getElementById('screening-suggestion').scrollIntoView()", json!([]));
     app.shot(&format!("case-screening-suggestion-{language}-{width}"));
-    app.click("#suggestion-take");
+    activate(&app, by, "#suggestion-take");
     app.session.wait_for("#suggestion-taken", Duration::from_secs(10));
     assert!(app.session.try_find("#screening-suggestion").is_none(), "taken once, the suggestion is gone");
     assert_eq!(app.text("#case-risk"), risk, "the case's risk level, in the interface's language");
@@ -141,7 +176,7 @@ fn the_result_reaches_the_case(language: &str, width: u32, height: u32) {
     // ---- The answers, read back on the case in the interface's language.
     let screening = "#case-screenings .screening[data-state=\"recorded\"]";
     app.session.execute(&format!("document.querySelector('{screening}').scrollIntoView()"), json!([]));
-    app.click(&format!("{screening} summary"));
+    activate(&app, by, &format!("{screening} summary"));
     app.session.wait_for(&format!("{screening} .screening-answer"), Duration::from_secs(10));
     let rows = app.session.execute(
         "return [...document.querySelectorAll(arguments[0])]
@@ -166,7 +201,11 @@ fn the_result_reaches_the_case(language: &str, width: u32, height: u32) {
 
     // ---- And on to a referral.
     app.session.execute("document.getElementById('add-referral').scrollIntoView()", json!([]));
-    app.refer_to_first_service();
+    if by == By::Keyboard {
+        refer_by_keyboard(&app);
+    } else {
+        app.refer_to_first_service();
+    }
 
     let actions: Vec<Value> = app
         .session
@@ -176,21 +215,42 @@ fn the_result_reaches_the_case(language: &str, width: u32, height: u32) {
         .expect("the page counted every action since the locked screen (it was not reloaded)");
     let mut per_question: BTreeMap<String, usize> = BTreeMap::new();
     let mut other: Vec<String> = Vec::new();
+    let mut tabs = 0;
+    let mut clicks = 0;
     for action in &actions {
         let target = action["target"].as_str().unwrap_or_default();
+        let kind = action["kind"].as_str().unwrap_or_default();
+        if kind == "click" {
+            clicks += 1;
+        }
+        if kind == "Tab" {
+            // Moving between controls, not a choice: counted apart.
+            tabs += 1;
+            continue;
+        }
         match action["question"].as_str() {
-            // The Finish button records the screening: a step of its own, like Start.
-            Some(question) if target != "wizard-finish" => *per_question.entry(question.to_owned()).or_default() += 1,
-            _ => other.push(format!("{} {target}", action["kind"].as_str().unwrap_or_default())),
+            Some(question) => *per_question.entry(question.to_owned()).or_default() += 1,
+            // Finish, on the check of the answers after the last question, records the
+            // screening: a step of its own, like "The person agrees".
+            None => other.push(format!("{kind} {target}")),
         }
     }
     assert_eq!(per_question.len(), PLAN.len(), "an action was counted on every question: {per_question:?}");
     assert!(per_question.values().all(|count| *count == 1), "one click or key per question: {per_question:?}");
+    if by == By::Keyboard {
+        assert_eq!(clicks, 0, "the keyboard run used no mouse: {other:?}");
+    } else {
+        assert!(
+            actions.iter().all(|action| action["kind"] == "click" || action["target"] == "unlock-passphrase"),
+            "the mouse run used no key but Enter to unlock: {other:?}"
+        );
+    }
     // Unlock (Enter), open the case, start, agree, finish, open the case, take the result, read
-    // the answers, and the referral (add, service, consent, send): nothing else.
+    // the answers, and the referral (add, service, consent, send); with the keyboard, Down to
+    // the case first and Tab between controls: nothing else.
     assert!(other.len() <= 13, "{} actions besides the questions: {other:?}", other.len());
     eprintln!(
-        "{language} {width}x{height}: {} questions, {} actions on them, {} other actions from the locked screen to the referral",
+        "{language} {width}x{height} by {by:?}: {} questions, {} actions on them, {} other actions (and {tabs} Tab) from the locked screen to the referral",
         per_question.len(),
         per_question.values().sum::<usize>(),
         other.len()
@@ -242,39 +302,131 @@ fn the_result_reaches_the_case(language: &str, width: u32, height: u32) {
     assert_eq!(app.log_has(&secrets), [false, false], "nothing typed reaches the app's log");
 }
 
-/// Answers the questions on screen by the plan, one click each, and presses Finish; returns the
-/// answers given (the page's own count is checked by the caller).
-fn answer_by_clicks(app: &Harbour) -> Answers {
+/// Answers the questions on screen by the plan, one click or one key each (the key shown beside
+/// the answer, sent to whatever has the focus), then Finish on the check of the answers; returns
+/// the answers given (the page's own count is checked by the caller).
+/// `tag` names the screenshots of the first question and of the check of the answers.
+fn answer_screening(app: &Harbour, by: By, tag: &str) -> Answers {
     let mut answers = Answers::new();
     let mut previous = String::new();
     loop {
         assert!(answers.len() <= PLAN.len(), "the wizard asked a question that is not in the plan");
-        let question = app.session.wait_until("the next question", Duration::from_secs(10), || {
-            app.question_shown().filter(|id| *id != previous)
-        });
+        let next =
+            app.session.wait_until("the next question or the check of the answers", Duration::from_secs(10), || {
+                if app.session.try_find("#wizard-review").is_some() {
+                    return Some(None);
+                }
+                app.question_shown().filter(|id| *id != previous).map(Some)
+            });
+        let Some(question) = next else {
+            assert_eq!(answers.len(), PLAN.len(), "the check of the answers comes after the last question");
+            let listed = app.session.find_all("#wizard-review .review-answer").len();
+            assert_eq!(listed, PLAN.len(), "every answer is there to check");
+            app.shot(&format!("wizard-check-{tag}"));
+            if by == By::Keyboard {
+                // Finish has the focus: Enter records.
+                assert_focused(app, "#wizard-finish");
+            }
+            activate(app, by, "#wizard-finish");
+            return answers;
+        };
         let answer = PLAN
             .iter()
             .find(|(id, _)| *id == question)
             .map(|(_, answer)| *answer)
             .unwrap_or_else(|| panic!("{question} is not in the plan"));
-        app.click(&format!("input[name=\"{question}\"][value=\"{answer}\"]"));
+        let choice = format!("input[name=\"{question}\"][value=\"{answer}\"]");
+        if answers.is_empty() {
+            app.shot(&format!("wizard-keys-{tag}"));
+        }
+        match by {
+            By::Mouse => app.click(&choice),
+            By::Keyboard => {
+                // The question opens with its first (or chosen) answer focused and in sight, the
+                // key to press shown beside each answer.
+                let placed = app.session.execute(
+                    "const form = document.querySelector('form.question');
+                     const focused = document.activeElement;
+                     const legend = form.querySelector('legend').getBoundingClientRect();
+                     const box = focused.getBoundingClientRect();
+                     return [form.contains(focused) && focused.type === 'radio',
+                             legend.top >= 0 && box.bottom <= window.innerHeight];",
+                    json!([]),
+                );
+                assert_eq!(
+                    placed,
+                    json!([true, true]),
+                    "{question}: an answer has the focus, the question and it in sight"
+                );
+                let key = app.session.find(&choice).attribute("aria-keyshortcuts").expect("each answer has its key");
+                let shown = app.session.execute(
+                    "return arguments[0].closest('.choice').querySelector('.answer-key').textContent",
+                    json!([app.session.find(&choice).as_arg()]),
+                );
+                assert_eq!(shown, json!(key), "{question}: the key is shown beside the answer");
+                app.session.focused().send_keys(&key);
+            }
+        }
         answers.insert(question.clone(), json!(answer));
         previous = question;
-        if let Some(finish) = app.session.try_find("#wizard-finish")
-            && app.question_shown().as_deref() == Some(previous.as_str())
-        {
-            finish.click();
-            return answers;
+    }
+}
+
+/// Checks that `selector` has the keyboard focus.
+fn assert_focused(app: &Harbour, selector: &str) {
+    app.session.wait_until(&format!("the focus on `{selector}`"), Duration::from_secs(10), || {
+        truthy(&app.session.execute("return document.activeElement.matches(arguments[0])", json!([selector])))
+            .then_some(())
+    });
+}
+
+/// Moves the focus to `selector` with Tab (at most 80 presses).
+fn tab_to(app: &Harbour, selector: &str) {
+    app.session.wait_for(selector, Duration::from_secs(10));
+    for _ in 0..80 {
+        if truthy(&app.session.execute("return document.activeElement.matches(arguments[0])", json!([selector]))) {
+            return;
+        }
+        app.session.focused().send_keys(keys::TAB);
+    }
+    panic!("Tab never reached `{selector}`");
+}
+
+/// Uses a button (or a `summary`): a click, or Tab to it and Enter.
+fn activate(app: &Harbour, by: By, selector: &str) {
+    match by {
+        By::Mouse => app.click(selector),
+        By::Keyboard => {
+            tab_to(app, selector);
+            app.session.focused().send_keys(keys::ENTER);
         }
     }
 }
 
-#[test]
-fn the_result_reaches_the_case_in_english_at_1366x768() {
-    the_result_reaches_the_case("en", 1366, 768);
+/// A referral to the directory's first service, by keyboard: Add a referral, Down in the list of
+/// services, Space on the consent box, Enter on Send.
+fn refer_by_keyboard(app: &Harbour) {
+    activate(app, By::Keyboard, "#add-referral");
+    app.session.wait_for("#referral-form", Duration::from_secs(10));
+    tab_to(app, "#referral-service");
+    app.session.focused().send_keys(keys::ARROW_DOWN);
+    assert!(
+        app.session.find("#referral-service").property("value").as_str().is_some_and(|value| !value.is_empty()),
+        "Down chose a service"
+    );
+    tab_to(app, "#referral-consent");
+    app.session.focused().send_keys(keys::SPACE);
+    assert_eq!(app.session.find("#referral-consent").property("checked"), json!(true), "Space ticked the consent");
+    activate(app, By::Keyboard, "#referral-submit");
+    app.session.wait_for(".referral[data-status=\"sent\"]", Duration::from_secs(10));
 }
 
 #[test]
-fn the_result_reaches_the_case_in_spanish_at_1024x600() {
-    the_result_reaches_the_case("es", 1024, 600);
+fn the_result_reaches_the_case_in_english_at_1366x768() {
+    the_result_reaches_the_case("en", 1366, 768, By::Mouse);
+}
+
+#[test]
+fn the_result_reaches_the_case_in_spanish_at_1024x600_by_keyboard() {
+    the_result_reaches_the_case("es", 1024, 600, By::Keyboard);
 }

@@ -23,6 +23,8 @@ pub mod keys {
     pub const TAB: &str = "\u{E004}";
     pub const ESCAPE: &str = "\u{E00C}";
     pub const BACKSPACE: &str = "\u{E003}";
+    pub const SPACE: &str = "\u{E00D}";
+    pub const ARROW_DOWN: &str = "\u{E015}";
 }
 
 /// What went wrong with one WebDriver command.
@@ -331,6 +333,18 @@ impl Session {
 
     pub fn try_execute(&self, script: &str, args: Value) -> Result<Value, Error> {
         self.command("POST", "/execute/sync", Some(json!({"script": script, "args": args})))
+    }
+
+    /// The element that has the keyboard focus (`document.activeElement`): keys sent to it go
+    /// where a person's keys would go.
+    pub fn focused(&self) -> Element<'_> {
+        let value = self.must(
+            "reading the focused element",
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": "return document.activeElement", "args": []})),
+        );
+        Element { session: self, id: element_id(&value), selector: "the focused element".to_owned() }
     }
 
     /// Runs an asynchronous script: it ends by calling `arguments[arguments.length - 1](result)`.

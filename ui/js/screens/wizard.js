@@ -15,6 +15,8 @@ import { errorBox, busy, field, parseDay, showError, writeDay } from "../ui.js";
 const DECLINED = "declined";
 const YES_NO = ["yes", "no", "unsure"];
 const ANSWER_KEYS = { yes: "answer.yes", no: "answer.no", unsure: "answer.unsure", declined: "answer.declined" };
+/** The keys that give the first, second… answer of a choice question (at most nine answers). */
+const ANSWER_KEY_LIST = ["1", "2", "3", "4", "5", "6", "7", "8", "9"];
 const LANGUAGE_KEYS = { en: "ui.language.en", es: "ui.language.es", fr: "ui.language.fr" };
 
 /** Screenings in progress, by case; dropped when Harbour locks (the drafts keep them). */
@@ -367,10 +369,9 @@ class Wizard {
     const progress = h("div", { id: "wizard-progress", class: "progress" }, h("span", {}, progressText), h("progress", { max: String(visible.length), value: String(index + 1), "aria-hidden": "true" }));
     const firstOfSection = index === 0 || visible[index - 1].section.id !== question.section.id;
     const back = h("button", { id: "wizard-back", type: "button", onclick: () => this.back(question) }, t("ui.wizard.back"));
-    const last = index === visible.length - 1;
-    const forward = last
-      ? h("button", { id: "wizard-finish", type: "submit", class: "primary" }, t("ui.wizard.finish"))
-      : h("button", { id: "wizard-next", type: "submit", class: "primary" }, t("ui.wizard.next"));
+    // After the last question comes the check of the answers, where Finish records them.
+    const forward = h("button", { id: "wizard-next", type: "submit", class: "primary" }, t("ui.wizard.next"));
+    const single = question.type === "yes_no_unsure_declined" || question.type === "single_choice";
     const pause = h("button", { id: "wizard-pause", type: "button", class: "link", onclick: () => this.leave() }, t("ui.wizard.pause"));
 
     const formElement = h(
@@ -394,7 +395,7 @@ class Wizard {
       ),
       error,
       h("div", { class: "actions wizard-nav" }, forward, back, pause),
-      h("p", { class: "hint keys" }, t("ui.wizard.keys")),
+      h("p", { class: "hint keys" }, t(single ? "ui.wizard.keys" : "ui.wizard.keys_other")),
     );
     formElement.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -405,18 +406,32 @@ class Wizard {
         return;
       }
       if (this.stopsAt(question)) this.stopped(question);
-      else if (this.visible().slice(-1)[0].id === question.id) this.finish(forward, error);
+      else if (this.visible().slice(-1)[0].id === question.id) this.review();
       else {
         const after = this.visible();
         const at = after.findIndex((q) => q.id === question.id);
         this.question(after[at + 1].id);
       }
     });
-    formElement.addEventListener("keydown", (event) => this.keys(event, formElement));
-    // One click per question: choosing an answer with the mouse goes on (a stop answer to the
-    // advice, the last question to its Finish button); keys only select, Enter goes on.
+    // One click or one key per question: choosing an answer with the mouse, or with the key shown
+    // beside it, goes on (a stop answer to the advice, the last question to the check of the
+    // answers); arrows only select, Enter goes on.
     let pointed = false;
-    const single = question.type === "yes_no_unsure_declined" || question.type === "single_choice";
+    formElement.addEventListener("keydown", (event) => {
+      const input = single ? answerForKey(event, formElement) : null;
+      if (!input) {
+        this.keys(event, formElement);
+        return;
+      }
+      event.preventDefault();
+      // The answer given already (the worker came back to this question): it stands, and on.
+      if (input.checked) {
+        formElement.requestSubmit();
+        return;
+      }
+      pointed = true;
+      input.click();
+    });
     const mark = (event) => {
       pointed = single && Boolean(event.target.closest(".choice"));
     };
@@ -424,7 +439,6 @@ class Wizard {
     formElement.addEventListener("mousedown", mark);
     // A click on the answer already chosen changes nothing: forget it once the click is over.
     formElement.addEventListener("click", () => setTimeout(() => (pointed = false), 0));
-    // Answers can show or hide later questions, and so change which button ends the form.
     controls.onChange = () => {
       this.save();
       showError(error, null);
@@ -434,22 +448,16 @@ class Wizard {
         if (byPointer) this.stopped(question);
         return;
       }
-      if (byPointer && this.visible().slice(-1)[0].id !== question.id) {
+      if (byPointer) {
         formElement.requestSubmit();
         return;
       }
+      // Answers can show or hide later questions: the progress follows.
       const after = this.visible();
-      const nowLast = after[after.length - 1].id === question.id;
-      if (nowLast !== last) {
-        const focused = document.activeElement && document.activeElement.id;
-        this.question(question.id);
-        const again = focused && document.getElementById(focused);
-        if (again) again.focus();
-      } else {
-        const at = after.findIndex((q) => q.id === question.id);
-        progress.firstChild.textContent = t("ui.wizard.progress", { n: at + 1, total: after.length });
-        progress.lastChild.max = after.length;
-      }
+      const at = after.findIndex((q) => q.id === question.id);
+      progress.firstChild.textContent = t("ui.wizard.progress", { n: at + 1, total: after.length });
+      progress.lastChild.max = after.length;
+      progress.lastChild.value = at + 1;
     };
 
     replace(this.root, 
@@ -464,6 +472,84 @@ class Wizard {
     const main = document.getElementById("main");
     if (main) main.scrollTop = 0;
     if (document.activeElement) document.activeElement.scrollIntoView({ block: "nearest" });
+  }
+
+  /** After the last question: the answers to check, and Finish, which records them. Each can
+   * still be changed; the draft keeps the last question as where the screening stands. */
+  review() {
+    const visible = this.visible();
+    const headingId = uid("review");
+    const heading = h("h2", { id: headingId, class: "section-title" }, t("ui.wizard.check_title"));
+    const error = errorBox("wizard-error");
+    const finish = h(
+      "button",
+      { id: "wizard-finish", type: "button", class: "primary", "aria-describedby": `${headingId}-hint`, onclick: () => this.finish(finish, error) },
+      t("ui.wizard.finish"),
+    );
+    const back = h("button", { id: "wizard-back", type: "button", onclick: () => this.question(visible[visible.length - 1].id) }, t("ui.wizard.back"));
+    const pause = h("button", { id: "wizard-pause", type: "button", class: "link", onclick: () => this.leave() }, t("ui.wizard.pause"));
+    replace(
+      this.root,
+      this.header(),
+      h(
+        "section",
+        { id: "wizard-review", class: "review", "aria-labelledby": headingId },
+        heading,
+        h("p", { id: `${headingId}-hint`, class: "hint" }, t("ui.wizard.check_hint", { n: visible.length })),
+        error,
+        // Finish first, in sight without scrolling; the answers below it.
+        h("div", { class: "actions wizard-nav" }, finish, back, pause),
+        h(
+          "dl",
+          { class: "review-answers" },
+          visible.map((question) =>
+            h(
+              "div",
+              { class: "review-answer", dataset: { question: question.id } },
+              h("dt", {}, tx(question.text)),
+              h(
+                "dd",
+                {},
+                h("span", {}, this.answerText(question, this.session.answers[question.id])),
+                " ",
+                h(
+                  "button",
+                  { type: "button", class: "link review-change", "aria-label": t("ui.wizard.check_change_label", { question: tx(question.text) }), onclick: () => this.question(question.id) },
+                  t("ui.wizard.check_change"),
+                ),
+              ),
+            ),
+          ),
+        ),
+      ),
+    );
+    const main = document.getElementById("main");
+    if (main) main.scrollTop = 0;
+    // Enter records: the one step after the last answer.
+    finish.focus();
+  }
+
+  /** An answer as the worker reads it back, in the interface's language. */
+  answerText(question, answer) {
+    if (answer === undefined) return t("ui.wizard.check_not_answered");
+    if (answer === DECLINED) return t("answer.declined");
+    const values = Array.isArray(answer) ? answer : [answer];
+    switch (question.type) {
+      case "yes_no_unsure_declined":
+        return t(ANSWER_KEYS[answer] || "ui.wizard.check_not_answered");
+      case "single_choice":
+      case "multiple_choice":
+        return values.map((value) => {
+          const found = (question.options || []).find((o) => o.value === value);
+          return found ? tx(found.label) : String(value);
+        }).join(", ");
+      case "country":
+        return values.map((value) => codeLabel("country", value)).join(", ");
+      case "date":
+        return writeDay(String(answer));
+      default:
+        return String(answer);
+    }
   }
 
   /** The stop this question's answer triggers (e.g. "no" to "is it safe to talk here?"). */
@@ -509,7 +595,7 @@ class Wizard {
     else this.question(visible[index - 1].id);
   }
 
-  /** Enter goes on (except in a long answer); 1–9 choose the nth answer of a choice question. */
+  /** Enter goes on (except in a long answer); 1–9 tick the nth answer of a multiple choice. */
   keys(event, formElement) {
     const target = event.target;
     if (event.key === "Enter" && !event.shiftKey && !event.ctrlKey && !event.altKey) {
@@ -518,7 +604,7 @@ class Wizard {
       formElement.requestSubmit();
       return;
     }
-    if (/^[1-9]$/.test(event.key) && (target.type === "radio" || target.type === "checkbox")) {
+    if (/^[1-9]$/.test(event.key) && target.type === "checkbox" && !event.repeat) {
       const inputs = [...formElement.querySelectorAll(".choices input")];
       const chosen = inputs[Number(event.key) - 1];
       if (chosen) {
@@ -541,8 +627,10 @@ class Wizard {
     const name = question.id;
     const theirs = this.personLang() !== language() ? this.personLang() : null;
     // `label` is [worker's words, person's words]: the person can read along in their language.
-    const choice = (type, value, label, checked) => {
+    // `key`: the key that gives this answer and goes on, shown beside it (choice questions).
+    const choice = (type, value, label, checked, key) => {
       const input = h("input", { type, name, value, id: uid(`answer-${name}`), checked });
+      if (key) input.setAttribute("aria-keyshortcuts", key);
       const [own, other] = Array.isArray(label) ? label : [label, null];
       return [
         input,
@@ -551,6 +639,7 @@ class Wizard {
           { class: ["choice", value === DECLINED ? "declined" : null] },
           input,
           h("label", { for: input.id }, own, theirs && other && other !== own ? h("span", { class: "theirs choice-theirs", lang: theirs }, other) : null),
+          key ? h("kbd", { class: "answer-key", "aria-hidden": "true", title: t("ui.wizard.answer_key", { key }) }, key) : null,
         ),
       ];
     };
@@ -563,7 +652,7 @@ class Wizard {
           ? question.options.map((o) => [o.value, option(o)])
           : YES_NO.map((value) => [value, both(ANSWER_KEYS[value])]);
       options.push([DECLINED, both("answer.declined")]);
-      const made = options.map(([value, label]) => choice("radio", value, label, answers[name] === value));
+      const made = options.map(([value, label], at) => choice("radio", value, label, answers[name] === value, ANSWER_KEY_LIST[at]));
       for (const [input] of made) input.addEventListener("change", () => input.checked && set(input.value));
       handle.element = h("div", { class: "choices", role: "radiogroup", "aria-labelledby": legendId }, made.map(([, element]) => element));
       handle.focus = () => (made.find(([input]) => input.checked) || made[0])[0].focus();
@@ -805,6 +894,19 @@ class Wizard {
     );
     heading.focus();
   }
+}
+
+/** The answer a key gives (the key shown beside it), unless the key is typing or a shortcut. */
+function answerForKey(event, formElement) {
+  if (event.ctrlKey || event.altKey || event.metaKey || event.repeat) return null;
+  const target = event.target;
+  const typing =
+    target.isContentEditable ||
+    target.tagName === "TEXTAREA" ||
+    target.tagName === "SELECT" ||
+    (target.tagName === "INPUT" && !["radio", "checkbox", "button", "submit"].includes(target.type));
+  if (typing) return null;
+  return [...formElement.querySelectorAll(".choices input[aria-keyshortcuts]")].find((input) => input.getAttribute("aria-keyshortcuts") === event.key) || null;
 }
 
 function serviceNameOf(list, id) {
