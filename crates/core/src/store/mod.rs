@@ -32,6 +32,7 @@ mod revocation;
 mod screening;
 mod search;
 mod services;
+mod services_rebase;
 mod trafficking;
 pub mod wipe;
 
