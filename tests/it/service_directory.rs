@@ -274,7 +274,7 @@ async fn the_second_administrator_to_publish_keeps_their_edits_and_is_told_what_
         assert_eq!(contact(&second, &only_first, None), "Desk sergeant, Castries", "the other's edit is taken");
         assert_eq!(contact(&second, &only_second, None), "Night nurse, Victoria Hospital", "its own is kept");
         assert_eq!(contact(&second, &both, None), "Shelter line, first administrator", "the published one stays");
-        assert_eq!(second.lock().service_directory_to_check().unwrap(), [both.clone()]);
+        assert_eq!(second.lock().service_directory_to_check().unwrap(), std::slice::from_ref(&both));
         assert_eq!(audited(&second, "directory.rebase"), 1);
         assert_eq!(second.lock().service_directory_signed().unwrap(), Some(true));
 
