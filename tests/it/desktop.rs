@@ -1076,7 +1076,7 @@ impl Harbour {
 
     /// "New screening" for someone new called `name`, on the form `form`: ends on the opening
     /// script, the case not recorded yet.
-    fn begin_screening(&self, name: &str, form: &str) {
+    fn begin_screening(&self, name: &str, form: &str, lang: Lang) {
         self.go_to_cases();
         self.click("#new-screening");
         self.wait_screen("new-case");
@@ -1085,7 +1085,7 @@ impl Harbour {
         self.wait_screen("wizard");
         self.session.wait_for("#wizard-start", Duration::from_secs(20));
         self.choose("#wizard-form", form);
-        let title = FormLibrary::builtin().latest(form).expect("a built-in form").title.get(Lang::En).to_owned();
+        let title = FormLibrary::builtin().latest(form).expect("a built-in form").title.get(lang).to_owned();
         self.session.wait_until("the form's opening page", Duration::from_secs(10), || {
             (self.text("#wizard h1") == title).then_some(())
         });
@@ -1156,28 +1156,45 @@ impl Harbour {
 #[path = "desktop_result.rs"]
 mod result_reaches_the_case;
 
-/// Nothing typed is lost: an edit of a case's details comes back after a quick exit and the
-/// unlock (and the unlock screen says the work was saved only because it was), after leaving
-/// for the list, and a note being typed comes back after the Lock button.
-#[test]
-fn typed_work_comes_back_after_a_quick_exit_a_lock_and_leaving_the_screen() {
+/// A fresh app with a workspace, in `language` at `width`×`height`; ends on the settings screen
+/// (or the case list in English).
+fn frontline_app(language: &str, width: u32, height: u32) -> Harbour {
     let app = Harbour::start();
     app.wait_screen("first-run");
     app.create_workspace();
+    if language != "en" {
+        app.set_language(language);
+    }
+    let size = app.session.set_window_size(width, height);
+    assert_eq!([size[2], size[3]], [width, height], "the window's size");
+    app
+}
+
+/// Nothing typed is lost, in `language` at `width`×`height`: an edit of a case's details comes
+/// back after a quick exit and the unlock (and the unlock screen says the work was saved only
+/// because it was), after leaving for the list, and a note being typed comes back after the Lock
+/// button; each time with its Save button in view above the sync bar.
+fn typed_work_comes_back(language: &str, width: u32, height: u32) {
+    let app = frontline_app(language, width, height);
     app.create_case("Ysolde Brannock");
 
     // Edit details → Esc twice → Esc twice → unlock: the edit is on screen, not lost.
     app.click("#edit-case");
     app.fill("#edit-location", "Vieux Fort");
     app.quick_exit_and_back("#edit-location");
-    assert_eq!(app.text("main .lead"), translation("ui.unlock.reason_quick_exit", "en"));
+    assert_eq!(app.text("main .lead"), translation("ui.unlock.reason_quick_exit", language));
+    assert_eq!(app.text("#unlock-submit"), translation("ui.unlock.submit", language));
+    app.shot(&format!("unlock-work-saved-{language}-{width}"));
     app.unlock();
     app.wait_screen("case");
     let location = app.session.wait_until("the edit form to come back", Duration::from_secs(20), || {
         app.session.try_find("#edit-location").map(|field| field.property("value"))
     });
     assert_eq!(location, json!("Vieux Fort"), "the location typed before the quick exit");
-    assert!(app.session.try_find("#edit-restored").is_some(), "the form says the changes are back");
+    assert_eq!(app.text("#edit-restored"), translation("ui.case.edit_restored", language), "the form says so");
+    assert_eq!(app.text("#edit-save"), translation("ui.common.save", language));
+    assert!(app.in_view("#edit-save"), "Save is in view above the sync bar");
+    app.shot(&format!("edit-restored-{language}-{width}"));
     app.click("#edit-save");
     app.session.wait_until("the summary with the new location", Duration::from_secs(20), || {
         app.session.try_find(".kv[data-field=\"location\"] dd").filter(|dd| dd.text() == "Vieux Fort")
@@ -1194,6 +1211,9 @@ fn typed_work_comes_back_after_a_quick_exit_a_lock_and_leaving_the_screen() {
         app.session.try_find("#edit-aliases").map(|field| field.property("value"))
     });
     assert_eq!(aliases, json!("Sol"), "the alias typed before leaving for the list");
+    assert_eq!(app.text("#edit-restored"), translation("ui.case.edit_restored", language));
+    assert_eq!(app.text("#edit-cancel"), translation("ui.common.cancel", language));
+    assert!(app.in_view("#edit-cancel"), "Cancel is in view above the sync bar");
     app.click("#edit-cancel");
     assert!(app.draft_of("edit").is_null(), "cancelling drops the draft");
 
@@ -1207,20 +1227,26 @@ fn typed_work_comes_back_after_a_quick_exit_a_lock_and_leaving_the_screen() {
         app.session.try_find("#note-text").map(|text| text.property("value")).filter(|value| value != &json!(""))
     });
     assert_eq!(note, json!("Came with a cousin"));
+    assert_eq!(app.text("#note-save"), translation("ui.notes.save", language));
+    assert!(app.in_view("#note-save"), "the note's Save is in view above the sync bar");
 }
 
-/// Errors people understand, in Spanish on a 1024×600 screen: every refused field of an edit at
-/// once, each beside its field in Spanish and named by its label (never `birth_date` or an English
-/// word), marked aria-invalid, the first in view, and Save reachable. A date written 04/05/1996
-/// is 4 May; languages and countries are chosen by name (Kwéyòl among them).
 #[test]
-fn edit_errors_are_spanish_sentences_beside_each_field_on_a_small_screen() {
-    let app = Harbour::start();
-    app.wait_screen("first-run");
-    app.create_workspace();
-    app.set_language("es");
-    let size = app.session.set_window_size(1024, 600);
-    assert_eq!([size[2], size[3]], [1024, 600], "the window takes a small laptop's size");
+fn typed_work_comes_back_in_english_at_1366x768() {
+    typed_work_comes_back("en", 1366, 768);
+}
+
+#[test]
+fn typed_work_comes_back_in_spanish_at_1024x600() {
+    typed_work_comes_back("es", 1024, 600);
+}
+
+/// Errors people understand, in `language` at `width`×`height`: every refused field of an edit at
+/// once, each beside its field in that language and named by its label (never `birth_date`, nor
+/// an English word in Spanish), marked aria-invalid, the first in view, and Save reachable. A date
+/// written 04/05/1996 is 4 May; languages and countries are chosen by name (Kwéyòl among them).
+fn edit_errors_are_sentences_beside_each_field(language: &str, width: u32, height: u32) {
+    let app = frontline_app(language, width, height);
     let code = app.create_case("Maialen Etxeberria");
 
     app.click("#edit-case");
@@ -1229,20 +1255,16 @@ fn edit_errors_are_spanish_sentences_beside_each_field_on_a_small_screen() {
     app.fill("#edit-estimated-age", "300");
     app.click("#edit-save");
     app.session.wait_for("#edit-error:not([hidden])", Duration::from_secs(20));
-    let label = |key: &str| translation(key, "es");
+    let fault = |fault: &str, label: &str| {
+        translation(fault, language).replace("{field}", &translation(&format!("ui.field.{label}"), language))
+    };
     let expected = [
-        (
-            "#edit-birth-date",
-            translation("error.fault.date_in_future", "es").replace("{field}", &label("ui.field.birth_date")),
-        ),
-        (
-            "#edit-estimated-age",
-            translation("error.fault.not_an_age", "es").replace("{field}", &label("ui.field.estimated_age")),
-        ),
-        ("#edit-phone", translation("error.fault.not_a_phone", "es").replace("{field}", &label("ui.field.phone"))),
+        ("#edit-birth-date", fault("error.fault.date_in_future", "birth_date")),
+        ("#edit-estimated-age", fault("error.fault.not_an_age", "estimated_age")),
+        ("#edit-phone", fault("error.fault.not_a_phone", "phone")),
     ];
     for (field, sentence) in &expected {
-        assert_eq!(app.text(&format!("{field}-fault")), *sentence, "{field} says what is wrong, in Spanish");
+        assert_eq!(app.text(&format!("{field}-fault")), *sentence, "{field} says what is wrong, in {language}");
         let marked = app.session.find(field).attribute("aria-invalid");
         assert_eq!(marked.as_deref(), Some("true"), "{field} is marked");
         let styled = app
@@ -1255,25 +1277,27 @@ fn edit_errors_are_spanish_sentences_beside_each_field_on_a_small_screen() {
         json!([]),
     );
     let everything = everything.as_str().unwrap_or_default().to_lowercase();
-    for internal in ["birth_date", "estimated_age", "phone", "e.164", "iso", "yyyy", " the ", "future", " use "] {
-        assert!(
-            !everything.contains(internal),
-            "no internal name or English word `{}` in Spanish errors",
-            internal.trim()
-        );
+    let mut internal = vec!["birth_date", "estimated_age", "e.164", "iso", "yyyy"];
+    if language != "en" {
+        internal.extend(["phone", " the ", "future", " use "]);
     }
-    app.shot("edit-errors-es");
+    for word in internal {
+        assert!(!everything.contains(word), "no internal name or English word `{}` in the errors", word.trim());
+    }
     assert!(app.in_view("#edit-birth-date"), "the first field at fault is in view");
     assert_eq!(app.session.execute("return document.activeElement.id", json!([])), json!("edit-birth-date"));
+    assert!(app.in_view("#edit-save"), "Save is in view above the sync bar");
+    app.shot(&format!("edit-errors-{language}-{width}"));
 
-    // The way the locale writes a date, and languages and countries by their Spanish names.
+    // The way the locale writes a date, and languages and countries by their names.
+    let (spanish, saint_lucia) = if language == "es" { ("españ", "santa lu") } else { ("spani", "saint lu") };
     app.fill("#edit-birth-date", "04/05/1996");
     app.fill("#edit-phone", "+1 758 452 0000");
     app.session.find("#edit-estimated-age").clear();
     app.pick("#edit-languages", "kwéy", "acf");
-    app.pick("#edit-languages", "españ", "es");
-    app.pick("#edit-nationalities", "santa lu", "LC");
-    assert!(app.in_view("#edit-save"), "Save is in view above the sync bar at 1024×600");
+    app.pick("#edit-languages", spanish, "es");
+    app.pick("#edit-nationalities", saint_lucia, "LC");
+    assert!(app.in_view("#edit-save"), "Save is in view above the sync bar");
     app.click("#edit-save");
     app.session.wait_until("the summary after the edit", Duration::from_secs(20), || {
         app.session.try_find(".kv[data-field=\"birth_date\"]")
@@ -1285,19 +1309,32 @@ fn edit_errors_are_spanish_sentences_beside_each_field_on_a_small_screen() {
     assert_eq!(fields["nationalities"], json!(["LC"]));
 }
 
-/// The screening respects safety and consent: a new person's case is recorded only when they
-/// agree after the opening script ("Not now" records nothing and forgets the name); "no" to
-/// "is it safe to talk here?" ends the interview with what to do now (in English, then in
-/// Spanish), keeps none of its answers, and one click answers a question.
 #[test]
-fn a_new_person_is_recorded_only_on_agreement_and_an_unsafe_answer_stops_the_screening() {
-    let app = Harbour::start();
-    app.wait_screen("first-run");
-    app.create_workspace();
+fn edit_errors_are_sentences_beside_each_field_in_english_at_1366x768() {
+    edit_errors_are_sentences_beside_each_field("en", 1366, 768);
+}
+
+#[test]
+fn edit_errors_are_spanish_sentences_beside_each_field_at_1024x600() {
+    edit_errors_are_sentences_beside_each_field("es", 1024, 600);
+}
+
+/// The screening respects safety and consent, in `language` at `width`×`height`: a new person's
+/// case is recorded only when they agree after the opening script ("Not now" records nothing and
+/// forgets the name); "no" to "is it safe to talk here?" ends the interview with what to do now,
+/// keeps none of its answers; one click answers a question, and a paused screening shows on the
+/// case.
+fn an_unsafe_answer_stops_the_screening(language: &str, width: u32, height: u32) {
+    let app = frontline_app(language, width, height);
+    let lang = Lang::parse(language).expect("a form language");
     let form = FormLibrary::builtin().latest("clinic-screening").expect("the clinic screening").clone();
+    let first = &form.sections[0].questions[0];
 
     // "Not now" after the opening script: nothing recorded, the name forgotten.
-    app.begin_screening("Orlaith Venmore", &form.id);
+    app.begin_screening("Orlaith Venmore", &form.id, lang);
+    assert_eq!(app.text("#wizard-start"), translation("ui.wizard.agree_start", language));
+    assert_eq!(app.text("#wizard-not-now"), translation("ui.wizard.not_now_discard", language));
+    assert!(app.in_view("#wizard-start") && app.in_view("#wizard-not-now"), "both choices above the sync bar");
     assert_eq!(app.invoke("list_cases", json!({"query": {}}))["total"], json!(0), "no case before the person agrees");
     app.click("#wizard-not-now");
     app.wait_screen("cases");
@@ -1305,16 +1342,34 @@ fn a_new_person_is_recorded_only_on_agreement_and_an_unsafe_answer_stops_the_scr
     assert!(app.invoke("load_draft", json!({"key": "new-case"})).is_null(), "the name typed is forgotten");
 
     // The person agrees: the case is recorded, and "no" to the first question stops at once.
-    app.begin_screening("Orlaith Venmore", &form.id);
+    app.begin_screening("Orlaith Venmore", &form.id, lang);
     app.click("#wizard-start");
-    app.session.wait_for("form.question[data-question=\"q_safe_to_talk\"]", Duration::from_secs(20));
+    app.session.wait_for(&format!("form.question[data-question=\"{}\"]", first.id), Duration::from_secs(20));
     assert_eq!(app.invoke("list_cases", json!({"query": {}}))["total"], json!(1), "the case exists once they agree");
-    app.click("input[name=\"q_safe_to_talk\"][value=\"no\"]");
+    assert_eq!(app.text("form.question legend"), first.text.get(lang), "the question in the worker's language");
+    let no = format!("input[name=\"{}\"][value=\"no\"]", first.id);
+    let no_label = app.session.execute(
+        "return document.querySelector(`label[for=\"${document.querySelector(arguments[0]).id}\"]`).textContent",
+        json!([no]),
+    );
+    assert_eq!(no_label, json!(translation("answer.no", language)));
+    if language == "en" {
+        app.click(&no);
+    } else {
+        // By its key, shown beside it: a key stops as the click does.
+        let key = app.session.find(&no).attribute("aria-keyshortcuts").expect("each answer has its key");
+        assert_eq!(key, "2", "\"no\" is the second answer");
+        app.session.focused().send_keys(&key);
+    }
     app.session.wait_for("#wizard-stop", Duration::from_secs(10));
-    let advice = form.sections[0].questions[0].stop.as_ref().expect("the question can stop").advice.clone();
-    assert_eq!(app.text("#wizard-stop-advice"), advice.get(Lang::En), "what to do now, from the form");
+    let advice = first.stop.as_ref().expect("the question can stop").advice.get(lang);
+    assert_eq!(app.text("#wizard-stop h1"), translation("ui.wizard.stop_title", language));
+    assert_eq!(app.text("#wizard-stop-advice"), advice, "what to do now, from the form");
+    assert_eq!(app.text("#wizard-stop-end"), translation("ui.wizard.stop_end", language));
+    assert_eq!(app.text("#wizard-stop-back"), translation("ui.wizard.stop_back", language));
+    assert!(app.in_view("#wizard-stop-end") && app.in_view("#wizard-stop-back"), "the stop's buttons in view");
     assert!(app.session.try_find("form.question").is_none(), "no next question");
-    app.shot("screening-stop");
+    app.shot(&format!("screening-stop-{language}-{width}"));
     app.click("#wizard-stop-end");
     app.wait_screen("case");
     let code = app.text("#case-code");
@@ -1326,38 +1381,31 @@ fn a_new_person_is_recorded_only_on_agreement_and_an_unsafe_answer_stops_the_scr
     app.click("#start-screening");
     app.wait_screen("wizard");
     app.click("#wizard-start");
-    app.click("input[name=\"q_safe_to_talk\"][value=\"yes\"]");
+    app.click(&format!("input[name=\"{}\"][value=\"yes\"]", first.id));
     app.session.wait_until("the second question after one click", Duration::from_secs(10), || {
-        app.question_shown().filter(|question| question != "q_safe_to_talk")
+        app.question_shown().filter(|question| *question != first.id)
     });
     assert_eq!(app.session.execute("return document.getElementById('main').scrollTop", json!([])), json!(0));
+    assert!(app.in_view("#wizard-pause"), "Pause is in view above the sync bar");
 
     // Paused: the case page says so and offers to resume.
     app.click("#wizard-pause");
     app.wait_screen("case");
-    app.session.wait_for("#screening-paused", Duration::from_secs(10));
+    let paused = app.session.wait_until("the paused screening on the case", Duration::from_secs(10), || {
+        app.session.try_find("#screening-paused").map(|notice| notice.text())
+    });
+    assert_eq!(paused, translation("ui.case.screening_paused_one", language).replace("{n}", "1"));
+    assert_eq!(app.text("#start-screening"), translation("ui.case.resume_screening", language));
+}
 
-    // In Spanish, the same answer stops with the Spanish advice.
-    app.set_language("es");
-    app.go_to_cases();
-    app.click(".case-row");
-    app.wait_screen("case");
-    app.click("#start-screening");
-    app.wait_screen("wizard");
-    // The paused screening resumes at its second question; back to the first, then "no" by its
-    // key (shown beside it): a key stops as the click does.
-    app.click("#wizard-back");
-    app.session.wait_for("form.question[data-question=\"q_safe_to_talk\"]", Duration::from_secs(10));
-    let no = "input[name=\"q_safe_to_talk\"][value=\"no\"]";
-    let key = app.session.find(no).attribute("aria-keyshortcuts").expect("each answer has its key");
-    assert_eq!(key, "2", "\"no\" is the second answer");
-    let focused = app.session.execute("return document.activeElement.name || null", json!([]));
-    assert_eq!(focused, json!("q_safe_to_talk"), "the chosen answer has the focus");
-    app.session.focused().send_keys(&key);
-    app.session.wait_for("#wizard-stop", Duration::from_secs(10));
-    assert_eq!(app.text("#wizard-stop-advice"), advice.get(Lang::Es));
-    assert_eq!(app.text("#wizard-stop h1"), translation("ui.wizard.stop_title", "es"));
-    app.shot("screening-stop-es");
+#[test]
+fn an_unsafe_answer_stops_the_screening_in_english_at_1366x768() {
+    an_unsafe_answer_stops_the_screening("en", 1366, 768);
+}
+
+#[test]
+fn an_unsafe_answer_stops_the_screening_in_spanish_at_1024x600() {
+    an_unsafe_answer_stops_the_screening("es", 1024, 600);
 }
 
 /// A case made through the shell's own command, as the new-case screen sends it; returns its code.

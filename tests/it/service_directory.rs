@@ -2,13 +2,18 @@
 //! laptop to every other laptop through a real `harbour-server` on 127.0.0.1, signed by the
 //! deployment's root key: an edit of a contact reaches a nurse's laptop, translated; a server
 //! taken over (its SQLite store rewritten behind its back) can serve neither a forged directory,
-//! nor one re-signed by another key, nor an older one; and a nurse's laptop cannot publish one.
+//! nor one re-signed by another key, nor an older one; a nurse's laptop cannot publish one; and
+//! of two administrators' laptops that edited it offline, the second to publish loses nothing.
 
+use std::sync::Mutex;
+
+use harbour_core::Workspace;
 use harbour_core::deployment::RootKey;
 use harbour_core::directory::{Directory, ServiceTexts};
 use harbour_core::store::{Refusal, ServiceDirectoryReceived};
 use harbour_sync::client::ClientError;
 use harbour_sync::failure::Notice;
+use harbour_tests::PASSPHRASE;
 use harbour_tests::devices::{self, Device};
 use harbour_tests::server::{Backend, Server, ServerStore};
 use harbour_wire::identity::SignedDocument;
@@ -206,4 +211,90 @@ async fn a_nurses_laptop_cannot_publish_a_service_directory() {
     let summary = d.nurse.sync().await;
     assert!(!summary.service_directory_published);
     assert!(d.admin.sync().await.service_directory_published);
+}
+
+/// The administrator changes the contact of the directory's `index`th service (English only).
+fn edit_nth(admin: &Device, index: usize, contact: &str) -> String {
+    let mut workspace = admin.lock();
+    let mut service = workspace.service_directory().unwrap().services[index].clone();
+    service.contact = contact.to_owned();
+    workspace.save_service(service.clone()).unwrap();
+    service.id
+}
+
+/// Two administrators' laptops (the second holds the root key because it was restored from the
+/// first one's backup) both edit the directory offline and so sign the same next version. The
+/// first to sync publishes it; the second gets 409 for its own, then takes the server's verified
+/// directory and re-applies its edits on top, service by service, as the next version, which
+/// it publishes: nothing is lost, and no sync retries the refused version. A service both
+/// changed keeps the version published first and is listed to check (a sync notice, Settings)
+/// until the administrator saves it again.
+#[tokio::test]
+async fn the_second_administrator_to_publish_keeps_their_edits_and_is_told_what_to_check() {
+    for backend in Backend::all() {
+        let root = tempfile::tempdir().unwrap();
+        let store = ServerStore::new(&backend, &root.path().join("server"));
+        let bootstrap = store.init();
+        let server = store.start();
+        let first = devices::create_deployment(&server.url, &bootstrap, &root.path().join("first")).await;
+        let clinic = devices::create_team(&first, "Clinic").await;
+        let nurse = devices::enrol(&first, &clinic, &root.path().join("nurse"), "Nurse").await;
+        assert!(first.sync().await.service_directory_published, "{}: the first version", backend.name());
+        let backup = root.path().join("admin.hbk");
+        first.lock().backup(&backup).unwrap();
+        Workspace::restore(&backup, PASSPHRASE, &root.path().join("second"), false).unwrap();
+        let workspace = Workspace::unlock(&root.path().join("second"), PASSPHRASE).unwrap();
+        let client = harbour_sync::client_for(&workspace).unwrap();
+        let second =
+            Device { label: "second admin".into(), team: first.team.clone(), workspace: Mutex::new(workspace), client };
+        assert!(second.lock().may_edit_directory());
+        let published = first.lock().service_directory().unwrap().version;
+
+        // Offline, both edit: the first laptop services 0 and 2, the second services 1 and 2.
+        let only_first = edit_nth(&first, 0, "Desk sergeant, Castries");
+        let both = edit_nth(&first, 2, "Shelter line, first administrator");
+        let only_second = edit_nth(&second, 1, "Night nurse, Victoria Hospital");
+        assert_eq!(edit_nth(&second, 2, "Shelter line, second administrator"), both);
+        assert_eq!(first.lock().service_directory().unwrap().version, published + 2);
+        assert_eq!(second.lock().service_directory().unwrap().version, published + 2, "the same version");
+
+        let sent = first.sync().await;
+        assert!(sent.service_directory_published, "{}", backend.name());
+        // The second laptop's own version is refused by the server (409) ...
+        let mine = second.lock().service_directory_to_publish(u64::from(published)).unwrap().unwrap();
+        let refused = second.client.publish_service_directory(&mine).await.unwrap_err();
+        assert!(matches!(refused, ClientError::Rejected { status: 409, .. }), "{}: {refused:?}", backend.name());
+        // ... so its sync takes the server's and re-applies its own edits as the next version.
+        let rebased = second.sync().await;
+        assert!(rebased.service_directory_rebased && rebased.service_directory_published, "{}", backend.name());
+        assert_eq!(rebased.service_directory_to_check, 1);
+        assert_eq!(Notice::of(&rebased), [Notice::ServiceDirectoryToCheck]);
+        let merged = second.lock().service_directory().unwrap();
+        assert_eq!(merged.version, published + 3);
+        assert_eq!(contact(&second, &only_first, None), "Desk sergeant, Castries", "the other's edit is taken");
+        assert_eq!(contact(&second, &only_second, None), "Night nurse, Victoria Hospital", "its own is kept");
+        assert_eq!(contact(&second, &both, None), "Shelter line, first administrator", "the published one stays");
+        assert_eq!(second.lock().service_directory_to_check().unwrap(), std::slice::from_ref(&both));
+        assert_eq!(audited(&second, "directory.rebase"), 1);
+        assert_eq!(second.lock().service_directory_signed().unwrap(), Some(true));
+
+        // Nothing is retried: the next syncs of both laptops are quiet, and everyone converges.
+        let again = second.sync().await;
+        assert!(!again.service_directory_published && !again.service_directory_rebased, "{}", backend.name());
+        let taken = first.sync().await;
+        assert!(taken.service_directory_updated && !taken.service_directory_rebased, "{}", backend.name());
+        assert!(!taken.service_directory_published);
+        assert!(nurse.sync().await.service_directory_updated);
+        assert_eq!(first.lock().service_directory().unwrap(), merged);
+        assert_eq!(nurse.lock().service_directory().unwrap(), merged);
+        assert_eq!(first.lock().service_directory_to_check().unwrap(), Vec::<String>::new());
+
+        // The second administrator checks the shelter and saves their own text again: it is
+        // no longer listed, and it reaches every laptop.
+        edit_nth(&second, 2, "Shelter line, second administrator");
+        assert_eq!(second.lock().service_directory_to_check().unwrap(), Vec::<String>::new());
+        assert!(second.sync().await.service_directory_published);
+        assert!(first.sync().await.service_directory_updated);
+        assert_eq!(contact(&first, &both, None), "Shelter line, second administrator");
+    }
 }

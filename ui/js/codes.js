@@ -40,10 +40,17 @@ export function codeLabel(list, value) {
   return tOr("code." + list + "." + value, englishLabel(list, value));
 }
 
-/** [{value, label}] of a list in the worker's language; countries and languages sorted by name. */
+/** [{value, label, search?}] of a list in the worker's language (`search`: more words that find it); countries and languages sorted by name. */
 export function choices(list) {
   const entries = (lists && lists[list]) || [];
   const out = entries.map((item) => ({ value: item.value, label: codeLabel(list, item.value) }));
   if (list === "country" || list === "language") out.sort((a, b) => a.label.localeCompare(b.label));
+  // English names abbreviate "Saint" ("St. Lucia"): typing the name in full finds them too.
+  if (list === "country") {
+    for (const entry of out) {
+      const full = entry.label.replace(/\bSt\. /g, "Saint ").replace(/ & /g, " and ");
+      if (full !== entry.label) entry.search = `${entry.label} ${full}`;
+    }
+  }
   return out;
 }

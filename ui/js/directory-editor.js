@@ -35,7 +35,12 @@ export async function mount(slot) {
     showReadOnly(slot, directory);
     return;
   }
-  showList(slot, directory);
+  showList(slot, directory, null, await toCheck());
+}
+
+/** The services to check after another administrator's simultaneous edit (ids). */
+function toCheck() {
+  return call("service_directory_to_check").catch(() => []);
 }
 
 function showReadOnly(slot, directory) {
@@ -68,7 +73,24 @@ function showReadOnly(slot, directory) {
   );
 }
 
-function showList(slot, directory, notice) {
+/**
+ * The list to edit. `toCheck`: the services another administrator changed while this one did
+ * too (their version was kept): named at the top and marked in the list until checked.
+ */
+function showList(slot, directory, notice, toCheck = []) {
+  const names = directory.services.filter((entry) => toCheck.includes(entry.id)).map((entry) => serviceText(entry, "name"));
+  const done = h(
+    "button",
+    {
+      id: "directory-to-check-done",
+      type: "button",
+      onclick: async () => {
+        await busy(done, () => call("service_directory_checked"));
+        showList(slot, directory, notice, []);
+      },
+    },
+    t("ui.directory.to_check_done"),
+  );
   replace(
     slot,
     h(
@@ -77,14 +99,23 @@ function showList(slot, directory, notice) {
       h("h2", { id: "directory-title", tabindex: "-1" }, t("ui.directory.title")),
       h("p", { class: "muted" }, t("ui.directory.lead")),
       notice ? h("p", { id: "directory-saved", class: "notice success", role: "status" }, notice) : null,
+      names.length
+        ? h(
+            "div",
+            { id: "directory-to-check", class: "notice warning", role: "status" },
+            h("p", {}, t("ui.directory.to_check", { services: names.join(", ") })),
+            done,
+          )
+        : null,
       h(
         "ul",
         { class: "directory-list" },
         directory.services.map((entry) =>
           h(
             "li",
-            { class: "directory-service", dataset: { service: entry.id } },
+            { class: "directory-service", dataset: { service: entry.id, toCheck: toCheck.includes(entry.id) ? "true" : null } },
             h("strong", {}, serviceText(entry, "name")),
+            toCheck.includes(entry.id) ? h("span", { class: "badge to-check" }, t("ui.directory.to_check_badge")) : null,
             h("span", { class: "muted" }, ` · ${serviceText(entry, "contact")}`),
             h(
               "button",
@@ -130,7 +161,7 @@ function showForm(slot, directory, entry) {
       "div",
       { class: "actions" },
       save,
-      h("button", { id: "directory-cancel", type: "button", onclick: () => showList(slot, directory) }, t("ui.common.cancel")),
+      h("button", { id: "directory-cancel", type: "button", onclick: async () => showList(slot, directory, null, await toCheck()) }, t("ui.common.cancel")),
     ),
   );
   form.addEventListener("submit", async (event) => {
@@ -163,7 +194,7 @@ function showForm(slot, directory, entry) {
     try {
       const saved = await busy(save, () => call("save_service", { service: next }));
       setDirectory(saved);
-      showList(slot, saved, t("ui.directory.saved", { service: serviceText(next, "name") }));
+      showList(slot, saved, t("ui.directory.saved", { service: serviceText(next, "name") }), await toCheck());
       document.getElementById("directory-title").focus();
     } catch (failure) {
       showError(error, failure);

@@ -179,6 +179,7 @@ const SYNC_FAILURE_KEYS = {
 // failures by the test in src-tauri/src/error.rs).
 const SYNC_NOTICE_KEYS = {
   service_directory_refused: "sync.notice.service_directory_refused",
+  service_directory_to_check: "sync.notice.service_directory_to_check",
 };
 
 /** The sentence for a sync notice's code (nothing when the code is unknown). */

@@ -351,7 +351,7 @@ export function picker(id, entries, chosen, onChange) {
     if (!wanted) return [];
     return entries
       .filter((entry) => !selected.includes(entry.value))
-      .filter((entry) => fold(entry.label).includes(wanted) || entry.value.toLowerCase() === wanted)
+      .filter((entry) => fold(entry.search || entry.label).includes(wanted) || entry.value.toLowerCase() === wanted)
       .sort((a, b) => Number(!fold(a.label).startsWith(wanted)) - Number(!fold(b.label).startsWith(wanted)))
       .slice(0, 8);
   };

@@ -451,6 +451,19 @@ pub fn sync(workspace: Workspace, out: &Output) -> Result<()> {
         if summary.service_directory_published {
             println!("This laptop's service directory was published to the organisation.");
         }
+        if summary.service_directory_rebased {
+            println!(
+                "Another administrator published the service directory first: it was taken, and this laptop's own edits were applied on top of it."
+            );
+        }
+        if summary.service_directory_to_check > 0 {
+            let to_check =
+                workspace.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).service_directory_to_check()?;
+            println!(
+                "Both administrators changed these services: the other administrator's version was kept. Check them with `harbour directory show`: {}.",
+                to_check.join(", ")
+            );
+        }
         if summary.service_directory_refused {
             println!(
                 "The server offered a service directory that is not the organisation's latest signed one; it was not used and this laptop keeps its own. Tell your administrator."

@@ -76,6 +76,11 @@ pub struct SyncSummary {
     /// The server offered a service directory that was refused (not signed by the root key,
     /// or older than the one held): this laptop kept its own.
     pub service_directory_refused: bool,
+    /// Another administrator published first while this one's laptop had edits of its own: the
+    /// server's directory was taken and this laptop's edits re-applied on top (then published).
+    pub service_directory_rebased: bool,
+    /// How many services both administrators changed: kept as published, to check in Settings.
+    pub service_directory_to_check: u64,
     pub bytes_up: u64,
     pub bytes_down: u64,
 }
@@ -304,14 +309,24 @@ async fn service_directory(
                 server_version = version;
             }
             ServiceDirectoryReceived::NotNewer { offered } => server_version = offered,
+            ServiceDirectoryReceived::Rebased { taken, to_check, .. } => {
+                summary.service_directory_updated = true;
+                summary.service_directory_rebased = true;
+                summary.service_directory_to_check = to_check.len() as u64;
+                server_version = taken;
+            }
             ServiceDirectoryReceived::Refused { .. } => summary.service_directory_refused = true,
         }
     }
     if let Some(signed) = with(workspace, |ws| ws.service_directory_to_publish(server_version))? {
         match client.publish_service_directory(&signed).await {
-            Ok(_) => summary.service_directory_published = true,
-            // The server holds this version or a newer one (another administrator's laptop, or
-            // a forged one it was made to keep): not published; the next edit takes a new number.
+            Ok(_) => {
+                summary.service_directory_published = true;
+                with(workspace, |ws| ws.service_directory_acknowledged(&signed))?;
+            }
+            // The server holds this version or a newer one (another administrator's laptop
+            // published first, or a forged one it was made to keep): not published now; the next
+            // sync takes the server's verified one and re-applies this laptop's edits on top.
             Err(ClientError::Rejected { status: 409, .. }) => {}
             Err(error) => return Err(error.into()),
         }

@@ -89,16 +89,20 @@ pub enum Notice {
     /// The server offered a service directory that is not the organisation's latest signed one
     /// (forged, signed by another key, or older than the one held): it was not used.
     ServiceDirectoryRefused,
+    /// Another administrator changed some of the same services while this laptop was offline:
+    /// their version was kept; the services to check are marked in Settings.
+    ServiceDirectoryToCheck,
 }
 
 impl Notice {
     /// Every notice, for the check that each has a sentence in every language.
-    pub const ALL: &[Notice] = &[Notice::ServiceDirectoryRefused];
+    pub const ALL: &[Notice] = &[Notice::ServiceDirectoryRefused, Notice::ServiceDirectoryToCheck];
 
     /// The code, as serialized.
     pub fn code(self) -> &'static str {
         match self {
             Notice::ServiceDirectoryRefused => "service_directory_refused",
+            Notice::ServiceDirectoryToCheck => "service_directory_to_check",
         }
     }
 
@@ -107,6 +111,9 @@ impl Notice {
         let mut notices = Vec::new();
         if summary.service_directory_refused {
             notices.push(Notice::ServiceDirectoryRefused);
+        }
+        if summary.service_directory_to_check > 0 {
+            notices.push(Notice::ServiceDirectoryToCheck);
         }
         notices
     }
@@ -160,12 +167,15 @@ mod tests {
     }
 
     #[test]
-    fn a_refused_service_directory_is_a_notice_and_nothing_else_is() {
+    fn a_refused_service_directory_and_services_to_check_are_notices_and_nothing_else_is() {
         for notice in Notice::ALL {
             assert_eq!(serde_json::to_value(notice).unwrap(), serde_json::json!(notice.code()));
         }
         assert_eq!(Notice::of(&SyncSummary::default()), []);
         let refused = SyncSummary { service_directory_refused: true, ..SyncSummary::default() };
         assert_eq!(Notice::of(&refused), [Notice::ServiceDirectoryRefused]);
+        let both =
+            SyncSummary { service_directory_rebased: true, service_directory_to_check: 2, ..SyncSummary::default() };
+        assert_eq!(Notice::of(&both), [Notice::ServiceDirectoryToCheck]);
     }
 }

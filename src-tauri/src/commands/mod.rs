@@ -54,6 +54,8 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         screening::discard_draft,
         screening::service_directory,
         screening::may_edit_directory,
+        screening::service_directory_to_check,
+        screening::service_directory_checked,
         screening::save_service,
         sync::sync_status,
         sync::sync_now,

@@ -119,6 +119,19 @@ pub fn may_edit_directory(session: State<'_, Session>) -> CommandResult<bool> {
     session.with(|workspace| Ok(workspace.may_edit_directory()))
 }
 
+/// The services another administrator changed while this laptop's administrator changed them
+/// too: kept as published, to check (ids).
+#[tauri::command(async)]
+pub fn service_directory_to_check(session: State<'_, Session>) -> CommandResult<Vec<String>> {
+    session.with(|workspace| workspace.service_directory_to_check())
+}
+
+/// The administrator checked every service listed by `service_directory_to_check`.
+#[tauri::command(async)]
+pub fn service_directory_checked(session: State<'_, Session>) -> CommandResult<()> {
+    session.with(|workspace| workspace.service_directory_checked(None))
+}
+
 /// Adds or replaces one service (by its id); returns the new directory.
 #[tauri::command(async)]
 pub fn save_service(session: State<'_, Session>, service: Service) -> CommandResult<Directory> {

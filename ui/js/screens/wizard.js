@@ -316,7 +316,8 @@ class Wizard {
         : null,
       h("p", { class: "hint consent-hint" }, this.person.id ? t("ui.wizard.agree_hint_case") : t("ui.wizard.agree_hint_new")),
       error,
-      h("div", { class: "actions" }, start, cancel),
+      // Kept in view below a long opening script on a small screen (1024×600).
+      h("div", { class: "actions sticky-actions" }, start, cancel),
     );
     start.focus();
   }
@@ -394,7 +395,8 @@ class Wizard {
         h("details", {}, h("summary", {}, t("screening.why_we_ask")), this.both(question.why)),
       ),
       error,
-      h("div", { class: "actions wizard-nav" }, forward, back, pause),
+      // Kept in view below a long question and its help on a small screen (1024×600).
+      h("div", { class: "actions wizard-nav sticky-actions" }, forward, back, pause),
       h("p", { class: "hint keys" }, t(single ? "ui.wizard.keys" : "ui.wizard.keys_other")),
     );
     formElement.addEventListener("submit", (event) => {

@@ -33,6 +33,7 @@ mod screening;
 mod screening_result;
 mod search;
 mod services;
+mod services_rebase;
 mod trafficking;
 pub mod wipe;
 

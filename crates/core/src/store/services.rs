@@ -25,10 +25,10 @@ use crate::directory::{Directory, DirectoryError, Service};
 use crate::error::{Error, Result};
 
 /// The directory in use (a [`Directory`] as JSON).
-const DIRECTORY_KEY: &str = "service_directory";
+pub(super) const DIRECTORY_KEY: &str = "service_directory";
 /// The root-signed version held ([`SignedDocument`] as JSON), made here or received: what an
 /// administrator's laptop publishes, and the version below which nothing is taken.
-const PUBLISHED_KEY: &str = "service_directory_published";
+pub(super) const PUBLISHED_KEY: &str = "service_directory_published";
 /// The signature of an earlier layout (the directory's text alone); dropped at the next save.
 const OLD_SIGNATURE_KEY: &str = "service_directory_signature";
 /// SHA-256 of the last document refused, so that a server serving it at every sync leaves one
@@ -47,6 +47,11 @@ pub enum ServiceDirectoryReceived {
     /// signed by another key or for another deployment), not a valid directory, or older than
     /// the signed version held (replayed). The laptop keeps its own.
     Refused { why: Refusal },
+    /// Verified and newer than the base, on an administrator's laptop whose own edits the
+    /// server had not acknowledged (another administrator published first): taken, and this
+    /// laptop's edits re-applied on top as `version`, to publish next. `to_check` are the
+    /// services both changed, kept as the server had them (`services_rebase`).
+    Rebased { taken: u64, version: u64, to_check: Vec<String> },
 }
 
 /// Why a received service directory was refused.
@@ -87,6 +92,8 @@ impl Workspace {
             return Err(Error::DirectoryNotEditable);
         }
         let mut directory = self.service_directory()?;
+        // Saving a service another administrator changed at the same time is checking it.
+        self.service_directory_checked(Some(&service.id))?;
         match directory.services.iter_mut().find(|kept| kept.id == service.id) {
             Some(kept) => *kept = service,
             None => directory.services.push(service),
@@ -185,7 +192,14 @@ impl Workspace {
         if u64::from(directory.version) != document.version {
             return self.refuse_service_directory(signed, Refusal::Invalid);
         }
-        let held = self.published_service_directory()?.map_or(0, |(held, _)| held.version);
+        let published = self.published_service_directory()?;
+        if signer
+            && let Some(rebased) =
+                self.rebase_service_directory(signed, &directory, document.version, published.as_ref())?
+        {
+            return Ok(rebased);
+        }
+        let held = published.map_or(0, |(held, _)| held.version);
         if document.version <= held {
             // An administrator's laptop publishes its own newer version right after.
             if document.version == held || signer {
@@ -197,6 +211,7 @@ impl Workspace {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         set_meta(&tx, DIRECTORY_KEY, &directory.to_json())?;
         set_meta(&tx, PUBLISHED_KEY, &serde_json::to_string(signed).expect("serializes"))?;
+        set_meta(&tx, super::services_rebase::BASE_KEY, &directory.to_json())?;
         tx.execute("DELETE FROM meta WHERE key = ?1", [OLD_SIGNATURE_KEY])?;
         crate::audit::append(&tx, chrono::Utc::now(), &self.worker, "directory.receive", None, &detail)?;
         tx.commit()?;
@@ -213,7 +228,7 @@ impl Workspace {
     }
 
     /// `directory` signed with the root key, on an administrator's laptop (`None` elsewhere).
-    fn sign_service_directory(&self, directory: &Directory) -> Result<Option<SignedDocument>> {
+    pub(super) fn sign_service_directory(&self, directory: &Directory) -> Result<Option<SignedDocument>> {
         let Some(membership) = self.membership() else { return Ok(None) };
         let Some(root) = membership.root_key.as_ref() else { return Ok(None) };
         let version = u64::from(directory.version);
@@ -245,7 +260,7 @@ impl Workspace {
     /// The directory a verified document carries: opened with the deployment's directory key
     /// when sealed (as every laptop of the organisation holds it), read as it is otherwise.
     /// `None` when it cannot be opened or is not a valid directory.
-    fn directory_in(&self, document: &ServiceDirectoryDocument) -> Option<Directory> {
+    pub(super) fn directory_in(&self, document: &ServiceDirectoryDocument) -> Option<Directory> {
         let json = match &document.directory {
             serde_json::Value::String(sealed) => {
                 let membership = self.membership()?;
