@@ -233,6 +233,13 @@ fn press(app: &Harbour, selector: &str) {
     app.click(selector);
 }
 
+/// Types `text` into `selector` once it is scrolled to the middle of the window (a small window
+/// keeps the lower fields under the sync bar).
+fn type_in(app: &Harbour, selector: &str, text: &str) {
+    app.session.execute("document.querySelector(arguments[0]).scrollIntoView({block: 'center'})", json!([selector]));
+    app.fill(selector, text);
+}
+
 /// Data → Export and Import, in `language` at `width`×`height`: cases leave encrypted to a
 /// passphrase typed twice (refused in the interface's language when the two differ or it is too
 /// short), open with Debian's Go `age` and hold the cases; nothing else is written and nothing
@@ -257,8 +264,8 @@ fn data_leaves_encrypted_and_past_cases_come_in_checked(language: &str, width: u
     app.wait_screen("data");
     let exports = tempfile::tempdir().unwrap();
     let out = exports.path().join("cases.zip.age");
-    app.fill("#export-path", out.to_str().unwrap());
-    app.click("#export-sheet-referrals");
+    type_in(&app, "#export-path", out.to_str().unwrap());
+    press(&app, "#export-sheet-referrals");
 
     // Two passphrases that differ, then one too short: refused in the interface's language,
     // the field at fault marked, nothing written.
@@ -267,15 +274,15 @@ fn data_leaves_encrypted_and_past_cases_come_in_checked(language: &str, width: u
         (EXPORT_PASSPHRASE, "tidewater lantern orchid", "#export-passphrase-again"),
         ("short", "short", "#export-passphrase"),
     ] {
-        app.fill("#export-passphrase", typed);
-        app.fill("#export-passphrase-again", again);
+        type_in(&app, "#export-passphrase", typed);
+        type_in(&app, "#export-passphrase-again", again);
         press(&app, "#export-save");
         app.session.wait_for(&format!("{marked}[aria-invalid=\"true\"]"), Duration::from_secs(20));
         assert_eq!(shown(&app, "#export-error", "the refusal"), refused);
         assert!(!out.exists(), "a refused export writes nothing");
     }
-    app.fill("#export-passphrase", EXPORT_PASSPHRASE);
-    app.fill("#export-passphrase-again", EXPORT_PASSPHRASE);
+    type_in(&app, "#export-passphrase", EXPORT_PASSPHRASE);
+    type_in(&app, "#export-passphrase-again", EXPORT_PASSPHRASE);
     app.session.execute("document.getElementById('export-save').scrollIntoView({block: 'center'})", json!([]));
     assert!(app.in_view("#export-save"), "Export is on screen, above the sync bar: {}", rects(&app, "#export-save"));
     app.shot(&format!("data-export-{language}-{width}"));
@@ -305,7 +312,7 @@ fn data_leaves_encrypted_and_past_cases_come_in_checked(language: &str, width: u
     assert!(go.status.success(), "age -d failed (is Debian's `age` installed?)");
     let rows = cases_sheet(&std::fs::read(&opened).unwrap());
     let column = |name: &str| rows[0].iter().position(|header| header == name).unwrap_or_else(|| panic!("no {name}"));
-    let (code, person, location) = (column("code"), column("name"), column("location"));
+    let (code, person, location) = (column("case_code"), column("name"), column("location"));
     let mut found: Vec<(&str, &str, &str)> =
         rows[1..].iter().map(|row| (row[code].as_str(), row[person].as_str(), row[location].as_str())).collect();
     found.sort_unstable();
@@ -327,7 +334,7 @@ fn data_leaves_encrypted_and_past_cases_come_in_checked(language: &str, width: u
         )
     };
     std::fs::write(&file, csv("dragon")).unwrap();
-    app.fill("#import-path", file.to_str().unwrap());
+    type_in(&app, "#import-path", file.to_str().unwrap());
     press(&app, "#import-read");
     app.session.wait_for("#import-map-3", Duration::from_secs(20));
     assert_eq!(

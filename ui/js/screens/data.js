@@ -6,7 +6,7 @@
 import { call } from "../api.js";
 import { choices, loadLists } from "../codes.js";
 import { h, replace } from "../dom.js";
-import { number, t } from "../i18n.js";
+import { number, plural, t } from "../i18n.js";
 import { busy, errorBox, faultText, field, markInvalid, pageHeader, parseDay, passphraseInput, showError, showToggle } from "../ui.js";
 
 /** The label of each case field, as the case page names it. */
@@ -347,7 +347,7 @@ function importPanel() {
       );
       replace(
         report,
-        h("p", { id: "import-summary" }, plan.problems.length ? t("ui.data.import_problems", { rows: number(plan.rows), problems: number(plan.problems.length) }) : t("ui.data.import_clean", { rows: number(plan.rows) })),
+        h("p", { id: "import-summary" }, plan.problems.length ? t(plural(plan.problems.length, "ui.data.import_problems_one", "ui.data.import_problems"), { rows: number(plan.rows), problems: number(plan.problems.length) }) : t("ui.data.import_clean", { rows: number(plan.rows) })),
         plan.ignored_columns.length ? h("p", { class: "hint", id: "import-ignored" }, t("ui.data.import_ignored", { columns: plan.ignored_columns.join(", ") })) : null,
         problems.length ? h("ul", { id: "import-problems" }, problems) : null,
         duplicates.length ? h("div", {}, h("p", {}, t("ui.data.import_duplicates")), h("ul", { id: "import-duplicates" }, duplicates)) : null,
