@@ -295,7 +295,11 @@ fn data_leaves_encrypted_and_past_cases_come_in_checked(language: &str, width: u
 
     // Nothing in clear: the one file written is the age file asked for, and no name or place
     // is readable in it or in the data directory.
-    assert_eq!(harbour_tests::files_below(exports.path()), [out.clone()], "the export is the only file written");
+    assert_eq!(
+        harbour_tests::files_below(exports.path()),
+        std::slice::from_ref(&out),
+        "the export is the only file written"
+    );
     assert!(std::fs::read(&out).unwrap().starts_with(b"age-encryption.org/v1\n-> scrypt "));
     assert_eq!(plaintext_found(exports.path(), &needles), []);
     assert_eq!(plaintext_found(app.desktop.data_dir(), &needles), []);
