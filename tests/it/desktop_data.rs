@@ -388,6 +388,51 @@ fn data_leaves_encrypted_and_past_cases_come_in_checked(language: &str, width: u
         listed.contains("Amarantha Quillfeather") && listed.contains("Secretvalue Person"),
         "imported cases listed"
     );
+    let codes: Vec<String> =
+        app.session.find_all(".case-row").iter().filter_map(|row| row.attribute("data-code")).collect();
+
+    // The CTDC set of four cases, none a victim: refused, and the app says why in words.
+    app.click("#nav-data");
+    app.wait_screen("data");
+    let ctdc = exports.path().join("ctdc.csv");
+    app.session.execute("document.getElementById('export-kind').scrollIntoView({block: 'center'})", json!([]));
+    app.choose("#export-kind", "ctdc");
+    type_in(&app, "#export-path", ctdc.to_str().unwrap());
+    press(&app, "#export-save");
+    let said = shown(&app, "#export-done-text", "the CTDC export");
+    let why = translation("ui.data.ctdc_refused_too_few", language).replace("{k}", "11");
+    let expected = translation("ui.data.ctdc_refused", language)
+        .replace("{why}", &why)
+        .replace("{k}", "11")
+        .replace("{path}", ctdc.to_str().unwrap());
+    let before_count = &expected[..expected.find("{suppressed}").unwrap()];
+    assert!(said.starts_with(before_count), "the refusal and the tables written instead are said in words");
+    assert!(std::fs::read_to_string(&ctdc).is_ok_and(|tables| !tables.contains("Fenwhistle")), "tables, no names");
+
+    // The HTCDS transfer of every case: none has a consent covering it, so all are left out, by code.
+    let htcds = exports.path().join("transfer.json.age");
+    app.session.execute("document.getElementById('export-kind').scrollIntoView({block: 'center'})", json!([]));
+    app.choose("#export-kind", "htcds");
+    type_in(&app, "#export-path", htcds.to_str().unwrap());
+    type_in(&app, "#export-passphrase", EXPORT_PASSPHRASE);
+    type_in(&app, "#export-passphrase-again", EXPORT_PASSPHRASE);
+    press(&app, "#export-save");
+    let said = shown(&app, "#export-done-text", "the HTCDS export");
+    let expected = translation("ui.data.htcds_done_encrypted", language)
+        .replace("{rows}", "0")
+        .replace("{path}", htcds.to_str().unwrap());
+    assert_eq!(said, expected);
+    let left_out = app.text("#export-left-out");
+    assert!(
+        codes.len() == 4 && codes.iter().all(|code| left_out.contains(code.as_str())),
+        "every case left out by code"
+    );
+    assert!(std::fs::read(&htcds).unwrap().starts_with(b"age-encryption.org/v1\n"), "the transfer is encrypted");
+    let audit = harbour_json_unlocked(app.desktop.data_dir(), &["audit", "show", "--limit", "40"]);
+    let actions: Vec<&str> = audit.as_array().unwrap().iter().filter_map(|entry| entry["action"].as_str()).collect();
+    for action in ["export.cases", "import.cases", "export.ctdc", "export.htcds"] {
+        assert!(actions.contains(&action), "{action} is in the audit log");
+    }
 }
 
 #[test]
