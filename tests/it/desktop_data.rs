@@ -391,9 +391,24 @@ fn data_leaves_encrypted_and_past_cases_come_in_checked(language: &str, width: u
     let codes: Vec<String> =
         app.session.find_all(".case-row").iter().filter_map(|row| row.attribute("data-code")).collect();
 
-    // The CTDC set of four cases, none a victim: refused, and the app says why in words.
+    // In clear only when ticked, after the warning: an XLSX workbook of the four cases.
     app.click("#nav-data");
     app.wait_screen("data");
+    let clear = exports.path().join("cases.xlsx");
+    type_in(&app, "#export-path", clear.to_str().unwrap());
+    app.choose("#export-format", "xlsx");
+    press(&app, "#export-plaintext");
+    assert_eq!(app.text("#export-plaintext-warning"), translation("ui.data.plaintext_warning", language));
+    press(&app, "#export-save");
+    let said = shown(&app, "#export-done-text", "the export in clear");
+    let expected = translation("ui.data.cases_done_clear", language)
+        .replace("{rows}", "4")
+        .replace("{path}", clear.to_str().unwrap());
+    assert_eq!(said, expected, "the app says it was written in clear");
+    assert!(std::fs::read(&clear).unwrap().starts_with(b"PK\x03\x04"), "a workbook, in clear, as asked");
+    press(&app, "#export-plaintext");
+
+    // The CTDC set of four cases, none a victim: refused, and the app says why in words.
     let ctdc = exports.path().join("ctdc.csv");
     app.session.execute("document.getElementById('export-kind').scrollIntoView({block: 'center'})", json!([]));
     app.choose("#export-kind", "ctdc");
