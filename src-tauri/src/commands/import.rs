@@ -59,7 +59,9 @@ pub struct Imported {
 }
 
 #[tauri::command(async)]
-pub fn import_columns(input: FileInput) -> CommandResult<ImportColumns> {
+pub fn import_columns(session: State<'_, Session>, input: FileInput) -> CommandResult<ImportColumns> {
+    // A locked app reads no file, not even its header.
+    session.shared()?;
     let path = existing_file(&input.path)?;
     let columns = import::columns_of(&path)?
         .into_iter()
