@@ -123,6 +123,7 @@ pub const KINDS: &[&str] = &[
     "directory_not_editable",
     "too_large",
     "file_exists",
+    "export_passphrase",
     "locked",
     "sync",
     "internal",

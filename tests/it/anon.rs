@@ -374,7 +374,7 @@ fn htcds_transfer_carries_only_consented_cases_and_is_encrypted_by_default() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|entry| entry["action"] == "export.htcds" && entry["detail"] == "included=2 left_out=2")
+            .any(|entry| entry["action"] == "export.htcds" && entry["detail"] == "age included=2 left_out=2")
     );
 }
 

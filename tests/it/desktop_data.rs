@@ -208,3 +208,254 @@ fn settings_back_up_restores_in_english_at_1366x768() {
 fn settings_back_up_restores_in_spanish_at_1024x600() {
     settings_back_up_restores_with_harbour_restore("es", 1024, 600);
 }
+
+/// The cases sheet of an export archive as rows of cells, read by the zip and csv crates.
+fn cases_sheet(archive: &[u8]) -> Vec<Vec<String>> {
+    use std::io::Read;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(archive)).expect("the export is a ZIP archive");
+    let mut bytes = Vec::new();
+    zip.by_name("cases.csv").expect("the archive has cases.csv").read_to_end(&mut bytes).unwrap();
+    let text = bytes.strip_prefix("\u{feff}".as_bytes()).expect("cases.csv starts with a byte-order mark");
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(text);
+    reader.records().map(|record| record.unwrap().iter().map(str::to_owned).collect()).collect()
+}
+
+/// Waits for the text of `selector` to be something else than empty, and returns it.
+fn shown(app: &Harbour, selector: &str, what: &str) -> String {
+    app.session.wait_until(what, Duration::from_secs(60), || {
+        app.session.try_find(selector).map(|element| element.text()).filter(|text| !text.is_empty())
+    })
+}
+
+/// Clicks `selector` once it is scrolled to the middle of the window.
+fn press(app: &Harbour, selector: &str) {
+    app.session.execute("document.querySelector(arguments[0]).scrollIntoView({block: 'center'})", json!([selector]));
+    app.click(selector);
+}
+
+/// Types `text` into `selector` once it is scrolled to the middle of the window (a small window
+/// keeps the lower fields under the sync bar).
+fn type_in(app: &Harbour, selector: &str, text: &str) {
+    app.session.execute("document.querySelector(arguments[0]).scrollIntoView({block: 'center'})", json!([selector]));
+    app.fill(selector, text);
+}
+
+/// Data → Export and Import, in `language` at `width`×`height`: cases leave encrypted to a
+/// passphrase typed twice (refused in the interface's language when the two differ or it is too
+/// short), open with Debian's Go `age` and hold the cases; nothing else is written and nothing
+/// in clear; an import lists a bad row's problem by row and field label without its value,
+/// imports nothing until the file is right, then imports every row after one confirmation.
+fn data_leaves_encrypted_and_past_cases_come_in_checked(language: &str, width: u32, height: u32) {
+    const EXPORT_PASSPHRASE: &str = "tidewater lantern orchard";
+    let app = Harbour::start();
+    app.wait_screen("first-run");
+    app.create_workspace();
+    if language != "en" {
+        app.set_language(language);
+    }
+    let size = app.session.set_window_size(width, height);
+    assert_eq!([size[2], size[3]], [width, height], "the window's size");
+    let (name, place) = ("Oriel Fenwhistle", "Marigot Hollow Lane");
+    let first = case_with(&app, name, &[("sex", "female"), ("location", place)]);
+    let second = case_with(&app, "Bastien Crowmarsh", &[]);
+    let needles = [name, "Fenwhistle", place, "Crowmarsh"];
+
+    app.click("#nav-data");
+    app.wait_screen("data");
+    let exports = tempfile::tempdir().unwrap();
+    let out = exports.path().join("cases.zip.age");
+    type_in(&app, "#export-path", out.to_str().unwrap());
+    press(&app, "#export-sheet-referrals");
+
+    // Two passphrases that differ, then one too short: refused in the interface's language,
+    // the field at fault marked, nothing written.
+    let refused = translation("error.export_passphrase", language);
+    for (typed, again, marked) in [
+        (EXPORT_PASSPHRASE, "tidewater lantern orchid", "#export-passphrase-again"),
+        ("short", "short", "#export-passphrase"),
+    ] {
+        type_in(&app, "#export-passphrase", typed);
+        type_in(&app, "#export-passphrase-again", again);
+        press(&app, "#export-save");
+        app.session.wait_for(&format!("{marked}[aria-invalid=\"true\"]"), Duration::from_secs(20));
+        assert_eq!(shown(&app, "#export-error", "the refusal"), refused);
+        assert!(!out.exists(), "a refused export writes nothing");
+    }
+    type_in(&app, "#export-passphrase", EXPORT_PASSPHRASE);
+    type_in(&app, "#export-passphrase-again", EXPORT_PASSPHRASE);
+    app.session.execute("document.getElementById('export-save').scrollIntoView({block: 'center'})", json!([]));
+    assert!(app.in_view("#export-save"), "Export is on screen, above the sync bar: {}", rects(&app, "#export-save"));
+    app.shot(&format!("data-export-{language}-{width}"));
+    app.click("#export-save");
+    let done = shown(&app, "#export-done-text", "the export");
+    let expected = translation("ui.data.cases_done_encrypted", language)
+        .replace("{rows}", "2")
+        .replace("{path}", out.to_str().unwrap());
+    assert_eq!(done, expected, "the app says what was written, how many and where, in its language");
+
+    // Nothing in clear: the one file written is the age file asked for, and no name or place
+    // is readable in it or in the data directory.
+    assert_eq!(
+        harbour_tests::files_below(exports.path()),
+        std::slice::from_ref(&out),
+        "the export is the only file written"
+    );
+    assert!(std::fs::read(&out).unwrap().starts_with(b"age-encryption.org/v1\n-> scrypt "));
+    assert_eq!(plaintext_found(exports.path(), &needles), []);
+    assert_eq!(plaintext_found(app.desktop.data_dir(), &needles), []);
+
+    // Debian's Go `age` opens it with the passphrase; the cases sheet holds both cases.
+    let opened = exports.path().join("opened.zip");
+    let go = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("it/age_tty.py"))
+        .arg(&out)
+        .arg(&opened)
+        .env("AGE_TEST_PASSPHRASE", EXPORT_PASSPHRASE)
+        .output()
+        .expect("python3 runs");
+    assert!(go.status.success(), "age -d failed (is Debian's `age` installed?)");
+    let rows = cases_sheet(&std::fs::read(&opened).unwrap());
+    let column = |name: &str| rows[0].iter().position(|header| header == name).unwrap_or_else(|| panic!("no {name}"));
+    let (code, person, location) = (column("case_code"), column("name"), column("location"));
+    let mut found: Vec<(&str, &str, &str)> =
+        rows[1..].iter().map(|row| (row[code].as_str(), row[person].as_str(), row[location].as_str())).collect();
+    found.sort_unstable();
+    let mut wanted = vec![(first.as_str(), name, place), (second.as_str(), "Bastien Crowmarsh", "")];
+    wanted.sort_unstable();
+    assert!(found == wanted, "the export holds the two cases as recorded");
+    std::fs::remove_file(&opened).unwrap();
+    let audit = harbour_json_unlocked(app.desktop.data_dir(), &["audit", "show", "--limit", "20"]);
+    let entry = audit.as_array().unwrap().iter().find(|entry| entry["action"] == "export.cases").expect("audited");
+    let detail = entry["detail"].as_str().unwrap();
+    assert!(detail.starts_with("csv age") && detail.contains("cases=2") && detail.contains("referrals=0"), "{detail}");
+
+    // Import: "Full name" is mapped by hand, `sex` maps itself; row 3's sex is not allowed.
+    let past = tempfile::tempdir().unwrap();
+    let file = past.path().join("past.csv");
+    let csv = |sex: &str| {
+        format!(
+            "Full name,sex,birth_date,Remarks\nAmarantha Quillfeather,female,1990-01-02,x\nSecretvalue Person,{sex},1985-03-04,y\n"
+        )
+    };
+    std::fs::write(&file, csv("dragon")).unwrap();
+    type_in(&app, "#import-path", file.to_str().unwrap());
+    press(&app, "#import-read");
+    app.session.wait_for("#import-map-3", Duration::from_secs(20));
+    assert_eq!(
+        app.session.find("#import-map-1").property("value"),
+        json!("sex"),
+        "a column named like a field maps itself"
+    );
+    assert_eq!(app.session.find("#import-map-0").property("value"), json!(""));
+    let label = app
+        .session
+        .execute("return document.querySelector('#import-map-0 option[value=\"name\"]').textContent", json!([]));
+    assert_eq!(label, json!(translation("ui.field.name", language)), "fields are offered by their labels");
+    app.choose("#import-map-0", "name");
+    press(&app, "#import-check");
+    let problem = shown(&app, ".import-problem", "the dry run's problems");
+    let allowed =
+        translation("ui.data.import_allowed", language).replace("{allowed}", &harbour_core::model::Sex::allowed());
+    let expected = translation("ui.data.import_problem", language)
+        .replace("{row}", "3")
+        .replace("{field}", &translation("ui.field.sex", language))
+        .replace("{what}", &allowed);
+    assert_eq!(problem, expected, "the problem by row and label, with what is allowed");
+    let report = app.text("#import-report");
+    assert!(!report.contains("dragon") && !report.contains("Secretvalue"), "the report never repeats a value");
+    assert_eq!(app.session.find_all(".import-problem").len(), 1, "one problem");
+    assert!(!truthy(&app.session.execute("return !document.getElementById('import-submit').hidden", json!([]))));
+    app.session.execute("document.getElementById('import-report').scrollIntoView({block: 'center'})", json!([]));
+    app.shot(&format!("data-import-{language}-{width}"));
+
+    // Corrected, checked again, imported after one confirmation: the cases are in the list.
+    std::fs::write(&file, csv("male")).unwrap();
+    press(&app, "#import-check");
+    let clean = translation("ui.data.import_clean", language).replace("{rows}", "2");
+    app.session.wait_until("the clean check", Duration::from_secs(20), || {
+        (app.session.try_find("#import-summary").map(|summary| summary.text()) == Some(clean.clone())).then_some(())
+    });
+    press(&app, "#import-submit");
+    press(&app, "#import-confirm");
+    let imported = shown(&app, "#import-done", "the import");
+    assert_eq!(imported, translation("ui.data.import_done", language).replace("{rows}", "2"));
+    app.go_to_cases();
+    app.session.wait_until("four cases in the list", Duration::from_secs(20), || {
+        (app.session.find_all(".case-row").len() == 4).then_some(())
+    });
+    let listed = app.text("#main");
+    assert!(
+        listed.contains("Amarantha Quillfeather") && listed.contains("Secretvalue Person"),
+        "imported cases listed"
+    );
+    let codes: Vec<String> =
+        app.session.find_all(".case-row").iter().filter_map(|row| row.attribute("data-code")).collect();
+
+    // In clear only when ticked, after the warning: an XLSX workbook of the four cases.
+    app.click("#nav-data");
+    app.wait_screen("data");
+    let clear = exports.path().join("cases.xlsx");
+    type_in(&app, "#export-path", clear.to_str().unwrap());
+    app.choose("#export-format", "xlsx");
+    press(&app, "#export-plaintext");
+    assert_eq!(app.text("#export-plaintext-warning"), translation("ui.data.plaintext_warning", language));
+    press(&app, "#export-save");
+    let said = shown(&app, "#export-done-text", "the export in clear");
+    let expected = translation("ui.data.cases_done_clear", language)
+        .replace("{rows}", "4")
+        .replace("{path}", clear.to_str().unwrap());
+    assert_eq!(said, expected, "the app says it was written in clear");
+    assert!(std::fs::read(&clear).unwrap().starts_with(b"PK\x03\x04"), "a workbook, in clear, as asked");
+    press(&app, "#export-plaintext");
+
+    // The CTDC set of four cases, none a victim: refused, and the app says why in words.
+    let ctdc = exports.path().join("ctdc.csv");
+    app.session.execute("document.getElementById('export-kind').scrollIntoView({block: 'center'})", json!([]));
+    app.choose("#export-kind", "ctdc");
+    type_in(&app, "#export-path", ctdc.to_str().unwrap());
+    press(&app, "#export-save");
+    let said = shown(&app, "#export-done-text", "the CTDC export");
+    let why = translation("ui.data.ctdc_refused_too_few", language).replace("{k}", "11");
+    let expected = translation("ui.data.ctdc_refused", language)
+        .replace("{why}", &why)
+        .replace("{k}", "11")
+        .replace("{path}", ctdc.to_str().unwrap());
+    let before_count = &expected[..expected.find("{suppressed}").unwrap()];
+    assert!(said.starts_with(before_count), "the refusal and the tables written instead are said in words");
+    assert!(std::fs::read_to_string(&ctdc).is_ok_and(|tables| !tables.contains("Fenwhistle")), "tables, no names");
+
+    // The HTCDS transfer of every case: none has a consent covering it, so all are left out, by code.
+    let htcds = exports.path().join("transfer.json.age");
+    app.session.execute("document.getElementById('export-kind').scrollIntoView({block: 'center'})", json!([]));
+    app.choose("#export-kind", "htcds");
+    type_in(&app, "#export-path", htcds.to_str().unwrap());
+    type_in(&app, "#export-passphrase", EXPORT_PASSPHRASE);
+    type_in(&app, "#export-passphrase-again", EXPORT_PASSPHRASE);
+    press(&app, "#export-save");
+    let said = shown(&app, "#export-done-text", "the HTCDS export");
+    let expected = translation("ui.data.htcds_done_encrypted", language)
+        .replace("{rows}", "0")
+        .replace("{path}", htcds.to_str().unwrap());
+    assert_eq!(said, expected);
+    let left_out = app.text("#export-left-out");
+    assert!(
+        codes.len() == 4 && codes.iter().all(|code| left_out.contains(code.as_str())),
+        "every case left out by code"
+    );
+    assert!(std::fs::read(&htcds).unwrap().starts_with(b"age-encryption.org/v1\n"), "the transfer is encrypted");
+    let audit = harbour_json_unlocked(app.desktop.data_dir(), &["audit", "show", "--limit", "40"]);
+    let actions: Vec<&str> = audit.as_array().unwrap().iter().filter_map(|entry| entry["action"].as_str()).collect();
+    for action in ["export.cases", "import.cases", "export.ctdc", "export.htcds"] {
+        assert!(actions.contains(&action), "{action} is in the audit log");
+    }
+}
+
+#[test]
+fn data_export_and_import_in_english_at_1366x768() {
+    data_leaves_encrypted_and_past_cases_come_in_checked("en", 1366, 768);
+}
+
+#[test]
+fn data_export_and_import_in_spanish_at_1024x600() {
+    data_leaves_encrypted_and_past_cases_come_in_checked("es", 1024, 600);
+}

@@ -16,6 +16,7 @@ const KINDS = [
   "directory_not_editable",
   "too_large",
   "file_exists",
+  "export_passphrase",
   "sync",
   "internal",
 ];
@@ -33,6 +34,7 @@ const WRITES = new Set([
   "add_referral",
   "set_referral_status",
   "record_screening",
+  "import_cases",
 ]);
 
 const listeners = { locked: [], wrote: [] };

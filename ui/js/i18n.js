@@ -152,6 +152,7 @@ const ERROR_KEYS = {
   sync: "error.sync",
   too_large: "error.too_large",
   file_exists: "error.file_exists",
+  export_passphrase: "error.export_passphrase",
   internal: "error.internal",
 };
 

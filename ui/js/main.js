@@ -22,6 +22,7 @@ const SCREENS = {
   "new-case": () => import("./screens/new-case.js"),
   wizard: () => import("./screens/wizard.js"),
   settings: () => import("./screens/settings.js"),
+  data: () => import("./screens/data.js"),
   dashboard: () => import("./screens/dashboard.js"),
   figure: () => import("./screens/figure.js"),
   annual: () => import("./screens/annual.js"),
@@ -53,6 +54,7 @@ function buildShell() {
     class: "nav",
     onclick: () => app.navigate({ screen: "dashboard" }),
   });
+  const data = h("button", { id: "nav-data", type: "button", class: "nav", onclick: () => app.navigate({ screen: "data" }) });
   const settings = h("button", {
     id: "settings-button",
     type: "button",
@@ -66,11 +68,11 @@ function buildShell() {
     "header",
     { class: "topbar" },
     brand,
-    h("nav", { class: "topnav" }, home, dashboard),
+    h("nav", { class: "topnav" }, home, dashboard, data),
     h("div", { class: "topactions" }, settings, lock, exit),
   );
   const footer = syncBar.build();
-  shell = { main, home, dashboard, settings, lock, exit, skip };
+  shell = { main, home, dashboard, data, settings, lock, exit, skip };
   replace(document.body, skip, header, main, footer);
   updateShell();
 }
@@ -84,12 +86,14 @@ function updateShell() {
   shell.home.hidden = !unlocked;
   shell.dashboard.textContent = t("ui.shell.dashboard");
   shell.dashboard.hidden = !unlocked;
+  shell.data.textContent = t("ui.shell.data");
+  shell.data.hidden = !unlocked;
   shell.settings.textContent = t("ui.shell.settings");
   shell.settings.disabled = !unlocked;
   shell.lock.textContent = t("ui.shell.lock");
   shell.lock.disabled = !unlocked;
   const screen = app.route && app.route.screen;
-  for (const [button, own] of [[shell.home, "cases"], [shell.dashboard, "dashboard"], [shell.settings, "settings"]]) {
+  for (const [button, own] of [[shell.home, "cases"], [shell.dashboard, "dashboard"], [shell.data, "data"], [shell.settings, "settings"]]) {
     if (screen === own) button.setAttribute("aria-current", "page");
     else button.removeAttribute("aria-current");
   }

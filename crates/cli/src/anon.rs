@@ -122,46 +122,35 @@ pub fn export(command: ExportCommand, mut workspace: Workspace, out: &Output) ->
         }
         ExportCommand::Htcds { out: path, plaintext, cases } => {
             let ids = cases.iter().map(|case| workspace.resolve(case)).collect::<Result<Vec<_>, _>>()?;
-            let export = workspace.export_htcds(&ids)?;
-            let bytes = serde_json::to_vec_pretty(&export.document)?;
-            write_identifiable(&path, &bytes, plaintext)?;
+            let protection = identifiable_protection(&path, plaintext)?;
+            let export = workspace.export_htcds(&ids, &protection, &path)?;
             htcds_written(&path, &export, plaintext, out);
         }
     }
     Ok(())
 }
 
-/// Writes an identifiable export: encrypted in the age format to a passphrase
+/// How an identifiable export is written: encrypted in the age format to a passphrase
 /// (`HARBOUR_EXPORT_PASSPHRASE`, else typed twice), or in clear when `plaintext` is chosen,
-/// with a warning. Nothing in clear touches the disk on the encrypted path.
-pub fn write_identifiable(path: &Path, bytes: &[u8], plaintext: bool) -> Result<()> {
-    use std::io::Write as _;
-    let lang = lang();
-    if plaintext {
-        eprintln!(
-            "{}",
-            say(
-                lang,
-                format!("Warning: {} is written in clear; anyone who gets the file can read it.", path.display()),
-                format!(
-                    "Atención: {} se escribe sin cifrar; cualquiera que obtenga el archivo puede leerlo.",
-                    path.display()
-                ),
-                format!(
-                    "Attention : {} est écrit en clair ; quiconque obtient le fichier peut le lire.",
-                    path.display()
-                ),
-            )
-        );
-        return std::fs::write(path, bytes).with_context(|| cannot_write(lang, path));
+/// with a warning. Core writes the file (nothing in clear touches the disk on the encrypted path).
+fn identifiable_protection(path: &Path, plaintext: bool) -> Result<harbour_core::export::Protection> {
+    if !plaintext {
+        let passphrase = crate::export::export_passphrase(true)?;
+        return Ok(harbour_core::export::Protection::passphrase(&passphrase)?);
     }
-    // The same encrypted sink as every identifiable export (age, scrypt passphrase recipient).
-    let passphrase = crate::export::export_passphrase(true)?;
-    let protection = harbour_core::export::Protection::passphrase(&passphrase)?;
-    let mut sink = harbour_core::export::protect::Sink::create(path, &protection)?;
-    sink.write_all(bytes).with_context(|| cannot_write(lang, path))?;
-    sink.finish()?;
-    Ok(())
+    eprintln!(
+        "{}",
+        say(
+            lang(),
+            format!("Warning: {} is written in clear; anyone who gets the file can read it.", path.display()),
+            format!(
+                "Atención: {} se escribe sin cifrar; cualquiera que obtenga el archivo puede leerlo.",
+                path.display()
+            ),
+            format!("Attention : {} est écrit en clair ; quiconque obtient le fichier peut le lire.", path.display()),
+        )
+    );
+    Ok(harbour_core::export::Protection::Plaintext)
 }
 
 fn cannot_write(lang: Lang, path: &Path) -> String {

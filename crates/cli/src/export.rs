@@ -7,9 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use harbour_core::Workspace;
-use harbour_core::export::{ExportFormat, ExportQuery, Identification, Protection, Sheet};
-use harbour_core::model::case::coded;
-use harbour_core::model::values;
+use harbour_core::export::{ExportFilters, ExportFormat, ExportQuery, Protection, Sheet};
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -85,18 +83,13 @@ pub fn export(command: ExportCommand, unlock: impl FnOnce() -> Result<Workspace>
 }
 
 fn csv(args: CsvArgs, unlock: impl FnOnce() -> Result<Workspace>, out: &Output) -> Result<()> {
-    let query = ExportQuery {
-        status: args.status.map(|text| coded("status", &text)).transpose()?,
-        team: args.team,
-        from: args.from.map(|text| values::parse_past_date("from", &text)).transpose()?,
-        to: args.to.map(|text| crate::parse_date("to", &text)).transpose()?,
-        identification: args.identification.map(|text| Identification::parse(&text)).transpose()?,
-    };
-    if let (Some(from), Some(to)) = (query.from, query.to)
-        && to < from
-    {
-        bail!(harbour_core::Error::invalid("to", "the end of the period is before its start"));
-    }
+    let query = ExportQuery::parse(&ExportFilters {
+        status: args.status.as_deref(),
+        team: args.team.as_deref(),
+        from: args.from.as_deref(),
+        to: args.to.as_deref(),
+        identification: args.identification.as_deref(),
+    })?;
     let sheets = args.sheets.iter().map(|text| Sheet::parse_optional(text)).collect::<Result<Vec<_>, _>>()?;
     refuse_existing(&args.out)?;
     let mut workspace = unlock()?;

@@ -21,7 +21,12 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::error::Result;
+use std::io::Write as _;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::export::Protection;
+use crate::export::protect::Sink;
 use crate::fold::CaseState;
 use crate::ids::{CaseCode, CaseId};
 use crate::model::{
@@ -40,10 +45,29 @@ pub struct HtcdsExport {
 }
 
 impl Workspace {
-    /// The HTCDS record of each case in `cases` (every case on this laptop when empty) whose
-    /// consent covers the transfer. One `export.htcds` audit entry counts what went and what
-    /// was left out; the file itself is written by the caller (encrypted unless asked).
-    pub fn export_htcds(&mut self, cases: &[CaseId]) -> Result<HtcdsExport> {
+    /// Writes the HTCDS records of each case in `cases` (every case on this laptop when empty)
+    /// whose consent covers the transfer to the new file `out`, protected as asked (encrypted
+    /// as it is written, nothing in clear on disk), and records one `export.htcds` audit entry
+    /// counting what went and what was left out. An existing `out` is refused; a failed export
+    /// leaves no file.
+    pub fn export_htcds(&mut self, cases: &[CaseId], protection: &Protection, out: &Path) -> Result<HtcdsExport> {
+        let export = self.htcds_document(cases)?;
+        let bytes = serde_json::to_vec_pretty(&export.document).map_err(|_| Error::Corrupt("HTCDS document".into()))?;
+        let mut sink = Sink::create(out, protection)?;
+        sink.write_all(&bytes).map_err(|error| Error::Io { path: out.to_owned(), source: error })?;
+        sink.finish()?;
+        let detail =
+            format!("{} included={} left_out={}", protection.as_str(), export.included.len(), export.left_out.len());
+        if let Err(error) = self.audit_now("export.htcds", None, &detail) {
+            // An export that is not in the audit log does not stay.
+            let _ = std::fs::remove_file(out);
+            return Err(error);
+        }
+        Ok(export)
+    }
+
+    /// The transfer's document, in memory only.
+    fn htcds_document(&mut self, cases: &[CaseId]) -> Result<HtcdsExport> {
         let ids: Vec<CaseId> = if cases.is_empty() {
             self.list_cases(&CaseQuery::default())?.into_iter().map(|summary| summary.id).collect()
         } else {
@@ -67,7 +91,6 @@ impl Workspace {
             "cases": records,
             "left_out": left_out.iter().map(|code| code.as_str()).collect::<Vec<_>>(),
         });
-        self.audit_now("export.htcds", None, &format!("included={} left_out={}", included.len(), left_out.len()))?;
         Ok(HtcdsExport { document, included, left_out })
     }
 }

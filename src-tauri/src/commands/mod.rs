@@ -7,6 +7,8 @@
 
 pub mod backup;
 pub mod cases;
+pub mod export;
+pub mod import;
 pub mod letter;
 pub mod screening;
 pub mod session;
@@ -28,6 +30,12 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         session::translations,
         session::ui_ready,
         backup::backup_workspace,
+        export::export_cases,
+        export::export_ctdc,
+        export::export_htcds,
+        import::import_columns,
+        import::import_check,
+        import::import_cases,
         cases::value_lists,
         cases::list_cases,
         cases::get_case,

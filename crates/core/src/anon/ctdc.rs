@@ -109,13 +109,16 @@ impl CtdcExport {
 }
 
 impl Workspace {
-    /// Writes the CTDC data set (or its aggregate tables) to `out`, in clear: it holds no name,
+    /// Writes the CTDC data set (or its aggregate tables) to the new file `out`, in clear: it holds no name,
     /// id, place or date finer than a year, and no combination of values describing fewer
     /// than `k` people. One `export.ctdc` audit entry says what was written and how much.
     pub fn export_ctdc(&mut self, out: &Path, k: u64) -> Result<CtdcExport> {
         let facts: Vec<CaseFacts> = self.all_facts()?.into_iter().map(|(_, facts)| facts).collect();
         let export = CtdcExport::compute(&facts, k)?;
-        std::fs::write(out, export.content.as_bytes()).map_err(|error| Error::io(out, error))?;
+        // A new file, never a replaced one (as every export), removed if writing fails.
+        let mut sink = crate::export::protect::Sink::create(out, &crate::export::Protection::Plaintext)?;
+        std::io::Write::write_all(&mut sink, export.content.as_bytes()).map_err(|error| Error::io(out, error))?;
+        sink.finish()?;
         let release = match export.release {
             CtdcRelease::Records => "records",
             _ => "aggregates",

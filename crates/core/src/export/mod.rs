@@ -57,6 +57,50 @@ impl Identification {
     }
 }
 
+/// An export's filters as a person gives them (`harbour export csv --status …`, the desktop's
+/// Data screen): text, an empty one meaning no filter.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ExportFilters<'a> {
+    pub status: Option<&'a str>,
+    pub team: Option<&'a str>,
+    /// The first day of the registration period, `YYYY-MM-DD`.
+    pub from: Option<&'a str>,
+    /// The last day of the registration period, `YYYY-MM-DD`.
+    pub to: Option<&'a str>,
+    /// An identification status, or `not_recorded`.
+    pub identification: Option<&'a str>,
+}
+
+impl ExportQuery {
+    /// Reads the filters as typed: each checked as its field would be (a refusal names the
+    /// filter and what is allowed), and a period that ends before it starts refused.
+    pub fn parse(filters: &ExportFilters<'_>) -> Result<ExportQuery> {
+        fn given(text: Option<&str>) -> Option<&str> {
+            text.map(str::trim).filter(|text| !text.is_empty())
+        }
+        let query = ExportQuery {
+            status: given(filters.status).map(|text| crate::model::case::coded("status", text)).transpose()?,
+            team: given(filters.team).map(str::to_owned),
+            from: given(filters.from).map(|text| crate::model::values::parse_past_date("from", text)).transpose()?,
+            to: given(filters.to).map(|text| day("to", text)).transpose()?,
+            identification: given(filters.identification).map(Identification::parse).transpose()?,
+        };
+        if let (Some(from), Some(to)) = (query.from, query.to)
+            && to < from
+        {
+            return Err(Error::invalid("to", "the end of the period is before its start"));
+        }
+        Ok(query)
+    }
+}
+
+/// A day written `YYYY-MM-DD`.
+fn day(field: &str, text: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+        Error::refused(field, crate::model::Fault::NotADate, format!("\"{text}\" is not a date; use YYYY-MM-DD"))
+    })
+}
+
 impl ExportQuery {
     fn keeps(&self, case: &ExportedCase) -> bool {
         let day = case.registered_on();
@@ -192,6 +236,30 @@ mod tests {
     use crate::crypto::KdfParams;
     use crate::model::{CaseFields, ConsentMethod, ConsentScope, JusticeStage, ReferralReason, ServiceType, Urgency};
     use crate::{ConsentInput, CreateOptions, JusticeInput, ReferralInput};
+
+    #[test]
+    fn filters_are_read_as_typed_and_a_backwards_period_is_refused() {
+        let query = ExportQuery::parse(&ExportFilters {
+            status: Some("active"),
+            team: Some(" "),
+            from: Some("2024-01-01"),
+            to: Some("2024-12-31"),
+            identification: Some("not_recorded"),
+        })
+        .unwrap();
+        assert_eq!(query.status, Some(CaseStatus::Active));
+        assert_eq!(query.team, None, "an empty filter is no filter");
+        assert_eq!(query.identification, Some(Identification::NotRecorded));
+        assert_eq!(query.filter_names(), ["status", "from", "to", "identification"]);
+        let backwards = ExportFilters { from: Some("2024-05-01"), to: Some("2024-04-01"), ..Default::default() };
+        assert!(matches!(ExportQuery::parse(&backwards), Err(Error::Invalid { field, .. }) if field == "to"));
+        let wrong = ExportFilters { status: Some("lost"), ..Default::default() };
+        assert!(
+            matches!(ExportQuery::parse(&wrong), Err(Error::Invalid { field, fault: Some(_), .. }) if field == "status")
+        );
+        let day = ExportFilters { to: Some("31/12/2024"), ..Default::default() };
+        assert!(matches!(ExportQuery::parse(&day), Err(Error::Invalid { field, .. }) if field == "to"));
+    }
 
     /// Read up to `"conflicts"`, a projection gives what it gives read whole.
     #[test]

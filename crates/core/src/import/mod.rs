@@ -27,7 +27,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::ids::CaseCode;
 use crate::matching::MatchReason;
-use crate::model::{CaseFields, Field, FieldValue};
+use crate::model::{CaseFields, Fault, Field, FieldValue};
 use crate::store::Workspace;
 
 /// Columns of the file given other names than the fields': column header → field, or `None`
@@ -51,6 +51,12 @@ impl Mapping {
         Ok(Mapping(mapping))
     }
 
+    /// A mapping from column headers to fields (`None`: leave the column out), as an
+    /// interface's column choices give it.
+    pub fn new(columns: impl IntoIterator<Item = (String, Option<Field>)>) -> Mapping {
+        Mapping(columns.into_iter().map(|(column, field)| (column.trim().to_owned(), field)).collect())
+    }
+
     fn field_of(&self, header: &str) -> Option<Field> {
         match self.0.get(header) {
             Some(field) => *field,
@@ -66,7 +72,13 @@ pub struct RowProblem {
     pub row: usize,
     pub column: String,
     pub field: String,
+    /// Core's English sentence, for the command line.
     pub problem: String,
+    /// What was wrong, as data an interface says in its language (`None`: a cell the file
+    /// itself made unreadable, such as a spreadsheet error).
+    pub fault: Option<Fault>,
+    /// For a field of a coded list: the codes it takes.
+    pub allowed: Option<String>,
 }
 
 /// A row that looks like a case already here.
@@ -155,17 +167,7 @@ enum Kind {
 /// A file that is neither (an encrypted export, an old `.xls` workbook, another ZIP archive)
 /// is refused with what to do; nothing is written either way.
 pub fn plan_file(workspace: &Workspace, path: &Path, mapping: &Mapping) -> Result<ImportPlan> {
-    let mut file = std::fs::File::open(path).map_err(|error| Error::io(path, error))?;
-    let mut start = [0u8; 32];
-    let mut read = 0;
-    while read < start.len() {
-        match file.read(&mut start[read..]).map_err(|error| Error::io(path, error))? {
-            0 => break,
-            n => read += n,
-        }
-    }
-    let kind = kind_of(&start[..read])?;
-    drop(file);
+    let kind = kind_of_file(path)?;
     match kind {
         Kind::Csv => {
             let file = std::fs::File::open(path).map_err(|error| Error::io(path, error))?;
@@ -176,6 +178,45 @@ pub fn plan_file(workspace: &Workspace, path: &Path, mapping: &Mapping) -> Resul
             plan_rows(workspace, headers, rows.into_iter().map(Ok), mapping)
         }
     }
+}
+
+/// The columns of a file of cases (CSV or XLSX), each with the field it fills by its own name
+/// (`None`: a column to map, or to leave out). Nothing is checked or written.
+pub fn columns_of(path: &Path) -> Result<Vec<(String, Option<Field>)>> {
+    let headers = match kind_of_file(path)? {
+        Kind::Csv => {
+            let file = std::fs::File::open(path).map_err(|error| Error::io(path, error))?;
+            let mut csv = csv::ReaderBuilder::new().flexible(true).has_headers(true).from_reader(file);
+            let headers = csv.headers().map_err(|_| {
+                Error::invalid("file", "is not a readable CSV file in UTF-8; save it from the spreadsheet as CSV UTF-8")
+            })?;
+            headers.iter().map(|header| header.trim_start_matches('\u{feff}').to_owned()).collect::<Vec<_>>()
+        }
+        Kind::Xlsx => xlsx::read(path, &xlsx::Limits::DEFAULT)?.0,
+    };
+    Ok(headers
+        .into_iter()
+        .map(|header| header.trim().to_owned())
+        .filter(|header| !header.is_empty())
+        .map(|header| {
+            let field = Field::parse(&header).ok();
+            (header, field)
+        })
+        .collect())
+}
+
+/// What a file of cases is, from its first bytes.
+fn kind_of_file(path: &Path) -> Result<Kind> {
+    let mut file = std::fs::File::open(path).map_err(|error| Error::io(path, error))?;
+    let mut start = [0u8; 32];
+    let mut read = 0;
+    while read < start.len() {
+        match file.read(&mut start[read..]).map_err(|error| Error::io(path, error))? {
+            0 => break,
+            n => read += n,
+        }
+    }
+    kind_of(&start[..read])
 }
 
 fn kind_of(start: &[u8]) -> Result<Kind> {
@@ -242,16 +283,18 @@ fn plan_rows(
         let mut fields = None::<CaseFields>;
         let mut values = Vec::new();
         for (column_index, header, field) in &columns {
-            let problem = |text: String| RowProblem {
+            let problem = |text: String, fault: Option<Fault>| RowProblem {
                 row,
                 column: header.clone(),
                 field: field.as_str().to_owned(),
                 problem: text,
+                fault,
+                allowed: if fault == Some(Fault::NotAllowed) { field.allowed_codes() } else { None },
             };
             let cell = match text_of(*field, cells.get(*column_index).unwrap_or(&blank)) {
                 Ok(text) => text,
-                Err(text) => {
-                    problems.push(problem(text.to_owned()));
+                Err((text, fault)) => {
+                    problems.push(problem(text.to_owned(), fault));
                     continue;
                 }
             };
@@ -259,12 +302,12 @@ fn plan_rows(
             if *field == Field::Name {
                 match CaseFields::named(cell) {
                     Ok(named) => fields = Some(named),
-                    Err(error) => problems.push(problem(without_value(&error))),
+                    Err(error) => problems.push(problem(without_value(&error), fault_of(&error))),
                 }
             } else if !cell.is_empty() {
                 match FieldValue::parse(*field, cell) {
                     Ok(value) => values.push(value),
-                    Err(error) => problems.push(problem(without_value(&error))),
+                    Err(error) => problems.push(problem(without_value(&error), fault_of(&error))),
                 }
             }
         }
@@ -300,19 +343,21 @@ fn is_date(field: Field) -> bool {
 /// A cell as its field would be typed: a day as `YYYY-MM-DD` (a workbook's date cell, or a
 /// serial number in a date column), a whole number without `.0`. The error is what was wrong,
 /// without the value.
-fn text_of(field: Field, cell: &Cell) -> std::result::Result<std::borrow::Cow<'_, str>, &'static str> {
+fn text_of(field: Field, cell: &Cell) -> std::result::Result<std::borrow::Cow<'_, str>, (&'static str, Option<Fault>)> {
     use std::borrow::Cow;
     match cell {
         Cell::Text(text) => Ok(Cow::Borrowed(text)),
         Cell::Date(day) => Ok(Cow::Owned(day.to_string())),
         Cell::Number(number) if is_date(field) => xlsx::serial_day(*number)
             .map(|day| Cow::Owned(day.to_string()))
-            .ok_or("the number is not a spreadsheet date; type the date as YYYY-MM-DD"),
+            .ok_or(("the number is not a spreadsheet date; type the date as YYYY-MM-DD", Some(Fault::NotADate))),
         Cell::Number(number) if number.fract() == 0.0 && number.abs() < 1e15 => {
             Ok(Cow::Owned(format!("{}", *number as i64)))
         }
         Cell::Number(number) => Ok(Cow::Owned(number.to_string())),
-        Cell::Error => Err("the cell holds a spreadsheet error (such as #N/A or #VALUE!); type the value itself"),
+        Cell::Error => {
+            Err(("the cell holds a spreadsheet error (such as #N/A or #VALUE!); type the value itself", None))
+        }
     }
 }
 
@@ -346,6 +391,14 @@ fn unquote(cell: &str) -> &str {
     }
 }
 
+/// What was wrong as data, when core said it.
+fn fault_of(error: &Error) -> Option<Fault> {
+    match error {
+        Error::Invalid { fault, .. } => *fault,
+        _ => None,
+    }
+}
+
 /// What was wrong, without the value: core's sentences start with the refused value in quotes
 /// (`"31/02/1990" is not a date; use YYYY-MM-DD`), which is cut to `the value is not a date …`.
 fn without_value(error: &Error) -> String {
@@ -375,6 +428,34 @@ mod tests {
         }
         let error = FieldValue::parse(Field::Sex, "x").unwrap_err();
         assert!(without_value(&error).starts_with("the value is not allowed; use one of: female"));
+    }
+
+    #[test]
+    fn columns_map_themselves_by_name_and_problems_carry_their_fault_and_the_allowed_codes() {
+        use crate::CreateOptions;
+        use crate::crypto::KdfParams;
+        let dir = tempfile::tempdir().unwrap();
+        let options = CreateOptions { kdf: KdfParams::INSECURE_FAST_FOR_TESTS, ..Default::default() };
+        let workspace = Workspace::create(&dir.path().join("ws"), "correct horse battery staple", &options).unwrap();
+        let file = dir.path().join("cases.csv");
+        std::fs::write(&file, "\u{feff}Full name,sex,Nationality,Remarks\nAna,dragon,VE,x\nBea,female,Atlantis,y\n")
+            .unwrap();
+        let columns = columns_of(&file).unwrap();
+        let expected = [
+            ("Full name".to_owned(), None),
+            ("sex".to_owned(), Some(Field::Sex)),
+            ("Nationality".to_owned(), Some(Field::Nationalities)),
+            ("Remarks".to_owned(), None),
+        ];
+        assert_eq!(columns, expected);
+        let mapping = Mapping::new([("Full name".to_owned(), Some(Field::Name)), ("Remarks".to_owned(), None)]);
+        let plan = plan_file(&workspace, &file, &mapping).unwrap();
+        let found: Vec<(usize, &str, Option<&str>)> =
+            plan.problems.iter().map(|p| (p.row, p.field.as_str(), p.fault.map(Fault::code))).collect();
+        assert_eq!(found, [(2, "sex", Some("not_allowed")), (3, "nationalities", Some("not_a_country"))]);
+        assert!(plan.problems[0].allowed.as_deref().unwrap().starts_with("female"));
+        assert_eq!(plan.problems[1].allowed, None);
+        assert_eq!(plan.ignored_columns, ["Remarks"], "a column left out is listed as such");
     }
 
     #[test]

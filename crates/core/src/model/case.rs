@@ -225,6 +225,24 @@ impl Field {
         }
     }
 
+    /// The codes a field of a coded list takes (`female, male, …`), or `None` for a field of
+    /// free text, dates, numbers, countries or languages.
+    pub fn allowed_codes(self) -> Option<String> {
+        Some(match self {
+            Field::Sex => Sex::allowed(),
+            Field::Status => CaseStatus::allowed(),
+            Field::RiskLevel => RiskLevel::allowed(),
+            Field::ExploitationTypes => ExploitationType::allowed(),
+            Field::MeansOfControl => MeansOfControl::allowed(),
+            Field::IdentificationStatus => IdentificationStatus::allowed(),
+            Field::IdentifiedBy => OrganisationType::allowed(),
+            Field::RecruiterRelation => RecruiterRelation::allowed(),
+            Field::RecruitmentMethods => RecruitmentMethod::allowed(),
+            Field::LabourSectors => LabourSector::allowed(),
+            _ => return None,
+        })
+    }
+
     /// Reads a field name; `age` is accepted for `estimated_age`, singular forms for lists.
     pub fn parse(text: &str) -> Result<Field> {
         let wanted = text.trim().to_ascii_lowercase().replace('-', "_");
