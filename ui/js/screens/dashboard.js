@@ -9,7 +9,7 @@ import { h, replace } from "../dom.js";
 import { day, language, number, t } from "../i18n.js";
 import { codeLabel, loadLists } from "../codes.js";
 import { barChart, loadChartLibrary } from "../charts.js";
-import { dateInput, errorBox, field, pageHeader, showError } from "../ui.js";
+import { dateInput, errorBox, field, pageHeader, showError, showNotice } from "../ui.js";
 
 /** The filters, kept while Harbour is unlocked so the dashboard comes back as it was. */
 let filters = { period: "all", from: "", to: "", team: "" };
@@ -184,14 +184,15 @@ function figureLink(key, count) {
       class: "figure-link",
       dataset: { key, count },
       "aria-label": t("ui.dashboard.open_cases", { n: number(count), figure: figureTitle(key) }),
-      onclick: () => openFigure(key),
+      onclick: () => openFigure(key, count),
     },
     number(count),
   );
 }
 
-function openFigure(key) {
-  app.navigate({ screen: "figure", key });
+/** Opens the cases behind `key`; `count` is the number on screen, which the list must equal. */
+function openFigure(key, count) {
+  app.navigate({ screen: "figure", key, count });
 }
 
 export async function render(root, route, current) {
@@ -220,6 +221,9 @@ export async function render(root, route, current) {
   );
   const team = h("select", { id: "dash-team" });
   const error = errorBox("dashboard-error");
+  // Why the dashboard was opened again instead of a number's cases (`route.notice`: an error
+  // kind, figures_changed or figures_gone), said once the figures as they are now are painted.
+  const notice = h("div", { id: "dashboard-notice", class: "notice", role: "status", hidden: true });
   const scope = h("p", { id: "dash-scope", class: "muted" });
   const summary = h("section", { id: "dash-summary", class: "dash-summary", "aria-labelledby": "dash-summary-title" });
   const groups = h("div", { id: "dash-groups" });
@@ -242,6 +246,7 @@ export async function render(root, route, current) {
     ),
     custom,
     scope,
+    notice,
     error,
     container,
   );
@@ -269,6 +274,7 @@ export async function render(root, route, current) {
       const [result, Chart] = await Promise.all([call("dashboard", { query }), library, lists]);
       if (ticket !== asked || !current()) return;
       showError(error, null);
+      showNotice(notice, ticket === 1 ? route.notice : null);
       for (const name of Object.keys(result.figures.by_team || {})) knownTeams.add(name);
       fillTeams();
       show(result, Chart);
@@ -362,7 +368,7 @@ export async function render(root, route, current) {
               counts,
               horizontal: orientation === "horizontal",
               label: t(COUNTS[group] || "ui.dashboard.col_cases"),
-              onPick: (index) => openFigure(`${group}.${values[index]}`),
+              onPick: (index) => openFigure(`${group}.${values[index]}`, counts[index]),
             }),
           );
       }
