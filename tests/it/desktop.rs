@@ -1469,6 +1469,8 @@ fn the_dashboard_opens_the_cases_behind_each_number_filters_and_prints() {
          main.scrollTop += document.getElementById('group-by_sex').getBoundingClientRect().top - main.getBoundingClientRect().top;",
         json!([]),
     );
+    // A chart is drawn when its section comes near the screen.
+    app.session.wait_for("#group-by_sex[data-chart=\"drawn\"]", Duration::from_secs(10));
     app.shot("dashboard-people");
     assert_eq!(app.figure("total"), 5);
     assert_eq!(app.figure("by_sex.female"), 3);
@@ -1548,10 +1550,16 @@ fn the_dashboard_opens_the_cases_behind_each_number_filters_and_prints() {
     assert_eq!(notice, translation("error.figures_gone", "en"), "the refresh after the lock says what happened");
     assert_eq!(app.figure("by_sex.female"), 2);
 
-    // Print: the button asks the window to print; what prints leaves out the bars and buttons.
+    // Print: the button asks the window to print, every chart drawn first (those not scrolled to
+    // are drawn when they come near the screen); what prints leaves out the bars and buttons.
     app.session.execute("window.__printed = 0; window.print = () => { window.__printed += 1; };", json!([]));
     app.click("#dashboard-print");
     app.session.wait_for_script("the print to be asked for", Duration::from_secs(5), "return window.__printed === 1");
+    let undrawn = app.session.execute(
+        "return [...document.querySelectorAll('.dash-group')].filter((section) => section.querySelector('.dash-chart') && section.dataset.chart !== 'drawn').length",
+        json!([]),
+    );
+    assert_eq!(undrawn, json!(0), "every chart is drawn before printing");
     let hidden_in_print = app.session.execute(
         "const rules = [...document.styleSheets].flatMap((sheet) => [...sheet.cssRules]);
          const print = rules.filter((rule) => rule.media && rule.media.mediaText === 'print').flatMap((rule) => [...rule.cssRules]);

@@ -16,6 +16,12 @@ let filters = { period: "all", from: "", to: "", team: "" };
 /** Teams seen in the figures so far (the team filter keeps offering them once one is chosen). */
 let knownTeams = new Set();
 let charts = [];
+/** Draws the charts not drawn yet when their section comes near the screen (see `drawWhenSeen`). */
+let watcher = null;
+/** Draws every chart not drawn yet (before printing). */
+let drawRest = () => {};
+// Printing from the keyboard or the window's menu draws them too.
+window.addEventListener("beforeprint", () => drawRest());
 
 export function forget() {
   filters = { period: "all", from: "", to: "", team: "" };
@@ -24,8 +30,45 @@ export function forget() {
 }
 
 function destroyCharts() {
+  if (watcher) watcher.disconnect();
+  watcher = null;
+  drawRest = () => {};
   for (const chart of charts) chart.destroy();
   charts = [];
+}
+
+/**
+ * Draws each section's chart when the section comes near the screen, those on screen at once.
+ * A chart's canvas is a bitmap of its own size in the web process, kept while the dashboard is
+ * shown: a chart nobody scrolled to costs nothing, and the figures on screen paint sooner. Each
+ * section drawn says so (`data-chart="drawn"`); printing draws the rest first.
+ */
+function drawWhenSeen(sections) {
+  const pending = new Set(sections);
+  const draw = (section) => {
+    if (!pending.delete(section)) return;
+    section.chart();
+    section.dataset.chart = "drawn";
+  };
+  const near = window.innerHeight + 200;
+  for (const section of sections) {
+    const box = section.getBoundingClientRect();
+    if (box.top < near && box.bottom > -200) draw(section);
+  }
+  watcher = new IntersectionObserver(
+    (entries) => {
+      for (const entry of entries) {
+        if (!entry.isIntersecting) continue;
+        watcher.unobserve(entry.target);
+        draw(entry.target);
+      }
+    },
+    { rootMargin: "200px 0px" },
+  );
+  for (const section of pending) watcher.observe(section);
+  drawRest = () => {
+    for (const section of [...pending]) draw(section);
+  };
 }
 
 /** The groups shown, in order: [group, title key, column key, chart orientation]. */
@@ -229,7 +272,18 @@ export async function render(root, route, current) {
   const groups = h("div", { id: "dash-groups" });
   const container = h("div", { id: "dashboard", dataset: { state: "loading" } }, summary, groups);
 
-  const print = h("button", { id: "dashboard-print", type: "button", onclick: () => window.print() }, t("ui.dashboard.print"));
+  const print = h(
+    "button",
+    {
+      id: "dashboard-print",
+      type: "button",
+      onclick: () => {
+        drawRest();
+        window.print();
+      },
+    },
+    t("ui.dashboard.print"),
+  );
   const annual = h(
     "button",
     { id: "open-annual", type: "button", onclick: () => app.navigate({ screen: "annual" }) },
@@ -374,7 +428,7 @@ export async function render(root, route, current) {
       }
     }
     replace(groups, sections);
-    for (const section of sections) if (section.chart) section.chart();
+    drawWhenSeen(sections.filter((section) => section.chart));
   }
 
   period.addEventListener("change", () => {
