@@ -21,8 +21,8 @@
 //!   identification status, intake date).
 //! - The dashboard with those 100,000 cases (Harbour only), in the same session after the
 //!   unlock: one script clicks #nav-dashboard and times until the screen says it is painted
-//!   (`#dashboard[data-state="ready"]`, set in the frame after every figure, table and chart went
-//!   in). Then the PSS and RSS of the app's processes with the dashboard on screen (each
+//!   (`#dashboard[data-state="ready"]`, set in the frame after every figure and table, and every
+//!   chart near the screen, went in: the others are drawn when scrolled to). Then the PSS and RSS of the app's processes with the dashboard on screen (each
 //!   process's in the log), against the minimal app started through WebDriver in the same run;
 //!   again after scrolling the dashboard to its end (every chart drawn); and the time of a
 //!   second click on the dashboard after going back to the case list (the figures' rows in
