@@ -66,6 +66,15 @@ impl CommandError {
         CommandError { reason: Some(reason), ..CommandError::new("sync", message) }
     }
 
+    /// The figures a number was chosen on are no longer kept (Harbour was locked since they were
+    /// shown): the interface works them out again and says so.
+    pub fn figures_gone() -> CommandError {
+        CommandError::new(
+            "figures_gone",
+            "These figures are no longer on screen: Harbour was locked since they were shown. Open them again, then choose the number.",
+        )
+    }
+
     pub fn internal(message: impl Into<String>) -> CommandError {
         CommandError::new("internal", message)
     }
@@ -120,6 +129,7 @@ pub const KINDS: &[&str] = &[
     "not_discardable",
     "already_referred",
     "figures_changed",
+    "figures_gone",
     "directory_not_editable",
     "too_large",
     "file_exists",
@@ -338,6 +348,11 @@ mod tests {
         let changed = CommandError::from(Error::FiguresChanged { key: "by_status.active".into(), shown: 5, now: 4 });
         assert_eq!((changed.kind, changed.field), ("figures_changed", None));
         assert!(translated(&strings, &keys["figures_changed"]));
+        // So is a number chosen on figures no longer kept (Harbour locked since).
+        let gone = CommandError::figures_gone();
+        assert_eq!((gone.kind, gone.field), ("figures_gone", None));
+        assert!(KINDS.contains(&gone.kind));
+        assert!(translated(&strings, &keys["figures_gone"]));
         for kind in ["locked", "sync", "internal"] {
             assert!(KINDS.contains(&kind), "the shell's own kind `{kind}` is listed");
         }

@@ -21,9 +21,12 @@
 //!   identification status, intake date).
 //! - The dashboard with those 100,000 cases (Harbour only), in the same session after the
 //!   unlock: one script clicks #nav-dashboard and times until the screen says it is painted
-//!   (`#dashboard[data-state="ready"]`, set in the frame after every figure, table and chart went
-//!   in). Then the PSS of the app's processes with the dashboard on screen, against the minimal
-//!   app started through WebDriver.
+//!   (`#dashboard[data-state="ready"]`, set in the frame after every figure and table, and every
+//!   chart near the screen, went in: the others are drawn when scrolled to). Then the PSS and RSS of the app's processes with the dashboard on screen (each
+//!   process's in the log), against the minimal app started through WebDriver in the same run;
+//!   again after scrolling the dashboard to its end (every chart drawn); and the time of a
+//!   second click on the dashboard after going back to the case list (the figures' rows in
+//!   memory). `HARBOUR_BENCH_SKIP_STARTUP=1` leaves out the start-up runs above.
 //!
 //! The two apps run alternately (ABAB…, the order flipping every run) so that both meet the
 //! same noise, and every process an app started is killed (its process group) after each run.
@@ -37,7 +40,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use harbour_core::crypto::KdfParams;
 use harbour_core::model::{CaseFields, CaseStatus, Country, ExploitationType, IdentificationStatus, LabourSector, Sex};
 use harbour_core::{CreateOptions, Workspace};
-use harbour_tests::desktop::{Desktop, Display, ProcessGroup, app_env, tree_pss_kib};
+use harbour_tests::desktop::{Desktop, Display, ProcessGroup, app_env, tree_memory, tree_pss_kib};
 use serde_json::json;
 
 const PASSPHRASE: &str = "benchmark passphrase for the desktop";
@@ -62,15 +65,18 @@ fn main() {
     };
     println!("Harbour desktop benchmark: {runs} runs of each app, alternating; binaries from {}\n", bin_dir.display());
 
+    // HARBOUR_BENCH_SKIP_STARTUP=1: only the unlock and the dashboard (the start-up runs take
+    // a few minutes of their own).
+    let startup_runs = if std::env::var_os("HARBOUR_BENCH_SKIP_STARTUP").is_some() { 0 } else { runs };
     let display = Display::start();
     // One start of each that is not counted: the first start after a build pays for reading
     // the binaries and WebKit's libraries from disk.
-    for app in [&minimal, &harbour] {
+    for app in [&minimal, &harbour].into_iter().take(if startup_runs > 0 { 2 } else { 0 }) {
         start_and_measure(app, &display);
     }
     let mut starts: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
     let mut memory: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
-    for run in 0..runs {
+    for run in 0..startup_runs {
         let order = if run % 2 == 0 { [0, 1] } else { [1, 0] };
         for index in order {
             let app = [&minimal, &harbour][index];
@@ -86,31 +92,50 @@ fn main() {
     let mut unlocks = Vec::new();
     let mut unlocked_memory = Vec::new();
     let mut dashboards = Vec::new();
+    let mut dashboards_again = Vec::new();
     let mut dashboard_memory = Vec::new();
+    let mut dashboard_rss = Vec::new();
+    let mut scrolled_memory = Vec::new();
     // Driven through WebDriver (the only way to type the passphrase): an automation session
     // costs the web process memory of its own, so the minimal app is read the same way.
     let mut driven: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    let mut minimal_rss = Vec::new();
     for run in 0..runs {
-        driven[0].push(driven_pss(&minimal));
+        let minimal_reading = driven_memory(&minimal);
         let measured = unlock_with_cases(&harbour, &workspace);
         eprintln!(
-            "  unlock {}/{runs}: {:.0} ms; dashboard {:.0} ms",
+            "  run {}/{runs}: unlock {:.0} ms; dashboard {:.0} ms, again {:.0} ms; load average {}",
             run + 1,
             measured.unlock_ms,
-            measured.dashboard_ms
+            measured.dashboard_ms,
+            measured.dashboard_again_ms,
+            load_average()
         );
-        driven[1].push(measured.locked_mib);
+        eprintln!("    minimal app, driven: {}", minimal_reading.parts);
+        eprintln!("    Harbour, unlock screen: {}", measured.locked.parts);
+        eprintln!("    Harbour, case list: {}", measured.list.parts);
+        eprintln!("    Harbour, dashboard: {}", measured.dashboard.parts);
+        eprintln!("    Harbour, dashboard scrolled to its end: {}", measured.scrolled.parts);
+        driven[0].push(minimal_reading.pss_mib);
+        minimal_rss.push(minimal_reading.rss_mib);
+        driven[1].push(measured.locked.pss_mib);
         unlocks.push(measured.unlock_ms);
-        unlocked_memory.push(measured.list_mib);
+        unlocked_memory.push(measured.list.pss_mib);
         dashboards.push(measured.dashboard_ms);
-        dashboard_memory.push(measured.dashboard_mib);
+        dashboards_again.push(measured.dashboard_again_ms);
+        dashboard_memory.push(measured.dashboard.pss_mib);
+        dashboard_rss.push(measured.dashboard.rss_mib);
+        scrolled_memory.push(measured.scrolled.pss_mib);
     }
 
-    println!("| what (median of {runs}; range) | {} | {} | ratio |", minimal.label, harbour.label);
-    println!("| --- | --- | --- | --- |");
-    row("spawn to first screen drawn (ms; Harbour: the unlock screen)", &mut starts, 0);
-    row("PSS of all its processes 2 s after (MiB)", &mut memory, 0);
-    COUNTED.with(|names| println!("(PSS counts the app's process and those below it: {})", names.borrow().join(", ")));
+    if startup_runs > 0 {
+        println!("| what (median of {runs}; range) | {} | {} | ratio |", minimal.label, harbour.label);
+        println!("| --- | --- | --- | --- |");
+        row("spawn to first screen drawn (ms; Harbour: the unlock screen)", &mut starts, 0);
+        row("PSS of all its processes 2 s after (MiB)", &mut memory, 0);
+        COUNTED
+            .with(|names| println!("(PSS counts the app's process and those below it: {})", names.borrow().join(", ")));
+    }
     println!();
     println!("Harbour with {cases} cases (standard Argon2id), through the interface:");
     println!(
@@ -127,6 +152,11 @@ fn main() {
         "  dashboard (click on #nav-dashboard → painted): median {:.0} ms ({})",
         median(&mut dashboards),
         range(&dashboards, 0)
+    );
+    println!(
+        "  dashboard again (back from the case list, the figures' rows in memory): median {:.0} ms ({})",
+        median(&mut dashboards_again),
+        range(&dashboards_again, 0)
     );
     println!(
         "  PSS of all its processes with the dashboard on screen: median {:.0} MiB ({})",
@@ -147,6 +177,21 @@ fn main() {
         "  Harbour with the dashboard of {cases} cases, driven: {:.0} MiB = {:.2}x the minimal app driven",
         median(&mut dashboard_memory),
         median(&mut dashboard_memory) / minimal_driven
+    );
+    println!(
+        "  Harbour with the dashboard scrolled to its end (every chart drawn), driven: {:.0} MiB ({}) = {:.2}x",
+        median(&mut scrolled_memory),
+        range(&scrolled_memory, 0),
+        median(&mut scrolled_memory) / minimal_driven
+    );
+    let minimal_rss_median = median(&mut minimal_rss);
+    println!(
+        "  RSS (every shared page counted in full): minimal app driven {:.0} MiB ({}); Harbour with the dashboard {:.0} MiB ({}) = {:.2}x",
+        minimal_rss_median,
+        range(&minimal_rss, 0),
+        median(&mut dashboard_rss),
+        range(&dashboard_rss, 0),
+        median(&mut dashboard_rss) / minimal_rss_median
     );
     println!(
         "\nCommand: cargo build --release -p harbour-desktop -p harbour-minimal-app && cargo bench -p harbour-tests --bench desktop"
@@ -274,36 +319,68 @@ fn with_facts(index: usize, seed: &mut u64) -> CaseFields {
     fields
 }
 
-/// PSS in MiB of `app`'s processes, started through WebDriver, 2 s after its page is shown.
-fn driven_pss(app: &App) -> f64 {
+/// The memory of `app`'s processes, started through WebDriver, 2 s after its page is shown.
+fn driven_memory(app: &App) -> Reading {
     let data = tempfile::Builder::new().prefix("harbour-bench-driven").tempdir().unwrap();
     let desktop = Desktop::start_on(&app.binary, &data.path().join("harbour"), &[]);
     let session = desktop.session();
     session.wait_for("body", Duration::from_secs(30));
     std::thread::sleep(SETTLE);
-    let pss = app_pss_mib(&desktop);
+    let reading = app_memory(&desktop);
     session.delete();
-    pss
+    reading
 }
 
-fn app_pss_mib(desktop: &Desktop) -> f64 {
+/// The memory of an app's processes (the app and every process below it: WebKit's web and
+/// network processes), summed, and each process's PSS/RSS for the log.
+struct Reading {
+    pss_mib: f64,
+    rss_mib: f64,
+    parts: String,
+}
+
+fn app_memory(desktop: &Desktop) -> Reading {
     let roots = desktop.app_processes();
     let app_root =
         roots.first().unwrap_or_else(|| panic!("the app's process is not below tauri-driver: {}", desktop.log_tail()));
-    tree_pss_kib(app_root.pid).0 as f64 / 1024.0
+    let processes = tree_memory(app_root.pid);
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    Reading {
+        pss_mib: mib(processes.iter().map(|process| process.pss_kib).sum()),
+        rss_mib: mib(processes.iter().map(|process| process.rss_kib).sum()),
+        parts: processes
+            .iter()
+            .map(|process| {
+                format!("{} PSS {:.0} / RSS {:.0} MiB", process.name, mib(process.pss_kib), mib(process.rss_kib))
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+/// The machine's load average over the last minute (for the record: the machine is shared).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 struct Unlocked {
-    /// PSS in MiB of the app's processes on the unlock screen.
-    locked_mib: f64,
+    /// The app's processes on the unlock screen.
+    locked: Reading,
     /// From the click to the first case row.
     unlock_ms: f64,
-    /// PSS in MiB 2 s after that.
-    list_mib: f64,
+    /// 2 s after that.
+    list: Reading,
     /// From the click on the dashboard to its painting.
     dashboard_ms: f64,
-    /// PSS in MiB 2 s after that.
-    dashboard_mib: f64,
+    /// 2 s after that.
+    dashboard: Reading,
+    /// 2 s after scrolling the dashboard to its end (every chart drawn).
+    scrolled: Reading,
+    /// From a second click on the dashboard (after going back to the case list) to its painting.
+    dashboard_again_ms: f64,
 }
 
 /// Unlocks a fresh copy of `workspace` in the app through the interface, then opens the
@@ -317,7 +394,7 @@ fn unlock_with_cases(app: &App, workspace: &Path) -> Unlocked {
     session.set_script_timeout(Duration::from_secs(180));
     let passphrase = session.wait_for("#unlock-passphrase", Duration::from_secs(30));
     std::thread::sleep(SETTLE);
-    let locked = app_pss_mib(&desktop);
+    let locked = app_memory(&desktop);
     passphrase.send_keys(PASSPHRASE);
     let elapsed = session.execute_async(
         r"const done = arguments[arguments.length - 1];
@@ -333,7 +410,42 @@ fn unlock_with_cases(app: &App, workspace: &Path) -> Unlocked {
     );
     let Some(unlock_ms) = elapsed.as_f64() else { panic!("the unlock did not show the case list: {elapsed}") };
     std::thread::sleep(SETTLE);
-    let list_mib = app_pss_mib(&desktop);
+    let list = app_memory(&desktop);
+    let dashboard_ms = open_dashboard(&session);
+    let totals = session.execute("return document.querySelector('#tile-total .figure-link').dataset.count", json!([]));
+    assert_eq!(
+        totals.as_str().and_then(|n| n.parse::<usize>().ok()),
+        Some(workspace_cases(workspace)),
+        "every case counted"
+    );
+    std::thread::sleep(SETTLE);
+    let dashboard = app_memory(&desktop);
+    // Then scrolled through to its end, so that every chart has been drawn.
+    session.execute_async(
+        r"const done = arguments[arguments.length - 1];
+          const main = document.getElementById('main');
+          (function step() {
+              const before = main.scrollTop;
+              main.scrollTop += main.clientHeight / 2;
+              if (main.scrollTop === before) return done(true);
+              setTimeout(step, 100);
+          })();",
+        json!([]),
+    );
+    std::thread::sleep(SETTLE);
+    let scrolled = app_memory(&desktop);
+    // Back to the case list, then the dashboard again: the figures' rows are in memory now.
+    session.execute("document.querySelector('#nav-cases').click()", json!([]));
+    session.wait_for(".case-row", Duration::from_secs(60));
+    let dashboard_again_ms = open_dashboard(&session);
+    session.delete();
+    drop(desktop);
+    Unlocked { locked, unlock_ms, list, dashboard_ms, dashboard, scrolled, dashboard_again_ms }
+}
+
+/// Clicks #nav-dashboard and returns the ms until the dashboard says it is painted
+/// (`#dashboard[data-state="ready"]`, set in the frame after every figure, table and chart).
+fn open_dashboard(session: &harbour_tests::webdriver::Session) -> f64 {
     let painted = session.execute_async(
         r#"const done = arguments[arguments.length - 1];
           const started = performance.now();
@@ -346,18 +458,7 @@ fn unlock_with_cases(app: &App, workspace: &Path) -> Unlocked {
           })();"#,
         json!([]),
     );
-    let Some(dashboard_ms) = painted.as_f64() else { panic!("the dashboard was not painted: {painted}") };
-    let totals = session.execute("return document.querySelector('#tile-total .figure-link').dataset.count", json!([]));
-    assert_eq!(
-        totals.as_str().and_then(|n| n.parse::<usize>().ok()),
-        Some(workspace_cases(workspace)),
-        "every case counted"
-    );
-    std::thread::sleep(SETTLE);
-    let dashboard_mib = app_pss_mib(&desktop);
-    session.delete();
-    drop(desktop);
-    Unlocked { locked_mib: locked, unlock_ms, list_mib, dashboard_ms, dashboard_mib }
+    painted.as_f64().unwrap_or_else(|| panic!("the dashboard was not painted: {painted}"))
 }
 
 /// How many cases the cached workspace holds (from its directory's name).

@@ -148,6 +148,32 @@ pub fn pss_kib(pid: u32) -> Option<u64> {
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
+/// One process's memory in KiB from /proc/<pid>/smaps_rollup: its proportional set size (PSS)
+/// and resident set size (RSS, which counts every shared page in full).
+#[derive(Clone, Debug)]
+pub struct ProcessMemory {
+    pub name: String,
+    pub pss_kib: u64,
+    pub rss_kib: u64,
+}
+
+/// The memory of `root` and each of its descendants that could be read, `root` first.
+pub fn tree_memory(root: u32) -> Vec<ProcessMemory> {
+    process_tree(root)
+        .into_iter()
+        .filter_map(|process| {
+            let rollup = std::fs::read_to_string(format!("/proc/{}/smaps_rollup", process.pid)).ok()?;
+            let field = |name: &str| {
+                rollup
+                    .lines()
+                    .find_map(|line| line.strip_prefix(name))
+                    .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            };
+            Some(ProcessMemory { name: process.name.clone(), pss_kib: field("Pss:")?, rss_kib: field("Rss:")? })
+        })
+        .collect()
+}
+
 /// The summed PSS (KiB) of `root` and all its descendants, and which processes were counted.
 pub fn tree_pss_kib(root: u32) -> (u64, Vec<(String, u64)>) {
     let counted: Vec<(String, u64)> = process_tree(root)

@@ -13,6 +13,7 @@ const KINDS = [
   "not_discardable",
   "already_referred",
   "figures_changed",
+  "figures_gone",
   "directory_not_editable",
   "too_large",
   "file_exists",

@@ -146,6 +146,7 @@ const ERROR_KEYS = {
   not_discardable: "error.not_discardable",
   already_referred: "error.already_referred",
   figures_changed: "error.figures_changed",
+  figures_gone: "error.figures_gone",
   directory_not_editable: "error.directory_not_editable",
   workspace_exists: "error.workspace_exists",
   no_workspace: "error.no_workspace",

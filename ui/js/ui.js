@@ -432,6 +432,22 @@ export function showError(box, error) {
   box.hidden = false;
 }
 
+/**
+ * Says in `box` (a `role="status"` element) why a screen was opened again, from the error
+ * `kind` that sent it there (`figures_changed`: the number's cases changed; `figures_gone`:
+ * the figures were no longer kept); hides it when `kind` is empty.
+ */
+export function showNotice(box, kind) {
+  if (!kind) {
+    box.hidden = true;
+    box.replaceChildren();
+    return;
+  }
+  replace(box, h("p", {}, errorText({ kind }).sentence));
+  box.dataset.kind = kind;
+  box.hidden = false;
+}
+
 /** Marks the control named by an `invalid` error, if it is on screen, and focuses it. */
 export function markInvalid(error, controls) {
   for (const control of Object.values(controls)) control.removeAttribute("aria-invalid");

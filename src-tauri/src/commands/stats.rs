@@ -39,14 +39,13 @@ impl Desk {
     }
 }
 
-/// The figures kept in `slot` if they were computed on the workspace open now.
+/// The figures kept in `slot` if they were computed on the workspace open now; else
+/// `figures_gone` (Harbour was locked since they were shown, or they were never computed in
+/// this session): the interface works them out again and asks for the number again.
 fn kept<'a, T>(slot: &'a Option<(Weak<Mutex<Workspace>>, T)>, shared: &Arc<Mutex<Workspace>>) -> CommandResult<&'a T> {
     match slot {
         Some((workspace, kept)) if Weak::ptr_eq(workspace, &Arc::downgrade(shared)) => Ok(kept),
-        _ => Err(CommandError::invalid(
-            "figure",
-            "these figures are no longer on screen; open them again and choose the number",
-        )),
+        _ => Err(CommandError::figures_gone()),
     }
 }
 
@@ -142,14 +141,34 @@ pub fn dashboard(
 }
 
 /// The cases behind one number of the dashboard on screen (`by_sex.female`, `inactive` …):
-/// exactly those it counted.
+/// exactly those it counted. `count` is the number the screen shows: when the figures kept
+/// here are not the ones on screen (a later computation replaced them) and give another
+/// number, the answer is `figures_changed`, never a list whose count is not the number.
 #[tauri::command(async)]
-pub fn figure_cases(session: State<'_, Session>, desk: State<'_, Desk>, key: String) -> CommandResult<FigureCases> {
-    let shared = session.shared()?;
+pub fn figure_cases(
+    session: State<'_, Session>,
+    desk: State<'_, Desk>,
+    key: String,
+    count: Option<usize>,
+) -> CommandResult<FigureCases> {
+    cases_of_figure(&desk, &session.shared()?, key, count)
+}
+
+fn cases_of_figure(
+    desk: &Desk,
+    shared: &Arc<Mutex<Workspace>>,
+    key: String,
+    count: Option<usize>,
+) -> CommandResult<FigureCases> {
     let shown = lock(&desk.shown);
-    let stats = kept(&shown, &shared)?;
+    let stats = kept(&shown, shared)?;
     let total = stats.figures.count(&key).unwrap_or(0);
-    let mut rows = lock(&shared).drill_down(stats, &key)?;
+    if let Some(on_screen) = count
+        && on_screen != total
+    {
+        return Err(harbour_core::Error::FiguresChanged { key, shown: on_screen, now: total }.into());
+    }
+    let mut rows = lock(shared).drill_down(stats, &key)?;
     rows.truncate(MAX_FIGURE_ROWS);
     Ok(FigureCases { key, total, rows })
 }
@@ -187,4 +206,73 @@ pub fn annual_cell_cases(
     let total = rows.len();
     rows.truncate(MAX_FIGURE_ROWS);
     Ok(FigureCases { key: format!("{table}.{row}.{column}"), total, rows })
+}
+
+#[cfg(test)]
+mod tests {
+    use harbour_core::CreateOptions;
+    use harbour_core::crypto::KdfParams;
+    use harbour_core::model::{CaseFields, FieldValue, Sex};
+
+    use super::*;
+
+    fn workspace(dir: &std::path::Path) -> Arc<Mutex<Workspace>> {
+        let options = CreateOptions { kdf: KdfParams::INSECURE_FAST_FOR_TESTS, ..CreateOptions::default() };
+        Arc::new(Mutex::new(Workspace::create(dir, "correct horse battery staple", &options).unwrap()))
+    }
+
+    fn show(desk: &Desk, shared: &Arc<Mutex<Workspace>>) -> usize {
+        let stats = lock(shared).statistics(&StatsQuery::new(values::today())).unwrap();
+        let women = stats.figures.count("by_sex.female").unwrap_or(0);
+        *lock(&desk.shown) = Some((Arc::downgrade(shared), stats));
+        women
+    }
+
+    /// A number followed on figures that are not the ones kept is never listed under the
+    /// generic `invalid`: `figures_gone` when nothing is kept for this workspace (locked since),
+    /// `figures_changed` when the number on screen is not the kept one or the cases changed.
+    #[test]
+    fn a_number_on_figures_no_longer_kept_or_changed_has_its_own_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let shared = workspace(&dir.path().join("a"));
+        let desk = Desk::default();
+        let woman = |name: &str| {
+            let mut fields = CaseFields::named(name).unwrap();
+            fields.sex = Some(Sex::Female);
+            lock(&shared).create_case(fields).unwrap().id
+        };
+        let first = woman("Figure person one");
+        woman("Figure person two");
+
+        let gone = cases_of_figure(&desk, &shared, "by_sex.female".into(), Some(2)).err().expect("refused");
+        assert_eq!(gone.kind, "figures_gone", "nothing shown yet: {gone:?}");
+
+        assert_eq!(show(&desk, &shared), 2);
+        let listed = cases_of_figure(&desk, &shared, "by_sex.female".into(), Some(2)).unwrap();
+        assert_eq!((listed.total, listed.rows.len()), (2, 2));
+        // The screen shows another number than the figures kept (a later computation replaced them).
+        let other = cases_of_figure(&desk, &shared, "by_sex.female".into(), Some(3)).err().expect("refused");
+        assert_eq!((other.kind, other.field.as_deref()), ("figures_changed", None), "{other:?}");
+
+        // The cases change and the figures are read again behind the screen's back: the kept
+        // figures (2 women) can no longer be listed, in their own kind.
+        lock(&shared).update_case(first, vec![FieldValue::Sex(Some(Sex::Male))], None).unwrap();
+        let stale = lock(&desk.shown).as_ref().map(|(_, stats)| stats.clone()).unwrap();
+        lock(&shared).statistics(&StatsQuery::new(values::today())).unwrap();
+        *lock(&desk.shown) = Some((Arc::downgrade(&shared), stale));
+        let changed = cases_of_figure(&desk, &shared, "by_sex.female".into(), Some(2)).err().expect("refused");
+        assert_eq!(changed.kind, "figures_changed", "{changed:?}");
+        assert_eq!(show(&desk, &shared), 1);
+        assert_eq!(cases_of_figure(&desk, &shared, "by_sex.female".into(), Some(1)).unwrap().rows.len(), 1);
+
+        // Figures of another workspace (or of one locked and opened again) are gone.
+        let again = workspace(&dir.path().join("b"));
+        let elsewhere = cases_of_figure(&desk, &again, "by_sex.female".into(), Some(1)).err().expect("refused");
+        assert_eq!(elsewhere.kind, "figures_gone");
+        desk.forget();
+        assert_eq!(
+            cases_of_figure(&desk, &shared, "by_sex.female".into(), None).err().expect("refused").kind,
+            "figures_gone"
+        );
+    }
 }

@@ -8,7 +8,7 @@ import { app } from "../app.js";
 import { h, replace } from "../dom.js";
 import { day, number, t } from "../i18n.js";
 import { codeLabel, loadLists } from "../codes.js";
-import { errorBox, field, pageHeader, showError } from "../ui.js";
+import { errorBox, field, pageHeader, showError, showNotice } from "../ui.js";
 
 let chosen = null;
 
@@ -73,6 +73,8 @@ export async function render(root, route, current) {
   year.value = String(chosen.year);
   const span = h("p", { id: "annual-span", class: "muted" });
   const error = errorBox("annual-error");
+  // Why the tables were opened again instead of a cell's cases (`route.notice`, an error kind).
+  const notice = h("div", { id: "annual-notice", class: "notice", role: "status", hidden: true });
   const tables = h("div", { id: "annual-tables", dataset: { state: "loading" } });
   const back = h("button", { id: "annual-back", type: "button", onclick: () => app.navigate({ screen: "dashboard" }) }, t("ui.annual.back"));
   const print = h("button", { id: "annual-print", type: "button", onclick: () => window.print() }, t("ui.dashboard.print"));
@@ -81,6 +83,7 @@ export async function render(root, route, current) {
     h("div", { class: "filters dash-filters" }, field(t("ui.annual.period"), period), field(t("ui.annual.year"), year)),
     span,
     h("p", { class: "notice" }, t("ui.annual.true_counts")),
+    notice,
     error,
     tables,
   );
@@ -93,6 +96,7 @@ export async function render(root, route, current) {
       const [report] = await Promise.all([call("annual_figures", { period: chosen.period, year: chosen.year }), lists]);
       if (ticket !== asked || !current()) return;
       showError(error, null);
+      showNotice(notice, ticket === 1 ? route.notice : null);
       span.textContent = t("ui.annual.span", { from: day(report.from), to: day(report.to) });
       replace(tables, report.tables.map(tableOf));
       tables.dataset.state = "ready";

@@ -9,13 +9,19 @@ import { h, replace } from "../dom.js";
 import { day, language, number, t } from "../i18n.js";
 import { codeLabel, loadLists } from "../codes.js";
 import { barChart, loadChartLibrary } from "../charts.js";
-import { dateInput, errorBox, field, pageHeader, showError } from "../ui.js";
+import { dateInput, errorBox, field, pageHeader, showError, showNotice } from "../ui.js";
 
 /** The filters, kept while Harbour is unlocked so the dashboard comes back as it was. */
 let filters = { period: "all", from: "", to: "", team: "" };
 /** Teams seen in the figures so far (the team filter keeps offering them once one is chosen). */
 let knownTeams = new Set();
 let charts = [];
+/** Draws the charts not drawn yet when their section comes near the screen (see `drawWhenSeen`). */
+let watcher = null;
+/** Draws every chart not drawn yet (before printing). */
+let drawRest = () => {};
+// Printing from the keyboard or the window's menu draws them too.
+window.addEventListener("beforeprint", () => drawRest());
 
 export function forget() {
   filters = { period: "all", from: "", to: "", team: "" };
@@ -24,8 +30,45 @@ export function forget() {
 }
 
 function destroyCharts() {
+  if (watcher) watcher.disconnect();
+  watcher = null;
+  drawRest = () => {};
   for (const chart of charts) chart.destroy();
   charts = [];
+}
+
+/**
+ * Draws each section's chart when the section comes near the screen, those on screen at once.
+ * A chart's canvas is a bitmap of its own size in the web process, kept while the dashboard is
+ * shown: a chart nobody scrolled to costs nothing, and the figures on screen paint sooner. Each
+ * section drawn says so (`data-chart="drawn"`); printing draws the rest first.
+ */
+function drawWhenSeen(sections) {
+  const pending = new Set(sections);
+  const draw = (section) => {
+    if (!pending.delete(section)) return;
+    section.chart();
+    section.dataset.chart = "drawn";
+  };
+  const near = window.innerHeight + 200;
+  for (const section of sections) {
+    const box = section.getBoundingClientRect();
+    if (box.top < near && box.bottom > -200) draw(section);
+  }
+  watcher = new IntersectionObserver(
+    (entries) => {
+      for (const entry of entries) {
+        if (!entry.isIntersecting) continue;
+        watcher.unobserve(entry.target);
+        draw(entry.target);
+      }
+    },
+    { rootMargin: "200px 0px" },
+  );
+  for (const section of pending) watcher.observe(section);
+  drawRest = () => {
+    for (const section of [...pending]) draw(section);
+  };
 }
 
 /** The groups shown, in order: [group, title key, column key, chart orientation]. */
@@ -184,14 +227,15 @@ function figureLink(key, count) {
       class: "figure-link",
       dataset: { key, count },
       "aria-label": t("ui.dashboard.open_cases", { n: number(count), figure: figureTitle(key) }),
-      onclick: () => openFigure(key),
+      onclick: () => openFigure(key, count),
     },
     number(count),
   );
 }
 
-function openFigure(key) {
-  app.navigate({ screen: "figure", key });
+/** Opens the cases behind `key`; `count` is the number on screen, which the list must equal. */
+function openFigure(key, count) {
+  app.navigate({ screen: "figure", key, count });
 }
 
 export async function render(root, route, current) {
@@ -220,12 +264,26 @@ export async function render(root, route, current) {
   );
   const team = h("select", { id: "dash-team" });
   const error = errorBox("dashboard-error");
+  // Why the dashboard was opened again instead of a number's cases (`route.notice`: an error
+  // kind, figures_changed or figures_gone), said once the figures as they are now are painted.
+  const notice = h("div", { id: "dashboard-notice", class: "notice", role: "status", hidden: true });
   const scope = h("p", { id: "dash-scope", class: "muted" });
   const summary = h("section", { id: "dash-summary", class: "dash-summary", "aria-labelledby": "dash-summary-title" });
   const groups = h("div", { id: "dash-groups" });
   const container = h("div", { id: "dashboard", dataset: { state: "loading" } }, summary, groups);
 
-  const print = h("button", { id: "dashboard-print", type: "button", onclick: () => window.print() }, t("ui.dashboard.print"));
+  const print = h(
+    "button",
+    {
+      id: "dashboard-print",
+      type: "button",
+      onclick: () => {
+        drawRest();
+        window.print();
+      },
+    },
+    t("ui.dashboard.print"),
+  );
   const annual = h(
     "button",
     { id: "open-annual", type: "button", onclick: () => app.navigate({ screen: "annual" }) },
@@ -242,6 +300,7 @@ export async function render(root, route, current) {
     ),
     custom,
     scope,
+    notice,
     error,
     container,
   );
@@ -269,6 +328,7 @@ export async function render(root, route, current) {
       const [result, Chart] = await Promise.all([call("dashboard", { query }), library, lists]);
       if (ticket !== asked || !current()) return;
       showError(error, null);
+      showNotice(notice, ticket === 1 ? route.notice : null);
       for (const name of Object.keys(result.figures.by_team || {})) knownTeams.add(name);
       fillTeams();
       show(result, Chart);
@@ -362,13 +422,13 @@ export async function render(root, route, current) {
               counts,
               horizontal: orientation === "horizontal",
               label: t(COUNTS[group] || "ui.dashboard.col_cases"),
-              onPick: (index) => openFigure(`${group}.${values[index]}`),
+              onPick: (index) => openFigure(`${group}.${values[index]}`, counts[index]),
             }),
           );
       }
     }
     replace(groups, sections);
-    for (const section of sections) if (section.chart) section.chart();
+    drawWhenSeen(sections.filter((section) => section.chart));
   }
 
   period.addEventListener("change", () => {

@@ -9,6 +9,9 @@ import { codeLabel, loadLists } from "../codes.js";
 import { errorBox, pageHeader, showError } from "../ui.js";
 import { countsEntries, figureTitle } from "./dashboard.js";
 
+/** Errors that send the person back to the figures, worked out again, instead of an error here. */
+const REFRESH = ["figures_changed", "figures_gone"];
+
 export async function render(root, route, current) {
   const lists = loadLists().catch(() => null);
   const back = h(
@@ -27,10 +30,16 @@ export async function render(root, route, current) {
   try {
     result = route.from === "annual"
       ? await call("annual_cell_cases", { table: route.table, row: route.row, column: route.column })
-      : await call("figure_cases", { key: route.key });
+      : await call("figure_cases", { key: route.key, count: route.count ?? null });
     await lists;
   } catch (failure) {
     if (!current()) return;
+    if (failure && REFRESH.includes(failure.kind)) {
+      // The figures this number was chosen on changed or are gone: they are worked out again
+      // and the screen they came from says why, so that the number can be chosen again.
+      app.navigate({ screen: route.from === "annual" ? "annual" : "dashboard", notice: failure.kind });
+      return;
+    }
     showError(error, failure);
     return;
   }
