@@ -4,6 +4,7 @@
 
 pub mod commands;
 pub mod error;
+pub mod memory;
 pub mod state;
 pub mod wipe_report;
 

@@ -121,7 +121,14 @@ pub fn dashboard(
         return Err(CommandError::invalid("to", "the end of the period is before its start; choose a later end"));
     }
     let shared = session.shared()?;
-    let stats = lock(&shared).statistics(&stats_query)?;
+    let stats = {
+        let mut workspace = lock(&shared);
+        let stats = workspace.statistics(&stats_query)?;
+        // The scan's pages are not needed while the dashboard is on screen.
+        workspace.release_page_cache()?;
+        stats
+    };
+    crate::memory::give_back_freed();
     let figures = &stats.figures;
     let dashboard = Dashboard {
         figures: figures.to_json(),
