@@ -1156,6 +1156,10 @@ impl Harbour {
 #[path = "desktop_result.rs"]
 mod result_reaches_the_case;
 
+/// Item 7, the smaller points: tests/it/desktop_smaller.rs.
+#[path = "desktop_smaller.rs"]
+mod smaller_points;
+
 /// A fresh app with a workspace, in `language` at `width`×`height`; ends on the settings screen
 /// (or the case list in English).
 fn frontline_app(language: &str, width: u32, height: u32) -> Harbour {

@@ -252,14 +252,17 @@ impl Session {
         self.wait_for(selector, Duration::from_secs(10))
     }
 
-    /// Clicks the element matching `selector`, waiting up to 10 s for it; finds it again when
-    /// the page replaced it between the finding and the click (a stale element).
+    /// Clicks the element matching `selector`, waiting up to 10 s for it to be there and
+    /// clickable; finds it again when the page replaced it between the finding and the click (a
+    /// stale element), and tries again while it is hidden (the sync bar hides "Sync now" while a
+    /// sync runs, and a change starts one): a person waits for the button too.
     pub fn click(&self, selector: &str) {
         self.wait_until(&format!("a clickable `{selector}`"), Duration::from_secs(10), || {
             let element = self.try_find(selector)?;
             match element.try_click() {
                 Ok(()) => Some(()),
                 Err(error) if error.code() == Some("stale element reference") => None,
+                Err(error) if error.code() == Some("element not interactable") => None,
                 Err(error) => panic!("WebDriver: clicking `{selector}` failed: {error}"),
             }
         });
