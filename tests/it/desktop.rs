@@ -559,14 +559,7 @@ fn a_case_that_left_the_laptop_is_refused_in_spanish_and_closed_in_error() {
 /// once more and can be cancelled; the same service is not offered again while its referral is
 /// open, and the core refuses it in the interface's language; once declined it is offered again.
 fn referrals_say_what_happened(language: &str, width: u32, height: u32) {
-    let app = Harbour::start();
-    app.wait_screen("first-run");
-    app.create_workspace();
-    if language != "en" {
-        app.set_language(language);
-    }
-    let size = app.session.set_window_size(width, height);
-    assert_eq!([size[2], size[3]], [width, height], "the window's size");
+    let app = frontline_app(language, width, height);
     app.create_case("Orlaith Venmarrow");
     let service = app.refer_to_first_service();
     assert_eq!(app.text(".referral .badge.status"), translation("ui.referrals.status_recorded", language));
@@ -661,14 +654,7 @@ fn a_date_is_picked_from_a_calendar_in_spanish() {
 /// its Spanish and French; the referral form then shows the service in the worker's language, and
 /// a text still to be filled in reads as such in that language, never in English.
 fn the_service_directory_is_edited_and_translated(language: &str, width: u32, height: u32) {
-    let app = Harbour::start();
-    app.wait_screen("first-run");
-    app.create_workspace();
-    if language != "en" {
-        app.set_language(language);
-    }
-    let size = app.session.set_window_size(width, height);
-    assert_eq!([size[2], size[3]], [width, height], "the window's size");
+    let app = frontline_app(language, width, height);
     app.click("#settings-button");
     app.wait_screen("settings");
     app.session.wait_for("#directory-panel .directory-edit", Duration::from_secs(10));
@@ -1163,7 +1149,11 @@ mod smaller_points;
 /// A fresh app with a workspace, in `language` at `width`×`height`; ends on the settings screen
 /// (or the case list in English).
 fn frontline_app(language: &str, width: u32, height: u32) -> Harbour {
-    let app = Harbour::start();
+    with_workspace_in(Harbour::start(), language, width, height)
+}
+
+/// `app`, just started, with a new workspace, in `language` at `width`×`height`.
+fn with_workspace_in(app: Harbour, language: &str, width: u32, height: u32) -> Harbour {
     app.wait_screen("first-run");
     app.create_workspace();
     if language != "en" {

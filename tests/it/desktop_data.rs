@@ -52,14 +52,7 @@ fn open_case(app: &Harbour, code: &str) {
 /// chosen, with what the consent covers and nothing it leaves out; a file is never replaced.
 fn a_referral_letter_is_saved_as_pdf(language: &str, width: u32, height: u32) {
     let home = tempfile::tempdir().unwrap();
-    let app = start_with_home(home.path());
-    app.wait_screen("first-run");
-    app.create_workspace();
-    if language != "en" {
-        app.set_language(language);
-    }
-    let size = app.session.set_window_size(width, height);
-    assert_eq!([size[2], size[3]], [width, height], "the window's size");
+    let app = with_workspace_in(start_with_home(home.path()), language, width, height);
     let (phone, place, note) = ("+17584529911", "Vieux-Fort Quarry Road", "Mentioned an uncle in Soufrière");
     let code = case_with(&app, "Thessaly Marrowind", &[("sex", "female"), ("phone", phone), ("location", place)]);
     let id = app.invoke("get_case", json!({"id": code}))["case"]["id"].as_str().unwrap().to_owned();
@@ -247,14 +240,7 @@ fn type_in(app: &Harbour, selector: &str, text: &str) {
 /// imports nothing until the file is right, then imports every row after one confirmation.
 fn data_leaves_encrypted_and_past_cases_come_in_checked(language: &str, width: u32, height: u32) {
     const EXPORT_PASSPHRASE: &str = "tidewater lantern orchard";
-    let app = Harbour::start();
-    app.wait_screen("first-run");
-    app.create_workspace();
-    if language != "en" {
-        app.set_language(language);
-    }
-    let size = app.session.set_window_size(width, height);
-    assert_eq!([size[2], size[3]], [width, height], "the window's size");
+    let app = frontline_app(language, width, height);
     let (name, place) = ("Oriel Fenwhistle", "Marigot Hollow Lane");
     let first = case_with(&app, name, &[("sex", "female"), ("location", place)]);
     let second = case_with(&app, "Bastien Crowmarsh", &[]);

@@ -14,7 +14,7 @@ use harbour_tests::plaintext_found;
 use harbour_tests::webdriver::{keys, truthy};
 use serde_json::{Value, json};
 
-use super::{Harbour, PASSPHRASE, translation};
+use super::{Harbour, PASSPHRASE, frontline_app, translation};
 
 /// Records in the page every click and every key that is not typing into a text field (there,
 /// only Enter, Tab and the arrows up and down count), with the question on screen when it
@@ -67,14 +67,7 @@ enum By {
 
 fn the_result_reaches_the_case(language: &str, width: u32, height: u32, by: By) {
     let lang = Lang::parse(language).expect("en, es or fr");
-    let app = Harbour::start();
-    app.wait_screen("first-run");
-    app.create_workspace();
-    if language != "en" {
-        app.set_language(language);
-    }
-    let size = app.session.set_window_size(width, height);
-    assert_eq!([size[2], size[3]], [width, height], "the window's size");
+    let app = frontline_app(language, width, height);
     let name = "Ilsabet Quorrigan Varrow";
     let code = app.create_case(name);
     // What the case says already, which the screening's result must keep.

@@ -103,6 +103,38 @@ let regionNames = null;
 let regionLang = null;
 
 /** A country's name from its ISO 3166-1 code, in the interface language. */
+/** The label key of each case field, as the case page names it. */
+const FIELD_LABELS = {
+  name: "ui.field.name",
+  aliases: "ui.field.aliases",
+  sex: "ui.field.sex",
+  birth_date: "ui.field.birth_date",
+  estimated_age: "ui.field.estimated_age",
+  nationalities: "ui.field.nationalities",
+  languages: "ui.field.languages",
+  phone: "ui.field.phone",
+  location: "ui.field.location",
+  status: "ui.field.status",
+  risk_level: "ui.field.risk_level",
+  exploitation_types: "ui.field.exploitation_types",
+  means_of_control: "ui.field.means_of_control",
+  assigned_team: "ui.field.assigned_team",
+  assigned_worker: "ui.field.assigned_worker",
+  identification_status: "ui.field.identification_status",
+  identification_date: "ui.field.identification_date",
+  identified_by: "ui.field.identified_by",
+  country_of_exploitation: "ui.field.country_of_exploitation",
+  recruiter_relation: "ui.field.recruiter_relation",
+  recruitment_methods: "ui.field.recruitment_methods",
+  labour_sectors: "ui.field.labour_sectors",
+  intake_date: "ui.field.intake_date",
+};
+
+/** A case field by its label in the interface's language (its name only for a field without one). */
+export function fieldLabel(name) {
+  return FIELD_LABELS[name] ? t(FIELD_LABELS[name]) : name;
+}
+
 export function country(code, fallback) {
   try {
     if (regionLang !== lang) {

@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use harbour_core::anon::{CtdcRelease, DEFAULT_K};
+use harbour_core::anon::{CtdcExport, DEFAULT_K};
 use harbour_core::export::{ExportFilters, ExportFormat, ExportQuery, Protection, Sheet};
 use serde::{Deserialize, Serialize};
 use tauri::State;
@@ -66,18 +66,12 @@ pub struct CtdcInput {
     pub k: Option<u64>,
 }
 
+/// What was written: core's summary of the data set, beside the file's path.
 #[derive(Serialize)]
 pub struct CtdcExported {
     pub path: PathBuf,
-    /// `records`, or why the aggregate tables were written instead.
-    pub release: CtdcRelease,
-    pub k: u64,
-    pub people: usize,
-    pub rows: usize,
-    pub generalised_values: usize,
-    pub suppressed_values: usize,
-    pub changed_records: usize,
-    pub withheld_records: usize,
+    #[serde(flatten)]
+    pub export: CtdcExport,
 }
 
 #[derive(Deserialize)]
@@ -130,17 +124,7 @@ pub fn export_ctdc(session: State<'_, Session>, input: CtdcInput) -> CommandResu
     let path = new_file(&input.path)?;
     let k = input.k.unwrap_or(DEFAULT_K);
     let export = session.with(|workspace| workspace.export_ctdc(&path, k))?;
-    Ok(CtdcExported {
-        path,
-        release: export.release,
-        k: export.k,
-        people: export.people,
-        rows: export.rows,
-        generalised_values: export.generalised_values,
-        suppressed_values: export.suppressed_values,
-        changed_records: export.changed_records,
-        withheld_records: export.withheld_records,
-    })
+    Ok(CtdcExported { path, export })
 }
 
 #[tauri::command(async)]

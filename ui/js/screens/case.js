@@ -4,7 +4,7 @@
 import { call } from "../api.js";
 import { app } from "../app.js";
 import { h, replace, uid } from "../dom.js";
-import { country, dateTime, day, languageName, t, tx } from "../i18n.js";
+import { country, dateTime, day, fieldLabel, languageName, t, tx } from "../i18n.js";
 import { choices, codeLabel, loadLists } from "../codes.js";
 import { loadDirectory, serviceName } from "../directory.js";
 import * as drafts from "../drafts.js";
@@ -18,24 +18,6 @@ export function forget() {
   shown = null;
 }
 
-const FIELD_KEYS = {
-  name: "ui.field.name",
-  aliases: "ui.field.aliases",
-  sex: "ui.field.sex",
-  birth_date: "ui.field.birth_date",
-  estimated_age: "ui.field.estimated_age",
-  nationalities: "ui.field.nationalities",
-  languages: "ui.field.languages",
-  phone: "ui.field.phone",
-  location: "ui.field.location",
-  status: "ui.field.status",
-  risk_level: "ui.field.risk_level",
-  exploitation_types: "ui.field.exploitation_types",
-  means_of_control: "ui.field.means_of_control",
-  assigned_team: "ui.field.assigned_team",
-  assigned_worker: "ui.field.assigned_worker",
-};
-
 const NEXT_STATUS = { sent: ["accepted", "declined"], accepted: ["completed"], declined: [], completed: [] };
 
 const STATUS_ACTION_KEYS = {
@@ -43,10 +25,6 @@ const STATUS_ACTION_KEYS = {
   declined: "ui.referrals.mark_declined",
   completed: "ui.referrals.mark_completed",
 };
-
-export function fieldLabel(name) {
-  return FIELD_KEYS[name] ? t(FIELD_KEYS[name]) : name;
-}
 
 /** A field's value as words. */
 export function valueText(name, value) {

@@ -6,35 +6,8 @@
 import { call } from "../api.js";
 import { choices, loadLists } from "../codes.js";
 import { h, replace } from "../dom.js";
-import { number, plural, t } from "../i18n.js";
+import { fieldLabel, number, plural, t } from "../i18n.js";
 import { busy, errorBox, faultText, field, markInvalid, pageHeader, parseDay, passphraseInput, showError, showToggle } from "../ui.js";
-
-/** The label of each case field, as the case page names it. */
-const FIELD_LABELS = {
-  name: "ui.field.name",
-  aliases: "ui.field.aliases",
-  sex: "ui.field.sex",
-  birth_date: "ui.field.birth_date",
-  estimated_age: "ui.field.estimated_age",
-  nationalities: "ui.field.nationalities",
-  languages: "ui.field.languages",
-  phone: "ui.field.phone",
-  location: "ui.field.location",
-  status: "ui.field.status",
-  risk_level: "ui.field.risk_level",
-  exploitation_types: "ui.field.exploitation_types",
-  means_of_control: "ui.field.means_of_control",
-  assigned_team: "ui.field.assigned_team",
-  assigned_worker: "ui.field.assigned_worker",
-  identification_status: "ui.field.identification_status",
-  identification_date: "ui.field.identification_date",
-  identified_by: "ui.field.identified_by",
-  country_of_exploitation: "ui.field.country_of_exploitation",
-  recruiter_relation: "ui.field.recruiter_relation",
-  recruitment_methods: "ui.field.recruitment_methods",
-  labour_sectors: "ui.field.labour_sectors",
-  intake_date: "ui.field.intake_date",
-};
 
 const IDENTIFICATION = {
   possible: "code.identification_status.possible",
@@ -56,10 +29,6 @@ const CTDC_REFUSALS = {
   aggregates_too_many_withheld: "ui.data.ctdc_refused_withheld",
   aggregates_too_much_lost: "ui.data.ctdc_refused_lost",
 };
-
-function fieldLabel(name) {
-  return FIELD_LABELS[name] ? t(FIELD_LABELS[name]) : name;
-}
 
 export async function render(root) {
   await loadLists().catch(() => null);
