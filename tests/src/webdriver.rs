@@ -4,6 +4,7 @@
 //! Failures panic with the command and the driver's error, never with the text a test typed or
 //! read (case names are personal data, even synthetic ones stay out of test logs).
 
+use std::cell::RefCell;
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -241,7 +242,12 @@ impl Session {
     /// The first element matching the CSS `selector`, if any (no waiting).
     pub fn try_find(&self, selector: &str) -> Option<Element<'_>> {
         match self.command("POST", "/element", Some(json!({"using": "css selector", "value": selector}))) {
-            Ok(value) => Some(Element { session: self, id: element_id(&value), selector: selector.to_owned() }),
+            Ok(value) => Some(Element {
+                session: self,
+                id: RefCell::new(element_id(&value)),
+                selector: selector.to_owned(),
+                refind: true,
+            }),
             Err(error) if error.code() == Some("no such element") => None,
             Err(error) => panic!("WebDriver: finding `{selector}` failed: {error}"),
         }
@@ -273,7 +279,7 @@ impl Session {
     pub fn text(&self, selector: &str) -> String {
         self.wait_until(&format!("the text of `{selector}`"), Duration::from_secs(10), || {
             let element = self.try_find(selector)?;
-            match element.session.command("GET", &format!("/element/{}/text", element.id), None) {
+            match element.session.command("GET", &format!("/element/{}/text", element.id.borrow()), None) {
                 Ok(text) => Some(text.as_str().unwrap_or_default().to_owned()),
                 Err(error) if error.code() == Some("stale element reference") => None,
                 Err(error) => panic!("WebDriver: reading the text of `{selector}` failed: {error}"),
@@ -294,7 +300,12 @@ impl Session {
             .map(|found| {
                 found
                     .iter()
-                    .map(|value| Element { session: self, id: element_id(value), selector: selector.to_owned() })
+                    .map(|value| Element {
+                        session: self,
+                        id: RefCell::new(element_id(value)),
+                        selector: selector.to_owned(),
+                        refind: false,
+                    })
                     .collect()
             })
             .unwrap_or_default()
@@ -347,7 +358,12 @@ impl Session {
             "/execute/sync",
             Some(json!({"script": "return document.activeElement", "args": []})),
         );
-        Element { session: self, id: element_id(&value), selector: "the focused element".to_owned() }
+        Element {
+            session: self,
+            id: RefCell::new(element_id(&value)),
+            selector: "the focused element".to_owned(),
+            refind: false,
+        }
     }
 
     /// Runs an asynchronous script: it ends by calling `arguments[arguments.length - 1](result)`.
@@ -419,15 +435,40 @@ pub fn truthy(value: &Value) -> bool {
 #[derive(Debug)]
 pub struct Element<'s> {
     session: &'s Session,
-    id: String,
+    id: RefCell<String>,
     selector: String,
+    /// Found as the first match of `selector`, so a stale reference can be found again by it.
+    refind: bool,
 }
 
 impl Element<'_> {
     fn command(&self, what: &str, method: &str, path: &str, body: Option<Value>) -> Value {
-        self.session
-            .command(method, &format!("/element/{}{path}", self.id), body)
+        self.try_command(method, path, body)
             .unwrap_or_else(|error| panic!("WebDriver: {what} `{}` failed: {error}", self.selector))
+    }
+
+    fn try_command(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, Error> {
+        self.session.command(method, &format!("/element/{}{path}", self.id.borrow()), body)
+    }
+
+    /// Reads something of the element. The interface re-renders a screen's parts as data
+    /// arrives (a sync, a save), so an element found a moment ago may have been replaced: its
+    /// reference is then stale and the element is found again by its selector, as a person
+    /// would look again. `absent` is the answer when nothing matches any more.
+    fn read(&self, what: &str, path: &str, absent: Value) -> Value {
+        for _ in 0..5 {
+            match self.try_command("GET", path, None) {
+                Ok(value) => return value,
+                Err(error) if self.refind && error.code() == Some("stale element reference") => {
+                    match self.session.try_find(&self.selector) {
+                        Some(again) => *self.id.borrow_mut() = again.id.into_inner(),
+                        None => return absent,
+                    }
+                }
+                Err(error) => panic!("WebDriver: {what} `{}` failed: {error}", self.selector),
+            }
+        }
+        panic!("WebDriver: {what} `{}` failed: the element was replaced five times over", self.selector)
     }
 
     pub fn click(&self) {
@@ -435,7 +476,7 @@ impl Element<'_> {
     }
 
     pub fn try_click(&self) -> Result<(), Error> {
-        self.session.command("POST", &format!("/element/{}/click", self.id), Some(json!({}))).map(drop)
+        self.try_command("POST", "/click", Some(json!({}))).map(drop)
     }
 
     /// Types `text` (see [`keys`] for special keys).
@@ -447,22 +488,24 @@ impl Element<'_> {
         self.command("clearing", "POST", "/clear", Some(json!({})));
     }
 
-    /// The rendered text (what a person sees).
+    /// The rendered text (what a person sees); empty when the element has gone.
     pub fn text(&self) -> String {
-        self.command("reading the text of", "GET", "/text", None).as_str().unwrap_or_default().to_owned()
+        self.read("reading the text of", "/text", json!("")).as_str().unwrap_or_default().to_owned()
     }
 
+    /// An attribute's value; `None` when it is not set or the element has gone.
     pub fn attribute(&self, name: &str) -> Option<String> {
-        self.command("reading an attribute of", "GET", &format!("/attribute/{name}"), None).as_str().map(str::to_owned)
+        self.read("reading an attribute of", &format!("/attribute/{name}"), Value::Null).as_str().map(str::to_owned)
     }
 
+    /// A DOM property's value; `null` when the element has gone.
     pub fn property(&self, name: &str) -> Value {
-        self.command("reading a property of", "GET", &format!("/property/{name}"), None)
+        self.read("reading a property of", &format!("/property/{name}"), Value::Null)
     }
 
     /// The element as a script argument (`arguments[i]`).
     pub fn as_arg(&self) -> Value {
-        json!({ ELEMENT_KEY: self.id })
+        json!({ ELEMENT_KEY: *self.id.borrow() })
     }
 }
 
