@@ -74,16 +74,24 @@ impl Workspace {
 pub(super) fn save(conn: &Connection, rowid: i64, state: &CaseState, needs_review: bool) -> Result<()> {
     let facts = CaseFacts::of(state, needs_review);
     save_facts(conn, rowid, &facts)?;
-    conn.prepare_cached("INSERT OR REPLACE INTO case_counts (case_rowid, row) VALUES (?1, ?2)")?
-        .execute(params![rowid, counted::encode(&facts)])?;
+    // A row that would not change is not written again (most changes to a case, a note among
+    // them, change none of its facts): its page stays clean and the commit writes one fewer.
+    conn.prepare_cached(
+        "INSERT INTO case_counts (case_rowid, row) VALUES (?1, ?2)
+         ON CONFLICT (case_rowid) DO UPDATE SET row = excluded.row WHERE row IS NOT excluded.row",
+    )?
+    .execute(params![rowid, counted::encode(&facts)])?;
     Ok(())
 }
 
 /// Writes the JSON facts only (the migrations before `case_counts` existed).
 fn save_facts(conn: &Connection, rowid: i64, facts: &CaseFacts) -> Result<()> {
     let json = serde_json::to_vec(facts).expect("facts always serialize");
-    conn.prepare_cached("INSERT OR REPLACE INTO case_facts (case_rowid, facts) VALUES (?1, ?2)")?
-        .execute(params![rowid, json])?;
+    conn.prepare_cached(
+        "INSERT INTO case_facts (case_rowid, facts) VALUES (?1, ?2)
+         ON CONFLICT (case_rowid) DO UPDATE SET facts = excluded.facts WHERE facts IS NOT excluded.facts",
+    )?
+    .execute(params![rowid, json])?;
     Ok(())
 }
 
@@ -134,17 +142,27 @@ pub(super) fn migrate_counts(conn: &Connection) -> Result<()> {
 }
 
 /// This connection's record of the cases whose facts were written (emptied at each refresh).
+/// A trigger's statements take the conflict policy of the statement that fired them (an upsert
+/// aborts), so a row already recorded is skipped rather than replaced.
 const TRACK_WRITES: &str = "
     CREATE TEMP TABLE IF NOT EXISTS facts_written (case_rowid INTEGER PRIMARY KEY);
     CREATE TEMP TRIGGER IF NOT EXISTS facts_inserted AFTER INSERT ON main.case_counts
-        BEGIN INSERT OR REPLACE INTO facts_written (case_rowid) VALUES (new.case_rowid); END;
+        BEGIN
+            INSERT INTO facts_written (case_rowid) SELECT new.case_rowid
+                WHERE NOT EXISTS (SELECT 1 FROM facts_written WHERE case_rowid = new.case_rowid);
+        END;
     CREATE TEMP TRIGGER IF NOT EXISTS facts_updated AFTER UPDATE ON main.case_counts
         BEGIN
-            INSERT OR REPLACE INTO facts_written (case_rowid) VALUES (new.case_rowid);
-            INSERT OR REPLACE INTO facts_written (case_rowid) VALUES (old.case_rowid);
+            INSERT INTO facts_written (case_rowid) SELECT new.case_rowid
+                WHERE NOT EXISTS (SELECT 1 FROM facts_written WHERE case_rowid = new.case_rowid);
+            INSERT INTO facts_written (case_rowid) SELECT old.case_rowid
+                WHERE NOT EXISTS (SELECT 1 FROM facts_written WHERE case_rowid = old.case_rowid);
         END;
     CREATE TEMP TRIGGER IF NOT EXISTS facts_deleted AFTER DELETE ON main.case_counts
-        BEGIN INSERT OR REPLACE INTO facts_written (case_rowid) VALUES (old.case_rowid); END;
+        BEGIN
+            INSERT INTO facts_written (case_rowid) SELECT old.case_rowid
+                WHERE NOT EXISTS (SELECT 1 FROM facts_written WHERE case_rowid = old.case_rowid);
+        END;
     DELETE FROM facts_written;";
 
 /// Brings `cache` up to date: the rows written since the last refresh, or every row.
