@@ -4,7 +4,7 @@
 //!     cargo build --release -p harbour-server && cargo bench -p harbour-tests --bench sync
 //!     HARBOUR_BENCH_SYNC_CASES=2000 cargo bench -p harbour-tests --bench sync   (a quicker run)
 //!     mkfifo ctl; HARBOUR_BENCH_PERF_CTL=ctl perf record -g --control fifo:ctl -D -1 BENCH --bench
-//!         (perf samples the download only)
+//!         (perf samples the download only; HARBOUR_BENCH_PERF_PHASE=write: the local writes only)
 //!
 //! It measures the upload rate (push of sealed events); the download + decrypt + apply rate on
 //! another device; the bytes on the wire per batch against plain JSON of the same events; and a
@@ -70,7 +70,7 @@ fn main() {
 
     // 2. Download, decrypt and apply on the ministry's laptop.
     let admin_client = harbour_sync::client_for(&admin.lock().unwrap()).unwrap();
-    let profiler = Profiler::from_env();
+    let profiler = Profiler::from_env("download");
     let start = Instant::now();
     let summary = runtime.block_on(sync_once(&admin, &admin_client, &mut |_| {})).unwrap();
     let download = start.elapsed();
@@ -167,6 +167,7 @@ fn main() {
     //    note at a time, each its own transaction, as a person saves them.
     let mut admin = admin.lock().unwrap();
     let cases = admin.list_cases(&Default::default()).unwrap();
+    let profiler = Profiler::from_env("write");
     let mut times: Vec<Duration> = (0..301)
         .map(|index| {
             let case = cases[index * 7 % cases.len()].id;
@@ -175,6 +176,7 @@ fn main() {
             start.elapsed()
         })
         .collect();
+    drop(profiler);
     times.sort();
     println!(
         "A local write (one note, its own transaction) with {} cases held: median {:.3} ms (p10 {:.3}, p90 {:.3})",
@@ -186,11 +188,16 @@ fn main() {
 }
 
 /// `perf record --control fifo:CTL -D -1 …` samples only the download when
-/// `HARBOUR_BENCH_PERF_CTL=CTL` names the same control FIFO: enabled here, disabled on drop.
+/// `HARBOUR_BENCH_PERF_CTL=CTL` names the same control FIFO: enabled here, disabled on drop;
+/// only the local writes instead with `HARBOUR_BENCH_PERF_PHASE=write`.
 struct Profiler(Option<std::fs::File>);
 
 impl Profiler {
-    fn from_env() -> Profiler {
+    fn from_env(phase: &str) -> Profiler {
+        let chosen = std::env::var("HARBOUR_BENCH_PERF_PHASE").unwrap_or_else(|_| "download".into());
+        if chosen != phase {
+            return Profiler(None);
+        }
         let control = std::env::var_os("HARBOUR_BENCH_PERF_CTL").map(|path| {
             let mut fifo = std::fs::OpenOptions::new().write(true).open(path).unwrap();
             fifo.write_all(b"enable\n").unwrap();
