@@ -68,7 +68,7 @@ if part crash; then
     say "Crash safety: $HARBOUR_CRASH_KILLS kills of a writer; the server killed $HARBOUR_SERVER_KILLS times mid-push and as often mid-pull on each backend"
     cargo test -p harbour-tests --test it crash_safety -- --nocapture
     # 75,000 cases per backend: an optimised build of the test, with the optimised server
-    # beside it (the debug build spends most of its time creating and sealing the cases).
+    # beside it.
     cargo build --release -p harbour-server
     cargo test --release -p harbour-tests --test it sync_faults -- --nocapture --test-threads 1
 fi
