@@ -74,8 +74,9 @@ impl Workspace {
 pub(super) fn save(conn: &Connection, rowid: i64, state: &CaseState, needs_review: bool) -> Result<()> {
     let facts = CaseFacts::of(state, needs_review);
     save_facts(conn, rowid, &facts)?;
-    // A row that would not change is not written again (most changes to a case, a note among
-    // them, change none of its facts): its page stays clean and the commit writes one fewer.
+    // A row that would not change is not written again: its page stays clean and the commit
+    // writes one fewer. The dashboard's row keeps the day of a case's last change, not its
+    // time, so a note on a case already changed that day leaves it as it was.
     conn.prepare_cached(
         "INSERT INTO case_counts (case_rowid, row) VALUES (?1, ?2)
          ON CONFLICT (case_rowid) DO UPDATE SET row = excluded.row WHERE row IS NOT excluded.row",
