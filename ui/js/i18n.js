@@ -99,10 +99,6 @@ export function day(text) {
   return shown.format(date);
 }
 
-let regionNames = null;
-let regionLang = null;
-
-/** A country's name from its ISO 3166-1 code, in the interface language. */
 /** The label key of each case field, as the case page names it. */
 const FIELD_LABELS = {
   name: "ui.field.name",
@@ -135,6 +131,10 @@ export function fieldLabel(name) {
   return FIELD_LABELS[name] ? t(FIELD_LABELS[name]) : name;
 }
 
+let regionNames = null;
+let regionLang = null;
+
+/** A country's name from its ISO 3166-1 code, in the interface language. */
 export function country(code, fallback) {
   try {
     if (regionLang !== lang) {

@@ -707,9 +707,7 @@ mod tests {
     /// (the plan is what makes it linear: with 75,000 cases waiting it ran for minutes).
     #[test]
     fn waiting_changes_are_counted_through_the_case_index() {
-        let dir = tempfile::tempdir().unwrap();
-        let options = CreateOptions { kdf: KdfParams::INSECURE_FAST_FOR_TESTS, ..Default::default() };
-        let workspace = Workspace::create(&dir.path().join("ws"), "correct horse battery staple", &options).unwrap();
+        let (_dir, workspace) = crate::store::test_workspace();
         let plan: Vec<String> = workspace
             .conn
             .prepare(&format!("EXPLAIN QUERY PLAN {PENDING_CHANGES}"))

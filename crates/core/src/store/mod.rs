@@ -1144,6 +1144,16 @@ fn format_ms(ms: i64) -> String {
 }
 
 #[cfg(test)]
+/// A new workspace in a temporary directory (kept while the directory lives), with the fast
+/// key derivation tests use.
+pub(crate) fn test_workspace() -> (tempfile::TempDir, Workspace) {
+    let dir = tempfile::tempdir().unwrap();
+    let options = CreateOptions { kdf: crypto::KdfParams::INSECURE_FAST_FOR_TESTS, ..Default::default() };
+    let workspace = Workspace::create(&dir.path().join("ws"), "correct horse battery staple", &options).unwrap();
+    (dir, workspace)
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -1158,10 +1168,7 @@ mod tests {
     fn cached_queries_are_not_prepared_again_at_each_use() {
         const KEY: &str = "SELECT key_id, wrapped FROM case_keys WHERE case_id = ?1 ORDER BY rowid LIMIT 1";
         const STATE: &str = "SELECT s.state FROM cases c JOIN case_states s ON s.case_rowid = c.rowid WHERE c.id = ?1";
-        let dir = tempfile::tempdir().unwrap();
-        let options = CreateOptions { kdf: crypto::KdfParams::INSECURE_FAST_FOR_TESTS, ..Default::default() };
-        let mut workspace =
-            Workspace::create(&dir.path().join("ws"), "correct horse battery staple", &options).unwrap();
+        let (_dir, mut workspace) = test_workspace();
         let cases: Vec<CaseId> = (0..3)
             .map(|index| {
                 workspace
@@ -1194,10 +1201,7 @@ mod tests {
     /// dashboard row stay as they were and are not written again.
     #[test]
     fn a_note_writes_only_the_pages_it_changes() {
-        let dir = tempfile::tempdir().unwrap();
-        let options = CreateOptions { kdf: crypto::KdfParams::INSECURE_FAST_FOR_TESTS, ..Default::default() };
-        let mut workspace =
-            Workspace::create(&dir.path().join("ws"), "correct horse battery staple", &options).unwrap();
+        let (_dir, mut workspace) = test_workspace();
         let fields: Vec<_> =
             (0..2000).map(|index| crate::model::CaseFields::named(&format!("Page Count {index}")).unwrap()).collect();
         let cases: Vec<CaseId> = fields
@@ -1224,10 +1228,7 @@ mod tests {
     /// blocks the changes after it. Built past the model's checks to reach it.
     #[test]
     fn a_change_too_large_to_sync_is_refused_when_made() {
-        let dir = tempfile::tempdir().unwrap();
-        let options = CreateOptions { kdf: crypto::KdfParams::INSECURE_FAST_FOR_TESTS, ..Default::default() };
-        let mut workspace =
-            Workspace::create(&dir.path().join("ws"), "correct horse battery staple", &options).unwrap();
+        let (_dir, mut workspace) = test_workspace();
         let case = workspace.create_case(crate::model::CaseFields::named("Limit Test").unwrap()).unwrap().id;
         let waiting = workspace.pending_count().unwrap();
         // Random letters barely compress: 2 MB of them seal to well over 1 MiB.
