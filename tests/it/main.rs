@@ -16,5 +16,6 @@ mod screening;
 mod service_directory;
 mod sync;
 mod sync_faults;
+mod sync_progress;
 mod sync_simulation;
 mod wipe_report;

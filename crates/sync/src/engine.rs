@@ -343,12 +343,20 @@ async fn push_all(
     on_progress: &mut (dyn FnMut(&Progress) + Send),
 ) -> Result<(), SyncError> {
     progress.phase = Phase::Pushing;
+    // Counted once, then counted down by what each batch delivers: counting every waiting
+    // event again after each batch cost batches × backlog (three quarters of the push's time
+    // with 225,000 events waiting).
+    progress.waiting = with(workspace, |ws| ws.pending_count())?;
     loop {
         let mut batch: Vec<SealedEvent> = with(workspace, |ws| ws.pending_events(PUSH_BATCH))?;
         if batch.is_empty() {
             return Ok(());
         }
         batch.truncate(within_bytes(&batch, PUSH_BATCH_BYTES));
+        // More in this batch than the count says: changes were made while the sync ran.
+        if batch.len() as u64 > progress.waiting {
+            progress.waiting = with(workspace, |ws| ws.pending_count())?;
+        }
         let bytes = serde_json::to_vec(&batch).map_or(0, |json| json.len() as u64);
         let answer = push_waiting_if_asked(workspace, client, &batch).await?;
         let acknowledged: Vec<uuid::Uuid> = answer.events.iter().map(|event| event.id).collect();
@@ -357,7 +365,7 @@ async fn push_all(
         summary.bytes_up += bytes;
         progress.pushed = summary.pushed;
         progress.bytes_up = summary.bytes_up;
-        progress.waiting = with(workspace, |ws| ws.pending_count())?;
+        progress.waiting = progress.waiting.saturating_sub(acknowledged.len() as u64);
         on_progress(progress);
     }
 }
