@@ -616,7 +616,8 @@ fn a_case_that_left_the_laptop_is_refused_in_spanish_and_closed_in_error() {
 }
 
 /// Referrals say what really happened, in `language` at `width`×`height`: on a laptop connected to
-/// nothing a referral is "recorded on this laptop only", never "sent"; a status change is asked
+/// nothing a referral is "recorded on this laptop only", never "sent" (on the dashboard too:
+/// "recorded, no answer yet"); a status change is asked
 /// once more and can be cancelled; the same service is not offered again while its referral is
 /// open, and the core refuses it in the interface's language; once declined it is offered again.
 fn referrals_say_what_happened(language: &str, width: u32, height: u32) {
@@ -625,6 +626,20 @@ fn referrals_say_what_happened(language: &str, width: u32, height: u32) {
     let service = app.refer_to_first_service();
     assert_eq!(app.text(".referral .badge.status"), translation("ui.referrals.status_recorded", language));
     assert_eq!(app.text(".referral-delivery"), translation("ui.referrals.delivery_standalone", language));
+    let code = app.text("#case-code");
+
+    // The dashboard says the same: recorded, with no answer yet, never "Sent".
+    app.open_dashboard();
+    let outcome = app.session.wait_until("the referrals' outcomes", Duration::from_secs(10), || {
+        app.session.try_find("#table-referrals_by_outcome tbody th").map(|th| th.text())
+    });
+    assert_eq!(outcome, translation("ui.dashboard.outcome_recorded", language));
+    let table = app.text("#table-referrals_by_outcome");
+    assert!(!table.contains(&translation("code.referral_status.sent", language)), "no referral said sent: {table}");
+    app.go_to_cases();
+    app.fill("#case-search", &code);
+    app.click(&format!(".case-row[data-code=\"{code}\"]"));
+    app.wait_screen("case");
 
     // The service is not offered a second time while the referral is open, and the core refuses it.
     app.click("#add-referral");
