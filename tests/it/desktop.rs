@@ -1232,6 +1232,10 @@ mod smaller_points;
 #[path = "desktop_errors.rs"]
 mod errors_beside_fields;
 
+/// Item 1, drafts of a new case, a referral and a screening: tests/it/desktop_drafts.rs.
+#[path = "desktop_drafts.rs"]
+mod drafts_come_back;
+
 /// A fresh app with a workspace, in `language` at `width`×`height`; ends on the settings screen
 /// (or the case list in English).
 fn frontline_app(language: &str, width: u32, height: u32) -> Harbour {
