@@ -359,34 +359,95 @@ fn a_name_made_of_html_is_shown_as_text_and_never_runs() {
     assert_eq!(app.session.execute("return document.querySelectorAll('img[src=x]').length", json!([])), json!(0));
 }
 
-/// The first-run form says what is missing, one thing at a time, and marks the field.
-#[test]
-fn the_first_run_form_says_what_is_missing() {
+/// The first-run form says everything missing at once, each beside its field (marked), in
+/// `language` (the first run is in English until a language is chosen) at `width`×`height`; a
+/// weak passphrase gets a second thought before it is kept.
+fn the_first_run_form_says_what_is_missing(language: &str, width: u32, height: u32) {
     let app = Harbour::start();
     app.wait_screen("first-run");
+    let size = app.session.set_window_size(width, height);
+    assert_eq!([size[2], size[3]], [width, height]);
     let invalid = |selector: &str| app.session.find(selector).attribute("aria-invalid").as_deref() == Some("true");
-    app.click("#create-submit");
-    assert_eq!(app.text("#create-error"), translation("ui.first_run.worker_missing", "en"));
-    assert!(invalid("#create-worker"));
-    app.fill("#create-worker", WORKER);
+    let beside = |id: &str| app.text(&format!("#{id}-fault"));
+    let label = |key: &str| translation(key, language);
     app.fill("#create-passphrase", "too short");
     app.click("#create-submit");
-    assert_eq!(app.text("#create-error"), translation("ui.passphrase.too_short", "en"));
-    assert!(invalid("#create-passphrase") && !invalid("#create-worker"));
+    app.session.wait_for("#create-error:not([hidden])", Duration::from_secs(10));
+    assert_eq!(beside("create-worker"), translation("ui.first_run.worker_missing", language));
+    assert_eq!(beside("create-passphrase"), translation("ui.passphrase.too_short", language));
+    assert_eq!(beside("create-passphrase-confirm"), translation("ui.passphrase.mismatch", language));
+    assert!(invalid("#create-worker") && invalid("#create-passphrase") && invalid("#create-passphrase-confirm"));
+    let fields = [label("ui.first_run.worker"), label("ui.passphrase.new"), label("ui.passphrase.confirm")];
+    let summary =
+        translation("ui.form.check_many", language).replace("{n}", "3").replace("{fields}", &fields.join(", "));
+    assert_eq!(app.text("#create-error"), summary, "one summary naming every field");
+    assert_eq!(app.session.execute("return document.activeElement.id", json!([])), json!("create-worker"));
+    assert!(app.in_view("#create-worker"), "the first field at fault is in view");
+    app.fill("#create-worker", WORKER);
     app.fill("#create-passphrase", PASSPHRASE);
     app.fill("#create-passphrase-confirm", "not the same passphrase");
     app.click("#create-submit");
-    assert_eq!(app.text("#create-error"), translation("ui.passphrase.mismatch", "en"));
-    assert!(invalid("#create-passphrase-confirm"));
+    assert_eq!(beside("create-passphrase-confirm"), translation("ui.passphrase.mismatch", language));
+    assert!(invalid("#create-passphrase-confirm") && !invalid("#create-worker") && !invalid("#create-passphrase"));
+    assert_eq!(app.session.find("#create-worker-fault").property("hidden"), json!(true), "a mended field says nothing");
     // A weak passphrase gets a second thought: a warning first, kept only when sent again.
     app.fill("#create-passphrase", "password1234");
     app.fill("#create-passphrase-confirm", "password1234");
     app.click("#create-submit");
-    assert_eq!(app.text("#create-error"), translation("ui.passphrase.weak_confirm", "en"));
+    assert_eq!(beside("create-passphrase"), translation("ui.passphrase.weak_confirm", language));
+    assert_eq!(
+        app.text("#create-error"),
+        translation("ui.form.check_one", language).replace("{field}", &label("ui.passphrase.new"))
+    );
     assert!(invalid("#create-passphrase"));
+    app.shot(&format!("first-run-weak-{language}-{width}"));
     assert_eq!(app.screen(), "first-run", "nothing is created on the warning");
     app.click("#create-submit");
     app.wait_screen("cases");
+}
+
+#[test]
+fn the_first_run_form_says_what_is_missing_in_english_at_1366x768() {
+    the_first_run_form_says_what_is_missing("en", 1366, 768);
+}
+
+/// A weak new passphrase in Settings, in Spanish at 1024×600: a warning beside the field first
+/// (with the other faults of the form at once), the passphrase kept only when sent again.
+#[test]
+fn a_weak_passphrase_gets_a_second_thought_in_spanish_at_1024x600() {
+    let language = "es";
+    let app = frontline_app(language, 1024, 600);
+    let beside = |id: &str| app.text(&format!("#{id}-fault"));
+    let invalid = |selector: &str| app.session.find(selector).attribute("aria-invalid").as_deref() == Some("true");
+    app.session.find("#passphrase-new").send_keys("password1234");
+    app.session.find("#passphrase-confirm").send_keys("password1234");
+    app.session.execute("document.getElementById('passphrase-save').scrollIntoView({block: 'nearest'})", json!([]));
+    app.click("#passphrase-save");
+    app.session.wait_for("#passphrase-error:not([hidden])", Duration::from_secs(10));
+    assert_eq!(beside("passphrase-current"), translation("ui.settings.passphrase_current_missing", language));
+    assert_eq!(beside("passphrase-new"), translation("ui.passphrase.weak_confirm", language));
+    assert!(invalid("#passphrase-current") && invalid("#passphrase-new") && !invalid("#passphrase-confirm"));
+    let fields = [translation("ui.settings.passphrase_current", language), translation("ui.passphrase.new", language)];
+    let summary =
+        translation("ui.form.check_many", language).replace("{n}", "2").replace("{fields}", &fields.join(", "));
+    assert_eq!(app.text("#passphrase-error"), summary);
+    assert_eq!(app.session.execute("return document.activeElement.id", json!([])), json!("passphrase-current"));
+    app.shot("settings-weak-es-1024");
+    // Sent again unchanged, with the current passphrase: the weak one is the worker's choice.
+    app.session.find("#passphrase-current").send_keys(PASSPHRASE);
+    app.session.execute("document.getElementById('passphrase-save').scrollIntoView({block: 'nearest'})", json!([]));
+    app.click("#passphrase-save");
+    app.session.wait_until("the passphrase to be changed", Duration::from_secs(30), || {
+        (app.text("#passphrase-done") == translation("ui.settings.passphrase_changed", language)).then_some(())
+    });
+    assert_eq!(app.session.find("#passphrase-new-fault").property("hidden"), json!(true));
+    app.click("#lock-button");
+    app.wait_screen("unlock");
+    app.fill("#unlock-passphrase", "password1234");
+    app.click("#unlock-submit");
+    app.session.wait_until("the app to open with the weak passphrase kept", Duration::from_secs(20), || {
+        (app.screen() != "unlock").then_some(())
+    });
 }
 
 /// The window is painted on the CPU (docs/PERFORMANCE.md): the shell sets WebKit's switch
@@ -555,7 +616,8 @@ fn a_case_that_left_the_laptop_is_refused_in_spanish_and_closed_in_error() {
 }
 
 /// Referrals say what really happened, in `language` at `width`×`height`: on a laptop connected to
-/// nothing a referral is "recorded on this laptop only", never "sent"; a status change is asked
+/// nothing a referral is "recorded on this laptop only", never "sent" (on the dashboard too:
+/// "recorded, no answer yet"); a status change is asked
 /// once more and can be cancelled; the same service is not offered again while its referral is
 /// open, and the core refuses it in the interface's language; once declined it is offered again.
 fn referrals_say_what_happened(language: &str, width: u32, height: u32) {
@@ -564,6 +626,20 @@ fn referrals_say_what_happened(language: &str, width: u32, height: u32) {
     let service = app.refer_to_first_service();
     assert_eq!(app.text(".referral .badge.status"), translation("ui.referrals.status_recorded", language));
     assert_eq!(app.text(".referral-delivery"), translation("ui.referrals.delivery_standalone", language));
+    let code = app.text("#case-code");
+
+    // The dashboard says the same: recorded, with no answer yet, never "Sent".
+    app.open_dashboard();
+    let outcome = app.session.wait_until("the referrals' outcomes", Duration::from_secs(10), || {
+        app.session.try_find("#table-referrals_by_outcome tbody th").map(|th| th.text())
+    });
+    assert_eq!(outcome, translation("ui.dashboard.outcome_recorded", language));
+    let table = app.text("#table-referrals_by_outcome");
+    assert!(!table.contains(&translation("code.referral_status.sent", language)), "no referral said sent: {table}");
+    app.go_to_cases();
+    app.fill("#case-search", &code);
+    app.click(&format!(".case-row[data-code=\"{code}\"]"));
+    app.wait_screen("case");
 
     // The service is not offered a second time while the referral is open, and the core refuses it.
     app.click("#add-referral");
@@ -619,21 +695,16 @@ fn referrals_say_what_happened_in_spanish_at_1024x600() {
 
 /// A date is picked from a calendar in the worker's language (month names from the locale) and
 /// stored as YYYY-MM-DD; the field then shows it the way the locale writes it.
-#[test]
-fn a_date_is_picked_from_a_calendar_in_spanish() {
-    let app = Harbour::start();
-    app.wait_screen("first-run");
-    app.create_workspace();
-    app.set_language("es");
-    let size = app.session.set_window_size(1024, 600);
-    assert_eq!([size[2], size[3]], [1024, 600]);
+fn a_date_is_picked_from_a_calendar(language: &str, width: u32, height: u32) {
+    let app = frontline_app(language, width, height);
     app.create_case("Maelis Trevanion");
     app.click("#edit-case");
     app.fill("#edit-birth-date", "15/03/1990");
     app.click("#edit-birth-date-pick");
     app.session.wait_for("#edit-birth-date-calendar .calendar-day", Duration::from_secs(5));
-    assert_eq!(app.text("#edit-birth-date-calendar .calendar-head strong").to_lowercase(), "marzo de 1990");
-    app.shot("date-picker-es");
+    let month = if language == "es" { "marzo de 1990" } else { "march 1990" };
+    assert_eq!(app.text("#edit-birth-date-calendar .calendar-head strong").to_lowercase(), month);
+    app.shot(&format!("date-picker-{language}"));
     app.click("#edit-birth-date-calendar .calendar-prev");
     app.click("#edit-birth-date-calendar .calendar-day[data-day=\"1990-02-14\"]");
     assert_eq!(app.session.find("#edit-birth-date").property("value"), json!("14/02/1990"));
@@ -648,6 +719,16 @@ fn a_date_is_picked_from_a_calendar_in_spanish() {
     let code = app.text("#case-code");
     let stored = app.invoke("get_case", json!({"id": code}));
     assert_eq!(stored["case"]["fields"]["birth_date"], json!("1990-02-14"), "stored as YYYY-MM-DD");
+}
+
+#[test]
+fn a_date_is_picked_from_a_calendar_in_spanish() {
+    a_date_is_picked_from_a_calendar("es", 1024, 600);
+}
+
+#[test]
+fn a_date_is_picked_from_a_calendar_in_english_at_1366x768() {
+    a_date_is_picked_from_a_calendar("en", 1366, 768);
 }
 
 /// The service directory is edited in Settings on a standalone laptop, each text in English with
@@ -1145,6 +1226,15 @@ mod result_reaches_the_case;
 /// Item 7, the smaller points: tests/it/desktop_smaller.rs.
 #[path = "desktop_smaller.rs"]
 mod smaller_points;
+
+/// Item 2, errors beside their fields on the referral form and the directory editor:
+/// tests/it/desktop_errors.rs.
+#[path = "desktop_errors.rs"]
+mod errors_beside_fields;
+
+/// Item 1, drafts of a new case, a referral and a screening: tests/it/desktop_drafts.rs.
+#[path = "desktop_drafts.rs"]
+mod drafts_come_back;
 
 /// A fresh app with a workspace, in `language` at `width`×`height`; ends on the settings screen
 /// (or the case list in English).

@@ -1,7 +1,8 @@
 //! Issue 11, item 7, the smaller points a new user met, in English at 1366×768 and Spanish at
 //! 1024×600: the case list finds a case by any part of its code, with or without its prefix and
 //! hyphens; a fragment from inside a name finds nothing, and the search's hint says so (a word's
-//! beginning); the count says "1 of 2 cases matches" in the interface's language; a closed case
+//! beginning); the count says "The only case on this laptop matches" while there is one, then
+//! "1 of 2 cases matches", in the interface's language; a closed case
 //! offers neither a screening nor a referral and says why. A child of `desktop`.
 
 use std::time::Duration;
@@ -27,6 +28,10 @@ fn search(app: &Harbour, typed: &str, rows: usize) -> Vec<String> {
 fn smaller_points(language: &str, width: u32, height: u32) {
     let app = frontline_app(language, width, height);
     let code = app.create_case("Amaia Etxeberria");
+    // Found while it is the only case on the laptop: the count says so, not "1 of 1 cases".
+    app.go_to_cases();
+    assert_eq!(search(&app, "amaia", 1), std::slice::from_ref(&code));
+    count_becomes(&app, &translation("ui.cases.count_found_only", language));
     app.create_case("Tobias Quennell");
     app.go_to_cases();
     assert_eq!(app.text("#case-search-hint"), translation("ui.cases.search_hint", language));

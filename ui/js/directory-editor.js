@@ -7,7 +7,7 @@ import { call } from "./api.js";
 import { h, replace } from "./dom.js";
 import { t } from "./i18n.js";
 import { setDirectory, serviceText } from "./directory.js";
-import { busy, errorBox, field, showError } from "./ui.js";
+import { busy, errorBox, field, showFaults } from "./ui.js";
 
 /** The texts a service has in each language, with the label of each. */
 const TEXTS = [
@@ -164,18 +164,23 @@ function showForm(slot, directory, entry) {
       h("button", { id: "directory-cancel", type: "button", onclick: async () => showList(slot, directory, null, await toCheck()) }, t("ui.common.cancel")),
     ),
   );
+  // Each text that must be written is named by its group's label (Name, Hours …), not by the
+  // language box it sits in.
+  const controls = { phone, email };
+  const labels = {};
+  for (const [key, label] of TEXTS) {
+    controls[key] = inputs[key].en;
+    labels[key] = t(label);
+  }
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const next = { ...entry, translations: {} };
+    const faults = [];
     for (const [key] of TEXTS) {
       const english = inputs[key].en.value.trim();
       if (english) next[key] = english;
       else if (key === "description") delete next.description;
-      else {
-        showError(error, t("ui.directory.missing", { field: t(TEXTS.find(([k]) => k === key)[1]) }));
-        inputs[key].en.focus();
-        return;
-      }
+      else faults.push({ field: key, code: "form", sentence: t("ui.directory.missing", { field: labels[key] }) });
       for (const [lang] of TRANSLATED) {
         const text = inputs[key][lang].value.trim();
         if (text) next.translations[lang] = { ...(next.translations[lang] || {}), [key]: text };
@@ -183,10 +188,13 @@ function showForm(slot, directory, entry) {
     }
     const typedPhone = phone.value.replace(/[\s().-]/g, "");
     if (typedPhone && !/^\+[1-9]\d{1,14}$/.test(typedPhone)) {
-      showError(error, t("ui.directory.phone_invalid"));
-      phone.focus();
+      faults.push({ field: "phone", code: "form", sentence: t("ui.directory.phone_invalid") });
+    }
+    if (faults.length) {
+      showFaults(error, controls, { kind: "invalid", faults }, labels);
       return;
     }
+    showFaults(error, controls, null);
     if (typedPhone) next.phone = typedPhone;
     else delete next.phone;
     if (email.value.trim()) next.email = email.value.trim();
@@ -197,7 +205,7 @@ function showForm(slot, directory, entry) {
       showList(slot, saved, t("ui.directory.saved", { service: serviceText(next, "name") }), await toCheck());
       document.getElementById("directory-title").focus();
     } catch (failure) {
-      showError(error, failure);
+      showFaults(error, controls, failure, labels);
     }
   });
   replace(slot, form);

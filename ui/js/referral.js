@@ -8,7 +8,7 @@ import { languageName, t } from "./i18n.js";
 import { choices, codeLabel, loadLists } from "./codes.js";
 import { loadDirectory, serviceText } from "./directory.js";
 import * as drafts from "./drafts.js";
-import { busy, errorBox, field, showError } from "./ui.js";
+import { busy, errorBox, faultSlot, field, showFaults } from "./ui.js";
 
 const SCOPES = ["identity", "contact", "case_summary", "screenings", "health", "notes"];
 const DEFAULT_SCOPES = ["identity", "case_summary"];
@@ -89,6 +89,18 @@ export async function openReferralForm(container, options) {
   const scopeBoxes = SCOPES.map((scope) =>
     h("input", { type: "checkbox", id: `consent-scope-${scope}`, name: "consent-scope", value: scope, checked: DEFAULT_SCOPES.includes(scope) }),
   );
+  const scopeSlot = faultSlot("referral-scope-fault");
+  for (const box of scopeBoxes) box.setAttribute("aria-describedby", scopeSlot.id);
+  // What the form checks itself and what core refuses (`with`, `details`), each shown beside
+  // its control; the boxes of what is shared are one control, marked as a group.
+  const controls = {
+    service: serviceSelect,
+    scope: { input: scopeBoxes[0], faultSlot: scopeSlot },
+    with: sharedWith,
+    details,
+    consent,
+  };
+  const labels = { scope: t("ui.referral.scope"), consent: t("ui.referral.consent_short") };
   const error = errorBox("referral-error");
   const submit = h("button", { id: "referral-submit", type: "submit", class: "primary" }, t("ui.referral.submit"));
   const draft = options.draft && typeof options.draft === "object" ? options.draft : null;
@@ -171,14 +183,20 @@ export async function openReferralForm(container, options) {
       h("p", {}, t("ui.referral.consent_explain")),
       h(
         "fieldset",
-        { class: "scopes" },
+        { id: "referral-scope", class: "scopes field" },
         h("legend", {}, t("ui.referral.scope")),
+        scopeSlot,
         scopeBoxes.map((box) =>
           h("div", { class: "check" }, box, h("label", { for: box.id }, codeLabel("consent_scope", box.value))),
         ),
       ),
       h("div", { class: "row" }, field(t("ui.referral.shared_with"), sharedWith), field(t("ui.referral.method"), method)),
-      h("div", { class: "check strong" }, consent, h("label", { for: "referral-consent" }, t("ui.referral.consent"))),
+      h(
+        "div",
+        { class: "field check-field" },
+        faultSlot("referral-consent-fault"),
+        h("div", { class: "check strong" }, consent, h("label", { for: "referral-consent" }, t("ui.referral.consent"))),
+      ),
     ),
     error,
     h("div", { class: "actions" }, submit, cancel),
@@ -190,22 +208,19 @@ export async function openReferralForm(container, options) {
     event.preventDefault();
     const entry = selected();
     const scope = scopeBoxes.filter((box) => box.checked).map((box) => box.value);
-    if (!entry) {
-      showError(error, t("ui.referral.service_missing"));
-      serviceSelect.focus();
+    // Every missing answer at once, in the order of the form.
+    const missing = [
+      ["service", !entry, "ui.referral.service_missing"],
+      ["scope", scope.length === 0, "ui.referral.scope_missing"],
+      ["consent", !consent.checked, "ui.referral.consent_missing"],
+    ]
+      .filter(([, fails]) => fails)
+      .map(([field, , key]) => ({ field, code: "form", sentence: t(key) }));
+    if (missing.length) {
+      showFaults(error, controls, { kind: "invalid", faults: missing }, labels);
       return;
     }
-    if (!consent.checked) {
-      showError(error, t("ui.referral.consent_missing"));
-      consent.focus();
-      return;
-    }
-    if (scope.length === 0) {
-      showError(error, t("ui.referral.scope_missing"));
-      scopeBoxes[0].focus();
-      return;
-    }
-    showError(error, null);
+    showFaults(error, controls, null);
     const consentInput = {
       scope,
       shared_with: sharedWith.value.trim() || serviceText(entry, "name"),
@@ -233,7 +248,7 @@ export async function openReferralForm(container, options) {
       await keeper.drop();
       options.onDone && options.onDone(result.case, result.entry_id);
     } catch (failure) {
-      showError(error, failure);
+      showFaults(error, controls, failure, labels);
     }
   });
 

@@ -7,7 +7,8 @@ import { day, errorText, language, t } from "./i18n.js";
 /**
  * A labelled control: <label for> + control + optional hint wired with aria-describedby, and a
  * place for what is wrong with it (`showFaults`). `control` may be a composite (a picker) whose
- * `.input` is the element to label.
+ * `.input` is the element to label. A control outside a `field` (a group of boxes) brings its
+ * own place as `.faultSlot` (see `faultSlot`).
  */
 export function field(label, control, hint, extraClass) {
   const input = control.input || control;
@@ -22,6 +23,11 @@ export function field(label, control, hint, extraClass) {
   parts.push(h("p", { id: `${input.id}-fault`, class: "field-fault", hidden: true }));
   parts.push(element);
   return h("div", { class: ["field", extraClass] }, parts);
+}
+
+/** An empty place for what is wrong with a group of controls, shown by `showFaults`. */
+export function faultSlot(id) {
+  return h("p", { id, class: "field-fault", hidden: true });
 }
 
 function describe(input, id) {
@@ -44,20 +50,32 @@ const FAULT_KEYS = {
   not_allowed: "error.fault.not_allowed",
 };
 
-/** The sentence for one fault, naming the field by its label. */
+/**
+ * The sentence for one fault, naming the field by its label. A fault found by the form itself
+ * may bring its own translated `sentence` (say, "Tick the consent box once the person has agreed").
+ */
 export function faultText(fault, label) {
+  if (fault.sentence) return fault.sentence;
   const key = FAULT_KEYS[fault.code];
   return key ? t(key, { field: label, max: fault.max ?? "" }) : t("error.invalid");
+}
+
+/** The label a control is shown with: its `<label for>`, else its group's legend. */
+function shownLabel(input) {
+  const label = input.id && document.querySelector(`label[for="${CSS.escape(input.id)}"]`);
+  if (label) return label.textContent;
+  const legend = input.closest && input.closest("fieldset") && input.closest("fieldset").querySelector("legend");
+  return legend ? legend.textContent : "";
 }
 
 /**
  * Shows every fault of a refused form at once: each beside its field (marked aria-invalid and
  * styled), a summary in `box` naming the fields, and the first field scrolled into view and
  * focused. `controls` maps field names to controls (or pickers), `labels` field names to
- * labels. An error without faults (not about a typed value) goes to `box` as it is. Returns
- * whether any field was marked.
+ * labels (a field without one is named by the label it is shown with). An error without faults
+ * (not about a typed value) goes to `box` as it is. Returns whether any field was marked.
  */
-export function showFaults(box, controls, error, labels) {
+export function showFaults(box, controls, error, labels = {}) {
   clearFaults(controls);
   if (!error) {
     showError(box, null);
@@ -69,8 +87,8 @@ export function showFaults(box, controls, error, labels) {
     const control = controls[fault.field];
     if (!control || shown.some((item) => item.field === fault.field)) continue;
     const input = control.input || control;
-    const label = labels[fault.field] || "";
-    const slot = document.getElementById(`${input.id}-fault`);
+    const label = labels[fault.field] || shownLabel(input);
+    const slot = control.faultSlot || document.getElementById(`${input.id}-fault`);
     if (slot) {
       slot.textContent = faultText(fault, label);
       slot.hidden = false;
@@ -100,11 +118,12 @@ export function showFaults(box, controls, error, labels) {
 
 export function clearFaults(controls) {
   for (const control of Object.values(controls)) {
+    if (!control) continue;
     const input = control.input || control;
     input.removeAttribute("aria-invalid");
     const wrapper = input.closest && input.closest(".field");
     if (wrapper) wrapper.classList.remove("invalid");
-    const slot = input.id && document.getElementById(`${input.id}-fault`);
+    const slot = control.faultSlot || (input.id && document.getElementById(`${input.id}-fault`));
     if (slot) {
       slot.hidden = true;
       slot.textContent = "";
@@ -461,20 +480,22 @@ export function markInvalid(error, controls) {
 
 /**
  * Checks a form before it is sent: `checks` are [control name, failed, message key] in the
- * order of the form. Shows the first that failed in `box` and marks its control; returns
- * whether the form may be sent.
+ * order of the form. Shows every control that failed at once, each with the sentence of its
+ * first failed check beside it (`showFaults`); returns whether the form may be sent.
  */
-export function formIsComplete(box, controls, checks) {
-  const failed = checks.find(([, fails]) => fails);
-  if (!failed) {
-    showError(box, null);
-    markInvalid(null, controls);
+export function formIsComplete(box, controls, checks, labels = {}) {
+  const faults = [];
+  for (const [name, fails, key] of checks) {
+    if (!fails || faults.some((fault) => fault.field === name)) continue;
+    // The weak-passphrase warning is given once: the same passphrase sent again is kept.
+    if (key === "ui.passphrase.weak_confirm") keptWeak.set(controls[name], controls[name].value);
+    faults.push({ field: name, code: "form", sentence: t(key) });
+  }
+  if (!faults.length) {
+    showFaults(box, controls, null);
     return true;
   }
-  // The weak-passphrase warning is given once: the same passphrase sent again is kept.
-  if (failed[2] === "ui.passphrase.weak_confirm") keptWeak.set(controls[failed[0]], controls[failed[0]].value);
-  showError(box, t(failed[2]));
-  markInvalid({ kind: "invalid", field: failed[0] }, controls);
+  showFaults(box, controls, { kind: "invalid", faults }, labels);
   return false;
 }
 

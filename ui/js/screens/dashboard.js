@@ -151,7 +151,9 @@ export function valueLabel(group, value) {
     case "referrals_by_type":
       return codeLabel("service_type", value);
     case "referrals_by_outcome":
-      return codeLabel("referral_status", value);
+      // `sent` is a referral recorded with no answer yet, perhaps never sent anywhere (a
+      // standalone laptop sends nothing): said as the case page says it, not "Sent".
+      return value === "sent" ? t("ui.dashboard.outcome_recorded") : codeLabel("referral_status", value);
     case "screenings_by_result":
       return SCREENING_LEVEL[value] ? t(SCREENING_LEVEL[value]) : value;
     case "new_per_month":

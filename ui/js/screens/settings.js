@@ -87,7 +87,7 @@ function makeNodes() {
     confirm: passphraseInput("passphrase-confirm", "new-password"),
     passphraseSave: h("button", { id: "passphrase-save", type: "submit", class: "primary" }),
     saved: h("p", { class: "saved", role: "status" }),
-    done: h("p", { class: "saved", role: "status" }),
+    done: h("p", { id: "passphrase-done", class: "saved", role: "status" }),
     backupPath: h("input", { id: "backup-path", type: "text", autocomplete: "off", spellcheck: "false" }),
     backupSave: h("button", { id: "backup-save", type: "submit", class: "primary" }),
     backupDone: h("p", { id: "backup-done", class: "saved", role: "status" }),
