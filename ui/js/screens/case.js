@@ -10,6 +10,7 @@ import { loadDirectory, serviceName } from "../directory.js";
 import * as drafts from "../drafts.js";
 import { letterControl } from "../letter.js";
 import { busy, dateInput, errorBox, field, picker, showError, showFaults, writeDay } from "../ui.js";
+import { deskSection } from "./case-desk.js";
 
 /** The case on screen; dropped when Harbour locks. */
 let shown = null;
@@ -130,6 +131,7 @@ export async function render(root, route, current) {
   const screenings = h("section", { id: "case-screenings", class: "panel", "aria-labelledby": "screenings-title" });
   const timeline = h("section", { class: "panel", "aria-labelledby": "timeline-title" });
   const notes = noteForm(id);
+  const desk = deskSection(id, update);
 
   function paint() {
     if (!shown) return;
@@ -138,6 +140,7 @@ export async function render(root, route, current) {
     paintReview(review, state, shown.warnings, update);
     paintSuggestion(suggestion, state, update);
     paintSummary(summary, state, update);
+    desk.paint(state);
     paintReferrals(referrals, state, update);
     paintConsents(consents, state);
     paintScreenings(screenings, state, screeningDraft);
@@ -184,17 +187,18 @@ export async function render(root, route, current) {
     h(
       "div",
       { class: "case-columns" },
-      h("div", { class: "case-main" }, summary, referrals, referralSlot, consents, screenings),
+      h("div", { class: "case-main" }, summary, desk.element, referrals, referralSlot, consents, screenings),
       h("div", { class: "case-side" }, notes.element, timeline),
     ),
   );
   await notes.load();
   const closed = ["closed", "closed_referred"].includes(shown.state.fields.status);
+  const deskRestored = await desk.restore();
   if (editDraft && typeof editDraft === "object") editForm(summary, shown.state, update, editDraft);
   else if (statusDraft && typeof statusDraft === "object") statusForm(summary, shown.state, update, statusDraft.action, statusDraft);
   if (referralDraft && typeof referralDraft === "object" && !closed) await openReferral(referralDraft.service || undefined, referralDraft);
   else if (route.refer && !closed) await openReferral(route.refer);
-  else if (!editDraft && !statusDraft) document.getElementById("case-title").focus();
+  else if (!editDraft && !statusDraft && !deskRestored) document.getElementById("case-title").focus();
   return () => drafts.flushAll();
 }
 
