@@ -186,6 +186,14 @@ fn the_desk(language: &str, width: u32, height: u32) {
             assert!(!section.contains(english), "no English `{english}` in the Spanish section");
         }
     }
+    // The timeline says each change in words too.
+    let timeline = app.text("#case-timeline");
+    assert!(timeline.contains(&translation("code.identification_status.identified", language)));
+    assert!(timeline.contains(&translation("code.justice_stage.convicted", language)));
+    assert!(timeline.contains(&translation("ui.timeline.kind_service", language)));
+    for code in ["identified", "law_enforcement", "job_offer", "convicted", "shelter", "family", "2024-03-14"] {
+        assert!(!timeline.contains(code), "no code `{code}` in the timeline");
+    }
     app.session.execute("document.getElementById('case-desk').scrollIntoView({block: 'start'})", json!([]));
     app.shot(&format!("case-desk-{language}-{width}"));
 

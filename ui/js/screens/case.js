@@ -48,7 +48,21 @@ export function valueText(name, value) {
     case "languages":
       return value.map(languageName).join(", ");
     case "birth_date":
+    case "identification_date":
+    case "intake_date":
       return day(value);
+    case "identification_status":
+      return codeLabel("identification_status", value);
+    case "identified_by":
+      return codeLabel("organisation_type", value);
+    case "country_of_exploitation":
+      return country(value);
+    case "recruiter_relation":
+      return codeLabel("recruiter_relation", value);
+    case "recruitment_methods":
+      return value.map((item) => codeLabel("recruitment_method", item)).join(", ");
+    case "labour_sectors":
+      return value.map((item) => codeLabel("labour_sector", item)).join(", ");
     case "estimated_age":
       return t("ui.case.age_estimate", { years: value.years, date: day(value.as_of) });
     default:
@@ -1091,6 +1105,19 @@ function timelineEntries(state) {
       ],
     });
   }
+  // The task force's facts (case-desk.js): what was recorded, in words.
+  for (const event of state.process || []) {
+    entries.push({ kind: "process", stamp: event.recorded, body: [h("p", {}, t("ui.timeline.process", { stage: codeLabel("process_stage", event.stage), country: country(event.country) }))] });
+  }
+  for (const step of state.justice || []) {
+    entries.push({ kind: "justice", stamp: step.recorded, body: [h("p", {}, t("ui.timeline.justice", { stage: codeLabel("justice_stage", step.stage) }))] });
+  }
+  for (const perpetrator of state.perpetrators || []) {
+    entries.push({ kind: "perpetrator", stamp: perpetrator.recorded, body: [h("p", {}, t("ui.timeline.perpetrator", { roles: perpetrator.roles.map((role) => codeLabel("perpetrator_role", role)).join(", ") }))] });
+  }
+  for (const service of state.services || []) {
+    entries.push({ kind: "service", stamp: service.recorded, body: [h("p", {}, t("ui.timeline.service", { service: codeLabel("service_type", service.service_type) }))] });
+  }
   entries.sort((a, b) => order(b.stamp) - order(a.stamp));
   return entries;
 }
@@ -1104,6 +1131,10 @@ const KIND_KEYS = {
   referral: "ui.timeline.kind_referral",
   referral_status: "ui.timeline.kind_referral_status",
   screening: "ui.timeline.kind_screening",
+  process: "ui.timeline.kind_process",
+  justice: "ui.timeline.kind_justice",
+  perpetrator: "ui.timeline.kind_perpetrator",
+  service: "ui.timeline.kind_service",
 };
 
 function paintTimeline(root, state) {
