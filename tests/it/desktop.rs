@@ -1784,3 +1784,7 @@ mod data;
 
 #[path = "desktop_sync_words.rs"]
 mod sync_words;
+
+/// Issue 12, item 1: the task force's facts on the case page: tests/it/desktop_desk.rs.
+#[path = "desktop_desk.rs"]
+mod desk_facts;

@@ -34,6 +34,10 @@ const WRITES = new Set([
   "add_consent",
   "add_referral",
   "set_referral_status",
+  "add_process_event",
+  "add_justice_step",
+  "add_perpetrator",
+  "add_service_received",
   "record_screening",
   "import_cases",
 ]);

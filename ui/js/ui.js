@@ -48,6 +48,10 @@ const FAULT_KEYS = {
   not_a_language: "error.fault.not_a_language",
   not_a_phone: "error.fault.not_a_phone",
   not_allowed: "error.fault.not_allowed",
+  not_a_partial_date: "error.fault.not_a_partial_date",
+  end_before_start: "error.fault.end_before_start",
+  only_with_conviction: "error.fault.only_with_conviction",
+  not_a_number: "error.fault.not_a_number",
 };
 
 /**
@@ -323,9 +327,10 @@ export function fold(text) {
 /**
  * Several values chosen from a long list by typing part of a name in the worker's language:
  * the chosen ones as removable chips, then a search box whose matches appear under it.
- * `entries` are [{value, label}]. `.value()` is the chosen codes, comma-separated.
+ * `entries` are [{value, label}]. `.value()` is the chosen codes, comma-separated. With
+ * `single`, a new choice replaces the one before (one country of exploitation).
  */
-export function picker(id, entries, chosen, onChange) {
+export function picker(id, entries, chosen, onChange, single = false) {
   const selected = [...new Set(chosen || [])].filter(Boolean);
   const input = h("input", { id, type: "search", autocomplete: "off", spellcheck: "false", role: "combobox", "aria-expanded": "false" });
   const listId = `${id}-options`;
@@ -375,6 +380,7 @@ export function picker(id, entries, chosen, onChange) {
       .slice(0, 8);
   };
   const choose = (value) => {
+    if (single) selected.splice(0, selected.length);
     if (!selected.includes(value)) selected.push(value);
     input.value = "";
     paintOptions();

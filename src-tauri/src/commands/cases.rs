@@ -3,8 +3,10 @@
 use std::collections::BTreeMap;
 
 use harbour_core::model::{
-    CaseFields, CaseStatus, ConsentMethod, ConsentScope, Country, ExploitationType, Field, FieldValue, Language,
-    MeansOfControl, ReferralReason, ReferralStatus, RiskLevel, ServiceType, Sex, Urgency, case::coded, values,
+    CaseFields, CaseStatus, ConsentMethod, ConsentScope, Country, ExploitationType, Field, FieldValue,
+    IdentificationStatus, JusticeStage, Language, MeansOfControl, OrganisationType, PerpetratorRole, ProcessStage,
+    RecruiterRelation, RecruitmentMethod, ReferralReason, ReferralStatus, RiskLevel, ServiceType, Sex, Urgency,
+    case::coded, values,
 };
 use harbour_core::store::{CaseSuggestion, ClockWarning};
 use harbour_core::{
@@ -106,6 +108,14 @@ pub fn value_lists() -> BTreeMap<&'static str, Vec<Choice>> {
         ("service_type", coded_list!(ServiceType)),
         ("urgency", coded_list!(Urgency)),
         ("referral_reason", coded_list!(ReferralReason)),
+        // The task force's facts (the case page's "Identification and justice").
+        ("identification_status", coded_list!(IdentificationStatus)),
+        ("organisation_type", coded_list!(OrganisationType)),
+        ("recruiter_relation", coded_list!(RecruiterRelation)),
+        ("recruitment_method", coded_list!(RecruitmentMethod)),
+        ("process_stage", coded_list!(ProcessStage)),
+        ("justice_stage", coded_list!(JusticeStage)),
+        ("perpetrator_role", coded_list!(PerpetratorRole)),
         (
             "referral_status",
             plain(

@@ -7,6 +7,7 @@
 
 pub mod backup;
 pub mod cases;
+pub mod desk;
 pub mod export;
 pub mod import;
 pub mod letter;
@@ -52,6 +53,10 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         cases::add_referral,
         cases::set_referral_status,
         cases::referral_packet,
+        desk::add_process_event,
+        desk::add_justice_step,
+        desk::add_perpetrator,
+        desk::add_service_received,
         letter::save_referral_letter,
         screening::list_forms,
         screening::get_form,

@@ -10,6 +10,7 @@ import { loadDirectory, serviceName } from "../directory.js";
 import * as drafts from "../drafts.js";
 import { letterControl } from "../letter.js";
 import { busy, dateInput, errorBox, field, picker, showError, showFaults, writeDay } from "../ui.js";
+import { deskSection } from "./case-desk.js";
 
 /** The case on screen; dropped when Harbour locks. */
 let shown = null;
@@ -47,7 +48,21 @@ export function valueText(name, value) {
     case "languages":
       return value.map(languageName).join(", ");
     case "birth_date":
+    case "identification_date":
+    case "intake_date":
       return day(value);
+    case "identification_status":
+      return codeLabel("identification_status", value);
+    case "identified_by":
+      return codeLabel("organisation_type", value);
+    case "country_of_exploitation":
+      return country(value);
+    case "recruiter_relation":
+      return codeLabel("recruiter_relation", value);
+    case "recruitment_methods":
+      return value.map((item) => codeLabel("recruitment_method", item)).join(", ");
+    case "labour_sectors":
+      return value.map((item) => codeLabel("labour_sector", item)).join(", ");
     case "estimated_age":
       return t("ui.case.age_estimate", { years: value.years, date: day(value.as_of) });
     default:
@@ -130,6 +145,7 @@ export async function render(root, route, current) {
   const screenings = h("section", { id: "case-screenings", class: "panel", "aria-labelledby": "screenings-title" });
   const timeline = h("section", { class: "panel", "aria-labelledby": "timeline-title" });
   const notes = noteForm(id);
+  const desk = deskSection(id, update);
 
   function paint() {
     if (!shown) return;
@@ -138,6 +154,7 @@ export async function render(root, route, current) {
     paintReview(review, state, shown.warnings, update);
     paintSuggestion(suggestion, state, update);
     paintSummary(summary, state, update);
+    desk.paint(state);
     paintReferrals(referrals, state, update);
     paintConsents(consents, state);
     paintScreenings(screenings, state, screeningDraft);
@@ -184,17 +201,18 @@ export async function render(root, route, current) {
     h(
       "div",
       { class: "case-columns" },
-      h("div", { class: "case-main" }, summary, referrals, referralSlot, consents, screenings),
+      h("div", { class: "case-main" }, summary, desk.element, referrals, referralSlot, consents, screenings),
       h("div", { class: "case-side" }, notes.element, timeline),
     ),
   );
   await notes.load();
   const closed = ["closed", "closed_referred"].includes(shown.state.fields.status);
+  const deskRestored = await desk.restore();
   if (editDraft && typeof editDraft === "object") editForm(summary, shown.state, update, editDraft);
   else if (statusDraft && typeof statusDraft === "object") statusForm(summary, shown.state, update, statusDraft.action, statusDraft);
   if (referralDraft && typeof referralDraft === "object" && !closed) await openReferral(referralDraft.service || undefined, referralDraft);
   else if (route.refer && !closed) await openReferral(route.refer);
-  else if (!editDraft && !statusDraft) document.getElementById("case-title").focus();
+  else if (!editDraft && !statusDraft && !deskRestored) document.getElementById("case-title").focus();
   return () => drafts.flushAll();
 }
 
@@ -1087,6 +1105,19 @@ function timelineEntries(state) {
       ],
     });
   }
+  // The task force's facts (case-desk.js): what was recorded, in words.
+  for (const event of state.process || []) {
+    entries.push({ kind: "process", stamp: event.recorded, body: [h("p", {}, t("ui.timeline.process", { stage: codeLabel("process_stage", event.stage), country: country(event.country) }))] });
+  }
+  for (const step of state.justice || []) {
+    entries.push({ kind: "justice", stamp: step.recorded, body: [h("p", {}, t("ui.timeline.justice", { stage: codeLabel("justice_stage", step.stage) }))] });
+  }
+  for (const perpetrator of state.perpetrators || []) {
+    entries.push({ kind: "perpetrator", stamp: perpetrator.recorded, body: [h("p", {}, t("ui.timeline.perpetrator", { roles: perpetrator.roles.map((role) => codeLabel("perpetrator_role", role)).join(", ") }))] });
+  }
+  for (const service of state.services || []) {
+    entries.push({ kind: "service", stamp: service.recorded, body: [h("p", {}, t("ui.timeline.service", { service: codeLabel("service_type", service.service_type) }))] });
+  }
   entries.sort((a, b) => order(b.stamp) - order(a.stamp));
   return entries;
 }
@@ -1100,6 +1131,10 @@ const KIND_KEYS = {
   referral: "ui.timeline.kind_referral",
   referral_status: "ui.timeline.kind_referral_status",
   screening: "ui.timeline.kind_screening",
+  process: "ui.timeline.kind_process",
+  justice: "ui.timeline.kind_justice",
+  perpetrator: "ui.timeline.kind_perpetrator",
+  service: "ui.timeline.kind_service",
 };
 
 function paintTimeline(root, state) {

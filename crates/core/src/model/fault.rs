@@ -30,6 +30,14 @@ pub enum Fault {
     NotAPhone,
     /// Not one of the values of a list.
     NotAllowed,
+    /// Not a date known to the day, the month or the year (`ApproxDate`).
+    NotAPartialDate,
+    /// An end before its start.
+    EndBeforeStart,
+    /// A sentence given with a justice step other than a conviction.
+    OnlyWithConviction,
+    /// Not a whole number (months of a sentence).
+    NotANumber,
 }
 
 impl Fault {
@@ -46,6 +54,10 @@ impl Fault {
         "not_a_language",
         "not_a_phone",
         "not_allowed",
+        "not_a_partial_date",
+        "end_before_start",
+        "only_with_conviction",
+        "not_a_number",
     ];
 
     pub fn code(self) -> &'static str {
@@ -61,6 +73,10 @@ impl Fault {
             Fault::NotALanguage => "not_a_language",
             Fault::NotAPhone => "not_a_phone",
             Fault::NotAllowed => "not_allowed",
+            Fault::NotAPartialDate => "not_a_partial_date",
+            Fault::EndBeforeStart => "end_before_start",
+            Fault::OnlyWithConviction => "only_with_conviction",
+            Fault::NotANumber => "not_a_number",
         }
     }
 }
@@ -83,6 +99,10 @@ mod tests {
             Fault::NotALanguage,
             Fault::NotAPhone,
             Fault::NotAllowed,
+            Fault::NotAPartialDate,
+            Fault::EndBeforeStart,
+            Fault::OnlyWithConviction,
+            Fault::NotANumber,
         ];
         let codes: Vec<&str> = all.iter().map(|fault| fault.code()).collect();
         assert_eq!(codes, Fault::CODES);

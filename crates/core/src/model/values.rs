@@ -268,8 +268,9 @@ impl ApproxDate {
     pub fn parse(field: &str, text: &str) -> Result<ApproxDate> {
         let trimmed = text.trim();
         let refuse = || {
-            Error::invalid(
+            Error::refused(
                 field,
+                Fault::NotAPartialDate,
                 format!(
                     "\"{trimmed}\" is not a date; use YYYY, YYYY-MM or YYYY-MM-DD, with ~ in front when it is approximate (~2023-05)"
                 ),
@@ -296,10 +297,10 @@ impl ApproxDate {
             _ => return Err(refuse()),
         };
         if date.year < 1900 {
-            return Err(Error::invalid(field, "the date is before 1900"));
+            return Err(Error::refused(field, Fault::DateTooEarly, "the date is before 1900"));
         }
         if date.earliest() > Utc::now().date_naive() {
-            return Err(Error::invalid(field, "the date is in the future"));
+            return Err(Error::refused(field, Fault::DateInFuture, "the date is in the future"));
         }
         Ok(date)
     }

@@ -13,7 +13,7 @@ use crate::event::Change;
 use crate::fold::CaseState;
 use crate::ids::{CaseId, EntryId};
 use crate::model::{
-    ApproxDate, Country, JusticeStage, JusticeStep, Perpetrator, PerpetratorRole, ProcessEvent, ProcessStage,
+    ApproxDate, Country, Fault, JusticeStage, JusticeStep, Perpetrator, PerpetratorRole, ProcessEvent, ProcessStage,
     RecruiterRelation, ServiceReceived, ServiceType, Sex, values,
 };
 
@@ -51,8 +51,9 @@ impl Workspace {
         if let (Some(from), Some(to)) = (input.from, input.to)
             && to.earliest() < from.earliest()
         {
-            return Err(Error::invalid(
+            return Err(Error::refused(
                 "to",
+                Fault::EndBeforeStart,
                 "the end is before the start; give the start in --from and the end in --to",
             ));
         }
@@ -76,21 +77,23 @@ impl Workspace {
         if let Some(perpetrator) = input.perpetrator
             && !state.perpetrators.iter().any(|known| known.entry.id == perpetrator)
         {
-            return Err(Error::invalid(
+            return Err(Error::refused(
                 "perpetrator",
+                Fault::NotAllowed,
                 "no perpetrator with that id on this case; record one first (harbour perpetrator add)",
             ));
         }
         if input.sentence_months.is_some() && input.stage != JusticeStage::Convicted {
-            return Err(Error::invalid(
+            return Err(Error::refused(
                 "sentence",
+                Fault::OnlyWithConviction,
                 "a sentence is recorded with a conviction only (--stage convicted)",
             ));
         }
         if let Some(date) = input.date
             && date > values::today()
         {
-            return Err(Error::invalid("date", "the date is in the future"));
+            return Err(Error::refused("date", Fault::DateInFuture, "the date is in the future"));
         }
         let step = JusticeStep {
             id: EntryId::new(),
@@ -107,8 +110,9 @@ impl Workspace {
     /// Records a perpetrator as a minimal coded record (role, sex, nationality, relationship).
     pub fn add_perpetrator(&mut self, case_id: CaseId, input: PerpetratorInput) -> Result<(EntryId, CaseState)> {
         if input.roles.is_empty() {
-            return Err(Error::invalid(
+            return Err(Error::refused(
                 "role",
+                Fault::Empty,
                 format!("say what the perpetrator did; use one or more of: {}", PerpetratorRole::allowed()),
             ));
         }
@@ -132,10 +136,10 @@ impl Workspace {
         until: Option<NaiveDate>,
     ) -> Result<(EntryId, CaseState)> {
         if date > values::today() {
-            return Err(Error::invalid("date", "the date is in the future"));
+            return Err(Error::refused("date", Fault::DateInFuture, "the date is in the future"));
         }
         if until.is_some_and(|until| until < date) {
-            return Err(Error::invalid("until", "the end is before the start date"));
+            return Err(Error::refused("until", Fault::EndBeforeStart, "the end is before the start date"));
         }
         let service = ServiceReceived { id: EntryId::new(), service_type, date, until };
         let id = service.id;

@@ -93,3 +93,51 @@ fn process_justice_perpetrators_and_services_are_checked_and_kept() {
     let log = serde_json::to_string(&workspace.audit_log(50).unwrap()).unwrap();
     assert!(log.contains("justice.add") && log.contains("convicted") && !log.contains("Port town"));
 }
+
+/// Each refusal of the desk's entries carries its fault as data, which the desktop says in the
+/// worker's language beside the field (`error.fault.<code>`); the command line's sentence stays.
+#[test]
+fn every_refusal_of_a_desk_entry_names_its_fault() {
+    use harbour_core::Error;
+    use harbour_core::model::Fault;
+    fn fault<T>(result: harbour_core::Result<T>) -> (String, Option<Fault>) {
+        match result {
+            Err(Error::Invalid { field, fault, .. }) => (field, fault),
+            Err(other) => panic!("not a refused value: {other}"),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+    let (_fixture, mut workspace) = new_workspace();
+    let case = workspace.create_case(CaseFields::named("Desk faults").unwrap()).unwrap().id;
+    assert_eq!(fault(ApproxDate::parse("from", "May 2023")), ("from".into(), Some(Fault::NotAPartialDate)));
+    assert_eq!(fault(ApproxDate::parse("from", "2999-01")), ("from".into(), Some(Fault::DateInFuture)));
+    assert_eq!(fault(ApproxDate::parse("to", "1850")), ("to".into(), Some(Fault::DateTooEarly)));
+    let process = ProcessInput {
+        stage: ProcessStage::Transit,
+        country: Country::parse_for("country", "VE").unwrap(),
+        place: None,
+        from: Some(ApproxDate::parse("from", "2023-05").unwrap()),
+        to: Some(ApproxDate::parse("to", "2023-04").unwrap()),
+    };
+    assert_eq!(fault(workspace.add_process_event(case, process)), ("to".into(), Some(Fault::EndBeforeStart)));
+    let step = JusticeInput {
+        stage: JusticeStage::Acquitted,
+        date: Some(day("2024-01-15")),
+        perpetrator: None,
+        sentence_months: Some(6),
+    };
+    assert_eq!(fault(workspace.add_justice_step(case, step)), ("sentence".into(), Some(Fault::OnlyWithConviction)));
+    let step = JusticeInput {
+        stage: JusticeStage::Charged,
+        date: None,
+        perpetrator: Some(EntryId::new()),
+        sentence_months: None,
+    };
+    assert_eq!(fault(workspace.add_justice_step(case, step)), ("perpetrator".into(), Some(Fault::NotAllowed)));
+    let nobody = PerpetratorInput { roles: vec![], sex: None, nationality: None, relationship: None };
+    assert_eq!(fault(workspace.add_perpetrator(case, nobody)), ("role".into(), Some(Fault::Empty)));
+    let ended_before =
+        workspace.add_service_received(case, ServiceType::LegalAid, day("2024-01-20"), Some(day("2024-01-02")));
+    assert_eq!(fault(ended_before), ("until".into(), Some(Fault::EndBeforeStart)));
+    assert!(workspace.view_case(case).unwrap().justice.is_empty(), "nothing refused was recorded");
+}

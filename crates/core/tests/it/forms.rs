@@ -788,6 +788,20 @@ fn ui_code_keys() -> Vec<String> {
     keys.extend(family("consent_scope", ConsentScope::ALL.iter().map(|v| v.as_str())));
     keys.extend(family("referral_status", referral_status));
     keys.extend(family("consent_method", consent_method));
+    // The task force's facts on the case page (`ui/js/screens/case-desk.js`).
+    {
+        use harbour_core::model::{
+            IdentificationStatus, JusticeStage, OrganisationType, PerpetratorRole, ProcessStage, RecruiterRelation,
+            RecruitmentMethod,
+        };
+        keys.extend(family("identification_status", IdentificationStatus::ALL.iter().map(|v| v.as_str())));
+        keys.extend(family("organisation_type", OrganisationType::ALL.iter().map(|v| v.as_str())));
+        keys.extend(family("recruiter_relation", RecruiterRelation::ALL.iter().map(|v| v.as_str())));
+        keys.extend(family("recruitment_method", RecruitmentMethod::ALL.iter().map(|v| v.as_str())));
+        keys.extend(family("process_stage", ProcessStage::ALL.iter().map(|v| v.as_str())));
+        keys.extend(family("justice_stage", JusticeStage::ALL.iter().map(|v| v.as_str())));
+        keys.extend(family("perpetrator_role", PerpetratorRole::ALL.iter().map(|v| v.as_str())));
+    }
     keys
 }
 
