@@ -1,16 +1,19 @@
 //! The annual tables for the two reports the task force sends:
 //!
 //! - the US TIP report, over 1 April to 31 March (`--year 2024` is 1 April 2023 – 31 March
-//!   2024, the period ending in that year): victims identified and victims referred to services
-//!   by form of exploitation and sex; persons investigated, prosecuted and convicted by form of
-//!   exploitation;
+//!   2024, the period ending in that year): victims identified, victims referred to services and
+//!   victims assisted, by form of exploitation and sex; persons investigated, prosecuted and
+//!   convicted by form of exploitation;
 //! - UNODC's Global Report questionnaire, over the calendar year: victims by sex and age group,
 //!   by form of exploitation and sex, by citizenship and sex; persons prosecuted and convicted
 //!   by sex.
 //!
 //! A victim is a person whose identification status is presumed or identified, counted in the
 //! period that holds their identification date (else the day the status was recorded); a
-//! victim was referred when any referral was made on their case. A person investigated,
+//! victim was referred when any referral was made on their case, and assisted when they received
+//! a service (shelter, medical care, legal aid, return …) that began by the period's last day.
+//! UNODC's questionnaire counts victims detected, not assisted: its tables have no such cell.
+//! A person investigated,
 //! prosecuted or convicted is a perpetrator named by a justice step dated in the period (the
 //! step's date, else the day it was recorded), counted once per step kind; a step that names no
 //! perpetrator counts one person for its case. Prosecuted counts `charged` and `prosecution`
@@ -200,6 +203,11 @@ impl AnnualReport {
             ReportPeriod::Tip => {
                 let referred: Vec<(usize, &CaseFacts)> =
                     victims.iter().copied().filter(|(_, case)| !case.referrals.is_empty()).collect();
+                let assisted: Vec<(usize, &CaseFacts)> = victims
+                    .iter()
+                    .copied()
+                    .filter(|(_, case)| case.services.iter().any(|service| service.from <= to))
+                    .collect();
                 let mut justice = Grid::new(FORMS.len(), 3);
                 for (column, people) in [&investigated, &prosecuted, &convicted].into_iter().enumerate() {
                     for (index, _, item) in people {
@@ -218,6 +226,13 @@ impl AnnualReport {
                             "Victims identified and referred to services, by form of exploitation and sex ({span})"
                         ),
                         &referred,
+                    ),
+                    form_by_sex(
+                        "tip.victims_assisted",
+                        format!(
+                            "Victims identified and assisted (a service received), by form of exploitation and sex ({span})"
+                        ),
+                        &assisted,
                     ),
                     justice.table(
                         "tip.law_enforcement",
