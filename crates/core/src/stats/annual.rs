@@ -25,7 +25,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::facts::CaseFacts;
-use super::suppress::{self, Table};
+use super::suppress::{self, Links, Table};
 use super::{DrillRow, Item};
 use crate::error::{Error, Result};
 use crate::ids::EntryId;
@@ -325,9 +325,49 @@ impl AnnualReport {
         )
     }
 
-    /// The tables as CSV ([`suppress::tables_csv`]). With `threshold`, small cells are suppressed.
+    /// The tables as CSV ([`suppress::linked_tables_csv`]). With `threshold`, small cells are
+    /// suppressed, the tables together over their [`links`](AnnualReport::links).
     pub fn to_csv(&self, threshold: Option<u64>) -> String {
-        suppress::tables_csv(&self.tables, threshold)
+        suppress::linked_tables_csv(&self.tables, &self.links(), threshold)
+    }
+
+    /// Which entries of each table's grid to hide in a published file.
+    pub fn suppression_masks(&self, threshold: u64) -> Vec<Vec<Vec<bool>>> {
+        suppress::suppress_together(&self.tables, &self.links(), threshold)
+    }
+
+    /// How the tables are tied: UNODC's three tables of victims share the per-sex totals (the
+    /// row totals of the table by sex and age, the column totals of the others) and the grand
+    /// total; TIP's victims referred and victims assisted are each part of the victims
+    /// identified, cell by cell. TIP's law enforcement table and UNODC's persons prosecuted
+    /// and convicted count other people and share nothing.
+    pub fn links(&self) -> Links {
+        let find = |id: &str| self.tables.iter().position(|table| table.id == id);
+        let mut links = Links::default();
+        if let Some(identified) = find("tip.victims_identified") {
+            for part in ["tip.victims_referred", "tip.victims_assisted"].into_iter().filter_map(find) {
+                links.nested.push((part, identified));
+            }
+        }
+        let by_age = find("unodc.victims_by_sex_and_age");
+        let by_sex_columns: Vec<usize> =
+            ["unodc.victims_by_form", "unodc.victims_by_citizenship"].into_iter().filter_map(find).collect();
+        if let Some(by_age) = by_age {
+            let corner = |t: usize| (t, self.tables[t].rows.len(), self.tables[t].columns.len());
+            let age_columns = self.tables[by_age].columns.len();
+            for (row, sex) in self.tables[by_age].rows.iter().enumerate() {
+                let mut group = vec![(by_age, row, age_columns)];
+                for &t in &by_sex_columns {
+                    let column = self.tables[t].columns.iter().position(|known| known == sex).expect("the same sexes");
+                    group.push((t, self.tables[t].rows.len(), column));
+                }
+                links.equal.push(group);
+            }
+            let mut grand = vec![corner(by_age)];
+            grand.extend(by_sex_columns.iter().map(|&t| corner(t)));
+            links.equal.push(grand);
+        }
+        links
     }
 }
 

@@ -122,9 +122,9 @@ struct Drawn {
     changed_on: NaiveDate,
 }
 
-struct Population {
+pub(crate) struct Population {
     _dir: tempfile::TempDir,
-    workspace: Workspace,
+    pub workspace: Workspace,
     cases: Vec<Drawn>,
     today: NaiveDate,
 }
@@ -140,7 +140,7 @@ enum Action {
     Service(usize),
 }
 
-fn populate() -> Population {
+pub(crate) fn populate() -> Population {
     let dir = tempfile::tempdir().unwrap();
     let mut workspace = Workspace::create(&dir.path().join("ministry"), PASSPHRASE, &fast()).unwrap();
     let plan = workspace.plan_deployment("https://harbour.example.org", "Ministry").unwrap();
