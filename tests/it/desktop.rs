@@ -1469,6 +1469,60 @@ impl Harbour {
     }
 }
 
+/// Settings → "no activity" days is the number the dashboard's inactive cases count by: three
+/// open cases and a closed one last changed 40 days ago (written on a laptop whose clock said
+/// so, before the app opens it), one open case changed today. At 30 days the three count; at 60
+/// none; at 39 the three again; the tile says the number of days chosen.
+#[test]
+fn the_settings_no_activity_days_change_the_dashboards_inactive_cases() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join("harbour");
+    {
+        let options = harbour_core::store::CreateOptions {
+            kdf: harbour_core::crypto::KdfParams::INSECURE_FAST_FOR_TESTS,
+            worker: WORKER.into(),
+            ..Default::default()
+        };
+        let mut workspace = harbour_core::Workspace::create(&dir, PASSPHRASE, &options).unwrap();
+        let weeks_ago = chrono::Utc::now() - chrono::Duration::days(40);
+        workspace.set_clock_for_tests(Some(weeks_ago));
+        for name in ["Ilvane Corrowin", "Jessamy Torlich", "Kestrel Wandamere", "Lorian Pashcombe"] {
+            workspace.create_case(harbour_core::model::CaseFields::named(name).unwrap()).unwrap();
+        }
+        let closed = workspace.list_cases(&Default::default()).unwrap()[0].id;
+        workspace.close_case(closed, "Left the country", false).unwrap();
+        workspace.set_clock_for_tests(None);
+        workspace.create_case(harbour_core::model::CaseFields::named("Mirelle Ostbury").unwrap()).unwrap();
+    }
+    let desktop = Desktop::start_on(&binary("harbour-desktop"), &dir, &[]);
+    let session = desktop.session();
+    let app = Harbour { session, desktop, shots: Screenshots::new() };
+    app.wait_screen("unlock");
+    app.unlock();
+
+    let inactive_after = |days: u32| -> (u64, String) {
+        app.click("#settings-button");
+        app.wait_screen("settings");
+        app.fill("#settings-inactive-days", &days.to_string());
+        app.click("#settings-save");
+        app.session.wait_until("the settings saved", Duration::from_secs(10), || {
+            (!app.text(".saved").trim().is_empty()).then_some(())
+        });
+        app.open_dashboard();
+        (app.figure("inactive"), app.text("#tile-inactive .dash-tile-label"))
+    };
+    let (count, label) = inactive_after(30);
+    assert_eq!(count, 3, "the three open cases left alone for 40 days");
+    assert!(label.contains("30"), "{label}");
+    let (listed, _) = app.follow(".figure-link[data-key=\"inactive\"]");
+    assert_eq!(listed, 3, "its list counts as many");
+    let (count, label) = inactive_after(60);
+    assert_eq!(count, 0, "no case left alone for 60 days");
+    assert!(label.contains("60"), "{label}");
+    assert_eq!(inactive_after(39).0, 3, "39 days: the three again");
+    assert_eq!(app.figure("total"), 5);
+}
+
 /// The dashboard: each number opens the list of what it counts and the list's count is the
 /// number; the team filter changes exactly the figures expected; Print asks the window to print
 /// (and the print stylesheet leaves out the bars and buttons); the annual figures' cells open

@@ -64,16 +64,14 @@ const PENDING_CHANGES: &str = "SELECT count(*) FROM events e
                AND o.sent = 0 AND o.kind <> ?3))";
 
 impl Workspace {
-    /// Moves this laptop's clock forward to `at` (never back): the events it records next are
-    /// stamped from then on, as on a laptop whose clock runs ahead. For tests that need entries
-    /// (a referral sent, then accepted days later) recorded on chosen days; Harbour's own
+    /// Stamps the events this laptop records from now on at `at` (`None`: the system's clock
+    /// again), as on a laptop whose clock is wrong; never before an event it already recorded
+    /// (the clock stays monotonic). For tests that need changes recorded on chosen days (a
+    /// referral accepted days after it was sent, a case left alone for weeks); Harbour's own
     /// programs never call it.
     #[doc(hidden)]
-    pub fn move_clock_forward_for_tests(&mut self, at: chrono::DateTime<Utc>) {
-        let wall_ms = at.timestamp_millis().max(0) as u64;
-        if wall_ms > self.clock.last.wall_ms {
-            self.clock.last = crate::event::Hlc { wall_ms, counter: 0 };
-        }
+    pub fn set_clock_for_tests(&mut self, at: Option<chrono::DateTime<Utc>>) {
+        self.clock.fixed_ms = at.map(|at| at.timestamp_millis().max(0) as u64);
     }
 
     /// How many of this laptop's events wait to be sent.

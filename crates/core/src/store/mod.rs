@@ -283,7 +283,7 @@ impl Workspace {
             dir: dir.to_owned(),
             conn,
             secrets,
-            clock: Clock { last },
+            clock: Clock { last, fixed_ms: None },
             worker,
             code_prefix,
             case_keys: HashMap::new(),

@@ -4,8 +4,7 @@
 //! ministry's laptop of a deployment, a few on a clinic nurse's laptop), remembers what it drew,
 //! and computes every expected figure, drill-down list and table cell from that record, not from
 //! Harbour's code. Entries for a subset go through the ordinary commands on chosen days after
-//! today (the ministry's clock is moved forward before each, as on a laptop whose clock runs
-//! ahead): referrals sent, accepted, declined or completed days apart, screenings, and services
+//! today (the ministry's clock set to each day, as on a laptop whose clock runs ahead): referrals sent, accepted, declined or completed days apart, screenings, and services
 //! received with their own dates. The nurse and the ministry edit some of the nurse's cases at
 //! the same time, so those need review. The population holds invented coded values only: no
 //! name in it is personal data.
@@ -332,7 +331,7 @@ pub(crate) fn populate() -> Population {
     let mut referral_ids: BTreeMap<(usize, usize), EntryId> = BTreeMap::new();
     let mut perpetrator_ids: BTreeMap<(usize, usize), EntryId> = BTreeMap::new();
     for (on, index, _, action) in plan {
-        workspace.move_clock_forward_for_tests(on.and_hms_opt(12, 0, 0).unwrap().and_utc());
+        workspace.set_clock_for_tests(Some(on.and_hms_opt(12, 0, 0).unwrap().and_utc()));
         let case = &mut drawn[index];
         case.changed_on = case.changed_on.max(on);
         match action {
