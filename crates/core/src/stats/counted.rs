@@ -274,6 +274,10 @@ mod tests {
             ServiceFact { id: EntryId::new(), service_type: ServiceType::Shelter, from: day(1), until: Some(day(20)) },
             ServiceFact { id: EntryId::new(), service_type: ServiceType::ReturnAssistance, from: day(5), until: None },
         ];
+        // A JSON facts row written before services were counted has no such field: none.
+        let mut older = serde_json::to_value(facts(services.clone())).unwrap();
+        older.as_object_mut().unwrap().remove("services").expect("services are written");
+        assert_eq!(serde_json::from_value::<CaseFacts>(older).unwrap(), facts(Vec::new()));
         let stored = encode(&facts(services));
         assert_eq!(stored[0], FORMAT);
         let mut cache = FactsCache::default();
