@@ -13,11 +13,10 @@
 //! victim was referred when any referral was made on their case, and assisted when they received
 //! a service (shelter, medical care, legal aid, return …) that began by the period's last day.
 //! UNODC's questionnaire counts victims detected, not assisted: its tables have no such cell.
-//! A person investigated,
-//! prosecuted or convicted is a perpetrator named by a justice step dated in the period (the
-//! step's date, else the day it was recorded), counted once per step kind; a step that names no
-//! perpetrator counts one person for its case. Prosecuted counts `charged` and `prosecution`
-//! steps. The form of exploitation of a justice step is its case's.
+//! A person investigated, prosecuted or convicted is a perpetrator named by a justice step dated
+//! in the period (the step's date, else the day it was recorded), counted once per step kind; a
+//! step that names no perpetrator counts one person for its case. Prosecuted counts `charged`
+//! and `prosecution` steps. The form of exploitation of a justice step is its case's.
 
 use std::collections::{BTreeMap, BTreeSet};
 
