@@ -303,7 +303,7 @@ pub fn recoverable(grids: &[Vec<Vec<u64>>], hide: &[Vec<Vec<bool>>], equal: &[Ve
     let determined = determined_unknowns(equations, count);
     unknown
         .iter()
-        .filter(|(entry, at)| hide[entry.0][entry.1][entry.2] && at.is_some_and(|at| determined[at]))
+        .filter(|(entry, at)| hide[entry.0][entry.1][entry.2] && at.is_none_or(|at| determined[at]))
         .map(|(entry, _)| *entry)
         .collect()
 }
@@ -490,6 +490,28 @@ mod tests {
         assert_eq!(published[1][0], "<11");
         assert_eq!(published[1][1], "<11");
         assert_eq!(published[2], vec!["43", "80", "123"]);
+    }
+
+    #[test]
+    fn an_entry_tied_to_a_shown_one_gives_its_cycle_away() {
+        let grid = table(vec![vec![3, 30], vec![40, 50]]).grid();
+        let mut inner = vec![vec![false; 3]; 3];
+        for (row, column) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+            inner[row][column] = true;
+        }
+        let grids = vec![grid.clone(), grid];
+        // Each table alone: a cycle of four hidden counts, nothing solved.
+        assert_eq!(recoverable(&grids, &[inner.clone(), inner.clone()], &[]), []);
+        // The first table's corner tied to the second's: still one unknown, nothing solved.
+        let tie = vec![vec![(0, 0, 0), (1, 0, 0)]];
+        assert_eq!(recoverable(&grids, &[inner.clone(), inner.clone()], &tie), []);
+        // Tied to a count the second table shows, the corner is known and its whole cycle with
+        // it (and the second table's three left, on a cycle broken by that shown count).
+        let mut shown_corner = inner.clone();
+        shown_corner[0][0] = false;
+        let given_away = [(0, 0, 0), (0, 0, 1), (0, 1, 0), (0, 1, 1), (1, 0, 1), (1, 1, 0), (1, 1, 1)];
+        assert_eq!(recoverable(&grids, &[inner.clone(), shown_corner.clone()], &tie), given_away);
+        assert_eq!(recoverable(&grids, &[inner, shown_corner], &[]), [(1, 0, 1), (1, 1, 0), (1, 1, 1)]);
     }
 
     #[test]
