@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(name = "harbour", version, about = "Harbour: case records for people who protect victims of trafficking.")]
@@ -11,6 +12,24 @@ pub struct Cli {
     pub global: Global,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// Refuses what clap cannot see when a global flag comes before the subcommand: `--json`
+    /// with `report annual --csv` (the file is written, nothing is printed, so one of the two
+    /// would be ignored).
+    pub fn refuse_conflicts(&self) -> Result<(), clap::Error> {
+        if let Command::Report(crate::desk::ReportCommand::Annual { csv: Some(_), .. }) = &self.command
+            && self.global.json
+        {
+            return Err(Cli::command().error(
+                ErrorKind::ArgumentConflict,
+                "the argument '--csv <FILE>' cannot be used with '--json': --csv writes the tables to a file, \
+                 --json prints them with true counts; choose one",
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Args)]

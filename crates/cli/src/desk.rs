@@ -131,8 +131,9 @@ pub enum ReportCommand {
         period: String,
         #[arg(long)]
         year: i32,
-        /// Write the tables to this CSV file, small cells suppressed unless --internal.
-        #[arg(long, value_name = "FILE")]
+        /// Write the tables to this CSV file, small cells suppressed unless --internal (not
+        /// with --json, which prints the true counts instead).
+        #[arg(long, value_name = "FILE", conflicts_with = "json")]
         csv: Option<PathBuf>,
         /// Write true counts in the CSV file (for use inside the ministry only; audited as such).
         #[arg(long, requires = "csv")]
@@ -258,7 +259,7 @@ pub fn stats(args: StatsArgs, mut workspace: Workspace, out: &Output) -> Result<
         ),
     };
     println!("Figures for {period}{}", query.team.as_deref().map(|team| format!(", team {team}")).unwrap_or_default());
-    for name in ["total", "needs_review", "inactive", "unanswered_referrals"] {
+    for name in ["total", "needs_review", "inactive", "unanswered_referrals", "assisted"] {
         println!("{name}: {}", figures.count(name).unwrap_or(0));
     }
     for group in figures.group_names() {

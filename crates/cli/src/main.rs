@@ -44,6 +44,9 @@ use crate::output::Output;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(error) = cli.refuse_conflicts() {
+        error.exit();
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -118,6 +118,13 @@ fn facts_figures_and_the_annual_report_from_the_command_line() {
     let listed: Vec<&str> = drill.as_array().unwrap().iter().map(|row| row["code"].as_str().unwrap()).collect();
     assert_eq!(listed.len(), 2);
     assert!(listed.contains(&codes[0].as_str()) && listed.contains(&codes[1].as_str()));
+    // The shelter given on 2023-06-02 counts its person as assisted, by value name.
+    assert_eq!((stats["assisted"].as_u64(), stats["assisted_by_service"]["shelter"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(stats["assisted_by_service"]["medical"], 0);
+    let assisted = json(&data, &["stats", "--cases", "assisted_by_service.shelter"]);
+    assert_eq!(assisted[0]["code"], codes[0].as_str());
+    let later = json(&data, &["stats", "--from", "2023-06-03"]);
+    assert_eq!(later["assisted"], 0, "a service with no end counts on the day it began only");
     let none = json(&data, &["stats", "--from", "2020-01-01", "--to", "2020-12-31"]);
     assert_eq!(none["total"], 0, "nothing registered in 2020");
     let team = json(&data, &["stats", "--team", "Nobody"]);
@@ -149,6 +156,9 @@ fn facts_figures_and_the_annual_report_from_the_command_line() {
     assert!(std::fs::read_to_string(&internal).unwrap().contains("total,2,1,0,0,3"));
     let tip = json(&data, &["report", "annual", "--period", "tip", "--year", "2024"]);
     assert_eq!(tip["from"], "2023-04-01");
+    let assisted = tip["tables"].as_array().unwrap().iter().find(|t| t["id"] == "tip.victims_assisted").unwrap();
+    assert_eq!(assisted["cells"][0], serde_json::json!([1, 0, 0, 0]), "the sheltered woman, sexually exploited");
+    assert_eq!(assisted["cells"][1], serde_json::json!([0, 0, 0, 0]));
     let law = tip["tables"].as_array().unwrap().iter().find(|t| t["id"] == "tip.law_enforcement").unwrap();
     assert_eq!(
         law["cells"][0],
@@ -156,10 +166,23 @@ fn facts_figures_and_the_annual_report_from_the_command_line() {
         "one person prosecuted and convicted for sexual exploitation"
     );
 
+    // --json and --csv together: refused before anything is read, not one of them ignored.
+    let (before, after) = (
+        ["--json", "report", "annual", "--period", "tip", "--year", "2024", "--csv", "x.csv"],
+        ["report", "annual", "--period", "tip", "--year", "2024", "--csv", "x.csv", "--json"],
+    );
+    for args in [before, after] {
+        let both = harbour(&data, &args);
+        assert_eq!(both.status.code(), Some(2), "a usage error");
+        let said = String::from_utf8_lossy(&both.stderr);
+        assert!(said.contains("'--csv <FILE>' cannot be used with '--json'"), "{args:?}: {said}");
+        assert!(!Path::new("x.csv").exists());
+    }
+
     let audit = json(&data, &["audit", "show", "--limit", "20"]);
     let actions: Vec<&str> = audit.as_array().unwrap().iter().map(|entry| entry["action"].as_str().unwrap()).collect();
     assert_eq!(actions.iter().filter(|action| **action == "report.export").count(), 4);
-    assert_eq!(actions.iter().filter(|action| **action == "stats.view").count(), 4);
+    assert_eq!(actions.iter().filter(|action| **action == "stats.view").count(), 6);
     let details: Vec<&str> = audit.as_array().unwrap().iter().filter_map(|entry| entry["detail"].as_str()).collect();
     assert!(details.contains(&"calendar 2023 internal") && details.contains(&"calendar 2023 suppressed"));
 }

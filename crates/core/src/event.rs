@@ -86,6 +86,9 @@ impl Event {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Clock {
     pub last: Hlc,
+    /// A wall-clock reading used instead of the system's (tests only:
+    /// [`crate::store::Workspace::set_clock_for_tests`]).
+    pub fixed_ms: Option<u64>,
 }
 
 /// How far ahead of local time a remote clock reading may pull this device's clock.
@@ -93,6 +96,7 @@ pub const MAX_SKEW_MS: u64 = 5 * 60 * 1000;
 
 impl Clock {
     pub fn tick(&mut self, now_ms: u64) -> Hlc {
+        let now_ms = self.fixed_ms.unwrap_or(now_ms);
         self.last = if now_ms > self.last.wall_ms {
             Hlc { wall_ms: now_ms, counter: 0 }
         } else {

@@ -19,6 +19,7 @@ export function forget() {
 const TABLE_TITLES = {
   "tip.victims_identified": "ui.annual.tip_victims_identified",
   "tip.victims_referred": "ui.annual.tip_victims_referred",
+  "tip.victims_assisted": "ui.annual.tip_victims_assisted",
   "tip.law_enforcement": "ui.annual.tip_law_enforcement",
   "unodc.victims_by_sex_and_age": "ui.annual.unodc_victims_by_sex_and_age",
   "unodc.victims_by_form": "ui.annual.unodc_victims_by_form",

@@ -84,6 +84,7 @@ const GROUPS = [
   ["referrals_by_type", "ui.dashboard.referrals_by_type", "ui.dashboard.col_service_type", "horizontal"],
   ["referrals_by_outcome", "ui.dashboard.referrals_by_outcome", "ui.dashboard.col_outcome", "horizontal"],
   ["screenings_by_result", "ui.dashboard.screenings_by_result", "ui.dashboard.col_result", "horizontal"],
+  ["assisted_by_service", "ui.dashboard.assisted_by_service", "ui.dashboard.col_service_received", "horizontal"],
   ["by_team", "ui.dashboard.by_team", "ui.dashboard.col_team", "horizontal"],
 ];
 
@@ -93,6 +94,15 @@ const COUNTS = {
   referrals_by_outcome: "ui.dashboard.col_referrals",
   screenings_by_result: "ui.dashboard.col_screenings",
 };
+
+/**
+ * Groups whose rows can count one case more than once (a person with shelter and medical care
+ * is under both): their foot is the figure of the people counted once, not the rows' sum.
+ */
+const FOOTS = { assisted_by_service: ["assisted", "ui.dashboard.assisted_once"] };
+
+/** The plain numbers that ask for attention when not zero. */
+const ATTENTION = new Set(["needs_review", "inactive", "unanswered_referrals"]);
 
 /** Values that are not a coded value of a case, and the lists without a `code.*` family elsewhere. */
 const SPECIAL = {
@@ -149,6 +159,7 @@ export function valueLabel(group, value) {
     case "by_labour_sector":
       return LABOUR_SECTOR[value] ? t(LABOUR_SECTOR[value]) : value;
     case "referrals_by_type":
+    case "assisted_by_service":
       return codeLabel("service_type", value);
     case "referrals_by_outcome":
       // `sent` is a referral recorded with no answer yet, perhaps never sent anywhere (a
@@ -178,6 +189,7 @@ export function figureTitle(key) {
     needs_review: "ui.dashboard.needs_review",
     inactive: "ui.dashboard.inactive",
     unanswered_referrals: "ui.dashboard.unanswered",
+    assisted: "ui.dashboard.assisted",
   };
   if (singles[key]) return t(singles[key], { days: number(app.status?.inactive_days ?? 30), n: number(7) });
   const dot = key.indexOf(".");
@@ -363,7 +375,7 @@ export async function render(root, route, current) {
     const tile = (key, labelKey, vars, id) =>
       h(
         "div",
-        { class: ["dash-tile", key !== "total" && f[key] > 0 ? "attention" : null], id },
+        { class: ["dash-tile", ATTENTION.has(key) && f[key] > 0 ? "attention" : null], id },
         figureLink(key, f[key]),
         h("span", { class: "dash-tile-label" }, t(labelKey, vars)),
       );
@@ -378,6 +390,7 @@ export async function render(root, route, current) {
         tile("needs_review", "ui.dashboard.needs_review", null, "tile-needs-review"),
         tile("inactive", "ui.dashboard.inactive", { days: number(result.inactive_days) }, "tile-inactive"),
         tile("unanswered_referrals", "ui.dashboard.unanswered", { n: number(result.unanswered_days) }, "tile-unanswered"),
+        tile("assisted", "ui.dashboard.assisted", null, "tile-assisted"),
         h(
           "div",
           { class: "dash-tile", id: "tile-median" },
@@ -402,7 +415,13 @@ export async function render(root, route, current) {
         h("caption", { class: "visually-hidden" }, t(titleKey)),
         h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t(columnKey)), h("th", { scope: "col" }, t(COUNTS[group] || "ui.dashboard.col_cases")))),
         h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: "2", class: "muted" }, t("ui.dashboard.nothing")))),
-        h("tfoot", {}, h("tr", {}, h("th", { scope: "row" }, t("ui.dashboard.col_total")), h("td", { class: "dash-total" }, number(total)))),
+        h(
+          "tfoot",
+          {},
+          FOOTS[group]
+            ? h("tr", {}, h("th", { scope: "row" }, t(FOOTS[group][1])), h("td", { class: "dash-people" }, figureLink(FOOTS[group][0], f[FOOTS[group][0]] || 0)))
+            : h("tr", {}, h("th", { scope: "row" }, t("ui.dashboard.col_total")), h("td", { class: "dash-total" }, number(total))),
+        ),
       );
       const height = orientation === "vertical" ? 220 : Math.max(120, 30 * values.length + 40);
       const canvas = h("canvas", { role: "img", "aria-label": t("ui.dashboard.chart_of", { title: t(titleKey) }) });

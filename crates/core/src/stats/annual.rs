@@ -1,20 +1,22 @@
 //! The annual tables for the two reports the task force sends:
 //!
 //! - the US TIP report, over 1 April to 31 March (`--year 2024` is 1 April 2023 – 31 March
-//!   2024, the period ending in that year): victims identified and victims referred to services
-//!   by form of exploitation and sex; persons investigated, prosecuted and convicted by form of
-//!   exploitation;
+//!   2024, the period ending in that year): victims identified, victims referred to services and
+//!   victims assisted, by form of exploitation and sex; persons investigated, prosecuted and
+//!   convicted by form of exploitation;
 //! - UNODC's Global Report questionnaire, over the calendar year: victims by sex and age group,
 //!   by form of exploitation and sex, by citizenship and sex; persons prosecuted and convicted
 //!   by sex.
 //!
 //! A victim is a person whose identification status is presumed or identified, counted in the
 //! period that holds their identification date (else the day the status was recorded); a
-//! victim was referred when any referral was made on their case. A person investigated,
-//! prosecuted or convicted is a perpetrator named by a justice step dated in the period (the
-//! step's date, else the day it was recorded), counted once per step kind; a step that names no
-//! perpetrator counts one person for its case. Prosecuted counts `charged` and `prosecution`
-//! steps. The form of exploitation of a justice step is its case's.
+//! victim was referred when any referral was made on their case, and assisted when they received
+//! a service (shelter, medical care, legal aid, return …) that began by the period's last day.
+//! UNODC's questionnaire counts victims detected, not assisted: its tables have no such cell.
+//! A person investigated, prosecuted or convicted is a perpetrator named by a justice step dated
+//! in the period (the step's date, else the day it was recorded), counted once per step kind; a
+//! step that names no perpetrator counts one person for its case. Prosecuted counts `charged`
+//! and `prosecution` steps. The form of exploitation of a justice step is its case's.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,7 +24,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::facts::CaseFacts;
-use super::suppress::{self, Table};
+use super::suppress::{self, Links, Table};
 use super::{DrillRow, Item};
 use crate::error::{Error, Result};
 use crate::ids::EntryId;
@@ -200,6 +202,11 @@ impl AnnualReport {
             ReportPeriod::Tip => {
                 let referred: Vec<(usize, &CaseFacts)> =
                     victims.iter().copied().filter(|(_, case)| !case.referrals.is_empty()).collect();
+                let assisted: Vec<(usize, &CaseFacts)> = victims
+                    .iter()
+                    .copied()
+                    .filter(|(_, case)| case.services.iter().any(|service| service.from <= to))
+                    .collect();
                 let mut justice = Grid::new(FORMS.len(), 3);
                 for (column, people) in [&investigated, &prosecuted, &convicted].into_iter().enumerate() {
                     for (index, _, item) in people {
@@ -218,6 +225,13 @@ impl AnnualReport {
                             "Victims identified and referred to services, by form of exploitation and sex ({span})"
                         ),
                         &referred,
+                    ),
+                    form_by_sex(
+                        "tip.victims_assisted",
+                        format!(
+                            "Victims identified and assisted (a service received), by form of exploitation and sex ({span})"
+                        ),
+                        &assisted,
                     ),
                     justice.table(
                         "tip.law_enforcement",
@@ -310,9 +324,49 @@ impl AnnualReport {
         )
     }
 
-    /// The tables as CSV ([`suppress::tables_csv`]). With `threshold`, small cells are suppressed.
+    /// The tables as CSV ([`suppress::linked_tables_csv`]). With `threshold`, small cells are
+    /// suppressed, the tables together over their [`links`](AnnualReport::links).
     pub fn to_csv(&self, threshold: Option<u64>) -> String {
-        suppress::tables_csv(&self.tables, threshold)
+        suppress::linked_tables_csv(&self.tables, &self.links(), threshold)
+    }
+
+    /// Which entries of each table's grid to hide in a published file.
+    pub fn suppression_masks(&self, threshold: u64) -> Vec<Vec<Vec<bool>>> {
+        suppress::suppress_together(&self.tables, &self.links(), threshold)
+    }
+
+    /// How the tables are tied: UNODC's three tables of victims share the per-sex totals (the
+    /// row totals of the table by sex and age, the column totals of the others) and the grand
+    /// total; TIP's victims referred and victims assisted are each part of the victims
+    /// identified, cell by cell. TIP's law enforcement table and UNODC's persons prosecuted
+    /// and convicted count other people and share nothing.
+    pub fn links(&self) -> Links {
+        let find = |id: &str| self.tables.iter().position(|table| table.id == id);
+        let mut links = Links::default();
+        if let Some(identified) = find("tip.victims_identified") {
+            for part in ["tip.victims_referred", "tip.victims_assisted"].into_iter().filter_map(find) {
+                links.nested.push((part, identified));
+            }
+        }
+        let by_age = find("unodc.victims_by_sex_and_age");
+        let by_sex_columns: Vec<usize> =
+            ["unodc.victims_by_form", "unodc.victims_by_citizenship"].into_iter().filter_map(find).collect();
+        if let Some(by_age) = by_age {
+            let corner = |t: usize| (t, self.tables[t].rows.len(), self.tables[t].columns.len());
+            let age_columns = self.tables[by_age].columns.len();
+            for (row, sex) in self.tables[by_age].rows.iter().enumerate() {
+                let mut group = vec![(by_age, row, age_columns)];
+                for &t in &by_sex_columns {
+                    let column = self.tables[t].columns.iter().position(|known| known == sex).expect("the same sexes");
+                    group.push((t, self.tables[t].rows.len(), column));
+                }
+                links.equal.push(group);
+            }
+            let mut grand = vec![corner(by_age)];
+            grand.extend(by_sex_columns.iter().map(|&t| corner(t)));
+            links.equal.push(grand);
+        }
+        links
     }
 }
 

@@ -46,7 +46,7 @@ pub(crate) struct CaseRow {
     /// Position in `AgeBand::ALL`.
     pub age_band: u8,
     pub needs_review: bool,
-    /// Referrals and screenings, for the few cases that have some.
+    /// Referrals, screenings and services received, for the few cases that have some.
     pub entries: Option<Box<Entries>>,
 }
 
@@ -54,6 +54,7 @@ pub(crate) struct CaseRow {
 pub(crate) struct Entries {
     pub referrals: Box<[ReferralRow]>,
     pub screenings: Box<[ScreeningRow]>,
+    pub services: Box<[ServiceRow]>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,6 +74,15 @@ pub(crate) struct ScreeningRow {
     /// A name id (`not_recorded` when the screening has no level).
     pub level: u32,
     pub recorded_ms: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ServiceRow {
+    /// Position in `ServiceType::ALL`.
+    pub service_type: u8,
+    pub from: NaiveDate,
+    /// The day it ended, else the day it began.
+    pub until: NaiveDate,
 }
 
 /// The names that are not closed lists, each stored once, by id.
@@ -169,6 +179,7 @@ mod tests {
             screenings: Vec::new(),
             justice: Vec::new(),
             perpetrators: Vec::new(),
+            services: Vec::new(),
         };
         let row = cache.decode(7, &super::super::counted::encode(&facts)).expect("a stored row reads");
         assert_eq!(cache.names.name(row.team), "Clinic \"North\"");

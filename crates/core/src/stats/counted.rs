@@ -9,19 +9,26 @@
 //! exploitation, labour sector; the team (`u16` length, `u16::MAX` = none); the referrals (`u16`
 //! count; each its id's 16 bytes, service type, status, sent and accepted times in ms as `i64`,
 //! `i64::MIN` = not accepted) and the screenings (`u16` count; each its id, level as the team,
-//! recorded time). Names, never positions in a list: a list that gains a value in the middle
-//! does not change what a stored row means.
+//! recorded time), then (format 2) the services received (`u16` count; each its service type,
+//! first and last day as `i32`, `i32::MIN` = no end recorded). Names, never positions in a list:
+//! a list that gains a value in the middle does not change what a stored row means.
+//!
+//! Format 1 (schema 7) had no services: such a row still reads, as a case with none (which is
+//! what its facts said), and schema 8 wrote every row again in format 2 from facts that count
+//! them.
 
 use chrono::{Datelike, NaiveDate};
 use uuid::Uuid;
 
-use super::cache::{CaseRow, Entries, FactsCache, NONE, REFERRAL_OUTCOMES, ReferralRow, ScreeningRow};
+use super::cache::{CaseRow, Entries, FactsCache, NONE, REFERRAL_OUTCOMES, ReferralRow, ScreeningRow, ServiceRow};
 use super::facts::{AgeBand, CaseFacts, day_of_ms};
 use crate::ids::EntryId;
 use crate::model::{CaseStatus, IdentificationStatus, ServiceType, Sex};
 
-/// The layout above; a row of another format is not read (the facts are derived again).
-const FORMAT: u8 = 1;
+/// The layout above, with the services received; a row of an unknown format is not read.
+const FORMAT: u8 = 2;
+/// The layout of schema 7: the same without the services received.
+const FORMAT_WITHOUT_SERVICES: u8 = 1;
 const ABSENT: u16 = u16::MAX;
 
 /// The stored row of `facts`.
@@ -52,6 +59,12 @@ pub(crate) fn encode(facts: &CaseFacts) -> Vec<u8> {
         out.extend_from_slice(screening.id.0.as_bytes());
         long(&mut out, screening.level.as_deref());
         out.extend_from_slice(&screening.recorded_ms.to_le_bytes());
+    }
+    out.extend_from_slice(&(facts.services.len().min(usize::from(u16::MAX)) as u16).to_le_bytes());
+    for service in facts.services.iter().take(usize::from(u16::MAX)) {
+        short(&mut out, service.service_type.as_str());
+        out.extend_from_slice(&service.from.num_days_from_ce().to_le_bytes());
+        out.extend_from_slice(&service.until.map_or(i32::MIN, |day| day.num_days_from_ce()).to_le_bytes());
     }
     out
 }
@@ -142,7 +155,8 @@ impl FactsCache {
     /// The row of a stored `case_counts` row, or `None` when it cannot be read.
     pub fn decode(&mut self, rowid: i64, stored: &[u8]) -> Option<CaseRow> {
         let mut reader = Reader(stored);
-        if reader.u8()? != FORMAT {
+        let format = reader.u8()?;
+        if format != FORMAT && format != FORMAT_WITHOUT_SERVICES {
             return None;
         }
         let registered = reader.day()?;
@@ -182,11 +196,27 @@ impl FactsCache {
                 })
             })
             .collect::<Option<Box<[ScreeningRow]>>>()?;
+        let services = if format == FORMAT_WITHOUT_SERVICES {
+            Box::default()
+        } else {
+            (0..reader.u16()?)
+                .map(|_| {
+                    let service_type = code(ServiceType::ALL, reader.short()?, ServiceType::as_str)
+                        .filter(|at| usize::from(*at) < ServiceType::ALL.len())?;
+                    let from = reader.day()?;
+                    let until = match reader.i32()? {
+                        i32::MIN => from,
+                        days => NaiveDate::from_num_days_from_ce_opt(days)?,
+                    };
+                    Some(ServiceRow { service_type, from, until })
+                })
+                .collect::<Option<Box<[ServiceRow]>>>()?
+        };
         if !reader.0.is_empty() {
             return None;
         }
-        let entries =
-            (!referrals.is_empty() || !screenings.is_empty()).then(|| Box::new(Entries { referrals, screenings }));
+        let entries = (!referrals.is_empty() || !screenings.is_empty() || !services.is_empty())
+            .then(|| Box::new(Entries { referrals, screenings, services }));
         Some(CaseRow {
             rowid,
             registered,
@@ -202,5 +232,81 @@ impl FactsCache {
             needs_review,
             entries,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::facts::ServiceFact;
+    use super::*;
+
+    fn facts(services: Vec<ServiceFact>) -> CaseFacts {
+        CaseFacts {
+            team: None,
+            status: CaseStatus::Active,
+            needs_review: false,
+            created_ms: 0,
+            registered_on: NaiveDate::from_ymd_opt(2024, 2, 3).unwrap(),
+            updated_ms: 0,
+            identification: Some(IdentificationStatus::Identified),
+            identified_on: None,
+            sex: Some(Sex::Female),
+            age_band: AgeBand::Unknown,
+            nationality: None,
+            exploitation: Vec::new(),
+            sectors: Vec::new(),
+            means_of_control: Vec::new(),
+            country_of_exploitation: None,
+            recruiter_relation: None,
+            recruitment_methods: Vec::new(),
+            referrals: Vec::new(),
+            screenings: Vec::new(),
+            justice: Vec::new(),
+            perpetrators: Vec::new(),
+            services,
+        }
+    }
+
+    #[test]
+    fn services_are_carried_and_a_row_of_schema_7_still_reads() {
+        let day = |d| NaiveDate::from_ymd_opt(2024, 3, d).unwrap();
+        let services = vec![
+            ServiceFact { id: EntryId::new(), service_type: ServiceType::Shelter, from: day(1), until: Some(day(20)) },
+            ServiceFact { id: EntryId::new(), service_type: ServiceType::ReturnAssistance, from: day(5), until: None },
+        ];
+        // A JSON facts row written before services were counted has no such field: none.
+        let mut older = serde_json::to_value(facts(services.clone())).unwrap();
+        older.as_object_mut().unwrap().remove("services").expect("services are written");
+        assert_eq!(serde_json::from_value::<CaseFacts>(older).unwrap(), facts(Vec::new()));
+        let stored = encode(&facts(services));
+        assert_eq!(stored[0], FORMAT);
+        let mut cache = FactsCache::default();
+        let row = cache.decode(1, &stored).expect("a format 2 row reads");
+        let read: Vec<(ServiceType, NaiveDate, NaiveDate)> = row
+            .entries
+            .expect("services are entries")
+            .services
+            .iter()
+            .map(|service| (ServiceType::ALL[usize::from(service.service_type)], service.from, service.until))
+            .collect();
+        assert_eq!(
+            read,
+            [(ServiceType::Shelter, day(1), day(20)), (ServiceType::ReturnAssistance, day(5), day(5))],
+            "a service without an end lasts its first day"
+        );
+
+        // What schema 7 wrote for the same case: format 1, no services section.
+        let mut old = encode(&facts(Vec::new()));
+        assert_eq!(old.split_off(old.len() - 2), [0, 0], "an empty services section ends the row");
+        old[0] = FORMAT_WITHOUT_SERVICES;
+        let row = cache.decode(2, &old).expect("a format 1 row still reads");
+        assert!(row.entries.is_none(), "a format 1 row has no services");
+        assert_eq!(row.identification as usize, 2, "the rest of the row reads as before");
+        // A format 2 row cut before its services, and an unknown format, are refused.
+        let mut cut = old.clone();
+        cut[0] = FORMAT;
+        assert!(cache.decode(3, &cut).is_none());
+        old[0] = 3;
+        assert!(cache.decode(4, &old).is_none());
     }
 }

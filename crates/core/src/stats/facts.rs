@@ -58,6 +58,10 @@ pub struct CaseFacts {
     pub justice: Vec<JusticeFact>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub perpetrators: Vec<PerpetratorFact>,
+    /// The services the person received (a facts row written before they were counted has
+    /// none: schema 8 derived every stored case's facts again).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<ServiceFact>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,6 +96,33 @@ pub struct PerpetratorFact {
     pub id: EntryId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sex: Option<Sex>,
+}
+
+/// A service the person received: what the task force and the US TIP report count as
+/// "assisted".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceFact {
+    pub id: EntryId,
+    pub service_type: ServiceType,
+    /// The day it began.
+    pub from: NaiveDate,
+    /// The day it ended, when recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<NaiveDate>,
+}
+
+impl ServiceFact {
+    /// Whether the person received it on some day from `from` to `to` (both included, open
+    /// ends unbounded): it began by `to` and ended (else began) on or after `from`. A service
+    /// without an end counts on the day it began only.
+    pub fn during(&self, from: Option<NaiveDate>, to: Option<NaiveDate>) -> bool {
+        received_during(self.from, self.until.unwrap_or(self.from), from, to)
+    }
+}
+
+/// Whether a service received from `began` to `ended` falls in part within `from`–`to`.
+pub fn received_during(began: NaiveDate, ended: NaiveDate, from: Option<NaiveDate>, to: Option<NaiveDate>) -> bool {
+    to.is_none_or(|to| began <= to) && from.is_none_or(|from| ended.max(began) >= from)
 }
 
 /// CTDC `ageBroad`: the person's age when the case was registered.
@@ -279,6 +310,16 @@ impl CaseFacts {
                 .perpetrators
                 .iter()
                 .map(|perpetrator| PerpetratorFact { id: perpetrator.entry.id, sex: perpetrator.entry.sex })
+                .collect(),
+            services: state
+                .services
+                .iter()
+                .map(|service| ServiceFact {
+                    id: service.entry.id,
+                    service_type: service.entry.service_type,
+                    from: service.entry.date,
+                    until: service.entry.until,
+                })
                 .collect(),
         }
     }

@@ -21,6 +21,11 @@
 //!   cases, one item per referral; a referral is unanswered when it is still `sent` more than
 //!   `unanswered_days` after it was sent;
 //! - `screenings_by_result` counts the screenings recorded in the period on the team's cases;
+//! - `assisted` counts the team's people who received a service on some day of the period
+//!   (begun by its end, and ended — or, without a recorded end, begun — on or after its start),
+//!   whenever they were registered; `assisted_by_service` counts them once under each type of
+//!   service so received (a person with shelter and medical care counts under both, so the
+//!   group can add up to more than `assisted`);
 //! - `inactive` cases are open (not closed) with no change for `inactive_days` up to today.
 
 pub mod annual;
@@ -40,7 +45,7 @@ use crate::ids::{CaseCode, CaseId, EntryId};
 use crate::model::{CaseStatus, IdentificationStatus, ReferralStatus, ServiceType, Sex};
 use crate::store::Workspace;
 use cache::{CaseRow, FactsCache, NONE};
-use facts::{AgeBand, day_of_ms};
+use facts::{AgeBand, day_of_ms, received_during};
 
 /// Days without a change after which an open case counts as inactive, unless asked otherwise.
 pub const DEFAULT_INACTIVE_DAYS: u32 = 30;
@@ -91,7 +96,7 @@ pub struct Figures {
 
 /// The single-number figures, in display order; then the groups (a figure's `slot` is its
 /// position in `SINGLES` followed by `GROUPS`).
-const SINGLES: &[&str] = &["total", "needs_review", "inactive", "unanswered_referrals"];
+const SINGLES: &[&str] = &["total", "needs_review", "inactive", "unanswered_referrals", "assisted"];
 const GROUPS: &[&str] = &[
     "by_status",
     "by_identification",
@@ -105,23 +110,26 @@ const GROUPS: &[&str] = &[
     "referrals_by_type",
     "referrals_by_outcome",
     "screenings_by_result",
+    "assisted_by_service",
 ];
 const TOTAL: u8 = 0;
 const NEEDS_REVIEW: u8 = 1;
 const INACTIVE: u8 = 2;
 const UNANSWERED: u8 = 3;
-const BY_STATUS: u8 = 4;
-const BY_IDENTIFICATION: u8 = 5;
-const BY_SEX: u8 = 6;
-const BY_AGE_BAND: u8 = 7;
-const BY_NATIONALITY: u8 = 8;
-const BY_EXPLOITATION: u8 = 9;
-const BY_LABOUR_SECTOR: u8 = 10;
-const BY_TEAM: u8 = 11;
-const NEW_PER_MONTH: u8 = 12;
-const REFERRALS_BY_TYPE: u8 = 13;
-const REFERRALS_BY_OUTCOME: u8 = 14;
-const SCREENINGS_BY_RESULT: u8 = 15;
+const ASSISTED: u8 = 4;
+const BY_STATUS: u8 = 5;
+const BY_IDENTIFICATION: u8 = 6;
+const BY_SEX: u8 = 7;
+const BY_AGE_BAND: u8 = 8;
+const BY_NATIONALITY: u8 = 9;
+const BY_EXPLOITATION: u8 = 10;
+const BY_LABOUR_SECTOR: u8 = 11;
+const BY_TEAM: u8 = 12;
+const NEW_PER_MONTH: u8 = 13;
+const REFERRALS_BY_TYPE: u8 = 14;
+const REFERRALS_BY_OUTCOME: u8 = 15;
+const SCREENINGS_BY_RESULT: u8 = 16;
+const ASSISTED_BY_SERVICE: u8 = 17;
 const SLOTS: usize = SINGLES.len() + GROUPS.len();
 
 /// The values of a group whose values are a closed list, in display order (a value's code is
@@ -136,7 +144,7 @@ fn closed_values(slot: u8) -> Option<Vec<&'static str>> {
         BY_IDENTIFICATION => with_missing(IdentificationStatus::ALL.iter().map(|v| v.as_str()).collect()),
         BY_SEX => with_missing(Sex::ALL.iter().map(|v| v.as_str()).collect()),
         BY_AGE_BAND => AgeBand::ALL.iter().map(|v| v.as_str()).collect(),
-        REFERRALS_BY_TYPE => ServiceType::ALL.iter().map(|v| v.as_str()).collect(),
+        REFERRALS_BY_TYPE | ASSISTED_BY_SERVICE => ServiceType::ALL.iter().map(|v| v.as_str()).collect(),
         REFERRALS_BY_OUTCOME => cache::REFERRAL_OUTCOMES.iter().map(|v| v.as_str()).collect(),
         _ => return None,
     })
@@ -251,6 +259,21 @@ impl Plan {
                 if self.in_period(day_of_ms(screening.recorded_ms)) {
                     let item = Item { case: index as u32, entry: Some(screening.id) };
                     count(SCREENINGS_BY_RESULT, screening.level, item);
+                }
+            }
+            // People, not services: each person once, and once under each type received.
+            let mut types_received = 0u32;
+            for service in &entries.services {
+                if received_during(service.from, service.until, self.from, self.to) {
+                    types_received |= 1 << service.service_type;
+                }
+            }
+            if types_received != 0 {
+                count(ASSISTED, 0, item);
+                for service_type in 0..ServiceType::ALL.len() as u32 {
+                    if types_received & (1 << service_type) != 0 {
+                        count(ASSISTED_BY_SERVICE, service_type, item);
+                    }
                 }
             }
         }

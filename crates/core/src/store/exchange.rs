@@ -64,6 +64,16 @@ const PENDING_CHANGES: &str = "SELECT count(*) FROM events e
                AND o.sent = 0 AND o.kind <> ?3))";
 
 impl Workspace {
+    /// Stamps the events this laptop records from now on at `at` (`None`: the system's clock
+    /// again), as on a laptop whose clock is wrong; never before an event it already recorded
+    /// (the clock stays monotonic). For tests that need changes recorded on chosen days (a
+    /// referral accepted days after it was sent, a case left alone for weeks); Harbour's own
+    /// programs never call it.
+    #[doc(hidden)]
+    pub fn set_clock_for_tests(&mut self, at: Option<chrono::DateTime<Utc>>) {
+        self.clock.fixed_ms = at.map(|at| at.timestamp_millis().max(0) as u64);
+    }
+
     /// How many of this laptop's events wait to be sent.
     pub fn pending_count(&self) -> Result<u64> {
         Ok(self

@@ -142,6 +142,17 @@ pub(super) fn migrate_counts(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
+/// Schema 8: the facts gain the services received, derived again from every stored projection,
+/// and every compact row is written again in the format that carries them.
+pub(super) fn migrate_services(conn: &Connection) -> Result<()> {
+    derive_all(conn)?;
+    let mut write = conn.prepare("INSERT OR REPLACE INTO case_counts (case_rowid, row) VALUES (?1, ?2)")?;
+    for (rowid, facts) in read_all(conn)? {
+        write.execute(params![rowid, counted::encode(&facts)])?;
+    }
+    Ok(())
+}
+
 /// This connection's record of the cases whose facts were written (emptied at each refresh).
 /// A trigger's statements take the conflict policy of the statement that fired them (an upsert
 /// aborts), so a row already recorded is skipped rather than replaced.

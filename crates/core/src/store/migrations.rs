@@ -158,5 +158,11 @@ pub(super) fn migrate(conn: &Connection, from: i64) -> Result<()> {
         super::facts::migrate_counts(conn)?;
         conn.execute_batch("PRAGMA user_version = 7; COMMIT;")?;
     }
+    if from < 8 {
+        // The facts and the compact rows gain the services received (who was assisted).
+        conn.execute_batch("BEGIN")?;
+        super::facts::migrate_services(conn)?;
+        conn.execute_batch("PRAGMA user_version = 8; COMMIT;")?;
+    }
     Ok(())
 }

@@ -66,7 +66,7 @@ use crate::model::{
 pub const DB_FILE: &str = "harbour.db";
 const FAILED_UNLOCKS_FILE: &str = "failed-unlocks.log";
 /// The newest database layout this version understands.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 /// The shortest passphrase accepted for a new workspace.
 pub const MIN_PASSPHRASE_CHARS: usize = 8;
 
@@ -283,7 +283,7 @@ impl Workspace {
             dir: dir.to_owned(),
             conn,
             secrets,
-            clock: Clock { last },
+            clock: Clock { last, fixed_ms: None },
             worker,
             code_prefix,
             case_keys: HashMap::new(),

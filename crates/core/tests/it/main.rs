@@ -16,6 +16,7 @@ mod search;
 mod stats;
 mod stats_kept;
 mod support;
+mod suppress_linked;
 mod tamper;
 mod unlock;
 mod workspace;

@@ -128,3 +128,63 @@ fn a_version_6_database_gains_the_dashboards_compact_rows_with_the_same_figures(
     assert_eq!(again, figures, "the figures read from the migrated rows are the same");
     assert_eq!((again["by_sex"]["female"].as_u64(), again["by_sex"]["male"].as_u64()), (Some(1), Some(1)));
 }
+
+#[test]
+fn a_version_7_database_counts_the_services_received_after_its_migration() {
+    let (fixture, mut workspace) = new_workspace();
+    let case = workspace.create_case(full_fields()).unwrap().id;
+    workspace.create_case(full_fields()).unwrap();
+    let shelter = harbour_core::model::ServiceType::Shelter;
+    workspace.add_service_received(case, shelter, chrono::Utc::now().date_naive(), None).unwrap();
+    let query = harbour_core::stats::StatsQuery::new(chrono::Utc::now().date_naive());
+    let figures = workspace.statistics(&query).unwrap().figures.to_json();
+    assert_eq!((figures["assisted"].as_u64(), figures["assisted_by_service"]["shelter"].as_u64()), (Some(1), Some(1)));
+    drop(workspace);
+    // What Harbour 7 had written: facts without the services, compact rows of format 1 (the
+    // same bytes without the services section: its count, then for the shelter its type's
+    // name and its first and last day).
+    let conn = raw_db(&fixture.dir);
+    let rows: Vec<(i64, Vec<u8>)> = conn
+        .prepare("SELECT case_rowid, row FROM case_counts")
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut sheltered = 0;
+    for (rowid, mut row) in rows {
+        assert_eq!(row[0], 2, "written in format 2");
+        let with_shelter = [&[1u8, 0, 7][..], b"shelter"].concat();
+        let section = if row.len() > 18 && row[row.len() - 18..row.len() - 8] == with_shelter[..] {
+            sheltered += 1;
+            18
+        } else {
+            2
+        };
+        row.truncate(row.len() - section);
+        row[0] = 1;
+        conn.execute("UPDATE case_counts SET row = ?2 WHERE case_rowid = ?1", rusqlite::params![rowid, row]).unwrap();
+    }
+    assert_eq!(sheltered, 1);
+    conn.execute_batch(
+        "UPDATE case_facts SET facts = CAST(json_remove(CAST(facts AS TEXT), '$.services') AS BLOB);
+         PRAGMA user_version = 7;",
+    )
+    .unwrap();
+    drop(conn);
+
+    let mut workspace = unlock(&fixture.dir);
+    let conn = raw_db(&fixture.dir);
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0)).unwrap();
+    assert_eq!(version, SCHEMA_VERSION);
+    let formats: Vec<u8> = conn
+        .prepare("SELECT substr(row, 1, 1) FROM case_counts")
+        .unwrap()
+        .query_map([], |row| row.get::<_, Vec<u8>>(0))
+        .unwrap()
+        .map(|first| first.unwrap()[0])
+        .collect();
+    assert_eq!(formats, [2, 2], "every compact row written again with the services");
+    let again = workspace.statistics(&query).unwrap().figures.to_json();
+    assert_eq!(again, figures, "the person sheltered counts as assisted again, from the derived facts");
+}

@@ -87,7 +87,7 @@ fn figures_follow_every_write_after_the_first_read() {
     assert_eq!(all.figures.to_json(), fifth.figures.to_json());
 }
 
-fn join(admin: &Workspace, team: &Team, dir: &std::path::Path, worker: &str) -> Workspace {
+pub(crate) fn join(admin: &Workspace, team: &Team, dir: &std::path::Path, worker: &str) -> Workspace {
     let created = CreateInvitationResponse {
         invitation_id: Uuid::now_v7(),
         team_id: team.id,
@@ -101,7 +101,7 @@ fn join(admin: &Workspace, team: &Team, dir: &std::path::Path, worker: &str) -> 
 }
 
 /// Hands a laptop everything another made, as a push then a pull through the server would.
-fn relay(from: &mut Workspace, to: &mut Workspace) {
+pub(crate) fn relay(from: &mut Workspace, to: &mut Workspace) {
     let events = from.pending_events(100_000).unwrap();
     let ids: Vec<Uuid> = events.iter().map(|event| event.id).collect();
     from.mark_sent(&ids).unwrap();
