@@ -145,6 +145,200 @@ fn workspace_with_cases(data: &Path) -> String {
     code
 }
 
+/// A consented transfer goes only to the organisation the consent was given for: a case whose
+/// only covering consent names another organisation is left out, with that reason; the command
+/// without `--to` writes nothing and says what to add, naming the organisations it knows.
+#[test]
+fn an_htcds_transfer_carries_only_cases_consented_for_that_recipient() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ws");
+    assert!(harbour(&data, &["init"]).status.success());
+    let mut codes = Vec::new();
+    for (name, with) in [
+        ("Ysolde Partner", Some("Partner NGO")),
+        ("Wendeline Elsewhere", Some("Harbour Light Shelter")),
+        ("Quintus Nobody", None),
+    ] {
+        let code = harbour_json(&data, &["case", "new", "--name", name])["code"].as_str().unwrap().to_owned();
+        if let Some(with) = with {
+            let share = ["consent", "add", &code, "--share", "identity,case_summary,contact", "--with", with];
+            assert!(harbour(&data, &share).status.success());
+        }
+        codes.push(code);
+    }
+    // A narrower consent for the partner does not cover the transfer either.
+    assert!(
+        harbour(&data, &["consent", "add", &codes[1], "--share", "identity", "--with", "Partner NGO"]).status.success()
+    );
+
+    // Without --to: refused before anything is written, saying what to add and to whom it may go.
+    let out = dir.path().join("transfer.json");
+    let refused = run(&data, &["export", "htcds", "--plaintext", "--out", out.to_str().unwrap()], None);
+    assert!(!refused.status.success());
+    let said = stderr(&refused);
+    assert!(said.contains("add --to ORGANISATION") && said.contains("Nothing was written"), "{said}");
+    assert!(said.contains("\"Partner NGO\"") && said.contains("\"Harbour Light Shelter\""), "{said}");
+    assert!(!out.exists(), "nothing written without a recipient");
+
+    let written = ok_json(run(
+        &data,
+        &["--json", "export", "htcds", "--plaintext", "--out", out.to_str().unwrap(), "--to", "Partner NGO"],
+        None,
+    ));
+    assert_eq!(written["recipient"], "Partner NGO");
+    assert_eq!(written["included"], serde_json::json!([codes[0]]));
+    assert_eq!(written["rows"], 1);
+    let reasons: Vec<(String, String)> = written["left_out_reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|left| (left["case"].as_str().unwrap().to_owned(), left["reason"].as_str().unwrap().to_owned()))
+        .collect();
+    assert!(reasons.contains(&(codes[1].clone(), "other_recipient".to_owned())), "{reasons:?}");
+    assert!(reasons.contains(&(codes[2].clone(), "not_consented".to_owned())), "{reasons:?}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("Ysolde Partner") && !text.contains("Wendeline") && !text.contains("Quintus"));
+    let document: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(document["recipient"], "Partner NGO");
+
+    // In words: each reason on its own line, with the codes.
+    let other = dir.path().join("other.json");
+    let said = run(
+        &data,
+        &["export", "htcds", "--plaintext", "--out", other.to_str().unwrap(), "--to", "harbour light shelter"],
+        None,
+    );
+    assert!(said.status.success(), "{}", stderr(&said));
+    let said = String::from_utf8(said.stdout).unwrap();
+    assert!(said.contains("1 cases whose consent covers the transfer to harbour light shelter"), "{said}");
+    assert!(said.contains(&format!("another organisation than harbour light shelter: {}.", codes[0])), "{said}");
+    assert!(said.contains(&format!("does not cover identity and case summary: {}.", codes[2])), "{said}");
+    let text = std::fs::read_to_string(&other).unwrap();
+    assert!(text.contains("Wendeline Elsewhere") && !text.contains("Ysolde"));
+
+    let audit = harbour_json(&data, &["audit", "show", "--limit", "5"]);
+    let details: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["action"] == "export.htcds")
+        .filter_map(|entry| entry["detail"].as_str())
+        .collect();
+    assert_eq!(details.len(), 2);
+    assert!(details.iter().all(|detail| *detail == "plaintext included=1 left_out=2 other_recipient=1"), "{details:?}");
+}
+
+/// A workspace with one case, its consent for "Safe House" and a referral there; returns the
+/// case code and the referral id.
+fn workspace_with_a_referral(data: &Path) -> (String, String) {
+    assert!(harbour(data, &["init"]).status.success());
+    let code = harbour_json(data, &["case", "new", "--name", "Ottoline Brackenbury", "--sex", "female"])["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let consent =
+        harbour_json(data, &["consent", "add", &code, "--share", "identity,case_summary", "--with", "Safe House"]);
+    let referral = harbour_json(
+        data,
+        &[
+            "referral",
+            "add",
+            &code,
+            "--service",
+            "Safe House",
+            "--type",
+            "shelter",
+            "--consent",
+            consent["id"].as_str().unwrap(),
+        ],
+    );
+    (code, referral["id"].as_str().unwrap().to_owned())
+}
+
+/// The commands that write a file, each writing to `out`.
+fn writers<'a>(code: &'a str, referral: &'a str, out: &'a str) -> Vec<(&'static str, Vec<&'a str>)> {
+    vec![
+        ("referral letter", vec!["referral", "letter", code, referral, "--out", out]),
+        ("backup", vec!["backup", "--out", out]),
+        ("export csv", vec!["export", "csv", "--out", out]),
+        ("export csv --plaintext", vec!["export", "csv", "--plaintext", "--out", out]),
+        ("export ctdc", vec!["export", "ctdc", "--out", out]),
+        ("export htcds", vec!["export", "htcds", "--to", "Safe House", "--out", out]),
+        ("report annual --csv", vec!["report", "annual", "--period", "calendar", "--year", "2024", "--csv", out]),
+        ("directory export", vec!["directory", "export", out]),
+    ]
+}
+
+/// No command replaces a file that is there: each refuses, names the file, says what to do,
+/// leaves the file as it was and records no export.
+#[test]
+fn no_command_replaces_a_file_that_is_already_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ws");
+    let (code, referral) = workspace_with_a_referral(&data);
+    let taken = dir.path().join("taken.file");
+    std::fs::write(&taken, b"kept as it was").unwrap();
+    let audit_before = harbour_json(&data, &["audit", "show", "--limit", "1000"]).as_array().unwrap().len();
+    for (name, args) in writers(&code, &referral, taken.to_str().unwrap()) {
+        let refused = run(&data, &args, Some(EXPORT_PASSPHRASE));
+        assert!(!refused.status.success(), "{name} replaced an existing file");
+        let said = stderr(&refused);
+        assert!(
+            said.contains(&format!(
+                "{} already exists. Nothing was written: choose another file name",
+                taken.display()
+            )),
+            "{name} says which file is there and what to do: {said}"
+        );
+        assert_eq!(std::fs::read(&taken).unwrap(), b"kept as it was", "{name} left the file as it was");
+    }
+    let audit = harbour_json(&data, &["audit", "show", "--limit", "1000"]);
+    let entries = audit.as_array().unwrap();
+    let new: Vec<&str> =
+        entries[..entries.len() - audit_before].iter().filter_map(|entry| entry["action"].as_str()).collect();
+    assert!(new.iter().all(|action| *action == "audit.view" || *action == "case.list"), "nothing left: {new:?}");
+}
+
+/// With --json every command that writes a file prints what it wrote: at least its path and
+/// how many rows.
+#[test]
+fn every_writing_command_prints_its_path_and_rows_with_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ws");
+    let (code, referral) = workspace_with_a_referral(&data);
+    let expected_rows = [
+        ("referral letter", 1),
+        ("backup", 1),
+        ("export csv", 1),
+        ("export csv --plaintext", 1),
+        ("export htcds", 1),
+        ("directory export", harbour_json(&data, &["directory", "show"])["services"].as_array().unwrap().len() as u64),
+    ];
+    for (index, (name, _)) in writers(&code, &referral, "").into_iter().enumerate() {
+        let out = dir.path().join(format!("written-{index}"));
+        let path = out.to_str().unwrap();
+        let mut args = vec!["--json"];
+        args.extend(writers(&code, &referral, path).remove(index).1);
+        let written = ok_json(run(&data, &args, Some(EXPORT_PASSPHRASE)));
+        assert_eq!(written["path"], path, "{name} prints the path it wrote: {written}");
+        assert!(out.exists(), "{name} wrote {path}");
+        match expected_rows.iter().find(|(writer, _)| *writer == name) {
+            Some((_, rows)) => assert_eq!(written["rows"], *rows, "{name}: {written}"),
+            None => assert!(written["rows"].as_u64().is_some_and(|rows| rows > 0), "{name}: {written}"),
+        }
+        if name.starts_with("report") {
+            assert!(written["suppressed_values"].is_u64(), "{name}: {written}");
+        }
+    }
+    // Reading a file in: the import says how many rows it took.
+    let past = dir.path().join("past.csv");
+    std::fs::write(&past, "name,sex\nAurelio Past,male\nBenedetta Past,female\n").unwrap();
+    let checked = ok_json(run(&data, &["--json", "import", "cases", past.to_str().unwrap(), "--dry-run"], None));
+    assert_eq!((checked["rows"].as_u64(), checked["imported"].as_u64()), (Some(2), Some(0)), "{checked}");
+    let imported = ok_json(run(&data, &["--json", "import", "cases", past.to_str().unwrap()], None));
+    assert_eq!((imported["rows"].as_u64(), imported["imported"].as_u64()), (Some(2), Some(2)), "{imported}");
+}
+
 #[test]
 fn an_encrypted_export_opens_elsewhere_with_its_passphrase_and_its_cells_are_inert() {
     let dir = tempfile::tempdir().unwrap();
