@@ -6,6 +6,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use harbour_tests::traced::{Traced, traced};
 use harbour_tests::{PASSPHRASE, binary, files_below, harbour, harbour_json, plaintext_found};
 
 const EXPORT_PASSPHRASE: &str = "correct horse battery staple";
@@ -469,6 +470,45 @@ fn filters_choose_the_cases_and_a_truncated_export_is_refused() {
     assert!(!opened.exists());
 }
 
+/// `harbour` as [`run`] runs it, with the system's temporary folder at `tmp`, traced by strace:
+/// every file it or any of its threads opened for writing or created, temporary files included.
+fn run_traced(data: &Path, args: &[&str], export_passphrase: Option<&str>, tmp: &Path) -> Traced {
+    let mut command = Command::new(binary("harbour"));
+    command
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env("HARBOUR_PASSPHRASE", PASSPHRASE)
+        .env("TMPDIR", tmp)
+        .env_remove("HARBOUR_DATA_DIR")
+        .env_remove("HARBOUR_EXPORT_PASSPHRASE");
+    if let Some(passphrase) = export_passphrase {
+        command.env("HARBOUR_EXPORT_PASSPHRASE", passphrase);
+    }
+    traced(&command)
+}
+
+/// What an export may write besides the file asked for: the workspace's SQLCipher database (the
+/// audit entry), its write-ahead log (encrypted pages), SQLite's shared-memory index of that log
+/// (page numbers and checksums, no page content) and its rollback journal (encrypted pages).
+/// A backup may also write its snapshot, a SQLCipher copy of the database under the same key.
+fn may_write(data: &Path, out: &Path, backup: bool) -> Vec<PathBuf> {
+    let mut allowed: Vec<PathBuf> = ["harbour.db", "harbour.db-wal", "harbour.db-shm", "harbour.db-journal"]
+        .iter()
+        .map(|file| data.join(file))
+        .collect();
+    if backup {
+        allowed.push(data.join("backup-snapshot.tmp"));
+    }
+    allowed.push(out.to_owned());
+    allowed
+}
+
+/// Every export, backup and letter, traced while it runs (strace: a temporary file made and
+/// deleted is seen), with the system's temporary folder pointed at a scanned folder: each writes
+/// the file asked for and the workspace's own encrypted files, nothing else; what is encrypted
+/// is encrypted from its first byte, and no name or place is readable anywhere but in what was
+/// asked for in clear.
 #[test]
 fn an_export_writes_nothing_in_clear_but_what_was_asked_for_in_clear() {
     const NAME: &str = "Quintessa Marbleforth";
@@ -476,31 +516,77 @@ fn an_export_writes_nothing_in_clear_but_what_was_asked_for_in_clear() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("ws");
     let exports = dir.path().join("exports");
-    std::fs::create_dir(&exports).unwrap();
-    assert!(harbour(&data, &["init"]).status.success());
-    assert!(harbour(&data, &["case", "new", "--name", NAME, "--location", LOCATION]).status.success());
-    let needles = [NAME, "Marbleforth", LOCATION];
-    for (name, extra) in [("cases.age", vec![]), ("cases.xlsx.age", vec!["--xlsx"])] {
-        let out = exports.join(name);
-        let mut args = vec!["export", "csv", "--out", out.to_str().unwrap(), "--sheets", "referrals,justice"];
-        args.extend(extra);
-        assert!(run(&data, &args, Some(EXPORT_PASSPHRASE)).status.success());
+    let clear_exports = dir.path().join("clear");
+    let tmp = dir.path().join("tmp");
+    for folder in [&exports, &clear_exports, &tmp] {
+        std::fs::create_dir(folder).unwrap();
     }
-    // Exactly the files asked for, each an age file from its first byte; no temporary file.
+    assert!(harbour(&data, &["init"]).status.success());
+    let code = harbour_json(&data, &["case", "new", "--name", NAME, "--location", LOCATION])["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let consent = harbour_json(
+        &data,
+        &["consent", "add", &code, "--share", "identity,case_summary,contact", "--with", "Safe House"],
+    );
+    let referral = harbour_json(
+        &data,
+        &[
+            "referral",
+            "add",
+            &code,
+            "--service",
+            "Safe House",
+            "--type",
+            "shelter",
+            "--consent",
+            consent["id"].as_str().unwrap(),
+        ],
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let needles = [NAME, "Marbleforth", LOCATION];
+
+    let checked = |args: &[&str], out: &Path, passphrase: Option<&str>| {
+        let traced = run_traced(&data, args, passphrase, &tmp);
+        assert!(traced.output.status.success(), "{args:?}: {}", stderr(&traced.output));
+        let allowed = may_write(&data, out, args[0] == "backup");
+        let others: Vec<&PathBuf> = traced.written.iter().filter(|path| !allowed.contains(path)).collect();
+        assert_eq!(others, Vec::<&PathBuf>::new(), "{args:?} wrote only the file asked for and the workspace's files");
+        assert!(traced.written.iter().any(|path| path == out), "the trace saw {args:?} write {}", out.display());
+    };
+
+    // Encrypted: each file an age file from its first byte (the backup: sealed under the workspace's keys).
+    let (csv, xlsx, htcds, backup) = (
+        exports.join("cases.age"),
+        exports.join("cases.xlsx.age"),
+        exports.join("transfer.age"),
+        exports.join("ws.hbk"),
+    );
+    let sheets = ["--sheets", "referrals,justice"];
+    checked(&[&["export", "csv", "--out", csv.to_str().unwrap()][..], &sheets].concat(), &csv, Some(EXPORT_PASSPHRASE));
+    checked(
+        &[&["export", "csv", "--xlsx", "--out", xlsx.to_str().unwrap()][..], &sheets].concat(),
+        &xlsx,
+        Some(EXPORT_PASSPHRASE),
+    );
+    checked(
+        &["export", "htcds", "--to", "Safe House", "--out", htcds.to_str().unwrap()],
+        &htcds,
+        Some(EXPORT_PASSPHRASE),
+    );
+    checked(&["backup", "--out", backup.to_str().unwrap()], &backup, None);
     let mut written: Vec<PathBuf> = files_below(&exports);
     written.sort();
-    assert_eq!(written, [exports.join("cases.age"), exports.join("cases.xlsx.age")]);
-    for file in &written {
+    assert_eq!(written, [csv.clone(), xlsx.clone(), htcds.clone(), backup.clone()], "no other file is left");
+    for file in [&csv, &xlsx, &htcds] {
         assert!(std::fs::read(file).unwrap().starts_with(b"age-encryption.org/v1\n"));
     }
-    assert!(
-        files_below(&data).iter().all(|file| !file.file_name().unwrap().to_string_lossy().contains("tmp")),
-        "no temporary file is left"
-    );
-    assert_eq!(plaintext_found(&data, &needles), []);
     assert_eq!(plaintext_found(&exports, &needles), []);
     // The XLSX inside opens as a workbook with the name in it (its shared strings).
-    let workbook = age_decrypt(&exports.join("cases.xlsx.age"), EXPORT_PASSPHRASE);
+    let workbook = age_decrypt(&xlsx, EXPORT_PASSPHRASE);
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(workbook)).unwrap();
     let mut strings = String::new();
     zip.by_name("xl/sharedStrings.xml").unwrap().read_to_string(&mut strings).unwrap();
@@ -511,21 +597,35 @@ fn an_export_writes_nothing_in_clear_but_what_was_asked_for_in_clear() {
         assert!(workbook_xml.contains(&format!("name=\"{sheet}\"")), "the workbook has the {sheet} sheet");
     }
 
-    // In clear only on request, with a warning; then the export is the one new file, and in it
-    // the name is readable (inside the workbook's compressed parts).
-    let before = files_below(dir.path());
-    let clear = exports.join("clear.xlsx");
-    let output = run(&data, &["export", "csv", "--plaintext", "--xlsx", "--out", clear.to_str().unwrap()], None);
-    assert!(output.status.success());
-    assert!(stderr(&output).contains("warning: writing the export in clear"));
-    let mut new: Vec<PathBuf> = files_below(dir.path()).into_iter().filter(|file| !before.contains(file)).collect();
-    new.retain(|file| !file.starts_with(&data) || !file.to_string_lossy().contains("harbour.db"));
-    assert_eq!(new, std::slice::from_ref(&clear), "the export is the only new file");
+    // In clear only on request, with a warning; then too the export is the one file written,
+    // and in it the name is readable (inside the workbook's compressed parts).
+    let clear = clear_exports.join("clear.xlsx");
+    let warned =
+        run_traced(&data, &["export", "csv", "--plaintext", "--xlsx", "--out", clear.to_str().unwrap()], None, &tmp);
+    assert!(stderr(&warned.output).contains("warning: writing the export in clear"));
+    assert!(warned.written.iter().all(|path| may_write(&data, &clear, false).contains(path)), "{:?}", warned.written);
     let mut zip = zip::ZipArchive::new(std::fs::File::open(&clear).unwrap()).unwrap();
     let mut strings = String::new();
     zip.by_name("xl/sharedStrings.xml").unwrap().read_to_string(&mut strings).unwrap();
     assert!(strings.contains(NAME));
+    let (transfer, ctdc, letter) =
+        (clear_exports.join("transfer.json"), clear_exports.join("ctdc.csv"), clear_exports.join("letter.pdf"));
+    checked(
+        &["export", "htcds", "--plaintext", "--to", "Safe House", "--out", transfer.to_str().unwrap()],
+        &transfer,
+        None,
+    );
+    checked(&["export", "ctdc", "--out", ctdc.to_str().unwrap()], &ctdc, None);
+    checked(&["referral", "letter", &code, &referral, "--out", letter.to_str().unwrap()], &letter, None);
+    assert!(std::fs::read_to_string(&transfer).unwrap().contains(NAME), "asked for in clear");
+
+    // Nothing was left in the temporary folder, and the workspace holds nothing readable.
+    assert_eq!(files_below(&tmp), Vec::<PathBuf>::new(), "no temporary file is left");
     assert_eq!(plaintext_found(&data, &needles), []);
+    assert!(
+        files_below(&data).iter().all(|file| !file.file_name().unwrap().to_string_lossy().contains("tmp")),
+        "no temporary file is left in the workspace"
+    );
 }
 
 fn case_codes(data: &Path) -> Vec<String> {
