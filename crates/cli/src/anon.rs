@@ -199,6 +199,7 @@ fn htcds_written(path: &Path, export: &HtcdsExport, plaintext: bool, out: &Outpu
             "encrypted": !plaintext,
             "recipient": export.recipient,
             "rows": export.included.len(),
+            "withheld_records": export.left_out.len(),
             "included": export.included.iter().map(|code| code.as_str()).collect::<Vec<_>>(),
             "left_out": export.left_out_codes(),
             "left_out_reasons": export.left_out.iter().map(|left| json!({"case": left.code.as_str(), "reason": left.reason.as_str()})).collect::<Vec<_>>(),
