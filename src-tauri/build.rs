@@ -24,6 +24,7 @@ const COMMANDS: &[&str] = &[
     "export_cases",
     "export_ctdc",
     "export_htcds",
+    "htcds_recipients",
     "import_columns",
     "import_check",
     "import_cases",

@@ -17,7 +17,7 @@ say() { printf '\n== %s\n' "$*"; }
 source .ci/packages.sh
 install_packages tests/run.sh build-essential pkg-config perl make \
     libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libssl-dev libxdo-dev \
-    xvfb xauth webkit2gtk-driver age poppler-utils python3
+    xvfb xauth webkit2gtk-driver age poppler-utils python3 strace
 
 if ! command -v cargo >/dev/null; then
     echo "tests/run.sh: cargo is not installed; install Rust with rustup (https://rustup.rs) and run again" >&2

@@ -304,7 +304,18 @@ fn htcds_transfer_carries_only_consented_cases_and_is_encrypted_by_default() {
     let clear = dir.path().join("transfer.json");
     let written = harbour_json(
         &data,
-        &["export", "htcds", "--plaintext", "--out", clear.to_str().unwrap(), &codes[0], &codes[1], &codes[2]],
+        &[
+            "export",
+            "htcds",
+            "--plaintext",
+            "--out",
+            clear.to_str().unwrap(),
+            "--to",
+            "Partner NGO",
+            &codes[0],
+            &codes[1],
+            &codes[2],
+        ],
     );
     assert_eq!(written["rows"], 2);
     assert_eq!(written["left_out"], serde_json::json!([codes[2]]));
@@ -352,6 +363,7 @@ fn htcds_transfer_carries_only_consented_cases_and_is_encrypted_by_default() {
     let sealed = dir.path().join("transfer.age");
     let output = Command::new(harbour_tests::binary("harbour"))
         .args(["--json", "--data-dir", data.to_str().unwrap(), "export", "htcds", "--out", sealed.to_str().unwrap()])
+        .args(["--to", "partner  ngo"])
         .env("HARBOUR_PASSPHRASE", PASSPHRASE)
         .env("HARBOUR_EXPORT_PASSPHRASE", "a passphrase for the partner")
         .output()
@@ -370,11 +382,8 @@ fn htcds_transfer_carries_only_consented_cases_and_is_encrypted_by_default() {
 
     let audit = harbour_json(&data, &["audit", "show", "--limit", "3"]);
     assert!(
-        audit
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|entry| entry["action"] == "export.htcds" && entry["detail"] == "age included=2 left_out=2")
+        audit.as_array().unwrap().iter().any(|entry| entry["action"] == "export.htcds"
+            && entry["detail"] == "age included=2 left_out=2 other_recipient=0")
     );
 }
 

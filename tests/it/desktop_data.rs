@@ -213,6 +213,17 @@ fn cases_sheet(archive: &[u8]) -> Vec<Vec<String>> {
     reader.records().map(|record| record.unwrap().iter().map(str::to_owned).collect()).collect()
 }
 
+/// Opens an age file with its passphrase through the age crate (not Harbour's code).
+fn age_open(path: &Path, passphrase: &str) -> Vec<u8> {
+    use std::io::Read as _;
+    let decryptor = age::Decryptor::new(std::fs::File::open(path).unwrap()).unwrap();
+    let identity = age::scrypt::Identity::new(age::secrecy::SecretString::from(passphrase.to_owned()));
+    let mut reader = decryptor.decrypt(std::iter::once(&identity as &dyn age::Identity)).unwrap();
+    let mut plain = Vec::new();
+    reader.read_to_end(&mut plain).unwrap();
+    plain
+}
+
 /// Waits for the text of `selector` to be something else than empty, and returns it.
 fn shown(app: &Harbour, selector: &str, what: &str) -> String {
     app.session.wait_until(what, Duration::from_secs(60), || {
@@ -410,25 +421,66 @@ fn data_leaves_encrypted_and_past_cases_come_in_checked(language: &str, width: u
     assert!(said.starts_with(before_count), "the refusal and the tables written instead are said in words");
     assert!(std::fs::read_to_string(&ctdc).is_ok_and(|tables| !tables.contains("Fenwhistle")), "tables, no names");
 
-    // The HTCDS transfer of every case: none has a consent covering it, so all are left out, by code.
+    // The HTCDS transfer of every case to the organisation chosen from the list: the first case's
+    // consent was given for it and goes; the second's names another organisation and is left out
+    // for that reason; the two imported cases have no consent and are left out for theirs.
+    for (code, with) in [(&first, "Partner NGO"), (&second, "Harbour Light Shelter")] {
+        let consent = json!({"scope": ["identity", "case_summary"], "shared_with": with, "method": "verbal"});
+        app.invoke("add_consent", json!({"id": code, "input": consent}));
+    }
     let htcds = exports.path().join("transfer.json.age");
     app.session.execute("document.getElementById('export-kind').scrollIntoView({block: 'center'})", json!([]));
     app.choose("#export-kind", "htcds");
     type_in(&app, "#export-path", htcds.to_str().unwrap());
     type_in(&app, "#export-passphrase", EXPORT_PASSPHRASE);
     type_in(&app, "#export-passphrase-again", EXPORT_PASSPHRASE);
+    // No organisation chosen: refused in the interface's language, nothing written.
+    press(&app, "#export-save");
+    app.session.wait_for("#export-recipient[aria-invalid=\"true\"]", Duration::from_secs(20));
+    assert_eq!(
+        shown(&app, "#export-error", "the missing recipient"),
+        translation("ui.data.htcds_to_missing", language)
+    );
+    assert!(!htcds.exists(), "nothing written without a recipient");
+    app.session.wait_for("#export-recipient option[value=\"Harbour Light Shelter\"]", Duration::from_secs(20));
+    let offered = app.session.execute(
+        "return [...document.querySelectorAll('#export-recipient option')].map((option) => option.value).filter(Boolean)",
+        json!([]),
+    );
+    let offered: Vec<&str> = offered.as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert!(
+        offered.contains(&"Partner NGO") && offered.contains(&"Harbour Light Shelter") && offered.len() > 2,
+        "the consents' recipients and the directory's services are offered: {offered:?}"
+    );
+    app.choose("#export-recipient", "Partner NGO");
     press(&app, "#export-save");
     let said = shown(&app, "#export-done-text", "the HTCDS export");
     let expected = translation("ui.data.htcds_done_encrypted", language)
-        .replace("{rows}", "0")
-        .replace("{path}", htcds.to_str().unwrap());
+        .replace("{rows}", "1")
+        .replace("{path}", htcds.to_str().unwrap())
+        .replace("{to}", "Partner NGO");
     assert_eq!(said, expected);
+    let other = translation("ui.data.htcds_left_out_other", language)
+        .replace("{to}", "Partner NGO")
+        .replace("{codes}", &second);
+    assert_eq!(app.text("#export-left-out-other"), other, "left out for its consent's recipient, by code");
     let left_out = app.text("#export-left-out");
     assert!(
-        codes.len() == 4 && codes.iter().all(|code| left_out.contains(code.as_str())),
-        "every case left out by code"
+        codes.len() == 4
+            && codes
+                .iter()
+                .filter(|code| **code != first && **code != second)
+                .all(|code| left_out.contains(code.as_str()))
+            && !left_out.contains(first.as_str())
+            && !left_out.contains(second.as_str()),
+        "the cases without consent left out by code"
     );
     assert!(std::fs::read(&htcds).unwrap().starts_with(b"age-encryption.org/v1\n"), "the transfer is encrypted");
+    let transfer: Value = serde_json::from_slice(&age_open(&htcds, EXPORT_PASSPHRASE)).unwrap();
+    assert_eq!(transfer["recipient"], "Partner NGO");
+    let sent: Vec<&str> =
+        transfer["cases"].as_array().unwrap().iter().filter_map(|case| case["harbour"]["case_code"].as_str()).collect();
+    assert_eq!(sent, [first.as_str()], "only the case consented for the chosen organisation goes");
     let audit = harbour_json_unlocked(app.desktop.data_dir(), &["audit", "show", "--limit", "40"]);
     let actions: Vec<&str> = audit.as_array().unwrap().iter().filter_map(|entry| entry["action"].as_str()).collect();
     for action in ["export.cases", "import.cases", "export.ctdc", "export.htcds"] {

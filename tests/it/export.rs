@@ -6,6 +6,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use harbour_tests::traced::{Traced, traced};
 use harbour_tests::{PASSPHRASE, binary, files_below, harbour, harbour_json, plaintext_found};
 
 const EXPORT_PASSPHRASE: &str = "correct horse battery staple";
@@ -145,6 +146,200 @@ fn workspace_with_cases(data: &Path) -> String {
     code
 }
 
+/// A consented transfer goes only to the organisation the consent was given for: a case whose
+/// only covering consent names another organisation is left out, with that reason; the command
+/// without `--to` writes nothing and says what to add, naming the organisations it knows.
+#[test]
+fn an_htcds_transfer_carries_only_cases_consented_for_that_recipient() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ws");
+    assert!(harbour(&data, &["init"]).status.success());
+    let mut codes = Vec::new();
+    for (name, with) in [
+        ("Ysolde Partner", Some("Partner NGO")),
+        ("Wendeline Elsewhere", Some("Harbour Light Shelter")),
+        ("Quintus Nobody", None),
+    ] {
+        let code = harbour_json(&data, &["case", "new", "--name", name])["code"].as_str().unwrap().to_owned();
+        if let Some(with) = with {
+            let share = ["consent", "add", &code, "--share", "identity,case_summary,contact", "--with", with];
+            assert!(harbour(&data, &share).status.success());
+        }
+        codes.push(code);
+    }
+    // A narrower consent for the partner does not cover the transfer either.
+    assert!(
+        harbour(&data, &["consent", "add", &codes[1], "--share", "identity", "--with", "Partner NGO"]).status.success()
+    );
+
+    // Without --to: refused before anything is written, saying what to add and to whom it may go.
+    let out = dir.path().join("transfer.json");
+    let refused = run(&data, &["export", "htcds", "--plaintext", "--out", out.to_str().unwrap()], None);
+    assert!(!refused.status.success());
+    let said = stderr(&refused);
+    assert!(said.contains("add --to ORGANISATION") && said.contains("Nothing was written"), "{said}");
+    assert!(said.contains("\"Partner NGO\"") && said.contains("\"Harbour Light Shelter\""), "{said}");
+    assert!(!out.exists(), "nothing written without a recipient");
+
+    let written = ok_json(run(
+        &data,
+        &["--json", "export", "htcds", "--plaintext", "--out", out.to_str().unwrap(), "--to", "Partner NGO"],
+        None,
+    ));
+    assert_eq!(written["recipient"], "Partner NGO");
+    assert_eq!(written["included"], serde_json::json!([codes[0]]));
+    assert_eq!((written["rows"].as_u64(), written["withheld_records"].as_u64()), (Some(1), Some(2)));
+    let reasons: Vec<(String, String)> = written["left_out_reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|left| (left["case"].as_str().unwrap().to_owned(), left["reason"].as_str().unwrap().to_owned()))
+        .collect();
+    assert!(reasons.contains(&(codes[1].clone(), "other_recipient".to_owned())), "{reasons:?}");
+    assert!(reasons.contains(&(codes[2].clone(), "not_consented".to_owned())), "{reasons:?}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.contains("Ysolde Partner") && !text.contains("Wendeline") && !text.contains("Quintus"));
+    let document: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(document["recipient"], "Partner NGO");
+
+    // In words: each reason on its own line, with the codes.
+    let other = dir.path().join("other.json");
+    let said = run(
+        &data,
+        &["export", "htcds", "--plaintext", "--out", other.to_str().unwrap(), "--to", "harbour light shelter"],
+        None,
+    );
+    assert!(said.status.success(), "{}", stderr(&said));
+    let said = String::from_utf8(said.stdout).unwrap();
+    assert!(said.contains("1 cases whose consent covers the transfer to harbour light shelter"), "{said}");
+    assert!(said.contains(&format!("another organisation than harbour light shelter: {}.", codes[0])), "{said}");
+    assert!(said.contains(&format!("does not cover identity and case summary: {}.", codes[2])), "{said}");
+    let text = std::fs::read_to_string(&other).unwrap();
+    assert!(text.contains("Wendeline Elsewhere") && !text.contains("Ysolde"));
+
+    let audit = harbour_json(&data, &["audit", "show", "--limit", "5"]);
+    let details: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|entry| entry["action"] == "export.htcds")
+        .filter_map(|entry| entry["detail"].as_str())
+        .collect();
+    assert_eq!(details.len(), 2);
+    assert!(details.iter().all(|detail| *detail == "plaintext included=1 left_out=2 other_recipient=1"), "{details:?}");
+}
+
+/// A workspace with one case, its consent for "Safe House" and a referral there; returns the
+/// case code and the referral id.
+fn workspace_with_a_referral(data: &Path) -> (String, String) {
+    assert!(harbour(data, &["init"]).status.success());
+    let code = harbour_json(data, &["case", "new", "--name", "Ottoline Brackenbury", "--sex", "female"])["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let consent =
+        harbour_json(data, &["consent", "add", &code, "--share", "identity,case_summary", "--with", "Safe House"]);
+    let referral = harbour_json(
+        data,
+        &[
+            "referral",
+            "add",
+            &code,
+            "--service",
+            "Safe House",
+            "--type",
+            "shelter",
+            "--consent",
+            consent["id"].as_str().unwrap(),
+        ],
+    );
+    (code, referral["id"].as_str().unwrap().to_owned())
+}
+
+/// The commands that write a file, each writing to `out`.
+fn writers<'a>(code: &'a str, referral: &'a str, out: &'a str) -> Vec<(&'static str, Vec<&'a str>)> {
+    vec![
+        ("referral letter", vec!["referral", "letter", code, referral, "--out", out]),
+        ("backup", vec!["backup", "--out", out]),
+        ("export csv", vec!["export", "csv", "--out", out]),
+        ("export csv --plaintext", vec!["export", "csv", "--plaintext", "--out", out]),
+        ("export ctdc", vec!["export", "ctdc", "--out", out]),
+        ("export htcds", vec!["export", "htcds", "--to", "Safe House", "--out", out]),
+        ("report annual --csv", vec!["report", "annual", "--period", "calendar", "--year", "2024", "--csv", out]),
+        ("directory export", vec!["directory", "export", out]),
+    ]
+}
+
+/// No command replaces a file that is there: each refuses, names the file, says what to do,
+/// leaves the file as it was and records no export.
+#[test]
+fn no_command_replaces_a_file_that_is_already_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ws");
+    let (code, referral) = workspace_with_a_referral(&data);
+    let taken = dir.path().join("taken.file");
+    std::fs::write(&taken, b"kept as it was").unwrap();
+    let audit_before = harbour_json(&data, &["audit", "show", "--limit", "1000"]).as_array().unwrap().len();
+    for (name, args) in writers(&code, &referral, taken.to_str().unwrap()) {
+        let refused = run(&data, &args, Some(EXPORT_PASSPHRASE));
+        assert!(!refused.status.success(), "{name} replaced an existing file");
+        let said = stderr(&refused);
+        assert!(
+            said.contains(&format!(
+                "{} already exists. Nothing was written: choose another file name",
+                taken.display()
+            )),
+            "{name} says which file is there and what to do: {said}"
+        );
+        assert_eq!(std::fs::read(&taken).unwrap(), b"kept as it was", "{name} left the file as it was");
+    }
+    let audit = harbour_json(&data, &["audit", "show", "--limit", "1000"]);
+    let entries = audit.as_array().unwrap();
+    let new: Vec<&str> =
+        entries[..entries.len() - audit_before].iter().filter_map(|entry| entry["action"].as_str()).collect();
+    assert!(new.iter().all(|action| *action == "audit.view" || *action == "case.list"), "nothing left: {new:?}");
+}
+
+/// With --json every command that writes a file prints what it wrote: at least its path and
+/// how many rows.
+#[test]
+fn every_writing_command_prints_its_path_and_rows_with_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("ws");
+    let (code, referral) = workspace_with_a_referral(&data);
+    let expected_rows = [
+        ("referral letter", 1),
+        ("backup", 1),
+        ("export csv", 1),
+        ("export csv --plaintext", 1),
+        ("export htcds", 1),
+        ("directory export", harbour_json(&data, &["directory", "show"])["services"].as_array().unwrap().len() as u64),
+    ];
+    for (index, (name, _)) in writers(&code, &referral, "").into_iter().enumerate() {
+        let out = dir.path().join(format!("written-{index}"));
+        let path = out.to_str().unwrap();
+        let mut args = vec!["--json"];
+        args.extend(writers(&code, &referral, path).remove(index).1);
+        let written = ok_json(run(&data, &args, Some(EXPORT_PASSPHRASE)));
+        assert_eq!(written["path"], path, "{name} prints the path it wrote: {written}");
+        assert!(out.exists(), "{name} wrote {path}");
+        match expected_rows.iter().find(|(writer, _)| *writer == name) {
+            Some((_, rows)) => assert_eq!(written["rows"], *rows, "{name}: {written}"),
+            None => assert!(written["rows"].as_u64().is_some_and(|rows| rows > 0), "{name}: {written}"),
+        }
+        if name.starts_with("report") {
+            assert!(written["suppressed_values"].is_u64(), "{name}: {written}");
+        }
+    }
+    // Reading a file in: the import says how many rows it took.
+    let past = dir.path().join("past.csv");
+    std::fs::write(&past, "name,sex\nAurelio Past,male\nBenedetta Past,female\n").unwrap();
+    let checked = ok_json(run(&data, &["--json", "import", "cases", past.to_str().unwrap(), "--dry-run"], None));
+    assert_eq!((checked["rows"].as_u64(), checked["imported"].as_u64()), (Some(2), Some(0)), "{checked}");
+    let imported = ok_json(run(&data, &["--json", "import", "cases", past.to_str().unwrap()], None));
+    assert_eq!((imported["rows"].as_u64(), imported["imported"].as_u64()), (Some(2), Some(2)), "{imported}");
+}
+
 #[test]
 fn an_encrypted_export_opens_elsewhere_with_its_passphrase_and_its_cells_are_inert() {
     let dir = tempfile::tempdir().unwrap();
@@ -275,6 +470,45 @@ fn filters_choose_the_cases_and_a_truncated_export_is_refused() {
     assert!(!opened.exists());
 }
 
+/// `harbour` as [`run`] runs it, with the system's temporary folder at `tmp`, traced by strace:
+/// every file it or any of its threads opened for writing or created, temporary files included.
+fn run_traced(data: &Path, args: &[&str], export_passphrase: Option<&str>, tmp: &Path) -> Traced {
+    let mut command = Command::new(binary("harbour"));
+    command
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .env("HARBOUR_PASSPHRASE", PASSPHRASE)
+        .env("TMPDIR", tmp)
+        .env_remove("HARBOUR_DATA_DIR")
+        .env_remove("HARBOUR_EXPORT_PASSPHRASE");
+    if let Some(passphrase) = export_passphrase {
+        command.env("HARBOUR_EXPORT_PASSPHRASE", passphrase);
+    }
+    traced(&command)
+}
+
+/// What an export may write besides the file asked for: the workspace's SQLCipher database (the
+/// audit entry), its write-ahead log (encrypted pages), SQLite's shared-memory index of that log
+/// (page numbers and checksums, no page content) and its rollback journal (encrypted pages).
+/// A backup may also write its snapshot, a SQLCipher copy of the database under the same key.
+fn may_write(data: &Path, out: &Path, backup: bool) -> Vec<PathBuf> {
+    let mut allowed: Vec<PathBuf> = ["harbour.db", "harbour.db-wal", "harbour.db-shm", "harbour.db-journal"]
+        .iter()
+        .map(|file| data.join(file))
+        .collect();
+    if backup {
+        allowed.push(data.join("backup-snapshot.tmp"));
+    }
+    allowed.push(out.to_owned());
+    allowed
+}
+
+/// Every export, backup and letter, traced while it runs (strace: a temporary file made and
+/// deleted is seen), with the system's temporary folder pointed at a scanned folder: each writes
+/// the file asked for and the workspace's own encrypted files, nothing else; what is encrypted
+/// is encrypted from its first byte, and no name or place is readable anywhere but in what was
+/// asked for in clear.
 #[test]
 fn an_export_writes_nothing_in_clear_but_what_was_asked_for_in_clear() {
     const NAME: &str = "Quintessa Marbleforth";
@@ -282,31 +516,77 @@ fn an_export_writes_nothing_in_clear_but_what_was_asked_for_in_clear() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("ws");
     let exports = dir.path().join("exports");
-    std::fs::create_dir(&exports).unwrap();
-    assert!(harbour(&data, &["init"]).status.success());
-    assert!(harbour(&data, &["case", "new", "--name", NAME, "--location", LOCATION]).status.success());
-    let needles = [NAME, "Marbleforth", LOCATION];
-    for (name, extra) in [("cases.age", vec![]), ("cases.xlsx.age", vec!["--xlsx"])] {
-        let out = exports.join(name);
-        let mut args = vec!["export", "csv", "--out", out.to_str().unwrap(), "--sheets", "referrals,justice"];
-        args.extend(extra);
-        assert!(run(&data, &args, Some(EXPORT_PASSPHRASE)).status.success());
+    let clear_exports = dir.path().join("clear");
+    let tmp = dir.path().join("tmp");
+    for folder in [&exports, &clear_exports, &tmp] {
+        std::fs::create_dir(folder).unwrap();
     }
-    // Exactly the files asked for, each an age file from its first byte; no temporary file.
+    assert!(harbour(&data, &["init"]).status.success());
+    let code = harbour_json(&data, &["case", "new", "--name", NAME, "--location", LOCATION])["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let consent = harbour_json(
+        &data,
+        &["consent", "add", &code, "--share", "identity,case_summary,contact", "--with", "Safe House"],
+    );
+    let referral = harbour_json(
+        &data,
+        &[
+            "referral",
+            "add",
+            &code,
+            "--service",
+            "Safe House",
+            "--type",
+            "shelter",
+            "--consent",
+            consent["id"].as_str().unwrap(),
+        ],
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let needles = [NAME, "Marbleforth", LOCATION];
+
+    let checked = |args: &[&str], out: &Path, passphrase: Option<&str>| {
+        let traced = run_traced(&data, args, passphrase, &tmp);
+        assert!(traced.output.status.success(), "{args:?}: {}", stderr(&traced.output));
+        let allowed = may_write(&data, out, args[0] == "backup");
+        let others: Vec<&PathBuf> = traced.written.iter().filter(|path| !allowed.contains(path)).collect();
+        assert_eq!(others, Vec::<&PathBuf>::new(), "{args:?} wrote only the file asked for and the workspace's files");
+        assert!(traced.written.iter().any(|path| path == out), "the trace saw {args:?} write {}", out.display());
+    };
+
+    // Encrypted: each file an age file from its first byte (the backup: sealed under the workspace's keys).
+    let (csv, xlsx, htcds, backup) = (
+        exports.join("cases.age"),
+        exports.join("cases.xlsx.age"),
+        exports.join("transfer.age"),
+        exports.join("ws.hbk"),
+    );
+    let sheets = ["--sheets", "referrals,justice"];
+    checked(&[&["export", "csv", "--out", csv.to_str().unwrap()][..], &sheets].concat(), &csv, Some(EXPORT_PASSPHRASE));
+    checked(
+        &[&["export", "csv", "--xlsx", "--out", xlsx.to_str().unwrap()][..], &sheets].concat(),
+        &xlsx,
+        Some(EXPORT_PASSPHRASE),
+    );
+    checked(
+        &["export", "htcds", "--to", "Safe House", "--out", htcds.to_str().unwrap()],
+        &htcds,
+        Some(EXPORT_PASSPHRASE),
+    );
+    checked(&["backup", "--out", backup.to_str().unwrap()], &backup, None);
     let mut written: Vec<PathBuf> = files_below(&exports);
     written.sort();
-    assert_eq!(written, [exports.join("cases.age"), exports.join("cases.xlsx.age")]);
-    for file in &written {
+    assert_eq!(written, [csv.clone(), xlsx.clone(), htcds.clone(), backup.clone()], "no other file is left");
+    for file in [&csv, &xlsx, &htcds] {
         assert!(std::fs::read(file).unwrap().starts_with(b"age-encryption.org/v1\n"));
     }
-    assert!(
-        files_below(&data).iter().all(|file| !file.file_name().unwrap().to_string_lossy().contains("tmp")),
-        "no temporary file is left"
-    );
-    assert_eq!(plaintext_found(&data, &needles), []);
     assert_eq!(plaintext_found(&exports, &needles), []);
     // The XLSX inside opens as a workbook with the name in it (its shared strings).
-    let workbook = age_decrypt(&exports.join("cases.xlsx.age"), EXPORT_PASSPHRASE);
+    let workbook = age_decrypt(&xlsx, EXPORT_PASSPHRASE);
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(workbook)).unwrap();
     let mut strings = String::new();
     zip.by_name("xl/sharedStrings.xml").unwrap().read_to_string(&mut strings).unwrap();
@@ -317,21 +597,35 @@ fn an_export_writes_nothing_in_clear_but_what_was_asked_for_in_clear() {
         assert!(workbook_xml.contains(&format!("name=\"{sheet}\"")), "the workbook has the {sheet} sheet");
     }
 
-    // In clear only on request, with a warning; then the export is the one new file, and in it
-    // the name is readable (inside the workbook's compressed parts).
-    let before = files_below(dir.path());
-    let clear = exports.join("clear.xlsx");
-    let output = run(&data, &["export", "csv", "--plaintext", "--xlsx", "--out", clear.to_str().unwrap()], None);
-    assert!(output.status.success());
-    assert!(stderr(&output).contains("warning: writing the export in clear"));
-    let mut new: Vec<PathBuf> = files_below(dir.path()).into_iter().filter(|file| !before.contains(file)).collect();
-    new.retain(|file| !file.starts_with(&data) || !file.to_string_lossy().contains("harbour.db"));
-    assert_eq!(new, std::slice::from_ref(&clear), "the export is the only new file");
+    // In clear only on request, with a warning; then too the export is the one file written,
+    // and in it the name is readable (inside the workbook's compressed parts).
+    let clear = clear_exports.join("clear.xlsx");
+    let warned =
+        run_traced(&data, &["export", "csv", "--plaintext", "--xlsx", "--out", clear.to_str().unwrap()], None, &tmp);
+    assert!(stderr(&warned.output).contains("warning: writing the export in clear"));
+    assert!(warned.written.iter().all(|path| may_write(&data, &clear, false).contains(path)), "{:?}", warned.written);
     let mut zip = zip::ZipArchive::new(std::fs::File::open(&clear).unwrap()).unwrap();
     let mut strings = String::new();
     zip.by_name("xl/sharedStrings.xml").unwrap().read_to_string(&mut strings).unwrap();
     assert!(strings.contains(NAME));
+    let (transfer, ctdc, letter) =
+        (clear_exports.join("transfer.json"), clear_exports.join("ctdc.csv"), clear_exports.join("letter.pdf"));
+    checked(
+        &["export", "htcds", "--plaintext", "--to", "Safe House", "--out", transfer.to_str().unwrap()],
+        &transfer,
+        None,
+    );
+    checked(&["export", "ctdc", "--out", ctdc.to_str().unwrap()], &ctdc, None);
+    checked(&["referral", "letter", &code, &referral, "--out", letter.to_str().unwrap()], &letter, None);
+    assert!(std::fs::read_to_string(&transfer).unwrap().contains(NAME), "asked for in clear");
+
+    // Nothing was left in the temporary folder, and the workspace holds nothing readable.
+    assert_eq!(files_below(&tmp), Vec::<PathBuf>::new(), "no temporary file is left");
     assert_eq!(plaintext_found(&data, &needles), []);
+    assert!(
+        files_below(&data).iter().all(|file| !file.file_name().unwrap().to_string_lossy().contains("tmp")),
+        "no temporary file is left in the workspace"
+    );
 }
 
 fn case_codes(data: &Path) -> Vec<String> {

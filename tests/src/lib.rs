@@ -8,6 +8,7 @@ pub mod devices;
 pub mod load;
 pub mod proxy;
 pub mod server;
+pub mod traced;
 pub mod webdriver;
 
 /// Test passphrase; workspaces made by tests use cheap Argon2 parameters unless a test says otherwise.

@@ -5,12 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Subcommand;
 use harbour_core::Workspace;
 use harbour_core::anon::{CtdcExport, CtdcRelease, DEFAULT_K};
 use harbour_core::forms::Lang;
-use harbour_core::htcds::HtcdsExport;
+use harbour_core::htcds::{HtcdsExport, LeftOutReason};
 use serde_json::json;
 
 use crate::output::Output;
@@ -28,12 +28,17 @@ pub enum ExportCommand {
         k: u64,
     },
     /// HTCDS v2.0-shaped JSON of the chosen cases (every case when none is named), only of
-    /// those whose consent covers the transfer (identity and case summary); the rest are listed
-    /// as left out. Encrypted in the age format to a passphrase (HARBOUR_EXPORT_PASSPHRASE or
-    /// a prompt) unless --plaintext is given.
+    /// those whose consent covers the transfer to the organisation named by --to (identity and
+    /// case summary, shared with that organisation); the rest are listed as left out, with why.
+    /// Encrypted in the age format to a passphrase (HARBOUR_EXPORT_PASSPHRASE or a prompt)
+    /// unless --plaintext is given.
     Htcds {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// The organisation receiving the transfer, as the consents name it (`consent add
+        /// --with`) or as the service directory lists it.
+        #[arg(long, value_name = "ORGANISATION")]
+        to: Option<String>,
         /// Write the file in clear: anyone who gets it can read it.
         #[arg(long)]
         plaintext: bool,
@@ -77,12 +82,16 @@ pub fn referral_letter(command: ReferralLetterCommand, mut workspace: Workspace,
     let referral_id = referral.parse::<harbour_core::EntryId>().map_err(|_| {
         harbour_core::Error::invalid("referral", "give the referral's id as printed by `harbour referral add`")
     })?;
+    // A new file only, as every export: an existing file is refused, never replaced.
+    crate::export::refuse_existing(&path)?;
     let pdf = workspace.referral_letter(case_id, referral_id, letter_lang)?;
-    std::fs::write(&path, &pdf).with_context(|| cannot_write(said, &path))?;
+    harbour_core::export::write_new(&path, &pdf)?;
     if out.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&json!({ "path": path, "bytes": pdf.len(), "lang": letter_lang.code() }))?
+            serde_json::to_string_pretty(
+                &json!({ "path": path, "rows": 1, "bytes": pdf.len(), "lang": letter_lang.code() })
+            )?
         );
         return Ok(());
     }
@@ -120,14 +129,41 @@ pub fn export(command: ExportCommand, mut workspace: Workspace, out: &Output) ->
             let export = workspace.export_ctdc(&path, k)?;
             ctdc_written(&path, &export, out);
         }
-        ExportCommand::Htcds { out: path, plaintext, cases } => {
+        ExportCommand::Htcds { out: path, to, plaintext, cases } => {
+            let Some(recipient) = to.filter(|name| !name.trim().is_empty()) else {
+                return Err(no_recipient(&workspace)?.into());
+            };
             let ids = cases.iter().map(|case| workspace.resolve(case)).collect::<Result<Vec<_>, _>>()?;
+            crate::export::refuse_existing(&path)?;
             let protection = identifiable_protection(&path, plaintext)?;
-            let export = workspace.export_htcds(&ids, &protection, &path)?;
+            let export = workspace.export_htcds(&ids, &recipient, &protection, &path)?;
             htcds_written(&path, &export, plaintext, out);
         }
     }
     Ok(())
+}
+
+/// The refusal of a transfer that does not say to whom it goes: what to add, and the names
+/// the consents and the service directory give.
+fn no_recipient(workspace: &Workspace) -> Result<harbour_core::Error> {
+    let names = workspace.htcds_recipients()?.iter().map(|name| format!("\"{name}\"")).collect::<Vec<_>>().join(", ");
+    let lang = lang();
+    let mut problem = say(
+        lang,
+        "say which organisation receives the transfer: add --to ORGANISATION (a consent covers the transfer only when it was given for that organisation). Nothing was written.".into(),
+        "diga qué organización recibe la transferencia: añada --to ORGANIZACIÓN (un consentimiento cubre la transferencia solo si se dio para esa organización). No se escribió nada.".into(),
+        "dites quelle organisation reçoit le transfert : ajoutez --to ORGANISATION (un consentement ne couvre le transfert que s'il a été donné pour cette organisation). Rien n'a été écrit.".into(),
+    );
+    if !names.is_empty() {
+        problem.push(' ');
+        problem.push_str(&say(
+            lang,
+            format!("Consents and the service directory name: {names}."),
+            format!("Los consentimientos y el directorio de servicios nombran: {names}."),
+            format!("Les consentements et l'annuaire des services nomment : {names}."),
+        ));
+    }
+    Ok(harbour_core::Error::invalid("to", problem))
 }
 
 /// How an identifiable export is written: encrypted in the age format to a passphrase
@@ -153,29 +189,25 @@ fn identifiable_protection(path: &Path, plaintext: bool) -> Result<harbour_core:
     Ok(harbour_core::export::Protection::Plaintext)
 }
 
-fn cannot_write(lang: Lang, path: &Path) -> String {
-    say(
-        lang,
-        format!("could not write {}", path.display()),
-        format!("no se pudo escribir {}", path.display()),
-        format!("impossible d'écrire {}", path.display()),
-    )
-}
-
 fn htcds_written(path: &Path, export: &HtcdsExport, plaintext: bool, out: &Output) {
-    let left_out: Vec<&str> = export.left_out.iter().map(|code| code.as_str()).collect();
+    let codes = |reason: LeftOutReason| -> Vec<&str> {
+        export.left_out.iter().filter(|left| left.reason == reason).map(|left| left.code.as_str()).collect()
+    };
     if out.json {
         let value = json!({
             "path": path,
             "encrypted": !plaintext,
+            "recipient": export.recipient,
             "rows": export.included.len(),
+            "withheld_records": export.left_out.len(),
             "included": export.included.iter().map(|code| code.as_str()).collect::<Vec<_>>(),
-            "left_out": left_out,
+            "left_out": export.left_out_codes(),
+            "left_out_reasons": export.left_out.iter().map(|left| json!({"case": left.code.as_str(), "reason": left.reason.as_str()})).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&value).expect("JSON"));
         return;
     }
-    let (path, count, left) = (path.display(), export.included.len(), left_out.join(", "));
+    let (path, count, to) = (path.display(), export.included.len(), &export.recipient);
     let how = match (plaintext, lang()) {
         (false, Lang::En) => "encrypted in the age format (open it with `age -d`)",
         (false, Lang::Es) => "cifrado en formato age (se abre con `age -d`)",
@@ -186,16 +218,30 @@ fn htcds_written(path: &Path, export: &HtcdsExport, plaintext: bool, out: &Outpu
     };
     out.message(&say(
         lang(),
-        format!("Wrote {path}, {how}: {count} cases whose consent covers the transfer."),
-        format!("Se escribió {path}, {how}: {count} casos cuyo consentimiento cubre la transferencia."),
-        format!("{path} a été écrit, {how} : {count} dossiers dont le consentement couvre le transfert."),
+        format!("Wrote {path}, {how}: {count} cases whose consent covers the transfer to {to}."),
+        format!("Se escribió {path}, {how}: {count} casos cuyo consentimiento cubre la transferencia a {to}."),
+        format!("{path} a été écrit, {how} : {count} dossiers dont le consentement couvre le transfert à {to}."),
     ));
-    if !left_out.is_empty() {
+    let not_consented = codes(LeftOutReason::NotConsented).join(", ");
+    if !not_consented.is_empty() {
         out.message(&say(
             lang(),
-            format!("Left out, their consent does not cover identity and case summary: {left}."),
-            format!("Quedaron fuera, su consentimiento no cubre la identidad y el resumen del caso: {left}."),
-            format!("Laissés de côté, leur consentement ne couvre pas l'identité et le résumé du dossier : {left}."),
+            format!("Left out, their consent does not cover identity and case summary: {not_consented}."),
+            format!("Quedaron fuera, su consentimiento no cubre la identidad y el resumen del caso: {not_consented}."),
+            format!(
+                "Laissés de côté, leur consentement ne couvre pas l'identité et le résumé du dossier : {not_consented}."
+            ),
+        ));
+    }
+    let elsewhere = codes(LeftOutReason::OtherRecipient).join(", ");
+    if !elsewhere.is_empty() {
+        out.message(&say(
+            lang(),
+            format!("Left out, their consent was given for another organisation than {to}: {elsewhere}."),
+            format!("Quedaron fuera, su consentimiento se dio para otra organización que {to}: {elsewhere}."),
+            format!(
+                "Laissés de côté, leur consentement a été donné pour une autre organisation que {to} : {elsewhere}."
+            ),
         ));
     }
 }

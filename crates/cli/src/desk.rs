@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
 use harbour_core::fold::CaseState;
 use harbour_core::model::{
@@ -12,7 +12,7 @@ use harbour_core::model::{
     values,
 };
 use harbour_core::stats::annual::{AnnualReport, ReportPeriod, ReportUse};
-use harbour_core::stats::suppress::DEFAULT_THRESHOLD;
+use harbour_core::stats::suppress::{DEFAULT_THRESHOLD, suppression_mask};
 use harbour_core::stats::{DEFAULT_INACTIVE_DAYS, DEFAULT_UNANSWERED_DAYS, StatsQuery};
 use harbour_core::{EntryId, JusticeInput, PerpetratorInput, ProcessInput, Workspace};
 
@@ -284,6 +284,10 @@ pub fn report(command: ReportCommand, mut workspace: Workspace, out: &Output) ->
         );
     }
     let period = ReportPeriod::parse(&period)?;
+    if let Some(path) = &csv {
+        // A new file only, as every export: refused before the report is made and audited.
+        crate::export::refuse_existing(path)?;
+    }
     let report_use = match (&csv, internal) {
         (None, _) => ReportUse::Shown,
         (Some(_), false) => ReportUse::Suppressed,
@@ -292,7 +296,29 @@ pub fn report(command: ReportCommand, mut workspace: Workspace, out: &Output) ->
     let report = workspace.annual_report(period, year, report_use)?;
     if let Some(path) = csv {
         let text = report.to_csv(if internal { None } else { Some(threshold) });
-        std::fs::write(&path, text).with_context(|| format!("could not write {}", path.display()))?;
+        harbour_core::export::write_new(&path, text.as_bytes())?;
+        if out.json {
+            // What was written: every table line (its rows and its total row), and the cells hidden.
+            let rows: usize = report.tables.iter().map(|table| table.grid().len()).sum();
+            let suppressed: usize = match internal {
+                true => 0,
+                false => report
+                    .tables
+                    .iter()
+                    .map(|table| suppression_mask(table, threshold).iter().flatten().filter(|hidden| **hidden).count())
+                    .sum(),
+            };
+            let value = serde_json::json!({
+                "path": path,
+                "rows": rows,
+                "tables": report.tables.len(),
+                "internal": internal,
+                "threshold": (!internal).then_some(threshold),
+                "suppressed_values": suppressed,
+            });
+            println!("{}", serde_json::to_string_pretty(&value)?);
+            return Ok(());
+        }
         out.message(&if internal {
             format!("Wrote {} with TRUE counts: for use inside the ministry only.", path.display())
         } else {

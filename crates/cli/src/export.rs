@@ -73,7 +73,9 @@ pub fn export(command: ExportCommand, unlock: impl FnOnce() -> Result<Workspace>
             let passphrase = export_passphrase(false)?;
             let bytes = harbour_core::export::open_export(&file, &passphrase, &target)?;
             if out.json {
-                println!("{}", serde_json::to_string_pretty(&json!({ "path": target, "bytes": bytes }))?);
+                // The rows of a decrypted file are not counted: it is written back as it was sealed.
+                let value = json!({ "path": target, "rows": null, "bytes": bytes });
+                println!("{}", serde_json::to_string_pretty(&value)?);
             } else {
                 println!("Wrote {} in clear ({bytes} bytes). Delete it when you no longer need it.", target.display());
             }
@@ -129,7 +131,7 @@ fn csv(args: CsvArgs, unlock: impl FnOnce() -> Result<Workspace>, out: &Output) 
 }
 
 /// A file that would be written must not exist: checked before the passphrase is asked for.
-fn refuse_existing(path: &Path) -> Result<()> {
+pub(crate) fn refuse_existing(path: &Path) -> Result<()> {
     if path.exists() {
         return Err(harbour_core::Error::FileExists(path.to_owned()).into());
     }
@@ -197,7 +199,10 @@ pub fn backup(args: BackupArgs, unlock: impl FnOnce() -> Result<Workspace>, out:
     refuse_existing(&args.out)?;
     let summary = unlock()?.backup(&args.out)?;
     if out.json {
-        println!("{}", serde_json::to_string_pretty(&summary)?);
+        // A backup's rows are its cases.
+        let value =
+            json!({ "path": summary.path, "rows": summary.cases, "cases": summary.cases, "bytes": summary.bytes });
+        println!("{}", serde_json::to_string_pretty(&value)?);
     } else {
         println!(
             "Wrote the backup {} ({} cases, {} bytes), encrypted under this workspace's passphrase. \
@@ -258,7 +263,8 @@ pub fn import(command: ImportCommand, unlock: impl FnOnce() -> Result<Workspace>
     let plan = harbour_core::import::plan_file(&workspace, &file, &mapping)?;
     if dry_run || !plan.is_clean() {
         if out.json {
-            println!("{}", serde_json::to_string_pretty(&json!({ "dry_run": dry_run, "imported": 0, "plan": plan }))?);
+            let value = json!({ "dry_run": dry_run, "rows": plan.rows, "imported": 0, "plan": plan });
+            println!("{}", serde_json::to_string_pretty(&value)?);
         } else {
             print_plan(&plan);
         }
@@ -280,7 +286,7 @@ pub fn import(command: ImportCommand, unlock: impl FnOnce() -> Result<Workspace>
         println!(
             "{}",
             serde_json::to_string_pretty(
-                &json!({ "imported": summary.imported, "codes": summary.codes, "possible_duplicates": duplicates })
+                &json!({ "rows": summary.imported, "imported": summary.imported, "codes": summary.codes, "possible_duplicates": duplicates })
             )?
         );
     } else {

@@ -118,6 +118,16 @@ pub fn directory(command: DirectoryCommand, unlock: impl FnOnce() -> Result<Work
         DirectoryCommand::Export { file } => {
             let directory = unlock()?.service_directory()?;
             directory.export(&file)?;
+            if out.json {
+                let value = serde_json::json!({
+                    "path": file,
+                    "rows": directory.services.len(),
+                    "deployment": directory.deployment,
+                    "version": directory.version,
+                });
+                println!("{}", serde_json::to_string_pretty(&value)?);
+                return Ok(());
+            }
             out.message(&format!(
                 "Wrote the service directory ({} v{}, {} services) to {}.",
                 directory.deployment,

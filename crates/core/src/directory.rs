@@ -139,6 +139,9 @@ pub enum DirectoryError {
         "could not write the service directory to {path}: {source}; check the folder exists and there is free space"
     )]
     Write { path: PathBuf, source: std::io::Error },
+    /// The file a directory would be exported to already exists; it is never replaced.
+    #[error("{0} already exists. Nothing was written: choose another file name, or move that file away first.")]
+    Exists(PathBuf),
     /// The directory breaks a rule; `at` is the path inside it, e.g. `services[3].phone`.
     #[error("service directory: {at}: {message}")]
     Invalid { at: String, message: String },
@@ -195,8 +198,13 @@ impl Directory {
     }
 
     /// Writes the directory as JSON, for editing or for another deployment.
+    /// An existing file is refused, never replaced.
     pub fn export(&self, path: &Path) -> Result<(), DirectoryError> {
-        std::fs::write(path, self.to_json()).map_err(|source| DirectoryError::Write { path: path.to_owned(), source })
+        crate::export::write_new(path, self.to_json().as_bytes()).map_err(|error| match error {
+            crate::Error::FileExists(path) => DirectoryError::Exists(path),
+            crate::Error::Io { path, source } => DirectoryError::Write { path, source },
+            other => DirectoryError::Write { path: path.to_owned(), source: std::io::Error::other(other.to_string()) },
+        })
     }
 
     pub fn service(&self, id: &str) -> Option<&Service> {

@@ -3,11 +3,13 @@
 //! (`prs_` person, `vic_` victim context, `con_` consent, `hte_` trafficking events, `per_`
 //! perpetrators, `cas_` case and its outgoing referrals) with its field names and value names.
 //!
-//! Only cases whose consent covers the transfer leave: a consent sharing at least `identity`
-//! and `case_summary` (an HTCDS record is the person and their case). Contact details (phone,
-//! location, the places of the trafficking events) go only when that consent also covers
-//! `contact`. Notes, screening answers and workers' names never go. Every other case asked for
-//! is listed as left out, by its case code only.
+//! Only cases whose consent covers the transfer leave: a consent given for this recipient (its
+//! `shared_with` names the receiving organisation, compared without regard to capitals or
+//! spacing) sharing at least `identity` and `case_summary` (an HTCDS record is the person and
+//! their case). Contact details (phone, location, the places of the trafficking events) go only
+//! when that consent also covers `contact`. Notes, screening answers and workers' names never
+//! go. Every other case asked for is listed as left out, by its case code only, with the reason
+//! ([`LeftOutReason`]).
 //!
 //! Every key inside a record is a field of HTCDS v2.0 ([`HTCDS_V2_FIELDS`], from the standard's
 //! `HTCDS Field Standards 2.0.ods`, UNMigration/HTCDS; docs/HTCDS.md), except the grouping keys
@@ -29,6 +31,7 @@ use crate::export::Protection;
 use crate::export::protect::Sink;
 use crate::fold::CaseState;
 use crate::ids::{CaseCode, CaseId};
+use crate::model::values;
 use crate::model::{
     Consent, ConsentScope, ExploitationType, IdentificationStatus, LabourSector, MeansOfControl, OrganisationType,
     RecruiterRelation, RecruitmentMethod, Sex,
@@ -40,24 +43,72 @@ use crate::store::{CaseQuery, Workspace};
 pub struct HtcdsExport {
     #[serde(skip)]
     pub document: Value,
+    /// The organisation receiving the transfer, as the worker named it.
+    pub recipient: String,
     pub included: Vec<CaseCode>,
-    pub left_out: Vec<CaseCode>,
+    /// The cases asked for that did not go, in the order asked, each with why.
+    pub left_out: Vec<LeftOut>,
+}
+
+/// A case asked for that the transfer leaves out.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LeftOut {
+    pub code: CaseCode,
+    pub reason: LeftOutReason,
+}
+
+/// Why a case is left out of an HTCDS transfer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeftOutReason {
+    /// No consent of the case shares both identity and case summary, with anyone.
+    NotConsented,
+    /// A consent shares identity and case summary, but with another recipient than this one.
+    OtherRecipient,
+}
+
+impl LeftOutReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeftOutReason::NotConsented => "not_consented",
+            LeftOutReason::OtherRecipient => "other_recipient",
+        }
+    }
+}
+
+impl HtcdsExport {
+    /// The codes of the cases left out, whatever the reason.
+    pub fn left_out_codes(&self) -> Vec<&str> {
+        self.left_out.iter().map(|left| left.code.as_str()).collect()
+    }
 }
 
 impl Workspace {
     /// Writes the HTCDS records of each case in `cases` (every case on this laptop when empty)
-    /// whose consent covers the transfer to the new file `out`, protected as asked (encrypted
-    /// as it is written, nothing in clear on disk), and records one `export.htcds` audit entry
-    /// counting what went and what was left out. An existing `out` is refused; a failed export
-    /// leaves no file.
-    pub fn export_htcds(&mut self, cases: &[CaseId], protection: &Protection, out: &Path) -> Result<HtcdsExport> {
-        let export = self.htcds_document(cases)?;
+    /// whose consent covers the transfer to `recipient` to the new file `out`, protected as
+    /// asked (encrypted as it is written, nothing in clear on disk), and records one
+    /// `export.htcds` audit entry counting what went and what was left out. An existing `out`
+    /// is refused; a failed export leaves no file.
+    pub fn export_htcds(
+        &mut self,
+        cases: &[CaseId],
+        recipient: &str,
+        protection: &Protection,
+        out: &Path,
+    ) -> Result<HtcdsExport> {
+        let recipient = values::short_text("to", recipient)?;
+        let export = self.htcds_document(cases, &recipient)?;
         let bytes = serde_json::to_vec_pretty(&export.document).map_err(|_| Error::Corrupt("HTCDS document".into()))?;
         let mut sink = Sink::create(out, protection)?;
         sink.write_all(&bytes).map_err(|error| Error::Io { path: out.to_owned(), source: error })?;
         sink.finish()?;
-        let detail =
-            format!("{} included={} left_out={}", protection.as_str(), export.included.len(), export.left_out.len());
+        let other = export.left_out.iter().filter(|left| left.reason == LeftOutReason::OtherRecipient).count();
+        let detail = format!(
+            "{} included={} left_out={} other_recipient={other}",
+            protection.as_str(),
+            export.included.len(),
+            export.left_out.len()
+        );
         if let Err(error) = self.audit_now("export.htcds", None, &detail) {
             // An export that is not in the audit log does not stay.
             let _ = std::fs::remove_file(out);
@@ -66,8 +117,43 @@ impl Workspace {
         Ok(export)
     }
 
+    /// The organisations a transfer may go to, for a worker to choose from: the services of
+    /// the service directory and the recipients named by the consents on this laptop that
+    /// share identity and case summary, each once (the first spelling met), in alphabetical order.
+    pub fn htcds_recipients(&self) -> Result<Vec<String>> {
+        /// The part of a stored projection this reads: its consents' scope and recipient.
+        #[derive(serde::Deserialize)]
+        struct Projection {
+            #[serde(default)]
+            consents: Vec<Given>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Given {
+            scope: Vec<ConsentScope>,
+            shared_with: String,
+        }
+        let mut names: Vec<String> =
+            self.service_directory()?.services.into_iter().map(|service| service.name).collect();
+        self.each_projection(None, None, |json, _| {
+            let projection: Projection =
+                serde_json::from_slice(json).map_err(|_| Error::Corrupt("case state".into()))?;
+            names.extend(
+                projection
+                    .consents
+                    .into_iter()
+                    .filter(|given| shares_a_record(&given.scope))
+                    .map(|given| given.shared_with),
+            );
+            Ok(())
+        })?;
+        let mut seen = std::collections::BTreeSet::new();
+        names.retain(|name| !name.trim().is_empty() && seen.insert(same_recipient_key(name)));
+        names.sort_by_key(|name| name.to_lowercase());
+        Ok(names)
+    }
+
     /// The transfer's document, in memory only.
-    fn htcds_document(&mut self, cases: &[CaseId]) -> Result<HtcdsExport> {
+    fn htcds_document(&mut self, cases: &[CaseId], recipient: &str) -> Result<HtcdsExport> {
         let ids: Vec<CaseId> = if cases.is_empty() {
             self.list_cases(&CaseQuery::default())?.into_iter().map(|summary| summary.id).collect()
         } else {
@@ -76,35 +162,49 @@ impl Workspace {
         let (mut records, mut included, mut left_out) = (Vec::new(), Vec::new(), Vec::new());
         for id in ids {
             let state = self.full_state(id)?;
-            match covering_consent(&state) {
-                Some(consent) => {
+            match covering_consent(&state, recipient) {
+                Ok(consent) => {
                     records.push(record(&state, consent));
                     included.push(state.code.clone());
                 }
-                None => left_out.push(state.code.clone()),
+                Err(reason) => left_out.push(LeftOut { code: state.code.clone(), reason }),
             }
         }
         let document = json!({
             "standard": "HTCDS",
             "version": "2.0",
             "exported_at": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "recipient": recipient,
             "cases": records,
-            "left_out": left_out.iter().map(|code| code.as_str()).collect::<Vec<_>>(),
+            "left_out": left_out.iter().map(|left| left.code.as_str()).collect::<Vec<_>>(),
         });
-        Ok(HtcdsExport { document, included, left_out })
+        Ok(HtcdsExport { document, recipient: recipient.to_owned(), included, left_out })
     }
 }
 
-/// The newest consent that covers an HTCDS transfer: identity and case summary.
-fn covering_consent(state: &CaseState) -> Option<&Consent> {
-    state
-        .consents
-        .iter()
-        .map(|dated| &dated.entry)
-        .filter(|consent| {
-            consent.scope.contains(&ConsentScope::Identity) && consent.scope.contains(&ConsentScope::CaseSummary)
-        })
+/// Whether a consent of `scope` shares what an HTCDS record is: the person and their case.
+fn shares_a_record(scope: &[ConsentScope]) -> bool {
+    scope.contains(&ConsentScope::Identity) && scope.contains(&ConsentScope::CaseSummary)
+}
+
+/// A recipient's name as compared: capitals and runs of spaces do not make another organisation.
+fn same_recipient_key(name: &str) -> String {
+    name.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+}
+
+/// The newest consent that covers an HTCDS transfer to `recipient` (identity and case summary,
+/// given for that recipient), or why there is none.
+fn covering_consent<'a>(state: &'a CaseState, recipient: &str) -> std::result::Result<&'a Consent, LeftOutReason> {
+    let wanted = same_recipient_key(recipient);
+    let mut sharing =
+        state.consents.iter().map(|dated| &dated.entry).filter(|consent| shares_a_record(&consent.scope)).peekable();
+    if sharing.peek().is_none() {
+        return Err(LeftOutReason::NotConsented);
+    }
+    sharing
+        .filter(|consent| same_recipient_key(&consent.shared_with) == wanted)
         .max_by_key(|consent| consent.given_on)
+        .ok_or(LeftOutReason::OtherRecipient)
 }
 
 /// The HTCDS v2.0 field names this export writes (each in the standard's field table).

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use harbour_core::anon::{CtdcExport, DEFAULT_K};
 use harbour_core::export::{ExportFilters, ExportFormat, ExportQuery, Protection, Sheet};
+use harbour_core::htcds::LeftOutReason;
 use serde::{Deserialize, Serialize};
 use tauri::State;
 use zeroize::Zeroizing;
@@ -77,6 +78,9 @@ pub struct CtdcExported {
 #[derive(Deserialize)]
 pub struct HtcdsInput {
     pub path: String,
+    /// The organisation receiving the transfer, chosen from `htcds_recipients`.
+    #[serde(default)]
+    pub to: String,
     /// Case codes (every case when empty).
     #[serde(default)]
     pub cases: Vec<String>,
@@ -87,8 +91,14 @@ pub struct HtcdsInput {
 pub struct HtcdsExported {
     pub path: PathBuf,
     pub encrypted: bool,
+    pub recipient: String,
     pub included: Vec<String>,
+    /// Every case left out, by code.
     pub left_out: Vec<String>,
+    /// The cases left out because no consent shares identity and case summary.
+    pub not_consented: Vec<String>,
+    /// The cases left out because their consent was given for another organisation.
+    pub other_recipient: Vec<String>,
 }
 
 #[tauri::command(async)]
@@ -127,8 +137,21 @@ pub fn export_ctdc(session: State<'_, Session>, input: CtdcInput) -> CommandResu
     Ok(CtdcExported { path, export })
 }
 
+/// The organisations an HTCDS transfer may go to: the service directory's services and the
+/// recipients the consents on this laptop name.
+#[tauri::command(async)]
+pub fn htcds_recipients(session: State<'_, Session>) -> CommandResult<Vec<String>> {
+    session.with(|workspace| workspace.htcds_recipients())
+}
+
 #[tauri::command(async)]
 pub fn export_htcds(session: State<'_, Session>, input: HtcdsInput) -> CommandResult<HtcdsExported> {
+    if input.to.trim().is_empty() {
+        return Err(CommandError::invalid(
+            "to",
+            "Choose the organisation that receives the transfer: only cases whose consent was given for it go.",
+        ));
+    }
     let path = new_file(&input.path)?;
     let protection = protection(&input.protection)?;
     let export = session.with(|workspace| {
@@ -139,13 +162,19 @@ pub fn export_htcds(session: State<'_, Session>, input: HtcdsInput) -> CommandRe
             .filter(|code| !code.is_empty())
             .map(|code| workspace.resolve(code))
             .collect::<Result<Vec<_>, _>>()?;
-        workspace.export_htcds(&ids, &protection, &path)
+        workspace.export_htcds(&ids, &input.to, &protection, &path)
     })?;
+    let left_out = |reason: LeftOutReason| -> Vec<String> {
+        export.left_out.iter().filter(|left| left.reason == reason).map(|left| left.code.to_string()).collect()
+    };
     Ok(HtcdsExported {
         path,
         encrypted: protection.is_encrypted(),
+        recipient: export.recipient.clone(),
         included: export.included.iter().map(|code| code.to_string()).collect(),
-        left_out: export.left_out.iter().map(|code| code.to_string()).collect(),
+        left_out: export.left_out.iter().map(|left| left.code.to_string()).collect(),
+        not_consented: left_out(LeftOutReason::NotConsented),
+        other_recipient: left_out(LeftOutReason::OtherRecipient),
     })
 }
 

@@ -34,6 +34,7 @@ pub fn handler() -> impl Fn(tauri::ipc::Invoke) -> bool + Send + Sync + 'static 
         export::export_cases,
         export::export_ctdc,
         export::export_htcds,
+        export::htcds_recipients,
         import::import_columns,
         import::import_check,
         import::import_cases,

@@ -74,6 +74,7 @@ function exportPanel() {
   });
   const k = h("input", { id: "export-k", type: "number", min: "2", step: "1", inputmode: "numeric", value: "11" });
   const cases = h("input", { id: "export-cases", type: "text", autocomplete: "off", spellcheck: "false" });
+  const recipient = h("select", { id: "export-recipient" }, h("option", { value: "" }, t("ui.data.htcds_to_choose")));
   const passphrase = passphraseInput("export-passphrase", "new-password");
   const again = passphraseInput("export-passphrase-again", "new-password");
   const plaintext = h("input", { id: "export-plaintext", type: "checkbox" });
@@ -92,7 +93,20 @@ function exportPanel() {
     h("div", { role: "group", "aria-labelledby": "export-sheets-label" }, h("p", { class: "hint", id: "export-sheets-label" }, t("ui.data.sheets")), sheetBoxes.map((item) => item.element)),
   );
   const ctdcPart = h("div", { id: "export-ctdc-options", hidden: true }, h("p", { class: "hint" }, t("ui.data.ctdc_help")), field(t("ui.data.k"), k, t("ui.data.k_hint")));
-  const htcdsPart = h("div", { id: "export-htcds-options", hidden: true }, h("p", { class: "hint" }, t("ui.data.htcds_help")), field(t("ui.data.htcds_cases"), cases, t("ui.data.htcds_cases_hint")));
+  const htcdsPart = h(
+    "div",
+    { id: "export-htcds-options", hidden: true },
+    h("p", { class: "hint" }, t("ui.data.htcds_help")),
+    field(t("ui.data.htcds_to"), recipient, t("ui.data.htcds_to_hint")),
+    field(t("ui.data.htcds_cases"), cases, t("ui.data.htcds_cases_hint")),
+  );
+  // The organisations a transfer may go to, read again each time the HTCDS export is chosen.
+  const loadRecipients = async () => {
+    const chosen = recipient.value;
+    const names = await call("htcds_recipients").catch(() => []);
+    replace(recipient, h("option", { value: "" }, t("ui.data.htcds_to_choose")), names.map((name) => h("option", { value: name }, name)));
+    recipient.value = names.includes(chosen) ? chosen : "";
+  };
   const protectPart = h(
     "fieldset",
     { id: "export-protection" },
@@ -111,6 +125,7 @@ function exportPanel() {
     protectPart.hidden = kind.value === "ctdc";
     showError(error, null);
     replace(done);
+    if (kind.value === "htcds") loadRecipients();
   };
   kind.addEventListener("change", showKind);
   plaintext.addEventListener("change", () => {
@@ -133,7 +148,7 @@ function exportPanel() {
     done,
     h("div", { class: "actions" }, save),
   );
-  const controls = { path, from, to, status, identification, k, cases, passphrase, passphrase_again: again };
+  const controls = { path, from, to, status, identification, k, cases, recipient, passphrase, passphrase_again: again };
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     replace(done);
@@ -141,6 +156,11 @@ function exportPanel() {
     if (!path.value.trim()) {
       showError(error, t("ui.data.path_missing"));
       markInvalid({ kind: "invalid", field: "path" }, controls);
+      return;
+    }
+    if (kind.value === "htcds" && !recipient.value) {
+      showError(error, t("ui.data.htcds_to_missing"));
+      markInvalid({ kind: "invalid", field: "recipient" }, controls);
       return;
     }
     const protection = plaintext.checked
@@ -188,11 +208,12 @@ function exportPanel() {
         replace(done, h("p", { id: "export-done-text" }, text));
       } else {
         const codes = cases.value.split(/[\s,;]+/).filter(Boolean);
-        const written = await busy(save, () => call("export_htcds", { input: { path: path.value, cases: codes, protection } }));
+        const written = await busy(save, () => call("export_htcds", { input: { path: path.value, to: recipient.value, cases: codes, protection } }));
         replace(
           done,
-          h("p", { id: "export-done-text" }, t(written.encrypted ? "ui.data.htcds_done_encrypted" : "ui.data.htcds_done_clear", { rows: number(written.included.length), path: written.path })),
-          written.left_out.length ? h("p", { id: "export-left-out" }, t("ui.data.htcds_left_out", { codes: written.left_out.join(", ") })) : null,
+          h("p", { id: "export-done-text" }, t(written.encrypted ? "ui.data.htcds_done_encrypted" : "ui.data.htcds_done_clear", { rows: number(written.included.length), path: written.path, to: written.recipient })),
+          written.not_consented.length ? h("p", { id: "export-left-out" }, t("ui.data.htcds_left_out", { codes: written.not_consented.join(", ") })) : null,
+          written.other_recipient.length ? h("p", { id: "export-left-out-other" }, t("ui.data.htcds_left_out_other", { to: written.recipient, codes: written.other_recipient.join(", ") })) : null,
         );
       }
       passphrase.value = "";

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use serde::Serialize;
 
-pub use protect::{Protection, open_export};
+pub use protect::{Protection, open_export, write_new};
 pub use sheets::Sheet;
 
 use crate::error::{Error, Result};

@@ -219,6 +219,19 @@ pub fn open_export(input: &Path, passphrase: &str, out: &Path) -> Result<u64> {
     Ok(copied)
 }
 
+/// Writes `bytes` to the new file `path`, readable by its owner only: an existing file is
+/// refused ([`Error::FileExists`]), never replaced, and a write that fails leaves no file. For
+/// what is meant to be written in clear (a letter to print, a report's suppressed table).
+pub fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = create_new(path)?;
+    if let Err(error) = file.write_all(bytes).and_then(|()| file.sync_all()) {
+        drop(file);
+        let _ = std::fs::remove_file(path);
+        return Err(Error::io(path, error));
+    }
+    Ok(())
+}
+
 /// Creates `path` for writing; an existing file is refused, never replaced.
 pub(crate) fn create_new(path: &Path) -> Result<File> {
     let mut options = std::fs::OpenOptions::new();
