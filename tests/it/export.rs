@@ -316,6 +316,10 @@ fn every_writing_command_prints_its_path_and_rows_with_json() {
         ("directory export", harbour_json(&data, &["directory", "show"])["services"].as_array().unwrap().len() as u64),
     ];
     for (index, (name, _)) in writers(&code, &referral, "").into_iter().enumerate() {
+        // `report annual` takes --json or --csv, not both: --json prints the tables themselves.
+        if name.starts_with("report") {
+            continue;
+        }
         let out = dir.path().join(format!("written-{index}"));
         let path = out.to_str().unwrap();
         let mut args = vec!["--json"];
@@ -326,9 +330,6 @@ fn every_writing_command_prints_its_path_and_rows_with_json() {
         match expected_rows.iter().find(|(writer, _)| *writer == name) {
             Some((_, rows)) => assert_eq!(written["rows"], *rows, "{name}: {written}"),
             None => assert!(written["rows"].as_u64().is_some_and(|rows| rows > 0), "{name}: {written}"),
-        }
-        if name.starts_with("report") {
-            assert!(written["suppressed_values"].is_u64(), "{name}: {written}");
         }
     }
     // Reading a file in: the import says how many rows it took.

@@ -12,7 +12,7 @@ use harbour_core::model::{
     values,
 };
 use harbour_core::stats::annual::{AnnualReport, ReportPeriod, ReportUse};
-use harbour_core::stats::suppress::{DEFAULT_THRESHOLD, suppression_mask};
+use harbour_core::stats::suppress::DEFAULT_THRESHOLD;
 use harbour_core::stats::{DEFAULT_INACTIVE_DAYS, DEFAULT_UNANSWERED_DAYS, StatsQuery};
 use harbour_core::{EntryId, JusticeInput, PerpetratorInput, ProcessInput, Workspace};
 
@@ -297,28 +297,6 @@ pub fn report(command: ReportCommand, mut workspace: Workspace, out: &Output) ->
     if let Some(path) = csv {
         let text = report.to_csv(if internal { None } else { Some(threshold) });
         harbour_core::export::write_new(&path, text.as_bytes())?;
-        if out.json {
-            // What was written: every table line (its rows and its total row), and the cells hidden.
-            let rows: usize = report.tables.iter().map(|table| table.grid().len()).sum();
-            let suppressed: usize = match internal {
-                true => 0,
-                false => report
-                    .tables
-                    .iter()
-                    .map(|table| suppression_mask(table, threshold).iter().flatten().filter(|hidden| **hidden).count())
-                    .sum(),
-            };
-            let value = serde_json::json!({
-                "path": path,
-                "rows": rows,
-                "tables": report.tables.len(),
-                "internal": internal,
-                "threshold": (!internal).then_some(threshold),
-                "suppressed_values": suppressed,
-            });
-            println!("{}", serde_json::to_string_pretty(&value)?);
-            return Ok(());
-        }
         out.message(&if internal {
             format!("Wrote {} with TRUE counts: for use inside the ministry only.", path.display())
         } else {
