@@ -825,26 +825,7 @@ fn determinable(grid: &[Vec<u64>], shown: &[Vec<Shown>]) -> Vec<(usize, usize)> 
         }
         equations.push(eq);
     }
-    let rank = |matrix: &[Vec<f64>]| -> usize {
-        let mut m: Vec<Vec<f64>> = matrix.to_vec();
-        let mut rank = 0;
-        let width = m.first().map_or(0, Vec::len);
-        for col in 0..width {
-            let Some(pivot) = (rank..m.len()).find(|&r| m[r][col].abs() > 1e-9) else { continue };
-            m.swap(rank, pivot);
-            for r in 0..m.len() {
-                if r != rank && m[r][col].abs() > 1e-9 {
-                    let factor = m[r][col] / m[rank][col];
-                    let pivot_row = m[rank].clone();
-                    for (value, pivot_value) in m[r].iter_mut().zip(&pivot_row) {
-                        *value -= factor * pivot_value;
-                    }
-                }
-            }
-            rank += 1;
-        }
-        rank
-    };
+    let rank = crate::suppress_linked::rank;
     let base = rank(&equations);
     hidden
         .iter()

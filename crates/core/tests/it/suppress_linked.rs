@@ -15,7 +15,8 @@ use harbour_core::stats::suppress::{self, DEFAULT_THRESHOLD};
 
 type Entry = (usize, usize, usize);
 
-fn rank(matrix: &[Vec<f64>]) -> usize {
+/// The rank of a matrix, by Gaussian elimination (the stats tests use it too).
+pub(crate) fn rank(matrix: &[Vec<f64>]) -> usize {
     let mut m: Vec<Vec<f64>> = matrix.to_vec();
     let width = m.first().map_or(0, Vec::len);
     let mut rank = 0;
