@@ -172,7 +172,8 @@ fn an_htcds_transfer_carries_only_cases_consented_for_that_recipient() {
         harbour(&data, &["consent", "add", &codes[1], "--share", "identity", "--with", "Partner NGO"]).status.success()
     );
 
-    // Without --to: refused before anything is written, saying what to add and to whom it may go.
+    // Without --to, the consents naming two organisations: refused before anything is written,
+    // saying what to add and to whom it may go.
     let out = dir.path().join("transfer.json");
     let refused = run(&data, &["export", "htcds", "--plaintext", "--out", out.to_str().unwrap()], None);
     assert!(!refused.status.success());
@@ -265,6 +266,8 @@ fn writers<'a>(code: &'a str, referral: &'a str, out: &'a str) -> Vec<(&'static 
         ("export csv --plaintext", vec!["export", "csv", "--plaintext", "--out", out]),
         ("export ctdc", vec!["export", "ctdc", "--out", out]),
         ("export htcds", vec!["export", "htcds", "--to", "Safe House", "--out", out]),
+        // Without --to: the one organisation the consents name.
+        ("export htcds, its recipient from the consents", vec!["export", "htcds", "--out", out]),
         ("report annual --csv", vec!["report", "annual", "--period", "calendar", "--year", "2024", "--csv", out]),
         ("directory export", vec!["directory", "export", out]),
     ]
@@ -313,6 +316,7 @@ fn every_writing_command_prints_its_path_and_rows_with_json() {
         ("export csv", 1),
         ("export csv --plaintext", 1),
         ("export htcds", 1),
+        ("export htcds, its recipient from the consents", 1),
         ("directory export", harbour_json(&data, &["directory", "show"])["services"].as_array().unwrap().len() as u64),
     ];
     for (index, (name, _)) in writers(&code, &referral, "").into_iter().enumerate() {

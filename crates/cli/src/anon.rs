@@ -36,7 +36,8 @@ pub enum ExportCommand {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
         /// The organisation receiving the transfer, as the consents name it (`consent add
-        /// --with`) or as the service directory lists it.
+        /// --with`) or as the service directory lists it. Left out: the one organisation the
+        /// consents name, or, when they name several or none, the command asks for it.
         #[arg(long, value_name = "ORGANISATION")]
         to: Option<String>,
         /// Write the file in clear: anyone who gets it can read it.
@@ -130,8 +131,14 @@ pub fn export(command: ExportCommand, mut workspace: Workspace, out: &Output) ->
             ctdc_written(&path, &export, out);
         }
         ExportCommand::Htcds { out: path, to, plaintext, cases } => {
-            let Some(recipient) = to.filter(|name| !name.trim().is_empty()) else {
-                return Err(no_recipient(&workspace)?.into());
+            // Named by --to, or, when it is left out, the one organisation the consents name
+            // (several, or none: the person must say which).
+            let recipient = match to.filter(|name| !name.trim().is_empty()) {
+                Some(name) => name,
+                None => match <[String; 1]>::try_from(workspace.htcds_consented_recipients()?) {
+                    Ok([only]) => only,
+                    Err(_) => return Err(no_recipient(&workspace)?.into()),
+                },
             };
             let ids = cases.iter().map(|case| workspace.resolve(case)).collect::<Result<Vec<_>, _>>()?;
             crate::export::refuse_existing(&path)?;

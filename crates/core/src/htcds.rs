@@ -121,6 +121,15 @@ impl Workspace {
     /// the service directory and the recipients named by the consents on this laptop that
     /// share identity and case summary, each once (the first spelling met), in alphabetical order.
     pub fn htcds_recipients(&self) -> Result<Vec<String>> {
+        let mut names: Vec<String> =
+            self.service_directory()?.services.into_iter().map(|service| service.name).collect();
+        names.extend(self.htcds_consented_recipients()?);
+        Ok(distinct_names(names))
+    }
+
+    /// The organisations the consents on this laptop name for a transfer (identity and case
+    /// summary), each once: when there is only one, a transfer that names none goes to it.
+    pub fn htcds_consented_recipients(&self) -> Result<Vec<String>> {
         /// The part of a stored projection this reads: its consents' scope and recipient.
         #[derive(serde::Deserialize)]
         struct Projection {
@@ -132,8 +141,7 @@ impl Workspace {
             scope: Vec<ConsentScope>,
             shared_with: String,
         }
-        let mut names: Vec<String> =
-            self.service_directory()?.services.into_iter().map(|service| service.name).collect();
+        let mut names = Vec::new();
         self.each_projection(None, None, |json, _| {
             let projection: Projection =
                 serde_json::from_slice(json).map_err(|_| Error::Corrupt("case state".into()))?;
@@ -146,10 +154,7 @@ impl Workspace {
             );
             Ok(())
         })?;
-        let mut seen = std::collections::BTreeSet::new();
-        names.retain(|name| !name.trim().is_empty() && seen.insert(same_recipient_key(name)));
-        names.sort_by_key(|name| name.to_lowercase());
-        Ok(names)
+        Ok(distinct_names(names))
     }
 
     /// The transfer's document, in memory only.
@@ -188,6 +193,14 @@ fn shares_a_record(scope: &[ConsentScope]) -> bool {
 }
 
 /// A recipient's name as compared: capitals and runs of spaces do not make another organisation.
+/// Names without blanks, each once (compared as a recipient is), sorted as a person reads them.
+fn distinct_names(mut names: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    names.retain(|name| !name.trim().is_empty() && seen.insert(same_recipient_key(name)));
+    names.sort_by_key(|name| name.to_lowercase());
+    names
+}
+
 fn same_recipient_key(name: &str) -> String {
     name.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
 }
