@@ -742,6 +742,7 @@ fn the_service_directory_is_edited_and_translated(language: &str, width: u32, he
     let first = app.session.find("#directory-panel .directory-edit").attribute("data-service").expect("a service id");
     app.click(&format!(".directory-edit[data-service=\"{first}\"]"));
     app.session.wait_for("#directory-form", Duration::from_secs(10));
+    assert!(app.session.try_find("#directory-team").is_none(), "a standalone laptop has no team to link a service to");
     app.fill("#directory-contact-en", "Duty desk, ask for the focal point");
     app.fill("#directory-contact-es", "Mostrador de guardia, pregunte por la persona de enlace");
     app.fill("#directory-contact-fr", "Accueil de garde, demandez le point focal");
@@ -1235,6 +1236,10 @@ mod errors_beside_fields;
 /// Item 1, drafts of a new case, a referral and a screening: tests/it/desktop_drafts.rs.
 #[path = "desktop_drafts.rs"]
 mod drafts_come_back;
+
+/// Item 5, a referral delivered to the receiving team: tests/it/desktop_delivered.rs.
+#[path = "desktop_delivered.rs"]
+mod delivered;
 
 /// A fresh app with a workspace, in `language` at `width`×`height`; ends on the settings screen
 /// (or the case list in English).

@@ -6,7 +6,7 @@
 import { call } from "./api.js";
 import { h, replace } from "./dom.js";
 import { t } from "./i18n.js";
-import { setDirectory, serviceText } from "./directory.js";
+import { loadTeams, setDirectory, serviceText } from "./directory.js";
 import { busy, errorBox, field, showFaults } from "./ui.js";
 
 /** The texts a service has in each language, with the label of each. */
@@ -35,6 +35,7 @@ export async function mount(slot) {
     showReadOnly(slot, directory);
     return;
   }
+  await loadTeams();
   showList(slot, directory, null, await toCheck());
 }
 
@@ -129,7 +130,8 @@ function showList(slot, directory, notice, toCheck = []) {
   );
 }
 
-function showForm(slot, directory, entry) {
+async function showForm(slot, directory, entry) {
+  const teams = await loadTeams();
   const inputs = {};
   const input = (id, value) => h("input", { id, type: "text", autocomplete: "off", value: value || "" });
   const groups = TEXTS.map(([key, label]) => {
@@ -147,6 +149,15 @@ function showForm(slot, directory, entry) {
   });
   const phone = input("directory-phone", entry.phone);
   const email = input("directory-email", entry.email);
+  // In an organisation: the team whose laptops receive this service's referrals, if it is one.
+  const team = teams.length
+    ? h(
+        "select",
+        { id: "directory-team" },
+        h("option", { value: "" }, t("ui.directory.team_none")),
+        teams.map((choice) => h("option", { value: choice.id, selected: choice.id === entry.team }, choice.name)),
+      )
+    : null;
   const error = errorBox("directory-error");
   const save = h("button", { id: "directory-save", type: "submit", class: "primary" }, t("ui.directory.save"));
   const form = h(
@@ -156,6 +167,7 @@ function showForm(slot, directory, entry) {
     h("p", { class: "muted" }, t("ui.directory.translate_hint")),
     groups,
     h("div", { class: "row" }, field(t("ui.directory.phone"), phone, t("ui.directory.phone_hint")), field(t("ui.directory.email"), email)),
+    team ? field(t("ui.directory.team"), team, t("ui.directory.team_hint")) : null,
     error,
     h(
       "div",
@@ -199,6 +211,8 @@ function showForm(slot, directory, entry) {
     else delete next.phone;
     if (email.value.trim()) next.email = email.value.trim();
     else delete next.email;
+    if (team && team.value) next.team = team.value;
+    else if (team) delete next.team;
     try {
       const saved = await busy(save, () => call("save_service", { service: next }));
       setDirectory(saved);

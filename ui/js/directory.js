@@ -12,6 +12,8 @@ const PLACEHOLDERS = {
 
 let directory = null;
 let loading = null;
+/** The organisation's teams ({id, name}), for the services linked to one. */
+let teams = null;
 
 export function loadDirectory() {
   if (directory) return Promise.resolve(directory);
@@ -28,6 +30,18 @@ export function loadDirectory() {
     );
   }
   return loading;
+}
+
+/** The organisation's teams, fetched once (none outside an organisation). */
+export async function loadTeams() {
+  if (!teams) teams = await call("directory_teams").catch(() => []);
+  return teams;
+}
+
+/** The name of the team `id` (a service's `team`), or null when it is not known here. */
+export function teamName(id) {
+  const team = id && teams ? teams.find((entry) => entry.id === id) : null;
+  return team ? team.name : null;
 }
 
 export function service(id) {
@@ -50,6 +64,7 @@ export function serviceText(entry, key) {
 export function forgetDirectory() {
   directory = null;
   loading = null;
+  teams = null;
 }
 
 /** Takes a directory just saved (the editor), so every screen shows it at once. */

@@ -348,7 +348,11 @@ async function start() {
   listen("sync-status", (payload) => {
     if (payload && payload.state === "wiped") return showWiped();
     // A sync may have brought a newer service directory: the next screen asks for it again.
-    if (payload && payload.state === "synced") forgetDirectory();
+    if (payload && payload.state === "synced") {
+      forgetDirectory();
+      // An open screen may show what the sync changed (the case page: its referrals' delivery).
+      window.dispatchEvent(new CustomEvent("harbour:synced"));
+    }
     return syncBar.update(payload);
   }).catch(() => {});
   const first = !status.workspace_exists ? "first-run" : status.unlocked ? "cases" : "unlock";

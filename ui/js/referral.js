@@ -6,7 +6,7 @@ import { call } from "./api.js";
 import { h, replace, uid } from "./dom.js";
 import { languageName, t } from "./i18n.js";
 import { choices, codeLabel, loadLists } from "./codes.js";
-import { loadDirectory, serviceText } from "./directory.js";
+import { loadDirectory, loadTeams, serviceText, teamName } from "./directory.js";
 import * as drafts from "./drafts.js";
 import { busy, errorBox, faultSlot, field, showFaults } from "./ui.js";
 
@@ -31,6 +31,7 @@ export function serviceCard(entry, extra) {
       line(t("directory.contact"), [serviceText(entry, "contact"), entry.phone, entry.email].filter(Boolean).join(" · ")),
       line(t("directory.area"), entry.area),
       line(t("directory.accepts"), (entry.accepts || []).map((accepts) => t("accepts." + accepts)).join(", ")),
+      line(t("directory.team"), teamName(entry.team)),
     ),
     extra || null,
   );
@@ -43,7 +44,7 @@ export function serviceCard(entry, extra) {
  * restored from a draft: it is asked again.
  */
 export async function openReferralForm(container, options) {
-  const [directory] = await Promise.all([loadDirectory(), loadLists()]);
+  const [directory] = await Promise.all([loadDirectory(), loadLists(), loadTeams()]);
   const services = directory.services;
   // A service the person is already referred to (and that did not decline) is not offered twice.
   const referred = options.referred || [];

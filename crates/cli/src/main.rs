@@ -144,14 +144,12 @@ fn run(cli: Cli) -> Result<()> {
                 consent_id: consent.parse::<EntryId>().map_err(|_| {
                     harbour_core::Error::invalid("consent", "give the consent's id as printed by `harbour consent add`")
                 })?,
+                // A referral to a team in Harbour (chosen here, or named by the service
+                // directory) grants it the case.
+                team,
             };
             let (referral_id, state) = workspace.add_referral(id, input)?;
             out.entry_added("referral", &referral_id.to_string(), &state);
-            if let Some(team) = team {
-                // A referral to a team in Harbour grants it the case.
-                let team = workspace.team(&team)?;
-                workspace.share_case(id, &team)?;
-            }
         }
         Command::Referral(ReferralCommand::Status { case, referral, status, note }) => {
             let mut workspace = unlock()?;

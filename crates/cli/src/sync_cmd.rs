@@ -436,6 +436,12 @@ pub fn sync(workspace: Workspace, out: &Output) -> Result<()> {
             "Sync complete: {} events sent, {} received ({} new), {} cases updated.",
             summary.pushed, summary.pulled, summary.stored, summary.cases_updated
         );
+        if summary.referrals_received > 0 {
+            println!(
+                "{} referrals to your team arrived; the laptops that made them will show them delivered.",
+                summary.referrals_received
+            );
+        }
         if summary.waiting_for_key > 0 {
             println!("{} cases are waiting for their key from the team that shared them.", summary.waiting_for_key);
         }

@@ -79,6 +79,7 @@ fn populated(dir: &std::path::Path, cases: usize) -> Workspace {
                 details: None,
                 urgency: Urgency::Routine,
                 consent_id,
+                team: None,
             };
             workspace.add_referral(id, input).unwrap();
         }

@@ -82,6 +82,7 @@ fn populated(dir: &std::path::Path, cases: usize) -> Workspace {
                 details: None,
                 urgency: Urgency::Routine,
                 consent_id,
+                team: None,
             };
             let (referral, _) = workspace.add_referral(id, input).unwrap();
             if service_type == ServiceType::Shelter {

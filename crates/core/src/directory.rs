@@ -57,6 +57,12 @@ pub struct Service {
     pub accepts: Vec<Accepts>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+    /// The Harbour team (its id in the team directory) whose laptops receive this service's
+    /// referrals: a referral to the service shares the case with that team, and the referral
+    /// shows when the team's laptop received it. Set by the administrator; none for a service
+    /// outside Harbour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<uuid::Uuid>,
     /// The service's texts in the interface's other languages (`es`, `fr`); a text left out is
     /// shown as written above (English).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

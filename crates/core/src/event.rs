@@ -30,17 +30,48 @@ pub struct Event {
 // A creation carries every field once per case; events live briefly in memory (sealed at once).
 #[allow(clippy::large_enum_variant)]
 pub enum Change {
-    CaseCreated { code: CaseCode, fields: CaseFields },
-    CaseUpdated { edits: Vec<FieldEdit>, reason: Option<String> },
-    NoteAdded { note: Note },
-    ConsentRecorded { consent: Consent },
-    ReferralMade { referral: Referral },
-    ReferralStatusChanged { referral_id: EntryId, status: ReferralStatus, note: Option<String> },
-    ScreeningRecorded { screening: Screening },
-    ProcessEventAdded { event: ProcessEvent },
-    JusticeStepAdded { step: JusticeStep },
-    PerpetratorAdded { perpetrator: Perpetrator },
-    ServiceReceived { service: ServiceReceived },
+    CaseCreated {
+        code: CaseCode,
+        fields: CaseFields,
+    },
+    CaseUpdated {
+        edits: Vec<FieldEdit>,
+        reason: Option<String>,
+    },
+    NoteAdded {
+        note: Note,
+    },
+    ConsentRecorded {
+        consent: Consent,
+    },
+    ReferralMade {
+        referral: Referral,
+    },
+    ReferralStatusChanged {
+        referral_id: EntryId,
+        status: ReferralStatus,
+        note: Option<String>,
+    },
+    /// Written by a laptop of the receiving team when a referral naming its team reached it.
+    ReferralDelivered {
+        referral_id: EntryId,
+        team_id: uuid::Uuid,
+    },
+    ScreeningRecorded {
+        screening: Screening,
+    },
+    ProcessEventAdded {
+        event: ProcessEvent,
+    },
+    JusticeStepAdded {
+        step: JusticeStep,
+    },
+    PerpetratorAdded {
+        perpetrator: Perpetrator,
+    },
+    ServiceReceived {
+        service: ServiceReceived,
+    },
 }
 
 impl Change {
@@ -53,6 +84,7 @@ impl Change {
             Change::ConsentRecorded { .. } => "consent.recorded",
             Change::ReferralMade { .. } => "referral.made",
             Change::ReferralStatusChanged { .. } => "referral.status",
+            Change::ReferralDelivered { .. } => "referral.delivered",
             Change::ScreeningRecorded { .. } => "screening.recorded",
             Change::ProcessEventAdded { .. } => "process.added",
             Change::JusticeStepAdded { .. } => "justice.added",

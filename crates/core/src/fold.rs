@@ -67,6 +67,9 @@ pub struct CaseState {
     /// Status changes of referrals not folded yet (ordered before the referral itself).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub early_status_changes: Vec<(EntryId, StatusChange)>,
+    /// Receipts of referrals not folded yet (ordered before the referral itself).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub early_receipts: Vec<(EntryId, Receipt)>,
     /// The greatest event order folded so far; a later event can be applied incrementally.
     pub last: EventOrder,
 }
@@ -133,6 +136,26 @@ pub struct ReferralState {
     pub status: ReferralStatus,
     pub recorded: Stamp,
     pub status_history: Vec<StatusChange>,
+    /// When a laptop of the receiving team first recorded that the referral reached it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered: Option<Receipt>,
+}
+
+/// A receiving team's laptop had the referral: which team, and the receipt's stamp (its
+/// laptop, its time).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub team_id: uuid::Uuid,
+    pub recorded: Stamp,
+}
+
+impl ReferralState {
+    /// Keeps the first receipt in event order (several laptops of a team may each record one).
+    fn receive(&mut self, receipt: Receipt) {
+        if self.delivered.as_ref().is_none_or(|held| receipt.recorded.order() < held.recorded.order()) {
+            self.delivered = Some(receipt);
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -222,6 +245,7 @@ impl CaseState {
             heads,
             replaced: BTreeMap::new(),
             early_status_changes: Vec::new(),
+            early_receipts: Vec::new(),
             last: event.order(),
         })
     }
@@ -275,13 +299,20 @@ impl CaseState {
                 let (early, later): (Vec<_>, Vec<_>) =
                     std::mem::take(&mut self.early_status_changes).into_iter().partition(|(id, _)| *id == referral.id);
                 self.early_status_changes = later;
+                let (receipts, later): (Vec<_>, Vec<_>) =
+                    std::mem::take(&mut self.early_receipts).into_iter().partition(|(id, _)| *id == referral.id);
+                self.early_receipts = later;
                 let mut state = ReferralState {
                     referral: referral.clone(),
                     status: ReferralStatus::Sent,
                     recorded: stamp.clone(),
                     status_history: early.into_iter().map(|(_, change)| change).collect(),
+                    delivered: None,
                 };
                 state.status = furthest_status(&state.status_history);
+                for (_, receipt) in receipts {
+                    state.receive(receipt);
+                }
                 self.referrals.push(state);
             }
             Change::ReferralStatusChanged { referral_id, status, note } => {
@@ -292,6 +323,13 @@ impl CaseState {
                         referral.status = furthest_status(&referral.status_history);
                     }
                     None => self.early_status_changes.push((*referral_id, change)),
+                }
+            }
+            Change::ReferralDelivered { referral_id, team_id } => {
+                let receipt = Receipt { team_id: *team_id, recorded: stamp.clone() };
+                match self.referrals.iter_mut().find(|r| r.referral.id == *referral_id) {
+                    Some(referral) => referral.receive(receipt),
+                    None => self.early_receipts.push((*referral_id, receipt)),
                 }
             }
             Change::ScreeningRecorded { screening } => {
@@ -355,6 +393,7 @@ impl CaseState {
             heads: self.heads.clone(),
             replaced: self.replaced.clone(),
             early_status_changes: self.early_status_changes.clone(),
+            early_receipts: self.early_receipts.clone(),
             last: self.last,
         }
     }

@@ -68,6 +68,9 @@ pub struct SyncSummary {
     pub refused: u64,
     pub clock_clamped: u64,
     pub shares_granted: u64,
+    /// Referrals to this laptop's team that the pull brought: their receipts were recorded and
+    /// sent.
+    pub referrals_received: u64,
     pub directory_updated: bool,
     /// A newer service directory, signed by the root key, was taken from the server.
     pub service_directory_updated: bool,
@@ -253,6 +256,8 @@ pub async fn sync_once(
     }
 
     progress.phase = Phase::Pulling;
+    // What this pull stores is after this mark: the referrals among it are looked at below.
+    let mark = with(workspace, |ws| ws.event_mark())?;
     // The next page is asked for while this one is applied: on a multi-threaded runtime the
     // server's work and the transfer overlap the local decryption and writing.
     let mut next = Some(Prefetch::start(client, with(workspace, |ws| ws.sync_cursor())?));
@@ -273,6 +278,13 @@ pub async fn sync_once(
         progress.pulled = summary.pulled;
         progress.bytes_down = summary.bytes_down;
         on_progress(&progress);
+    }
+
+    // Referrals to this laptop's team that the pull brought: it says it has them, at once, so
+    // that the laptop that made them shows them delivered at its next sync.
+    summary.referrals_received = with(workspace, |ws| ws.record_referral_receipts(mark))? as u64;
+    if summary.referrals_received > 0 {
+        push_all(workspace, client, &mut summary, &mut progress, on_progress).await?;
     }
 
     let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);

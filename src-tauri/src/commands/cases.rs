@@ -54,8 +54,12 @@ pub struct CasePage {
     pub clock_warnings: Vec<ClockWarning>,
     /// None of the case has left this laptop: it can still be discarded.
     pub can_discard: bool,
-    /// How far each referral's latest change got (`waiting`, `sent_to_server`, `received`).
+    /// How far each referral's latest change got (`waiting`, `sent_to_server`, `received`,
+    /// `delivered`).
     pub referral_delivery: BTreeMap<EntryId, harbour_core::store::Delivery>,
+    /// The Harbour team each referral goes to, by name (a referral to a service outside
+    /// Harbour has none).
+    pub referral_teams: BTreeMap<EntryId, String>,
     /// What the latest screening's result would add to the case, until it is taken (or none).
     pub suggestion: Option<CaseSuggestion>,
 }
@@ -173,12 +177,14 @@ fn case_page(
         let case = read(workspace, case_id)?;
         let can_discard = workspace.discard_check(case_id)?.is_none();
         let referral_delivery = workspace.referral_deliveries(&case)?;
+        let referral_teams = workspace.referral_teams(&case)?;
         let suggestion = CaseSuggestion::latest(&case);
         Ok(CasePage {
             case,
             clock_warnings: workspace.clock_warnings(case_id)?,
             can_discard,
             referral_delivery,
+            referral_teams,
             suggestion,
         })
     })
@@ -308,7 +314,6 @@ pub fn add_referral(
     id: String,
     input: ReferralForm,
 ) -> CommandResult<EntryAdded> {
-    let team = input.team.filter(|team| !team.trim().is_empty());
     let referral = ReferralInput {
         service: input.service,
         service_type: coded::<ServiceType>("service_type", &input.service_type)?,
@@ -316,18 +321,23 @@ pub fn add_referral(
         details: input.details.filter(|text| !text.trim().is_empty()),
         urgency: coded::<Urgency>("urgency", &input.urgency)?,
         consent_id: entry_id("consent_id", &input.consent_id)?,
+        // A referral to a team in Harbour (chosen, or named by the service directory) grants
+        // it the case; an unknown team refuses the referral before it is made.
+        team: input.team.filter(|team| !team.trim().is_empty()),
     };
-    let (entry_id, case) = change(&session, &sync, &id, |workspace, case_id| {
-        // The team is looked up first: an unknown team refuses the referral before it is made.
-        let team = team.map(|team| workspace.team(&team)).transpose()?;
-        let added = workspace.add_referral(case_id, referral)?;
-        if let Some(team) = team {
-            // A referral to a team in Harbour grants it the case.
-            workspace.share_case(case_id, &team)?;
-        }
-        Ok(added)
-    })?;
+    let (entry_id, case) =
+        change(&session, &sync, &id, |workspace, case_id| workspace.add_referral(case_id, referral))?;
     Ok(EntryAdded { entry_id, case })
+}
+
+/// How far each referral of case `id` got, asked again by an open case page after a sync (not
+/// a view of the case: it carries none of its content).
+#[tauri::command(async)]
+pub fn referral_news(session: State<'_, Session>, id: String) -> CommandResult<harbour_core::store::ReferralNews> {
+    session.with(|workspace| {
+        let case_id = workspace.resolve(&id)?;
+        workspace.referral_news(case_id)
+    })
 }
 
 #[tauri::command(async)]

@@ -132,6 +132,30 @@ pub fn service_directory_checked(session: State<'_, Session>) -> CommandResult<(
     session.with(|workspace| workspace.service_directory_checked(None))
 }
 
+/// A team of the organisation, as the directory editor offers it for a service.
+#[derive(serde::Serialize)]
+pub struct TeamChoice {
+    pub id: String,
+    pub name: String,
+}
+
+/// The organisation's teams, by name (none on a laptop outside an organisation): a service
+/// can be linked to the team whose laptops receive its referrals.
+#[tauri::command(async)]
+pub fn directory_teams(session: State<'_, Session>) -> CommandResult<Vec<TeamChoice>> {
+    session.with(|workspace| {
+        let mut teams: Vec<TeamChoice> = workspace
+            .directory()?
+            .map(|directory| directory.teams)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|team| TeamChoice { id: team.id.to_string(), name: team.name })
+            .collect();
+        teams.sort_by_key(|team| team.name.to_lowercase());
+        Ok(teams)
+    })
+}
+
 /// Adds or replaces one service (by its id); returns the new directory.
 #[tauri::command(async)]
 pub fn save_service(session: State<'_, Session>, service: Service) -> CommandResult<Directory> {

@@ -130,6 +130,7 @@ export async function render(root, route, current) {
     warnings: result.clock_warnings || [],
     canDiscard: Boolean(result.can_discard),
     delivery: result.referral_delivery || {},
+    teams: result.referral_teams || {},
     suggestion: result.suggestion || null,
     dismissed: typeof dismissed === "string" ? dismissed : null,
   };
@@ -166,6 +167,7 @@ export async function render(root, route, current) {
     const page = await full(next, id);
     shown.state = page.case;
     if (page.referral_delivery) shown.delivery = page.referral_delivery;
+    if (page.referral_teams) shown.teams = page.referral_teams;
     if ("can_discard" in page) shown.canDiscard = Boolean(page.can_discard);
     if ("suggestion" in page) shown.suggestion = page.suggestion || null;
     if (current()) paint();
@@ -213,7 +215,26 @@ export async function render(root, route, current) {
   if (referralDraft && typeof referralDraft === "object" && !closed) await openReferral(referralDraft.service || undefined, referralDraft);
   else if (route.refer && !closed) await openReferral(route.refer);
   else if (!editDraft && !statusDraft && !deskRestored) document.getElementById("case-title").focus();
-  return () => drafts.flushAll();
+  // After a sync, the referrals say how far they got now (sent, delivered to the team), without
+  // redrawing the rest of the page the worker may be typing in.
+  const onSynced = async () => {
+    if (!shown || !current()) return;
+    const news = await call("referral_news", { id }).catch(() => null);
+    if (!news || !shown || !current()) return;
+    if (JSON.stringify(news.delivery) === JSON.stringify(shown.delivery) && JSON.stringify(news.teams) === JSON.stringify(shown.teams)) return;
+    shown.delivery = news.delivery;
+    shown.teams = news.teams;
+    for (const referral of shown.state.referrals || []) {
+      if (news.receipts && news.receipts[referral.id]) referral.delivered = news.receipts[referral.id];
+    }
+    paintReferrals(referrals, shown.state, update);
+    paintTimeline(timeline, shown.state);
+  };
+  window.addEventListener("harbour:synced", onSynced);
+  return () => {
+    window.removeEventListener("harbour:synced", onSynced);
+    return drafts.flushAll();
+  };
 }
 
 // ---- Header ---------------------------------------------------------------------------------
@@ -858,13 +879,17 @@ function paintScreenings(root, state, paused) {
 
 /**
  * What a referral's status really means on this laptop: a referral only recorded here, one the
- * server acknowledged (Harbour cannot tell when the receiving team's laptop has it, until that
- * team answers), or one recorded on another laptop.
+ * server acknowledged, one a laptop of the receiving team recorded having (a service that is a
+ * team in Harbour), or one recorded on another laptop.
  */
 function deliveryText(referral) {
   const delivery = (shown && shown.delivery && shown.delivery[referral.id]) || "waiting";
+  const team = shown && shown.teams ? shown.teams[referral.id] : null;
   if (referral.status === "sent") {
-    if (delivery === "sent_to_server") return t("ui.referrals.delivery_sent_to_server");
+    if (delivery === "delivered") return t("ui.referrals.delivery_delivered", { team: team || serviceName(referral.service) });
+    if (delivery === "sent_to_server") {
+      return team ? t("ui.referrals.delivery_sent_to_team", { team }) : t("ui.referrals.delivery_sent_to_server");
+    }
     if (delivery === "received") return t("ui.referrals.delivery_received");
     return app.status && app.status.enrolled ? t("ui.referrals.delivery_waiting") : t("ui.referrals.delivery_standalone");
   }
@@ -1070,6 +1095,10 @@ function timelineEntries(state) {
   for (const referral of state.referrals || []) {
     const name = serviceName(referral.service);
     entries.push({ kind: "referral", stamp: referral.recorded, body: [h("p", {}, t("ui.timeline.referral", { service: name }))] });
+    if (referral.delivered) {
+      const team = (shown && shown.teams && shown.teams[referral.id]) || name;
+      entries.push({ kind: "referral_delivered", stamp: referral.delivered.recorded, body: [h("p", {}, t("ui.timeline.referral_delivered", { service: name, team }))] });
+    }
     for (const change of referral.status_history || []) {
       entries.push({
         kind: "referral_status",
@@ -1130,6 +1159,7 @@ const KIND_KEYS = {
   consent: "ui.timeline.kind_consent",
   referral: "ui.timeline.kind_referral",
   referral_status: "ui.timeline.kind_referral_status",
+  referral_delivered: "ui.timeline.kind_referral_delivered",
   screening: "ui.timeline.kind_screening",
   process: "ui.timeline.kind_process",
   justice: "ui.timeline.kind_justice",

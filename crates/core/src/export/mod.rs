@@ -288,6 +288,7 @@ mod tests {
             details: Some("details".into()),
             urgency: Urgency::Routine,
             consent_id,
+            team: None,
         };
         workspace.add_referral(case, referral).unwrap();
         let step = JusticeInput {

@@ -116,6 +116,11 @@ pub struct Referral {
     pub details: Option<String>,
     pub urgency: Urgency,
     pub consent_id: EntryId,
+    /// The Harbour team that receives the referral, when the service is one (the directory
+    /// names it, or the worker chose it): the case is shared with it, and its laptops record
+    /// that they received the referral ([`crate::event::Change::ReferralDelivered`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<uuid::Uuid>,
 }
 
 /// Where a referral stands: sent → accepted or declined → completed.

@@ -27,6 +27,7 @@ mod join_later;
 mod membership;
 mod migrations;
 mod projections;
+mod referral_receipts;
 mod referrals;
 mod revocation;
 mod screening;
@@ -42,7 +43,7 @@ pub use backup::{BackupSummary, RestoreSummary};
 pub use discard::{CREATED_IN_ERROR, Held};
 pub use exchange::{ApplyReport, ClockWarning};
 pub use membership::{DeploymentPlan, Enrolment};
-pub use referrals::{Delivery, ReferralInput};
+pub use referrals::{Delivery, ReferralInput, ReferralNews};
 pub use revocation::{Rotation, TEAM_KEY_KIND, team_key_channel};
 pub use screening::{
     ConsentShared, ContactShared, DUPLICATE_PREFILTER_LIMIT, DuplicateCandidate, IdentityShared, NoteShared,

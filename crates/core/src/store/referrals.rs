@@ -1,8 +1,10 @@
 //! Referrals: making one (never a second open one to the same service), moving its status
 //! along, and saying honestly how far it got. A laptop knows whether the server acknowledged
-//! its events and whether an event came from another laptop; it cannot know when a receiving
-//! team's laptop pulled a referral, until that team answers it (an answer recorded on another
-//! laptop is [`Delivery::Received`]).
+//! its events and whether an event came from another laptop. A referral to a service that is a
+//! Harbour team (the service directory names the team, or the worker chose it) shares the case
+//! with that team, and the team's laptop records a receipt when the referral reaches it
+//! (`referral_receipts`): the referral is then [`Delivery::Delivered`]. A referral to a service
+//! outside Harbour can only be known as far as the server.
 
 use std::collections::BTreeMap;
 
@@ -25,6 +27,9 @@ pub struct ReferralInput {
     pub details: Option<String>,
     pub urgency: Urgency,
     pub consent_id: EntryId,
+    /// The Harbour team receiving it, by name or id, when the worker chose one; otherwise the
+    /// team the service directory names for the service, if any.
+    pub team: Option<String>,
 }
 
 /// How far the latest change of a referral (its making, or its last status) got.
@@ -37,9 +42,34 @@ pub enum Delivery {
     SentToServer,
     /// Recorded on another laptop and received here.
     Received,
+    /// A laptop of the receiving team recorded that the referral reached it (the referral's
+    /// status has not changed since).
+    Delivered,
+}
+
+/// How far each referral of a case got, and the team each goes to: what an open case page asks
+/// again after a sync. It holds no content of the case (ids, a coded delivery, team names), so
+/// asking is not a view of the case and is not audited.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReferralNews {
+    pub delivery: BTreeMap<EntryId, Delivery>,
+    pub teams: BTreeMap<EntryId, String>,
+    /// The receipt of each referral a receiving team's laptop recorded.
+    pub receipts: BTreeMap<EntryId, crate::fold::Receipt>,
 }
 
 impl Workspace {
+    /// [`ReferralNews`] of `case_id`, from the case as stored.
+    pub fn referral_news(&self, case_id: CaseId) -> Result<ReferralNews> {
+        let state = self.state(case_id)?;
+        let receipts = state
+            .referrals
+            .iter()
+            .filter_map(|referral| Some((referral.referral.id, referral.delivered.clone()?)))
+            .collect();
+        Ok(ReferralNews { delivery: self.referral_deliveries(&state)?, teams: self.referral_teams(&state)?, receipts })
+    }
+
     /// Records a referral. It must rely on a consent already recorded on the case, and the case
     /// may not already have an open referral (sent or accepted) to the same service.
     pub fn add_referral(&mut self, case_id: CaseId, input: ReferralInput) -> Result<(EntryId, CaseState)> {
@@ -58,6 +88,7 @@ impl Workspace {
         if open {
             return Err(Error::AlreadyReferred);
         }
+        let team = self.receiving_team(input.team.as_deref(), &service)?;
         let referral = crate::model::Referral {
             id: EntryId::new(),
             service,
@@ -66,11 +97,71 @@ impl Workspace {
             details: input.details.as_deref().map(|text| values::long_text("details", text)).transpose()?,
             urgency: input.urgency,
             consent_id: input.consent_id,
+            team: team.as_ref().map(|team| team.id),
         };
         let id = referral.id;
         let detail = input.service_type.as_str();
         let state = self.record_on(state, Change::ReferralMade { referral }, "referral.add", detail)?;
+        // The receiving team may read the case from now on (once, whatever the referrals).
+        if let Some(team) = team
+            && !self.granted_to(case_id, team.id)?
+        {
+            self.share_case(case_id, &team)?;
+        }
         Ok((id, state))
+    }
+
+    /// The Harbour team a referral goes to: the one chosen (`name_or_id`, which must exist), or
+    /// the one the service directory names for `service` (none when it is not in the team
+    /// directory held here: the referral is still made, to a service outside Harbour). A
+    /// laptop outside an organisation has no teams.
+    fn receiving_team(&self, name_or_id: Option<&str>, service: &str) -> Result<Option<harbour_wire::protocol::Team>> {
+        if let Some(chosen) = name_or_id.filter(|chosen| !chosen.trim().is_empty()) {
+            return self.team(chosen).map(Some);
+        }
+        if self.membership().is_none() {
+            return Ok(None);
+        }
+        let named = self
+            .service_directory()?
+            .services
+            .into_iter()
+            .find(|entry| entry.id.eq_ignore_ascii_case(service.trim()))
+            .and_then(|entry| entry.team);
+        let Some(named) = named else { return Ok(None) };
+        Ok(self.directory()?.and_then(|directory| directory.teams.into_iter().find(|team| team.id == named)))
+    }
+
+    /// Whether a grant of `case_id` to `team` is stored (a grant names its team in clear).
+    fn granted_to(&self, case_id: CaseId, team: uuid::Uuid) -> Result<bool> {
+        let mut statement =
+            self.conn.prepare_cached("SELECT ciphertext FROM events WHERE case_id = ?1 AND kind = ?2")?;
+        let grants = statement
+            .query_map(params![case_id.to_string(), crate::deployment::GRANT_KIND], |row| row.get::<_, Vec<u8>>(0))?;
+        for grant in grants {
+            if grant?.get(..16) == Some(team.as_bytes().as_slice()) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The name of the Harbour team each referral of `state` goes to, from the team directory
+    /// held here (a referral to a service outside Harbour, or to a team this laptop does not
+    /// know, has none).
+    pub fn referral_teams(&self, state: &CaseState) -> Result<BTreeMap<EntryId, String>> {
+        let mut names = BTreeMap::new();
+        if !state.referrals.iter().any(|referral| referral.referral.team.is_some()) {
+            return Ok(names);
+        }
+        let Some(directory) = self.directory()? else { return Ok(names) };
+        for referral in &state.referrals {
+            let team = referral.delivered.as_ref().map(|receipt| receipt.team_id).or(referral.referral.team);
+            if let Some(team) = directory.teams.iter().find(|known| Some(known.id) == team) {
+                names.insert(referral.referral.id, team.name.clone());
+            }
+        }
+        Ok(names)
     }
 
     /// Moves a referral along sent → accepted/declined → completed.
@@ -114,6 +205,8 @@ impl Workspace {
                 .query_row(params![latest.to_string()], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
                 .optional()?;
             let delivery = match row {
+                // A receipt tells more than where the referral came from.
+                Some(_) if referral.status_history.is_empty() && referral.delivered.is_some() => Delivery::Delivered,
                 Some((from, _, _)) if from != device => Delivery::Received,
                 Some((_, seq, sent)) if sent || seq <= cursor => Delivery::SentToServer,
                 Some(_) => Delivery::Waiting,
@@ -140,6 +233,7 @@ mod tests {
             details: None,
             urgency: Urgency::Routine,
             consent_id,
+            team: None,
         }
     }
 

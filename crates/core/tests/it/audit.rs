@@ -41,6 +41,7 @@ fn audited_activity(workspace: &mut Workspace) -> CaseId {
                 details: Some(REFERRAL_DETAILS.into()),
                 urgency: Urgency::Routine,
                 consent_id,
+                team: None,
             },
         )
         .unwrap();

@@ -51,6 +51,12 @@ enum Step {
         referral: usize,
         accept: bool,
     },
+    /// A laptop of one of two receiving teams records that a referral reached it.
+    Deliver {
+        device: usize,
+        referral: usize,
+        team: bool,
+    },
     /// `from` sends `to` the events of its own whose bit is set in `mask` (0 sends nothing,
     /// `u32::MAX` everything it knows).
     Send {
@@ -220,6 +226,7 @@ fn simulate(skews: &[u64], steps: &[Step]) -> Vec<Event> {
                     details: None,
                     urgency: Urgency::Routine,
                     consent_id,
+                    team: None,
                 };
                 device.record(case_id, Change::ReferralMade { referral });
             }
@@ -240,6 +247,18 @@ fn simulate(skews: &[u64], steps: &[Step]) -> Vec<Event> {
                 };
                 let change = Change::ReferralStatusChanged { referral_id: current.referral.id, status, note: None };
                 device.record(case_id, change);
+            }
+            Step::Deliver { device, referral, team } => {
+                let device = &mut devices[device % n];
+                let Some(state) = device.state() else {
+                    continue;
+                };
+                if state.referrals.is_empty() {
+                    continue;
+                }
+                let referral_id = state.referrals[referral % state.referrals.len()].referral.id;
+                let team_id = uuid::Uuid::from_u128(if team { 1 } else { 2 });
+                device.record(case_id, Change::ReferralDelivered { referral_id, team_id });
             }
         }
     }
@@ -262,6 +281,8 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (device.clone(), 0usize..4).prop_map(|(device, consent)| Step::Refer { device, consent }),
         2 => (device.clone(), 0usize..4, any::<bool>())
             .prop_map(|(device, referral, accept)| Step::Advance { device, referral, accept }),
+        1 => (device.clone(), 0usize..4, any::<bool>())
+            .prop_map(|(device, referral, team)| Step::Deliver { device, referral, team }),
         4 => (device.clone(), device.clone(), prop_oneof![Just(u32::MAX), any::<u32>()])
             .prop_map(|(from, to, mask)| Step::Send { from, to, mask }),
     ]

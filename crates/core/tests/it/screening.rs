@@ -307,6 +307,7 @@ fn a_referral_packet_holds_only_what_the_consent_covers() {
             details: None,
             urgency: Urgency::Urgent,
             consent_id,
+            team: None,
         };
         let (referral_id, _) = workspace.add_referral(case.id, referral).unwrap();
         let packet = workspace.referral_packet(case.id, referral_id).unwrap();

@@ -354,6 +354,7 @@ pub(crate) fn populate() -> Population {
                     details: None,
                     urgency: Urgency::Routine,
                     consent_id: consents[&index],
+                    team: None,
                 };
                 let (id, _) = workspace.add_referral(case.id, input).unwrap();
                 case.referrals[n].id = id;

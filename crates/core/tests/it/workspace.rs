@@ -196,6 +196,7 @@ fn referral_input(consent_id: EntryId) -> ReferralInput {
         details: Some("needs a bed tonight".into()),
         urgency: Urgency::Urgent,
         consent_id,
+        team: None,
     }
 }
 

@@ -52,6 +52,7 @@ const KINDS: &[(&str, &str)] = &[
     ("consent_recorded", "consent.recorded"),
     ("referral_made", "referral.made"),
     ("referral_status_changed", "referral.status"),
+    ("referral_delivered", "referral.delivered"),
     ("screening_recorded", "screening.recorded"),
     ("process_event_added", "process.added"),
     ("justice_step_added", "justice.added"),

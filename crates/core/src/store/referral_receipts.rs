@@ -1,0 +1,67 @@
+//! Receipts of referrals: a laptop of the team a referral names records, once the referral has
+//! reached it, that it did ([`Change::ReferralDelivered`], sealed under the case key like every
+//! change of the case, so the server can neither read nor forge one, only withhold it). The
+//! laptop that made the referral then shows it delivered to that team (`referrals`).
+//!
+//! The sync asks for receipts after each pull, for the referrals it brought: the highest event
+//! number stored before the pull ([`Workspace::event_mark`]) bounds what is looked at.
+
+use rusqlite::params;
+
+use super::{Pending, Workspace};
+use crate::error::{Error, Result};
+use crate::event::Change;
+use crate::ids::CaseId;
+
+impl Workspace {
+    /// The number of the latest event stored here (0 when there is none).
+    pub fn event_mark(&self) -> Result<i64> {
+        let mark: Option<i64> =
+            self.conn.prepare_cached("SELECT MAX(seq) FROM events")?.query_row([], |row| row.get(0))?;
+        Ok(mark.unwrap_or(0))
+    }
+
+    /// Records a receipt for every referral stored after `mark` that names this laptop's team
+    /// and has none from it yet (made on another laptop, in a case this laptop can read).
+    /// Returns how many were recorded; they go to the server at the next push.
+    pub fn record_referral_receipts(&mut self, mark: i64) -> Result<usize> {
+        let Some(team) = self.membership().map(|membership| membership.team_id) else { return Ok(0) };
+        let device = self.secrets.device_id;
+        let cases: Vec<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT DISTINCT case_id FROM events WHERE seq > ?1 AND kind = 'referral.made' AND device_id <> ?2",
+            )?
+            .query_map(params![mark, device.to_string()], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut receipts = Vec::new();
+        for case in cases {
+            let case_id: CaseId = case.parse()?;
+            let state = match self.state(case_id) {
+                Ok(state) => state,
+                // Its key has not come yet: nothing of it can be read, nor answered.
+                Err(Error::CaseNotFound(_)) => continue,
+                Err(error) => return Err(error),
+            };
+            for referral in &state.referrals {
+                let to_us = referral.referral.team == Some(team);
+                let ours = referral.delivered.as_ref().is_some_and(|receipt| receipt.team_id == team);
+                if to_us && !ours && referral.recorded.device_id != device {
+                    receipts.push(Pending {
+                        case_id,
+                        change: Change::ReferralDelivered { referral_id: referral.referral.id, team_id: team },
+                        action: "referral.delivered",
+                        detail: referral.referral.service_type.as_str().to_owned(),
+                        new_key: None,
+                        state: None,
+                    });
+                }
+            }
+        }
+        let count = receipts.len();
+        if count > 0 {
+            self.record_all(receipts)?;
+        }
+        Ok(count)
+    }
+}
