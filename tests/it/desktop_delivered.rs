@@ -92,12 +92,16 @@ fn delivered_to_the_shelter(language: &str, width: u32, height: u32) {
     assert_eq!(pulled["referrals_received"], 1, "{pulled}");
     let seen = harbour_json(&keeper, &["case", "show", &code]);
     assert_eq!(seen["referrals"][0]["delivered"]["team_id"], shelter_id.as_str());
+    let said = harbour_tests::harbour(&keeper, &["case", "show", &code]);
+    assert!(String::from_utf8_lossy(&said.stdout).contains("delivered to the receiving team on "), "the CLI says it too");
 
     app.click("#sync-now");
     app.session.wait_until("the sync", Duration::from_secs(60), || (app.sync_state() == "synced").then_some(()));
     let delivered = translation("ui.referrals.delivery_delivered", language).replace("{team}", "Women's Shelter");
     assert_eq!(app.delivery_after(&delivered), delivered, "the case shows the referral delivered to the team");
     assert_eq!(app.session.find(".referral-delivery").attribute("data-delivery").as_deref(), Some("delivered"));
+    assert_eq!(app.text(".referral .badge.status"), translation("ui.referrals.status_delivered", language));
+    assert_ne!(app.text(".referral .referral-head strong"), "shelter-women", "the service by its name, not its id");
     let line = translation("ui.timeline.referral_delivered", language)
         .replace("{service}", &app.text(".referral .referral-head strong"))
         .replace("{team}", "Women's Shelter");

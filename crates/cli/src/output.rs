@@ -155,6 +155,9 @@ impl Output {
                     referral.status.as_str(),
                     referral.referral.id
                 );
+                if let Some(receipt) = &referral.delivered {
+                    println!("    delivered to the receiving team on {}", when(&receipt.recorded));
+                }
             }
         }
         if !state.screenings.is_empty() {

@@ -219,7 +219,8 @@ export async function render(root, route, current) {
   // redrawing the rest of the page the worker may be typing in.
   const onSynced = async () => {
     if (!shown || !current()) return;
-    const news = await call("referral_news", { id }).catch(() => null);
+    // The sync may have brought a newer service directory: the names are read again first.
+    const [news] = await Promise.all([call("referral_news", { id }).catch(() => null), loadDirectory().catch(() => null)]);
     if (!news || !shown || !current()) return;
     if (JSON.stringify(news.delivery) === JSON.stringify(shown.delivery) && JSON.stringify(news.teams) === JSON.stringify(shown.teams)) return;
     shown.delivery = news.delivery;
@@ -897,6 +898,11 @@ function deliveryText(referral) {
   return "";
 }
 
+/** Whether a laptop of the receiving team has the referral, and nothing changed it since. */
+function deliveredNow(referral) {
+  return Boolean(shown && shown.delivery && shown.delivery[referral.id] === "delivered");
+}
+
 const STATUS_CONFIRM_KEYS = {
   accepted: "ui.referrals.confirm_accepted",
   declined: "ui.referrals.confirm_declined",
@@ -948,7 +954,7 @@ function paintReferrals(root, state, update) {
         "div",
         { class: "referral-head" },
         h("strong", {}, serviceName(referral.service)),
-        h("span", { class: "badge status", dataset: { status: referral.status } }, referral.status === "sent" ? t("ui.referrals.status_recorded") : codeLabel("referral_status", referral.status)),
+        h("span", { class: "badge status", dataset: { status: referral.status } }, referral.status === "sent" ? t(deliveredNow(referral) ? "ui.referrals.status_delivered" : "ui.referrals.status_recorded") : codeLabel("referral_status", referral.status)),
         referral.urgency !== "routine" ? h("span", { class: "badge urgency", dataset: { urgency: referral.urgency } }, codeLabel("urgency", referral.urgency)) : null,
       ),
       delivery ? h("p", { class: "referral-delivery", dataset: { delivery: (shown && shown.delivery && shown.delivery[referral.id]) || "waiting" } }, delivery) : null,
