@@ -93,7 +93,10 @@ fn delivered_to_the_shelter(language: &str, width: u32, height: u32) {
     let seen = harbour_json(&keeper, &["case", "show", &code]);
     assert_eq!(seen["referrals"][0]["delivered"]["team_id"], shelter_id.as_str());
     let said = harbour_tests::harbour(&keeper, &["case", "show", &code]);
-    assert!(String::from_utf8_lossy(&said.stdout).contains("delivered to the receiving team on "), "the CLI says it too");
+    assert!(
+        String::from_utf8_lossy(&said.stdout).contains("delivered to the receiving team on "),
+        "the CLI says it too"
+    );
 
     app.click("#sync-now");
     app.session.wait_until("the sync", Duration::from_secs(60), || (app.sync_state() == "synced").then_some(()));
