@@ -114,7 +114,8 @@ fn main() {
     // (each author checked, its key from the directory or its certificate once per page, the
     // page's signatures together); and what `apply_pulled` checks, the earliest grant of each
     // case addressed to one of this laptop's teams, a page's together. The second is the cost
-    // the download pays.
+    // the download pays — since session 16 on the runtime's blocking thread that checks each
+    // group of pages once fetched, beside the thread applying the previous group.
     let (all, applied) = runtime.block_on(async {
         let mut feed = Vec::new();
         let mut cursor = 0;

@@ -275,15 +275,18 @@ pub async fn sync_applying(
     progress.phase = Phase::Pulling;
     // The next pages are asked for while these are applied: on a multi-threaded runtime the
     // server's work and the transfer overlap the local decryption and writing.
-    let mut next = Some(Prefetch::start(client, with(workspace, |ws| ws.sync_cursor())?, pages_together));
+    // Their grant signatures are checked there too, before they are applied.
+    let signatures = with(workspace, |ws| ws.pulled_signatures())?.map(std::sync::Arc::new);
+    let start = |after| Prefetch::start(client, after, pages_together, signatures.clone());
+    let mut next = Some(start(with(workspace, |ws| ws.sync_cursor())?));
     while let Some(fetch) = next.take() {
-        let Fetched { page, bytes, failed } = fetch.pages().await?;
+        let Fetched { page, bytes, failed, verified } = fetch.pages().await?;
         if failed.is_none() && page.more && !page.events.is_empty() {
-            next = Some(Prefetch::start(client, page.next_cursor, pages_together));
+            next = Some(start(page.next_cursor));
         }
         // The pages that arrived are applied even when a later one failed: what was pulled
         // stays pulled.
-        let report = with(workspace, |ws| ws.apply_pulled(&page.events, page.next_cursor))?;
+        let report = with(workspace, |ws| ws.apply_pulled_checked(&page.events, page.next_cursor, verified))?;
         summary.pulled += report.received as u64;
         summary.stored += report.stored as u64;
         summary.cases_updated += report.cases_updated as u64;
@@ -508,7 +511,7 @@ async fn push_waiting_if_asked(
 /// `pages_together` ([`PULL_PAGES_TOGETHER`]), one after the other, as one page (their events in feed order, the
 /// cursor after the last). Dropped unused (a page failed to apply), the requests are cancelled;
 /// the cursor was not moved, so the next sync asks for the same pages again.
-struct Prefetch(tokio::task::JoinHandle<Result<Fetched, ClientError>>);
+struct Prefetch(tokio::task::JoinHandle<Result<Fetched, SyncError>>);
 
 /// What a [`Prefetch`] brought: the pages fetched, their bytes, and the error that stopped it
 /// after the first page, if one did.
@@ -516,10 +519,17 @@ struct Fetched {
     page: harbour_wire::protocol::PullResponse,
     bytes: u64,
     failed: Option<ClientError>,
+    /// The pages' grant signatures that verified.
+    verified: harbour_core::deployment::VerifiedSignatures,
 }
 
 impl Prefetch {
-    fn start(client: &Client, after: u64, pages_together: usize) -> Prefetch {
+    fn start(
+        client: &Client,
+        after: u64,
+        pages_together: usize,
+        signatures: Option<std::sync::Arc<harbour_core::store::PulledSignatures>>,
+    ) -> Prefetch {
         let client = client.clone();
         Prefetch(tokio::spawn(async move {
             let (mut page, mut bytes) = client.pull_counted(after, Some(PULL_PAGE)).await?;
@@ -541,7 +551,17 @@ impl Prefetch {
                     }
                 }
             }
-            Ok(Fetched { page, bytes, failed })
+            let Some(signatures) = signatures else {
+                return Ok(Fetched { page, bytes, failed, verified: Default::default() });
+            };
+            // Checking signatures is CPU work: off the runtime's workers.
+            let (page, verified) = tokio::task::spawn_blocking(move || {
+                let verified = signatures.check(&page.events);
+                (page, verified)
+            })
+            .await
+            .map_err(|_| SyncError::Interrupted)?;
+            Ok::<_, SyncError>(Fetched { page, bytes, failed, verified })
         }))
     }
 
