@@ -263,8 +263,6 @@ pub fn grant_team(sealed: &SealedEvent) -> Option<Uuid> {
     Uuid::from_slice(&sealed.ciphertext[..16]).ok()
 }
 
-/// Checks who made grants: the author's certificate against the deployment's root key (each
-/// certificate once), that the certified laptop is the event's device, and its signature.
 /// Grant signatures that verified, each exactly (the signature, the author's key and the signed
 /// message): made only by [`GrantVerifier::check_together`], so that a page's signatures can be
 /// checked on another thread before the page is applied ([`GrantVerifier::with_verified`]).
@@ -281,6 +279,8 @@ impl VerifiedSignatures {
     }
 }
 
+/// Checks who made grants: the author's certificate against the deployment's root key (each
+/// certificate once), that the certified laptop is the event's device, and its signature.
 pub struct GrantVerifier<'a> {
     root_public_key: &'a [u8],
     deployment_id: Uuid,
