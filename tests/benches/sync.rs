@@ -71,24 +71,51 @@ fn main() {
     // 2. Download, decrypt and apply on the ministry's laptop.
     let admin_client = harbour_sync::client_for(&admin.lock().unwrap()).unwrap();
     let profiler = Profiler::from_env("download");
+    let (thread_cpu, process_cpu, server_cpu, machine) =
+        (thread_cpu_time(), process_cpu_time(), server.cpu_time(), machine_cpu());
+    let queued = thread_schedstat().1;
     let start = Instant::now();
     let summary = runtime.block_on(sync_once(&admin, &admin_client, &mut |_| {})).unwrap();
     let download = start.elapsed();
+    let (thread_cpu, process_cpu) = (thread_cpu_time() - thread_cpu, process_cpu_time() - process_cpu);
+    let server_cpu = server.cpu_time() - server_cpu;
+    let queued = thread_schedstat().1 - queued;
+    let machine = {
+        let now = machine_cpu();
+        (now.0 - machine.0, now.1 - machine.1)
+    };
     drop(profiler);
     assert_eq!(summary.cases_updated as usize, cases);
     println!(
-        "Download + decrypt + apply (pages of {}): {} events ({} cases) in {download:.2?} = {:.0} events/s",
+        "Download + decrypt + apply (pages of {}, {} a transaction): {} events ({} cases) in {download:.2?} = {:.0} events/s",
         harbour_sync::engine::PULL_PAGE,
+        harbour_sync::engine::PULL_PAGES_TOGETHER,
         summary.pulled,
         summary.cases_updated,
         summary.pulled as f64 / download.as_secs_f64()
+    );
+
+    // CPU time, steadier than the wall clock on a shared machine: the thread that applies the
+    // pages (this one: the sync runs on it, the prefetch and the HTTP client on the runtime's
+    // workers), and this whole process (the server is another process, not counted).
+    println!(
+        "Download CPU time: applying thread {:.0} ms ({:.1} µs an event; {:.0} ms more ready but waiting for a CPU), this process {:.0} ms, the server {:.0} ms; \
+         the machine's CPUs busy {:.0} ms of {:.0} ms",
+        thread_cpu * 1e3,
+        thread_cpu * 1e6 / summary.pulled as f64,
+        queued * 1e3,
+        process_cpu * 1e3,
+        server_cpu * 1e3,
+        machine.0 * 1e3,
+        machine.1 * 1e3
     );
 
     // What the signature checks cost within that download, two ways: every grant of the feed
     // (each author checked, its key from the directory or its certificate once per page, the
     // page's signatures together); and what `apply_pulled` checks, the earliest grant of each
     // case addressed to one of this laptop's teams, a page's together. The second is the cost
-    // the download pays.
+    // the download pays — since session 16 on the runtime's blocking thread that checks each
+    // group of pages once fetched, beside the thread applying the previous group.
     let (all, applied) = runtime.block_on(async {
         let mut feed = Vec::new();
         let mut cursor = 0;
@@ -126,7 +153,10 @@ fn main() {
             (checked, carrying, start.elapsed())
         };
         let every = check(feed.iter().map(|page| every_grant(page)).collect());
-        let applied = check(feed.iter().map(|page| earliest_grants(page, &teams)).collect());
+        // `sync_once` applies (and checks) pages together.
+        let together: Vec<Vec<harbour_wire::SealedEvent>> =
+            feed.chunks(harbour_sync::engine::PULL_PAGES_TOGETHER).map(|pages| pages.concat()).collect();
+        let applied = check(together.iter().map(|pages| earliest_grants(pages, &teams)).collect());
         (every, applied)
     });
     for (what, (grants, carrying, verify_time)) in
@@ -199,6 +229,43 @@ fn main() {
         times[30].as_secs_f64() * 1e3,
         times[270].as_secs_f64() * 1e3
     );
+}
+
+/// Seconds this thread has run on a CPU (the kernel's scheduler statistics, in nanoseconds).
+fn thread_cpu_time() -> f64 {
+    thread_schedstat().0
+}
+
+/// Seconds this thread has run on a CPU, and seconds it waited for one while ready to run.
+fn thread_schedstat() -> (f64, f64) {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").expect("Linux's scheduler statistics");
+    let mut fields = text.split_whitespace().map(|ns| ns.parse::<f64>().expect("nanoseconds") * 1e-9);
+    (fields.next().expect("a run time"), fields.next().expect("a wait time"))
+}
+
+/// Seconds of CPU time of this process, all its threads (user and system, in clock ticks of
+/// 10 ms).
+fn process_cpu_time() -> f64 {
+    cpu_time_of("/proc/self/stat")
+}
+
+/// Seconds the machine's CPUs were busy and seconds they were there (all CPUs summed), since boot.
+fn machine_cpu() -> (f64, f64) {
+    let text = std::fs::read_to_string("/proc/stat").expect("Linux's CPU statistics");
+    let ticks: Vec<f64> =
+        text.lines().next().unwrap().split_whitespace().skip(1).map(|field| field.parse().unwrap()).collect();
+    // user nice system idle iowait irq softirq steal (guest time is counted in user already).
+    let total: f64 = ticks.iter().take(8).sum();
+    (((total - ticks[3] - ticks[4]) / 100.0), total / 100.0)
+}
+
+/// Seconds of CPU time (user and system) of the process whose `stat` file is at `path`.
+fn cpu_time_of(path: &str) -> f64 {
+    let text = std::fs::read_to_string(path).expect("Linux's process statistics");
+    // The fields after the command name (which is in parentheses and may hold spaces).
+    let fields: Vec<&str> = text.rsplit_once(')').expect("a command name").1.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
 }
 
 /// Every grant of a pulled page.
@@ -352,6 +419,13 @@ impl Server {
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let url = line.trim().strip_prefix("harbour-server listening on ").expect("the server started").to_owned();
         Server { child, url }
+    }
+}
+
+impl Server {
+    /// Seconds of CPU time the server process has used.
+    fn cpu_time(&self) -> f64 {
+        cpu_time_of(&format!("/proc/{}/stat", self.child.id()))
     }
 }
 

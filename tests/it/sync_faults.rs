@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use harbour_core::model::CaseFields;
 use harbour_core::{CaseId, CaseQuery};
+use harbour_sync::Progress;
+use harbour_sync::engine::sync_applying;
 use harbour_sync::engine::{PULL_PAGE, PUSH_BATCH, Phase};
-use harbour_sync::{Progress, sync_once};
 use harbour_tests::TestRng;
 use harbour_tests::devices::{self, Device};
 use harbour_tests::server::{Backend, METRICS_TOKEN, Server, ServerStore, sigkill};
@@ -88,7 +89,9 @@ async fn sync_killed(device: &Device, server: &Server, phase: Phase, threshold: 
             *last.lock().unwrap() = progress.clone();
         }
     };
-    let outcome = sync_once(&device.workspace, &device.client, &mut on_progress).await;
+    // A page a transaction, as the feed is sized for (`sync_once` applies four together: the
+    // syncs after the kills below do).
+    let outcome = sync_applying(&device.workspace, &device.client, &mut on_progress, 1).await;
     done.store(true, Ordering::SeqCst); // never leave the killer waiting
     killer.join().expect("the killer thread");
     let error = outcome.expect_err("the sync finished before the server was killed: make the backlog larger");

@@ -263,6 +263,22 @@ pub fn grant_team(sealed: &SealedEvent) -> Option<Uuid> {
     Uuid::from_slice(&sealed.ciphertext[..16]).ok()
 }
 
+/// Grant signatures that verified, each exactly (the signature, the author's key and the signed
+/// message): made only by [`GrantVerifier::check_together`], so that a page's signatures can be
+/// checked on another thread before the page is applied ([`GrantVerifier::with_verified`]).
+#[derive(Debug, Default)]
+pub struct VerifiedSignatures(HashSet<Vec<u8>>);
+
+impl VerifiedSignatures {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// Checks who made grants: the author's certificate against the deployment's root key (each
 /// certificate once), that the certified laptop is the event's device, and its signature.
 pub struct GrantVerifier<'a> {
@@ -303,7 +319,12 @@ impl<'a> GrantVerifier<'a> {
         for grant in grants {
             let Ok((author, signed, signature)) = self.certified_author(grant) else { continue };
             let Ok(parsed) = harbour_wire::identity::signature(signature) else { continue };
-            checks.push((grant_message(grant, signed), parsed, author.public_key, signature));
+            let message = grant_message(grant, signed);
+            // Already checked (on the thread that fetched the page).
+            if self.verified.contains(&verified_entry(signature, &author.public_key, &message)) {
+                continue;
+            }
+            checks.push((message, parsed, author.public_key, signature));
         }
         if checks.len() < 2 {
             return;
@@ -316,6 +337,17 @@ impl<'a> GrantVerifier<'a> {
                 self.verified.insert(verified_entry(signature, key, message));
             }
         }
+    }
+
+    /// Takes signatures another verifier checked (each still names its exact key and message).
+    pub fn with_verified(mut self, verified: VerifiedSignatures) -> GrantVerifier<'a> {
+        self.verified.extend(verified.0);
+        self
+    }
+
+    /// The signatures that verified together so far.
+    pub fn into_verified(self) -> VerifiedSignatures {
+        VerifiedSignatures(self.verified)
     }
 
     /// The certified laptop that made this grant, or why it is refused.
@@ -726,6 +758,46 @@ mod tests {
                 assert_eq!(checked.unwrap().device_id, device.0);
             }
         }
+    }
+
+    /// Signatures checked on another thread (the one that fetched the page) are taken by the
+    /// verifier that applies it: not checked again, not checked together again; they vouch only
+    /// for their exact grant, and one checked under another root key vouches for nothing.
+    #[test]
+    fn signatures_checked_elsewhere_vouch_only_for_their_exact_grants() {
+        let (root, deployment) = (RootKey::generate(), Uuid::from_u128(7));
+        let device = DeviceId::new();
+        let author = crate::identity::self_certify(&root, deployment, Uuid::from_u128(1), device, 5, None);
+        let team = TeamSecret::generate().team("Shelter");
+        let mut sealer = GrantSealer::new(&author);
+        let grants: Vec<SealedEvent> = (0..4)
+            .map(|seq| {
+                sealer.seal(CaseId::new(), &CaseKey::generate(), &team, device, seq + 1, Hlc { wall_ms: 9, counter: 0 })
+            })
+            .collect::<Result<_>>()
+            .unwrap();
+        let root_public_key = root.public_key();
+        let mut elsewhere = GrantVerifier::new(&root_public_key, deployment);
+        elsewhere.check_together(&grants.iter().collect::<Vec<_>>());
+        let carried = elsewhere.into_verified();
+        assert_eq!(carried.len(), 4);
+
+        let mut verifier = GrantVerifier::new(&root_public_key, deployment).with_verified(carried);
+        verifier.check_together(&grants.iter().collect::<Vec<_>>());
+        assert_eq!(verifier.verified.len(), 4, "nothing was added: they were not checked again");
+        for grant in &grants {
+            assert_eq!(verifier.author(grant).unwrap().device_id, device.0);
+        }
+        let mut moved = grants[1].clone();
+        moved.case_id = CaseId::new().0;
+        assert_eq!(verifier.author(&moved), Err(IdentityError::BadSignature));
+
+        // Checked against another deployment's root: its author is not certified there.
+        let other_root = RootKey::generate();
+        let other_public_key = other_root.public_key();
+        let mut wrong = GrantVerifier::new(&other_public_key, deployment);
+        wrong.check_together(&grants.iter().collect::<Vec<_>>());
+        assert!(wrong.into_verified().is_empty());
     }
 
     #[test]

@@ -216,15 +216,44 @@ impl Workspace {
     /// on this laptop is in such a commit, and the next local write, waiting for the disk,
     /// makes everything before it durable too.
     pub fn apply_pulled(&mut self, events: &[SealedEvent], next_cursor: u64) -> Result<ApplyReport> {
+        self.apply_pulled_checked(events, next_cursor, deployment::VerifiedSignatures::default())
+    }
+
+    /// [`Workspace::apply_pulled`], with the grant signatures of the page that
+    /// [`PulledSignatures::check`] verified beforehand (on the thread that fetched the page):
+    /// they are not verified again; any other is.
+    pub fn apply_pulled_checked(
+        &mut self,
+        events: &[SealedEvent],
+        next_cursor: u64,
+        verified: deployment::VerifiedSignatures,
+    ) -> Result<ApplyReport> {
         self.conn.execute_batch("PRAGMA synchronous = NORMAL")?;
-        let applied = self.apply_page(events, next_cursor);
+        let applied = self.apply_page(events, next_cursor, verified);
         let restored = self.conn.execute_batch("PRAGMA synchronous = FULL");
         let report = applied?;
         restored?;
         Ok(report)
     }
 
-    fn apply_page(&mut self, events: &[SealedEvent], next_cursor: u64) -> Result<ApplyReport> {
+    /// What checks a pulled page's grant signatures away from this workspace (on another
+    /// thread), or `None` outside a deployment.
+    pub fn pulled_signatures(&self) -> Result<Option<PulledSignatures>> {
+        let Some(membership) = self.secrets.membership.as_ref() else { return Ok(None) };
+        Ok(Some(PulledSignatures {
+            root_public_key: membership.root_public_key.clone(),
+            deployment_id: membership.deployment_id,
+            teams: membership.team_secrets.iter().map(|secret| secret.team_id).collect(),
+            listed: self.listed_devices()?,
+        }))
+    }
+
+    fn apply_page(
+        &mut self,
+        events: &[SealedEvent],
+        next_cursor: u64,
+        verified: deployment::VerifiedSignatures,
+    ) -> Result<ApplyReport> {
         let mut report = ApplyReport { received: events.len(), ..ApplyReport::default() };
         let now_ms = Utc::now().timestamp_millis().max(0) as u64;
         let own_device = self.secrets.device_id.0;
@@ -318,10 +347,7 @@ impl Workspace {
                 }
                 if deployment::grant_team(sealed).is_some_and(|team| trust.reads_for(team)) {
                     granted.insert(case_id);
-                    let first = first_grants.entry(case_id).or_insert(sealed);
-                    if sealed.hlc < first.hlc {
-                        *first = sealed;
-                    }
+                    keep_earliest(&mut first_grants, sealed);
                 }
                 continue;
             }
@@ -332,7 +358,9 @@ impl Workspace {
         // allowed to grant it, and is then pinned; a grant of any other key is refused.
         let mut grants = GrantCheck {
             trust: &trust,
-            verifier: deployment::GrantVerifier::new(&trust.root_public_key, trust.deployment_id).with_listed(&listed),
+            verifier: deployment::GrantVerifier::new(&trust.root_public_key, trust.deployment_id)
+                .with_listed(&listed)
+                .with_verified(verified),
             opener: deployment::GrantOpener::default(),
         };
         // Their signatures are checked together; `accept` checks alone only what this missed.
@@ -445,6 +473,43 @@ impl Workspace {
             self.case_keys.remove(&case_id);
         }
         Ok(report)
+    }
+}
+
+/// Keeps `grant` as its case's earliest grant if it is.
+fn keep_earliest<'a>(first_grants: &mut BTreeMap<CaseId, &'a SealedEvent>, grant: &'a SealedEvent) {
+    let first = first_grants.entry(CaseId(grant.case_id)).or_insert(grant);
+    if grant.hlc < first.hlc {
+        *first = grant;
+    }
+}
+
+/// A pulled page's grant signatures checked before the page is applied, on the thread that
+/// fetched it: the signatures `apply_pulled` would check together (each case's earliest grant
+/// addressed to one of this laptop's teams), against the root key and the laptops of the
+/// directory held when the sync began. Only what verifies counts, each signature with its exact
+/// key and message; what does not (an unlisted author, a bad signature) is checked again as
+/// always when the page is applied.
+#[derive(Clone, Debug)]
+pub struct PulledSignatures {
+    root_public_key: Vec<u8>,
+    deployment_id: Uuid,
+    teams: Vec<Uuid>,
+    listed: Vec<harbour_wire::protocol::ListedDevice>,
+}
+
+impl PulledSignatures {
+    pub fn check(&self, events: &[SealedEvent]) -> deployment::VerifiedSignatures {
+        let mut first_grants: BTreeMap<CaseId, &SealedEvent> = BTreeMap::new();
+        for sealed in events.iter().filter(|sealed| sealed.kind == GRANT_KIND) {
+            if deployment::grant_team(sealed).is_some_and(|team| self.teams.contains(&team)) {
+                keep_earliest(&mut first_grants, sealed);
+            }
+        }
+        let mut verifier =
+            deployment::GrantVerifier::new(&self.root_public_key, self.deployment_id).with_listed(&self.listed);
+        verifier.check_together(&first_grants.into_values().collect::<Vec<_>>());
+        verifier.into_verified()
     }
 }
 

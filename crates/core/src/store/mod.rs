@@ -41,7 +41,7 @@ pub mod wipe;
 pub use audit_sync::{AUDIT_KIND, DeviceAudit, audit_channel};
 pub use backup::{BackupSummary, RestoreSummary};
 pub use discard::{CREATED_IN_ERROR, Held};
-pub use exchange::{ApplyReport, ClockWarning};
+pub use exchange::{ApplyReport, ClockWarning, PulledSignatures};
 pub use membership::{DeploymentPlan, Enrolment};
 pub use referrals::{Delivery, ReferralInput, ReferralNews};
 pub use revocation::{Rotation, TEAM_KEY_KIND, team_key_channel};

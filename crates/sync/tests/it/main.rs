@@ -178,3 +178,91 @@ async fn a_long_retry_after_is_reported_with_its_wait() {
     assert!(error.is_transient());
     assert_eq!(error.to_string(), "The server asks this laptop to wait: Too much today.");
 }
+
+/// A fake server whose feed is `pages` pages of one event each (cursor n after page n), and
+/// which answers 500 to the pull after cursor `broken_after` while `broken` is set.
+async fn feed_server(
+    pages: u64,
+    broken_after: u64,
+    broken: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> FakeServer {
+    let feed: Vec<SealedEvent> = (0..pages).map(|_| sealed(40)).collect();
+    FakeServer::start(move |request| match (request.method.as_str(), request.path.as_str()) {
+        ("GET", "/v1/directory") => Reply::json(404, json!({ "error": "no_directory", "message": "None yet." })),
+        ("GET", "/v1/wipe") | ("GET", "/v1/services") => Reply::Body { status: 204, headers: vec![], body: vec![] },
+        ("GET", path) if path.starts_with("/v1/events?") => {
+            let after: u64 = path
+                .split(['?', '&'])
+                .find_map(|part| part.strip_prefix("after="))
+                .and_then(|after| after.parse().ok())
+                .unwrap();
+            if after == broken_after && broken.load(Ordering::SeqCst) {
+                return Reply::json(500, json!({ "error": "internal", "message": "The server failed." }));
+            }
+            let events: Vec<&SealedEvent> = feed.iter().skip(after as usize).take(1).collect();
+            Reply::json(
+                200,
+                json!({ "events": events, "next_cursor": after + events.len() as u64, "more": after + 1 < pages }),
+            )
+        }
+        _ => Reply::json(200, json!({ "events": [], "next_cursor": 0, "more": false })),
+    })
+    .await
+}
+
+fn bare_workspace(dir: &std::path::Path) -> Mutex<Workspace> {
+    let options = CreateOptions { kdf: harbour_core::crypto::KdfParams::INSECURE_FAST_FOR_TESTS, ..Default::default() };
+    Mutex::new(Workspace::create(&dir.join("ws"), "correct horse battery staple", &options).unwrap())
+}
+
+/// Pull pages are applied `PULL_PAGES_TOGETHER` at a time, each group in one transaction with
+/// the cursor after its last page: progress is reported once a group (10 pages: 4 + 4 + 2).
+#[tokio::test]
+async fn pulled_pages_are_applied_four_together_with_the_cursor_after_them() {
+    assert_eq!(harbour_sync::engine::PULL_PAGES_TOGETHER, 4);
+    let server = feed_server(10, u64::MAX, Default::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let workspace = bare_workspace(dir.path());
+    let client = Client::new(&server.url).unwrap().with_token("device-token");
+    let mut applied = Vec::new();
+    let summary = harbour_sync::sync_once(&workspace, &client, &mut |progress| {
+        if progress.phase == harbour_sync::engine::Phase::Pulling {
+            applied.push(progress.pulled);
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(applied, [4, 8, 10]);
+    assert_eq!((summary.pulled, summary.stored), (10, 10));
+    assert_eq!(workspace.lock().unwrap().sync_cursor().unwrap(), 10);
+}
+
+/// A fetch that fails part-way through a group: the pages that arrived are applied with the
+/// cursor after them, the sync reports the failure, and the next sync starts after them.
+#[tokio::test]
+async fn pages_pulled_before_a_failure_are_applied_and_not_pulled_again() {
+    let broken = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    // The feed's 7th page (after cursor 6) fails: the second group brings pages 5 and 6 only.
+    let server = feed_server(10, 6, std::sync::Arc::clone(&broken)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let workspace = bare_workspace(dir.path());
+    let client = Client::new(&server.url).unwrap().with_token("device-token");
+    let mut applied = Vec::new();
+    let error = harbour_sync::sync_once(&workspace, &client, &mut |progress| {
+        if progress.phase == harbour_sync::engine::Phase::Pulling {
+            applied.push(progress.pulled);
+        }
+    })
+    .await
+    .unwrap_err();
+    assert!(error.is_transient(), "{error:?}");
+    assert_eq!(applied, [4, 6]);
+    assert_eq!(workspace.lock().unwrap().sync_cursor().unwrap(), 6);
+
+    broken.store(false, Ordering::SeqCst);
+    let summary = harbour_sync::sync_once(&workspace, &client, &mut |_| {}).await.unwrap();
+    assert_eq!((summary.pulled, summary.stored), (4, 4), "pages 7 to 10, none twice");
+    assert_eq!(workspace.lock().unwrap().sync_cursor().unwrap(), 10);
+    let pulls_after_six = server.requests().iter().filter(|request| request.path.contains("after=6&")).count();
+    assert_eq!(pulls_after_six, 2, "the failed page was asked for again, once");
+}
