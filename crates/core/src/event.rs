@@ -74,6 +74,9 @@ pub enum Change {
     },
 }
 
+/// The kind of a referral's event (the sync looks for it among pulled events).
+pub const REFERRAL_MADE_KIND: &str = "referral.made";
+
 impl Change {
     /// The coarse kind carried in clear with the sealed event.
     pub fn kind(&self) -> &'static str {
@@ -82,7 +85,7 @@ impl Change {
             Change::CaseUpdated { .. } => "case.updated",
             Change::NoteAdded { .. } => "note.added",
             Change::ConsentRecorded { .. } => "consent.recorded",
-            Change::ReferralMade { .. } => "referral.made",
+            Change::ReferralMade { .. } => REFERRAL_MADE_KIND,
             Change::ReferralStatusChanged { .. } => "referral.status",
             Change::ReferralDelivered { .. } => "referral.delivered",
             Change::ScreeningRecorded { .. } => "screening.recorded",

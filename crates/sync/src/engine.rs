@@ -276,8 +276,8 @@ pub async fn sync_applying(
     }
 
     progress.phase = Phase::Pulling;
-    // What this pull stores is after this mark: the referrals among it are looked at below.
-    let mark = with(workspace, |ws| ws.event_mark())?;
+    // The cases into which this pull brings referrals: looked at below, for those to this team.
+    let mut referral_cases = std::collections::BTreeSet::new();
     // The next pages are asked for while these are applied: on a multi-threaded runtime the
     // server's work and the transfer overlap the local decryption and writing.
     // Their grant signatures are checked there too, before they are applied.
@@ -293,6 +293,7 @@ pub async fn sync_applying(
         // stays pulled.
         let report = with(workspace, |ws| ws.apply_pulled_checked(&page.events, page.next_cursor, verified))?;
         summary.pulled += report.received as u64;
+        referral_cases.extend(report.referral_cases);
         summary.stored += report.stored as u64;
         summary.cases_updated += report.cases_updated as u64;
         summary.keys_received += report.keys_received as u64;
@@ -305,14 +306,14 @@ pub async fn sync_applying(
         on_progress(&progress);
         if let Some(error) = failed {
             // The referrals that did arrive are answered all the same (sent at the next push).
-            with(workspace, |ws| ws.record_referral_receipts(mark))?;
+            with(workspace, |ws| ws.record_referral_receipts(&referral_cases))?;
             return Err(error.into());
         }
     }
 
     // Referrals to this laptop's team that the pull brought: it says it has them, at once, so
     // that the laptop that made them shows them delivered at its next sync.
-    summary.referrals_received = with(workspace, |ws| ws.record_referral_receipts(mark))? as u64;
+    summary.referrals_received = with(workspace, |ws| ws.record_referral_receipts(&referral_cases))? as u64;
     if summary.referrals_received > 0 {
         push_all(workspace, client, &mut summary, &mut progress, on_progress).await?;
     }

@@ -15,7 +15,7 @@ use super::{
 use crate::crypto::{self, CaseKey, SEALED_FORMAT};
 use crate::deployment::{self, GRANT_KIND};
 use crate::error::{Error, Result};
-use crate::event::SealedEvent;
+use crate::event::{REFERRAL_MADE_KIND, SealedEvent};
 use crate::fold::CaseState;
 use crate::ids::{CaseId, DeviceId, EventId};
 use harbour_wire::identity::{CertifiedDevice, IdentityError};
@@ -37,6 +37,10 @@ pub struct ApplyReport {
     pub refused: usize,
     /// Events whose clock was far ahead of this laptop's (clamped and flagged).
     pub clock_clamped: usize,
+    /// Cases into which a referral made on another laptop arrived (each is looked at for
+    /// referrals to this laptop's team: [`Workspace::record_referral_receipts`]).
+    #[serde(skip)]
+    pub referral_cases: BTreeSet<CaseId>,
 }
 
 /// An event recorded by a device whose clock was far ahead.
@@ -317,6 +321,9 @@ impl Workspace {
             }
             report.stored += 1;
             let case_id = CaseId(sealed.case_id);
+            if sealed.kind == REFERRAL_MADE_KIND {
+                report.referral_cases.insert(case_id);
+            }
             if self.clock.observe(sealed.hlc, now_ms) {
                 report.clock_clamped += 1;
                 tx.prepare_cached("INSERT OR IGNORE INTO clock_warnings (event_id, case_id, device_id, ahead_ms) VALUES (?1, ?2, ?3, ?4)")?.execute(params![

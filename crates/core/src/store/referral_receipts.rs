@@ -3,10 +3,9 @@
 //! change of the case, so the server can neither read nor forge one, only withhold it). The
 //! laptop that made the referral then shows it delivered to that team (`referrals`).
 //!
-//! The sync asks for receipts after each pull, for the referrals it brought: the highest event
-//! number stored before the pull ([`Workspace::event_mark`]) bounds what is looked at.
-
-use rusqlite::params;
+//! The sync asks for receipts after each pull, for the cases into which it brought a referral
+//! made elsewhere ([`super::ApplyReport::referral_cases`], noted as the pulled events are stored): no
+//! scan of what was stored.
 
 use super::{Pending, Workspace};
 use crate::error::{Error, Result};
@@ -14,29 +13,15 @@ use crate::event::Change;
 use crate::ids::CaseId;
 
 impl Workspace {
-    /// The number of the latest event stored here (0 when there is none).
-    pub fn event_mark(&self) -> Result<i64> {
-        let mark: Option<i64> =
-            self.conn.prepare_cached("SELECT MAX(seq) FROM events")?.query_row([], |row| row.get(0))?;
-        Ok(mark.unwrap_or(0))
-    }
-
-    /// Records a receipt for every referral stored after `mark` that names this laptop's team
-    /// and has none from it yet (made on another laptop, in a case this laptop can read).
-    /// Returns how many were recorded; they go to the server at the next push.
-    pub fn record_referral_receipts(&mut self, mark: i64) -> Result<usize> {
+    /// Records a receipt for every referral in these cases (those into which a pull brought a
+    /// referral made on another laptop: [`super::ApplyReport::referral_cases`]) that names this
+    /// laptop's team and has none from it yet, in a case this laptop can read. Returns how many
+    /// were recorded; they go to the server at the next push.
+    pub fn record_referral_receipts<'a>(&mut self, cases: impl IntoIterator<Item = &'a CaseId>) -> Result<usize> {
         let Some(team) = self.membership().map(|membership| membership.team_id) else { return Ok(0) };
         let device = self.secrets.device_id;
-        let cases: Vec<String> = self
-            .conn
-            .prepare_cached(
-                "SELECT DISTINCT case_id FROM events WHERE seq > ?1 AND kind = 'referral.made' AND device_id <> ?2",
-            )?
-            .query_map(params![mark, device.to_string()], |row| row.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
         let mut receipts = Vec::new();
-        for case in cases {
-            let case_id: CaseId = case.parse()?;
+        for &case_id in cases {
             let state = match self.state(case_id) {
                 Ok(state) => state,
                 // Its key has not come yet: nothing of it can be read, nor answered.
