@@ -16,6 +16,36 @@ fn delivery(device: &Device, case: harbour_core::CaseId, referral: harbour_core:
     workspace.referral_deliveries(&state).unwrap()[&referral]
 }
 
+/// Records the person's consent to share with `shared_with`, and returns its id.
+fn consent(
+    workspace: &mut harbour_core::Workspace,
+    case: harbour_core::CaseId,
+    shared_with: &str,
+) -> harbour_core::EntryId {
+    let consent = ConsentInput {
+        scope: vec![ConsentScope::Identity, ConsentScope::CaseSummary],
+        shared_with: shared_with.into(),
+        given_on: chrono::Utc::now().date_naive(),
+        method: ConsentMethod::Verbal,
+        note: None,
+    };
+    workspace.add_consent(case, consent).unwrap().0
+}
+
+/// An urgent referral to `service` (a shelter) relying on `consent_id`; its team, if any, is the
+/// one the service directory names.
+fn referral_to(service: &str, consent_id: harbour_core::EntryId) -> ReferralInput {
+    ReferralInput {
+        service: service.into(),
+        service_type: ServiceType::Shelter,
+        reason: ReferralReason::AdditionalServicesRequired,
+        details: None,
+        urgency: Urgency::Urgent,
+        consent_id,
+        team: None,
+    }
+}
+
 #[tokio::test]
 async fn a_referral_made_on_another_laptop_reads_as_received_and_an_answer_travels_back() {
     let root = tempfile::tempdir().unwrap();
@@ -31,23 +61,8 @@ async fn a_referral_made_on_another_laptop_reads_as_received_and_an_answer_trave
     let (case, referral) = {
         let mut workspace = nurse.lock();
         let case = workspace.create_case(CaseFields::named("Invented Ysolde Brenhart").unwrap()).unwrap();
-        let consent = ConsentInput {
-            scope: vec![ConsentScope::Identity],
-            shared_with: "Shelter".into(),
-            given_on: chrono::Utc::now().date_naive(),
-            method: ConsentMethod::Verbal,
-            note: None,
-        };
-        let (consent_id, _) = workspace.add_consent(case.id, consent).unwrap();
-        let input = ReferralInput {
-            service: "shelter-women".into(),
-            service_type: ServiceType::Shelter,
-            reason: ReferralReason::AdditionalServicesRequired,
-            details: None,
-            urgency: Urgency::Urgent,
-            consent_id,
-            team: None,
-        };
+        let consent_id = consent(&mut workspace, case.id, "Shelter");
+        let input = referral_to("shelter-women", consent_id);
         let (referral, _) = workspace.add_referral(case.id, input).unwrap();
         (case.id, referral)
     };
@@ -110,23 +125,8 @@ async fn a_referral_to_a_harbour_team_is_delivered_when_that_teams_laptop_has_it
     let (case, to_shelter, to_legal_aid) = {
         let mut workspace = nurse.lock();
         let case = workspace.create_case(CaseFields::named("Invented Ottilie Marchbank").unwrap()).unwrap();
-        let consent = ConsentInput {
-            scope: vec![ConsentScope::Identity, ConsentScope::CaseSummary],
-            shared_with: "Shelter and legal aid".into(),
-            given_on: chrono::Utc::now().date_naive(),
-            method: ConsentMethod::Verbal,
-            note: None,
-        };
-        let (consent_id, _) = workspace.add_consent(case.id, consent).unwrap();
-        let refer = |service: &str| ReferralInput {
-            service: service.into(),
-            service_type: ServiceType::Shelter,
-            reason: ReferralReason::AdditionalServicesRequired,
-            details: None,
-            urgency: Urgency::Urgent,
-            consent_id,
-            team: None,
-        };
+        let consent_id = consent(&mut workspace, case.id, "Shelter and legal aid");
+        let refer = |service: &str| referral_to(service, consent_id);
         let (to_shelter, state) = workspace.add_referral(case.id, refer("shelter-women")).unwrap();
         assert_eq!(state.referral(to_shelter).unwrap().referral.team, Some(shelter.id), "the directory named the team");
         let (to_legal_aid, state) = workspace.add_referral(case.id, refer("legal-aid")).unwrap();

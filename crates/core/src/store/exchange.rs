@@ -640,7 +640,7 @@ impl GrantCheck<'_> {
 
 /// The stored grants of a case, in clock order (through the case index: ordering by arrival
 /// made SQLite walk the whole table).
-fn case_grants(conn: &rusqlite::Connection, case_id: CaseId) -> Result<Vec<SealedEvent>> {
+pub(super) fn case_grants(conn: &rusqlite::Connection, case_id: CaseId) -> Result<Vec<SealedEvent>> {
     let mut statement = conn.prepare_cached(
         "SELECT id, case_id, kind, device_id, device_seq, hlc, key_id, nonce, ciphertext
          FROM events INDEXED BY events_by_case WHERE case_id = ?1 AND kind = ?2 ORDER BY hlc",

@@ -134,16 +134,8 @@ impl Workspace {
 
     /// Whether a grant of `case_id` to `team` is stored (a grant names its team in clear).
     fn granted_to(&self, case_id: CaseId, team: uuid::Uuid) -> Result<bool> {
-        let mut statement =
-            self.conn.prepare_cached("SELECT ciphertext FROM events WHERE case_id = ?1 AND kind = ?2")?;
-        let grants = statement
-            .query_map(params![case_id.to_string(), crate::deployment::GRANT_KIND], |row| row.get::<_, Vec<u8>>(0))?;
-        for grant in grants {
-            if grant?.get(..16) == Some(team.as_bytes().as_slice()) {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        let grants = super::exchange::case_grants(&self.conn, case_id)?;
+        Ok(grants.iter().any(|grant| crate::deployment::grant_team(grant) == Some(team)))
     }
 
     /// The name of the Harbour team each referral of `state` goes to, from the team directory
